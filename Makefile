@@ -1,0 +1,69 @@
+# gist-scheduler — the front door. A newcomer types `make demo` or `make test`; nothing else is needed.
+#
+# PYTHON is the interpreter that creates .venv: python3.11 if present, else python3 when it is
+# 3.11 or newer. Override it with `make test PYTHON=/path/to/python3.x`.
+
+SHELL := /bin/bash
+.SHELLFLAGS := -eu -o pipefail -c
+.DEFAULT_GOAL := help
+.DELETE_ON_ERROR:
+
+PYTHON ?= $(shell for p in python3.11 python3; do \
+	if command -v $$p >/dev/null 2>&1 && \
+	   $$p -c 'import sys; sys.exit(0 if sys.version_info >= (3, 11) else 1)' >/dev/null 2>&1; then \
+	  command -v $$p; break; fi; done)
+
+VENV := .venv
+BIN := $(VENV)/bin
+STAMP := $(VENV)/.installed
+CONTRACT_CHECK := ../shared/tools/contract-check
+BENCH_ARGS ?=
+
+.PHONY: help venv demo test lint bench contract clean
+
+help: ## list every entry point (the default)
+	@echo "gist-scheduler: make targets"
+	@awk 'BEGIN {FS = ":.*## "} /^[a-z][a-z-]*:.*## / {printf "  make %-9s %s\n", $$1, $$2}' $(MAKEFILE_LIST)
+	@echo
+	@echo "The command line, once 'make venv' has run:"
+	@echo "  .venv/bin/gistsched risk --size-cm X --mitoses N --site SITE [--ruptured]"
+	@echo "  .venv/bin/gistsched plan FILE --as-of YYYY-MM-DD   e.g. examples/cohort.jsonl"
+	@echo "  .venv/bin/gistsched demo"
+	@echo "Variables: PYTHON=$(or $(PYTHON),<none found: need python3.11 or python3 >= 3.11>)  BENCH_ARGS='$(BENCH_ARGS)'"
+
+venv: $(STAMP) ## create .venv and install the project with its dev tools (only when needed)
+
+# Reinstalls only when .venv is missing or pyproject.toml is newer than the stamp.
+$(STAMP): pyproject.toml
+	@if [ -z "$(PYTHON)" ]; then \
+	  echo "No Python >= 3.11 found (tried python3.11, python3). Install it (Debian: apt-get install python3 python3-venv) or pass PYTHON=..." >&2; \
+	  exit 1; fi
+	@if [ ! -x $(BIN)/python ]; then \
+	  echo "Creating $(VENV) with $(PYTHON)"; \
+	  $(PYTHON) -m venv $(VENV); fi
+	$(BIN)/python -m pip install --disable-pip-version-check --no-input --quiet -e '.[dev]'
+	@touch $@
+
+demo: venv ## run the end-to-end demonstration (gistsched demo)
+	$(BIN)/gistsched demo
+
+test: venv ## lint, then run the whole test suite
+	$(MAKE) --no-print-directory lint
+	$(BIN)/pytest
+
+lint: venv ## ruff check on scheduler, tests, benchmarks; mypy --strict on scheduler
+	$(BIN)/ruff check scheduler tests benchmarks
+	$(BIN)/mypy --strict scheduler
+
+bench: venv ## time the planner on synthetic patients (BENCH_ARGS='--patients 1000' or '--profile')
+	$(BIN)/python benchmarks/plan_bench.py $(BENCH_ARGS)
+
+contract: venv ## check the command line against ../shared/event-contract.md (if the checker exists)
+	@if [ -f $(CONTRACT_CHECK) ]; then \
+	  $(CONTRACT_CHECK) $(BIN)/gistsched; \
+	else \
+	  echo "$(CONTRACT_CHECK) not found: skipping the contract check"; fi
+
+clean: ## remove .venv, caches and build output
+	rm -rf $(VENV) build dist *.egg-info .pytest_cache .mypy_cache .ruff_cache .hypothesis
+	find . -name __pycache__ -type d -prune -exec rm -rf {} +

@@ -1,0 +1,1 @@
+"""gist-scheduler: guideline-driven follow-up for patients with GIST."""

@@ -1,0 +1,169 @@
+"""The ``gistsched`` command (event-contract.md §3): a thin shell around the pure core.
+
+Errors are one clear line on stderr naming the field (and the line of the file), exit status 2,
+never a traceback. This is the only layer of the clinical path that reads files or the clock.
+"""
+
+from __future__ import annotations
+
+import argparse
+import datetime as dt
+import json
+import sys
+from collections.abc import Sequence
+from pathlib import Path
+from typing import NoReturn
+
+from scheduler.domain.events import EventError, read_jsonl
+from scheduler.domain.plan import plan_patients
+from scheduler.domain.profile import DEFAULT_PROFILE, Profile
+from scheduler.domain.risk import assess_risk
+
+SITES = ("stomach", "duodenum", "jejunum_ileum", "rectum", "colon", "esophagus", "mesentery", "omentum",
+         "peritoneum", "other")
+EXAMPLES = Path(__file__).resolve().parent.parent / "examples" / "cohort.jsonl"
+
+
+class UsageError(Exception):
+    """Bad input on the command line: reported as one line, exit 2."""
+
+
+class _Parser(argparse.ArgumentParser):
+    def error(self, message: str) -> NoReturn:
+        raise UsageError(f"{self.prog}: {message}")
+
+
+def _date(text: str, option: str) -> dt.date:
+    try:
+        return dt.date.fromisoformat(text) if len(text) == 10 else _bad_date(text, option)
+    except ValueError:
+        _bad_date(text, option)
+
+
+def _bad_date(text: str, option: str) -> NoReturn:
+    raise UsageError(f"{option}: {text!r} is not a real date (YYYY-MM-DD)")
+
+
+def _number(text: str, option: str, low: float, high: float, *, integer: bool = False,
+            low_inclusive: bool = True) -> float:
+    try:
+        value = float(int(text)) if integer else float(text)
+    except ValueError:
+        kind = "a whole number" if integer else "a number"
+        raise UsageError(f"{option}: {text!r} is not {kind}") from None
+    if value != value or value > high or value < low or (value == low and not low_inclusive):
+        bound = f"greater than {low:g}" if not low_inclusive else f"at least {low:g}"
+        raise UsageError(f"{option}: must be {bound} and at most {high:g} (got {text})")
+    return value
+
+
+def cmd_risk(args: argparse.Namespace) -> int:
+    size = _number(args.size_cm, "--size-cm (tumour size in cm)", 0, 100, low_inclusive=False)
+    mitoses = int(_number(args.mitoses, "--mitoses (count per 5 mm²)", 0, 1000, integer=True))
+    if args.site not in SITES:
+        raise UsageError(f"--site: {args.site!r} is not a site (expected one of {', '.join(SITES)})")
+    risk = assess_risk(size, mitoses, args.site, args.ruptured)
+    print(json.dumps(risk.to_json()))
+    return 0
+
+
+def _load_profile(path: str | None) -> Profile:
+    if path is None:
+        return DEFAULT_PROFILE
+    try:
+        overrides = json.loads(Path(path).read_text(encoding="utf-8"))
+        if not isinstance(overrides, dict):
+            raise UsageError(f"--profile: {path} must hold a JSON object of profile fields")
+        return DEFAULT_PROFILE.with_overrides(overrides)
+    except OSError as exc:
+        raise UsageError(f"--profile: cannot read {path}: {exc.strerror}") from None
+    except ValueError as exc:
+        raise UsageError(f"--profile: {path}: {exc}") from None
+
+
+def cmd_plan(args: argparse.Namespace) -> int:
+    as_of = _date(args.as_of, "--as-of")
+    profile = _load_profile(args.profile)
+    try:
+        with open(args.file, encoding="utf-8") as f:
+            result = read_jsonl(f)
+    except OSError as exc:
+        raise UsageError(f"FILE: cannot read {args.file}: {exc.strerror}") from None
+    except UnicodeDecodeError:
+        raise UsageError(f"FILE: {args.file} is not UTF-8 text") from None
+    if result.errors:
+        for error in result.errors:
+            print(f"{args.file}: {error.message}", file=sys.stderr)
+        return 2
+    try:
+        plans = plan_patients(result.events, as_of, profile)
+    except EventError as exc:
+        raise UsageError(str(exc)) from None
+    out = sys.stdout
+    for plan in plans:
+        out.write(json.dumps(plan.to_json(), ensure_ascii=False) + "\n")
+    return 0
+
+
+def cmd_demo(args: argparse.Namespace) -> int:
+    from scheduler.summary import render_summary
+
+    as_of = _date(args.as_of, "--as-of") if args.as_of else dt.date.today()  # the shell reads the clock
+    path = Path(args.file) if args.file else EXAMPLES
+    with path.open(encoding="utf-8") as f:
+        result = read_jsonl(f)
+    if result.errors:
+        for error in result.errors:
+            print(f"{path}: {error.message}", file=sys.stderr)
+        return 2
+    plans = plan_patients(result.events, as_of)
+    print(f"gist-scheduler demo: {len(plans)} patients from {path.name}, planned as of {as_of.isoformat()} "
+          f"with profile {DEFAULT_PROFILE.name}\n")
+    for plan in plans:
+        print(render_summary(plan))
+        print()
+    print("Decision support only: every item recommends and explains; the care team decides.")
+    print(f"JSON plans: gistsched plan {path} --as-of {as_of.isoformat()}")
+    return 0
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = _Parser(prog="gistsched", description="Guideline-driven follow-up for patients with GIST.")
+    sub = parser.add_subparsers(dest="command", required=True, parser_class=_Parser)
+
+    risk = sub.add_parser("risk", help="risk tiers (modified NIH, AFIP) for one tumour, as JSON")
+    risk.add_argument("--size-cm", required=True, help="tumour size in cm (> 0, ≤ 100)")
+    risk.add_argument("--mitoses", required=True, help="mitoses per 5 mm² (integer 0–1000)")
+    risk.add_argument("--site", required=True, help=f"one of {', '.join(SITES)}")
+    risk.add_argument("--ruptured", action="store_true", help="the tumour ruptured")
+    risk.set_defaults(func=cmd_risk)
+
+    plan = sub.add_parser("plan", help="pure: one JSON plan per patient in FILE (JSON Lines)")
+    plan.add_argument("file", metavar="FILE")
+    plan.add_argument("--as-of", required=True, help="plan as it stands on this date (YYYY-MM-DD)")
+    plan.add_argument("--profile", help="JSON file of profile fields overriding esmo2022-seed")
+    plan.set_defaults(func=cmd_plan)
+
+    demo = sub.add_parser("demo", help="plan the bundled example cohort and print readable summaries")
+    demo.add_argument("--as-of", help="default: today")
+    demo.add_argument("--file", help=f"default: {EXAMPLES}")
+    demo.set_defaults(func=cmd_demo)
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    try:
+        args = build_parser().parse_args(argv)
+        code: int = args.func(args)
+        return code
+    except UsageError as exc:
+        print(str(exc), file=sys.stderr)
+        return 2
+    except BrokenPipeError:  # `gistsched plan … | head`
+        return 0
+    except KeyboardInterrupt:
+        return 130
+
+
+if __name__ == "__main__":
+    sys.exit(main())

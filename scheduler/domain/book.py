@@ -1,0 +1,131 @@
+"""The patient's book of series: opening, closing and fulfilling them day by day (§0, §9).
+
+Rules (reminders.py) say what they want each event day; the book turns that into series:
+
+* ``want``        — a condition-held series (surveillance, monitoring): open while wanted, closed on
+                    the first day it is not, re-opened under a new key when its anchor moves;
+* ``episode``     — tracks when a condition became true, so a condition-triggered one-off opens once
+                    per run of the condition and a series can be anchored on that day;
+* ``trigger``     — a one-off with an explicit identity (rule, kind, anchor), opened at most once;
+* ``end``         — a one-off's named end.
+
+``fulfil`` applies one day's events: per reminder kind, at most one item — the eligible open item
+with the earliest due date (ties: rule id, then key).
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections.abc import Callable, Iterable
+
+from scheduler.domain.events import Event
+from scheduler.domain.series import Item, OneOff, Series
+
+SeriesId = tuple[str, str, dt.date]
+
+
+class Book:
+    __slots__ = ("_active_episodes", "_episodes_today", "_wanted_today", "held", "oneoffs", "series")
+
+    def __init__(self) -> None:
+        self.series: list[Series] = []
+        self.held: dict[SeriesId, Series] = {}  # open condition-held series
+        self.oneoffs: dict[SeriesId, OneOff] = {}  # every one-off ever opened
+        self._wanted_today: set[SeriesId] = set()
+        self._active_episodes: dict[tuple[str, str], dt.date] = {}
+        self._episodes_today: set[tuple[str, str]] = set()
+
+    # ---- condition-held series ---------------------------------------------------------------
+
+    def want(self, sid: SeriesId, factory: Callable[[], Series]) -> Series:
+        self._wanted_today.add(sid)
+        series = self.held.get(sid)
+        if series is None:
+            series = factory()
+            self.held[sid] = series
+            self.series.append(series)
+        return series
+
+    def held_series(self, rule_id: str, kind: str) -> Series | None:
+        for (rule, k, _), series in self.held.items():
+            if rule == rule_id and k == kind:
+                return series
+        return None
+
+    # ---- episodes (when did this condition start to hold?) ------------------------------------
+
+    def episode(self, rule_id: str, kind: str, holds: bool, day: dt.date) -> dt.date | None:
+        """The first day of the current run of a condition (None while it does not hold)."""
+        key = (rule_id, kind)
+        if not holds:
+            return None
+        self._episodes_today.add(key)
+        return self._active_episodes.setdefault(key, day)
+
+    # ---- one-offs ----------------------------------------------------------------------------
+
+    def trigger(self, sid: SeriesId, factory: Callable[[], OneOff]) -> None:
+        if sid not in self.oneoffs:
+            series = factory()
+            self.oneoffs[sid] = series
+            self.series.append(series)
+
+    def end(self, day: dt.date, which: Callable[[OneOff], bool]) -> None:
+        for series in self.oneoffs.values():
+            if series.closed_on is None and series.items[0].is_open and which(series):
+                series.close(day)
+
+    # ---- the day's bookkeeping ---------------------------------------------------------------
+
+    def end_of_rules(self, day: dt.date) -> None:
+        """Close condition-held series not wanted today; forget episodes that stopped holding."""
+        for sid in [s for s in self.held if s not in self._wanted_today]:
+            self.held.pop(sid).close(day)
+        self._wanted_today.clear()
+        for key in [k for k in self._active_episodes if k not in self._episodes_today]:
+            del self._active_episodes[key]
+        self._episodes_today.clear()
+
+    def close_everything(self, day: dt.date) -> None:
+        for series in self.series:
+            series.close(day)
+        self.held.clear()
+        self._active_episodes.clear()
+
+    def fulfil(self, day: dt.date, events: Iterable[Event], kinds_of: Callable[[Event], Iterable[str]]) -> None:
+        """Step two of a day: each kind's earliest eligible open item takes one fulfilling event."""
+        by_kind: dict[str, list[Event]] = {}
+        for e in events:
+            for kind in kinds_of(e):
+                by_kind.setdefault(kind, []).append(e)
+        if not by_kind:
+            return
+        best: dict[str, tuple[tuple[dt.date, str, str], Item, Event]] = {}
+        for series in self.series:
+            if series.closed_on is not None and series.closed_on < day:
+                continue
+            candidates = by_kind.get(series.kind)
+            if candidates is None:
+                continue
+            for item in series.candidates(day):
+                event = _first_fulfilling(series, candidates)
+                if event is None:
+                    break
+                rank = (item.due, series.rule.id, item.key)
+                current = best.get(series.kind)
+                if current is None or rank < current[0]:
+                    best[series.kind] = (rank, item, event)
+                break  # candidates come in due order: the first is this series' best
+        for _, item, event in best.values():
+            item.series.fulfil(item, day, event.event_id)
+
+    def finish_day(self, day: dt.date) -> None:
+        for series in self.series:
+            if series.closed_on == day:
+                series.cancel_open_items()
+
+
+def _first_fulfilling(series: Series, events: list[Event]) -> Event | None:
+    if series.fulfils is None:
+        return events[0]
+    return next((e for e in events if series.fulfils(e)), None)

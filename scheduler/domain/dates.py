@@ -1,0 +1,31 @@
+"""Calendar arithmetic for schedules: calendar months clamped to month end (clinical-rules §6)."""
+
+from __future__ import annotations
+
+import datetime as dt
+
+_DAYS = (31, 28, 31, 30, 31, 30, 31, 31, 30, 31, 30, 31)
+
+
+def _month_length(year: int, month: int) -> int:
+    if month == 2 and year % 4 == 0 and (year % 100 != 0 or year % 400 == 0):
+        return 29
+    return _DAYS[month - 1]
+
+
+def add_months(day: dt.date, months: int) -> dt.date:
+    """``day`` plus whole calendar months; 31 Jan + 1 month is 28/29 Feb (clamped, not rolled over)."""
+    if months == 0:
+        return day
+    y, m = divmod(day.year * 12 + day.month - 1 + months, 12)
+    m += 1
+    length = _month_length(y, m)
+    return dt.date(y, m, day.day if day.day <= length else length)
+
+
+def add_days(day: dt.date, days: int) -> dt.date:
+    return day + dt.timedelta(days=days)
+
+
+def add_years(day: dt.date, years: int) -> dt.date:
+    return add_months(day, 12 * years)

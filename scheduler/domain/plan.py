@@ -1,0 +1,142 @@
+"""The follow-up plan: a pure function of (events, as_of, profile) — clinical-rules §0.
+
+Events dated after ``as_of`` are ignored; the rest are replayed in a fixed order (date, same-day
+type order, event_id), so arrival order and identical duplicates never change the result. Each
+event day runs in two steps: every event updates the case and the rules open/close series; then
+the day's events fulfil open items. The result lists every reminder from the start of the pathway
+to the end of each finite schedule, and open-ended ones to ``as_of`` + 12 months.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections.abc import Iterable, Sequence
+from itertools import groupby
+
+from scheduler.domain.alerts import assess_alerts
+from scheduler.domain.book import Book
+from scheduler.domain.case import Case
+from scheduler.domain.dates import add_months
+from scheduler.domain.events import TYPE_ORDER, Event, collapse_duplicates
+from scheduler.domain.model import Plan, Reminder, Status, Therapy
+from scheduler.domain.profile import DEFAULT_PROFILE, Profile
+from scheduler.domain.reminders import Planner, kinds_fulfilled_by
+from scheduler.domain.series import Chained, Fixed, Item, OneOff, Series
+from scheduler.domain.stage import stage_of
+
+
+def _replay_key(e: Event) -> tuple[dt.date, int, str]:
+    return (e.occurred_on, TYPE_ORDER[e.type], e.event_id)
+
+
+def plan_follow_up(events: Sequence[Event], as_of: dt.date, profile: Profile = DEFAULT_PROFILE) -> Plan:
+    """Plan one patient's follow-up as it stands on ``as_of``.
+
+    ``events`` must belong to one patient; identical duplicates collapse and a conflicting
+    duplicate raises ``EventError`` (see events.collapse_duplicates).
+    """
+    relevant = sorted(collapse_duplicates(e for e in events if e.occurred_on <= as_of), key=_replay_key)
+    if not relevant:
+        raise ValueError("no events on or before as_of")
+    case = Case(relevant[0].patient_id)
+    book = Book()
+    planner = Planner(case, book, profile)
+    for day, group in groupby(relevant, key=lambda e: e.occurred_on):
+        todays = list(group)
+        for e in todays:
+            case.apply(e)
+        planner.update(day, stage_of(case, profile.small_tumour_cm))
+        book.fulfil(day, todays, kinds_fulfilled_by)
+        book.finish_day(day)
+
+    stage = stage_of(case, profile.small_tumour_cm)
+    horizon = add_months(as_of, profile.horizon_months)
+    reminders = [r for s in book.series for r in _listed(s, as_of, horizon)]
+    reminders.sort(key=lambda r: (r.due_on, r.rule, r.key))
+    course = case.current_course()
+    therapy = None
+    if course is not None:
+        therapy = Therapy(course.drug, course.dose_mg, course.setting, course.start,
+                          course.line if stage == "advanced" else None)
+    return Plan(
+        patient_id=case.patient_id,
+        as_of=as_of,
+        risk=case.risk(),
+        stage=stage,
+        therapy=therapy,
+        alerts=assess_alerts(case, stage, as_of, profile),
+        reminders=tuple(reminders),
+        profile=profile.name,
+    )
+
+
+def plan_patients(events: Iterable[Event], as_of: dt.date, profile: Profile = DEFAULT_PROFILE) -> list[Plan]:
+    """One plan per patient with at least one event on or before ``as_of``, sorted by patient_id."""
+    by_patient: dict[str, list[Event]] = {}
+    for e in events:
+        if e.occurred_on <= as_of:
+            by_patient.setdefault(e.patient_id, []).append(e)
+    return [plan_follow_up(by_patient[pid], as_of, profile) for pid in sorted(by_patient)]
+
+
+def _listed(series: Series, as_of: dt.date, horizon: dt.date) -> list[Reminder]:
+    """The series' items as reminders with their status at ``as_of`` (§9).
+
+    A cancelled item is listed only if it was due by the day it was cancelled (a missed or
+    abandoned item); items a closed series would have had later never existed.
+    """
+    series.materialise(horizon, as_of)
+    series.cancel_open_items()  # items generated just now for a closed series
+    open_ended = series.closed_on is None and not isinstance(series, OneOff) and not (
+        isinstance(series, Chained) and series.end is not None
+    )
+    items = series.items
+    out: list[Reminder] = []
+    for index, item in enumerate(items):
+        if open_ended and item.due > horizon:
+            break
+        status: Status
+        cancelled_on = item.cancelled_on
+        if item.completed_on is not None:
+            status = "completed"
+        elif cancelled_on is not None:
+            if item.due > cancelled_on:
+                continue
+            status = "cancelled"
+        elif isinstance(series, Fixed) and _is_missed(item, items, index, as_of):
+            status, cancelled_on = "cancelled", items[index + 1].due
+        else:
+            status = _open_status(item, as_of)
+        out.append(_reminder(item, status, cancelled_on))
+    return out
+
+
+def _is_missed(item: Item, items: list[Item], index: int, as_of: dt.date) -> bool:
+    """§0: a fixed item past its window becomes cancelled (missed) once the next item is due."""
+    return index + 1 < len(items) and as_of >= items[index + 1].due and as_of > item.due
+
+
+def _open_status(item: Item, as_of: dt.date) -> Status:
+    if as_of < item.due:
+        return "planned"
+    if (as_of - item.due).days <= item.window:
+        return "due"
+    return "overdue"
+
+
+def _reminder(item: Item, status: Status, cancelled_on: dt.date | None) -> Reminder:
+    s = item.series
+    rationale = f"{s.rule.rationale} ({s.detail})" if s.detail else s.rule.rationale
+    return Reminder(
+        key=item.key,
+        kind=s.kind,  # type: ignore[arg-type]
+        due_on=item.due,
+        window_days=item.window,
+        status=status,
+        rule=s.rule.id,
+        rationale=rationale,
+        citation=s.rule.citation,
+        completed_on=item.completed_on,
+        completed_by=item.completed_by,
+        cancelled_on=cancelled_on,
+    )

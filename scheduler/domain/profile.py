@@ -1,0 +1,155 @@
+"""Rule profiles: every interval, window and threshold a clinical lead may want to change.
+
+The rule *logic* lives in code (scheduler/domain/reminders.py, alerts.py); the numbers it uses live
+here, so a site can publish its own profile (e.g. ``Profile.from_mapping`` of a reviewed JSON file,
+loaded by the shell) without touching code. Every stored assessment records ``profile.name``.
+The default, ``esmo2022-seed``, encodes clinical-rules.md exactly.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from typing import Any
+
+
+@dataclass(frozen=True, slots=True)
+class Step:
+    """One chained interval: due ``months`` after its base; window to ``window_to_months`` (a–b
+    months) or ``window_days`` when a single interval is written."""
+
+    months: int
+    window_to_months: int | None = None
+    window_days: int = 14
+
+
+@dataclass(frozen=True, slots=True)
+class Phase:
+    """A step in force while the base date lies in [anchor + start_months, anchor + end_months)."""
+
+    start_months: int
+    end_months: int | None
+    step: Step
+
+
+@dataclass(frozen=True, slots=True)
+class ChainedSchedule:
+    """A chained series: phases relative to the anchor, an optional fixed end, an optional
+    special first step (small-gastric EUS: 3 months, then 6–12) and an optional day-0 item."""
+
+    phases: tuple[Phase, ...]
+    end_months: int | None = None
+    first_step: Step | None = None
+    starts_on_day_zero: bool = False
+
+
+@dataclass(frozen=True, slots=True)
+class FixedSchedule:
+    """A fixed series: items on ``days`` after the start, then every ``then_every_months`` months
+    or ``then_every_days`` days counted from the last listed day (or from day 0 when ``days`` is empty)."""
+
+    days: tuple[int, ...]
+    then_every_months: int | None = None
+    then_every_days: int | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class Profile:
+    name: str = "esmo2022-seed"
+    horizon_months: int = 12
+    oneoff_due_days: int = 14
+    oneoff_window_days: int = 14
+    rupture_review_due_days: int = 7
+    short_lab_window_days: int = 3  # weekly and two-weekly labs
+    long_window_days: int = 7  # every other monitoring item
+    short_lab_max_gap_days: int = 14
+    small_tumour_cm: float = 2.0  # management threshold "< 2 cm" (not the ≤ 2.0 risk band)
+    surveillance: Mapping[str, ChainedSchedule] = field(default_factory=lambda: dict(_SURVEILLANCE))
+    small_gastric_eus: ChainedSchedule = ChainedSchedule(
+        phases=(Phase(0, None, Step(6, window_to_months=12)),),
+        first_step=Step(3, window_days=14),
+    )
+    advanced_imaging: ChainedSchedule = ChainedSchedule(
+        phases=(Phase(0, None, Step(3, window_to_months=6)),),
+    )
+    monitoring: Mapping[str, Mapping[str, FixedSchedule]] = field(
+        default_factory=lambda: {k: dict(v) for k, v in _MONITORING.items()}
+    )
+    ripretinib_skin: ChainedSchedule = ChainedSchedule(
+        phases=(Phase(0, None, Step(3, window_days=7)),), starts_on_day_zero=True
+    )
+    sunitinib_cycle_days: int = 42  # 4 weeks on / 2 off
+    sunitinib_continuous_cycle_days: int = 28
+    sunitinib_continuous_max_dose_mg: float = 37.5
+    weekly_liver_days: int = 7
+    regorafenib_liver_weekly_above_uln: float = 3.0
+    regorafenib_liver_interrupt_above_uln: float = 5.0
+    regorafenib_liver_discontinue_above_uln: float = 20.0
+    regorafenib_bilirubin_with_3x_above_uln: float = 2.0
+    imatinib_bilirubin_withhold_above_uln: float = 3.0
+    imatinib_transaminase_withhold_above_uln: float = 5.0
+    adjuvant_years: int = 3
+    rupture_critical_after_days: int = 42  # 6 weeks
+    line_continuation_days: int = 30
+    kit_exon9_dose_mg: float = 800.0
+    cytoreduction_from_months: int = 6
+    cytoreduction_until_months: int = 24
+    resume_review_due_days: int = 14
+    resume_critical_after_days: int = 28
+    resume_lookback_days: int = 30
+
+    def with_overrides(self, overrides: Mapping[str, Any]) -> Profile:
+        """A copy with scalar fields replaced (the shell loads ``overrides`` from a reviewed file)."""
+        unknown = set(overrides) - {f.name for f in dataclasses.fields(self)}
+        if unknown:
+            raise ValueError(f"unknown profile field(s): {', '.join(sorted(unknown))}")
+        return dataclasses.replace(self, **dict(overrides))
+
+
+_SURVEILLANCE: dict[str, ChainedSchedule] = {
+    # clinical-rules §6; months relative to the series anchor; phases are half-open
+    "low": ChainedSchedule(phases=(Phase(0, 60, Step(6, window_to_months=12)),), end_months=60),
+    "intermediate": ChainedSchedule(
+        phases=(Phase(0, 60, Step(3, window_to_months=6)), Phase(60, 120, Step(12))),
+        end_months=120,
+    ),
+    "awaiting_pathology": ChainedSchedule(phases=(Phase(0, None, Step(3)),)),
+    "high": ChainedSchedule(
+        phases=(Phase(0, 24, Step(3)), Phase(24, 60, Step(6)), Phase(60, 120, Step(12))),
+        end_months=120,
+    ),
+    "high_adjuvant": ChainedSchedule(phases=(Phase(0, None, Step(3, window_to_months=6)),)),
+    "ruptured": ChainedSchedule(
+        phases=(
+            Phase(0, 36, Step(3, window_to_months=4)),
+            Phase(36, 60, Step(6)),
+            Phase(60, 120, Step(12)),
+        ),
+        end_months=120,
+    ),
+}
+
+_MONITORING: dict[str, dict[str, FixedSchedule]] = {
+    # clinical-rules §8; sunitinib's cycle-based labs are computed from the dose (see reminders.py)
+    "imatinib": {
+        "lab_cbc": FixedSchedule(days=(7, 14, 21, 28, 42, 56), then_every_months=3),
+        "lab_lft": FixedSchedule(days=(0,), then_every_months=1),
+    },
+    "sunitinib": {
+        "lab_tsh": FixedSchedule(days=(0,), then_every_months=3),
+        "echo": FixedSchedule(days=(0,)),
+    },
+    "regorafenib": {
+        "lab_lft": FixedSchedule(days=(0, 14, 28, 42, 56), then_every_days=28),
+        "clinic_visit": FixedSchedule(days=(0,), then_every_days=28),
+    },
+    "ripretinib": {
+        "echo": FixedSchedule(days=(0,)),
+    },
+    "avapritinib": {
+        "clinic_visit": FixedSchedule(days=(28, 56, 84), then_every_months=3),
+    },
+}
+
+DEFAULT_PROFILE = Profile()

@@ -1,0 +1,351 @@
+"""Reminder rules (clinical-rules §4–§8): what series each rule wants on an event day.
+
+``update_series`` runs once per event day, after the day's events have updated the case (step one
+of §0 "a day in two steps"); the book then applies the day's fulfilment (step two). Each block
+below is one rule id of clinical-rules.md; ids, rationales and citations come from
+rules/catalogue.py, intervals and thresholds from the profile.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections.abc import Iterable, Iterator
+
+from scheduler.domain import events as ev
+from scheduler.domain.book import Book
+from scheduler.domain.case import TKIS, Case, Course
+from scheduler.domain.dates import add_days, add_months, add_years
+from scheduler.domain.model import Stage
+from scheduler.domain.profile import FixedSchedule, Profile
+from scheduler.domain.rules.catalogue import RULES
+from scheduler.domain.series import Chained, Fixed, OneOff, fixed_days, with_gaps
+
+_WORKUP_RULES = ("workup.rectal", "workup.small_gastric", "workup.tissue", "workup.rupture_unresected")
+_LAB_KINDS = frozenset({"lab_lft", "lab_cbc", "lab_tsh"})
+_LFT = frozenset({"alt", "ast", "bilirubin"})
+_CBC = frozenset({"neutrophils", "platelets", "hemoglobin"})
+_THERAPY_EVENTS = (ev.TherapyStartedData, ev.TherapyStoppedData, ev.DoseChangedData)
+
+
+def kinds_fulfilled_by(e: ev.Event) -> Iterator[str]:
+    """§9 "what fulfils what": the reminder kinds an event can fulfil."""
+    d = e.data
+    if isinstance(d, ev.ImagingData):
+        if d.modality in ("ct", "mri"):
+            yield "ct"
+        if d.modality == "mri":
+            yield "mri"
+        if d.modality == "eus":
+            yield "eus"
+    elif isinstance(d, ev.LabResultData):
+        if d.test in _LFT:
+            yield "lab_lft"
+        elif d.test in _CBC:
+            yield "lab_cbc"
+        elif d.test == "tsh":
+            yield "lab_tsh"
+        elif d.test == "lvef":
+            yield "echo"
+    elif isinstance(d, ev.VisitData):
+        yield d.kind
+    elif isinstance(d, ev.MdtReviewData):
+        yield "mdt_review"
+        yield "therapy_review"
+    elif isinstance(d, ev.BiopsyData):
+        if d.result in ("gist", "not_gist"):
+            yield "biopsy"
+    elif isinstance(d, ev.MutationData):
+        yield "mutation_test"
+    elif isinstance(d, _THERAPY_EVENTS):
+        yield "therapy_review"
+
+
+def _fulfils_review_of(drug: str) -> object:
+    def fulfils(e: ev.Event) -> bool:
+        d = e.data
+        if isinstance(d, ev.MdtReviewData):
+            return True
+        return isinstance(d, _THERAPY_EVENTS) and d.drug == drug
+    return fulfils
+
+
+def _fulfils_resume_review(e: ev.Event) -> bool:
+    return isinstance(e.data, ev.MdtReviewData | ev.TherapyStartedData)
+
+
+class Planner:
+    """Applies the reminder rules to a book; one per patient replay."""
+
+    __slots__ = ("book", "case", "prev_stage", "profile")
+
+    def __init__(self, case: Case, book: Book, profile: Profile) -> None:
+        self.case = case
+        self.book = book
+        self.profile = profile
+        self.prev_stage: Stage | None = None
+
+    # ---- helpers -------------------------------------------------------------------------------
+
+    def _oneoff(self, rule_id: str, kind: str, anchor: dt.date, day: dt.date, detail: str,
+                due: dt.date | None = None, window: int | None = None, fulfils: object = None) -> None:
+        p = self.profile
+
+        def make() -> OneOff:
+            return OneOff(
+                RULES[rule_id], kind, anchor, day, detail,
+                due if due is not None else add_days(anchor, p.oneoff_due_days),
+                window if window is not None else p.oneoff_window_days,
+                fulfils,  # type: ignore[arg-type]
+            )
+
+        self.book.trigger((rule_id, kind, anchor), make)
+
+    def _episode_oneoffs(self, rule_id: str, kinds: Iterable[str], holds: bool, day: dt.date,
+                         detail: str) -> None:
+        for kind in kinds:
+            start = self.book.episode(rule_id, kind, holds, day)
+            if start is not None:
+                self._oneoff(rule_id, kind, start, day, detail)
+
+    def _chained(self, rule_id: str, kind: str, anchor: dt.date, day: dt.date, detail: str,
+                 schedule_name: str | None = None, last_done: dt.date | None = None) -> None:
+        p = self.profile
+        schedule = p.surveillance[schedule_name] if schedule_name else None
+
+        def make() -> Chained:
+            assert schedule is not None
+            return Chained(RULES[rule_id], kind, anchor, day, detail, schedule, last_done)
+
+        self.book.want((rule_id, kind, anchor), make)
+
+    # ---- the day -------------------------------------------------------------------------------
+
+    def update(self, day: dt.date, stage: Stage) -> None:
+        c, book = self.case, self.book
+        if c.is_ended:
+            book.close_everything(day)
+            return
+        if c.resection_on == day:  # "a resection closes every work-up series"
+            book.end(day, lambda s: s.rule.id in _WORKUP_RULES)
+        if c.is_advanced:  # advanced disease closes the adjuvant reviews
+            book.end(day, lambda s: s.rule.id == "adjuvant.duration")
+        self._workup(day, stage)
+        self._surveillance(day)
+        self._adjuvant(day)
+        self._advanced(day)
+        self._monitoring(day)
+        book.end_of_rules(day)
+        self.prev_stage = stage
+
+    # §4 work-up ---------------------------------------------------------------------------------
+
+    def _workup(self, day: dt.date, stage: Stage) -> None:
+        c, p = self.case, self.profile
+        unresected_no_tissue = c.has_tumour and not c.has_tissue and not c.is_resected
+        is_rectal = c.tumour_site() == "rectum"
+        rectal = unresected_no_tissue and is_rectal and not c.is_advanced
+        self._episode_oneoffs("workup.rectal", ("eus", "mri", "biopsy"), rectal, day,
+                              "rectal tumour without tissue")
+
+        small = stage == "small_tumour_surveillance"
+        grew = c.eus_growth_on is not None and c.diagnosis_on is not None and c.eus_growth_on >= c.diagnosis_on
+        start = self.book.episode("workup.small_gastric", "eus", small and not grew, day)
+        if start is not None:
+            last_eus = c.last_eus
+
+            def make() -> Chained:
+                return Chained(RULES["workup.small_gastric"], "eus", start, day,
+                               "small gastric/duodenal nodule under EUS surveillance",
+                               p.small_gastric_eus, last_eus)
+
+            self.book.want(("workup.small_gastric", "eus", start), make)
+        was_small = small or self.prev_stage == "small_tumour_surveillance"
+        if was_small and (c.eus_growth_on == day or c.gist_biopsy_on == day):
+            why = "EUS shows growth" if c.eus_growth_on == day else "biopsy shows GIST"
+            self._oneoff("workup.small_gastric", "mdt_review", day, day, f"{why}: resection is the default")
+
+        tissue = unresected_no_tissue and not small and not (is_rectal and not c.is_advanced)
+        self._episode_oneoffs("workup.tissue", ("biopsy",), tissue, day, "tumour without tissue diagnosis")
+        self._episode_oneoffs("workup.tissue", ("mdt_review",), tissue and not c.is_advanced, day,
+                              "tumour without tissue diagnosis")
+
+        needs_test = (
+            c.is_gist_confirmed and not c.has_mutation
+            and not (c.small_tumour(p.small_tumour_cm) and c.tumour_site() != "rectum")
+        )
+        self._episode_oneoffs("workup.mutation", ("mutation_test",), needs_test, day,
+                              "GIST confirmed, no KIT/PDGFRA result")
+
+        if c.ruptures and c.ruptures[-1] == day and (c.first_resection_on is None or c.first_resection_on > day):
+            self._oneoff("workup.rupture_unresected", "mdt_review", day, day, "tumour ruptured before surgery",
+                         due=add_days(day, p.rupture_review_due_days))
+
+    # §6 surveillance imaging after resection ----------------------------------------------------------
+
+    def _surveillance(self, day: dt.date) -> None:
+        c = self.case
+        if not c.is_resected or c.is_advanced or c.resection_on is None:
+            return
+        resection = c.resection_on
+        if c.is_ruptured:
+            name, anchor, detail = "ruptured", resection, "ruptured GIST, resected"
+        elif c.pathology is None:
+            name, anchor, detail = "awaiting_pathology", resection, "resected, pathology awaited"
+        else:
+            tier = c.risk().nih_modified
+            if tier in (None, "very_low"):
+                return
+            if tier != "high":
+                name, anchor, detail = str(tier), resection, f"{tier} risk, resected"
+            else:
+                adjuvant = next((x for x in c.courses if x.is_running and x.adjuvant_from is not None), None)
+                if adjuvant is not None and adjuvant.adjuvant_from is not None:
+                    name, anchor = "high_adjuvant", max(adjuvant.adjuvant_from, resection)
+                    detail = f"high risk on adjuvant {adjuvant.drug}"
+                else:
+                    stops = [x.stop for x in c.courses
+                             if x.adjuvant_from is not None and x.stop is not None and x.stop >= resection]
+                    anchor = max(stops) if stops else resection
+                    name = "high"
+                    detail = "high risk, adjuvant therapy stopped" if stops else "high risk, resected"
+        self._chained(f"surveillance.{name}", "ct", anchor, day, detail, name, c.last_ct_or_mri)
+
+    # §5 adjuvant reviews ----------------------------------------------------------------------------
+
+    def _adjuvant(self, day: dt.date) -> None:
+        c, p = self.case, self.profile
+        if not c.is_resected or c.is_advanced:
+            return
+        for course in c.courses:
+            if course.drug == "imatinib" and course.adjuvant_from is not None and course.is_running:
+                self._oneoff(
+                    "adjuvant.duration", "therapy_review", course.start, day,
+                    f"adjuvant imatinib started {course.start.isoformat()}"
+                    + ("; after rupture: discuss continuing" if c.is_ruptured else ""),
+                    due=add_years(course.start, p.adjuvant_years),
+                    fulfils=_fulfils_review_of("imatinib"),
+                )
+        self.book.end(day, lambda s: s.rule.id == "adjuvant.duration" and not _running_from(c, "imatinib", s.anchor))
+
+    # §7 advanced disease ------------------------------------------------------------------------------
+
+    def _advanced(self, day: dt.date) -> None:
+        c, p = self.case, self.profile
+        since = c.advanced_since
+        if since is None:
+            return
+        line_starts = [x.start for x in c.courses if x.opened_line and x.start >= since]
+        anchor = max([since, *line_starts])
+
+        def make() -> Chained:
+            return Chained(RULES["advanced.imaging"], "ct", anchor, day, "advanced disease",
+                           p.advanced_imaging, c.last_ct_or_mri)
+
+        self.book.want(("advanced.imaging", "ct", anchor), make)
+
+        latest = c.latest_progression()
+        if latest is not None and latest.day == day and latest.pattern == "focal":
+            self._oneoff("advanced.next_line", "mdt_review", day, day,
+                         "focal progression: consider local treatment of the growing lesion")
+
+        imatinib = c.running_course("imatinib")
+        if imatinib is not None and not c.progressed_after(imatinib.start):
+            trigger = max(imatinib.start, since)
+            self._oneoff("advanced.cytoreduction", "mdt_review", trigger, day,
+                         "responding to imatinib: consider surgery of residual disease",
+                         due=max(add_months(imatinib.start, p.cytoreduction_from_months), since))
+        self.book.end(day, lambda s: s.rule.id == "advanced.cytoreduction" and not _cytoreduction_holds(c))
+
+        if c.resection_on == day and day > since and _tki_ran_before(c, day, p.resume_lookback_days) and not any(
+            x.start >= day for x in c.courses
+        ):
+            self._oneoff("advanced.resume_after_surgery", "therapy_review", day, day,
+                         "surgery in advanced disease: resume the TKI",
+                         due=add_days(day, p.resume_review_due_days), fulfils=_fulfils_resume_review)
+
+    # §8 drug monitoring ------------------------------------------------------------------------------
+
+    def _monitoring(self, day: dt.date) -> None:
+        c, p = self.case, self.profile
+        windows = (p.short_lab_window_days, p.long_window_days, p.short_lab_max_gap_days)
+        for course in c.courses:
+            if not course.is_running or course.drug not in TKIS:
+                continue
+            rule_id = f"monitoring.{course.drug}"
+            detail = f"{course.drug} started {course.start.isoformat()}"
+            for kind, schedule in p.monitoring.get(course.drug, {}).items():
+                self.book.want((rule_id, kind, course.start),
+                               _fixed_factory(rule_id, kind, course.start, day, detail, schedule, windows))
+            if course.drug == "sunitinib":
+                for kind in ("lab_lft", "lab_cbc"):
+                    self.book.want((rule_id, kind, course.start),
+                                   _cycle_factory(rule_id, kind, course, day, detail, p, windows))
+            elif course.drug == "ripretinib":
+                start = course.start
+
+                def make_skin() -> Chained:
+                    return Chained(RULES["monitoring.ripretinib"], "skin_exam", start, day,
+                                   f"ripretinib started {start.isoformat()}", p.ripretinib_skin, None)
+
+                self.book.want(("monitoring.ripretinib", "skin_exam", course.start), make_skin)
+            elif course.drug == "regorafenib":
+                self._regorafenib_liver(day, course, windows)
+
+    def _regorafenib_liver(self, day: dt.date, course: Course, windows: tuple[int, int, int]) -> None:
+        c, p = self.case, self.profile
+        ratios = [v.ratio for t in ("alt", "ast") if (v := c.lab_since(t, course.start)) is not None]
+        high = any(r is not None and r > p.regorafenib_liver_weekly_above_uln for r in ratios)
+        start = self.book.episode("monitoring.regorafenib_liver", "lab_lft", high, day)
+        regular = self.book.held_series("monitoring.regorafenib", "lab_lft")
+        if start is None:
+            if isinstance(regular, Fixed):
+                regular.resume(day)
+            return
+        weekly = FixedSchedule(days=(p.weekly_liver_days,), then_every_days=p.weekly_liver_days)
+        self.book.want(("monitoring.regorafenib_liver", "lab_lft", start),
+                       _fixed_factory("monitoring.regorafenib_liver", "lab_lft", start, day,
+                                      f"ALT/AST above {p.regorafenib_liver_weekly_above_uln:g}× ULN on "
+                                      f"regorafenib since {start.isoformat()}", weekly, windows))
+        if isinstance(regular, Fixed) and not (regular.suspensions and regular.suspensions[-1][1] is None):
+            regular.suspend(start)
+
+
+def _fixed_factory(rule_id: str, kind: str, start: dt.date, day: dt.date, detail: str,
+                   schedule: FixedSchedule, windows: tuple[int, int, int]) -> object:
+    def make() -> Fixed:
+        dues = fixed_days(start, schedule.days, schedule.then_every_months, schedule.then_every_days)
+        return Fixed(RULES[rule_id], kind, start, day, detail, with_gaps(dues), kind in _LAB_KINDS, windows)
+    return make
+
+
+def _cycle_factory(rule_id: str, kind: str, course: Course, day: dt.date, detail: str, p: Profile,
+                   windows: tuple[int, int, int]) -> object:
+    """Sunitinib labs at the start of each cycle: 6 weeks for 4/2 dosing, 4 weeks at ≤ 37.5 mg."""
+
+    def dues() -> Iterator[dt.date]:
+        start = course.start
+        while True:
+            yield start
+            continuous = course.dose_on(start) <= p.sunitinib_continuous_max_dose_mg
+            start = add_days(start, p.sunitinib_continuous_cycle_days if continuous else p.sunitinib_cycle_days)
+
+    def make() -> Fixed:
+        return Fixed(RULES[rule_id], kind, course.start, day, detail, with_gaps(dues()), kind in _LAB_KINDS,
+                     windows)
+    return make
+
+
+def _running_from(c: Case, drug: str, start: dt.date) -> bool:
+    return any(x.drug == drug and x.start == start and x.is_running for x in c.courses)
+
+
+def _cytoreduction_holds(c: Case) -> bool:
+    imatinib = c.running_course("imatinib")
+    return imatinib is not None and not c.progressed_after(imatinib.start)
+
+
+def _tki_ran_before(c: Case, day: dt.date, lookback_days: int) -> bool:
+    since = add_days(day, -lookback_days)
+    return any(
+        x.drug in TKIS and x.start < day and (x.stop is None or x.stop >= since) for x in c.courses
+    )

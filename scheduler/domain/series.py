@@ -1,0 +1,279 @@
+"""Reminder series and their items (clinical-rules §0 "Series", §9 fulfilment and status).
+
+A *series* is opened by a rule's trigger and closed by its end condition; it yields *items*, each
+with a stable key ``{rule}:{kind}:{anchor}:{ordinal}``. Three shapes:
+
+* ``OneOff``  — a single item;
+* ``Chained`` — the next item is one interval after the previous one was fulfilled (or after its
+  due date if it was not): a late scan moves the later items, never their keys;
+* ``Fixed``   — items on fixed days from the start (drug monitoring); a missed item is overdue, then
+  cancelled once the next one is due.
+
+Items are generated lazily: the planner asks each series for the item an event could fulfil on a
+given day (``candidates``) and, at the end, for every item up to the horizon (``materialise``).
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass
+
+from scheduler.domain.dates import add_days, add_months
+from scheduler.domain.events import Event
+from scheduler.domain.profile import ChainedSchedule, Step
+from scheduler.domain.rules.catalogue import Rule
+
+Fulfils = Callable[[Event], bool]
+
+
+@dataclass(slots=True, eq=False)
+class Item:
+    series: Series
+    ordinal: int
+    due: dt.date
+    window: int
+    tolerance: int  # eligible from due - tolerance
+    last_eligible: dt.date | None  # fixed items only: due + window
+    completed_on: dt.date | None = None
+    completed_by: str | None = None
+    cancelled_on: dt.date | None = None
+
+    @property
+    def is_open(self) -> bool:
+        return self.completed_on is None and self.cancelled_on is None
+
+    def is_eligible(self, day: dt.date) -> bool:
+        if (self.due - day).days > self.tolerance:
+            return False
+        return self.last_eligible is None or day <= self.last_eligible
+
+    @property
+    def key(self) -> str:
+        s = self.series
+        return f"{s.rule.id}:{s.kind}:{s.anchor.isoformat()}:{self.ordinal}"
+
+
+class Series:
+    """Common state: which rule opened it, for what kind, when, and whether it has closed."""
+
+    shape = "series"
+    __slots__ = ("anchor", "closed_on", "detail", "fulfils", "items", "kind", "opened_on", "rule")
+
+    def __init__(
+        self, rule: Rule, kind: str, anchor: dt.date, opened_on: dt.date, detail: str,
+        fulfils: Fulfils | None = None,
+    ) -> None:
+        self.rule = rule
+        self.kind = kind
+        self.anchor = anchor
+        self.opened_on = opened_on
+        self.closed_on: dt.date | None = None
+        self.detail = detail
+        self.fulfils = fulfils  # None: the default of §9 for this kind
+        self.items: list[Item] = []
+
+    def close(self, day: dt.date) -> None:
+        if self.closed_on is None:
+            self.closed_on = day
+
+    def cancel_open_items(self) -> None:
+        """After the day's fulfilment: items left open in a closed series are cancelled."""
+        if self.closed_on is None:
+            return
+        for item in self.items:
+            if item.is_open:
+                item.cancelled_on = self.closed_on
+
+    def candidates(self, day: dt.date) -> Iterator[Item]:
+        raise NotImplementedError
+
+    def fulfil(self, item: Item, day: dt.date, event_id: str) -> None:
+        item.completed_on = day
+        item.completed_by = event_id
+
+    def materialise(self, until: dt.date, as_of: dt.date) -> None:
+        """Generate every item due up to ``until`` (a closed series stops at its closing day)."""
+
+
+class OneOff(Series):
+    shape = "one-off"
+    __slots__ = ()
+
+    def __init__(
+        self, rule: Rule, kind: str, anchor: dt.date, opened_on: dt.date, detail: str,
+        due: dt.date, window: int, fulfils: Fulfils | None = None,
+    ) -> None:
+        super().__init__(rule, kind, anchor, opened_on, detail, fulfils)
+        due = max(due, opened_on)
+        self.items.append(Item(self, 1, due, window, window, None))
+
+    def candidates(self, day: dt.date) -> Iterator[Item]:
+        item = self.items[0]
+        if item.is_open and item.is_eligible(day):
+            yield item
+
+
+class Chained(Series):
+    shape = "chained"
+    __slots__ = ("_end", "_phase_bounds", "schedule")
+
+    def __init__(
+        self, rule: Rule, kind: str, anchor: dt.date, opened_on: dt.date, detail: str,
+        schedule: ChainedSchedule, last_done: dt.date | None, fulfils: Fulfils | None = None,
+    ) -> None:
+        super().__init__(rule, kind, anchor, opened_on, detail, fulfils)
+        self.schedule = schedule
+        self._end = add_months(anchor, schedule.end_months) if schedule.end_months is not None else None
+        self._phase_bounds = [
+            (add_months(anchor, p.start_months),
+             add_months(anchor, p.end_months) if p.end_months is not None else None, p.step)
+            for p in schedule.phases
+        ]
+        if schedule.starts_on_day_zero:
+            step = schedule.phases[0].step
+            window = self._window(anchor, add_months(anchor, step.months), step)
+            self.items.append(Item(self, 1, opened_on, window, 0, None))
+        else:
+            base = anchor if last_done is None or last_done < anchor else last_done
+            self._append(base, first=True)
+
+    @property
+    def end(self) -> dt.date | None:
+        return self._end
+
+    def _step_at(self, base: dt.date) -> Step | None:
+        for start, end, step in self._phase_bounds:
+            if start <= base and (end is None or base < end):
+                return step
+        return None
+
+    @staticmethod
+    def _window(base: dt.date, due: dt.date, step: Step) -> int:
+        if step.window_to_months is not None:
+            return (add_months(base, step.window_to_months) - due).days
+        return step.window_days
+
+    def _append(self, base: dt.date, first: bool = False) -> Item | None:
+        step = self.schedule.first_step if first and self.schedule.first_step else self._step_at(base)
+        if step is None:
+            return None
+        due = add_months(base, step.months)
+        interval = (due - base).days
+        if self._end is not None and (due - self._end).days * 2 > interval:
+            return None  # more than half an interval past the series' fixed end
+        window = self._window(base, due, step)
+        item = Item(self, len(self.items) + 1, max(due, self.opened_on), window, interval // 2, None)
+        self.items.append(item)
+        return item
+
+    def _next(self) -> Item | None:
+        """The item after the last one, counted from its fulfilment or else its due date."""
+        last = self.items[-1]
+        return self._append(last.completed_on or last.due)
+
+    def candidates(self, day: dt.date) -> Iterator[Item]:
+        # during replay a chain has at most one open item, its last: later ones are due later
+        last = self.items[-1] if self.items else None
+        if last is not None and last.completed_on is not None:
+            last = self._next()
+        if last is not None and last.is_open and last.is_eligible(day):
+            yield last
+
+    def materialise(self, until: dt.date, as_of: dt.date) -> None:
+        limit = self.closed_on if self.closed_on is not None else until
+        if self._end is not None and self.closed_on is None:
+            limit = dt.date.max  # listed to the fixed end (the half-interval test stops it)
+        while self.items and self.items[-1].due <= limit:
+            item = self._next()
+            if item is None:
+                break
+            if item.due > limit:
+                self.items.pop()
+                break
+
+
+class Fixed(Series):
+    shape = "fixed"
+    __slots__ = ("_dues", "_exhausted", "is_lab", "profile_windows", "suspensions")
+
+    def __init__(
+        self, rule: Rule, kind: str, anchor: dt.date, opened_on: dt.date, detail: str,
+        dues: Iterator[tuple[dt.date, int]], is_lab: bool, windows: tuple[int, int, int],
+        fulfils: Fulfils | None = None,
+    ) -> None:
+        super().__init__(rule, kind, anchor, opened_on, detail, fulfils)
+        self._dues = dues
+        self._exhausted = False
+        self.is_lab = is_lab
+        self.profile_windows = windows  # (short lab window, long window, max gap for short)
+        self.suspensions: list[tuple[dt.date, dt.date | None]] = []
+
+    def _generate_through(self, until: dt.date) -> None:
+        short, long_, max_gap = self.profile_windows
+        while not self._exhausted and (not self.items or self.items[-1].due <= until):
+            nxt = next(self._dues, None)
+            if nxt is None:
+                self._exhausted = True
+                return
+            due, gap = nxt
+            window = short if self.is_lab and gap <= max_gap else long_
+            self.items.append(Item(self, len(self.items) + 1, due, window, window, add_days(due, window)))
+
+    def is_suspended(self, item: Item) -> bool:
+        return any(start < item.due and (end is None or item.due <= end) for start, end in self.suspensions)
+
+    def suspend(self, day: dt.date) -> None:
+        self.suspensions.append((day, None))
+
+    def resume(self, day: dt.date) -> None:
+        if self.suspensions and self.suspensions[-1][1] is None:
+            self.suspensions[-1] = (self.suspensions[-1][0], day)
+
+    def candidates(self, day: dt.date) -> Iterator[Item]:
+        self._generate_through(add_days(day, self.profile_windows[1]))
+        for item in self.items:
+            if item.is_open and item.is_eligible(day) and not self.is_suspended(item):
+                yield item
+
+    def materialise(self, until: dt.date, as_of: dt.date) -> None:
+        limit = self.closed_on if self.closed_on is not None else until
+        self._generate_through(limit)
+        while self.items and self.items[-1].due > limit:
+            self.items.pop()
+        for item in self.items:
+            if item.is_open and self.is_suspended(item):
+                start = next(s for s, e in self.suspensions if s < item.due and (e is None or item.due <= e))
+                item.cancelled_on = start
+
+
+def with_gaps(dues: Iterator[dt.date]) -> Iterator[tuple[dt.date, int]]:
+    """Pair each due date with the gap that sets its window: the days since the previous item, or
+    for the first item the series' first interval (§8: "a day-0 item takes the window of its
+    series' first interval")."""
+    previous = next(dues, None)
+    if previous is None:
+        return
+    following = next(dues, None)
+    yield previous, (following - previous).days if following is not None else 10**6
+    while following is not None:
+        current, following = following, next(dues, None)
+        yield current, (current - previous).days
+        previous = current
+
+
+def fixed_days(start: dt.date, days: tuple[int, ...], every_months: int | None,
+               every_days: int | None) -> Iterator[dt.date]:
+    """Due dates of a FixedSchedule: listed days, then a repeat counted from the last listed day."""
+    for d in days:
+        yield add_days(start, d)
+    base = add_days(start, days[-1]) if days else start
+    n = 1
+    if every_months is not None:
+        while True:
+            yield add_months(base, every_months * n)
+            n += 1
+    elif every_days is not None:
+        while True:
+            yield add_days(base, every_days * n)
+            n += 1

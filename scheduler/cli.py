@@ -9,6 +9,7 @@ from __future__ import annotations
 import argparse
 import datetime as dt
 import json
+import math
 import sys
 from collections.abc import Sequence
 from pathlib import Path
@@ -19,8 +20,18 @@ from scheduler.domain.plan import plan_patients
 from scheduler.domain.profile import DEFAULT_PROFILE, Profile
 from scheduler.domain.risk import assess_risk
 
-SITES = ("stomach", "duodenum", "jejunum_ileum", "rectum", "colon", "esophagus", "mesentery", "omentum",
-         "peritoneum", "other")
+SITES = (
+    "stomach",
+    "duodenum",
+    "jejunum_ileum",
+    "rectum",
+    "colon",
+    "esophagus",
+    "mesentery",
+    "omentum",
+    "peritoneum",
+    "other",
+)
 EXAMPLES = Path(__file__).resolve().parent.parent / "examples" / "cohort.jsonl"
 
 
@@ -44,14 +55,15 @@ def _bad_date(text: str, option: str) -> NoReturn:
     raise UsageError(f"{option}: {text!r} is not a real date (YYYY-MM-DD)")
 
 
-def _number(text: str, option: str, low: float, high: float, *, integer: bool = False,
-            low_inclusive: bool = True) -> float:
+def _number(
+    text: str, option: str, low: float, high: float, *, integer: bool = False, low_inclusive: bool = True
+) -> float:
     try:
         value = float(int(text)) if integer else float(text)
     except ValueError:
         kind = "a whole number" if integer else "a number"
         raise UsageError(f"{option}: {text!r} is not {kind}") from None
-    if value != value or value > high or value < low or (value == low and not low_inclusive):
+    if math.isnan(value) or value > high or value < low or (value == low and not low_inclusive):
         bound = f"greater than {low:g}" if not low_inclusive else f"at least {low:g}"
         raise UsageError(f"{option}: must be {bound} and at most {high:g} (got {text})")
     return value
@@ -108,7 +120,7 @@ def cmd_plan(args: argparse.Namespace) -> int:
 def cmd_demo(args: argparse.Namespace) -> int:
     from scheduler.summary import render_summary
 
-    as_of = _date(args.as_of, "--as-of") if args.as_of else dt.date.today()  # the shell reads the clock
+    as_of = _date(args.as_of, "--as-of") if args.as_of else dt.date.today()  # noqa: DTZ011 — the shell reads the clinic's local date
     path = Path(args.file) if args.file else EXAMPLES
     with path.open(encoding="utf-8") as f:
         result = read_jsonl(f)
@@ -117,8 +129,10 @@ def cmd_demo(args: argparse.Namespace) -> int:
             print(f"{path}: {error.message}", file=sys.stderr)
         return 2
     plans = plan_patients(result.events, as_of)
-    print(f"gist-scheduler demo: {len(plans)} patients from {path.name}, planned as of {as_of.isoformat()} "
-          f"with profile {DEFAULT_PROFILE.name}\n")
+    print(
+        f"gist-scheduler demo: {len(plans)} patients from {path.name}, planned as of {as_of.isoformat()} "
+        f"with profile {DEFAULT_PROFILE.name}\n"
+    )
     for plan in plans:
         print(render_summary(plan))
         print()

@@ -25,10 +25,19 @@ SeriesId = tuple[str, str, dt.date]
 
 
 class Book:
-    __slots__ = ("_active_episodes", "_episodes_today", "_wanted_today", "held", "oneoffs", "series")
+    __slots__ = (
+        "_active_episodes",
+        "_episodes_today",
+        "_wanted_today",
+        "by_kind",
+        "held",
+        "oneoffs",
+        "series",
+    )
 
     def __init__(self) -> None:
         self.series: list[Series] = []
+        self.by_kind: dict[str, list[Series]] = {}
         self.held: dict[SeriesId, Series] = {}  # open condition-held series
         self.oneoffs: dict[SeriesId, OneOff] = {}  # every one-off ever opened
         self._wanted_today: set[SeriesId] = set()
@@ -43,8 +52,12 @@ class Book:
         if series is None:
             series = factory()
             self.held[sid] = series
-            self.series.append(series)
+            self._add(series)
         return series
+
+    def _add(self, series: Series) -> None:
+        self.series.append(series)
+        self.by_kind.setdefault(series.kind, []).append(series)
 
     def held_series(self, rule_id: str, kind: str) -> Series | None:
         for (rule, k, _), series in self.held.items():
@@ -68,7 +81,7 @@ class Book:
         if sid not in self.oneoffs:
             series = factory()
             self.oneoffs[sid] = series
-            self.series.append(series)
+            self._add(series)
 
     def end(self, day: dt.date, which: Callable[[OneOff], bool]) -> None:
         for series in self.oneoffs.values():
@@ -92,7 +105,9 @@ class Book:
         self.held.clear()
         self._active_episodes.clear()
 
-    def fulfil(self, day: dt.date, events: Iterable[Event], kinds_of: Callable[[Event], Iterable[str]]) -> None:
+    def fulfil(
+        self, day: dt.date, events: Iterable[Event], kinds_of: Callable[[Event], Iterable[str]]
+    ) -> None:
         """Step two of a day: each kind's earliest eligible open item takes one fulfilling event."""
         by_kind: dict[str, list[Event]] = {}
         for e in events:
@@ -100,24 +115,21 @@ class Book:
                 by_kind.setdefault(kind, []).append(e)
         if not by_kind:
             return
-        best: dict[str, tuple[tuple[dt.date, str, str], Item, Event]] = {}
-        for series in self.series:
-            if series.closed_on is not None and series.closed_on < day:
-                continue
-            candidates = by_kind.get(series.kind)
-            if candidates is None:
-                continue
-            for item in series.candidates(day):
+        for kind, candidates in by_kind.items():
+            best: tuple[tuple[dt.date, str, str], Item, Event] | None = None
+            for series in self.by_kind.get(kind, ()):
+                if series.closed_on is not None and series.closed_on < day:
+                    continue
                 event = _first_fulfilling(series, candidates)
                 if event is None:
-                    break
-                rank = (item.due, series.rule.id, item.key)
-                current = best.get(series.kind)
-                if current is None or rank < current[0]:
-                    best[series.kind] = (rank, item, event)
-                break  # candidates come in due order: the first is this series' best
-        for _, item, event in best.values():
-            item.series.fulfil(item, day, event.event_id)
+                    continue
+                for item in series.candidates(day):
+                    rank = (item.due, series.rule.id, item.key)
+                    if best is None or rank < best[0]:
+                        best = (rank, item, event)
+                    break  # candidates come in due order: the first is this series' best
+            if best is not None:
+                best[1].series.fulfil(best[1], day, best[2].event_id)
 
     def finish_day(self, day: dt.date) -> None:
         for series in self.series:

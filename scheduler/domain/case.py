@@ -8,6 +8,7 @@ course is running) are methods, so the rules in reminders.py and alerts.py read 
 from __future__ import annotations
 
 import datetime as dt
+from collections.abc import Callable
 from dataclasses import dataclass, field
 
 from scheduler.domain import events as ev
@@ -104,76 +105,132 @@ class Case:
     mdt_reviews: list[dt.date] = field(default_factory=list)
     ended_on: dt.date | None = None
     ended_reason: str | None = None
+    line_continuation_days: int = 30  # profile.line_continuation_days, set by the planner
     _risk_cache: RiskAssessment | None = None
 
     # ---- replay -------------------------------------------------------------------------------
 
-    def apply(self, e: ev.Event) -> None:
-        """Fold one event into the case (events arrive sorted, clinical-rules §0)."""
-        d = e.data
-        day = e.occurred_on
-        if isinstance(d, ev.DiagnosisData):
-            self.has_tumour = True
-            self.diagnosis_on, self.diagnosis_site, self.diagnosis_size_cm = day, d.site, d.size_cm
-            if d.metastatic:
-                self._become_advanced(day)
-        elif isinstance(d, ev.BiopsyData):
-            if d.result in ("gist", "not_gist"):
-                self.has_tissue = True
-            if d.result == "gist":
-                self.is_gist_confirmed = True
-                self.gist_biopsy_on = day
-        elif isinstance(d, ev.MetastasisData):
-            self.has_tumour = True
+    def apply(self, e: ev.Event) -> bool:
+        """Fold one event into the case (events arrive sorted, clinical-rules §0).
+
+        Returns False for routine results that cannot change any rule's condition (registration,
+        visits, MDT reviews, unremarkable scans, labs other than ALT/AST on regorafenib), so the
+        planner can skip re-evaluating its rules on days made only of those.
+        """
+        return _HANDLERS[e.type](self, e.occurred_on, e.data)
+
+    def _on_registered(self, day: dt.date, d: ev.EventData) -> bool:
+        return False
+
+    def _on_diagnosis(self, day: dt.date, d: ev.EventData) -> bool:
+        assert isinstance(d, ev.DiagnosisData)
+        self.has_tumour = True
+        self.diagnosis_on, self.diagnosis_site, self.diagnosis_size_cm = day, d.site, d.size_cm
+        if d.metastatic:
             self._become_advanced(day)
-        elif isinstance(d, ev.RuptureData):
-            self.ruptures.append(day)
-            self._risk_cache = None
-        elif isinstance(d, ev.ResectionData):
-            self._resect(day, d.margin)
-        elif isinstance(d, ev.PathologyData):
-            self.has_tumour = self.has_tissue = self.is_gist_confirmed = True
-            self.pathology_on, self.pathology = day, d
-            self.has_bouin = self.has_bouin or d.fixative == "bouin"
-            self._risk_cache = None
-        elif isinstance(d, ev.MutationData):
-            self.mutations.append(d)
-        elif isinstance(d, ev.ProgressionData):
-            running = self.current_course()
-            self.progressions.append(
-                Progression(day, d.pattern, running.drug if running else None,
-                            running.dose_on(day) if running else None)
+        return True
+
+    def _on_biopsy(self, day: dt.date, d: ev.EventData) -> bool:
+        assert isinstance(d, ev.BiopsyData)
+        if d.result in ("gist", "not_gist"):
+            self.has_tissue = True
+        if d.result == "gist":
+            self.is_gist_confirmed = True
+            self.gist_biopsy_on = day
+        return True
+
+    def _on_metastasis(self, day: dt.date, d: ev.EventData) -> bool:
+        self.has_tumour = True
+        self._become_advanced(day)
+        return True
+
+    def _on_rupture(self, day: dt.date, d: ev.EventData) -> bool:
+        self.ruptures.append(day)
+        self._risk_cache = None
+        return True
+
+    def _on_resection(self, day: dt.date, d: ev.EventData) -> bool:
+        assert isinstance(d, ev.ResectionData)
+        self._resect(day, d.margin)
+        return True
+
+    def _on_pathology(self, day: dt.date, d: ev.EventData) -> bool:
+        assert isinstance(d, ev.PathologyData)
+        self.has_tumour = self.has_tissue = self.is_gist_confirmed = True
+        self.pathology_on, self.pathology = day, d
+        self.has_bouin = self.has_bouin or d.fixative == "bouin"
+        self._risk_cache = None
+        return True
+
+    def _on_mutation(self, day: dt.date, d: ev.EventData) -> bool:
+        assert isinstance(d, ev.MutationData)
+        self.mutations.append(d)
+        return True
+
+    def _on_progression(self, day: dt.date, d: ev.EventData) -> bool:
+        assert isinstance(d, ev.ProgressionData)
+        running = self.current_course()
+        self.progressions.append(
+            Progression(
+                day, d.pattern, running.drug if running else None, running.dose_on(day) if running else None
             )
-            self._become_advanced(day)
-        elif isinstance(d, ev.ImagingData):
-            if d.modality in ("ct", "mri"):
-                self.last_ct_or_mri = day
-            elif d.modality == "eus":
-                self.last_eus = day
-                if d.result in ("growth", "new_lesion"):
-                    self.eus_growth_on = day
-            if d.result in _PROGRESSIVE_IMAGING:
-                self.progressive_imaging.append(day)
-        elif isinstance(d, ev.LabResultData):
-            self.labs[d.test] = LabValue(day, d.value, d.uln)
-        elif isinstance(d, ev.VisitData):
-            if d.kind == "skin_exam":
-                self.last_skin_exam = day
-        elif isinstance(d, ev.TherapyStoppedData):
-            course = self.running_course(d.drug)
-            if course is not None:
-                course.stop, course.stop_reason = day, d.reason
-        elif isinstance(d, ev.TherapyStartedData):
-            self._start(day, d)
-        elif isinstance(d, ev.DoseChangedData):
-            course = self.running_course(d.drug)
-            if course is not None:
-                course.dose_mg = d.dose_mg
-                course.doses.append((day, d.dose_mg))
-        elif isinstance(d, ev.MdtReviewData):
-            self.mdt_reviews.append(day)
-        elif isinstance(d, ev.FollowUpEndedData) and self.ended_on is None:
+        )
+        self._become_advanced(day)
+        return True
+
+    def _on_imaging(self, day: dt.date, d: ev.EventData) -> bool:
+        assert isinstance(d, ev.ImagingData)
+        if d.modality in ("ct", "mri"):
+            self.last_ct_or_mri = day
+        elif d.modality == "eus":
+            self.last_eus = day
+            if d.result in ("growth", "new_lesion"):
+                self.eus_growth_on = day
+        if d.result in _PROGRESSIVE_IMAGING:
+            self.progressive_imaging.append(day)
+            return True
+        return False
+
+    def _on_lab(self, day: dt.date, d: ev.EventData) -> bool:
+        assert isinstance(d, ev.LabResultData)
+        self.labs[d.test] = LabValue(day, d.value, d.uln)
+        return d.test in ("alt", "ast") and self.running_course("regorafenib") is not None
+
+    def _on_visit(self, day: dt.date, d: ev.EventData) -> bool:
+        assert isinstance(d, ev.VisitData)
+        if d.kind == "skin_exam":
+            self.last_skin_exam = day
+        return False
+
+    def _on_stopped(self, day: dt.date, d: ev.EventData) -> bool:
+        assert isinstance(d, ev.TherapyStoppedData)
+        course = self.running_course(d.drug)
+        if course is not None:
+            course.stop, course.stop_reason = day, d.reason
+        return True
+
+    def _on_started(self, day: dt.date, d: ev.EventData) -> bool:
+        assert isinstance(d, ev.TherapyStartedData)
+        self._start(day, d)
+        return True
+
+    def _on_dose(self, day: dt.date, d: ev.EventData) -> bool:
+        assert isinstance(d, ev.DoseChangedData)
+        course = self.running_course(d.drug)
+        if course is not None:
+            course.dose_mg = d.dose_mg
+            course.doses.append((day, d.dose_mg))
+        return True
+
+    def _on_mdt(self, day: dt.date, d: ev.EventData) -> bool:
+        self.mdt_reviews.append(day)
+        return False
+
+    def _on_ended(self, day: dt.date, d: ev.EventData) -> bool:
+        assert isinstance(d, ev.FollowUpEndedData)
+        if self.ended_on is None:
             self.ended_on, self.ended_reason = day, d.reason
+        return True
 
     def _become_advanced(self, day: dt.date) -> None:
         if self.advanced_since is not None:
@@ -219,9 +276,13 @@ class Case:
         previous = next(
             (c for c in reversed(self.courses) if c.drug == course.drug and c.stop is not None), None
         )
-        if previous is not None and previous.stop is not None and previous.line is not None:
-            if (course.start - previous.stop).days <= 30:
-                return previous.line
+        if (
+            previous is not None
+            and previous.stop is not None
+            and previous.line is not None
+            and (course.start - previous.stop).days <= self.line_continuation_days
+        ):
+            return previous.line
         self.lines_opened += 1
         course.opened_line = True
         return self.lines_opened
@@ -321,3 +382,24 @@ class Case:
         """The management threshold "< 2 cm" (not the ≤ 2.0 cm risk band, §1)."""
         size = self.tumour_size_cm()
         return size is not None and size < threshold_cm
+
+
+_HANDLERS: dict[str, Callable[[Case, dt.date, ev.EventData], bool]] = {
+    "patient_registered": Case._on_registered,
+    "diagnosis": Case._on_diagnosis,
+    "biopsy": Case._on_biopsy,
+    "metastasis": Case._on_metastasis,
+    "rupture": Case._on_rupture,
+    "resection": Case._on_resection,
+    "pathology": Case._on_pathology,
+    "mutation": Case._on_mutation,
+    "progression": Case._on_progression,
+    "imaging": Case._on_imaging,
+    "lab_result": Case._on_lab,
+    "visit": Case._on_visit,
+    "therapy_stopped": Case._on_stopped,
+    "therapy_started": Case._on_started,
+    "dose_changed": Case._on_dose,
+    "mdt_review": Case._on_mdt,
+    "follow_up_ended": Case._on_ended,
+}

@@ -581,14 +581,17 @@ class ReadResult:
 
 
 def _refuse_constant(name: str) -> object:
-    # Python's json reads NaN and Infinity, which are not JSON.
     raise ValueError(f"{name} is not a JSON number")
+
+
+# Built once: json.loads with any keyword argument builds a new decoder on every call.
+_DECODER: Final = json.JSONDecoder(parse_constant=_refuse_constant)
 
 
 def _load_line(text: str) -> object:
     """Parse one line, raising ValueError with a readable reason (Python's json also reads NaN)."""
     try:
-        return json.loads(text, parse_constant=_refuse_constant)
+        return _DECODER.decode(text)
     except json.JSONDecodeError as exc:
         raise ValueError(f"not valid JSON ({exc.msg} at column {exc.colno})") from None
     except RecursionError:

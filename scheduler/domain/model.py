@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import datetime as dt
 from dataclasses import dataclass, field
-from typing import Any, Literal
+from typing import Any, Literal, NamedTuple
 
 Tier = Literal["very_low", "low", "intermediate", "high"]
 Severity = Literal["info", "warning", "critical"]
@@ -106,8 +106,9 @@ class Alert:
         }
 
 
-@dataclass(frozen=True, slots=True)
-class Reminder:
+class Reminder(NamedTuple):
+    """A NamedTuple rather than a dataclass: plans build tens of these each, in the hot path."""
+
     key: str
     kind: ReminderKind
     due_on: dt.date

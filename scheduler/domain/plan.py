@@ -38,14 +38,16 @@ def plan_follow_up(events: Sequence[Event], as_of: dt.date, profile: Profile = D
     relevant = sorted(collapse_duplicates(e for e in events if e.occurred_on <= as_of), key=_replay_key)
     if not relevant:
         raise ValueError("no events on or before as_of")
-    case = Case(relevant[0].patient_id)
+    case = Case(relevant[0].patient_id, line_continuation_days=profile.line_continuation_days)
     book = Book()
     planner = Planner(case, book, profile)
     for day, group in groupby(relevant, key=lambda e: e.occurred_on):
         todays = list(group)
+        changed = False
         for e in todays:
-            case.apply(e)
-        planner.update(day, stage_of(case, profile.small_tumour_cm))
+            changed = case.apply(e) or changed
+        if changed:  # a day of routine results only (scans, labs, visits) cannot move any rule's condition
+            planner.update(day, stage_of(case, profile.small_tumour_cm))
         book.fulfil(day, todays, kinds_fulfilled_by)
         book.finish_day(day)
 
@@ -56,8 +58,13 @@ def plan_follow_up(events: Sequence[Event], as_of: dt.date, profile: Profile = D
     course = case.current_course()
     therapy = None
     if course is not None:
-        therapy = Therapy(course.drug, course.dose_mg, course.setting, course.start,
-                          course.line if stage == "advanced" else None)
+        therapy = Therapy(
+            course.drug,
+            course.dose_mg,
+            course.setting,
+            course.start,
+            course.line if stage == "advanced" else None,
+        )
     return Plan(
         patient_id=case.patient_id,
         as_of=as_of,
@@ -87,8 +94,10 @@ def _listed(series: Series, as_of: dt.date, horizon: dt.date) -> list[Reminder]:
     """
     series.materialise(horizon, as_of)
     series.cancel_open_items()  # items generated just now for a closed series
-    open_ended = series.closed_on is None and not isinstance(series, OneOff) and not (
-        isinstance(series, Chained) and series.end is not None
+    open_ended = (
+        series.closed_on is None
+        and not isinstance(series, OneOff)
+        and not (isinstance(series, Chained) and series.end is not None)
     )
     items = series.items
     out: list[Reminder] = []
@@ -126,7 +135,6 @@ def _open_status(item: Item, as_of: dt.date) -> Status:
 
 def _reminder(item: Item, status: Status, cancelled_on: dt.date | None) -> Reminder:
     s = item.series
-    rationale = f"{s.rule.rationale} ({s.detail})" if s.detail else s.rule.rationale
     return Reminder(
         key=item.key,
         kind=s.kind,  # type: ignore[arg-type]
@@ -134,7 +142,7 @@ def _reminder(item: Item, status: Status, cancelled_on: dt.date | None) -> Remin
         window_days=item.window,
         status=status,
         rule=s.rule.id,
-        rationale=rationale,
+        rationale=s.rationale,
         citation=s.rule.citation,
         completed_on=item.completed_on,
         completed_by=item.completed_by,

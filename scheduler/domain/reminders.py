@@ -9,7 +9,7 @@ rules/catalogue.py, intervals and thresholds from the profile.
 from __future__ import annotations
 
 import datetime as dt
-from collections.abc import Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 
 from scheduler.domain import events as ev
 from scheduler.domain.book import Book
@@ -18,7 +18,7 @@ from scheduler.domain.dates import add_days, add_months, add_years
 from scheduler.domain.model import Stage
 from scheduler.domain.profile import FixedSchedule, Profile
 from scheduler.domain.rules.catalogue import RULES
-from scheduler.domain.series import Chained, Fixed, OneOff, fixed_days, with_gaps
+from scheduler.domain.series import Chained, Fixed, Fulfils, OneOff, Series, fixed_days, with_gaps
 
 _WORKUP_RULES = ("workup.rectal", "workup.small_gastric", "workup.tissue", "workup.rupture_unresected")
 _LAB_KINDS = frozenset({"lab_lft", "lab_cbc", "lab_tsh"})
@@ -60,12 +60,13 @@ def kinds_fulfilled_by(e: ev.Event) -> Iterator[str]:
         yield "therapy_review"
 
 
-def _fulfils_review_of(drug: str) -> object:
+def _fulfils_review_of(drug: str) -> Fulfils:
     def fulfils(e: ev.Event) -> bool:
         d = e.data
         if isinstance(d, ev.MdtReviewData):
             return True
         return isinstance(d, _THERAPY_EVENTS) and d.drug == drug
+
     return fulfils
 
 
@@ -86,29 +87,51 @@ class Planner:
 
     # ---- helpers -------------------------------------------------------------------------------
 
-    def _oneoff(self, rule_id: str, kind: str, anchor: dt.date, day: dt.date, detail: str,
-                due: dt.date | None = None, window: int | None = None, fulfils: object = None) -> None:
+    def _oneoff(
+        self,
+        rule_id: str,
+        kind: str,
+        anchor: dt.date,
+        day: dt.date,
+        detail: str,
+        due: dt.date | None = None,
+        window: int | None = None,
+        fulfils: Fulfils | None = None,
+    ) -> None:
         p = self.profile
 
         def make() -> OneOff:
             return OneOff(
-                RULES[rule_id], kind, anchor, day, detail,
+                RULES[rule_id],
+                kind,
+                anchor,
+                day,
+                detail,
                 due if due is not None else add_days(anchor, p.oneoff_due_days),
                 window if window is not None else p.oneoff_window_days,
-                fulfils,  # type: ignore[arg-type]
+                fulfils,
             )
 
         self.book.trigger((rule_id, kind, anchor), make)
 
-    def _episode_oneoffs(self, rule_id: str, kinds: Iterable[str], holds: bool, day: dt.date,
-                         detail: str) -> None:
+    def _episode_oneoffs(
+        self, rule_id: str, kinds: Iterable[str], holds: bool, day: dt.date, detail: str
+    ) -> None:
         for kind in kinds:
             start = self.book.episode(rule_id, kind, holds, day)
             if start is not None:
                 self._oneoff(rule_id, kind, start, day, detail)
 
-    def _chained(self, rule_id: str, kind: str, anchor: dt.date, day: dt.date, detail: str,
-                 schedule_name: str | None = None, last_done: dt.date | None = None) -> None:
+    def _chained(
+        self,
+        rule_id: str,
+        kind: str,
+        anchor: dt.date,
+        day: dt.date,
+        detail: str,
+        schedule_name: str | None = None,
+        last_done: dt.date | None = None,
+    ) -> None:
         p = self.profile
         schedule = p.surveillance[schedule_name] if schedule_name else None
 
@@ -144,41 +167,67 @@ class Planner:
         unresected_no_tissue = c.has_tumour and not c.has_tissue and not c.is_resected
         is_rectal = c.tumour_site() == "rectum"
         rectal = unresected_no_tissue and is_rectal and not c.is_advanced
-        self._episode_oneoffs("workup.rectal", ("eus", "mri", "biopsy"), rectal, day,
-                              "rectal tumour without tissue")
+        self._episode_oneoffs(
+            "workup.rectal", ("eus", "mri", "biopsy"), rectal, day, "rectal tumour without tissue"
+        )
 
         small = stage == "small_tumour_surveillance"
-        grew = c.eus_growth_on is not None and c.diagnosis_on is not None and c.eus_growth_on >= c.diagnosis_on
+        grew = (
+            c.eus_growth_on is not None and c.diagnosis_on is not None and c.eus_growth_on >= c.diagnosis_on
+        )
         start = self.book.episode("workup.small_gastric", "eus", small and not grew, day)
         if start is not None:
             last_eus = c.last_eus
 
             def make() -> Chained:
-                return Chained(RULES["workup.small_gastric"], "eus", start, day,
-                               "small gastric/duodenal nodule under EUS surveillance",
-                               p.small_gastric_eus, last_eus)
+                return Chained(
+                    RULES["workup.small_gastric"],
+                    "eus",
+                    start,
+                    day,
+                    "small gastric/duodenal nodule under EUS surveillance",
+                    p.small_gastric_eus,
+                    last_eus,
+                )
 
             self.book.want(("workup.small_gastric", "eus", start), make)
         was_small = small or self.prev_stage == "small_tumour_surveillance"
-        if was_small and (c.eus_growth_on == day or c.gist_biopsy_on == day):
+        if was_small and day in (c.eus_growth_on, c.gist_biopsy_on):
             why = "EUS shows growth" if c.eus_growth_on == day else "biopsy shows GIST"
             self._oneoff("workup.small_gastric", "mdt_review", day, day, f"{why}: resection is the default")
 
         tissue = unresected_no_tissue and not small and not (is_rectal and not c.is_advanced)
         self._episode_oneoffs("workup.tissue", ("biopsy",), tissue, day, "tumour without tissue diagnosis")
-        self._episode_oneoffs("workup.tissue", ("mdt_review",), tissue and not c.is_advanced, day,
-                              "tumour without tissue diagnosis")
+        self._episode_oneoffs(
+            "workup.tissue",
+            ("mdt_review",),
+            tissue and not c.is_advanced,
+            day,
+            "tumour without tissue diagnosis",
+        )
 
         needs_test = (
-            c.is_gist_confirmed and not c.has_mutation
+            c.is_gist_confirmed
+            and not c.has_mutation
             and not (c.small_tumour(p.small_tumour_cm) and c.tumour_site() != "rectum")
         )
-        self._episode_oneoffs("workup.mutation", ("mutation_test",), needs_test, day,
-                              "GIST confirmed, no KIT/PDGFRA result")
+        self._episode_oneoffs(
+            "workup.mutation", ("mutation_test",), needs_test, day, "GIST confirmed, no KIT/PDGFRA result"
+        )
 
-        if c.ruptures and c.ruptures[-1] == day and (c.first_resection_on is None or c.first_resection_on > day):
-            self._oneoff("workup.rupture_unresected", "mdt_review", day, day, "tumour ruptured before surgery",
-                         due=add_days(day, p.rupture_review_due_days))
+        if (
+            c.ruptures
+            and c.ruptures[-1] == day
+            and (c.first_resection_on is None or c.first_resection_on > day)
+        ):
+            self._oneoff(
+                "workup.rupture_unresected",
+                "mdt_review",
+                day,
+                day,
+                "tumour ruptured before surgery",
+                due=add_days(day, p.rupture_review_due_days),
+            )
 
     # §6 surveillance imaging after resection ----------------------------------------------------------
 
@@ -203,8 +252,11 @@ class Planner:
                     name, anchor = "high_adjuvant", max(adjuvant.adjuvant_from, resection)
                     detail = f"high risk on adjuvant {adjuvant.drug}"
                 else:
-                    stops = [x.stop for x in c.courses
-                             if x.adjuvant_from is not None and x.stop is not None and x.stop >= resection]
+                    stops = [
+                        x.stop
+                        for x in c.courses
+                        if x.adjuvant_from is not None and x.stop is not None and x.stop >= resection
+                    ]
                     anchor = max(stops) if stops else resection
                     name = "high"
                     detail = "high risk, adjuvant therapy stopped" if stops else "high risk, resected"
@@ -219,13 +271,18 @@ class Planner:
         for course in c.courses:
             if course.drug == "imatinib" and course.adjuvant_from is not None and course.is_running:
                 self._oneoff(
-                    "adjuvant.duration", "therapy_review", course.start, day,
+                    "adjuvant.duration",
+                    "therapy_review",
+                    course.start,
+                    day,
                     f"adjuvant imatinib started {course.start.isoformat()}"
                     + ("; after rupture: discuss continuing" if c.is_ruptured else ""),
                     due=add_years(course.start, p.adjuvant_years),
                     fulfils=_fulfils_review_of("imatinib"),
                 )
-        self.book.end(day, lambda s: s.rule.id == "adjuvant.duration" and not _running_from(c, "imatinib", s.anchor))
+        self.book.end(
+            day, lambda s: s.rule.id == "adjuvant.duration" and not _running_from(c, "imatinib", s.anchor)
+        )
 
     # §7 advanced disease ------------------------------------------------------------------------------
 
@@ -238,30 +295,56 @@ class Planner:
         anchor = max([since, *line_starts])
 
         def make() -> Chained:
-            return Chained(RULES["advanced.imaging"], "ct", anchor, day, "advanced disease",
-                           p.advanced_imaging, c.last_ct_or_mri)
+            return Chained(
+                RULES["advanced.imaging"],
+                "ct",
+                anchor,
+                day,
+                "advanced disease",
+                p.advanced_imaging,
+                c.last_ct_or_mri,
+            )
 
         self.book.want(("advanced.imaging", "ct", anchor), make)
 
         latest = c.latest_progression()
         if latest is not None and latest.day == day and latest.pattern == "focal":
-            self._oneoff("advanced.next_line", "mdt_review", day, day,
-                         "focal progression: consider local treatment of the growing lesion")
+            self._oneoff(
+                "advanced.next_line",
+                "mdt_review",
+                day,
+                day,
+                "focal progression: consider local treatment of the growing lesion",
+            )
 
         imatinib = c.running_course("imatinib")
         if imatinib is not None and not c.progressed_after(imatinib.start):
             trigger = max(imatinib.start, since)
-            self._oneoff("advanced.cytoreduction", "mdt_review", trigger, day,
-                         "responding to imatinib: consider surgery of residual disease",
-                         due=max(add_months(imatinib.start, p.cytoreduction_from_months), since))
+            self._oneoff(
+                "advanced.cytoreduction",
+                "mdt_review",
+                trigger,
+                day,
+                "responding to imatinib: consider surgery of residual disease",
+                due=max(add_months(imatinib.start, p.cytoreduction_from_months), since),
+            )
         self.book.end(day, lambda s: s.rule.id == "advanced.cytoreduction" and not _cytoreduction_holds(c))
 
-        if c.resection_on == day and day > since and _tki_ran_before(c, day, p.resume_lookback_days) and not any(
-            x.start >= day for x in c.courses
+        if (
+            c.resection_on == day
+            and day > since
+            and _tki_ran_before(c, day, p.resume_lookback_days)
+            and not any(x.start >= day for x in c.courses)
         ):
-            self._oneoff("advanced.resume_after_surgery", "therapy_review", day, day,
-                         "surgery in advanced disease: resume the TKI",
-                         due=add_days(day, p.resume_review_due_days), fulfils=_fulfils_resume_review)
+            self._oneoff(
+                "advanced.resume_after_surgery",
+                "therapy_review",
+                day,
+                day,
+                "surgery in advanced disease: resume the TKI",
+                due=add_days(day, p.resume_review_due_days),
+                fulfils=_fulfils_resume_review,
+            )
 
     # §8 drug monitoring ------------------------------------------------------------------------------
 
@@ -274,20 +357,20 @@ class Planner:
             rule_id = f"monitoring.{course.drug}"
             detail = f"{course.drug} started {course.start.isoformat()}"
             for kind, schedule in p.monitoring.get(course.drug, {}).items():
-                self.book.want((rule_id, kind, course.start),
-                               _fixed_factory(rule_id, kind, course.start, day, detail, schedule, windows))
+                self.book.want(
+                    (rule_id, kind, course.start),
+                    _fixed_factory(rule_id, kind, course.start, day, detail, schedule, windows),
+                )
             if course.drug == "sunitinib":
                 for kind in ("lab_lft", "lab_cbc"):
-                    self.book.want((rule_id, kind, course.start),
-                                   _cycle_factory(rule_id, kind, course, day, detail, p, windows))
+                    self.book.want(
+                        (rule_id, kind, course.start),
+                        _cycle_factory(rule_id, kind, course, day, detail, p, windows),
+                    )
             elif course.drug == "ripretinib":
-                start = course.start
-
-                def make_skin() -> Chained:
-                    return Chained(RULES["monitoring.ripretinib"], "skin_exam", start, day,
-                                   f"ripretinib started {start.isoformat()}", p.ripretinib_skin, None)
-
-                self.book.want(("monitoring.ripretinib", "skin_exam", course.start), make_skin)
+                self.book.want(
+                    ("monitoring.ripretinib", "skin_exam", course.start), _skin_factory(course.start, day, p)
+                )
             elif course.drug == "regorafenib":
                 self._regorafenib_liver(day, course, windows)
 
@@ -302,24 +385,63 @@ class Planner:
                 regular.resume(day)
             return
         weekly = FixedSchedule(days=(p.weekly_liver_days,), then_every_days=p.weekly_liver_days)
-        self.book.want(("monitoring.regorafenib_liver", "lab_lft", start),
-                       _fixed_factory("monitoring.regorafenib_liver", "lab_lft", start, day,
-                                      f"ALT/AST above {p.regorafenib_liver_weekly_above_uln:g}× ULN on "
-                                      f"regorafenib since {start.isoformat()}", weekly, windows))
+        self.book.want(
+            ("monitoring.regorafenib_liver", "lab_lft", start),
+            _fixed_factory(
+                "monitoring.regorafenib_liver",
+                "lab_lft",
+                start,
+                day,
+                f"ALT/AST above {p.regorafenib_liver_weekly_above_uln:g}× ULN on "
+                f"regorafenib since {start.isoformat()}",
+                weekly,
+                windows,
+            ),
+        )
         if isinstance(regular, Fixed) and not (regular.suspensions and regular.suspensions[-1][1] is None):
             regular.suspend(start)
 
 
-def _fixed_factory(rule_id: str, kind: str, start: dt.date, day: dt.date, detail: str,
-                   schedule: FixedSchedule, windows: tuple[int, int, int]) -> object:
-    def make() -> Fixed:
-        dues = fixed_days(start, schedule.days, schedule.then_every_months, schedule.then_every_days)
-        return Fixed(RULES[rule_id], kind, start, day, detail, with_gaps(dues), kind in _LAB_KINDS, windows)
+def _skin_factory(start: dt.date, day: dt.date, p: Profile) -> Callable[[], Series]:
+    def make() -> Chained:
+        return Chained(
+            RULES["monitoring.ripretinib"],
+            "skin_exam",
+            start,
+            day,
+            f"ripretinib started {start.isoformat()}",
+            p.ripretinib_skin,
+            None,
+        )
+
     return make
 
 
-def _cycle_factory(rule_id: str, kind: str, course: Course, day: dt.date, detail: str, p: Profile,
-                   windows: tuple[int, int, int]) -> object:
+def _fixed_factory(
+    rule_id: str,
+    kind: str,
+    start: dt.date,
+    day: dt.date,
+    detail: str,
+    schedule: FixedSchedule,
+    windows: tuple[int, int, int],
+) -> Callable[[], Series]:
+    def make() -> Fixed:
+        dues = fixed_days(start, schedule.days, schedule.then_every_months, schedule.then_every_days)
+        return Fixed(RULES[rule_id], kind, start, day, detail, with_gaps(dues), kind in _LAB_KINDS, windows)
+
+    return make
+
+
+def _cycle_factory(
+    rule_id: str,
+    kind: str,
+    course: Course,
+    day: dt.date,
+    detail: str,
+    p: Profile,
+    windows: tuple[int, int, int],
+) -> Callable[[], Series]:
     """Sunitinib labs at the start of each cycle: 6 weeks for 4/2 dosing, 4 weeks at ≤ 37.5 mg."""
 
     def dues() -> Iterator[dt.date]:
@@ -327,11 +449,15 @@ def _cycle_factory(rule_id: str, kind: str, course: Course, day: dt.date, detail
         while True:
             yield start
             continuous = course.dose_on(start) <= p.sunitinib_continuous_max_dose_mg
-            start = add_days(start, p.sunitinib_continuous_cycle_days if continuous else p.sunitinib_cycle_days)
+            start = add_days(
+                start, p.sunitinib_continuous_cycle_days if continuous else p.sunitinib_cycle_days
+            )
 
     def make() -> Fixed:
-        return Fixed(RULES[rule_id], kind, course.start, day, detail, with_gaps(dues()), kind in _LAB_KINDS,
-                     windows)
+        return Fixed(
+            RULES[rule_id], kind, course.start, day, detail, with_gaps(dues()), kind in _LAB_KINDS, windows
+        )
+
     return make
 
 
@@ -346,6 +472,4 @@ def _cytoreduction_holds(c: Case) -> bool:
 
 def _tki_ran_before(c: Case, day: dt.date, lookback_days: int) -> bool:
     since = add_days(day, -lookback_days)
-    return any(
-        x.drug in TKIS and x.start < day and (x.stop is None or x.stop >= since) for x in c.courses
-    )
+    return any(x.drug in TKIS and x.start < day and (x.stop is None or x.stop >= since) for x in c.courses)

@@ -50,18 +50,33 @@ class Item:
 
     @property
     def key(self) -> str:
-        s = self.series
-        return f"{s.rule.id}:{s.kind}:{s.anchor.isoformat()}:{self.ordinal}"
+        return f"{self.series.key_prefix}{self.ordinal}"
 
 
 class Series:
     """Common state: which rule opened it, for what kind, when, and whether it has closed."""
 
     shape = "series"
-    __slots__ = ("anchor", "closed_on", "detail", "fulfils", "items", "kind", "opened_on", "rule")
+    __slots__ = (
+        "anchor",
+        "closed_on",
+        "detail",
+        "fulfils",
+        "items",
+        "key_prefix",
+        "kind",
+        "opened_on",
+        "rationale",
+        "rule",
+    )
 
     def __init__(
-        self, rule: Rule, kind: str, anchor: dt.date, opened_on: dt.date, detail: str,
+        self,
+        rule: Rule,
+        kind: str,
+        anchor: dt.date,
+        opened_on: dt.date,
+        detail: str,
         fulfils: Fulfils | None = None,
     ) -> None:
         self.rule = rule
@@ -72,6 +87,8 @@ class Series:
         self.detail = detail
         self.fulfils = fulfils  # None: the default of §9 for this kind
         self.items: list[Item] = []
+        self.key_prefix = f"{rule.id}:{kind}:{anchor.isoformat()}:"
+        self.rationale = f"{rule.rationale} ({detail})" if detail else rule.rationale
 
     def close(self, day: dt.date) -> None:
         if self.closed_on is None:
@@ -101,8 +118,15 @@ class OneOff(Series):
     __slots__ = ()
 
     def __init__(
-        self, rule: Rule, kind: str, anchor: dt.date, opened_on: dt.date, detail: str,
-        due: dt.date, window: int, fulfils: Fulfils | None = None,
+        self,
+        rule: Rule,
+        kind: str,
+        anchor: dt.date,
+        opened_on: dt.date,
+        detail: str,
+        due: dt.date,
+        window: int,
+        fulfils: Fulfils | None = None,
     ) -> None:
         super().__init__(rule, kind, anchor, opened_on, detail, fulfils)
         due = max(due, opened_on)
@@ -119,15 +143,25 @@ class Chained(Series):
     __slots__ = ("_end", "_phase_bounds", "schedule")
 
     def __init__(
-        self, rule: Rule, kind: str, anchor: dt.date, opened_on: dt.date, detail: str,
-        schedule: ChainedSchedule, last_done: dt.date | None, fulfils: Fulfils | None = None,
+        self,
+        rule: Rule,
+        kind: str,
+        anchor: dt.date,
+        opened_on: dt.date,
+        detail: str,
+        schedule: ChainedSchedule,
+        last_done: dt.date | None,
+        fulfils: Fulfils | None = None,
     ) -> None:
         super().__init__(rule, kind, anchor, opened_on, detail, fulfils)
         self.schedule = schedule
         self._end = add_months(anchor, schedule.end_months) if schedule.end_months is not None else None
         self._phase_bounds = [
-            (add_months(anchor, p.start_months),
-             add_months(anchor, p.end_months) if p.end_months is not None else None, p.step)
+            (
+                add_months(anchor, p.start_months),
+                add_months(anchor, p.end_months) if p.end_months is not None else None,
+                p.step,
+            )
             for p in schedule.phases
         ]
         if schedule.starts_on_day_zero:
@@ -195,16 +229,24 @@ class Chained(Series):
 
 class Fixed(Series):
     shape = "fixed"
-    __slots__ = ("_dues", "_exhausted", "is_lab", "profile_windows", "suspensions")
+    __slots__ = ("_cursor", "_dues", "_exhausted", "is_lab", "profile_windows", "suspensions")
 
     def __init__(
-        self, rule: Rule, kind: str, anchor: dt.date, opened_on: dt.date, detail: str,
-        dues: Iterator[tuple[dt.date, int]], is_lab: bool, windows: tuple[int, int, int],
+        self,
+        rule: Rule,
+        kind: str,
+        anchor: dt.date,
+        opened_on: dt.date,
+        detail: str,
+        dues: Iterator[tuple[dt.date, int]],
+        is_lab: bool,
+        windows: tuple[int, int, int],
         fulfils: Fulfils | None = None,
     ) -> None:
         super().__init__(rule, kind, anchor, opened_on, detail, fulfils)
         self._dues = dues
         self._exhausted = False
+        self._cursor = 0  # items before it can no longer be fulfilled (replay days only increase)
         self.is_lab = is_lab
         self.profile_windows = windows  # (short lab window, long window, max gap for short)
         self.suspensions: list[tuple[dt.date, dt.date | None]] = []
@@ -232,8 +274,15 @@ class Fixed(Series):
 
     def candidates(self, day: dt.date) -> Iterator[Item]:
         self._generate_through(add_days(day, self.profile_windows[1]))
-        for item in self.items:
-            if item.is_open and item.is_eligible(day) and not self.is_suspended(item):
+        items = self.items
+        cursor = self._cursor
+        while cursor < len(items) and (last := items[cursor].last_eligible) is not None and last < day:
+            cursor += 1
+        self._cursor = cursor
+        for item in items[cursor:]:
+            if (item.due - day).days > item.tolerance:
+                break
+            if item.is_open and item.is_eligible(day) and not (self.suspensions and self.is_suspended(item)):
                 yield item
 
     def materialise(self, until: dt.date, as_of: dt.date) -> None:
@@ -262,8 +311,9 @@ def with_gaps(dues: Iterator[dt.date]) -> Iterator[tuple[dt.date, int]]:
         previous = current
 
 
-def fixed_days(start: dt.date, days: tuple[int, ...], every_months: int | None,
-               every_days: int | None) -> Iterator[dt.date]:
+def fixed_days(
+    start: dt.date, days: tuple[int, ...], every_months: int | None, every_days: int | None
+) -> Iterator[dt.date]:
     """Due dates of a FixedSchedule: listed days, then a repeat counted from the last listed day."""
     for d in days:
         yield add_days(start, d)

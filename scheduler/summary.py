@@ -24,7 +24,7 @@ _STATUS_ORDER = {"overdue": 0, "due": 0, "planned": 1}
 def render_summary(plan: Plan) -> str:
     """The plan as aligned plain text, ending with a newline."""
     # Imported here so this module loads even while the risk module is being rewritten.
-    from scheduler.domain.risk import explain  # noqa: PLC0415
+    from scheduler.domain.risk import explain
 
     title = f"Patient {plan.patient_id} — plan as of {plan.as_of.isoformat()} (profile {plan.profile})"
     lines = [title, "=" * len(title)]

@@ -94,8 +94,8 @@ def _adjuvant(c: Case, out: list[Alert], as_of: dt.date, p: Profile) -> None:
                     "adjuvant_unlikely_to_benefit",
                     "info",
                     "adjuvant.indicated",
-                    "High risk, but the genotype (PDGFRA D842V, SDH, NF1 or wild-type) is unlikely to benefit "
-                    "from adjuvant imatinib: discuss at the MDT.",
+                    "High risk, but the genotype (PDGFRA D842V, SDH, NF1 or wild-type) is unlikely to "
+                    "benefit from adjuvant imatinib: discuss at the MDT.",
                 )
             )
         else:
@@ -217,7 +217,8 @@ def _advanced(c: Case, out: list[Alert], as_of: dt.date, p: Profile) -> None:
                 "next_line_due",
                 "warning",
                 "advanced.next_line",
-                f"Progression on {progression.day.isoformat()} not yet answered: recommend {_next_option(c)}.",
+                f"Progression on {progression.day.isoformat()} not yet answered: "
+                f"recommend {_next_option(c)}.",
             )
         )
     elif not has_line:

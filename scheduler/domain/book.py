@@ -46,6 +46,13 @@ class Book:
 
     # ---- condition-held series ---------------------------------------------------------------
 
+    def keep(self, sid: SeriesId) -> bool:
+        """Mark an already open condition-held series as still wanted (the cheap, common case)."""
+        if sid in self.held:
+            self._wanted_today.add(sid)
+            return True
+        return False
+
     def want(self, sid: SeriesId, factory: Callable[[], Series]) -> Series:
         self._wanted_today.add(sid)
         series = self.held.get(sid)

@@ -132,6 +132,8 @@ class Planner:
         schedule_name: str | None = None,
         last_done: dt.date | None = None,
     ) -> None:
+        if self.book.keep((rule_id, kind, anchor)):
+            return
         p = self.profile
         schedule = p.surveillance[schedule_name] if schedule_name else None
 
@@ -294,7 +296,7 @@ class Planner:
         line_starts = [x.start for x in c.courses if x.opened_line and x.start >= since]
         anchor = max([since, *line_starts])
 
-        def make() -> Chained:
+        def make() -> Chained:  # only called when the series is not open yet
             return Chained(
                 RULES["advanced.imaging"],
                 "ct",
@@ -305,7 +307,8 @@ class Planner:
                 c.last_ct_or_mri,
             )
 
-        self.book.want(("advanced.imaging", "ct", anchor), make)
+        if not self.book.keep(("advanced.imaging", "ct", anchor)):
+            self.book.want(("advanced.imaging", "ct", anchor), make)
 
         latest = c.latest_progression()
         if latest is not None and latest.day == day and latest.pattern == "focal":
@@ -351,27 +354,30 @@ class Planner:
     def _monitoring(self, day: dt.date) -> None:
         c, p = self.case, self.profile
         windows = (p.short_lab_window_days, p.long_window_days, p.short_lab_max_gap_days)
+        book = self.book
         for course in c.courses:
             if not course.is_running or course.drug not in TKIS:
                 continue
-            rule_id = f"monitoring.{course.drug}"
-            detail = f"{course.drug} started {course.start.isoformat()}"
-            for kind, schedule in p.monitoring.get(course.drug, {}).items():
-                self.book.want(
-                    (rule_id, kind, course.start),
-                    _fixed_factory(rule_id, kind, course.start, day, detail, schedule, windows),
-                )
-            if course.drug == "sunitinib":
-                for kind in ("lab_lft", "lab_cbc"):
-                    self.book.want(
-                        (rule_id, kind, course.start),
-                        _cycle_factory(rule_id, kind, course, day, detail, p, windows),
+            drug, start = course.drug, course.start
+            rule_id = f"monitoring.{drug}"
+            detail = f"{drug} started {start.isoformat()}"
+            for kind, schedule in p.monitoring.get(drug, {}).items():
+                if not book.keep((rule_id, kind, start)):
+                    book.want(
+                        (rule_id, kind, start),
+                        _fixed_factory(rule_id, kind, start, day, detail, schedule, windows),
                     )
-            elif course.drug == "ripretinib":
-                self.book.want(
-                    ("monitoring.ripretinib", "skin_exam", course.start), _skin_factory(course.start, day, p)
-                )
-            elif course.drug == "regorafenib":
+            if drug == "sunitinib":
+                for kind in ("lab_lft", "lab_cbc"):
+                    if not book.keep((rule_id, kind, start)):
+                        book.want(
+                            (rule_id, kind, start),
+                            _cycle_factory(rule_id, kind, course, day, detail, p, windows),
+                        )
+            elif drug == "ripretinib":
+                if not book.keep((rule_id, "skin_exam", start)):
+                    book.want((rule_id, "skin_exam", start), _skin_factory(start, day, p))
+            elif drug == "regorafenib":
                 self._regorafenib_liver(day, course, windows)
 
     def _regorafenib_liver(self, day: dt.date, course: Course, windows: tuple[int, int, int]) -> None:
@@ -383,6 +389,10 @@ class Planner:
         if start is None:
             if isinstance(regular, Fixed):
                 regular.resume(day)
+            return
+        if isinstance(regular, Fixed) and not (regular.suspensions and regular.suspensions[-1][1] is None):
+            regular.suspend(start)
+        if self.book.keep(("monitoring.regorafenib_liver", "lab_lft", start)):
             return
         weekly = FixedSchedule(days=(p.weekly_liver_days,), then_every_days=p.weekly_liver_days)
         self.book.want(
@@ -398,8 +408,6 @@ class Planner:
                 windows,
             ),
         )
-        if isinstance(regular, Fixed) and not (regular.suspensions and regular.suspensions[-1][1] is None):
-            regular.suspend(start)
 
 
 def _skin_factory(start: dt.date, day: dt.date, p: Profile) -> Callable[[], Series]:

@@ -27,6 +27,7 @@ SeriesId = tuple[str, str, dt.date]
 class Book:
     __slots__ = (
         "_active_episodes",
+        "_closed_today",
         "_episodes_today",
         "_wanted_today",
         "by_kind",
@@ -38,6 +39,7 @@ class Book:
     def __init__(self) -> None:
         self.series: list[Series] = []
         self.by_kind: dict[str, list[Series]] = {}
+        self._closed_today: list[Series] = []
         self.held: dict[SeriesId, Series] = {}  # open condition-held series
         self.oneoffs: dict[SeriesId, OneOff] = {}  # every one-off ever opened
         self._wanted_today: set[SeriesId] = set()
@@ -94,13 +96,16 @@ class Book:
         for series in self.oneoffs.values():
             if series.closed_on is None and series.items[0].is_open and which(series):
                 series.close(day)
+                self._closed_today.append(series)
 
     # ---- the day's bookkeeping ---------------------------------------------------------------
 
     def end_of_rules(self, day: dt.date) -> None:
         """Close condition-held series not wanted today; forget episodes that stopped holding."""
         for sid in [s for s in self.held if s not in self._wanted_today]:
-            self.held.pop(sid).close(day)
+            series = self.held.pop(sid)
+            series.close(day)
+            self._closed_today.append(series)
         self._wanted_today.clear()
         for key in [k for k in self._active_episodes if k not in self._episodes_today]:
             del self._active_episodes[key]
@@ -108,12 +113,14 @@ class Book:
 
     def close_everything(self, day: dt.date) -> None:
         for series in self.series:
-            series.close(day)
+            if series.closed_on is None:
+                series.close(day)
+                self._closed_today.append(series)
         self.held.clear()
         self._active_episodes.clear()
 
     def fulfil(
-        self, day: dt.date, events: Iterable[Event], kinds_of: Callable[[Event], Iterable[str]]
+        self, day: dt.date, events: Iterable[Event], kinds_of: Callable[[Event], tuple[str, ...]]
     ) -> None:
         """Step two of a day: each kind's earliest eligible open item takes one fulfilling event."""
         by_kind: dict[str, list[Event]] = {}
@@ -139,9 +146,10 @@ class Book:
                 best[1].series.fulfil(best[1], day, best[2].event_id)
 
     def finish_day(self, day: dt.date) -> None:
-        for series in self.series:
-            if series.closed_on == day:
-                series.cancel_open_items()
+        """After fulfilment: cancel what is still open in the series that closed today."""
+        for series in self._closed_today:
+            series.cancel_open_items()
+        self._closed_today.clear()
 
 
 def _first_fulfilling(series: Series, events: list[Event]) -> Event | None:

@@ -141,15 +141,11 @@ def _show(value: object) -> str:
 
 def _whole_number(value: object) -> object:
     """Accept a JSON integer, or a float with no fraction (2.0 == 2 by the contract); never a bool."""
-    if isinstance(value, bool) or not isinstance(value, int | float):
-        raise PydanticCustomError("whole_number", "must be a whole number (got {got})", {"got": _show(value)})
-    if isinstance(value, float):
-        if not value.is_integer():
-            raise PydanticCustomError(
-                "whole_number", "must be a whole number (got {got})", {"got": _show(value)}
-            )
+    if isinstance(value, float) and value.is_integer():
         return int(value)
-    return value
+    if isinstance(value, int) and not isinstance(value, bool):
+        return value
+    raise PydanticCustomError("whole_number", "must be a whole number (got {got})", {"got": _show(value)})
 
 
 def _list_as_tuple(value: object) -> object:
@@ -157,7 +153,6 @@ def _list_as_tuple(value: object) -> object:
     return tuple(value) if isinstance(value, list) else value
 
 
-Text = str  # strict mode: numbers and booleans are not text
 SizeCm = Annotated[float, Field(gt=0, le=100, allow_inf_nan=False)]
 DoseMg = Annotated[float, Field(gt=0, le=2000, allow_inf_nan=False)]
 Mitoses = Annotated[int, BeforeValidator(_whole_number), Field(ge=0, le=1000)]
@@ -193,10 +188,10 @@ class _EventDataBase(BaseModel):
 
 
 class PatientRegisteredData(_EventDataBase):
-    name: Text | None = None
-    email: Text | None = None
-    navigator_id: Text | None = None
-    timezone: Text = "UTC"
+    name: str | None = None
+    email: str | None = None
+    navigator_id: str | None = None
+    timezone: str = "UTC"
 
     @field_validator("timezone")
     @classmethod
@@ -236,7 +231,7 @@ class PathologyData(_EventDataBase):
 class MutationData(_EventDataBase):
     gene: Gene
     exon: Exon | None = None
-    variant: Text | None = None
+    variant: str | None = None
 
 
 class ResectionData(_EventDataBase):
@@ -275,7 +270,7 @@ class ProgressionData(_EventDataBase):
 
 
 class MetastasisData(_EventDataBase):
-    sites: Annotated[tuple[Text, ...], BeforeValidator(_list_as_tuple)] = ()
+    sites: Annotated[tuple[str, ...], BeforeValidator(_list_as_tuple)] = ()
 
 
 class LabResultData(_EventDataBase):
@@ -301,7 +296,7 @@ class VisitData(_EventDataBase):
 
 
 class MdtReviewData(_EventDataBase):
-    decision: Annotated[Text, Field(max_length=DECISION_MAX_CHARS)] | None = None
+    decision: Annotated[str, Field(max_length=DECISION_MAX_CHARS)] | None = None
 
 
 class FollowUpEndedData(_EventDataBase):

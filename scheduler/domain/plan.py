@@ -12,6 +12,7 @@ from __future__ import annotations
 import datetime as dt
 from collections.abc import Iterable, Sequence
 from itertools import groupby
+from operator import attrgetter
 
 from scheduler.domain.alerts import assess_alerts
 from scheduler.domain.book import Book
@@ -23,6 +24,8 @@ from scheduler.domain.profile import DEFAULT_PROFILE, Profile
 from scheduler.domain.reminders import Planner, kinds_fulfilled_by
 from scheduler.domain.series import Chained, Fixed, Item, OneOff, Series
 from scheduler.domain.stage import stage_of
+
+_ORDER = attrgetter("due_on", "rule", "key")
 
 
 def _replay_key(e: Event) -> tuple[dt.date, int, str]:
@@ -54,7 +57,7 @@ def plan_follow_up(events: Sequence[Event], as_of: dt.date, profile: Profile = D
     stage = stage_of(case, profile.small_tumour_cm)
     horizon = add_months(as_of, profile.horizon_months)
     reminders = [r for s in book.series for r in _listed(s, as_of, horizon)]
-    reminders.sort(key=lambda r: (r.due_on, r.rule, r.key))
+    reminders.sort(key=_ORDER)  # §0: equal due dates ordered by rule id, then key
     course = case.current_course()
     therapy = None
     if course is not None:
@@ -100,51 +103,48 @@ def _listed(series: Series, as_of: dt.date, horizon: dt.date) -> list[Reminder]:
         and not (isinstance(series, Chained) and series.end is not None)
     )
     items = series.items
+    is_fixed = isinstance(series, Fixed)
+    kind, rule, rationale, citation = series.kind, series.rule.id, series.rationale, series.rule.citation
+    prefix = series.key_prefix
     out: list[Reminder] = []
     for index, item in enumerate(items):
-        if open_ended and item.due > horizon:
+        due = item.due
+        if open_ended and due > horizon:
             break
         status: Status
         cancelled_on = item.cancelled_on
         if item.completed_on is not None:
             status = "completed"
         elif cancelled_on is not None:
-            if item.due > cancelled_on:
+            if due > cancelled_on:
                 continue
             status = "cancelled"
-        elif isinstance(series, Fixed) and _is_missed(item, items, index, as_of):
+        elif is_fixed and _is_missed(item, items, index, as_of):
             status, cancelled_on = "cancelled", items[index + 1].due
+        elif as_of < due:
+            status = "planned"
+        elif (as_of - due).days <= item.window:
+            status = "due"
         else:
-            status = _open_status(item, as_of)
-        out.append(_reminder(item, status, cancelled_on))
+            status = "overdue"
+        out.append(
+            Reminder(
+                f"{prefix}{item.ordinal}",
+                kind,  # type: ignore[arg-type]
+                due,
+                item.window,
+                status,
+                rule,
+                rationale,
+                citation,
+                item.completed_on,
+                item.completed_by,
+                cancelled_on,
+            )
+        )
     return out
 
 
 def _is_missed(item: Item, items: list[Item], index: int, as_of: dt.date) -> bool:
     """§0: a fixed item past its window becomes cancelled (missed) once the next item is due."""
     return index + 1 < len(items) and as_of >= items[index + 1].due and as_of > item.due
-
-
-def _open_status(item: Item, as_of: dt.date) -> Status:
-    if as_of < item.due:
-        return "planned"
-    if (as_of - item.due).days <= item.window:
-        return "due"
-    return "overdue"
-
-
-def _reminder(item: Item, status: Status, cancelled_on: dt.date | None) -> Reminder:
-    s = item.series
-    return Reminder(
-        key=item.key,
-        kind=s.kind,  # type: ignore[arg-type]
-        due_on=item.due,
-        window_days=item.window,
-        status=status,
-        rule=s.rule.id,
-        rationale=s.rationale,
-        citation=s.rule.citation,
-        completed_on=item.completed_on,
-        completed_by=item.completed_by,
-        cancelled_on=cancelled_on,
-    )

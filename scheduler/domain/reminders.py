@@ -9,7 +9,7 @@ rules/catalogue.py, intervals and thresholds from the profile.
 from __future__ import annotations
 
 import datetime as dt
-from collections.abc import Callable, Iterable, Iterator
+from collections.abc import Callable, Iterable
 
 from scheduler.domain import events as ev
 from scheduler.domain.book import Book
@@ -18,7 +18,7 @@ from scheduler.domain.dates import add_days, add_months, add_years
 from scheduler.domain.model import Stage
 from scheduler.domain.profile import FixedSchedule, Profile
 from scheduler.domain.rules.catalogue import RULES
-from scheduler.domain.series import Chained, Fixed, Fulfils, OneOff, Series, fixed_days, with_gaps
+from scheduler.domain.series import Chained, Fixed, Fulfils, OneOff, Series, fixed_due_at
 
 _WORKUP_RULES = ("workup.rectal", "workup.small_gastric", "workup.tissue", "workup.rupture_unresected")
 _LAB_KINDS = frozenset({"lab_lft", "lab_cbc", "lab_tsh"})
@@ -27,37 +27,34 @@ _CBC = frozenset({"neutrophils", "platelets", "hemoglobin"})
 _THERAPY_EVENTS = (ev.TherapyStartedData, ev.TherapyStoppedData, ev.DoseChangedData)
 
 
-def kinds_fulfilled_by(e: ev.Event) -> Iterator[str]:
-    """§9 "what fulfils what": the reminder kinds an event can fulfil."""
+_IMAGING_KINDS: dict[str, tuple[str, ...]] = {"ct": ("ct",), "mri": ("ct", "mri"), "eus": ("eus",), "pet": ()}
+_LAB_KIND: dict[str, tuple[str, ...]] = {
+    **dict.fromkeys(_LFT, ("lab_lft",)),
+    **dict.fromkeys(_CBC, ("lab_cbc",)),
+    "tsh": ("lab_tsh",),
+    "lvef": ("echo",),
+}
+_FIXED_KINDS: dict[str, tuple[str, ...]] = {
+    "mdt_review": ("mdt_review", "therapy_review"),
+    "mutation": ("mutation_test",),
+    "therapy_started": ("therapy_review",),
+    "therapy_stopped": ("therapy_review",),
+    "dose_changed": ("therapy_review",),
+}
+
+
+def kinds_fulfilled_by(e: ev.Event) -> tuple[str, ...]:
+    """§9 "what fulfils what": the reminder kinds an event can fulfil (an MRI also fulfils a CT)."""
     d = e.data
     if isinstance(d, ev.ImagingData):
-        if d.modality in ("ct", "mri"):
-            yield "ct"
-        if d.modality == "mri":
-            yield "mri"
-        if d.modality == "eus":
-            yield "eus"
-    elif isinstance(d, ev.LabResultData):
-        if d.test in _LFT:
-            yield "lab_lft"
-        elif d.test in _CBC:
-            yield "lab_cbc"
-        elif d.test == "tsh":
-            yield "lab_tsh"
-        elif d.test == "lvef":
-            yield "echo"
-    elif isinstance(d, ev.VisitData):
-        yield d.kind
-    elif isinstance(d, ev.MdtReviewData):
-        yield "mdt_review"
-        yield "therapy_review"
-    elif isinstance(d, ev.BiopsyData):
-        if d.result in ("gist", "not_gist"):
-            yield "biopsy"
-    elif isinstance(d, ev.MutationData):
-        yield "mutation_test"
-    elif isinstance(d, _THERAPY_EVENTS):
-        yield "therapy_review"
+        return _IMAGING_KINDS[d.modality]
+    if isinstance(d, ev.LabResultData):
+        return _LAB_KIND[d.test]
+    if isinstance(d, ev.VisitData):
+        return (d.kind,)
+    if isinstance(d, ev.BiopsyData):
+        return ("biopsy",) if d.result in ("gist", "not_gist") else ()
+    return _FIXED_KINDS.get(e.type, ())
 
 
 def _fulfils_review_of(drug: str) -> Fulfils:
@@ -435,8 +432,8 @@ def _fixed_factory(
     windows: tuple[int, int, int],
 ) -> Callable[[], Series]:
     def make() -> Fixed:
-        dues = fixed_days(start, schedule.days, schedule.then_every_months, schedule.then_every_days)
-        return Fixed(RULES[rule_id], kind, start, day, detail, with_gaps(dues), kind in _LAB_KINDS, windows)
+        due_at = fixed_due_at(start, schedule)
+        return Fixed(RULES[rule_id], kind, start, day, detail, due_at, kind in _LAB_KINDS, windows)
 
     return make
 
@@ -452,19 +449,19 @@ def _cycle_factory(
 ) -> Callable[[], Series]:
     """Sunitinib labs at the start of each cycle: 6 weeks for 4/2 dosing, 4 weeks at ≤ 37.5 mg."""
 
-    def dues() -> Iterator[dt.date]:
-        start = course.start
-        while True:
-            yield start
-            continuous = course.dose_on(start) <= p.sunitinib_continuous_max_dose_mg
-            start = add_days(
-                start, p.sunitinib_continuous_cycle_days if continuous else p.sunitinib_cycle_days
+    starts = [course.start]  # cycle starts computed so far (each depends on the previous one's dose)
+
+    def due_at(n: int) -> dt.date | None:
+        while len(starts) <= n:
+            last = starts[-1]
+            continuous = course.dose_on(last) <= p.sunitinib_continuous_max_dose_mg
+            starts.append(
+                add_days(last, p.sunitinib_continuous_cycle_days if continuous else p.sunitinib_cycle_days)
             )
+        return starts[n]
 
     def make() -> Fixed:
-        return Fixed(
-            RULES[rule_id], kind, course.start, day, detail, with_gaps(dues()), kind in _LAB_KINDS, windows
-        )
+        return Fixed(RULES[rule_id], kind, course.start, day, detail, due_at, kind in _LAB_KINDS, windows)
 
     return make
 

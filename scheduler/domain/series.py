@@ -21,7 +21,7 @@ from dataclasses import dataclass
 
 from scheduler.domain.dates import add_days, add_months
 from scheduler.domain.events import Event
-from scheduler.domain.profile import ChainedSchedule, Step
+from scheduler.domain.profile import ChainedSchedule, FixedSchedule, Step
 from scheduler.domain.rules.catalogue import Rule
 
 Fulfils = Callable[[Event], bool]
@@ -229,7 +229,7 @@ class Chained(Series):
 
 class Fixed(Series):
     shape = "fixed"
-    __slots__ = ("_cursor", "_dues", "_exhausted", "is_lab", "profile_windows", "suspensions")
+    __slots__ = ("_cursor", "_due_at", "_exhausted", "is_lab", "profile_windows", "suspensions")
 
     def __init__(
         self,
@@ -238,13 +238,13 @@ class Fixed(Series):
         anchor: dt.date,
         opened_on: dt.date,
         detail: str,
-        dues: Iterator[tuple[dt.date, int]],
+        due_at: DueAt,
         is_lab: bool,
         windows: tuple[int, int, int],
         fulfils: Fulfils | None = None,
     ) -> None:
         super().__init__(rule, kind, anchor, opened_on, detail, fulfils)
-        self._dues = dues
+        self._due_at = due_at
         self._exhausted = False
         self._cursor = 0  # items before it can no longer be fulfilled (replay days only increase)
         self.is_lab = is_lab
@@ -253,14 +253,20 @@ class Fixed(Series):
 
     def _generate_through(self, until: dt.date) -> None:
         short, long_, max_gap = self.profile_windows
-        while not self._exhausted and (not self.items or self.items[-1].due <= until):
-            nxt = next(self._dues, None)
-            if nxt is None:
+        items, due_at = self.items, self._due_at
+        while not self._exhausted and (not items or items[-1].due <= until):
+            n = len(items)
+            due = due_at(n)
+            if due is None:
                 self._exhausted = True
                 return
-            due, gap = nxt
+            if n:
+                gap = (due - items[-1].due).days
+            else:  # a day-0 item takes the window of its series' first interval (§8)
+                following = due_at(1)
+                gap = (following - due).days if following is not None else max_gap + 1
             window = short if self.is_lab and gap <= max_gap else long_
-            self.items.append(Item(self, len(self.items) + 1, due, window, window, add_days(due, window)))
+            items.append(Item(self, n + 1, due, window, window, add_days(due, window)))
 
     def is_suspended(self, item: Item) -> bool:
         return any(start < item.due and (end is None or item.due <= end) for start, end in self.suspensions)
@@ -296,34 +302,25 @@ class Fixed(Series):
                 item.cancelled_on = start
 
 
-def with_gaps(dues: Iterator[dt.date]) -> Iterator[tuple[dt.date, int]]:
-    """Pair each due date with the gap that sets its window: the days since the previous item, or
-    for the first item the series' first interval (§8: "a day-0 item takes the window of its
-    series' first interval")."""
-    previous = next(dues, None)
-    if previous is None:
-        return
-    following = next(dues, None)
-    yield previous, (following - previous).days if following is not None else 10**6
-    while following is not None:
-        current, following = following, next(dues, None)
-        yield current, (current - previous).days
-        previous = current
+DueAt = Callable[[int], "dt.date | None"]
 
 
-def fixed_days(
-    start: dt.date, days: tuple[int, ...], every_months: int | None, every_days: int | None
-) -> Iterator[dt.date]:
-    """Due dates of a FixedSchedule: listed days, then a repeat counted from the last listed day."""
-    for d in days:
-        yield add_days(start, d)
+def fixed_due_at(start: dt.date, schedule: FixedSchedule) -> DueAt:
+    """Due date of item ``n`` (0-based) of a FixedSchedule: its listed days, then a repeat counted
+    from the last listed day (or from day 0 when none are listed); None when the schedule ends."""
+    days = schedule.days
+    listed = len(days)
     base = add_days(start, days[-1]) if days else start
-    n = 1
-    if every_months is not None:
-        while True:
-            yield add_months(base, every_months * n)
-            n += 1
-    elif every_days is not None:
-        while True:
-            yield add_days(base, every_days * n)
-            n += 1
+    months, every = schedule.then_every_months, schedule.then_every_days
+
+    def due_at(n: int) -> dt.date | None:
+        if n < listed:
+            return add_days(start, days[n])
+        repeat = n - listed + 1
+        if months is not None:
+            return add_months(base, months * repeat)
+        if every is not None:
+            return add_days(base, every * repeat)
+        return None
+
+    return due_at

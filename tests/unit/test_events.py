@@ -641,55 +641,52 @@ def test_event_error_is_a_value_error_that_survives_pickling() -> None:
 # --- direct construction -----------------------------------------------------------------------
 
 
-def test_direct_construction_validates_data_against_its_type() -> None:
-    event = Event(
-        event_id="d-1",
-        patient_id="P1",
-        type="diagnosis",
-        occurred_on=dt.date(2025, 1, 5),
-        data={"site": "colon", "size_cm": 3},
-    )
-    assert event.data == DiagnosisData(site="colon", size_cm=3)
+def build(**overrides: Any) -> Event:
+    fields: dict[str, Any] = {
+        "event_id": "d-1",
+        "patient_id": "P1",
+        "type": "diagnosis",
+        "occurred_on": dt.date(2025, 1, 5),
+        "data": {"site": "colon", "size_cm": 3},
+    }
+    return Event(**{**fields, **overrides})
+
+
+def test_direct_construction_validates_mapping_data_against_its_type() -> None:
+    assert build().data == DiagnosisData(site="colon", size_cm=3)
+    assert build(type="visit", data=VisitData(kind="skin_exam")).data == VisitData(kind="skin_exam")
+
+
+@pytest.mark.parametrize(
+    "overrides",
+    [
+        {"type": "visit"},
+        {"type": "visit", "data": DiagnosisData(site="colon", size_cm=3)},
+        {"type": "teleport"},
+        {"occurred_on": dt.datetime(2025, 1, 5, tzinfo=dt.UTC)},
+        {"occurred_on": "2025-01-05"},
+        {"occurred_on": dt.date(1899, 12, 31)},
+        {"patient_id": "P 1"},
+        {"event_id": ""},
+        {"data": {"site": "colon", "size_cm": 300}},
+        {"source": "fax"},
+    ],
+    ids=[
+        "data-of-other-type",
+        "model-of-other-type",
+        "unknown-type",
+        "datetime",
+        "date-string",
+        "before-1900",
+        "patient-id-charset",
+        "empty-event-id",
+        "size-out-of-range",
+        "unknown-key",
+    ],
+)
+def test_direct_construction_refuses_what_parse_event_refuses(overrides: dict[str, Any]) -> None:
     with pytest.raises(ValidationError):
-        Event(
-            event_id="d-2",
-            patient_id="P1",
-            type="visit",
-            occurred_on=dt.date(2025, 1, 5),
-            data=DiagnosisData(site="colon", size_cm=3),
-        )
-    with pytest.raises(ValidationError):
-        Event(
-            event_id="d-3",
-            patient_id="P1",
-            type="visit",
-            occurred_on=dt.datetime(2025, 1, 5, tzinfo=dt.UTC),
-            data=VisitData(kind="skin_exam"),
-        )
-    with pytest.raises(ValidationError):
-        Event(
-            event_id="d-4",
-            patient_id="P 1",
-            type="visit",
-            occurred_on=dt.date(2025, 1, 5),
-            data=VisitData(kind="skin_exam"),
-        )
-    with pytest.raises(ValidationError):
-        Event(
-            event_id="d-5",
-            patient_id="P1",
-            type="visit",
-            occurred_on=dt.date(1899, 12, 31),
-            data=VisitData(kind="skin_exam"),
-        )
-    with pytest.raises(ValidationError):
-        Event(
-            event_id="d-6",
-            patient_id="P1",
-            type="diagnosis",
-            occurred_on=dt.date(2025, 1, 5),
-            data={"site": "colon", "size_cm": 300},
-        )
+        build(**overrides)
 
 
 def test_events_are_immutable_and_hashable() -> None:

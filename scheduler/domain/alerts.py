@@ -299,16 +299,20 @@ def _resume_after_surgery(c: Case, out: list[Alert], as_of: dt.date, p: Profile)
     )
     if not ran or any(x.start >= surgery for x in c.courses):
         return
-    if any(x.drug in TKIS and x.is_running for x in c.courses):
-        return  # departure (README): a TKI still running needs no resumption
+    recorded_running = any(x.drug in TKIS and x.is_running for x in c.courses)
     critical = as_of >= add_days(surgery, p.resume_critical_after_days)
     out.append(
         _alert(
             "resume_tki_after_surgery",
             "critical" if critical else "warning",
             "advanced.resume_after_surgery",
-            f"Surgery on {surgery.isoformat()} in advanced disease and no TKI since: recommend resuming it"
-            + (" (more than 4 weeks)." if critical else "."),
+            f"Surgery on {surgery.isoformat()} in advanced disease and no TKI restart recorded since: "
+            + (
+                "the record still shows the TKI running; confirm it was resumed and record it"
+                if recorded_running
+                else "recommend resuming it"
+            )
+            + (" (more than 4 weeks after surgery)." if critical else "."),
         )
     )
 

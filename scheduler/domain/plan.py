@@ -25,6 +25,7 @@ from scheduler.domain.reminders import Planner, kinds_fulfilled_by
 from scheduler.domain.series import Chained, Fixed, Item, OneOff, Series
 from scheduler.domain.stage import stage_of
 
+_new_reminder = tuple.__new__
 _ORDER = attrgetter("due_on", "rule", "key")
 
 
@@ -128,18 +129,21 @@ def _listed(series: Series, as_of: dt.date, horizon: dt.date) -> list[Reminder]:
         else:
             status = "overdue"
         out.append(
-            Reminder(
-                f"{prefix}{item.ordinal}",
-                kind,  # type: ignore[arg-type]
-                due,
-                item.window,
-                status,
-                rule,
-                rationale,
-                citation,
-                item.completed_on,
-                item.completed_by,
-                cancelled_on,
+            _new_reminder(  # tuple.__new__: skips NamedTuple's Python-level __new__ in the hot loop
+                Reminder,
+                (
+                    f"{prefix}{item.ordinal}",
+                    kind,
+                    due,
+                    item.window,
+                    status,
+                    rule,
+                    rationale,
+                    citation,
+                    item.completed_on,
+                    item.completed_by,
+                    cancelled_on,
+                ),
             )
         )
     return out

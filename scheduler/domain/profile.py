@@ -16,12 +16,14 @@ from typing import Any
 
 @dataclass(frozen=True, slots=True)
 class Step:
-    """One chained interval: due ``months`` after its base; window to ``window_to_months`` (a–b
-    months) or ``window_days`` when a single interval is written."""
+    """One chained interval: due ``months`` after its base. The window runs to ``window_to_months``
+    after the base (an "a–b months" interval), or for ``window_months`` after the due date
+    ("every 3 months (window 3 months)"), or else ``window_days`` (a single interval: 14 days)."""
 
     months: int
     window_to_months: int | None = None
     window_days: int = 14
+    window_months: int | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -71,7 +73,7 @@ class Profile:
         first_step=Step(3, window_days=14),
     )
     advanced_imaging: ChainedSchedule = ChainedSchedule(
-        phases=(Phase(0, None, Step(3, window_to_months=6)),),
+        phases=(Phase(0, None, Step(3, window_months=3)),),
     )
     monitoring: Mapping[str, Mapping[str, FixedSchedule]] = field(
         default_factory=lambda: {k: dict(v) for k, v in _MONITORING.items()}

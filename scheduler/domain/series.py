@@ -186,6 +186,8 @@ class Chained(Series):
     def _window(base: dt.date, due: dt.date, step: Step) -> int:
         if step.window_to_months is not None:
             return (add_months(base, step.window_to_months) - due).days
+        if step.window_months is not None:
+            return (add_months(due, step.window_months) - due).days
         return step.window_days
 
     def _append(self, base: dt.date, first: bool = False) -> Item | None:

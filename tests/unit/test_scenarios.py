@@ -74,7 +74,8 @@ class TestSmallGastricNodule:
     def test_eus_on_time_completes_item_and_next_is_counted_from_the_fulfilment(self) -> None:
         p = plan(small_gastric(), "2024-06-01")
         first = reminder(p, f"{SG}:eus:2024-01-10:1")
-        assert (first.status, first.due_on, first.completed_on) == ("completed", d("2024-04-10"), d("2024-04-20"))
+        assert (first.status, first.due_on) == ("completed", d("2024-04-10"))
+        assert first.completed_on == d("2024-04-20")
         later = [r for r in reminders(p, rule=SG, kind="eus") if r.status != "completed"]
         # 2024-04-20 + 6 months, window to +12 months; then one interval after that due date;
         # the horizon (2025-06-01) stops the list before 2025-10-20
@@ -115,7 +116,7 @@ class TestSmallGastricNodule:
         assert open_reminders(p, kind="eus") == []
         assert is_cancelled_or_omitted(p, f"{SG}:eus:2024-01-10:3")
         mdt = reminder(p, f"{SG}:mdt_review:2024-10-25:1")
-        assert (mdt.kind, mdt.due_on, mdt.window_days, mdt.status) == ("mdt_review", d("2024-11-08"), 14, "planned")
+        assert (mdt.due_on, mdt.window_days, mdt.status) == (d("2024-11-08"), 14, "planned")
         # §3: still < 2 cm, stomach, no GIST confirmed, not resected
         assert p.stage == "small_tumour_surveillance"
 
@@ -295,7 +296,8 @@ class TestLowRiskResected:
         p = plan(h, "2024-10-01")
         ct = reminders(p, rule=LOW)
         assert [r.key for r in ct] == [f"{LOW}:ct:2024-02-15:{n}" for n in range(1, 11)]
-        assert (ct[0].due_on, ct[0].status, ct[0].completed_on) == (d("2024-08-15"), "completed", d("2024-09-20"))
+        assert (ct[0].due_on, ct[0].status) == (d("2024-08-15"), "completed")
+        assert ct[0].completed_on == d("2024-09-20")
         # counted from 2024-09-20; the 10th (2029-03-20) is 33 days after the 5-year end, within half
         # an interval, and nothing follows it (2029-03-20 lies outside the half-open phase)
         assert dues(ct[1:]) == [
@@ -330,7 +332,8 @@ def high_risk(exon: int = 11) -> History:
     h = History()
     h.add("diagnosis", "2024-01-10", site="jejunum_ileum", size_cm=7.0, method="imaging")
     h.add("resection", "2024-02-01", margin="R0", approach="open", intent="curative")
-    h.add("pathology", "2024-02-10", size_cm=7.0, mitoses_per_5mm2=8, site="jejunum_ileum", fixative="formalin")
+    h.add("pathology", "2024-02-10", size_cm=7.0, mitoses_per_5mm2=8, site="jejunum_ileum",
+          fixative="formalin")
     h.add("mutation", "2024-02-20", gene="KIT", exon=exon)
     h.add("lab_result", "2024-03-01", test="alt", value=30, uln=40)  # baseline on the start day
     h.add("therapy_started", "2024-03-01", drug="imatinib", dose_mg=400, setting="adjuvant")
@@ -525,7 +528,8 @@ RUPTURED_SCHEDULE = [  # anchor 2024-02-01 (resection)
 class TestRuptured:
     def test_risk_is_high_because_ruptured_even_before_pathology(self) -> None:
         before = plan(ruptured(), "2024-02-05")
-        assert (before.risk.nih_modified, before.risk.nih_row, before.risk.ruptured) == ("high", "nih.1", True)
+        assert (before.risk.nih_modified, before.risk.nih_row) == ("high", "nih.1")
+        assert before.risk.ruptured is True
         after = plan(ruptured(), "2024-02-25")
         assert (after.risk.nih_modified, after.risk.nih_row, after.risk.ruptured) == ("high", "nih.1", True)
         assert (after.risk.afip_group, after.risk.afip_progression_pct) == ("3a", 3.6)
@@ -602,7 +606,7 @@ class TestRuptured:
             pytest.param("2024-03-07", "critical", id="6-weeks-after-the-later-resection"),
         ],
     )
-    def test_rupture_before_resection_six_weeks_count_from_the_resection(self, as_of: str, severity: str) -> None:
+    def test_rupture_before_resection_six_weeks_count_from_resection(self, as_of: str, severity: str) -> None:
         h = History()
         h.add("diagnosis", "2024-01-10", site="stomach", size_cm=6.0)
         h.add("rupture", "2024-01-20", context="spontaneous")
@@ -672,15 +676,20 @@ class TestMetastaticLines:
     @pytest.mark.parametrize(
         ("as_of", "rule", "needles", "absent"),
         [
-            pytest.param("2024-01-20", "advanced.first_line", ["imatinib 400"], [], id="untreated-first-line"),
+            pytest.param("2024-01-20", "advanced.first_line", ["imatinib 400"], [],
+                         id="untreated-first-line"),
             pytest.param("2024-06-01", None, [], [], id="on-first-line"),
-            pytest.param("2025-02-05", "advanced.next_line", ["800", "sunitinib"], [], id="progression-on-400"),
+            pytest.param("2025-02-05", "advanced.next_line", ["800", "sunitinib"], [],
+                         id="progression-on-400"),
             pytest.param("2025-02-10", None, [], [], id="answered-by-dose-change"),
-            pytest.param("2025-08-05", "advanced.next_line", ["sunitinib"], ["escalat"], id="progression-on-800"),
+            pytest.param("2025-08-05", "advanced.next_line", ["sunitinib"], ["escalat"],
+                         id="progression-on-800"),
             pytest.param("2025-08-10", None, [], [], id="answered-by-sunitinib"),
-            pytest.param("2026-02-05", "advanced.next_line", ["regorafenib"], [], id="progression-on-sunitinib"),
+            pytest.param("2026-02-05", "advanced.next_line", ["regorafenib"], [],
+                         id="progression-on-sunitinib"),
             pytest.param("2026-02-10", None, [], [], id="answered-by-regorafenib"),
-            pytest.param("2026-08-05", "advanced.next_line", ["ripretinib"], [], id="progression-on-regorafenib"),
+            pytest.param("2026-08-05", "advanced.next_line", ["ripretinib"], [],
+                         id="progression-on-regorafenib"),
         ],
     )
     def test_next_line_due(self, as_of: str, rule: str | None, needles: list[str], absent: list[str]) -> None:
@@ -766,7 +775,7 @@ class TestMetastaticLines:
         assert (first.status, first.completed_on) == ("completed", d("2026-03-17"))
         assert open_reminders(p, rule=REGO_LIVER) == []
         resumed = open_reminders(p, rule=REGO, kind="lab_lft")
-        assert [r.key for r in resumed[:2]] == [f"{REGO}:lab_lft:2026-02-10:4", f"{REGO}:lab_lft:2026-02-10:5"]
+        assert [r.key for r in resumed[:2]] == [f"{REGO}:lab_lft:2026-02-10:{n}" for n in (4, 5)]
         assert dues(resumed[:2]) == [("2026-03-24", 3), ("2026-04-07", 3)]
 
 
@@ -798,7 +807,9 @@ class TestRegorafenibHepatotoxicity:
             pytest.param([("alt", 100, 40), ("bilirubin", 2.5, 1.0)], None, None, id="bilirubin-alone"),
         ],
     )
-    def test_severity(self, labs: list[tuple[str, float, float]], severity: str | None, needle: str | None) -> None:
+    def test_severity(
+        self, labs: list[tuple[str, float, float]], severity: str | None, needle: str | None
+    ) -> None:
         p = plan(regorafenib_with_labs(*labs), "2026-03-11")
         found = alert(p, "hepatotoxicity")
         if severity is None:
@@ -813,6 +824,17 @@ class TestRegorafenibHepatotoxicity:
         p = plan(regorafenib_with_labs(("alt", 400, 40), day="2026-02-01"), "2026-02-12")
         assert alert(p, "hepatotoxicity") is None
         assert reminders(p, rule=REGO_LIVER) == []
+
+    def test_weekly_tests_go_on_until_both_alt_and_ast_are_back_under_3x(self) -> None:
+        h = regorafenib_with_labs(("alt", 160, 40), ("ast", 160, 40))
+        h.add("lab_result", "2026-03-17", test="alt", value=80, uln=40)  # ALT 2×, latest AST still 4×
+        p = plan(h, "2026-03-18")
+        found = alert(p, "hepatotoxicity")
+        assert found is not None
+        assert found.severity == "warning"
+        assert reminder(p, f"{REGO_LIVER}:lab_lft:2026-03-10:1").status == "completed"
+        assert reminder(p, f"{REGO_LIVER}:lab_lft:2026-03-10:2").status == "planned"
+        assert open_reminders(p, rule=REGO, kind="lab_lft") == []
 
     def test_ast_above_3x_also_starts_weekly_tests(self) -> None:
         p = plan(regorafenib_with_labs(("ast", 130, 40)), "2026-03-11")
@@ -841,7 +863,8 @@ class TestImatinibInAdvancedDisease:
         ],
     )
     def test_imatinib_stopped_in_advanced_disease(self, reason: str, severity: str | None) -> None:
-        h = imatinib_in_advanced_disease().add("therapy_stopped", "2024-09-01", drug="imatinib", reason=reason)
+        h = imatinib_in_advanced_disease()
+        h.add("therapy_stopped", "2024-09-01", drug="imatinib", reason=reason)
         found = alert(plan(h, "2024-09-10"), "imatinib_stopped_in_advanced_disease")
         if severity is None:
             assert found is None
@@ -850,7 +873,8 @@ class TestImatinibInAdvancedDisease:
         assert (found.severity, found.rule) == (severity, "advanced.never_stop")
 
     def test_a_tki_started_the_day_imatinib_stops_counts_as_started_since(self) -> None:
-        h = imatinib_in_advanced_disease().add("therapy_stopped", "2024-09-01", drug="imatinib", reason="toxicity")
+        h = imatinib_in_advanced_disease()
+        h.add("therapy_stopped", "2024-09-01", drug="imatinib", reason="toxicity")
         h.add("therapy_started", "2024-09-01", drug="sunitinib", dose_mg=37.5, setting="advanced")
         p = plan(h, "2024-09-10")
         assert alert(p, "imatinib_stopped_in_advanced_disease") is None
@@ -909,8 +933,10 @@ class TestPdgfraAndFirstLine:
     @pytest.mark.parametrize(
         ("mutation", "needle"),
         [
-            pytest.param({"gene": "PDGFRA", "exon": 18, "variant": "D842V"}, "avapritinib", id="pdgfra-d842v"),
-            pytest.param({"gene": "PDGFRA", "exon": 18, "variant": "D846Y"}, "avapritinib", id="pdgfra-exon18"),
+            pytest.param({"gene": "PDGFRA", "exon": 18, "variant": "D842V"}, "avapritinib",
+                         id="pdgfra-d842v"),
+            pytest.param({"gene": "PDGFRA", "exon": 18, "variant": "D846Y"}, "avapritinib",
+                         id="pdgfra-exon18"),
             pytest.param({"gene": "KIT", "exon": 9}, "800", id="kit-exon9"),
             pytest.param({"gene": "KIT", "exon": 11}, "imatinib 400", id="kit-exon11"),
         ],
@@ -944,7 +970,8 @@ class TestPdgfraAndFirstLine:
 # Across pathways: follow-up end, as_of cut-off, order independence, key invariants — §0, §10
 # ================================================================================================
 
-STORIES = {
+Story = Callable[[], History]
+STORIES: dict[str, tuple[Story, list[str]]] = {
     "small-gastric": (small_gastric, ["2024-01-20", "2024-06-01", "2025-04-21"]),
     "rectal": (rectal, ["2024-03-05", "2024-04-01", "2024-05-03"]),
     "low-risk": (low_risk, ["2024-02-20", "2024-03-05", "2030-01-01"]),
@@ -970,7 +997,7 @@ class TestAcrossPathways:
             pytest.param(rectal, "2024-03-05", id="rectal-workup"),
         ],
     )
-    def test_follow_up_ended(self, story: Callable[[], History], end_on: str) -> None:
+    def test_follow_up_ended(self, story: Story, end_on: str) -> None:
         h = story().add("follow_up_ended", end_on, reason="transferred")
         p = plan(h, "2026-12-31")
         assert p.stage == "ended"
@@ -987,14 +1014,14 @@ class TestAcrossPathways:
         assert reminders(p, rule=AWAITING) == []
 
     @pytest.mark.parametrize(("story", "as_of"), STORY_DAYS)
-    def test_order_of_arrival_and_duplicates_do_not_matter(self, story: Callable[[], History], as_of: str) -> None:
+    def test_order_of_arrival_and_duplicates_do_not_matter(self, story: Story, as_of: str) -> None:
         events = list(story())
         expected = plan(events, as_of).to_json()
         assert plan(list(reversed(events)), as_of).to_json() == expected
         assert plan(events + events[:3], as_of).to_json() == expected
 
     @pytest.mark.parametrize(("story", "as_of"), STORY_DAYS)
-    def test_keys_unique_well_formed_and_no_two_open_items_on_one_day(self, story: Callable[[], History], as_of: str) -> None:
+    def test_keys_unique_well_formed_and_no_open_items_on_one_day(self, story: Story, as_of: str) -> None:
         p = plan(story(), as_of)
         all_keys = [r.key for r in p.reminders]
         assert len(all_keys) == len(set(all_keys))
@@ -1008,3 +1035,300 @@ class TestAcrossPathways:
         assert [(r.due_on, r.rule, r.key) for r in p.reminders] == sorted(
             (r.due_on, r.rule, r.key) for r in p.reminders
         )
+
+
+# ================================================================================================
+# Edges of the same rules: stage table, tissue work-up, chaining, fulfilment windows, adjuvant end,
+# neoadjuvant courses, lines, other alerts of §12
+# ================================================================================================
+
+
+class TestStageAndWorkup:
+    @pytest.mark.parametrize(
+        ("site", "size_cm", "metastatic", "stage"),
+        [
+            pytest.param("stomach", 1.9, False, "small_tumour_surveillance", id="stomach-1.9"),
+            pytest.param("duodenum", 1.9, False, "small_tumour_surveillance", id="duodenum-1.9"),
+            pytest.param("stomach", 2.0, False, "workup", id="stomach-2.0-not-below-2"),
+            pytest.param("jejunum_ileum", 1.5, False, "workup", id="jejunum-1.5"),
+            pytest.param("rectum", 1.5, False, "workup", id="rectum-1.5"),
+            pytest.param("stomach", 1.9, True, "advanced", id="stomach-1.9-metastatic"),
+        ],
+    )
+    def test_stage_at_diagnosis(self, site: str, size_cm: float, metastatic: bool, stage: str) -> None:
+        h = History().add("diagnosis", "2024-01-10", site=site, size_cm=size_cm, metastatic=metastatic)
+        assert plan(h, "2024-01-11").stage == stage
+
+    def test_other_tumour_without_tissue_gets_biopsy_and_mdt_review(self) -> None:
+        h = History().add("diagnosis", "2024-01-10", site="stomach", size_cm=3.0)
+        p = plan(h, "2024-01-11")
+        assert p.stage == "workup"
+        assert [(r.key, r.due_on, r.window_days) for r in p.reminders] == [
+            ("workup.tissue:biopsy:2024-01-10:1", d("2024-01-24"), 14),
+            ("workup.tissue:mdt_review:2024-01-10:1", d("2024-01-24"), 14),
+        ]
+
+    def test_advanced_without_tissue_gets_biopsy_but_no_mdt_review(self) -> None:
+        h = History().add("diagnosis", "2024-01-10", site="stomach", size_cm=9.0, metastatic=True)
+        p = plan(h, "2024-01-11")
+        biopsy = reminder(p, "workup.tissue:biopsy:2024-01-10:1")
+        assert (biopsy.due_on, biopsy.window_days) == (d("2024-01-24"), 14)
+        assert reminders(p, rule="workup.tissue", kind="mdt_review") == []
+        found = alert(p, "next_line_due")
+        assert found is not None
+        assert found.rule == "advanced.first_line"
+
+    def test_bouin_fixative_until_a_mutation_result(self) -> None:
+        h = History()
+        h.add("diagnosis", "2024-01-15", site="stomach", size_cm=4.0)
+        h.add("resection", "2024-02-15", margin="R0")
+        h.add("pathology", "2024-03-01", size_cm=4.0, mitoses_per_5mm2=3, site="stomach", fixative="bouin")
+        found = alert(plan(h, "2024-03-05"), "bouin_fixative")
+        assert found is not None
+        assert (found.severity, found.rule) == ("warning", "workup.bouin")
+        h.add("mutation", "2024-04-10", gene="KIT", exon=11)
+        assert alert(plan(h, "2024-04-11"), "bouin_fixative") is None
+
+
+def resected(size_cm: float, mitoses: int) -> History:
+    h = History()
+    h.add("diagnosis", "2024-01-15", site="stomach", size_cm=size_cm)
+    h.add("resection", "2024-02-15", margin="R0")
+    h.add("pathology", "2024-03-01", size_cm=size_cm, mitoses_per_5mm2=mitoses, site="stomach")
+    h.add("mutation", "2024-03-20", gene="KIT", exon=11)
+    return h
+
+
+class TestOtherRiskTiers:
+    def test_very_low_no_routine_imaging(self) -> None:
+        p = plan(resected(1.8, 3), "2024-04-01")
+        assert p.risk.nih_modified == "very_low"
+        found = alert(p, "no_routine_imaging")
+        assert found is not None
+        assert found.severity == "info"
+        assert open_reminders(p, kind="ct") == []
+
+    def test_intermediate_adjuvant_debated_and_schedule(self) -> None:
+        p = plan(resected(6.0, 4), "2024-04-01")
+        assert (p.risk.nih_modified, p.risk.nih_row) == ("intermediate", "nih.9")
+        found = alert(p, "adjuvant_debated")
+        assert found is not None
+        assert (found.severity, found.rule) == ("info", "adjuvant.intermediate")
+        ct = reminders(p, rule="surveillance.intermediate")
+        # every 3–6 months until 5 years (20 items), then every 12 months until 10 years (5 items)
+        assert len(ct) == 25
+        assert dues([ct[0], ct[19], ct[20], ct[24]]) == [
+            ("2024-05-15", 92), ("2029-02-15", 89), ("2030-02-15", 14), ("2034-02-15", 14)
+        ]
+
+
+class TestChainingAndFulfilment:
+    def test_late_pathology_first_item_due_on_the_opening_day(self) -> None:
+        h = History()
+        h.add("diagnosis", "2024-01-10", site="jejunum_ileum", size_cm=7.0)
+        h.add("resection", "2024-02-01", margin="R0")
+        h.add("pathology", "2024-06-01", size_cm=7.0, mitoses_per_5mm2=8)
+        p = plan(h, "2024-06-02")
+        ct = reminders(p, rule=HIGH)
+        # 2024-05-01 falls before the series opened (2024-06-01): due on the opening day; the next
+        # is one interval after that due date
+        assert ct[0].key == f"{HIGH}:ct:2024-02-01:1"
+        assert dues(ct[:3]) == [("2024-06-01", 14), ("2024-09-01", 14), ("2024-12-01", 14)]
+        assert ct[0].status == "due"
+
+    def test_a_ct_before_the_series_opens_counts_for_its_first_item(self) -> None:
+        h = History()
+        h.add("diagnosis", "2024-01-15", site="stomach", size_cm=4.0)
+        h.add("resection", "2024-02-15", margin="R0")
+        h.add("imaging", "2024-04-01", modality="ct", result="no_evidence_of_disease")
+        h.add("pathology", "2024-05-01", size_cm=4.0, mitoses_per_5mm2=3, site="stomach")
+        p = plan(h, "2024-05-02")
+        awaiting = reminder(p, f"{AWAITING}:ct:2024-02-15:1")  # due 2024-05-15, eligible from 2024-03-31
+        assert (awaiting.status, awaiting.completed_on) == ("completed", d("2024-04-01"))
+        first = reminder(p, f"{LOW}:ct:2024-02-15:1")
+        assert (first.due_on, first.window_days) == (d("2024-10-01"), 182)
+
+    @pytest.mark.parametrize(
+        ("scan_on", "fulfilled"),
+        [
+            pytest.param("2024-04-15", False, id="47-days-early-too-early"),
+            pytest.param("2024-04-16", True, id="46-days-early-half-interval"),
+        ],
+    )
+    def test_chained_item_eligible_from_half_an_interval_before(self, scan_on: str, fulfilled: bool) -> None:
+        h = high_risk().add("imaging", scan_on, modality="ct", result="no_evidence_of_disease")
+        p = plan(h, "2024-04-20")
+        first = reminder(p, f"{HIGH_ADJ}:ct:2024-03-01:1")  # due 2024-06-01, interval 92 days
+        if not fulfilled:
+            assert (first.status, first.due_on) == ("planned", d("2024-06-01"))
+            return
+        assert (first.status, first.completed_on) == ("completed", d(scan_on))
+        second = reminder(p, f"{HIGH_ADJ}:ct:2024-03-01:2")
+        assert (second.due_on, second.window_days) == (d("2024-07-16"), 92)
+
+    @pytest.mark.parametrize(
+        ("as_of", "first_status"),
+        [
+            pytest.param("2024-03-13", "overdue", id="before-next-due-date"),
+            pytest.param("2024-03-16", "cancelled", id="after-next-due-date"),
+        ],
+    )
+    def test_late_lab_fulfils_the_next_fixed_item_not_the_missed(self, as_of: str, first_status: str) -> None:
+        h = high_risk().add("lab_result", "2024-03-12", test="neutrophils", value=3.1)
+        p = plan(h, as_of)
+        second = reminder(p, f"{IMATINIB}:lab_cbc:2024-03-01:2")  # due 2024-03-15, eligible from 03-12
+        assert (second.status, second.completed_on) == ("completed", d("2024-03-12"))
+        first = f"{IMATINIB}:lab_cbc:2024-03-01:1"  # due 2024-03-08, eligible to 03-11
+        if first_status == "cancelled":
+            assert is_cancelled_or_omitted(p, first)
+        else:
+            assert reminder(p, first).status == first_status
+
+
+class TestAdjuvantCourses:
+    def test_three_years_completed_fulfils_the_review_and_reopens_high_surveillance(self) -> None:
+        h = high_risk().add("therapy_stopped", "2027-03-01", drug="imatinib", reason="completed")
+        p = plan(h, "2027-03-05")
+        assert p.stage == "post_treatment_surveillance"
+        assert p.alerts == ()
+        review = reminder(p, "adjuvant.duration:therapy_review:2024-03-01:1")
+        assert (review.status, review.completed_on) == ("completed", d("2027-03-01"))
+        first = reminder(p, f"{HIGH}:ct:2027-03-01:1")
+        assert (first.due_on, first.window_days, first.status) == (d("2027-06-01"), 14, "planned")
+
+    def test_neoadjuvant_course_counts_as_adjuvant_from_the_resection(self) -> None:
+        h = History()
+        h.add("diagnosis", "2024-01-10", site="stomach", size_cm=12.0)
+        h.add("biopsy", "2024-01-15", result="gist")
+        h.add("mutation", "2024-01-25", gene="KIT", exon=11)
+        h.add("therapy_started", "2024-02-01", drug="imatinib", dose_mg=400, setting="neoadjuvant")
+        h.add("resection", "2024-08-01", margin="R0")
+        h.add("pathology", "2024-08-10", size_cm=12.0, mitoses_per_5mm2=3, site="stomach")
+        before = plan(h, "2024-03-01")
+        assert before.stage == "neoadjuvant"
+        assert reminders(before, rule="adjuvant.duration") == []
+        p = plan(h, "2024-08-20")
+        assert p.stage == "adjuvant"
+        assert (p.risk.nih_modified, p.risk.nih_row) == ("high", "nih.2")
+        assert alert(p, "adjuvant_indicated") is None
+        # the review counts from the (neoadjuvant) course start; surveillance anchors on the resection
+        review = reminder(p, "adjuvant.duration:therapy_review:2024-02-01:1")
+        assert review.due_on == d("2027-02-01")
+        first = reminder(p, f"{HIGH_ADJ}:ct:2024-08-01:1")
+        assert (first.due_on, first.window_days) == (d("2024-11-01"), 92)
+        assert {r.key.split(":")[2] for r in open_reminders(p, rule=IMATINIB)} == {"2024-02-01"}
+
+    @pytest.mark.parametrize(
+        ("labs", "critical"),
+        [
+            pytest.param([("bilirubin", 3.1, 1.0)], True, id="bilirubin-3.1x"),
+            pytest.param([("bilirubin", 3.0, 1.0)], False, id="bilirubin-3.0x"),
+            pytest.param([("alt", 204, 40)], True, id="alt-5.1x"),
+            pytest.param([("alt", 200, 40)], False, id="alt-5.0x"),
+            pytest.param([("ast", 240, 40)], True, id="ast-6x"),
+        ],
+    )
+    def test_imatinib_hepatotoxicity(self, labs: list[tuple[str, float, float]], critical: bool) -> None:
+        h = high_risk()
+        for test, value, uln in labs:
+            h.add("lab_result", "2024-03-10", test=test, value=value, uln=uln)
+        found = alert(plan(h, "2024-03-11"), "hepatotoxicity")
+        if not critical:
+            assert found is None
+            return
+        assert found is not None
+        assert (found.severity, found.rule) == ("critical", "monitoring.imatinib_liver")
+
+
+class TestAdvancedEdges:
+    @pytest.mark.parametrize(
+        ("restart_on", "line", "imaging_anchor"),
+        [
+            pytest.param("2024-10-01", 1, "2024-02-01", id="30-days-continues-the-line"),
+            pytest.param("2024-10-02", 2, "2024-10-02", id="31-days-opens-a-new-line"),
+        ],
+    )
+    def test_imatinib_restart_after_a_stop(self, restart_on: str, line: int, imaging_anchor: str) -> None:
+        h = imatinib_in_advanced_disease()
+        h.add("therapy_stopped", "2024-09-01", drug="imatinib", reason="toxicity")
+        h.add("therapy_started", restart_on, drug="imatinib", dose_mg=300, setting="advanced")
+        p = plan(h, "2024-10-10")
+        assert p.therapy is not None
+        assert (p.therapy.started_on, p.therapy.line) == (d(restart_on), line)
+        assert alert(p, "imatinib_stopped_in_advanced_disease") is None
+        assert {r.key.split(":")[2] for r in open_reminders(p, rule=ADV_CT)} == {imaging_anchor}
+        # a new course: its own monitoring series from the restart
+        assert {r.key.split(":")[2] for r in open_reminders(p, rule=IMATINIB)} == {restart_on}
+
+    def test_adjuvant_course_running_when_metastases_appear_is_line_1(self) -> None:
+        h = high_risk().add("metastasis", "2025-01-15", sites=["liver"])
+        p = plan(h, "2025-01-20")
+        assert p.stage == "advanced"
+        assert p.therapy is not None
+        assert (p.therapy.drug, p.therapy.started_on, p.therapy.line) == ("imatinib", d("2024-03-01"), 1)
+        assert alert(p, "next_line_due") is None
+        # advanced disease closes post-resection surveillance and the adjuvant review
+        assert open_reminders(p, rule=HIGH_ADJ) == []
+        assert is_cancelled_or_omitted(p, "adjuvant.duration:therapy_review:2024-03-01:1")
+        first = reminder(p, f"{ADV_CT}:ct:2025-01-15:1")
+        assert (first.due_on, first.window_days) == (d("2025-04-15"), 91)
+        # imatinib running in advanced disease, no progression: the MDT review is due 6 months after
+        # the start or, if later, on the day the disease became advanced
+        review = reminder(p, "advanced.cytoreduction:mdt_review:2025-01-15:1")
+        assert (review.due_on, review.status) == (d("2025-01-15"), "due")
+
+    def test_kit_exon9_in_advanced_disease(self) -> None:
+        h = metastatic_with_mutation(gene="KIT", exon=9)
+        h.add("therapy_started", "2024-02-01", drug="imatinib", dose_mg=400, setting="advanced")
+        found = alert(plan(h, "2024-02-05"), "kit_exon9_dose")
+        assert found is not None
+        assert (found.severity, found.rule) == ("warning", "advanced.kit_exon9")
+
+    def test_sunitinib_monitoring(self) -> None:
+        p = plan(metastatic(), "2025-09-01")
+        sun = "monitoring.sunitinib"
+        for kind in ("lab_lft", "lab_cbc"):  # start of each 6-week cycle (50 mg 4/2)
+            assert dues(reminders(p, rule=sun, kind=kind)[:3]) == [
+                ("2025-08-10", 7), ("2025-09-21", 7), ("2025-11-02", 7)
+            ]
+        assert dues(reminders(p, rule=sun, kind="lab_tsh")[:3]) == [
+            ("2025-08-10", 7), ("2025-11-10", 7), ("2026-02-10", 7)
+        ]
+        assert dues(reminders(p, rule=sun, kind="echo")) == [("2025-08-10", 7)]
+
+    def test_recurrence_after_resection_without_any_line(self) -> None:
+        h = low_risk().add("progression", "2025-03-01", pattern="multifocal")
+        p = plan(h, "2025-03-05")
+        assert p.stage == "advanced"
+        assert open_reminders(p, rule=LOW) == []  # advanced disease closes post-resection surveillance
+        found = alert(p, "next_line_due")
+        assert found is not None
+        assert (found.severity, found.rule) == ("warning", "advanced.next_line")
+        first = reminder(p, f"{ADV_CT}:ct:2025-03-01:1")
+        assert (first.due_on, first.window_days) == (d("2025-06-01"), 92)
+
+    @pytest.mark.parametrize(
+        ("as_of", "severity"),
+        [
+            pytest.param("2025-01-15", "warning", id="within-4-weeks"),
+            pytest.param("2025-02-07", "critical", id="4-weeks-after-surgery"),
+        ],
+    )
+    def test_resume_tki_after_surgery_when_stopped_for_it(self, as_of: str, severity: str) -> None:
+        h = imatinib_in_advanced_disease()
+        h.add("therapy_stopped", "2025-01-05", drug="imatinib", reason="other")
+        h.add("resection", "2025-01-10", margin="R0", intent="cytoreductive")
+        p = plan(h, as_of)
+        found = alert(p, "resume_tki_after_surgery")
+        assert found is not None
+        assert (found.severity, found.rule) == (severity, "advanced.resume_after_surgery")
+        review = reminder(p, "advanced.resume_after_surgery:therapy_review:2025-01-10:1")
+        assert (review.due_on, review.window_days) == (d("2025-01-24"), 14)
+
+    def test_resume_tki_after_surgery_with_the_course_still_recorded_as_running(self) -> None:
+        h = imatinib_in_advanced_disease().add("resection", "2025-01-10", margin="R0", intent="cytoreductive")
+        p = plan(h, "2025-01-15")
+        assert reminder(p, "advanced.resume_after_surgery:therapy_review:2025-01-10:1").status == "planned"
+        found = alert(p, "resume_tki_after_surgery")
+        assert found is not None
+        assert found.severity == "warning"

@@ -15,6 +15,7 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import NoReturn
 
+from scheduler.cli_pipeline import StoreError
 from scheduler.domain.events import EventError, read_jsonl
 from scheduler.domain.plan import plan_patients
 from scheduler.domain.profile import DEFAULT_PROFILE, Profile
@@ -162,6 +163,10 @@ def build_parser() -> argparse.ArgumentParser:
     demo.add_argument("--as-of", help="default: today")
     demo.add_argument("--file", help=f"default: {EXAMPLES}")
     demo.set_defaults(func=cmd_demo)
+
+    from scheduler.cli_pipeline import add_commands
+
+    add_commands(sub)
     return parser
 
 
@@ -170,7 +175,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         args = build_parser().parse_args(argv)
         code: int = args.func(args)
         return code
-    except UsageError as exc:
+    except (UsageError, StoreError) as exc:
         print(str(exc), file=sys.stderr)
         return 2
     except BrokenPipeError:  # `gistsched plan … | head`

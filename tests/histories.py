@@ -115,13 +115,19 @@ def _mutation(draw: st.DrawFn) -> dict[str, Any]:
 
 
 @st.composite
+def _liver_lab(draw: st.DrawFn) -> dict[str, Any]:
+    """ALT, AST or bilirubin around the label thresholds (≤ 1, 3, 5, 20 × ULN)."""
+    uln = draw(st.sampled_from((40, 35, 1.2, 21)))
+    multiple = draw(st.sampled_from((0.5, 1, 2.5, 3, 3.5, 5.5, 8, 25)))
+    return {"test": draw(st.sampled_from(LIVER_TESTS)), "value": round(uln * multiple, 2), "uln": uln}
+
+
+@st.composite
 def _lab(draw: st.DrawFn) -> dict[str, Any]:
     test = draw(st.sampled_from(("alt", "ast", "bilirubin", "alt", "neutrophils", "platelets", "hemoglobin",
                                  "tsh", "lvef")))
     if test in LIVER_TESTS:
-        uln = draw(st.sampled_from((40, 35, 1.2, 21)))
-        multiple = draw(st.sampled_from((0.5, 1, 2.5, 3, 3.5, 5.5, 8, 25)))
-        return {"test": test, "value": round(uln * multiple, 2), "uln": uln}
+        return {**draw(_liver_lab()), "test": test}
     value = draw(st.sampled_from((0.5, 1.5, 2.8, 12, 60, 150, 250)))
     data: dict[str, Any] = {"test": test, "value": value}
     draw(_optional(data, "uln", st.sampled_from((4.0, 10.0, 400))))
@@ -159,8 +165,7 @@ def _course_checks(draw: st.DrawFn, start: int, drug: str) -> list[Spec]:
         day = start + draw(st.sampled_from((0, 7, 14, 28, 42, 56, 90))) + draw(st.integers(-4, 10))
         check = draw(st.sampled_from(("lft", "lft", "cbc", "tsh", "lvef", "visit")))
         if check == "lft":
-            data = draw(_lab().filter(lambda d: d["test"] in LIVER_TESTS))
-            specs.append((day, "lab_result", data))
+            specs.append((day, "lab_result", draw(_liver_lab())))
         elif check == "cbc":
             specs.append((day, "lab_result", {"test": draw(st.sampled_from(CBC_TESTS)), "value": 4.2}))
         elif check == "tsh":

@@ -16,7 +16,7 @@ from collections import Counter
 from typing import Any
 
 import pytest
-from hypothesis import HealthCheck, assume, given, settings
+from hypothesis import HealthCheck, assume, event, given, settings
 from hypothesis import strategies as st
 
 from scheduler.domain.events import Event, parse_event
@@ -49,7 +49,6 @@ CONTRACT_ALERTS = {
 }
 RULE_FAMILIES = ("workup.", "adjuvant.", "surveillance.", "advanced.", "monitoring.")
 KEY = re.compile(r"^(?P<rule>[a-z0-9_.]+):(?P<kind>[a-z_]+):(?P<anchor>\d{4}-\d{2}-\d{2}):(?P<n>[1-9]\d*)$")
-CHAINED_CT_RULES = ("surveillance.", "advanced.imaging")
 
 
 def plan_json(events: list[Event], as_of: dt.date) -> dict[str, Any]:
@@ -102,6 +101,19 @@ def test_planning_is_deterministic_and_leaves_its_input_alone(history: tuple[lis
     assert first == second
     assert first.to_json() == second.to_json()
     assert [e.to_json() for e in events] == before  # the caller's list is not sorted or trimmed in place
+
+
+@examples(60)
+@given(histories_with_as_of(), patient_histories())
+def test_each_patient_is_planned_on_its_own(history: tuple[list[Event], dt.date],
+                                            other: list[Event]) -> None:
+    events, as_of = history
+    second = [copy_event(e, patient_id="P0", event_id=f"p0-{e.event_id}") for e in other]
+    plans = plan_patients([*events, *second], as_of)
+    expected = [] if min(e.occurred_on for e in second) > as_of else [
+        plan_json([e for e in second if e.occurred_on <= as_of], as_of)]
+    expected.append(plan_json(events, as_of))
+    assert [p.to_json() for p in plans] == expected  # sorted by patient_id, P0 left out if empty
 
 
 # ---- §0 replay: events after as_of are ignored --------------------------------------------------
@@ -163,11 +175,69 @@ def check_plan_shape(plan: Plan, events: list[Event]) -> None:
     assert order == sorted(order)
 
 
+def fulfils(event: Event, kind: str) -> bool:
+    """§9 "what fulfils what", written out from the spec (not imported from the engine)."""
+    d = event.to_json()["data"]
+    return {
+        "ct": event.type == "imaging" and d["modality"] in ("ct", "mri"),
+        "mri": event.type == "imaging" and d["modality"] == "mri",
+        "eus": event.type == "imaging" and d["modality"] == "eus",
+        "lab_lft": event.type == "lab_result" and d["test"] in ("alt", "ast", "bilirubin"),
+        "lab_cbc": event.type == "lab_result" and d["test"] in ("neutrophils", "platelets", "hemoglobin"),
+        "lab_tsh": event.type == "lab_result" and d["test"] == "tsh",
+        "echo": event.type == "lab_result" and d["test"] == "lvef",
+        "clinic_visit": event.type == "visit" and d["kind"] == "clinic_visit",
+        "skin_exam": event.type == "visit" and d["kind"] == "skin_exam",
+        "mdt_review": event.type == "mdt_review",
+        "biopsy": event.type == "biopsy" and d["result"] in ("gist", "not_gist"),
+        "mutation_test": event.type == "mutation",
+        "therapy_review": event.type in ("mdt_review", "therapy_started", "therapy_stopped", "dose_changed"),
+    }[kind]
+
+
+def is_chained(rule: str, kind: str) -> bool:
+    """The chained rows of §0/§6–§8: surveillance and advanced imaging, small-gastric EUS, skin exams."""
+    return (rule.startswith(("surveillance.", "advanced.imaging")) or (rule, kind) == (
+        "workup.small_gastric", "eus") or (rule, kind) == ("monitoring.ripretinib", "skin_exam"))
+
+
+def check_statuses_and_fulfilment(plan: Plan, events: list[Event]) -> None:
+    """§9: status follows as_of and the window; completions are by an eligible event of the right kind."""
+    as_of = plan.as_of
+    by_id = {e.event_id: e for e in events}
+    for r in plan.reminders:
+        last_day = r.due_on + dt.timedelta(days=r.window_days)
+        if r.status == "planned":
+            assert as_of < r.due_on, r
+        elif r.status == "due":
+            assert r.due_on <= as_of <= last_day, r
+        elif r.status == "overdue":
+            assert as_of > last_day, r
+        elif r.status == "cancelled":
+            assert r.cancelled_on is not None and r.cancelled_on <= as_of, r
+        else:
+            assert r.completed_on is not None and r.completed_on <= as_of, r
+            event = by_id.get(r.completed_by or "")
+            assert event is not None, f"{r.key} completed by unknown event {r.completed_by!r}"
+            assert event.occurred_on == r.completed_on, r
+            assert fulfils(event, r.kind), f"{r.key} ({r.kind}) fulfilled by a {event.type} {event.data}"
+            if is_chained(r.rule, r.kind):  # eligible from half an interval (at most 6 months) before
+                assert (r.due_on - r.completed_on).days <= 184, r
+            else:  # fixed and one-off: from the window before; fixed ones to the window after
+                assert (r.due_on - r.completed_on).days <= r.window_days, r
+                if r.rule.startswith("monitoring."):
+                    assert r.completed_on <= last_day, r
+    per_day = Counter((r.completed_on, r.kind) for r in plan.reminders if r.status == "completed")
+    assert all(n == 1 for n in per_day.values()), f"one day fulfilled two items of a kind: {per_day}"
+
+
 @examples(200)
 @given(histories_with_as_of())
 def test_plan_has_the_contract_shape(history: tuple[list[Event], dt.date]) -> None:
     events, as_of = history
-    check_plan_shape(plan_follow_up(events, as_of), events)
+    plan = plan_follow_up(events, as_of)
+    check_plan_shape(plan, events)
+    check_statuses_and_fulfilment(plan, events)
 
 
 @examples(100)
@@ -218,10 +288,20 @@ def test_no_two_open_items_of_one_kind_and_rule_on_one_day(history: tuple[list[E
 # ---- §0/§9: a late scan moves the later items of a chain, never their keys ----------------------
 
 
+# The chained kinds and a result-free event that fulfils each (it changes nothing but the fulfilment).
+LATE_EVENTS: dict[str, tuple[str, dict[str, Any]]] = {
+    "ct": ("imaging", {"modality": "ct"}),
+    "eus": ("imaging", {"modality": "eus"}),
+    "skin_exam": ("visit", {"kind": "skin_exam"}),
+}
+
+
 def check_late_scan(events: list[Event], ct_day: dt.date, target_key: str) -> tuple[Plan, Plan]:
-    """Add a CT on ``ct_day`` (after the target's due date) and check what may and may not change."""
-    ct = parse_event({"event_id": "late-ct", "patient_id": "P1", "type": "imaging",
-                      "occurred_on": ct_day.isoformat(), "data": {"modality": "ct"}})
+    """Add a scan (or exam) on ``ct_day``, after the target's due date; check what may and may not change."""
+    kind = key_parts(target_key)[1]
+    event_type, event_data = LATE_EVENTS[kind]
+    ct = parse_event({"event_id": "late-ct", "patient_id": "P1", "type": event_type,
+                      "occurred_on": ct_day.isoformat(), "data": event_data})
     before = plan_follow_up(events, ct_day)
     after = plan_follow_up([*events, ct], ct_day)
     chain = series_of(target_key)
@@ -242,10 +322,8 @@ def check_late_scan(events: list[Event], ct_day: dt.date, target_key: str) -> tu
         if ordinal(key) > n:
             assert new[key].due_on >= old[key].due_on, key
     following = f"{chain}:{n + 1}"
-    if following in new:
+    if following in new:  # counted from the scan now (">=" above: calendar months clamp at month end)
         assert new[following].due_on > ct_day
-        if following in old:
-            assert new[following].due_on > old[following].due_on
     for plan in (old, new):  # ordinals stay a gap-free run 1..m
         assert sorted(ordinal(k) for k in plan) == list(range(1, len(plan) + 1))
     # nothing else in the plan changes: a scan without a result only fulfils the item
@@ -258,13 +336,17 @@ def check_late_scan(events: list[Event], ct_day: dt.date, target_key: str) -> tu
 
 
 @examples(200)
-@given(patient_histories(), st.integers(1, 150))
-def test_a_late_scan_keeps_keys_and_moves_later_items(events: list[Event], lateness: int) -> None:
+@given(patient_histories(), st.integers(1, 150), st.data())
+def test_a_late_scan_keeps_keys_and_moves_later_items(events: list[Event], lateness: int,
+                                                      data: st.DataObject) -> None:
     last = max(e.occurred_on for e in events)
-    open_ct = [r for r in plan_follow_up(events, last).reminders
-               if r.kind == "ct" and r.status in OPEN and r.rule.startswith(CHAINED_CT_RULES)]
-    assume(open_ct)
-    target = min(open_ct, key=lambda r: (r.due_on, r.rule, r.key))  # the item a CT fulfils first (§9)
+    open_items = [r for r in plan_follow_up(events, last).reminders
+                  if r.status in OPEN and is_chained(r.rule, r.kind)]
+    assume(open_items)
+    kind = data.draw(st.sampled_from(sorted({r.kind for r in open_items})), label="kind")
+    target = min((r for r in open_items if r.kind == kind), key=lambda r: (r.due_on, r.rule, r.key))
+    # ^ the item a scan of that kind fulfils first (§9: the eligible open item due earliest)
+    event(f"late {kind} for {target.rule}")
     check_late_scan(events, max(target.due_on, last) + dt.timedelta(days=lateness), target.key)
 
 

@@ -1,0 +1,149 @@
+"""The tables. The event log is the truth; everything else is recomputed from it.
+
+* ``events``       — append-only: every accepted event once (unique ``event_id``), with a content
+                     fingerprint to tell a harmless duplicate from a conflict, when it was received
+                     and when a worker folded it into the plan;
+* ``patients``     — one row per patient: contact details, and the lock a worker takes;
+* ``patient_states`` — the latest computed risk, stage and therapy, with the profile and as-of used;
+* ``reminders``    — unique per (patient, key); never deleted: gone → cancelled; each change bumps
+                     ``revision`` (the calendar SEQUENCE and the notification de-duplication key);
+* ``alerts``       — one row per raised alert episode, resolved when its condition stops holding;
+* ``processing_failures`` — a patient the worker could not process, for the navigator's worklist;
+* ``clock_leases`` / ``clock_marks`` — keep a second clock process from doing the work twice.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from typing import Any
+
+from sqlalchemy import JSON, Boolean, Date, ForeignKey, Index, Integer, String, Text, UniqueConstraint, text
+from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
+
+from models.types import EventId, PatientId, Timestamp, UtcDateTime, utcnow
+
+
+class Base(DeclarativeBase):
+    pass
+
+
+class PatientRow(Base):
+    __tablename__ = "patients"
+
+    patient_id: Mapped[str] = mapped_column(String(64), primary_key=True)
+    navigator_id: Mapped[str | None] = mapped_column(String(128), index=True)
+    name: Mapped[str | None] = mapped_column(String(200))
+    email: Mapped[str | None] = mapped_column(String(320))
+    timezone: Mapped[str] = mapped_column(String(64), default="UTC")
+    is_active: Mapped[bool] = mapped_column(Boolean, default=True)
+    created_at: Mapped[Timestamp] = mapped_column(default=utcnow)
+
+
+class EventRow(Base):
+    __tablename__ = "events"
+    __table_args__ = (
+        Index("ix_events_unprocessed", "processed_at", "received_at"),
+        Index("ix_events_patient", "patient_id", "occurred_on"),
+    )
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    event_id: Mapped[EventId] = mapped_column(unique=True)
+    patient_id: Mapped[str] = mapped_column(String(64), ForeignKey("patients.patient_id"))
+    type: Mapped[str] = mapped_column(String(32))
+    occurred_on: Mapped[dt.date] = mapped_column(Date)
+    payload: Mapped[dict[str, Any]] = mapped_column(JSON)  # the event exactly as received
+    fingerprint: Mapped[str] = mapped_column(String(64))
+    received_at: Mapped[Timestamp] = mapped_column(default=utcnow)
+    processed_at: Mapped[dt.datetime | None] = mapped_column(UtcDateTime(), nullable=True)
+
+
+class PatientStateRow(Base):
+    __tablename__ = "patient_states"
+
+    patient_id: Mapped[str] = mapped_column(String(64), ForeignKey("patients.patient_id"), primary_key=True)
+    as_of: Mapped[dt.date] = mapped_column(Date)
+    stage: Mapped[str] = mapped_column(String(40))
+    risk: Mapped[dict[str, Any]] = mapped_column(JSON)
+    therapy: Mapped[dict[str, Any] | None] = mapped_column(JSON, nullable=True)
+    profile: Mapped[str] = mapped_column(String(64))
+    events_seen: Mapped[int] = mapped_column(Integer)
+    computed_at: Mapped[Timestamp] = mapped_column(default=utcnow)
+
+
+class ReminderRow(Base):
+    __tablename__ = "reminders"
+    __table_args__ = (
+        UniqueConstraint("patient_id", "key", name="uq_reminders_patient_key"),
+        Index("ix_reminders_status_due", "status", "due_on"),
+    )
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    patient_id: Mapped[str] = mapped_column(String(64), ForeignKey("patients.patient_id"), index=True)
+    key: Mapped[str] = mapped_column(String(200))
+    kind: Mapped[str] = mapped_column(String(32))
+    due_on: Mapped[dt.date] = mapped_column(Date)
+    window_days: Mapped[int] = mapped_column(Integer)
+    status: Mapped[str] = mapped_column(String(16))
+    rule: Mapped[str] = mapped_column(String(64))
+    rationale: Mapped[str] = mapped_column(Text)
+    citation: Mapped[str] = mapped_column(Text)
+    completed_on: Mapped[dt.date | None] = mapped_column(Date)
+    completed_by: Mapped[str | None] = mapped_column(String(128))
+    cancelled_on: Mapped[dt.date | None] = mapped_column(Date)
+    revision: Mapped[int] = mapped_column(Integer, default=1)
+    created_at: Mapped[Timestamp] = mapped_column(default=utcnow)
+    updated_at: Mapped[Timestamp] = mapped_column(default=utcnow)
+
+
+class AlertRow(Base):
+    __tablename__ = "alerts"
+    __table_args__ = (
+        Index(
+            "uq_alerts_active",
+            "patient_id",
+            "rule",
+            "code",
+            unique=True,  # at most one *active* alert per rule and code: a partial unique index
+            sqlite_where=text("is_active"),
+            postgresql_where=text("is_active"),
+        ),
+    )
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    patient_id: Mapped[str] = mapped_column(String(64), ForeignKey("patients.patient_id"), index=True)
+    code: Mapped[str] = mapped_column(String(64))
+    rule: Mapped[str] = mapped_column(String(64))
+    severity: Mapped[str] = mapped_column(String(16))
+    message: Mapped[str] = mapped_column(Text)
+    citation: Mapped[str] = mapped_column(Text)
+    is_active: Mapped[bool] = mapped_column(Boolean, default=True)
+    first_seen_at: Mapped[Timestamp] = mapped_column(default=utcnow)
+    updated_at: Mapped[Timestamp] = mapped_column(default=utcnow)
+    resolved_at: Mapped[dt.datetime | None] = mapped_column(UtcDateTime(), nullable=True)
+
+
+class ProcessingFailureRow(Base):
+    __tablename__ = "processing_failures"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    patient_id: Mapped[PatientId]
+    task: Mapped[str] = mapped_column(String(64))
+    error: Mapped[str] = mapped_column(Text)
+    attempts: Mapped[int] = mapped_column(Integer, default=1)
+    occurred_at: Mapped[Timestamp] = mapped_column(default=utcnow)
+    resolved_at: Mapped[dt.datetime | None] = mapped_column(UtcDateTime(), nullable=True)
+
+
+class ClockLeaseRow(Base):
+    __tablename__ = "clock_leases"
+
+    name: Mapped[str] = mapped_column(String(64), primary_key=True)
+    holder: Mapped[str] = mapped_column(String(200))
+    expires_at: Mapped[Timestamp]
+
+
+class ClockMarkRow(Base):
+    __tablename__ = "clock_marks"
+
+    name: Mapped[str] = mapped_column(String(64), primary_key=True)
+    last_run_on: Mapped[dt.date] = mapped_column(Date)

@@ -1,0 +1,128 @@
+"""``gistsched db upgrade``, ``submit`` and ``patient``: the command-line shell of the event log."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+import time
+from pathlib import Path
+
+from sqlalchemy.exc import OperationalError, ProgrammingError
+
+from scheduler.settings import Settings, load_settings
+
+
+class StoreError(Exception):
+    """A problem with the database or broker the user can act on: one line, exit 2."""
+
+
+def _sessions(settings: Settings):  # type: ignore[no-untyped-def]
+    from models.db import make_engine, make_sessionmaker
+
+    settings.data_dir.mkdir(parents=True, exist_ok=True)
+    return make_sessionmaker(make_engine(settings.resolved_database_url))
+
+
+def cmd_db(args: argparse.Namespace) -> int:
+    from models.migrate import upgrade
+
+    settings = load_settings()
+    settings.data_dir.mkdir(parents=True, exist_ok=True)
+    try:
+        upgrade(settings.resolved_database_url)
+    except OperationalError as exc:
+        raise StoreError(f"GIST_DATABASE_URL: cannot reach the database ({exc.orig})") from None
+    print(json.dumps({"database": _safe(settings.resolved_database_url), "schema": "head"}))
+    return 0
+
+
+def cmd_submit(args: argparse.Namespace) -> int:
+    from tasks.app import enqueue_process
+
+    from scheduler.intake import parse_lines, record_events, unprocessed
+
+    settings = load_settings()
+    path = Path(args.file)
+    try:
+        text = path.read_text(encoding="utf-8")
+    except OSError as exc:
+        raise StoreError(f"FILE: cannot read {args.file}: {exc.strerror}") from None
+    except UnicodeDecodeError:
+        raise StoreError(f"FILE: {args.file} is not UTF-8 text") from None
+    sessions = _sessions(settings)
+    try:
+        result = record_events(
+            sessions,
+            parse_lines(text.splitlines()),
+            settings.today(),
+            lambda pid: enqueue_process(pid, settings),
+        )
+    except (OperationalError, ProgrammingError) as exc:
+        raise _not_ready(exc) from None
+    print(json.dumps(result.to_json()))
+    for rejection in result.rejected:
+        print(f"{args.file}: {rejection.error}", file=sys.stderr)
+    if args.wait is not None and result.event_ids:
+        deadline = time.monotonic() + args.wait
+        while True:
+            with sessions() as session:
+                left = unprocessed(session, result.event_ids)
+            if left == 0:
+                break
+            if time.monotonic() >= deadline:
+                print(f"--wait: {left} event(s) still unprocessed after {args.wait:g} s", file=sys.stderr)
+                return 1
+            time.sleep(0.1)
+    return 2 if result.rejected else 0
+
+
+def cmd_patient(args: argparse.Namespace) -> int:
+    from scheduler.stored import patient_exists, pending_events, stored_plan
+
+    settings = load_settings()
+    sessions = _sessions(settings)
+    try:
+        with sessions() as session:
+            plan = stored_plan(session, args.patient_id)
+            if plan is None:
+                if not patient_exists(session, args.patient_id):
+                    raise StoreError(f"PATIENT_ID: no patient {args.patient_id!r} is stored")
+                waiting = pending_events(session, args.patient_id)
+                raise StoreError(
+                    f"PATIENT_ID: {args.patient_id!r} has no stored plan yet "
+                    f"({waiting} event(s) waiting for a worker)"
+                )
+    except (OperationalError, ProgrammingError) as exc:
+        raise _not_ready(exc) from None
+    print(json.dumps(plan, ensure_ascii=False))
+    return 0
+
+
+def _not_ready(exc: OperationalError | ProgrammingError) -> StoreError:
+    return StoreError(
+        f"GIST_DATABASE_URL: the database is not ready ({type(exc.orig).__name__}); "
+        "run `gistsched db upgrade` first"
+    )
+
+
+def _safe(url: str) -> str:
+    from sqlalchemy.engine import make_url
+
+    return make_url(url).render_as_string(hide_password=True)
+
+
+def add_commands(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
+    db = sub.add_parser("db", help="database schema")
+    db_sub = db.add_subparsers(dest="db_command", required=True, parser_class=type(db))
+    upgrade = db_sub.add_parser("upgrade", help="create or migrate the schema (Alembic, to head)")
+    upgrade.set_defaults(func=cmd_db)
+
+    submit = sub.add_parser("submit", help="store and queue the events of FILE (JSON Lines)")
+    submit.add_argument("file", metavar="FILE")
+    submit.add_argument("--wait", type=float, metavar="SECONDS", help="return once every event is processed")
+    submit.set_defaults(func=cmd_submit)
+
+    patient = sub.add_parser("patient", help="the stored plan of one patient, as JSON")
+    patient.add_argument("patient_id", metavar="PATIENT_ID")
+    patient.set_defaults(func=cmd_patient)

@@ -1,0 +1,196 @@
+"""Intake: validate submitted events, store the new ones, queue processing after the commit.
+
+Shared by ``gistsched submit`` and the HTTP API. Every line is validated with the core's parser;
+a valid event whose ``event_id`` is already stored with the same content is a duplicate, with other
+content a conflict (rejected). Valid new events are stored in one transaction; a rejected line
+leaves no trace but its error. Processing is queued only after the commit (style.md "send after
+commit"); if queueing fails, the clock's stalled-event sweep queues them again.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+from collections.abc import Callable, Iterable, Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+from sqlalchemy import select
+from sqlalchemy.exc import IntegrityError
+from sqlalchemy.orm import Session, sessionmaker
+
+from models.rows import EventRow, PatientRow
+from models.types import utcnow
+from scheduler.domain.events import EventError, fingerprint, parse_event
+
+
+@dataclass(frozen=True, slots=True)
+class Rejection:
+    line: int
+    error: str
+
+
+@dataclass(slots=True)
+class IntakeResult:
+    accepted: int = 0
+    duplicates: int = 0
+    rejected: list[Rejection] = field(default_factory=list)
+    event_ids: list[str] = field(default_factory=list)  # accepted and duplicate ids, for --wait
+    patient_ids: list[str] = field(default_factory=list)  # patients queued for processing
+
+    def to_json(self) -> dict[str, Any]:
+        return {
+            "accepted": self.accepted,
+            "duplicates": self.duplicates,
+            "rejected": [{"line": r.line, "error": r.error} for r in self.rejected],
+        }
+
+
+@dataclass(frozen=True, slots=True)
+class _Valid:
+    line: int
+    raw: dict[str, Any]
+    event_id: str
+    patient_id: str
+    type: str
+    occurred_on: dt.date
+    fingerprint: str
+
+
+def parse_lines(lines: Iterable[str]) -> list[tuple[int, object]]:
+    """JSON Lines → (line number, parsed object or a JSON error string); blank lines skipped."""
+    out: list[tuple[int, object]] = []
+    for number, text in enumerate(lines, start=1):
+        if not text.strip():
+            continue
+        try:
+            out.append((number, json.loads(text)))
+        except json.JSONDecodeError as exc:
+            out.append((number, _JsonError(f"not valid JSON ({exc.msg} at column {exc.colno})")))
+    return out
+
+
+@dataclass(frozen=True, slots=True)
+class _JsonError:
+    message: str
+
+
+def record_events(
+    sessions: sessionmaker[Session],
+    items: Sequence[tuple[int, object]],
+    received_on: dt.date,
+    enqueue: Callable[[str], None],
+) -> IntakeResult:
+    """Store the valid new events of ``items`` ((line, parsed JSON) pairs) and queue their patients."""
+    result = IntakeResult()
+    valid: list[_Valid] = []
+    seen: dict[str, _Valid] = {}
+    for line, obj in items:
+        if isinstance(obj, _JsonError):
+            result.rejected.append(Rejection(line, f"line {line}: {obj.message}"))
+            continue
+        try:
+            event = parse_event(obj, received_on=received_on)
+        except EventError as exc:
+            result.rejected.append(Rejection(line, f"line {line}: {exc}"))
+            continue
+        assert isinstance(obj, dict)
+        item = _Valid(
+            line, obj, event.event_id, event.patient_id, event.type, event.occurred_on, fingerprint(obj)
+        )
+        earlier = seen.get(item.event_id)
+        if earlier is not None:
+            if earlier.fingerprint == item.fingerprint:
+                result.duplicates += 1
+                continue
+            result.rejected.append(
+                Rejection(
+                    line,
+                    f"line {line}: event_id {item.event_id!r} conflicts with line {earlier.line} "
+                    "(same event_id, different content)",
+                )
+            )
+            continue
+        seen[item.event_id] = item
+        valid.append(item)
+
+    for attempt in range(3):  # a concurrent submit of the same event_id: re-read and classify again
+        try:
+            new, duplicates, conflicts = _store(sessions, valid)
+            break
+        except IntegrityError:
+            if attempt == 2:
+                raise
+    result.accepted += len(new)
+    result.duplicates += len(duplicates)
+    result.rejected.extend(conflicts)
+    result.rejected.sort(key=lambda r: r.line)
+    result.event_ids = [v.event_id for v in new] + [v.event_id for v in duplicates]
+    patients = sorted({v.patient_id for v in new} | {v.patient_id for v in duplicates})
+    result.patient_ids = patients
+    for patient_id in sorted({v.patient_id for v in new}):
+        enqueue(patient_id)  # after the commit; a lost message is re-queued by the clock
+    return result
+
+
+def _store(
+    sessions: sessionmaker[Session], valid: list[_Valid]
+) -> tuple[list[_Valid], list[_Valid], list[Rejection]]:
+    new: list[_Valid] = []
+    duplicates: list[_Valid] = []
+    conflicts: list[Rejection] = []
+    with sessions.begin() as session:
+        stored: dict[str, str] = {}
+        ids = [v.event_id for v in valid]
+        for start in range(0, len(ids), 500):
+            chunk = ids[start : start + 500]
+            query = select(EventRow.event_id, EventRow.fingerprint).where(EventRow.event_id.in_(chunk))
+            stored.update((event_id, fp) for event_id, fp in session.execute(query))
+        for item in valid:
+            known = stored.get(item.event_id)
+            if known is None:
+                new.append(item)
+            elif known == item.fingerprint:
+                duplicates.append(item)
+            else:
+                conflicts.append(
+                    Rejection(
+                        item.line,
+                        f"line {item.line}: event_id {item.event_id!r} conflicts with the stored event "
+                        "(same event_id, different content)",
+                    )
+                )
+        patient_ids = sorted({v.patient_id for v in new})
+        if patient_ids:
+            known_patients = set(
+                session.scalars(select(PatientRow.patient_id).where(PatientRow.patient_id.in_(patient_ids)))
+            )
+            session.add_all(PatientRow(patient_id=p) for p in patient_ids if p not in known_patients)
+            session.flush()
+        now = utcnow()
+        session.add_all(
+            EventRow(
+                event_id=v.event_id,
+                patient_id=v.patient_id,
+                type=v.type,
+                occurred_on=v.occurred_on,
+                payload=v.raw,
+                fingerprint=v.fingerprint,
+                received_at=now,
+            )
+            for v in new
+        )
+    return new, duplicates, conflicts
+
+
+def unprocessed(session: Session, event_ids: Sequence[str]) -> int:
+    """How many of ``event_ids`` are stored but not yet folded into a plan (for ``submit --wait``)."""
+    total = 0
+    for start in range(0, len(event_ids), 500):
+        chunk = event_ids[start : start + 500]
+        total += len(
+            session.scalars(
+                select(EventRow.id).where(EventRow.event_id.in_(chunk), EventRow.processed_at.is_(None))
+            ).all()
+        )
+    return total

@@ -1,0 +1,224 @@
+"""Process a patient: rebuild from every stored event, plan with the core, reconcile — one
+transaction, idempotent (style.md "recompute, then reconcile").
+
+The patient row is locked first (``FOR UPDATE`` on PostgreSQL; SQLite's ``BEGIN IMMEDIATE``
+serialises writers), so two workers on one patient run one after the other and the second sees
+the first's result: no lost update. A burst of events costs one recompute: a task that finds no
+unprocessed event of its patient (an earlier task already covered them) does nothing, unless it is
+the clock's daily ``force`` recompute that moves statuses with the calendar.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from dataclasses import dataclass, field
+from typing import Any
+
+from sqlalchemy import select, update
+from sqlalchemy.orm import Session, sessionmaker
+
+from models.rows import AlertRow, EventRow, PatientRow, PatientStateRow, ReminderRow
+from models.types import utcnow
+from scheduler.domain.events import Event, PatientRegisteredData, parse_event
+from scheduler.domain.model import Plan
+from scheduler.domain.plan import plan_follow_up
+from scheduler.domain.profile import DEFAULT_PROFILE, Profile
+from scheduler.domain.reconcile import StoredAlert, StoredReminder, reconcile_alerts, reconcile_reminders
+
+
+@dataclass(slots=True)
+class ProcessResult:
+    patient_id: str
+    skipped: bool = False
+    events: int = 0
+    inserted: int = 0
+    updated: int = 0
+    cancelled: int = 0
+    alerts_raised: int = 0
+    alerts_resolved: int = 0
+    changed_keys: list[str] = field(default_factory=list)
+
+
+def process_patient(
+    sessions: sessionmaker[Session],
+    patient_id: str,
+    today: dt.date,
+    profile: Profile = DEFAULT_PROFILE,
+    *,
+    force: bool = False,
+) -> ProcessResult:
+    with sessions.begin() as session:
+        patient = session.execute(
+            select(PatientRow).where(PatientRow.patient_id == patient_id).with_for_update()
+        ).scalar_one_or_none()
+        if patient is None:
+            return ProcessResult(patient_id, skipped=True)
+        pending = session.scalars(
+            select(EventRow.id)
+            .where(EventRow.patient_id == patient_id, EventRow.processed_at.is_(None))
+            .limit(1)
+        ).first()
+        if pending is None and not force:
+            return ProcessResult(patient_id, skipped=True)
+        rows = session.execute(
+            select(EventRow.id, EventRow.payload).where(EventRow.patient_id == patient_id)
+        ).all()
+        events = [parse_event(payload) for _, payload in rows]
+        result = ProcessResult(patient_id, events=len(events))
+        relevant = [e for e in events if e.occurred_on <= today]
+        if relevant:
+            plan = plan_follow_up(relevant, today, profile)
+            _apply_plan(session, patient, plan, relevant, today, result)
+        ids = [row_id for row_id, _ in rows]
+        now = utcnow()
+        for start in range(0, len(ids), 500):
+            session.execute(
+                update(EventRow)
+                .where(EventRow.id.in_(ids[start : start + 500]), EventRow.processed_at.is_(None))
+                .values(processed_at=now)
+            )
+        return result
+
+
+def _apply_plan(
+    session: Session,
+    patient: PatientRow,
+    plan: Plan,
+    events: list[Event],
+    today: dt.date,
+    result: ProcessResult,
+) -> None:
+    now = utcnow()
+    _update_contact(patient, events, plan)
+    state = session.get(PatientStateRow, patient.patient_id)
+    therapy = plan.therapy.to_json() if plan.therapy else None
+    if state is None:
+        session.add(
+            PatientStateRow(
+                patient_id=patient.patient_id,
+                as_of=today,
+                stage=plan.stage,
+                risk=plan.risk.to_json(),
+                therapy=therapy,
+                profile=plan.profile,
+                events_seen=len(events),
+                computed_at=now,
+            )
+        )
+    else:
+        state.as_of, state.stage, state.risk, state.therapy = today, plan.stage, plan.risk.to_json(), therapy
+        state.profile, state.events_seen, state.computed_at = plan.profile, len(events), now
+
+    rows = {
+        r.key: r
+        for r in session.scalars(select(ReminderRow).where(ReminderRow.patient_id == patient.patient_id))
+    }
+    stored = {key: _stored(r) for key, r in rows.items()}
+    changes = reconcile_reminders(stored, plan.reminders)
+    for reminder in changes.inserts:
+        session.add(
+            ReminderRow(
+                patient_id=patient.patient_id, revision=1, created_at=now, updated_at=now, **_fields(reminder)
+            )
+        )
+    for current, reminder in changes.updates:
+        row = rows[current.key]
+        for name, value in _fields(reminder).items():
+            setattr(row, name, value)
+        row.revision += 1
+        row.updated_at = now
+    for current in changes.cancels:
+        row = rows[current.key]
+        row.status, row.cancelled_on = "cancelled", today
+        row.revision += 1
+        row.updated_at = now
+    result.inserted, result.updated, result.cancelled = (
+        len(changes.inserts),
+        len(changes.updates),
+        len(changes.cancels),
+    )
+    result.changed_keys = (
+        [r.key for r in changes.inserts]
+        + [c.key for c, _ in changes.updates]
+        + [c.key for c in changes.cancels]
+    )
+
+    active = {
+        (a.rule, a.code): a
+        for a in session.scalars(
+            select(AlertRow).where(AlertRow.patient_id == patient.patient_id, AlertRow.is_active.is_(True))
+        )
+    }
+    alert_changes = reconcile_alerts(
+        (StoredAlert(a.rule, a.code, a.severity, a.message) for a in active.values()), plan.alerts
+    )
+    for alert in alert_changes.raised:
+        session.add(
+            AlertRow(
+                patient_id=patient.patient_id,
+                code=alert.code,
+                rule=alert.rule,
+                severity=alert.severity,
+                message=alert.message,
+                citation=alert.citation,
+                is_active=True,
+                first_seen_at=now,
+                updated_at=now,
+            )
+        )
+    for existing, alert in alert_changes.updated:
+        row_a = active[(existing.rule, existing.code)]
+        row_a.severity, row_a.message, row_a.citation, row_a.updated_at = (
+            alert.severity,
+            alert.message,
+            alert.citation,
+            now,
+        )
+    for gone in alert_changes.resolved:
+        row_a = active[(gone.rule, gone.code)]
+        row_a.is_active, row_a.resolved_at, row_a.updated_at = False, now, now
+    result.alerts_raised, result.alerts_resolved = len(alert_changes.raised), len(alert_changes.resolved)
+
+
+def _update_contact(patient: PatientRow, events: list[Event], plan: Plan) -> None:
+    """Contact details come from the latest registration event (the log is the truth)."""
+    registrations = [e for e in events if isinstance(e.data, PatientRegisteredData)]
+    if registrations:
+        latest = max(registrations, key=lambda e: (e.occurred_on, e.event_id)).data
+        assert isinstance(latest, PatientRegisteredData)
+        patient.name, patient.email, patient.navigator_id = latest.name, latest.email, latest.navigator_id
+        patient.timezone = latest.timezone or "UTC"
+    patient.is_active = plan.stage != "ended"
+
+
+def _stored(row: ReminderRow) -> StoredReminder:
+    return StoredReminder(
+        row.key,
+        row.kind,
+        row.due_on,
+        row.window_days,
+        row.status,
+        row.rule,
+        row.rationale,
+        row.citation,
+        row.completed_on,
+        row.completed_by,
+        row.cancelled_on,
+        row.revision,
+    )
+
+
+def _fields(reminder: Any) -> dict[str, Any]:
+    return {
+        "key": reminder.key,
+        "kind": reminder.kind,
+        "due_on": reminder.due_on,
+        "window_days": reminder.window_days,
+        "status": reminder.status,
+        "rule": reminder.rule,
+        "rationale": reminder.rationale,
+        "citation": reminder.citation,
+        "completed_on": reminder.completed_on,
+        "completed_by": reminder.completed_by,
+        "cancelled_on": reminder.cancelled_on,
+    }

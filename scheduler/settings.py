@@ -1,0 +1,74 @@
+"""Settings from the environment (event-contract.md §3): the only module that reads it.
+
+Defaults give the embedded mode — a SQLite file and a broker that needs no server, both under
+``GIST_DATA_DIR`` (``./var``) — so ``make demo`` runs on a bare machine. Production sets
+``GIST_ENV=production``, which refuses those development defaults.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from functools import cached_property
+from pathlib import Path
+from typing import Literal
+from zoneinfo import ZoneInfo
+
+from pydantic import Field, model_validator
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+
+class Settings(BaseSettings):
+    model_config = SettingsConfigDict(env_prefix="GIST_", extra="ignore", frozen=True)
+
+    env: Literal["development", "test", "production"] = "development"
+    data_dir: Path = Path("var")
+    database_url: str | None = None  # default: sqlite:///<data_dir>/gistsched.sqlite3
+    broker_url: str | None = None  # default: an embedded filesystem broker under <data_dir>/broker
+    smtp_url: str | None = None
+    base_url: str = "http://localhost:8000"
+    clock_interval_seconds: float = Field(default=60.0, gt=0)
+    stalled_after_seconds: float = Field(default=300.0, gt=0)
+    clinic_timezone: str = "UTC"  # the clinic's calendar: "today" for plans and statuses
+    daily_recompute_at: dt.time = dt.time(2, 0)  # clinic local time
+    worker_concurrency: int = Field(default=2, ge=1, le=64)
+    task_max_retries: int = Field(default=5, ge=0, le=50)
+
+    @model_validator(mode="after")
+    def _refuse_unsafe_production_defaults(self) -> Settings:
+        if self.env == "production":
+            missing = [
+                name
+                for name, value in (
+                    ("GIST_DATABASE_URL", self.database_url),
+                    ("GIST_BROKER_URL", self.broker_url),
+                )
+                if not value
+            ]
+            if missing:
+                raise ValueError(f"{', '.join(missing)} must be set when GIST_ENV=production")
+            if self.database_url and self.database_url.startswith("sqlite"):
+                raise ValueError("GIST_DATABASE_URL: SQLite is for development; use PostgreSQL in production")
+        ZoneInfo(self.clinic_timezone)  # fails early on a bad zone name
+        return self
+
+    @cached_property
+    def resolved_database_url(self) -> str:
+        if self.database_url:
+            return self.database_url
+        return f"sqlite:///{(self.data_dir / 'gistsched.sqlite3').resolve()}"
+
+    @property
+    def is_embedded_broker(self) -> bool:
+        return not self.broker_url
+
+    @cached_property
+    def broker_folder(self) -> Path:
+        return (self.data_dir / "broker").resolve()
+
+    def today(self) -> dt.date:
+        """The clinic's current date: the as-of date of every plan the shells compute."""
+        return dt.datetime.now(ZoneInfo(self.clinic_timezone)).date()
+
+
+def load_settings() -> Settings:
+    return Settings()

@@ -45,11 +45,17 @@ class _Parser(argparse.ArgumentParser):
         raise UsageError(f"{self.prog}: {message}")
 
 
+_EARLIEST, _LATEST = dt.date(1900, 1, 1), dt.date(2999, 12, 31)  # the plan's horizon must stay a date
+
+
 def _date(text: str, option: str) -> dt.date:
     try:
-        return dt.date.fromisoformat(text) if len(text) == 10 else _bad_date(text, option)
+        day = dt.date.fromisoformat(text) if len(text) == 10 else _bad_date(text, option)
     except ValueError:
         _bad_date(text, option)
+    if not _EARLIEST <= day <= _LATEST:
+        raise UsageError(f"{option}: {text} is outside the supported range 1900-01-01 to 2999-12-31")
+    return day
 
 
 def _bad_date(text: str, option: str) -> NoReturn:
@@ -119,16 +125,28 @@ def cmd_plan(args: argparse.Namespace) -> int:
 
 
 def cmd_demo(args: argparse.Namespace) -> int:
-    from scheduler.summary import render_summary
-
-    as_of = _date(args.as_of, "--as-of") if args.as_of else dt.date.today()  # noqa: DTZ011 — the shell reads the clinic's local date
+    """By default the end-to-end pipeline (scheduler/demo.py); ``--pure`` plans in memory only."""
+    as_of = _date(args.as_of, "--as-of") if args.as_of else None
     path = Path(args.file) if args.file else EXAMPLES
-    with path.open(encoding="utf-8") as f:
-        result = read_jsonl(f)
+    try:
+        with path.open(encoding="utf-8") as f:
+            result = read_jsonl(f)
+    except OSError as exc:
+        raise UsageError(f"--file: cannot read {path}: {exc.strerror}") from None
     if result.errors:
         for error in result.errors:
             print(f"{path}: {error.message}", file=sys.stderr)
         return 2
+    if not args.pure:
+        from scheduler.demo import run_demo
+
+        if not math.isfinite(args.timeout) or args.timeout <= 0:
+            raise UsageError(f"--timeout: must be greater than 0 (got {args.timeout:g})")
+        return run_demo(path, as_of, Path(args.data_dir) if args.data_dir else None, args.timeout)
+
+    from scheduler.summary import render_summary
+
+    as_of = as_of or dt.date.today()  # noqa: DTZ011 — the shell reads the clinic's local date
     plans = plan_patients(result.events, as_of)
     print(
         f"gist-scheduler demo: {len(plans)} patients from {path.name}, planned as of {as_of.isoformat()} "
@@ -159,14 +177,20 @@ def build_parser() -> argparse.ArgumentParser:
     plan.add_argument("--profile", help="JSON file of profile fields overriding esmo2022-seed")
     plan.set_defaults(func=cmd_plan)
 
-    demo = sub.add_parser("demo", help="plan the bundled example cohort and print readable summaries")
-    demo.add_argument("--as-of", help="default: today")
+    demo = sub.add_parser(
+        "demo", help="the example cohort through the pipeline (embedded database, broker, one worker)"
+    )
+    demo.add_argument("--as-of", help="plan as of this date (YYYY-MM-DD; default: today)")
     demo.add_argument("--file", help=f"default: {EXAMPLES}")
+    demo.add_argument("--data-dir", help="keep the demo's database here (default: a temporary folder)")
+    demo.add_argument("--timeout", type=float, default=60.0, help="seconds to wait for the worker (60)")
+    demo.add_argument("--pure", action="store_true", help="in memory only: no database, broker or worker")
     demo.set_defaults(func=cmd_demo)
 
-    from scheduler.cli_pipeline import add_commands
+    from scheduler import cli_pipeline, cli_services
 
-    add_commands(sub)
+    cli_pipeline.add_commands(sub)
+    cli_services.add_commands(sub)
     return parser
 
 

@@ -7,10 +7,12 @@ import json
 import sys
 import time
 from pathlib import Path
+from typing import TYPE_CHECKING
 
-from sqlalchemy.exc import OperationalError, ProgrammingError
+if TYPE_CHECKING:  # imported lazily: `gistsched risk` and `plan` must start fast without them
+    from sqlalchemy.exc import OperationalError, ProgrammingError
 
-from scheduler.settings import Settings, load_settings
+    from scheduler.settings import Settings
 
 
 class StoreError(Exception):
@@ -25,7 +27,10 @@ def _sessions(settings: Settings):  # type: ignore[no-untyped-def]
 
 
 def cmd_db(args: argparse.Namespace) -> int:
+    from sqlalchemy.exc import OperationalError
+
     from models.migrate import upgrade
+    from scheduler.settings import load_settings
 
     settings = load_settings()
     settings.data_dir.mkdir(parents=True, exist_ok=True)
@@ -38,9 +43,11 @@ def cmd_db(args: argparse.Namespace) -> int:
 
 
 def cmd_submit(args: argparse.Namespace) -> int:
-    from tasks.app import enqueue_process
+    from sqlalchemy.exc import OperationalError, ProgrammingError
 
     from scheduler.intake import parse_lines, record_events, unprocessed
+    from scheduler.settings import load_settings
+    from tasks.app import enqueue_process
 
     settings = load_settings()
     path = Path(args.file)
@@ -78,6 +85,9 @@ def cmd_submit(args: argparse.Namespace) -> int:
 
 
 def cmd_patient(args: argparse.Namespace) -> int:
+    from sqlalchemy.exc import OperationalError, ProgrammingError
+
+    from scheduler.settings import load_settings
     from scheduler.stored import patient_exists, pending_events, stored_plan
 
     settings = load_settings()

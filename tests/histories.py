@@ -27,8 +27,18 @@ MIN_EVENTS = 5
 MAX_EVENTS = 30
 MAX_SPAN_DAYS = 6 * 365  # a history never spans more than six years, so it always fits the range
 
-SITES = ("stomach", "duodenum", "jejunum_ileum", "rectum", "colon", "esophagus", "mesentery", "omentum",
-         "peritoneum", "other")
+SITES = (
+    "stomach",
+    "duodenum",
+    "jejunum_ileum",
+    "rectum",
+    "colon",
+    "esophagus",
+    "mesentery",
+    "omentum",
+    "peritoneum",
+    "other",
+)
 COMMON_SITES = ("stomach", "stomach", "jejunum_ileum", "duodenum", "rectum")
 DRUG_DOSES: dict[str, tuple[float, ...]] = {
     "imatinib": (400, 400, 800, 600, 300),
@@ -124,8 +134,11 @@ def _liver_lab(draw: st.DrawFn) -> dict[str, Any]:
 
 @st.composite
 def _lab(draw: st.DrawFn) -> dict[str, Any]:
-    test = draw(st.sampled_from(("alt", "ast", "bilirubin", "alt", "neutrophils", "platelets", "hemoglobin",
-                                 "tsh", "lvef")))
+    test = draw(
+        st.sampled_from(
+            ("alt", "ast", "bilirubin", "alt", "neutrophils", "platelets", "hemoglobin", "tsh", "lvef")
+        )
+    )
     if test in LIVER_TESTS:
         return {**draw(_liver_lab()), "test": test}
     value = draw(st.sampled_from((0.5, 1.5, 2.8, 12, 60, 150, 250)))
@@ -139,8 +152,13 @@ def _course(draw: st.DrawFn, start: int, setting: str, drug: str | None = None) 
     """One drug course: a start, maybe dose changes, maybe a stop (sometimes a same-day switch)."""
     drug = drug or draw(st.sampled_from(("imatinib", "imatinib", *DRUGS)))
     doses = DRUG_DOSES[drug]
-    specs: list[Spec] = [(start, "therapy_started",
-                          {"drug": drug, "dose_mg": draw(st.sampled_from(doses)), "setting": setting})]
+    specs: list[Spec] = [
+        (
+            start,
+            "therapy_started",
+            {"drug": drug, "dose_mg": draw(st.sampled_from(doses)), "setting": setting},
+        )
+    ]
     day = start
     for _ in range(draw(st.integers(0, 2))):
         day += draw(st.integers(1, 200))
@@ -151,9 +169,17 @@ def _course(draw: st.DrawFn, start: int, setting: str, drug: str | None = None) 
         if draw(st.integers(0, 3)) == 0:  # switch on the same day (or a rechallenge soon after)
             nxt = draw(st.sampled_from(DRUGS))
             gap = draw(st.sampled_from((0, 0, 10, 45)))
-            specs.append((day + gap, "therapy_started",
-                          {"drug": nxt, "dose_mg": draw(st.sampled_from(DRUG_DOSES[nxt])),
-                           "setting": draw(st.sampled_from((setting, setting, "advanced")))}))
+            specs.append(
+                (
+                    day + gap,
+                    "therapy_started",
+                    {
+                        "drug": nxt,
+                        "dose_mg": draw(st.sampled_from(DRUG_DOSES[nxt])),
+                        "setting": draw(st.sampled_from((setting, setting, "advanced"))),
+                    },
+                )
+            )
     return specs
 
 
@@ -191,8 +217,10 @@ def _pathway(draw: st.DrawFn) -> list[Spec]:
         specs.append((draw(st.integers(0, diag_day)), "patient_registered", reg))
     diagnosis = draw(_diagnosis())
     if route == "small":  # a small gastric or duodenal nodule under EUS surveillance
-        diagnosis.update(site=draw(st.sampled_from(("stomach", "stomach", "duodenum"))),
-                         size_cm=draw(st.sampled_from((0.8, 1.2, 1.5, 1.9, 2.0))))
+        diagnosis.update(
+            site=draw(st.sampled_from(("stomach", "stomach", "duodenum"))),
+            size_cm=draw(st.sampled_from((0.8, 1.2, 1.5, 1.9, 2.0))),
+        )
         diagnosis.pop("metastatic", None)
     elif route == "resected" and diagnosis.get("metastatic") and draw(st.booleans()):
         diagnosis["metastatic"] = False
@@ -218,25 +246,38 @@ def _pathway(draw: st.DrawFn) -> list[Spec]:
 
     if route == "resected" and draw(st.integers(0, 4)) == 0:  # neoadjuvant imatinib into the surgery
         start = day + draw(st.integers(1, 40))
-        specs.append((start, "therapy_started", {"drug": "imatinib", "dose_mg": 400, "setting": "neoadjuvant"}))
+        specs.append(
+            (start, "therapy_started", {"drug": "imatinib", "dose_mg": 400, "setting": "neoadjuvant"})
+        )
         specs.extend(draw(_course_checks(start, "imatinib")))
         day += draw(st.integers(120, 300))
     if route == "resected":
         day += draw(st.integers(0, 180))
-        resection: dict[str, Any] = {"margin": draw(st.sampled_from(("R0", "R0", "R0", "R0", "R0", "R0", "R1", "R1", "R2")))}
+        resection: dict[str, Any] = {
+            "margin": draw(st.sampled_from(("R0", "R0", "R0", "R0", "R0", "R0", "R1", "R1", "R2")))
+        }
         draw(_optional(resection, "approach", st.sampled_from(("open", "laparoscopic", "endoscopic"))))
         draw(_optional(resection, "intent", st.sampled_from(("curative", "curative", "cytoreductive"))))
         specs.append((day, "resection", resection))
         rupture_when = draw(st.integers(0, 5))
         if rupture_when <= 1:  # on the day of surgery (intraoperative) or some days before it
             rupture: dict[str, Any] = {}
-            draw(_optional(rupture, "context", st.sampled_from(("spontaneous", "intraoperative", "perforation"))))
+            draw(
+                _optional(
+                    rupture, "context", st.sampled_from(("spontaneous", "intraoperative", "perforation"))
+                )
+            )
             specs.append((day - rupture_when * draw(st.integers(1, 40)), "rupture", rupture))
         if draw(st.integers(0, 6)) > 0:
             specs.append((day + draw(st.integers(0, 30)), "pathology", draw(_pathology(site))))
         if draw(st.integers(0, 8)) == 0:  # a second operation (recurrence, or surgery in advanced disease)
-            specs.append((day + draw(st.integers(100, 900)), "resection",
-                          {"margin": draw(st.sampled_from(("R0", "R1", "R2")))}))
+            specs.append(
+                (
+                    day + draw(st.integers(100, 900)),
+                    "resection",
+                    {"margin": draw(st.sampled_from(("R0", "R1", "R2")))},
+                )
+            )
     elif route == "unresected" and draw(st.integers(0, 5)) == 0:  # a rupture never operated on
         specs.append((day + draw(st.integers(0, 60)), "rupture", {"context": "spontaneous"}))
 
@@ -274,14 +315,20 @@ def _routine(draw: st.DrawFn, span: int) -> list[Spec]:
     for _ in range(draw(st.integers(0, 8))):
         imaging: dict[str, Any] = {"modality": draw(st.sampled_from(MODALITIES))}
         if draw(st.integers(0, 2)) > 0:
-            imaging["result"] = draw(st.sampled_from(("stable", "stable", "no_evidence_of_disease",
-                                                      *IMAGING_RESULTS)))
+            imaging["result"] = draw(
+                st.sampled_from(("stable", "stable", "no_evidence_of_disease", *IMAGING_RESULTS))
+            )
         specs.append((draw(st.integers(0, span)), "imaging", imaging))
     for _ in range(draw(st.integers(0, 8))):
         specs.append((draw(st.integers(0, span)), "lab_result", draw(_lab())))
     for _ in range(draw(st.integers(0, 3))):
-        specs.append((draw(st.integers(0, span)), "visit",
-                      {"kind": draw(st.sampled_from(("clinic_visit", "skin_exam")))}))
+        specs.append(
+            (
+                draw(st.integers(0, span)),
+                "visit",
+                {"kind": draw(st.sampled_from(("clinic_visit", "skin_exam")))},
+            )
+        )
     for _ in range(draw(st.integers(0, 3))):
         review: dict[str, Any] = {}
         draw(_optional(review, "decision", st.sampled_from(("resect", "continue imatinib", "observe"))))
@@ -289,12 +336,20 @@ def _routine(draw: st.DrawFn, span: int) -> list[Spec]:
     return specs
 
 
-def build_events(specs: list[tuple[dt.date, str, dict[str, Any]]], prefix: str = "e",
-                 patient_id: str = PATIENT_ID) -> list[Event]:
+def build_events(
+    specs: list[tuple[dt.date, str, dict[str, Any]]], prefix: str = "e", patient_id: str = PATIENT_ID
+) -> list[Event]:
     """Contract-shaped JSON objects (ids ``{prefix}001``…) parsed with ``parse_event``."""
     return [
-        parse_event({"event_id": f"{prefix}{n:03d}", "patient_id": patient_id, "type": kind,
-                     "occurred_on": day.isoformat(), "data": data})
+        parse_event(
+            {
+                "event_id": f"{prefix}{n:03d}",
+                "patient_id": patient_id,
+                "type": kind,
+                "occurred_on": day.isoformat(),
+                "data": data,
+            }
+        )
         for n, (day, kind, data) in enumerate(specs, start=1)
     ]
 
@@ -308,8 +363,13 @@ def patient_histories(draw: st.DrawFn) -> list[Event]:
     span = min(max(day for day, _, _ in specs) + draw(st.integers(90, 900)), MAX_SPAN_DAYS)
     specs += draw(_routine(span))
     if draw(st.integers(0, 9)) == 0:
-        specs.append((span, "follow_up_ended",
-                      {"reason": draw(st.sampled_from(("deceased", "transferred", "discharged", "declined")))}))
+        specs.append(
+            (
+                span,
+                "follow_up_ended",
+                {"reason": draw(st.sampled_from(("deceased", "transferred", "discharged", "declined")))},
+            )
+        )
     while len(specs) < MIN_EVENTS:
         specs.append((draw(st.integers(0, span)), "imaging", {"modality": "ct"}))
     specs = specs[:MAX_EVENTS]
@@ -326,8 +386,10 @@ def histories_with_as_of(draw: st.DrawFn) -> tuple[list[Event], dt.date]:
     """A history and an ``as_of`` from its first event to a year after its last."""
     events = draw(patient_histories())
     days = sorted(e.occurred_on for e in events)
-    as_of = draw(st.one_of(
-        st.sampled_from(days),
-        st.dates(days[0], days[-1] + dt.timedelta(days=365)),
-    ))
+    as_of = draw(
+        st.one_of(
+            st.sampled_from(days),
+            st.dates(days[0], days[-1] + dt.timedelta(days=365)),
+        )
+    )
     return events, as_of

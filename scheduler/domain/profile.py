@@ -102,11 +102,40 @@ class Profile:
     resume_lookback_days: int = 30
 
     def with_overrides(self, overrides: Mapping[str, Any]) -> Profile:
-        """A copy with scalar fields replaced (the shell loads ``overrides`` from a reviewed file)."""
-        unknown = set(overrides) - {f.name for f in dataclasses.fields(self)}
+        """A copy with scalar fields replaced (the shell loads ``overrides`` from a reviewed file).
+
+        Every value is checked against its field's type and a sane range, so a typo in a site's
+        profile is refused with the field's name instead of producing a wrong schedule.
+        """
+        fields = {f.name: f for f in dataclasses.fields(self)}
+        unknown = set(overrides) - set(fields)
         if unknown:
             raise ValueError(f"unknown profile field(s): {', '.join(sorted(unknown))}")
+        for name, value in overrides.items():
+            _check_override(name, getattr(self, name), value)
         return dataclasses.replace(self, **dict(overrides))
+
+
+_INT_LIMITS: dict[str, tuple[int, int]] = {"horizon_months": (1, 120)}
+_DEFAULT_INT_LIMITS = (0, 3650)  # days, months and years of a follow-up schedule
+
+
+def _check_override(name: str, current: object, value: object) -> None:
+    """Only scalar fields may be overridden from a file; schedules change in code, with review."""
+    if isinstance(current, bool) or not isinstance(current, str | int | float):
+        raise ValueError(f"{name}: schedules cannot be overridden from a profile file (change them in code)")
+    if isinstance(current, str):
+        if not isinstance(value, str) or not 1 <= len(value) <= 64:
+            raise ValueError(f"{name}: must be a text of 1–64 characters (got {value!r})")
+        return
+    if isinstance(value, bool) or not isinstance(value, int | float):
+        raise ValueError(f"{name}: must be a number (got {value!r})")
+    if isinstance(current, int):
+        low, high = _INT_LIMITS.get(name, _DEFAULT_INT_LIMITS)
+        if not isinstance(value, int) or not low <= value <= high:
+            raise ValueError(f"{name}: must be a whole number from {low} to {high} (got {value!r})")
+    elif not 0 < value <= 10_000:
+        raise ValueError(f"{name}: must be a number greater than 0 and at most 10000 (got {value!r})")
 
 
 _SURVEILLANCE: dict[str, ChainedSchedule] = {

@@ -19,7 +19,7 @@ STAMP := $(VENV)/.installed
 CONTRACT_CHECK := ../shared/tools/contract-check
 BENCH_ARGS ?=
 
-.PHONY: help venv demo test lint bench contract clean
+.PHONY: help venv demo run test lint bench contract clean
 
 help: ## list every entry point (the default)
 	@echo "gist-scheduler: make targets"
@@ -28,7 +28,8 @@ help: ## list every entry point (the default)
 	@echo "The command line, once 'make venv' has run:"
 	@echo "  .venv/bin/gistsched risk --size-cm X --mitoses N --site SITE [--ruptured]"
 	@echo "  .venv/bin/gistsched plan FILE --as-of YYYY-MM-DD   e.g. examples/cohort.jsonl"
-	@echo "  .venv/bin/gistsched demo"
+	@echo "  .venv/bin/gistsched demo [--pure] [--as-of YYYY-MM-DD]"
+	@echo "  .venv/bin/gistsched run | worker | clock | submit FILE [--wait S] | patient ID | db upgrade"
 	@echo "Variables: PYTHON=$(or $(PYTHON),<none found: need python3.11 or python3 >= 3.11>)  BENCH_ARGS='$(BENCH_ARGS)'"
 
 venv: $(STAMP) ## create .venv and install the project with its dev tools (only when needed)
@@ -44,16 +45,19 @@ $(STAMP): pyproject.toml
 	$(BIN)/python -m pip install --disable-pip-version-check --no-input --quiet -e '.[dev]'
 	@touch $@
 
-demo: venv ## run the end-to-end demonstration (gistsched demo)
+demo: venv ## the example cohort through the pipeline (SQLite, embedded broker, one worker); exits when done
 	$(BIN)/gistsched demo
+
+run: venv ## the long-running service on this machine (worker + clock; GIST_* env); Ctrl-C stops it
+	$(BIN)/gistsched run
 
 test: venv ## lint, then run the whole test suite
 	$(MAKE) --no-print-directory lint
 	$(BIN)/pytest
 
-lint: venv ## ruff check on scheduler, tests, benchmarks; mypy --strict on scheduler
-	$(BIN)/ruff check scheduler tests benchmarks
-	$(BIN)/mypy --strict scheduler
+lint: venv ## ruff check on the code, tests and benchmarks; mypy --strict on scheduler, tasks, models
+	$(BIN)/ruff check scheduler tasks models tests benchmarks
+	$(BIN)/mypy --strict scheduler tasks models
 
 bench: venv ## time the planner on synthetic patients (BENCH_ARGS='--patients 1000' or '--profile')
 	$(BIN)/python benchmarks/plan_bench.py $(BENCH_ARGS)

@@ -31,7 +31,10 @@ class Settings(BaseSettings):
     clinic_timezone: str = "UTC"  # the clinic's calendar: "today" for plans and statuses
     daily_recompute_at: dt.time = dt.time(2, 0)  # clinic local time
     worker_concurrency: int = Field(default=2, ge=1, le=64)
+    worker_name: str | None = Field(default=None, pattern=r"^[A-Za-z0-9_.-]{1,64}$")  # Celery node name
     task_max_retries: int = Field(default=5, ge=0, le=50)
+    # Pins the clinic's date (demos, tests, replays): every plan is computed as of this day.
+    as_of: dt.date | None = None
 
     @model_validator(mode="after")
     def _refuse_unsafe_production_defaults(self) -> Settings:
@@ -48,6 +51,8 @@ class Settings(BaseSettings):
                 raise ValueError(f"{', '.join(missing)} must be set when GIST_ENV=production")
             if self.database_url and self.database_url.startswith("sqlite"):
                 raise ValueError("GIST_DATABASE_URL: SQLite is for development; use PostgreSQL in production")
+            if self.as_of is not None:
+                raise ValueError("GIST_AS_OF pins the date for demos and tests; unset it in production")
         ZoneInfo(self.clinic_timezone)  # fails early on a bad zone name
         return self
 
@@ -65,9 +70,16 @@ class Settings(BaseSettings):
     def broker_folder(self) -> Path:
         return (self.data_dir / "broker").resolve()
 
-    def today(self) -> dt.date:
-        """The clinic's current date: the as-of date of every plan the shells compute."""
-        return dt.datetime.now(ZoneInfo(self.clinic_timezone)).date()
+    def today(self, now: dt.datetime | None = None) -> dt.date:
+        """The clinic's current date (at ``now``, an aware time; default the real clock): the as-of
+        date of every plan the shells compute. ``GIST_AS_OF`` pins it."""
+        if self.as_of is not None:
+            return self.as_of
+        return (now or dt.datetime.now(dt.UTC)).astimezone(ZoneInfo(self.clinic_timezone)).date()
+
+    def local_time(self, now: dt.datetime | None = None) -> dt.time:
+        """The clinic's wall-clock time (for ``daily_recompute_at``)."""
+        return (now or dt.datetime.now(dt.UTC)).astimezone(ZoneInfo(self.clinic_timezone)).time()
 
 
 def load_settings() -> Settings:

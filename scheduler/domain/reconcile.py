@@ -2,7 +2,9 @@
 reconcile"): pure, so redelivered and out-of-order work converges by construction.
 
 * reminders by stable key: new → insert; changed → update (revision + 1, the calendar SEQUENCE);
-  gone from the plan → cancel, never delete; already completed or cancelled and gone → keep;
+  gone from the plan → cancel, never delete (a completed item can only be gone when a late event
+  rewrote history — its scan now completes another key — so it is cancelled too, keeping its
+  ``completed_on``/``completed_by`` as a record); already cancelled and gone → keep;
 * alerts by (rule, code): new → raise; changed severity or message → update; gone → resolve.
 """
 
@@ -69,7 +71,7 @@ def reconcile_reminders(
         elif any(getattr(current, f) != getattr(reminder, f) for f in REMINDER_FIELDS):
             changes.updates.append((current, reminder))
     for key, current in stored.items():
-        if key not in wanted and current.status not in ("completed", "cancelled"):
+        if key not in wanted and current.status != "cancelled":
             changes.cancels.append(current)
     return changes
 

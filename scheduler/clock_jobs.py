@@ -1,0 +1,252 @@
+"""What the clock does, as plain functions over a sessionmaker (no APScheduler, no Celery).
+
+One tick (:func:`tick`), every ``GIST_CLOCK_INTERVAL_SECONDS``:
+
+1. **Lease.** Claim or renew the ``clock`` lease: a conditional UPDATE (held by us, or expired) or,
+   when no row exists yet, an INSERT that only one clock can win. A clock without the lease does
+   nothing this tick, so a second clock started by mistake never doubles the work; it takes over
+   within ``3 × interval`` of the first one's death.
+2. **Stalled events.** Every patient with an event stored but unprocessed for more than
+   ``GIST_STALLED_AFTER_SECONDS`` (a broker that lost its messages, a worker killed mid-task) gets
+   one ``patients.process`` again — one per patient, not per event, and at most once per stall
+   period per patient.
+3. **Daily recompute.** Once per clinic day (at ``daily_recompute_at`` clinic time, or at the
+   clock's first tick if the day's run has not happened), every active patient is recomputed
+   (``force``), so statuses and rolling horizons follow the calendar. The day is claimed by a
+   conditional UPDATE of the ``daily_recompute`` mark before anything is queued, so a second clock
+   or a restart does not run it twice; if queueing fails the claim is given back.
+
+``enqueue(patient_id, force)`` is called only after the transaction that decided it committed; it
+may return ``False`` to say the message was not sent (the clock then tries again next tick).
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import logging
+import os
+import socket
+import uuid
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import Any, cast
+
+from sqlalchemy import CursorResult, Delete, Update, delete, or_, select, update
+from sqlalchemy.exc import IntegrityError
+from sqlalchemy.orm import Session, sessionmaker
+
+from models.rows import ClockLeaseRow, ClockMarkRow, EventRow, PatientRow
+from models.types import utcnow
+from scheduler.settings import Settings
+
+LEASE = "clock"
+DAILY_RECOMPUTE = "daily_recompute"
+LEASE_INTERVALS = 3  # a lease outlives two missed renewals
+
+Enqueue = Callable[[str, bool], object]  # (patient_id, force); any result is ignored
+log = logging.getLogger(__name__)
+
+
+def rowcount(session: Session, statement: Update | Delete) -> int:
+    """Run a bulk UPDATE/DELETE (no ORM session synchronisation) and return the rows it matched:
+    the conditional writes below decide by this count."""
+    result = session.execute(statement.execution_options(synchronize_session=False))
+    return int(cast(CursorResult[Any], result).rowcount)
+
+
+def new_holder() -> str:
+    """``host:pid:random`` — unique per clock process, readable in the table."""
+    return f"{socket.gethostname()}:{os.getpid()}:{uuid.uuid4().hex[:12]}"
+
+
+# ---- the lease ----------------------------------------------------------------------------------
+
+
+def claim_lease(
+    sessions: sessionmaker[Session], holder: str, ttl: dt.timedelta, now: dt.datetime, name: str = LEASE
+) -> bool:
+    """Claim or renew ``name`` for ``holder`` until ``now + ttl``; False while another holds it."""
+    expires_at = now + ttl
+    with sessions.begin() as session:
+        renewed = rowcount(
+            session,
+            update(ClockLeaseRow)
+            .where(
+                ClockLeaseRow.name == name,
+                or_(ClockLeaseRow.holder == holder, ClockLeaseRow.expires_at <= now),
+            )
+            .values(holder=holder, expires_at=expires_at),
+        )
+        if renewed == 1:
+            return True
+        if session.get(ClockLeaseRow, name) is not None:
+            return False
+    try:
+        with sessions.begin() as session:
+            session.add(ClockLeaseRow(name=name, holder=holder, expires_at=expires_at))
+    except IntegrityError:
+        return False  # another clock inserted it first
+    return True
+
+
+def release_lease(sessions: sessionmaker[Session], holder: str, name: str = LEASE) -> bool:
+    """Give the lease up (clean shutdown) so a standby clock need not wait for it to expire."""
+    with sessions.begin() as session:
+        return (
+            rowcount(
+                session,
+                delete(ClockLeaseRow).where(ClockLeaseRow.name == name, ClockLeaseRow.holder == holder),
+            )
+            == 1
+        )
+
+
+# ---- the daily mark -----------------------------------------------------------------------------
+
+
+def claim_day(sessions: sessionmaker[Session], day: dt.date, name: str = DAILY_RECOMPUTE) -> bool:
+    """Mark ``day`` as run for ``name``; True only for the one caller that moved the mark to it."""
+    with sessions.begin() as session:
+        moved = rowcount(
+            session,
+            update(ClockMarkRow)
+            .where(ClockMarkRow.name == name, ClockMarkRow.last_run_on < day)
+            .values(last_run_on=day),
+        )
+        if moved == 1:
+            return True
+        if session.get(ClockMarkRow, name) is not None:
+            return False
+    try:
+        with sessions.begin() as session:
+            session.add(ClockMarkRow(name=name, last_run_on=day))
+    except IntegrityError:
+        return False
+    return True
+
+
+def unclaim_day(sessions: sessionmaker[Session], day: dt.date, name: str = DAILY_RECOMPUTE) -> None:
+    """Give ``day`` back after a failed run, so the next tick runs it again."""
+    with sessions.begin() as session:
+        rowcount(
+            session,
+            update(ClockMarkRow)
+            .where(ClockMarkRow.name == name, ClockMarkRow.last_run_on == day)
+            .values(last_run_on=day - dt.timedelta(days=1)),
+        )
+
+
+def last_run_on(sessions: sessionmaker[Session], name: str = DAILY_RECOMPUTE) -> dt.date | None:
+    with sessions() as session:
+        return session.scalar(select(ClockMarkRow.last_run_on).where(ClockMarkRow.name == name))
+
+
+# ---- what to queue ------------------------------------------------------------------------------
+
+
+def stalled_patient_ids(sessions: sessionmaker[Session], received_before: dt.datetime) -> list[str]:
+    """Patients with an event received before ``received_before`` and still unprocessed."""
+    with sessions() as session:
+        return list(
+            session.scalars(
+                select(EventRow.patient_id)
+                .where(EventRow.processed_at.is_(None), EventRow.received_at < received_before)
+                .group_by(EventRow.patient_id)
+                .order_by(EventRow.patient_id)
+            )
+        )
+
+
+def active_patient_ids(sessions: sessionmaker[Session]) -> list[str]:
+    with sessions() as session:
+        return list(
+            session.scalars(
+                select(PatientRow.patient_id)
+                .where(PatientRow.is_active.is_(True))
+                .order_by(PatientRow.patient_id)
+            )
+        )
+
+
+# ---- one tick -----------------------------------------------------------------------------------
+
+
+@dataclass
+class ClockState:
+    """What one clock process remembers between ticks."""
+
+    holder: str = field(default_factory=new_holder)
+    has_started: bool = False  # until today's run is known done, every tick checks it (start-up catch-up)
+    requeued_at: dict[str, dt.datetime] = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
+class TickResult:
+    has_lease: bool
+    requeued: tuple[str, ...] = ()
+    recomputed: tuple[str, ...] | None = None  # None: the daily recompute did not run this tick
+
+
+def tick(
+    sessions: sessionmaker[Session],
+    settings: Settings,
+    enqueue: Enqueue,
+    state: ClockState | None = None,
+    now: dt.datetime | None = None,
+) -> TickResult:
+    """One pass of the clock. Without ``state`` it is a one-shot (a fresh clock's first tick that
+    releases the lease at the end), handy for tests and cron-style use."""
+    one_shot = state is None
+    state = state or ClockState()
+    now = now or utcnow()
+    ttl = dt.timedelta(seconds=settings.clock_interval_seconds * LEASE_INTERVALS)
+    if not claim_lease(sessions, state.holder, ttl, now):
+        log.debug("clock lease held by another clock; idle this tick")
+        return TickResult(has_lease=False)
+    try:
+        requeued = requeue_stalled(sessions, settings, enqueue, state, now)
+        recomputed = run_daily_recompute(sessions, settings, enqueue, state, now)
+    finally:
+        if one_shot:
+            release_lease(sessions, state.holder)
+    return TickResult(True, requeued, recomputed)
+
+
+def requeue_stalled(
+    sessions: sessionmaker[Session], settings: Settings, enqueue: Enqueue, state: ClockState, now: dt.datetime
+) -> tuple[str, ...]:
+    stall = dt.timedelta(seconds=settings.stalled_after_seconds)
+    state.requeued_at = {pid: at for pid, at in state.requeued_at.items() if now - at < stall}
+    due = [pid for pid in stalled_patient_ids(sessions, now - stall) if pid not in state.requeued_at]
+    for patient_id in due:
+        if enqueue(patient_id, False) is not False:  # False: not sent; try again next tick
+            state.requeued_at[patient_id] = now
+    if due:
+        log.info(
+            "re-queued %d patient(s) with events unprocessed for over %g s", len(due), stall.total_seconds()
+        )
+    return tuple(due)
+
+
+def run_daily_recompute(
+    sessions: sessionmaker[Session], settings: Settings, enqueue: Enqueue, state: ClockState, now: dt.datetime
+) -> tuple[str, ...] | None:
+    if state.has_started and settings.local_time(now) < settings.daily_recompute_at:
+        return None
+    day = settings.today(now)
+    if not claim_day(sessions, day):
+        state.has_started = True  # today's run is done (by us, another clock or before a restart)
+        return None
+    try:
+        patients = active_patient_ids(sessions)
+        unsent = [patient_id for patient_id in patients if enqueue(patient_id, True) is False]
+    except Exception:
+        unclaim_day(sessions, day)
+        raise
+    if unsent:  # the broker is down: give the day back, the next tick runs it again
+        unclaim_day(sessions, day)
+        log.warning("daily recompute for %s: %d patient(s) not queued; will retry", day, len(unsent))
+        return None
+    state.has_started = True
+    log.info("daily recompute for %s: queued %d active patient(s)", day.isoformat(), len(patients))
+    return tuple(patients)

@@ -1,0 +1,202 @@
+"""``gistsched demo``: the example cohort through the real pipeline, on embedded defaults.
+
+A fresh data folder (temporary unless ``--data-dir``) gets a migrated SQLite database; the file is
+submitted through the same intake as ``gistsched submit`` onto the embedded broker; ONE real worker
+process (``gistsched worker``) processes it; once every event is processed the STORED plans are
+printed, the worker is stopped and the totals shown. Nothing of the user's configuration
+(``GIST_DATABASE_URL``, ``GIST_BROKER_URL``) is touched.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import os
+import shutil
+import sys
+import tempfile
+import time
+from collections.abc import Mapping
+from dataclasses import fields
+from pathlib import Path
+from typing import Any
+
+from sqlalchemy import func, select
+
+from scheduler.domain.model import Alert, Plan, Reminder, RiskAssessment, Therapy
+from scheduler.processes import Child, gistsched_command, start_child, stop_children
+from scheduler.settings import Settings
+
+POLL_SECONDS = 0.1
+_RISK_FIELDS = tuple(f.name for f in fields(RiskAssessment))
+
+
+class DemoError(Exception):
+    """The pipeline did not finish: one line for stderr, exit 1."""
+
+
+def plan_from_stored(data: Mapping[str, Any]) -> Plan:
+    """The stored plan (``scheduler.stored.stored_plan``) as the core's :class:`Plan`, so the
+    terminal summary renders stored and pure plans alike."""
+    risk = data["risk"]
+    therapy = data.get("therapy")
+    return Plan(
+        patient_id=data["patient_id"],
+        as_of=dt.date.fromisoformat(data["as_of"]),
+        risk=RiskAssessment(**{name: risk.get(name) for name in _RISK_FIELDS}),
+        stage=data["stage"],
+        therapy=None
+        if therapy is None
+        else Therapy(
+            therapy["drug"],
+            therapy["dose_mg"],
+            therapy["setting"],
+            dt.date.fromisoformat(therapy["started_on"]),
+            therapy.get("line"),
+        ),
+        alerts=tuple(
+            Alert(a["code"], a["severity"], a["message"], a["rule"], a["citation"]) for a in data["alerts"]
+        ),
+        reminders=tuple(_reminder(r) for r in data["reminders"]),
+        profile=data.get("profile") or "unknown",
+    )
+
+
+def _reminder(r: Mapping[str, Any]) -> Reminder:
+    def day(value: Any) -> dt.date | None:
+        return dt.date.fromisoformat(value) if value else None
+
+    return Reminder(
+        r["key"],
+        r["kind"],
+        dt.date.fromisoformat(r["due_on"]),
+        r["window_days"],
+        r["status"],
+        r["rule"],
+        r["rationale"],
+        r["citation"],
+        day(r.get("completed_on")),
+        r.get("completed_by"),
+        day(r.get("cancelled_on")),
+    )
+
+
+def run_demo(path: Path, as_of: dt.date | None, data_dir: Path | None, timeout: float) -> int:
+    started = time.monotonic()
+    is_temporary = data_dir is None
+    folder = Path(tempfile.mkdtemp(prefix="gistsched-demo-")) if data_dir is None else data_dir
+    folder.mkdir(parents=True, exist_ok=True)
+    settings = Settings(env="development", data_dir=folder, database_url=None, broker_url=None, as_of=as_of)
+    worker: Child | None = None
+    ok = False
+    try:
+        print(f"gist-scheduler demo: {path.name} through the event pipeline, as of {settings.today()}")
+        print(f"  data folder  {folder}  (SQLite database, embedded broker, worker log)")
+        worker, summary = _run_pipeline(settings, path, timeout)
+        stop_children([worker], timeout=15)
+        worker = None
+        print(summary)
+        print(f"Done in {time.monotonic() - started:.1f} s.")
+        print("Decision support only: every item recommends and explains; the care team decides.")
+        print(
+            "The long-running service (worker + clock on these defaults): make run  (.venv/bin/gistsched run)"
+        )
+        ok = True
+        return 0
+    except DemoError as exc:
+        print(f"gistsched demo: {exc}", file=sys.stderr)
+        return 1
+    finally:
+        if worker is not None:
+            stop_children([worker], timeout=15)
+        if is_temporary and ok:
+            shutil.rmtree(folder, ignore_errors=True)
+        elif not ok:
+            print(f"gistsched demo: kept {folder} for inspection", file=sys.stderr)
+
+
+def _run_pipeline(settings: Settings, path: Path, timeout: float) -> tuple[Child, str]:
+    from models.migrate import upgrade
+    from models.rows import EventRow, PatientRow, ReminderRow
+    from scheduler.intake import parse_lines, record_events, unprocessed
+    from scheduler.stored import stored_plan
+    from scheduler.summary import render_summary
+    from tasks.app import enqueue_process
+    from tasks.store import sessions_for
+
+    upgrade(settings.resolved_database_url)
+    log_path = settings.data_dir / "worker.log"
+    worker = start_child(
+        "worker", gistsched_command("worker", "--concurrency", "2"), _worker_env(settings), log_path
+    )
+    print(f"  worker       pid {worker.process.pid}, 2 pool processes, log {log_path.name}")
+
+    sessions = sessions_for(settings)
+    items = parse_lines(path.read_text(encoding="utf-8").splitlines())
+    later = [] if settings.as_of is None else [i for i in items if _occurs_after(i[1], settings.as_of)]
+    if later:  # as `gistsched plan --as-of` does; intake would reject them as future events
+        print(f"  left out     {len(later)} events after --as-of {settings.as_of}")
+        items = [i for i in items if i not in later]
+    submitted = time.monotonic()
+    result = record_events(sessions, items, settings.today(), lambda pid: enqueue_process(pid, settings))
+    print(
+        f"  submitted    {result.accepted} events accepted, {result.duplicates} duplicates, "
+        f"{len(result.rejected)} rejected, for {len(result.patient_ids)} patients"
+    )
+    for rejection in result.rejected[:5]:
+        print(f"               {path.name}: {rejection.error}")
+
+    deadline = submitted + timeout
+    while True:
+        with sessions() as session:
+            left = unprocessed(session, result.event_ids)
+        if left == 0:
+            break
+        if not worker.is_running:
+            raise DemoError(
+                f"the worker exited (status {worker.process.returncode}) with {left} event(s) unprocessed; "
+                f"see {log_path}"
+            )
+        if time.monotonic() >= deadline:
+            raise DemoError(f"{left} event(s) still unprocessed after {timeout:g} s; see {log_path}")
+        time.sleep(POLL_SECONDS)
+    print(f"  processed    every event in {time.monotonic() - submitted:.1f} s\n")
+
+    out: list[str] = []
+    with sessions() as session:
+        for patient_id in result.patient_ids:
+            plan = stored_plan(session, patient_id)
+            if plan is not None:
+                out.append(render_summary(plan_from_stored(plan)))
+        events = session.scalar(select(func.count()).select_from(EventRow)) or 0
+        patients = session.scalar(select(func.count()).select_from(PatientRow)) or 0
+        by_status = dict(
+            session.execute(select(ReminderRow.status, func.count()).group_by(ReminderRow.status))
+            .tuples()
+            .all()
+        )
+    reminders = sum(by_status.values())
+    statuses = ", ".join(f"{n} {status}" for status, n in sorted(by_status.items()))
+    out.append(
+        f"Totals: {events} events stored for {patients} patients ({result.duplicates} duplicates, "
+        f"{len(result.rejected)} rejected); {reminders} reminders stored ({statuses or 'none'})."
+    )
+    return worker, "\n".join(out)
+
+
+def _occurs_after(obj: object, day: dt.date) -> bool:
+    occurred_on = obj.get("occurred_on") if isinstance(obj, dict) else None
+    return isinstance(occurred_on, str) and len(occurred_on) == 10 and occurred_on > day.isoformat()
+
+
+def _worker_env(settings: Settings) -> dict[str, str]:
+    """This process's environment, pointed at the demo's folder and embedded defaults."""
+    env = {
+        k: v
+        for k, v in os.environ.items()
+        if k not in ("GIST_DATABASE_URL", "GIST_BROKER_URL", "GIST_ENV", "GIST_AS_OF", "GIST_WORKER_NAME")
+    }
+    env["GIST_DATA_DIR"] = str(settings.data_dir)
+    env["GIST_ENV"] = "development"
+    if settings.as_of is not None:
+        env["GIST_AS_OF"] = settings.as_of.isoformat()
+    return env

@@ -1,0 +1,253 @@
+"""The clock's decisions (scheduler/clock_jobs.py) on a real SQLite file, with explicit times.
+
+Lease: two holders, renewal, expiry, release. Daily mark: claimed once per day, given back on
+failure. Stalled sweep: only events both unprocessed and older than the stall period, one entry
+per patient. Tick: a clock without the lease does nothing; the daily run happens at start-up or
+after ``daily_recompute_at``, once.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+from sqlalchemy.orm import Session, sessionmaker
+
+from models.db import make_engine, make_sessionmaker
+from models.migrate import upgrade
+from models.rows import EventRow, PatientRow
+from scheduler.clock_jobs import (
+    ClockState,
+    active_patient_ids,
+    claim_day,
+    claim_lease,
+    last_run_on,
+    release_lease,
+    stalled_patient_ids,
+    tick,
+    unclaim_day,
+)
+from scheduler.settings import Settings
+
+T0 = dt.datetime(2026, 11, 27, 9, 0, tzinfo=dt.UTC)
+TTL = dt.timedelta(seconds=180)
+DAY = dt.date(2026, 11, 27)
+
+
+@pytest.fixture
+def sessions(tmp_path: Path) -> Iterator[sessionmaker[Session]]:
+    url = f"sqlite:///{tmp_path / 'clock.sqlite3'}"
+    upgrade(url)
+    engine = make_engine(url)
+    yield make_sessionmaker(engine)
+    engine.dispose()
+
+
+def settings_for(tmp_path: Path, **overrides: object) -> Settings:
+    values: dict[str, object] = {
+        "env": "test",
+        "data_dir": tmp_path,
+        "database_url": f"sqlite:///{tmp_path / 'clock.sqlite3'}",
+        "broker_url": None,
+        "clock_interval_seconds": 60,
+        "stalled_after_seconds": 300,
+        "clinic_timezone": "UTC",
+        "daily_recompute_at": dt.time(2, 0),
+        "as_of": None,
+    }
+    values.update(overrides)
+    return Settings(**values)  # type: ignore[arg-type]
+
+
+def add_event(
+    sessions: sessionmaker[Session],
+    event_id: str,
+    patient_id: str,
+    received_at: dt.datetime,
+    processed_at: dt.datetime | None = None,
+    *,
+    is_active: bool = True,
+) -> None:
+    with sessions.begin() as session:
+        if session.get(PatientRow, patient_id) is None:
+            session.add(PatientRow(patient_id=patient_id, is_active=is_active))
+            session.flush()
+        session.add(
+            EventRow(
+                event_id=event_id,
+                patient_id=patient_id,
+                type="visit",
+                occurred_on=DAY,
+                payload={"event_id": event_id},
+                fingerprint=event_id,
+                received_at=received_at,
+                processed_at=processed_at,
+            )
+        )
+
+
+# ---- lease --------------------------------------------------------------------------------------
+
+
+def test_lease_is_held_by_one_holder_renewed_and_taken_over_only_after_expiry(
+    sessions: sessionmaker[Session],
+) -> None:
+    assert claim_lease(sessions, "a", TTL, T0)  # first claim: INSERT
+    assert not claim_lease(sessions, "b", TTL, T0 + dt.timedelta(seconds=1))
+    renewed_at = T0 + dt.timedelta(seconds=60)
+    assert claim_lease(sessions, "a", TTL, renewed_at)  # renewal moves the expiry
+    assert not claim_lease(sessions, "b", TTL, T0 + TTL + dt.timedelta(seconds=1))  # original expiry passed
+    assert not claim_lease(sessions, "b", TTL, renewed_at + TTL - dt.timedelta(seconds=1))
+    assert claim_lease(sessions, "b", TTL, renewed_at + TTL)  # expired: b takes over
+    assert not claim_lease(sessions, "a", TTL, renewed_at + TTL + dt.timedelta(seconds=1))
+
+
+def test_released_lease_is_free_at_once_and_only_its_holder_can_release_it(
+    sessions: sessionmaker[Session],
+) -> None:
+    assert claim_lease(sessions, "a", TTL, T0)
+    assert not release_lease(sessions, "b")
+    assert not claim_lease(sessions, "b", TTL, T0)
+    assert release_lease(sessions, "a")
+    assert claim_lease(sessions, "b", TTL, T0 + dt.timedelta(seconds=1))
+
+
+# ---- daily mark ---------------------------------------------------------------------------------
+
+
+def test_daily_mark_is_claimed_once_per_day_and_never_backwards(sessions: sessionmaker[Session]) -> None:
+    assert last_run_on(sessions) is None
+    assert claim_day(sessions, DAY)  # first ever: INSERT
+    assert not claim_day(sessions, DAY)  # a second clock, or a restart, the same day
+    assert not claim_day(sessions, DAY - dt.timedelta(days=1))
+    assert claim_day(sessions, DAY + dt.timedelta(days=1))
+    assert last_run_on(sessions) == DAY + dt.timedelta(days=1)
+
+
+def test_unclaimed_day_can_be_claimed_again(sessions: sessionmaker[Session]) -> None:
+    assert claim_day(sessions, DAY)
+    unclaim_day(sessions, DAY)
+    assert last_run_on(sessions) == DAY - dt.timedelta(days=1)
+    assert claim_day(sessions, DAY)
+
+
+# ---- stalled sweep ------------------------------------------------------------------------------
+
+
+def test_stalled_sweep_lists_each_patient_with_an_old_unprocessed_event_once(
+    sessions: sessionmaker[Session],
+) -> None:
+    old = T0 - dt.timedelta(minutes=10)
+    recent = T0 - dt.timedelta(minutes=1)
+    add_event(sessions, "s1", "STALE", old)
+    add_event(sessions, "s2", "STALE", old)  # two stale events, one entry
+    add_event(sessions, "d1", "DONE", old, processed_at=old + dt.timedelta(seconds=1))
+    add_event(sessions, "n1", "NEW", recent)  # unprocessed but not yet stalled
+    add_event(sessions, "m1", "MIXED", old, processed_at=old)
+    add_event(sessions, "m2", "MIXED", old)
+    cutoff = T0 - dt.timedelta(minutes=5)
+    assert stalled_patient_ids(sessions, cutoff) == ["MIXED", "STALE"]
+
+
+# ---- tick ---------------------------------------------------------------------------------------
+
+
+class Recorder:
+    def __init__(self) -> None:
+        self.calls: list[tuple[str, bool]] = []
+
+    def __call__(self, patient_id: str, force: bool) -> None:
+        self.calls.append((patient_id, force))
+
+
+def test_second_clock_does_nothing_while_the_first_holds_the_lease(
+    sessions: sessionmaker[Session], tmp_path: Path
+) -> None:
+    settings = settings_for(tmp_path)
+    add_event(sessions, "s1", "P1", T0 - dt.timedelta(minutes=10))
+    first, second = ClockState(holder="first"), ClockState(holder="second")
+    first_calls, second_calls = Recorder(), Recorder()
+
+    result = tick(sessions, settings, first_calls, first, now=T0)
+    assert result.has_lease
+    assert result.requeued == ("P1",)
+    assert result.recomputed == ("P1",)  # start-up: today's daily run had not happened
+    assert first_calls.calls == [("P1", False), ("P1", True)]
+
+    result = tick(sessions, settings, second_calls, second, now=T0 + dt.timedelta(seconds=1))
+    assert not result.has_lease
+    assert second_calls.calls == []
+
+
+def test_a_stalled_patient_is_requeued_once_per_stall_period(
+    sessions: sessionmaker[Session], tmp_path: Path
+) -> None:
+    settings = settings_for(tmp_path)
+    add_event(sessions, "s1", "P1", T0 - dt.timedelta(minutes=10))
+    state, calls = ClockState(holder="c"), Recorder()
+    for seconds in (0, 60, 120, 240):
+        tick(sessions, settings, calls, state, now=T0 + dt.timedelta(seconds=seconds))
+    tick(sessions, settings, calls, state, now=T0 + dt.timedelta(seconds=300))
+    assert [c for c in calls.calls if not c[1]] == [("P1", False), ("P1", False)]
+
+
+def test_daily_recompute_runs_at_its_time_once_and_only_for_active_patients(
+    sessions: sessionmaker[Session], tmp_path: Path
+) -> None:
+    settings = settings_for(tmp_path)
+    processed = T0 - dt.timedelta(days=1)
+    add_event(sessions, "a1", "ACTIVE", processed, processed)
+    add_event(sessions, "e1", "ENDED", processed, processed, is_active=False)
+    assert active_patient_ids(sessions) == ["ACTIVE"]
+    state, calls = ClockState(holder="c"), Recorder()
+    night = dt.datetime(2026, 11, 28, 1, 0, tzinfo=dt.UTC)
+
+    tick(sessions, settings, calls, state, now=T0)  # start-up on the 27th: runs
+    assert tick(sessions, settings, calls, state, now=night).recomputed is None  # 28th, before 02:00
+    assert tick(sessions, settings, calls, state, now=night + dt.timedelta(hours=1)).recomputed == ("ACTIVE",)
+    assert tick(sessions, settings, calls, state, now=night + dt.timedelta(hours=2)).recomputed is None
+    restarted = ClockState(holder="c2")  # a restart the same day does not run it again
+    release_lease(sessions, "c")
+    assert tick(sessions, settings, calls, restarted, now=night + dt.timedelta(hours=3)).recomputed is None
+    assert calls.calls == [("ACTIVE", True), ("ACTIVE", True)]
+
+
+def test_failed_queueing_gives_the_day_back(sessions: sessionmaker[Session], tmp_path: Path) -> None:
+    settings = settings_for(tmp_path)
+    add_event(sessions, "a1", "P1", T0, T0)
+
+    def broken(_patient_id: str, _force: bool) -> None:
+        raise ConnectionError("broker down")
+
+    with pytest.raises(ConnectionError):
+        tick(sessions, settings, broken, ClockState(holder="c"), now=T0)
+    assert last_run_on(sessions) == DAY - dt.timedelta(days=1)
+    calls = Recorder()
+    assert tick(sessions, settings, calls, ClockState(holder="c"), now=T0).recomputed == ("P1",)
+
+
+def test_one_shot_tick_releases_the_lease(sessions: sessionmaker[Session], tmp_path: Path) -> None:
+    settings = settings_for(tmp_path)
+    assert tick(sessions, settings, Recorder(), now=T0).has_lease
+    assert claim_lease(sessions, "someone-else", TTL, T0)
+
+
+def test_pinned_date_is_the_day_claimed(sessions: sessionmaker[Session], tmp_path: Path) -> None:
+    settings = settings_for(tmp_path, as_of=dt.date(2026, 1, 15))
+    tick(sessions, settings, Recorder(), now=T0)
+    assert last_run_on(sessions) == dt.date(2026, 1, 15)
+
+
+def test_unsent_messages_are_tried_again_next_tick(sessions: sessionmaker[Session], tmp_path: Path) -> None:
+    settings = settings_for(tmp_path)
+    add_event(sessions, "s1", "P1", T0 - dt.timedelta(minutes=10))
+    state = ClockState(holder="c")
+    down = tick(sessions, settings, lambda _pid, _force: False, state, now=T0)  # broker down
+    assert down.recomputed is None
+    assert last_run_on(sessions) == DAY - dt.timedelta(days=1)
+    calls = Recorder()
+    up = tick(sessions, settings, calls, state, now=T0 + dt.timedelta(seconds=60))
+    assert up.requeued == ("P1",)
+    assert up.recomputed == ("P1",)

@@ -14,7 +14,7 @@ import datetime as dt
 from dataclasses import dataclass, field
 from typing import Any
 
-from sqlalchemy import select, update
+from sqlalchemy import insert, select, update
 from sqlalchemy.orm import Session, sessionmaker
 
 from models.rows import AlertRow, EventRow, PatientRow, PatientStateRow, ReminderRow
@@ -115,11 +115,14 @@ def _apply_plan(
     }
     stored = {key: _stored(r) for key, r in rows.items()}
     changes = reconcile_reminders(stored, plan.reminders)
-    for reminder in changes.inserts:
-        session.add(
-            ReminderRow(
-                patient_id=patient.patient_id, revision=1, created_at=now, updated_at=now, **_fields(reminder)
-            )
+    if changes.inserts:  # one executemany: a new patient brings dozens of reminders at once
+        session.execute(
+            insert(ReminderRow),
+            [
+                {"patient_id": patient.patient_id, "revision": 1, "created_at": now, "updated_at": now}
+                | _fields(reminder)
+                for reminder in changes.inserts
+            ],
         )
     for current, reminder in changes.updates:
         row = rows[current.key]

@@ -24,7 +24,7 @@ PIPELINE_BENCH_ARGS ?=
 
 help: ## list every entry point (the default)
 	@echo "gist-scheduler: make targets"
-	@awk 'BEGIN {FS = ":.*## "} /^[a-z][a-z-]*:.*## / {printf "  make %-9s %s\n", $$1, $$2}' $(MAKEFILE_LIST)
+	@awk 'BEGIN {FS = ":.*## "} /^[a-z][a-z-]*:.*## / {printf "  make %-15s %s\n", $$1, $$2}' $(MAKEFILE_LIST)
 	@echo
 	@echo "The command line, once 'make venv' has run:"
 	@echo "  .venv/bin/gistsched risk --size-cm X --mitoses N --site SITE [--ruptured]"

@@ -13,26 +13,15 @@ import math
 import sys
 from collections.abc import Sequence
 from pathlib import Path
-from typing import NoReturn
+from typing import NoReturn, get_args
 
 from scheduler.cli_pipeline import StoreError
-from scheduler.domain.events import EventError, read_jsonl
+from scheduler.domain.events import EventError, Site, read_jsonl
 from scheduler.domain.plan import plan_patients
 from scheduler.domain.profile import DEFAULT_PROFILE, Profile
 from scheduler.domain.risk import assess_risk
 
-SITES = (
-    "stomach",
-    "duodenum",
-    "jejunum_ileum",
-    "rectum",
-    "colon",
-    "esophagus",
-    "mesentery",
-    "omentum",
-    "peritoneum",
-    "other",
-)
+SITES: tuple[str, ...] = get_args(Site)  # the contract's site enumeration, from the event types
 EXAMPLES = Path(__file__).resolve().parent.parent / "examples" / "cohort.jsonl"
 
 

@@ -1,0 +1,207 @@
+"""Real faults: a worker SIGKILLed mid-batch, and Redis restarted empty with messages queued. The
+clock's stalled-event sweep (``GIST_STALLED_AFTER_SECONDS``) brings every patient back; the stored
+plans still equal the pure ones and no reminder is stored twice (issue 3, tests)."""
+
+from __future__ import annotations
+
+import contextlib
+import datetime as dt
+import json
+import os
+import signal
+import time
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+from sqlalchemy import func, select, text
+
+from models.rows import EventRow, ProcessingFailureRow, ReminderRow
+from scheduler.clock_jobs import ClockState, TickResult, claim_day, tick
+from tasks.app import GistCelery, send_process
+from tests.integration.services import Database, Pipeline, WorkerProcess, Workers
+from tests.integration.support import (
+    assert_all_converged,
+    by_patient,
+    pure_plan,
+    read_cohort,
+    stored_as_of,
+    synthetic_events,
+    utc_today,
+    wait_until,
+    write_jsonl,
+)
+
+pytestmark = [pytest.mark.integration, pytest.mark.timeout(180)]
+
+
+class Clock:
+    """The clock's tick, driven by the test. The day's recompute is marked done up front, so
+    whatever converges here was brought back by the stalled-event sweep alone."""
+
+    def __init__(self, pipeline: Pipeline, app: GistCelery) -> None:
+        self.pipeline = pipeline
+        self.settings = pipeline.settings()
+        self.app = app
+        self.state = ClockState()
+        claim_day(pipeline.db.sessions, self.settings.today())
+        self.results: list[TickResult] = []
+
+    def tick(self) -> TickResult:
+        result = tick(self.pipeline.db.sessions, self.settings, self._enqueue, self.state)
+        assert result.has_lease
+        assert result.recomputed is None
+        self.results.append(result)
+        return result
+
+    def _enqueue(self, patient_id: str, force: bool) -> None:
+        assert send_process(self.app, patient_id, force=force), "the broker refused the message"
+
+    def run_until_processed(self, timeout: float) -> None:
+        def done() -> bool:
+            if unprocessed(self.pipeline) == 0:
+                return True
+            self.tick()
+            return False
+
+        wait_until(done, timeout=timeout, interval=0.5, message="every event to be processed")
+
+    @property
+    def requeued(self) -> set[str]:
+        return {pid for result in self.results for pid in result.requeued}
+
+
+def unprocessed(pipeline: Pipeline) -> int:
+    return pipeline.db.count(EventRow, EventRow.processed_at.is_(None))
+
+
+def reminder_rows(pipeline: Pipeline) -> tuple[int, int]:
+    """(rows, distinct (patient, key) pairs)."""
+    with pipeline.db.sessions() as session:
+        rows = session.scalar(select(func.count()).select_from(ReminderRow)) or 0
+        pairs = select(ReminderRow.patient_id, ReminderRow.key).distinct().subquery()
+        distinct = session.scalar(select(func.count()).select_from(pairs)) or 0
+    return rows, distinct
+
+
+def assert_converged_without_duplicates(
+    pipeline: Pipeline, events: list[dict[str, Any]], days: set[dt.date]
+) -> None:
+    assert unprocessed(pipeline) == 0
+    assert_all_converged(pipeline.db.sessions, events, days)
+    rows, distinct = reminder_rows(pipeline)
+    assert rows == distinct
+    # Every patient's events were stored in one batch, so no intermediate plan ever existed: the
+    # stored reminders are exactly the pure ones, row for row.
+    expected = sum(
+        len(pure_plan(objs, stored_as_of(pipeline.db.sessions, pid))["reminders"])
+        for pid, objs in by_patient(events).items()
+    )
+    assert rows == expected
+
+
+def stuck(*workers: WorkerProcess) -> bool:
+    """Each worker is inside a task, and still inside the same one 0.3 s later."""
+    logs = [w.log() for w in workers]
+    if not all(in_flight(log) for log in logs):
+        time.sleep(0.01)
+        return False
+    time.sleep(0.3)
+    return [w.log() for w in workers] == logs
+
+
+def in_flight(log: str) -> bool:
+    """The worker's log shows a task received and not yet finished (prefetch 1, concurrency 1)."""
+    return log.count("] received") > log.count("] succeeded") + log.count("] retry") + log.count("] raised")
+
+
+def test_workers_killed_mid_batch_still_converge(
+    pipeline: Pipeline, workers: Workers, celery_app: GistCelery, tmp_path: Path
+) -> None:
+    """Two deaths in the middle of a batch, each while a task is surely running (the test holds the
+    database's write lock for a moment, so both workers are stuck inside a task): worker A loses
+    its pool process (SIGKILL; A's main process sees it and retries the task), worker B is
+    SIGKILLed whole, main process and all, taking its unacknowledged message with it. A new worker
+    starts; the clock's sweep re-queues what B held."""
+    pipeline.stalled_after_seconds = 1
+    first_day = utc_today()
+    worker_a, worker_b = workers.start(count=2)
+    events = synthetic_events(80, seed=11)
+    result = pipeline.gistsched("submit", str(write_jsonl(tmp_path / "batch.jsonl", events)))
+    assert result.returncode == 0, result.stderr
+    assert json.loads(result.stdout)["accepted"] == len(events)
+
+    wait_until(
+        lambda: unprocessed(pipeline) < len(events) * 9 // 10, timeout=60, message="the batch to start"
+    )
+    with processing_blocked(pipeline.db):
+        wait_until(
+            lambda: stuck(worker_a, worker_b), timeout=30, interval=0, message="both workers stuck in a task"
+        )
+        (pool_process,) = worker_a.pool_pids()
+        os.kill(pool_process, signal.SIGKILL)
+        worker_b.kill()
+    assert unprocessed(pipeline) > 0
+    workers.start(count=1)
+
+    wait_until(lambda: pipeline.queued() == 0, timeout=90, message="the queue to drain")
+    lost = wait_until(lambda: settled(pipeline), timeout=30, interval=0, message="the workers to settle")
+    assert lost is not None
+    lost.discard("-")
+    assert lost, "B's message should have died with B"
+    clock = Clock(pipeline, celery_app)
+    clock.run_until_processed(timeout=90)
+    assert lost <= clock.requeued  # what the dead worker held came back through the sweep
+    assert_converged_without_duplicates(pipeline, events, {first_day, utc_today()})
+    assert "WorkerLostError" in worker_a.log()  # A's main process saw its pool process die…
+    assert worker_a.is_running()  # …and carried on
+    assert pipeline.db.count(ProcessingFailureRow, ProcessingFailureRow.resolved_at.is_(None)) == 0
+
+
+@contextlib.contextmanager
+def processing_blocked(db: Database) -> Iterator[None]:
+    """Hold what every ``process_patient`` needs first: all patient rows locked (PostgreSQL), or
+    the write lock (SQLite, ``BEGIN IMMEDIATE``). Workers that take a task meanwhile wait inside it."""
+    with db.engine.connect() as conn, conn.begin():
+        if db.backend == "postgresql":
+            conn.execute(text("SELECT patient_id FROM patients FOR UPDATE"))
+        yield
+
+
+def settled(pipeline: Pipeline) -> set[str] | None:
+    """The patients with unprocessed events once that set stays the same for a second (the workers
+    are idle), plus a marker so an empty set still counts as settled; None while it changes."""
+    before = unprocessed_patients(pipeline)
+    time.sleep(1.0)
+    after = unprocessed_patients(pipeline)
+    return after | {"-"} if after == before else None
+
+
+def unprocessed_patients(pipeline: Pipeline) -> set[str]:
+    with pipeline.db.sessions() as session:
+        query = select(EventRow.patient_id).where(EventRow.processed_at.is_(None)).distinct()
+        return set(session.scalars(query))
+
+
+def test_redis_restarted_empty_while_messages_are_queued(
+    pipeline: Pipeline, workers: Workers, celery_app: GistCelery, tmp_path: Path
+) -> None:
+    pipeline.stalled_after_seconds = 1
+    first_day = utc_today()
+    events = read_cohort()
+    patients = set(by_patient(events))
+    result = pipeline.gistsched("submit", str(write_jsonl(tmp_path / "cohort.jsonl", events)))
+    assert result.returncode == 0, result.stderr
+    assert pipeline.queued() == len(patients)
+
+    pipeline.redis.restart_empty()  # every queued message is gone; the events are safe in the database
+    assert pipeline.queued() == 0
+    workers.start(count=1)
+    time.sleep(1.0)  # past GIST_STALLED_AFTER_SECONDS; the worker has nothing to do meanwhile
+    assert unprocessed(pipeline) == len(events)
+
+    clock = Clock(pipeline, celery_app)
+    assert set(clock.tick().requeued) == patients
+    clock.run_until_processed(timeout=90)
+    assert_converged_without_duplicates(pipeline, events, {first_day, utc_today()})

@@ -15,4 +15,4 @@ def noop() -> None:
 
 
 def register(app: GistCelery) -> None:
-    app.task(name=NOOP)(noop)
+    app.task(shared=False, name=NOOP)(noop)

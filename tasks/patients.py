@@ -117,6 +117,7 @@ def _on_task_failure(sender: Any = None, exception: BaseException | None = None,
 
 def register(app: GistCelery) -> None:
     app.task(
+        shared=False,  # each app owns its tasks: a shared task would leak settings across apps
         name=PROCESS,
         bind=True,
         acks_late=True,
@@ -125,5 +126,5 @@ def register(app: GistCelery) -> None:
         max_retries=app.gist_settings.task_max_retries,
         default_retry_delay=LOST_WORKER_RETRY_DELAY_SECONDS,
     )(process)
-    app.task(name=RECOMPUTE_ALL, bind=True, acks_late=True)(recompute_all)
+    app.task(shared=False, name=RECOMPUTE_ALL, bind=True, acks_late=True)(recompute_all)
     task_failure.connect(_on_task_failure, weak=False, dispatch_uid="gistsched.patients.task_failure")

@@ -149,7 +149,9 @@ def test_workers_killed_mid_batch_still_converge(
     lost = wait_until(lambda: settled(pipeline), timeout=30, interval=0, message="the workers to settle")
     assert lost is not None
     lost.discard("-")
-    assert lost, "B's message should have died with B"
+    if pipeline.db.backend == "postgresql":  # B was stuck before its commit, on the patient's row lock
+        assert lost, "B's message should have died with B"
+    # (On SQLite B may have been stuck after its commit, in the task's second write: nothing lost.)
     clock = Clock(pipeline, celery_app)
     clock.run_until_processed(timeout=90)
     assert lost <= clock.requeued  # what the dead worker held came back through the sweep

@@ -11,6 +11,7 @@ from typing import TYPE_CHECKING
 
 if TYPE_CHECKING:  # imported lazily: `gistsched risk` and `plan` must start fast without them
     from sqlalchemy.exc import OperationalError, ProgrammingError
+    from sqlalchemy.orm import Session, sessionmaker
 
     from scheduler.settings import Settings
 
@@ -19,10 +20,19 @@ class StoreError(Exception):
     """A problem with the database or broker the user can act on: one line, exit 2."""
 
 
-def _sessions(settings: Settings):  # type: ignore[no-untyped-def]
+def _sessions(settings: Settings) -> sessionmaker[Session]:
+    """Sessions on the configured database; a missing SQLite file is not created behind the
+    user's back (that would hide a wrong GIST_DATA_DIR): run `gistsched db upgrade` first."""
+    from sqlalchemy.engine import make_url
+
     from models.db import make_engine, make_sessionmaker
 
-    settings.data_dir.mkdir(parents=True, exist_ok=True)
+    url = make_url(settings.resolved_database_url)
+    database = url.database if url.get_backend_name() == "sqlite" else None
+    if database and database != ":memory:" and not Path(database).exists():
+        raise StoreError(
+            f"GIST_DATABASE_URL: no database at {url.database}; run `gistsched db upgrade` first"
+        )
     return make_sessionmaker(make_engine(settings.resolved_database_url))
 
 

@@ -84,7 +84,6 @@ def record_events(
     """Store the valid new events of ``items`` ((line, parsed JSON) pairs) and queue their patients."""
     result = IntakeResult()
     valid: list[_Valid] = []
-    seen: dict[str, _Valid] = {}
     for line, obj in items:
         if isinstance(obj, _JsonError):
             result.rejected.append(Rejection(line, f"line {line}: {obj.message}"))
@@ -95,24 +94,11 @@ def record_events(
             result.rejected.append(Rejection(line, f"line {line}: {exc}"))
             continue
         assert isinstance(obj, dict)
-        item = _Valid(
-            line, obj, event.event_id, event.patient_id, event.type, event.occurred_on, fingerprint(obj)
-        )
-        earlier = seen.get(item.event_id)
-        if earlier is not None:
-            if earlier.fingerprint == item.fingerprint:
-                result.duplicates += 1
-                continue
-            result.rejected.append(
-                Rejection(
-                    line,
-                    f"line {line}: event_id {item.event_id!r} conflicts with line {earlier.line} "
-                    "(same event_id, different content)",
-                )
+        valid.append(
+            _Valid(
+                line, obj, event.event_id, event.patient_id, event.type, event.occurred_on, fingerprint(obj)
             )
-            continue
-        seen[item.event_id] = item
-        valid.append(item)
+        )
 
     for attempt in range(3):  # a concurrent submit of the same event_id: re-read and classify again
         try:
@@ -125,41 +111,61 @@ def record_events(
     result.duplicates += len(duplicates)
     result.rejected.extend(conflicts)
     result.rejected.sort(key=lambda r: r.line)
-    result.event_ids = [v.event_id for v in new] + [v.event_id for v in duplicates]
-    patients = sorted({v.patient_id for v in new} | {v.patient_id for v in duplicates})
-    result.patient_ids = patients
+    result.event_ids = list(dict.fromkeys([v.event_id for v in new] + [v.event_id for v in duplicates]))
+    result.patient_ids = sorted({v.patient_id for v in new} | {v.patient_id for v in duplicates})
     for patient_id in sorted({v.patient_id for v in new}):
         enqueue(patient_id)  # after the commit; a lost message is re-queued by the clock
     return result
 
 
-def _store(
-    sessions: sessionmaker[Session], valid: list[_Valid]
+def _classify(
+    valid: list[_Valid], stored: dict[str, str]
 ) -> tuple[list[_Valid], list[_Valid], list[Rejection]]:
+    """New, duplicate and conflicting lines. The reference for an event_id is the stored event if
+    there is one, else its first valid line in the file — so a conflicting line never makes a later
+    identical copy of the stored event a conflict too."""
     new: list[_Valid] = []
     duplicates: list[_Valid] = []
     conflicts: list[Rejection] = []
+    first_line: dict[str, _Valid] = {}
+    for item in valid:
+        known = stored.get(item.event_id)
+        if known is not None:
+            if known == item.fingerprint:
+                duplicates.append(item)
+            else:
+                conflicts.append(_conflict(item, "the stored event"))
+            continue
+        earlier = first_line.get(item.event_id)
+        if earlier is None:
+            first_line[item.event_id] = item
+            new.append(item)
+        elif earlier.fingerprint == item.fingerprint:
+            duplicates.append(item)
+        else:
+            conflicts.append(_conflict(item, f"line {earlier.line}"))
+    return new, duplicates, conflicts
+
+
+def _conflict(item: _Valid, reference: str) -> Rejection:
+    return Rejection(
+        item.line,
+        f"line {item.line}: event_id {item.event_id!r} conflicts with {reference} "
+        "(same event_id, different content)",
+    )
+
+
+def _store(
+    sessions: sessionmaker[Session], valid: list[_Valid]
+) -> tuple[list[_Valid], list[_Valid], list[Rejection]]:
     with sessions.begin() as session:
         stored: dict[str, str] = {}
-        ids = [v.event_id for v in valid]
+        ids = sorted({v.event_id for v in valid})
         for start in range(0, len(ids), 500):
             chunk = ids[start : start + 500]
             query = select(EventRow.event_id, EventRow.fingerprint).where(EventRow.event_id.in_(chunk))
             stored.update((event_id, fp) for event_id, fp in session.execute(query))
-        for item in valid:
-            known = stored.get(item.event_id)
-            if known is None:
-                new.append(item)
-            elif known == item.fingerprint:
-                duplicates.append(item)
-            else:
-                conflicts.append(
-                    Rejection(
-                        item.line,
-                        f"line {item.line}: event_id {item.event_id!r} conflicts with the stored event "
-                        "(same event_id, different content)",
-                    )
-                )
+        new, duplicates, conflicts = _classify(valid, stored)
         patient_ids = sorted({v.patient_id for v in new})
         if patient_ids:
             known_patients = set(

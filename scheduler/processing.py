@@ -1,7 +1,7 @@
 """Process a patient: rebuild from every stored event, plan with the core, reconcile — one
 transaction, idempotent (style.md "recompute, then reconcile").
 
-The patient row is locked first (``FOR UPDATE`` on PostgreSQL; SQLite's ``BEGIN IMMEDIATE``
+The patient row is locked first (``FOR NO KEY UPDATE`` on PostgreSQL; SQLite's ``BEGIN IMMEDIATE``
 serialises writers), so two workers on one patient run one after the other and the second sees
 the first's result: no lost update. A burst of events costs one recompute: a task that finds no
 unprocessed event of its patient (an earlier task already covered them) does nothing, unless it is
@@ -49,7 +49,8 @@ def process_patient(
 ) -> ProcessResult:
     with sessions.begin() as session:
         patient = session.execute(
-            select(PatientRow).where(PatientRow.patient_id == patient_id).with_for_update()
+            # FOR NO KEY UPDATE: keeps two workers apart without blocking intake's FK checks
+            select(PatientRow).where(PatientRow.patient_id == patient_id).with_for_update(key_share=True)
         ).scalar_one_or_none()
         if patient is None:
             return ProcessResult(patient_id, skipped=True)

@@ -18,9 +18,10 @@ def add_months(day: dt.date, months: int) -> dt.date:
     if months == 0:
         return day
     y, m = divmod(day.year * 12 + day.month - 1 + months, 12)
-    m += 1
-    length = _month_length(y, m)
-    return dt.date(y, m, day.day if day.day <= length else length)
+    d = day.day
+    if d > 28:  # only the last days of a month can need clamping
+        d = min(d, _month_length(y, m + 1))
+    return dt.date(y, m + 1, d)
 
 
 _DELTAS = tuple(dt.timedelta(days=n) for n in range(-400, 4001))

@@ -26,6 +26,7 @@ from scheduler.domain.series import Chained, Fixed, Item, OneOff, Series
 from scheduler.domain.stage import stage_of
 
 _new_reminder = tuple.__new__
+_OCCURRED_ON = attrgetter("occurred_on")
 _ORDER = attrgetter("due_on", "rule", "key")
 
 
@@ -45,7 +46,7 @@ def plan_follow_up(events: Sequence[Event], as_of: dt.date, profile: Profile = D
     case = Case(relevant[0].patient_id, line_continuation_days=profile.line_continuation_days)
     book = Book()
     planner = Planner(case, book, profile)
-    for day, group in groupby(relevant, key=lambda e: e.occurred_on):
+    for day, group in groupby(relevant, key=_OCCURRED_ON):
         todays = list(group)
         changed = False
         for e in todays:
@@ -97,7 +98,8 @@ def _listed(series: Series, as_of: dt.date, horizon: dt.date) -> list[Reminder]:
     abandoned item); items a closed series would have had later never existed.
     """
     series.materialise(horizon, as_of)
-    series.cancel_open_items()  # items generated just now for a closed series
+    if series.closed_on is not None:
+        series.cancel_open_items()  # items generated just now for a closed series
     open_ended = (
         series.closed_on is None
         and not isinstance(series, OneOff)

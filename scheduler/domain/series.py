@@ -298,7 +298,7 @@ class Fixed(Series):
         self._generate_through(limit)
         while self.items and self.items[-1].due > limit:
             self.items.pop()
-        for item in self.items:
+        for item in self.items if self.suspensions else ():
             if item.is_open and self.is_suspended(item):
                 start = next(s for s, e in self.suspensions if s < item.due and (e is None or item.due <= e))
                 item.cancelled_on = start

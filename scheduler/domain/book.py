@@ -29,6 +29,7 @@ class Book:
         "_active_episodes",
         "_closed_today",
         "_episodes_today",
+        "_oneoffs_by_rule",
         "_wanted_today",
         "by_kind",
         "held",
@@ -39,6 +40,7 @@ class Book:
     def __init__(self) -> None:
         self.series: list[Series] = []
         self.by_kind: dict[str, list[Series]] = {}
+        self._oneoffs_by_rule: dict[str, list[OneOff]] = {}
         self._closed_today: list[Series] = []
         self.held: dict[SeriesId, Series] = {}  # open condition-held series
         self.oneoffs: dict[SeriesId, OneOff] = {}  # every one-off ever opened
@@ -90,13 +92,18 @@ class Book:
         if sid not in self.oneoffs:
             series = factory()
             self.oneoffs[sid] = series
+            self._oneoffs_by_rule.setdefault(sid[0], []).append(series)
             self._add(series)
 
-    def end(self, day: dt.date, which: Callable[[OneOff], bool]) -> None:
-        for series in self.oneoffs.values():
-            if series.closed_on is None and series.items[0].is_open and which(series):
-                series.close(day)
-                self._closed_today.append(series)
+    def end(
+        self, day: dt.date, rule_ids: Iterable[str], which: Callable[[OneOff], bool] | None = None
+    ) -> None:
+        """Close the still-open one-offs of ``rule_ids`` (those ``which`` selects, if given)."""
+        for rule_id in rule_ids:
+            for series in self._oneoffs_by_rule.get(rule_id, ()):
+                if series.closed_on is None and series.items[0].is_open and (which is None or which(series)):
+                    series.close(day)
+                    self._closed_today.append(series)
 
     # ---- the day's bookkeeping ---------------------------------------------------------------
 

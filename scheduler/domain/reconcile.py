@@ -58,9 +58,7 @@ class ReminderChanges:
         return not (self.inserts or self.updates or self.cancels)
 
 
-def reconcile_reminders(
-    stored: Mapping[str, StoredReminder], desired: Sequence[Reminder]
-) -> ReminderChanges:
+def reconcile_reminders(stored: Mapping[str, StoredReminder], desired: Sequence[Reminder]) -> ReminderChanges:
     changes = ReminderChanges()
     wanted: set[str] = set()
     for reminder in desired:

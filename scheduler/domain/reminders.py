@@ -148,9 +148,9 @@ class Planner:
             book.close_everything(day)
             return
         if c.resection_on == day:  # "a resection closes every work-up series"
-            book.end(day, lambda s: s.rule.id in _WORKUP_RULES)
+            book.end(day, _WORKUP_RULES)
         if c.is_advanced:  # advanced disease closes the adjuvant reviews
-            book.end(day, lambda s: s.rule.id == "adjuvant.duration")
+            book.end(day, ("adjuvant.duration",))
         self._workup(day, stage)
         self._surveillance(day)
         self._adjuvant(day)
@@ -162,6 +162,12 @@ class Planner:
     # §4 work-up ---------------------------------------------------------------------------------
 
     def _workup(self, day: dt.date, stage: Stage) -> None:
+        c = self.case
+        if not c.is_resected:  # rectal, small-tumour, tissue and rupture work-up end at resection
+            self._unresected_workup(day, stage)
+        self._mutation(day)
+
+    def _unresected_workup(self, day: dt.date, stage: Stage) -> None:
         c, p = self.case, self.profile
         unresected_no_tissue = c.has_tumour and not c.has_tissue and not c.is_resected
         is_rectal = c.tumour_site() == "rectum"
@@ -205,15 +211,6 @@ class Planner:
             "tumour without tissue diagnosis",
         )
 
-        needs_test = (
-            c.is_gist_confirmed
-            and not c.has_mutation
-            and not (c.small_tumour(p.small_tumour_cm) and c.tumour_site() != "rectum")
-        )
-        self._episode_oneoffs(
-            "workup.mutation", ("mutation_test",), needs_test, day, "GIST confirmed, no KIT/PDGFRA result"
-        )
-
         if (
             c.ruptures
             and c.ruptures[-1] == day
@@ -227,6 +224,17 @@ class Planner:
                 "tumour ruptured before surgery",
                 due=add_days(day, p.rupture_review_due_days),
             )
+
+    def _mutation(self, day: dt.date) -> None:
+        c, p = self.case, self.profile
+        needs_test = (
+            c.is_gist_confirmed
+            and not c.has_mutation
+            and not (c.small_tumour(p.small_tumour_cm) and c.tumour_site() != "rectum")
+        )
+        self._episode_oneoffs(
+            "workup.mutation", ("mutation_test",), needs_test, day, "GIST confirmed, no KIT/PDGFRA result"
+        )
 
     # §6 surveillance imaging after resection ----------------------------------------------------------
 
@@ -279,9 +287,7 @@ class Planner:
                     due=add_years(course.start, p.adjuvant_years),
                     fulfils=_fulfils_review_of("imatinib"),
                 )
-        self.book.end(
-            day, lambda s: s.rule.id == "adjuvant.duration" and not _running_from(c, "imatinib", s.anchor)
-        )
+        self.book.end(day, ("adjuvant.duration",), lambda s: not _running_from(c, "imatinib", s.anchor))
 
     # §7 advanced disease ------------------------------------------------------------------------------
 
@@ -328,7 +334,8 @@ class Planner:
                 "responding to imatinib: consider surgery of residual disease",
                 due=max(add_months(imatinib.start, p.cytoreduction_from_months), since),
             )
-        self.book.end(day, lambda s: s.rule.id == "advanced.cytoreduction" and not _cytoreduction_holds(c))
+        if not _cytoreduction_holds(c):
+            self.book.end(day, ("advanced.cytoreduction",))
 
         if (
             c.resection_on == day

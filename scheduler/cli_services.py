@@ -16,6 +16,7 @@ def load_settings() -> Settings:
 
     return load()
 
+
 LOG_LEVELS = ("DEBUG", "INFO", "WARNING", "ERROR", "CRITICAL")
 
 

@@ -11,7 +11,7 @@ the clock's daily ``force`` recompute that moves statuses with the calendar.
 from __future__ import annotations
 
 import datetime as dt
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Any
 
 from sqlalchemy import insert, select, update
@@ -20,7 +20,7 @@ from sqlalchemy.orm import Session, sessionmaker
 from models.rows import AlertRow, EventRow, PatientRow, PatientStateRow, ReminderRow
 from models.types import utcnow
 from scheduler.domain.events import Event, PatientRegisteredData, parse_event
-from scheduler.domain.model import Plan
+from scheduler.domain.model import Plan, Reminder
 from scheduler.domain.plan import plan_follow_up
 from scheduler.domain.profile import DEFAULT_PROFILE, Profile
 from scheduler.domain.reconcile import StoredAlert, StoredReminder, reconcile_alerts, reconcile_reminders
@@ -36,7 +36,6 @@ class ProcessResult:
     cancelled: int = 0
     alerts_raised: int = 0
     alerts_resolved: int = 0
-    changed_keys: list[str] = field(default_factory=list)
 
 
 def process_patient(
@@ -141,11 +140,6 @@ def _apply_plan(
         len(changes.updates),
         len(changes.cancels),
     )
-    result.changed_keys = (
-        [r.key for r in changes.inserts]
-        + [c.key for c, _ in changes.updates]
-        + [c.key for c in changes.cancels]
-    )
 
     active = {
         (a.rule, a.code): a
@@ -212,7 +206,7 @@ def _stored(row: ReminderRow) -> StoredReminder:
     )
 
 
-def _fields(reminder: Any) -> dict[str, Any]:
+def _fields(reminder: Reminder) -> dict[str, Any]:
     return {
         "key": reminder.key,
         "kind": reminder.kind,

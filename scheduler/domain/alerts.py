@@ -38,8 +38,7 @@ def assess_alerts(case: Case, stage: Stage, as_of: dt.date, profile: Profile) ->
 
 
 def _workup(c: Case, out: list[Alert], p: Profile) -> None:
-    site = c.tumour_site()
-    if c.has_tumour and site == "rectum" and not c.has_tissue and not c.is_resected and not c.is_advanced:
+    if c.needs_rectal_tissue():
         out.append(
             _alert(
                 "rectal_tumour_needs_tissue",
@@ -49,8 +48,8 @@ def _workup(c: Case, out: list[Alert], p: Profile) -> None:
                 "ultrasound and pelvic MRI, then biopsy or excision, whatever the size.",
             )
         )
-    if c.is_gist_confirmed and not c.has_mutation:
-        if c.small_tumour(p.small_tumour_cm) and site != "rectum":
+    if c.lacks_mutation_analysis():
+        if c.mutation_test_optional(p.small_tumour_cm):
             out.append(
                 _alert(
                     "mutation_analysis_missing",
@@ -270,8 +269,8 @@ def _never_stop(c: Case, out: list[Alert]) -> None:
 
 
 def _cytoreduction(c: Case, out: list[Alert], as_of: dt.date, p: Profile) -> None:
-    imatinib = c.running_course("imatinib")
-    if imatinib is None or c.progressed_after(imatinib.start):
+    imatinib = c.responding_imatinib()
+    if imatinib is None:
         return
     if (
         add_months(imatinib.start, p.cytoreduction_from_months)
@@ -293,11 +292,7 @@ def _resume_after_surgery(c: Case, out: list[Alert], as_of: dt.date, p: Profile)
     since, surgery = c.advanced_since, c.resection_on
     if since is None or surgery is None or surgery <= since:
         return
-    lookback = add_days(surgery, -p.resume_lookback_days)
-    ran = any(
-        x.drug in TKIS and x.start < surgery and (x.stop is None or x.stop >= lookback) for x in c.courses
-    )
-    if not ran or any(x.start >= surgery for x in c.courses):
+    if not c.tki_ran_before(surgery, p.resume_lookback_days) or c.started_on_or_after(surgery):
         return
     recorded_running = any(x.drug in TKIS and x.is_running for x in c.courses)
     critical = as_of >= add_days(surgery, p.resume_critical_after_days)

@@ -28,7 +28,6 @@ class Course:
     start: dt.date
     setting: str
     dose_mg: float
-    start_setting: str
     doses: list[tuple[dt.date, float]] = field(default_factory=list)
     stop: dt.date | None = None
     stop_reason: str | None = None
@@ -83,14 +82,11 @@ class Case:
     has_tissue: bool = False
     is_gist_confirmed: bool = False
     gist_biopsy_on: dt.date | None = None
-    pathology_on: dt.date | None = None
     pathology: ev.PathologyData | None = None
     has_bouin: bool = False
     mutations: list[ev.MutationData] = field(default_factory=list)
     first_resection_on: dt.date | None = None
     resection_on: dt.date | None = None
-    resection_margin: str | None = None
-    resections: list[dt.date] = field(default_factory=list)
     ruptures: list[dt.date] = field(default_factory=list)
     advanced_since: dt.date | None = None
     progressions: list[Progression] = field(default_factory=list)
@@ -98,13 +94,10 @@ class Case:
     last_ct_or_mri: dt.date | None = None
     last_eus: dt.date | None = None
     eus_growth_on: dt.date | None = None
-    last_skin_exam: dt.date | None = None
     labs: dict[str, LabValue] = field(default_factory=dict)
     courses: list[Course] = field(default_factory=list)
     lines_opened: int = 0
-    mdt_reviews: list[dt.date] = field(default_factory=list)
     ended_on: dt.date | None = None
-    ended_reason: str | None = None
     line_continuation_days: int = 30  # profile.line_continuation_days, set by the planner
     _risk_cache: RiskAssessment | None = None
 
@@ -119,7 +112,7 @@ class Case:
         """
         return _HANDLERS[e.type](self, e.occurred_on, e.data)
 
-    def _on_registered(self, day: dt.date, d: ev.EventData) -> bool:
+    def _on_routine(self, day: dt.date, d: ev.EventData) -> bool:
         return False
 
     def _on_diagnosis(self, day: dt.date, d: ev.EventData) -> bool:
@@ -157,7 +150,7 @@ class Case:
     def _on_pathology(self, day: dt.date, d: ev.EventData) -> bool:
         assert isinstance(d, ev.PathologyData)
         self.has_tumour = self.has_tissue = self.is_gist_confirmed = True
-        self.pathology_on, self.pathology = day, d
+        self.pathology = d
         self.has_bouin = self.has_bouin or d.fixative == "bouin"
         self._risk_cache = None
         return True
@@ -196,12 +189,6 @@ class Case:
         self.labs[d.test] = LabValue(day, d.value, d.uln)
         return d.test in ("alt", "ast") and self.running_course("regorafenib") is not None
 
-    def _on_visit(self, day: dt.date, d: ev.EventData) -> bool:
-        assert isinstance(d, ev.VisitData)
-        if d.kind == "skin_exam":
-            self.last_skin_exam = day
-        return False
-
     def _on_stopped(self, day: dt.date, d: ev.EventData) -> bool:
         assert isinstance(d, ev.TherapyStoppedData)
         course = self.running_course(d.drug)
@@ -222,14 +209,10 @@ class Case:
             course.doses.append((day, d.dose_mg))
         return True
 
-    def _on_mdt(self, day: dt.date, d: ev.EventData) -> bool:
-        self.mdt_reviews.append(day)
-        return False
-
     def _on_ended(self, day: dt.date, d: ev.EventData) -> bool:
         assert isinstance(d, ev.FollowUpEndedData)
         if self.ended_on is None:
-            self.ended_on, self.ended_reason = day, d.reason
+            self.ended_on = day
         return True
 
     def _become_advanced(self, day: dt.date) -> None:
@@ -244,8 +227,7 @@ class Case:
     def _resect(self, day: dt.date, margin: str) -> None:
         if self.first_resection_on is None:
             self.first_resection_on = day
-        self.resection_on, self.resection_margin = day, margin
-        self.resections.append(day)
+        self.resection_on = day
         for course in self.courses:  # a neoadjuvant course running at resection becomes adjuvant
             if course.is_running and course.setting == "neoadjuvant":
                 course.setting = "adjuvant"
@@ -264,7 +246,7 @@ class Case:
             if d.setting == "adjuvant" and course.adjuvant_from is None:
                 course.adjuvant_from = day
             return
-        course = Course(d.drug, day, d.setting, d.dose_mg, d.setting, [(day, d.dose_mg)])
+        course = Course(d.drug, day, d.setting, d.dose_mg, [(day, d.dose_mg)])
         if d.setting == "adjuvant":
             course.adjuvant_from = day
         if self.advanced_since is not None:
@@ -378,6 +360,41 @@ class Case:
         value = self.labs.get(test)
         return value if value is not None and value.day >= day else None
 
+    # ---- rule conditions shared by a reminder rule and its alert (one definition each) --------
+
+    def needs_rectal_tissue(self) -> bool:
+        """§4 workup.rectal: a rectal tumour without tissue or resection, not advanced."""
+        return (
+            self.has_tumour
+            and self.tumour_site() == "rectum"
+            and not self.has_tissue
+            and not self.is_resected
+            and not self.is_advanced
+        )
+
+    def lacks_mutation_analysis(self) -> bool:
+        """§4 workup.mutation: GIST confirmed and no mutation result."""
+        return self.is_gist_confirmed and not self.has_mutation
+
+    def mutation_test_optional(self, threshold_cm: float) -> bool:
+        """§4 workup.mutation's exception: a tumour < 2 cm outside the rectum (info, no reminder)."""
+        return self.small_tumour(threshold_cm) and self.tumour_site() != "rectum"
+
+    def responding_imatinib(self) -> Course | None:
+        """§7 advanced.cytoreduction: the running imatinib course, if nothing progressed since it began."""
+        imatinib = self.running_course("imatinib")
+        return imatinib if imatinib is not None and not self.progressed_after(imatinib.start) else None
+
+    def tki_ran_before(self, day: dt.date, lookback_days: int) -> bool:
+        """§7 advanced.resume_after_surgery: a TKI running at some time in the days before ``day``."""
+        since = day - dt.timedelta(days=lookback_days)
+        return any(
+            x.drug in TKIS and x.start < day and (x.stop is None or x.stop >= since) for x in self.courses
+        )
+
+    def started_on_or_after(self, day: dt.date) -> bool:
+        return any(x.start >= day for x in self.courses)
+
     def small_tumour(self, threshold_cm: float) -> bool:
         """The management threshold "< 2 cm" (not the ≤ 2.0 cm risk band, §1)."""
         size = self.tumour_size_cm()
@@ -385,7 +402,7 @@ class Case:
 
 
 _HANDLERS: dict[str, Callable[[Case, dt.date, ev.EventData], bool]] = {
-    "patient_registered": Case._on_registered,
+    "patient_registered": Case._on_routine,
     "diagnosis": Case._on_diagnosis,
     "biopsy": Case._on_biopsy,
     "metastasis": Case._on_metastasis,
@@ -396,10 +413,10 @@ _HANDLERS: dict[str, Callable[[Case, dt.date, ev.EventData], bool]] = {
     "progression": Case._on_progression,
     "imaging": Case._on_imaging,
     "lab_result": Case._on_lab,
-    "visit": Case._on_visit,
+    "visit": Case._on_routine,  # visits and MDT reviews only fulfil reminders (§9)
     "therapy_stopped": Case._on_stopped,
     "therapy_started": Case._on_started,
     "dose_changed": Case._on_dose,
-    "mdt_review": Case._on_mdt,
+    "mdt_review": Case._on_routine,
     "follow_up_ended": Case._on_ended,
 }

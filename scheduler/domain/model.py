@@ -8,7 +8,7 @@ are documented in the README.
 from __future__ import annotations
 
 import datetime as dt
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Any, Literal, NamedTuple
 
 Tier = Literal["very_low", "low", "intermediate", "high"]
@@ -147,7 +147,6 @@ class Plan:
     alerts: tuple[Alert, ...]
     reminders: tuple[Reminder, ...]
     profile: str = "esmo2022-seed"
-    extra: dict[str, Any] = field(default_factory=dict)
 
     def to_json(self) -> dict[str, Any]:
         return {

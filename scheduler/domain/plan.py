@@ -97,7 +97,7 @@ def _listed(series: Series, as_of: dt.date, horizon: dt.date) -> list[Reminder]:
     A cancelled item is listed only if it was due by the day it was cancelled (a missed or
     abandoned item); items a closed series would have had later never existed.
     """
-    series.materialise(horizon, as_of)
+    series.materialise(horizon)
     if series.closed_on is not None:
         series.cancel_open_items()  # items generated just now for a closed series
     open_ended = (

@@ -53,10 +53,6 @@ class ReminderChanges:
     updates: list[tuple[StoredReminder, Reminder]] = field(default_factory=list)
     cancels: list[StoredReminder] = field(default_factory=list)
 
-    @property
-    def is_empty(self) -> bool:
-        return not (self.inserts or self.updates or self.cancels)
-
 
 def reconcile_reminders(stored: Mapping[str, StoredReminder], desired: Sequence[Reminder]) -> ReminderChanges:
     changes = ReminderChanges()

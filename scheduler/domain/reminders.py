@@ -171,7 +171,7 @@ class Planner:
         c, p = self.case, self.profile
         unresected_no_tissue = c.has_tumour and not c.has_tissue and not c.is_resected
         is_rectal = c.tumour_site() == "rectum"
-        rectal = unresected_no_tissue and is_rectal and not c.is_advanced
+        rectal = c.needs_rectal_tissue()
         self._episode_oneoffs(
             "workup.rectal", ("eus", "mri", "biopsy"), rectal, day, "rectal tumour without tissue"
         )
@@ -227,11 +227,7 @@ class Planner:
 
     def _mutation(self, day: dt.date) -> None:
         c, p = self.case, self.profile
-        needs_test = (
-            c.is_gist_confirmed
-            and not c.has_mutation
-            and not (c.small_tumour(p.small_tumour_cm) and c.tumour_site() != "rectum")
-        )
+        needs_test = c.lacks_mutation_analysis() and not c.mutation_test_optional(p.small_tumour_cm)
         self._episode_oneoffs(
             "workup.mutation", ("mutation_test",), needs_test, day, "GIST confirmed, no KIT/PDGFRA result"
         )
@@ -323,8 +319,8 @@ class Planner:
                 "focal progression: consider local treatment of the growing lesion",
             )
 
-        imatinib = c.running_course("imatinib")
-        if imatinib is not None and not c.progressed_after(imatinib.start):
+        imatinib = c.responding_imatinib()
+        if imatinib is not None:
             trigger = max(imatinib.start, since)
             self._oneoff(
                 "advanced.cytoreduction",
@@ -334,14 +330,14 @@ class Planner:
                 "responding to imatinib: consider surgery of residual disease",
                 due=max(add_months(imatinib.start, p.cytoreduction_from_months), since),
             )
-        if not _cytoreduction_holds(c):
+        if imatinib is None:
             self.book.end(day, ("advanced.cytoreduction",))
 
         if (
             c.resection_on == day
             and day > since
-            and _tki_ran_before(c, day, p.resume_lookback_days)
-            and not any(x.start >= day for x in c.courses)
+            and c.tki_ran_before(day, p.resume_lookback_days)
+            and not c.started_on_or_after(day)
         ):
             self._oneoff(
                 "advanced.resume_after_surgery",
@@ -475,13 +471,3 @@ def _cycle_factory(
 
 def _running_from(c: Case, drug: str, start: dt.date) -> bool:
     return any(x.drug == drug and x.start == start and x.is_running for x in c.courses)
-
-
-def _cytoreduction_holds(c: Case) -> bool:
-    imatinib = c.running_course("imatinib")
-    return imatinib is not None and not c.progressed_after(imatinib.start)
-
-
-def _tki_ran_before(c: Case, day: dt.date, lookback_days: int) -> bool:
-    since = add_days(day, -lookback_days)
-    return any(x.drug in TKIS and x.start < day and (x.stop is None or x.stop >= since) for x in c.courses)

@@ -56,7 +56,6 @@ class Item:
 class Series:
     """Common state: which rule opened it, for what kind, when, and whether it has closed."""
 
-    shape = "series"
     __slots__ = (
         "anchor",
         "closed_on",
@@ -109,12 +108,11 @@ class Series:
         item.completed_on = day
         item.completed_by = event_id
 
-    def materialise(self, until: dt.date, as_of: dt.date) -> None:
+    def materialise(self, until: dt.date) -> None:
         """Generate every item due up to ``until`` (a closed series stops at its closing day)."""
 
 
 class OneOff(Series):
-    shape = "one-off"
     __slots__ = ()
 
     def __init__(
@@ -139,7 +137,6 @@ class OneOff(Series):
 
 
 class Chained(Series):
-    shape = "chained"
     __slots__ = ("_end", "_phase_bounds", "schedule")
 
     def __init__(
@@ -216,7 +213,7 @@ class Chained(Series):
         if last is not None and last.is_open and last.is_eligible(day):
             yield last
 
-    def materialise(self, until: dt.date, as_of: dt.date) -> None:
+    def materialise(self, until: dt.date) -> None:
         limit = self.closed_on if self.closed_on is not None else until
         if self._end is not None and self.closed_on is None:
             limit = dt.date.max  # listed to the fixed end (the half-interval test stops it)
@@ -230,7 +227,6 @@ class Chained(Series):
 
 
 class Fixed(Series):
-    shape = "fixed"
     __slots__ = ("_cursor", "_due_at", "_exhausted", "is_lab", "profile_windows", "suspensions")
 
     def __init__(
@@ -293,7 +289,7 @@ class Fixed(Series):
             if item.is_open and item.is_eligible(day) and not (self.suspensions and self.is_suspended(item)):
                 yield item
 
-    def materialise(self, until: dt.date, as_of: dt.date) -> None:
+    def materialise(self, until: dt.date) -> None:
         limit = self.closed_on if self.closed_on is not None else until
         self._generate_through(limit)
         while self.items and self.items[-1].due > limit:

@@ -49,6 +49,7 @@ from pathlib import Path
 from typing import IO, Any
 
 import redis as redis_client
+from plan_bench import cpu_model
 from sqlalchemy import Engine, create_engine, func, select, text
 from sqlalchemy.engine import make_url
 from sqlalchemy.exc import SQLAlchemyError
@@ -533,16 +534,6 @@ class Bench:
 def pct(ordered: Sequence[float], q: float) -> float:
     """Nearest-rank percentile of sorted values."""
     return ordered[min(len(ordered) - 1, round(q * (len(ordered) - 1)))]
-
-
-def cpu_model() -> str:
-    try:
-        for line in Path("/proc/cpuinfo").read_text(encoding="utf-8").splitlines():
-            if line.startswith("model name"):
-                return line.split(":", 1)[1].strip()
-    except OSError:
-        pass
-    return platform.processor() or platform.machine() or "unknown"
 
 
 def print_table(results: Sequence[Result]) -> None:

@@ -2,8 +2,9 @@
 
 The VM's wall-clock speed drifts by ±25 %, so compare versions by instructions instead:
 
-    valgrind --tool=callgrind --callgrind-out-file=/dev/null .venv/bin/python benchmarks/plan_instructions.py none
-    valgrind --tool=callgrind --callgrind-out-file=/dev/null .venv/bin/python benchmarks/plan_instructions.py plan
+    CG="valgrind --tool=callgrind --callgrind-out-file=/dev/null"
+    $CG .venv/bin/python benchmarks/plan_instructions.py none
+    $CG .venv/bin/python benchmarks/plan_instructions.py plan
 
 (plan − none) / 600 is the instructions per plan: 300 synthetic patients (seed 1) planned twice.
 """

@@ -47,7 +47,7 @@ $(STAMP): pyproject.toml
 	@touch $@
 
 demo: venv ## the example cohort through the pipeline (SQLite, embedded broker, one worker); exits when done
-	$(BIN)/gistsched demo
+	$(BIN)/gistsched demo --data-dir var/demo
 
 run: venv ## the long-running service on this machine (worker + clock; GIST_* env); Ctrl-C stops it
 	$(BIN)/gistsched run
@@ -57,8 +57,8 @@ test: venv ## lint, then run the whole test suite
 	$(BIN)/pytest
 
 lint: venv ## ruff check on the code, tests and benchmarks; mypy --strict on scheduler, tasks, models
-	$(BIN)/ruff check scheduler tasks models tests benchmarks
-	$(BIN)/mypy --strict scheduler tasks models
+	$(BIN)/ruff check scheduler tasks models notifications web tests benchmarks
+	$(BIN)/mypy --strict scheduler tasks models notifications web
 
 bench: bench-plan bench-pipeline ## both benchmarks below: the planner, then the event pipeline
 

@@ -9,7 +9,13 @@
                      ``revision`` (the calendar SEQUENCE and the notification de-duplication key);
 * ``alerts``       — one row per raised alert episode, resolved when its condition stops holding;
 * ``processing_failures`` — a patient the worker could not process, for the navigator's worklist;
-* ``clock_leases`` / ``clock_marks`` — keep a second clock process from doing the work twice.
+* ``clock_leases`` / ``clock_marks`` — keep a second clock process from doing the work twice;
+* ``users``        — dashboard/API users; the password as a salted scrypt hash, the API token as a
+                     SHA-256 digest (a token is shown once, when created);
+* ``feeds``        — calendar subscriptions; only the SHA-256 digest of the URL's token is stored;
+* ``notifications`` — the outbox: one row per email to send, unique by ``dedup_key``
+                     (reminder, notice kind, revision — or navigator and day for a digest), so a
+                     retry, a redelivered task or a second clock never sends twice.
 """
 
 from __future__ import annotations
@@ -91,6 +97,9 @@ class ReminderRow(Base):
     completed_by: Mapped[str | None] = mapped_column(String(128))
     cancelled_on: Mapped[dt.date | None] = mapped_column(Date)
     revision: Mapped[int] = mapped_column(Integer, default=1)
+    # The day the clock next looks at this reminder for a notice (scheduler/domain/notices.py);
+    # None once nothing more is to be told (closed, or every stage sent).
+    notice_on: Mapped[dt.date | None] = mapped_column(Date, index=True)
     created_at: Mapped[Timestamp] = mapped_column(default=utcnow)
     updated_at: Mapped[Timestamp] = mapped_column(default=utcnow)
 
@@ -147,3 +156,61 @@ class ClockMarkRow(Base):
 
     name: Mapped[str] = mapped_column(String(64), primary_key=True)
     last_run_on: Mapped[dt.date] = mapped_column(Date)
+
+
+class UserRow(Base):
+    __tablename__ = "users"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    username: Mapped[str] = mapped_column(String(64), unique=True)
+    role: Mapped[str] = mapped_column(String(16))  # navigator, clinician, admin
+    navigator_id: Mapped[str | None] = mapped_column(String(128), index=True)
+    email: Mapped[str | None] = mapped_column(String(320))
+    password_hash: Mapped[str] = mapped_column(String(300))
+    token_hash: Mapped[str] = mapped_column(String(64), unique=True)
+    is_active: Mapped[bool] = mapped_column(Boolean, default=True)
+    created_at: Mapped[Timestamp] = mapped_column(default=utcnow)
+
+
+class FeedRow(Base):
+    __tablename__ = "feeds"
+
+    id: Mapped[str] = mapped_column(String(32), primary_key=True)
+    scope: Mapped[str] = mapped_column(String(16))  # patient, navigator
+    subject_id: Mapped[str] = mapped_column(String(128))  # the patient_id or navigator_id
+    token_hash: Mapped[str] = mapped_column(String(64), unique=True)
+    created_at: Mapped[Timestamp] = mapped_column(default=utcnow)
+    revoked_at: Mapped[dt.datetime | None] = mapped_column(UtcDateTime(), nullable=True)
+
+
+class NotificationRow(Base):
+    """One email in the outbox. Status: ``pending`` (to be queued; ``next_attempt_at`` delays a
+    retry) → ``queued`` (a ``notifications.send`` is on the broker) → ``sending`` (a worker holds
+    it) → ``sent`` | ``failed`` (permanent, or retries exhausted: on the worklist) |
+    ``superseded`` (the reminder moved or closed first) | ``skipped`` (nothing to say)."""
+
+    __tablename__ = "notifications"
+    __table_args__ = (Index("ix_notifications_status", "status", "next_attempt_at"),)
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    dedup_key: Mapped[str] = mapped_column(String(200), unique=True)
+    kind: Mapped[str] = mapped_column(String(16))  # advance, due, overdue, cancel, digest
+    audience: Mapped[str] = mapped_column(String(16))  # patient, navigator
+    reminder_id: Mapped[int | None] = mapped_column(ForeignKey("reminders.id"), index=True)
+    patient_id: Mapped[str | None] = mapped_column(String(64), index=True)
+    navigator_id: Mapped[str | None] = mapped_column(String(128))
+    user_id: Mapped[int | None] = mapped_column(ForeignKey("users.id"))
+    revision: Mapped[int | None] = mapped_column(Integer)
+    due_on: Mapped[dt.date | None] = mapped_column(Date)  # the date the email tells
+    day: Mapped[dt.date] = mapped_column(Date)  # the clinic day it was created for
+    reason: Mapped[str | None] = mapped_column(String(200))
+    status: Mapped[str] = mapped_column(String(16), default="pending")
+    attempts: Mapped[int] = mapped_column(Integer, default=0)
+    next_attempt_at: Mapped[dt.datetime | None] = mapped_column(UtcDateTime(), nullable=True)
+    claimed_at: Mapped[dt.datetime | None] = mapped_column(UtcDateTime(), nullable=True)
+    sent_at: Mapped[dt.datetime | None] = mapped_column(UtcDateTime(), nullable=True)
+    recipients: Mapped[str | None] = mapped_column(Text)
+    message_id: Mapped[str | None] = mapped_column(String(200))
+    last_error: Mapped[str | None] = mapped_column(Text)
+    created_at: Mapped[Timestamp] = mapped_column(default=utcnow)
+    updated_at: Mapped[Timestamp] = mapped_column(default=utcnow)

@@ -30,6 +30,16 @@ def _concurrency(text: str) -> int:
     return value
 
 
+def _port(text: str) -> int:
+    try:
+        value = int(text)
+    except ValueError:
+        value = 0
+    if not 1 <= value <= 65535:
+        raise argparse.ArgumentTypeError(f"must be a port number from 1 to 65535 (got {text!r})")
+    return value
+
+
 def cmd_worker(args: argparse.Namespace) -> int:
     """A real Celery worker (prefork) on the configured broker; ``worker_main`` exits the process."""
     from tasks.app import get_app, worker_argv
@@ -51,8 +61,31 @@ def cmd_clock(args: argparse.Namespace) -> int:
     return run_clock(load_settings())
 
 
+def cmd_serve(args: argparse.Namespace) -> int:
+    """The HTTP API and feeds under uvicorn. Its access log is off: ours redacts feed tokens."""
+    import uvicorn
+
+    from web.app import create_app
+
+    settings = load_settings()
+    migrate_embedded(settings)
+    logging.basicConfig(
+        level=args.loglevel, format="[%(asctime)s: %(levelname)s/web] %(message)s", stream=sys.stderr
+    )
+    uvicorn.run(
+        create_app(settings),
+        host=args.host,
+        port=args.port,
+        access_log=False,
+        log_level=args.loglevel.lower(),
+        proxy_headers=True,
+        server_header=False,
+    )
+    return 0
+
+
 def cmd_run(args: argparse.Namespace) -> int:
-    """Worker and clock (and, later, the web server) as children; Ctrl-C/SIGTERM stops them all."""
+    """Worker, clock and web server as children; Ctrl-C/SIGTERM stops them all."""
     from scheduler.processes import Supervisor, gistsched_command, start_child
 
     settings = load_settings()
@@ -63,12 +96,22 @@ def cmd_run(args: argparse.Namespace) -> int:
     supervisor = Supervisor()
     supervisor.children.append(start_child("worker", gistsched_command(*worker_args)))
     supervisor.children.append(start_child("clock", gistsched_command("clock", "--loglevel", args.loglevel)))
+    supervisor.children.append(
+        start_child(
+            "web",
+            gistsched_command(
+                "serve", "--host", args.host, "--port", str(args.port), "--loglevel", args.loglevel
+            ),
+        )
+    )
     broker = (
         "embedded (" + str(settings.broker_folder) + ")" if settings.is_embedded_broker else "GIST_BROKER_URL"
     )
+    worker, clock, web = (child.process.pid for child in supervisor.children)
     print(
-        f"gistsched run: worker (pid {supervisor.children[0].process.pid}) and clock "
-        f"(pid {supervisor.children[1].process.pid}) on broker {broker}; Ctrl-C stops them",
+        f"gistsched run: worker (pid {worker}), clock (pid {clock}) on broker {broker}, "
+        f"web (pid {web}) on http://{args.host}:{args.port}; emails to "
+        f"{'GIST_SMTP_URL' if settings.smtp_url else settings.resolved_mail_folder}; Ctrl-C stops them",
         file=sys.stderr,
     )
     return supervisor.run()
@@ -104,7 +147,15 @@ def add_commands(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-
     clock.add_argument("--loglevel", default="INFO", type=str.upper, choices=LOG_LEVELS)
     clock.set_defaults(func=cmd_clock)
 
-    run = sub.add_parser("run", help="worker and clock together on this machine; Ctrl-C stops them")
+    serve = sub.add_parser("serve", help="the HTTP API, calendar feeds and (later) the dashboard")
+    serve.add_argument("--host", default="127.0.0.1", help="address to listen on (127.0.0.1)")
+    serve.add_argument("--port", type=_port, default=8000, help="port (8000)")
+    serve.add_argument("--loglevel", default="INFO", type=str.upper, choices=LOG_LEVELS)
+    serve.set_defaults(func=cmd_serve)
+
+    run = sub.add_parser("run", help="worker, clock and web server on this machine; Ctrl-C stops them")
     run.add_argument("--concurrency", type=_concurrency, help="worker pool processes")
+    run.add_argument("--host", default="127.0.0.1", help="the web server's address (127.0.0.1)")
+    run.add_argument("--port", type=_port, default=8000, help="the web server's port (8000)")
     run.add_argument("--loglevel", default="INFO", type=str.upper, choices=LOG_LEVELS)
     run.set_defaults(func=cmd_run)

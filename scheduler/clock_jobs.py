@@ -10,7 +10,11 @@ One tick (:func:`tick`), every ``GIST_CLOCK_INTERVAL_SECONDS``:
    ``GIST_STALLED_AFTER_SECONDS`` (a broker that lost its messages, a worker killed mid-task) gets
    one ``patients.process`` again — one per patient, not per event, and at most once per stall
    period per patient.
-3. **Daily recompute.** Once per clinic day (at ``daily_recompute_at`` clinic time, or at the
+3. **Notifications** (with a ``notify`` callback; :mod:`scheduler.dispatch`): outbox rows for the
+   reminders whose notice day has come, the navigators' daily digests once ``digest_at`` has passed
+   (claimed per day like the recompute), then every sendable outbox row is claimed and one
+   ``notifications.send`` queued per row; rows that could not be queued are given back.
+4. **Daily recompute.** Once per clinic day (at ``daily_recompute_at`` clinic time, or at the
    clock's first tick if the day's run has not happened), every active patient is recomputed
    (``force``), so statuses and rolling horizons follow the calendar. The day is claimed by a
    conditional UPDATE of the ``daily_recompute`` mark before anything is queued, so a second clock
@@ -41,9 +45,11 @@ from scheduler.settings import Settings
 
 LEASE = "clock"
 DAILY_RECOMPUTE = "daily_recompute"
+DAILY_DIGEST = "daily_digest"
 LEASE_INTERVALS = 3  # a lease outlives two missed renewals
 
-Enqueue = Callable[[str, bool], object]  # (patient_id, force); any result is ignored
+Enqueue = Callable[[str, bool], object]  # (patient_id, force); False: not sent, anything else: sent
+Notify = Callable[[int], object]  # (notification_id); False: not sent
 log = logging.getLogger(__name__)
 
 
@@ -185,6 +191,9 @@ class TickResult:
     has_lease: bool
     requeued: tuple[str, ...] = ()
     recomputed: tuple[str, ...] | None = None  # None: the daily recompute did not run this tick
+    notices: int = 0  # outbox rows written for reminders this tick
+    digests: int = 0
+    queued: int = 0  # notifications.send tasks queued
 
 
 def tick(
@@ -193,6 +202,7 @@ def tick(
     enqueue: Enqueue,
     state: ClockState | None = None,
     now: dt.datetime | None = None,
+    notify: Notify | None = None,
 ) -> TickResult:
     """One pass of the clock. Without ``state`` it is a one-shot (a fresh clock's first tick that
     releases the lease at the end), handy for tests and cron-style use."""
@@ -203,13 +213,40 @@ def tick(
     if not claim_lease(sessions, state.holder, ttl, now):
         log.debug("clock lease held by another clock; idle this tick")
         return TickResult(has_lease=False)
+    notices = digests = queued = 0
     try:
         requeued = requeue_stalled(sessions, settings, enqueue, state, now)
+        if notify is not None:
+            notices, digests, queued = run_notifications(sessions, settings, notify, now)
         recomputed = run_daily_recompute(sessions, settings, enqueue, state, now)
     finally:
         if one_shot:
             release_lease(sessions, state.holder)
-    return TickResult(True, requeued, recomputed)
+    return TickResult(True, requeued, recomputed, notices, digests, queued)
+
+
+def run_notifications(
+    sessions: sessionmaker[Session], settings: Settings, notify: Notify, now: dt.datetime
+) -> tuple[int, int, int]:
+    """Write due notices and digests to the outbox, then queue every sendable row."""
+    from scheduler import dispatch
+    from scheduler.domain.profile import DEFAULT_PROFILE
+
+    today = settings.today(now)
+    notices = dispatch.create_due_notices(sessions, today, DEFAULT_PROFILE)
+    digests = 0
+    if settings.local_time(now) >= settings.digest_at and claim_day(sessions, today, DAILY_DIGEST):
+        try:
+            digests = dispatch.create_digests(sessions, today)
+        except Exception:
+            unclaim_day(sessions, today, DAILY_DIGEST)
+            raise
+    ids = dispatch.claim_sendable(sessions, now, dt.timedelta(seconds=settings.notify_stale_seconds))
+    unsent = [notification_id for notification_id in ids if notify(notification_id) is False]
+    dispatch.release(sessions, unsent)
+    if ids:
+        log.info("notifications: %d queued, %d given back (broker down)", len(ids) - len(unsent), len(unsent))
+    return notices, digests, len(ids) - len(unsent)
 
 
 def requeue_stalled(

@@ -1,10 +1,14 @@
 """``gistsched demo``: the example cohort through the real pipeline, on embedded defaults.
 
-A fresh data folder (temporary unless ``--data-dir``) gets a migrated SQLite database; the file is
-submitted through the same intake as ``gistsched submit`` onto the embedded broker; ONE real worker
-process (``gistsched worker``) processes it; once every event is processed the STORED plans are
-printed, the worker is stopped and the totals shown. Nothing of the user's configuration
-(``GIST_DATABASE_URL``, ``GIST_BROKER_URL``) is touched.
+A fresh data folder (``--data-dir``; a temporary one otherwise, removed at the end) gets a
+migrated SQLite database; the file is submitted through the same intake as ``gistsched submit``
+onto the embedded broker; ONE real worker process (``gistsched worker``) processes it; once every
+event is processed the STORED plans are printed. Then the notifications run as the clock runs them:
+a navigator user (with an email address) per navigator of the cohort, the outbox rows for every
+reminder whose notice day has come and today's digests, one ``notifications.send`` per row through
+the same worker, written as ``.eml`` files (no SMTP server needed); a patient's and each navigator's
+calendar feed are written as ``.ics`` files. The demo prints where all of it went. Nothing of the
+user's configuration (``GIST_DATABASE_URL``, ``GIST_BROKER_URL``, ``GIST_SMTP_URL``) is touched.
 """
 
 from __future__ import annotations
@@ -84,21 +88,30 @@ def run_demo(path: Path, as_of: dt.date | None, data_dir: Path | None, timeout: 
     started = time.monotonic()
     is_temporary = data_dir is None
     folder = Path(tempfile.mkdtemp(prefix="gistsched-demo-")) if data_dir is None else data_dir
-    folder.mkdir(parents=True, exist_ok=True)
-    settings = Settings(env="development", data_dir=folder, database_url=None, broker_url=None, as_of=as_of)
+    try:
+        _fresh(folder)
+    except DemoError as exc:
+        print(f"gistsched demo: {exc}", file=sys.stderr)
+        return 2
+    settings = Settings(
+        env="development", data_dir=folder, database_url=None, broker_url=None, smtp_url=None, as_of=as_of
+    )
     worker: Child | None = None
     ok = False
     try:
         print(f"gist-scheduler demo: {path.name} through the event pipeline, as of {settings.today()}")
         print(f"  data folder  {folder}  (SQLite database, embedded broker, worker log)")
         worker, summary = _run_pipeline(settings, path, timeout)
+        print(summary)
+        print()
+        print(_run_notifications(settings, worker, timeout, keep=not is_temporary))
         stop_children([worker], timeout=15)
         worker = None
-        print(summary)
         print(f"Done in {time.monotonic() - started:.1f} s.")
         print("Decision support only: every item recommends and explains; the care team decides.")
         print(
-            "The long-running service (worker + clock on these defaults): make run  (.venv/bin/gistsched run)"
+            "The long-running service (worker, clock and web server on these defaults): make run  "
+            "(.venv/bin/gistsched run)"
         )
         ok = True
         return 0
@@ -112,6 +125,20 @@ def run_demo(path: Path, as_of: dt.date | None, data_dir: Path | None, timeout: 
             shutil.rmtree(folder, ignore_errors=True)
         elif not ok:
             print(f"gistsched demo: kept {folder} for inspection", file=sys.stderr)
+
+
+MARKER = ".gistsched-demo"
+
+
+def _fresh(folder: Path) -> None:
+    """An empty demo folder: one left by an earlier demo (it has the marker) is emptied; any other
+    non-empty folder is refused rather than overwritten."""
+    if folder.exists() and any(folder.iterdir()):
+        if not (folder / MARKER).exists():
+            raise DemoError(f"--data-dir: {folder} is not empty and was not made by the demo; choose another")
+        shutil.rmtree(folder)
+    folder.mkdir(parents=True, exist_ok=True)
+    (folder / MARKER).write_text("made by gistsched demo; emptied by the next demo run\n", encoding="utf-8")
 
 
 def _run_pipeline(settings: Settings, path: Path, timeout: float) -> tuple[Child, str]:
@@ -170,9 +197,7 @@ def _run_pipeline(settings: Settings, path: Path, timeout: float) -> tuple[Child
         events = session.scalar(select(func.count()).select_from(EventRow)) or 0
         patients = session.scalar(select(func.count()).select_from(PatientRow)) or 0
         by_status = dict(
-            session.execute(select(ReminderRow.status, func.count()).group_by(ReminderRow.status))
-            .tuples()
-            .all()
+            session.execute(select(ReminderRow.status, func.count()).group_by(ReminderRow.status)).all()
         )
     reminders = sum(by_status.values())
     statuses = ", ".join(f"{n} {status}" for status, n in sorted(by_status.items()))
@@ -193,10 +218,122 @@ def _worker_env(settings: Settings) -> dict[str, str]:
     env = {
         k: v
         for k, v in os.environ.items()
-        if k not in ("GIST_DATABASE_URL", "GIST_BROKER_URL", "GIST_ENV", "GIST_AS_OF", "GIST_WORKER_NAME")
+        if k
+        not in (
+            "GIST_DATABASE_URL",
+            "GIST_BROKER_URL",
+            "GIST_SMTP_URL",
+            "GIST_MAIL_FOLDER",
+            "GIST_ENV",
+            "GIST_AS_OF",
+            "GIST_WORKER_NAME",
+        )
     }
     env["GIST_DATA_DIR"] = str(settings.data_dir)
     env["GIST_ENV"] = "development"
     if settings.as_of is not None:
         env["GIST_AS_OF"] = settings.as_of.isoformat()
     return env
+
+
+def _run_notifications(settings: Settings, worker: Child, timeout: float, *, keep: bool) -> str:
+    """What the clock does for notifications, once, through the running worker; then the feeds."""
+    import secrets
+    from email import message_from_bytes, policy
+
+    from models.rows import NotificationRow, PatientRow
+    from scheduler import dispatch
+    from scheduler.domain.profile import DEFAULT_PROFILE
+    from scheduler.sending import outbox_counts
+    from scheduler.users import create_user
+    from tasks.app import get_app, send_notification_task
+    from tasks.store import sessions_for
+
+    sessions = sessions_for(settings)
+    today = settings.today()
+    with sessions() as session:
+        navigators = sorted(
+            {n for n in session.scalars(select(PatientRow.navigator_id).distinct()) if n is not None}
+        )
+        feed_patient = session.scalar(
+            select(PatientRow.patient_id).where(PatientRow.email.is_not(None)).order_by(PatientRow.patient_id)
+        )
+    for navigator_id in navigators:  # demo users; the passwords are thrown away
+        create_user(
+            sessions,
+            navigator_id,
+            "navigator",
+            secrets.token_urlsafe(16),
+            navigator_id,
+            f"{navigator_id}@clinic.example",
+        )
+    notices = dispatch.create_due_notices(sessions, today, DEFAULT_PROFILE)
+    digests = dispatch.create_digests(sessions, today)
+    app = get_app(settings)
+    ids = dispatch.claim_sendable(sessions, _utcnow(), dt.timedelta(seconds=settings.notify_stale_seconds))
+    for notification_id in ids:
+        send_notification_task(app, notification_id)
+    deadline = time.monotonic() + timeout
+    while True:
+        with sessions() as session:
+            counts = outbox_counts(session)
+        if not any(counts.get(s, 0) for s in ("pending", "queued", "sending")):
+            break
+        if not worker.is_running or time.monotonic() >= deadline:
+            raise DemoError(f"emails still waiting after {timeout:g} s: {counts}; see the worker log")
+        time.sleep(POLL_SECONDS)
+
+    out = [
+        f"Notifications as of {today}: {notices} reminder notices and {digests} navigator digests written "
+        f"to the outbox; {len(ids)} sent through the worker "
+        f"({', '.join(f'{n} {status}' for status, n in sorted(counts.items())) or 'none'})."
+    ]
+    folder = settings.resolved_mail_folder
+    files = sorted(folder.glob("*.eml")) if folder.exists() else []
+    out.append(f"  emails       {len(files)} .eml files in {folder if keep else '(the temporary folder)'}")
+    for file in files[:8]:
+        message = message_from_bytes(file.read_bytes(), policy=policy.default)
+        out.append(f"               to {message['To']}: {message['Subject']}")
+    if len(files) > 8:
+        out.append(f"               … and {len(files) - 8} more")
+    with sessions() as session:
+        failed = session.execute(
+            select(NotificationRow.kind, NotificationRow.patient_id, NotificationRow.last_error).where(
+                NotificationRow.status == "failed"
+            )
+        ).all()
+    for kind, patient_id, error in failed:
+        out.append(f"  failed       {kind} for {patient_id}: {error}")
+    out += _write_feeds(settings, feed_patient, navigators, keep=keep)
+    return "\n".join(out)
+
+
+def _write_feeds(
+    settings: Settings, patient_id: str | None, navigators: list[str], *, keep: bool
+) -> list[str]:
+    from scheduler.feeds import create_feed, find_feed, render
+    from tasks.store import sessions_for
+
+    sessions = sessions_for(settings)
+    out: list[str] = []
+    feeds_dir = settings.data_dir / "feeds"
+    feeds_dir.mkdir(parents=True, exist_ok=True)
+    subjects = ([("patient", patient_id)] if patient_id else []) + [("navigator", n) for n in navigators]
+    for scope, subject in subjects:
+        created = create_feed(sessions, scope, subject, settings.base_url)
+        with sessions() as session:
+            feed = find_feed(session, created.url.rsplit("/", 1)[1].removesuffix(".ics"))
+            assert feed is not None
+            body = render(session, feed, settings.today())
+        target = feeds_dir / f"{scope}-{subject}.ics"
+        target.write_bytes(body)
+        out.append(
+            f"  feed         {scope} {subject}: {body.count(b'BEGIN:VEVENT')} events, "
+            f"{target if keep else target.name}"
+        )
+        out.append(f"               subscribe at {created.url} while `make run` serves it")
+    return out
+
+
+def _utcnow() -> dt.datetime:
+    return dt.datetime.now(dt.UTC)

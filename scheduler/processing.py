@@ -19,11 +19,13 @@ from sqlalchemy.orm import Session, sessionmaker
 
 from models.rows import AlertRow, EventRow, PatientRow, PatientStateRow, ReminderRow
 from models.types import utcnow
+from scheduler import outbox
 from scheduler.domain.events import Event, PatientRegisteredData, parse_event
 from scheduler.domain.model import Plan, Reminder
 from scheduler.domain.plan import plan_follow_up
 from scheduler.domain.profile import DEFAULT_PROFILE, Profile
 from scheduler.domain.reconcile import StoredAlert, StoredReminder, reconcile_alerts, reconcile_reminders
+from scheduler.outbox import initial_notice_on
 
 
 @dataclass(slots=True)
@@ -68,7 +70,7 @@ def process_patient(
         relevant = [e for e in events if e.occurred_on <= today]
         if relevant:
             plan = plan_follow_up(relevant, today, profile)
-            _apply_plan(session, patient, plan, relevant, today, result)
+            _apply_plan(session, patient, plan, relevant, today, result, profile)
         ids = [row_id for row_id, _ in rows]
         now = utcnow()
         for start in range(0, len(ids), 500):
@@ -87,6 +89,7 @@ def _apply_plan(
     events: list[Event],
     today: dt.date,
     result: ProcessResult,
+    profile: Profile,
 ) -> None:
     now = utcnow()
     _update_contact(patient, events, plan)
@@ -121,20 +124,28 @@ def _apply_plan(
             [
                 {"patient_id": patient.patient_id, "revision": 1, "created_at": now, "updated_at": now}
                 | _fields(reminder)
+                | {
+                    "notice_on": initial_notice_on(
+                        reminder.kind, reminder.due_on, reminder.window_days, reminder.status, profile
+                    )
+                }
                 for reminder in changes.inserts
             ],
         )
     for current, reminder in changes.updates:
         row = rows[current.key]
+        before = (row.due_on, row.window_days, row.status)
         for name, value in _fields(reminder).items():
             setattr(row, name, value)
         row.revision += 1
         row.updated_at = now
+        outbox.after_update(session, patient, row, before, today, profile)
     for current in changes.cancels:
         row = rows[current.key]
         row.status, row.cancelled_on = "cancelled", today
         row.revision += 1
         row.updated_at = now
+        outbox.after_cancel(session, patient, row, today)
     result.inserted, result.updated, result.cancelled = (
         len(changes.inserts),
         len(changes.updates),

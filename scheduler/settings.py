@@ -25,7 +25,7 @@ class Settings(BaseSettings):
     database_url: str | None = None  # default: sqlite:///<data_dir>/gistsched.sqlite3
     broker_url: str | None = None  # default: an embedded filesystem broker under <data_dir>/broker
     smtp_url: str | None = None
-    base_url: str = "http://localhost:8000"
+    base_url: str = "http://localhost:8000"  # links in emails and feed URLs (no trailing slash needed)
     clock_interval_seconds: float = Field(default=60.0, gt=0)
     stalled_after_seconds: float = Field(default=300.0, gt=0)
     clinic_timezone: str = "UTC"  # the clinic's calendar: "today" for plans and statuses
@@ -33,6 +33,18 @@ class Settings(BaseSettings):
     worker_concurrency: int = Field(default=2, ge=1, le=64)
     worker_name: str | None = Field(default=None, pattern=r"^[A-Za-z0-9_.-]{1,64}$")  # Celery node name
     task_max_retries: int = Field(default=5, ge=0, le=50)
+    # Notifications (issue 4). Without GIST_SMTP_URL emails are written as .eml files to mail_folder.
+    mail_from: str = "Follow-up team <noreply@gist-scheduler.invalid>"
+    mail_folder: Path | None = None  # default: <data_dir>/mail
+    clinic_name: str = "Your care team"
+    clinic_contact: str = "Please contact your care team to book or change this appointment."
+    notify_max_attempts: int = Field(default=10, ge=1, le=100)  # transient failures, with backoff
+    notify_retry_first_seconds: float = Field(default=30.0, gt=0)  # then doubling per attempt
+    notify_retry_max_seconds: float = Field(default=3600.0, gt=0)  # the longest wait between attempts
+    notify_stale_seconds: float = Field(
+        default=600.0, gt=0
+    )  # a queued/sending email left this long is re-queued
+    digest_at: dt.time = dt.time(7, 0)  # clinic local time of the navigators' daily digest
     # Pins the clinic's date (demos, tests, replays): every plan is computed as of this day.
     as_of: dt.date | None = None
 
@@ -44,6 +56,7 @@ class Settings(BaseSettings):
                 for name, value in (
                     ("GIST_DATABASE_URL", self.database_url),
                     ("GIST_BROKER_URL", self.broker_url),
+                    ("GIST_SMTP_URL", self.smtp_url),  # .eml files in a folder reach nobody
                 )
                 if not value
             ]
@@ -54,6 +67,8 @@ class Settings(BaseSettings):
             if self.as_of is not None:
                 raise ValueError("GIST_AS_OF pins the date for demos and tests; unset it in production")
         ZoneInfo(self.clinic_timezone)  # fails early on a bad zone name
+        if not self.base_url.startswith(("http://", "https://")):
+            raise ValueError("GIST_BASE_URL: must start with http:// or https://")
         return self
 
     @cached_property
@@ -61,6 +76,10 @@ class Settings(BaseSettings):
         if self.database_url:
             return self.database_url
         return f"sqlite:///{(self.data_dir / 'gistsched.sqlite3').resolve()}"
+
+    @cached_property
+    def resolved_mail_folder(self) -> Path:
+        return (self.mail_folder or self.data_dir / "mail").resolve()
 
     @property
     def is_embedded_broker(self) -> bool:

@@ -29,6 +29,7 @@ from scheduler.settings import Settings, load_settings
 from tasks.embedded import transport_options
 
 PROCESS = "patients.process"
+SEND = "notifications.send"
 RECOMPUTE_ALL = "patients.recompute_all"
 NOOP = "ops.noop"
 QUEUE = "gistsched"
@@ -90,11 +91,12 @@ def celery_config(settings: Settings) -> dict[str, Any]:
 
 def make_celery(settings: Settings) -> GistCelery:
     """A new app for ``settings`` with every task registered (by explicit name)."""
-    from tasks import ops, patients
+    from tasks import notifications, ops, patients
 
     app = GistCelery(settings)
     app.conf.update(celery_config(settings))
     patients.register(app)
+    notifications.register(app)
     ops.register(app)
     return app
 
@@ -134,6 +136,20 @@ def send_process(app: GistCelery, patient_id: str, *, force: bool = False) -> bo
     except (KombuError, OSError) as exc:
         app.broker_down_until = time.monotonic() + BROKER_DOWN_BACKOFF_SECONDS
         log.warning("could not queue %s for %s (%s); the clock will queue it again", PROCESS, patient_id, exc)
+        return False
+    return True
+
+
+def send_notification_task(app: GistCelery, notification_id: int) -> bool:
+    """Queue ``notifications.send`` for one outbox row; False when the broker cannot be reached
+    (the clock then gives the row back and tries again next tick)."""
+    if time.monotonic() < app.broker_down_until:
+        return False
+    try:
+        app.send_task(SEND, args=[notification_id], ignore_result=True)
+    except (KombuError, OSError) as exc:
+        app.broker_down_until = time.monotonic() + BROKER_DOWN_BACKOFF_SECONDS
+        log.warning("could not queue %s %d (%s); the clock will queue it again", SEND, notification_id, exc)
         return False
     return True
 

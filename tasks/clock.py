@@ -1,5 +1,6 @@
 """``gistsched clock``: one APScheduler 3 ``BlockingScheduler`` that runs
-:func:`scheduler.clock_jobs.tick` every ``GIST_CLOCK_INTERVAL_SECONDS``.
+:func:`scheduler.clock_jobs.tick` every ``GIST_CLOCK_INTERVAL_SECONDS``: stalled events, due
+notifications and digests, the daily recompute.
 
 The job store is in memory and holds only that one interval job: the schedule itself (what is
 stalled, what day was recomputed) lives in the database, and the database lease in ``tick`` is what
@@ -19,7 +20,7 @@ from apscheduler.triggers.interval import IntervalTrigger
 
 from scheduler.clock_jobs import ClockState, TickResult, release_lease, tick
 from scheduler.settings import Settings
-from tasks.app import get_app, send_process
+from tasks.app import get_app, send_notification_task, send_process
 from tasks.store import dispose_all, sessions_for
 
 log = logging.getLogger(__name__)
@@ -31,7 +32,10 @@ def tick_once(settings: Settings) -> TickResult:
     nothing while a running clock holds the lease."""
     app = get_app(settings)
     return tick(
-        sessions_for(settings), settings, lambda patient_id, force: send_process(app, patient_id, force=force)
+        sessions_for(settings),
+        settings,
+        lambda patient_id, force: send_process(app, patient_id, force=force),
+        notify=lambda notification_id: send_notification_task(app, notification_id),
     )
 
 
@@ -49,14 +53,17 @@ def run_clock(settings: Settings) -> int:
     app = get_app(settings)
     state = ClockState()
 
-    def enqueue(patient_id: str, force: bool) -> None:
-        send_process(app, patient_id, force=force)
+    def enqueue(patient_id: str, force: bool) -> bool:
+        return send_process(app, patient_id, force=force)
+
+    def notify(notification_id: int) -> bool:
+        return send_notification_task(app, notification_id)
 
     has_lease: list[bool | None] = [None]  # logged when it changes, not every tick
 
     def run_tick() -> None:
         try:
-            result = tick(sessions, settings, enqueue, state)
+            result = tick(sessions, settings, enqueue, state, notify=notify)
         except Exception:  # a database or broker outage must not kill the clock: next tick retries
             log.exception("clock tick failed")
             return

@@ -98,6 +98,10 @@ class Profile:
     cytoreduction_from_months: int = 6
     cytoreduction_until_months: int = 24
     resume_review_due_days: int = 14
+    # Notices (scheduler/domain/notices.py): how many days before the due date people are told.
+    notice_lead_days_imaging: int = 14
+    notice_lead_days_blood: int = 2
+    notice_lead_days_review: int = 7
     resume_critical_after_days: int = 28
     resume_lookback_days: int = 30
 

@@ -1,0 +1,212 @@
+"""The clock's notification work, as plain functions over a sessionmaker (issue 4, step 1).
+
+Every tick:
+
+1. :func:`create_due_notices` — reminders whose ``notice_on`` has come are locked (``FOR UPDATE
+   SKIP LOCKED`` on PostgreSQL; SQLite serialises writers) in batches; for each, the core says which
+   stage is due (:func:`scheduler.domain.notices.due_notice`) and who is told; an outbox row is
+   written, unique by (reminder, stage, revision), and ``notice_on`` moves to the next stage's day.
+   A date already told at that stage is not told again (a revision bumped only by a status change).
+2. :func:`create_digests` — once per clinic day after ``digest_at``: a digest row per navigator
+   user with an email address, unique by (user, day).
+3. :func:`claim_sendable` — outbox rows that are ``pending`` (and past ``next_attempt_at``), or
+   were queued or being sent longer than ``notify_stale_seconds`` ago (a lost message, a killed
+   worker), are moved to ``queued`` by a conditional UPDATE on locked rows and their ids returned;
+   the clock queues one ``notifications.send`` per id after that commit, and gives back the ids it
+   could not queue (:func:`release`).
+
+A second clock is kept out by the lease; even without it, the row locks and conditional updates
+mean an outbox row is queued by one claimer only, and :func:`scheduler.sending.send_notification`
+sends it only once whatever number of tasks arrive for it.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import logging
+
+from sqlalchemy import and_, or_, select, update
+from sqlalchemy.orm import Session, sessionmaker
+
+from models.rows import NotificationRow, PatientRow, ReminderRow, UserRow
+from models.types import utcnow
+from scheduler.clock_jobs import rowcount
+from scheduler.domain.notices import due_notice, lead_days, recipient
+from scheduler.domain.profile import Profile
+from scheduler.outbox import OPEN, dedup_key
+
+CLAIM_BATCH = 500
+LIVE = ("pending", "queued", "sending", "sent")  # statuses that mean "this was or will be told"
+
+log = logging.getLogger(__name__)
+
+
+def create_due_notices(
+    sessions: sessionmaker[Session], today: dt.date, profile: Profile, batch: int = CLAIM_BATCH
+) -> int:
+    """Outbox rows for every reminder whose notice day has come; returns how many were written."""
+    created = 0
+    while True:
+        with sessions.begin() as session:
+            rows = session.execute(
+                select(ReminderRow, PatientRow)
+                .join(PatientRow, PatientRow.patient_id == ReminderRow.patient_id)
+                .where(ReminderRow.notice_on <= today)
+                .order_by(ReminderRow.notice_on, ReminderRow.id)
+                .limit(batch)
+                .with_for_update(skip_locked=True, of=ReminderRow)
+            ).all()
+            for reminder, patient in rows:
+                created += _notice(session, reminder, patient, today, profile)
+        if len(rows) < batch:
+            return created
+
+
+def _notice(
+    session: Session, reminder: ReminderRow, patient: PatientRow, today: dt.date, profile: Profile
+) -> int:
+    if reminder.status not in OPEN or not patient.is_active:
+        reminder.notice_on = None
+        return 0
+    stage, reminder.notice_on = due_notice(
+        reminder.kind, reminder.due_on, reminder.window_days, today, profile
+    )
+    if stage is None:  # notice_on was early (a profile change): nothing due yet
+        return 0
+    to = recipient(
+        stage, reminder.kind, bool(patient.email), has_advance=lead_days(profile, reminder.kind) > 0
+    )
+    if to.audience is None:
+        return 0
+    key = dedup_key(reminder.id, stage, reminder.revision)
+    told = session.scalar(
+        select(NotificationRow.id)
+        .where(
+            or_(
+                NotificationRow.dedup_key == key,
+                and_(
+                    NotificationRow.reminder_id == reminder.id,
+                    NotificationRow.kind == stage,
+                    NotificationRow.due_on == reminder.due_on,
+                    NotificationRow.status.in_(LIVE),
+                ),
+            )
+        )
+        .limit(1)
+    )
+    if told is not None:
+        return 0
+    now = utcnow()
+    session.add(
+        NotificationRow(
+            dedup_key=key,
+            kind=stage,
+            audience=to.audience,
+            reminder_id=reminder.id,
+            patient_id=patient.patient_id,
+            navigator_id=patient.navigator_id,
+            revision=reminder.revision,
+            due_on=reminder.due_on,
+            day=today,
+            reason=to.reason,
+            status="pending",
+            attempts=0,
+            created_at=now,
+            updated_at=now,
+        )
+    )
+    return 1
+
+
+def create_digests(sessions: sessionmaker[Session], day: dt.date) -> int:
+    """One digest row per active navigator user with an email address, for ``day``."""
+    created = 0
+    with sessions.begin() as session:
+        users = session.scalars(
+            select(UserRow).where(
+                UserRow.role == "navigator",
+                UserRow.is_active.is_(True),
+                UserRow.email.is_not(None),
+                UserRow.navigator_id.is_not(None),
+            )
+        ).all()
+        existing = set(
+            session.scalars(
+                select(NotificationRow.dedup_key).where(
+                    NotificationRow.kind == "digest", NotificationRow.day == day
+                )
+            )
+        )
+        now = utcnow()
+        for user in users:
+            key = f"digest:{user.id}:{day.isoformat()}"
+            if key in existing:
+                continue
+            session.add(
+                NotificationRow(
+                    dedup_key=key,
+                    kind="digest",
+                    audience="navigator",
+                    user_id=user.id,
+                    navigator_id=user.navigator_id,
+                    day=day,
+                    reason="daily digest",
+                    status="pending",
+                    attempts=0,
+                    created_at=now,
+                    updated_at=now,
+                )
+            )
+            created += 1
+    return created
+
+
+def claim_sendable(
+    sessions: sessionmaker[Session], now: dt.datetime, stale_after: dt.timedelta, limit: int = CLAIM_BATCH
+) -> list[int]:
+    """Move up to ``limit`` sendable outbox rows to ``queued``; their ids, for the caller to queue."""
+    with sessions.begin() as session:
+        ids = list(
+            session.scalars(
+                select(NotificationRow.id)
+                .where(
+                    or_(
+                        and_(
+                            NotificationRow.status == "pending",
+                            or_(
+                                NotificationRow.next_attempt_at.is_(None),
+                                NotificationRow.next_attempt_at <= now,
+                            ),
+                        ),
+                        and_(
+                            NotificationRow.status.in_(("queued", "sending")),
+                            NotificationRow.claimed_at < now - stale_after,
+                        ),
+                    )
+                )
+                .order_by(NotificationRow.id)
+                .limit(limit)
+                .with_for_update(skip_locked=True)
+            )
+        )
+        if ids:
+            rowcount(
+                session,
+                update(NotificationRow)
+                .where(NotificationRow.id.in_(ids))
+                .values(status="queued", claimed_at=now, updated_at=now),
+            )
+    return ids
+
+
+def release(sessions: sessionmaker[Session], ids: list[int]) -> None:
+    """Give back rows that were claimed but could not be queued (the broker is down)."""
+    if not ids:
+        return
+    with sessions.begin() as session:
+        rowcount(
+            session,
+            update(NotificationRow)
+            .where(NotificationRow.id.in_(ids), NotificationRow.status == "queued")
+            .values(status="pending", claimed_at=None, updated_at=utcnow()),
+        )

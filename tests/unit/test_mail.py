@@ -1,0 +1,434 @@
+"""The email composers (notifications/mail.py): minimum-necessary wording, dates, escaping, the
+calendar attachment, digest counts, header injection and the address check.
+
+Table-driven over every kind in ``labels.LABELS`` (plus an unknown kind, which gets the neutral
+fallback): nothing a patient reads and no subject line may name a diagnosis, a drug, a test or a
+result (``CLINICAL_WORDS``, matched case-insensitively on word boundaries).
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import re
+from collections.abc import Callable
+from email import message_from_bytes
+from email.message import EmailMessage
+from email.policy import default
+
+import pytest
+
+from notifications.labels import LABELS, label
+from notifications.mail import (
+    DigestAlert,
+    DigestFailure,
+    DigestItem,
+    Envelope,
+    compose_digest,
+    compose_navigator_notice,
+    compose_patient_cancellation,
+    compose_patient_notice,
+    is_valid_address,
+    long_date,
+)
+
+CLINICAL_WORDS = [
+    "GIST", "gastrointestinal", "stromal", "tumour", "tumor", "cancer", "oncology", "sarcoma",
+    "imatinib", "sunitinib", "regorafenib", "ripretinib", "avapritinib", "Glivec", "Gleevec",
+    "liver", "LFT", "ALT", "AST", "bilirubin", "CBC", "TSH", "thyroid", "echo", "echocardiogram",
+    "CT", "MRI", "EUS", "ultrasound", "endoscopy", "mutation", "KIT", "PDGFRA", "exon",
+    "metasta", "progress", "recurren", "relapse", "biopsy", "skin", "MDT", "result", "diagnos",
+    "toxicity", "drug", "therapy", "treatment", "dose",
+]  # fmt: skip
+CLINICAL = re.compile(r"\b(?:" + "|".join(map(re.escape, CLINICAL_WORDS)) + r")", re.IGNORECASE)
+
+ALL_KINDS = [*LABELS, "some_future_kind"]
+PATIENT_KINDS = [kind for kind in ALL_KINDS if label(kind).patient_facing]
+STAFF_ONLY_KINDS = [kind for kind in LABELS if not LABELS[kind].patient_facing]
+DUE = dt.date(2027, 3, 12)
+SENT = dt.datetime(2027, 3, 5, 8, 30, tzinfo=dt.UTC)
+DASHBOARD = "https://gist.clinic.example/patients/P01"
+REQUEST_ICS = (
+    b"BEGIN:VCALENDAR\r\nVERSION:2.0\r\nMETHOD:REQUEST\r\nBEGIN:VEVENT\r\nEND:VEVENT\r\nEND:VCALENDAR\r\n"
+)
+CANCEL_ICS = REQUEST_ICS.replace(b"METHOD:REQUEST", b"METHOD:CANCEL")
+PATIENT = {"clinic_name": "Riverside Hospital follow-up team", "contact_line": "Call 01234 567890 (9am-5pm)"}
+
+
+def envelope(**changes: object) -> Envelope:
+    fields: dict[str, object] = {
+        "sender": "Follow-up team <noreply@clinic.example>",
+        "to": ("patient@example.org",),
+        "message_id": "<n-42.abc@gist-scheduler>",
+        "date": SENT,
+    }
+    fields.update(changes)
+    return Envelope(**fields)  # type: ignore[arg-type]
+
+
+def parts(message: EmailMessage) -> tuple[str, str]:
+    """The text and HTML bodies, as a client decodes them."""
+    text = message.get_body(("plain",))
+    html = message.get_body(("html",))
+    assert text is not None
+    assert html is not None
+    return str(text.get_content()), str(html.get_content())
+
+
+def notice(
+    kind: str = "ct", stage: str = "advance", ics: bytes | None = None, due_on: dt.date = DUE
+) -> EmailMessage:
+    return compose_patient_notice(envelope(), kind=kind, due_on=due_on, stage=stage, ics=ics, **PATIENT)  # type: ignore[arg-type]
+
+
+def cancellation(kind: str = "ct", ics: bytes | None = None) -> EmailMessage:
+    return compose_patient_cancellation(envelope(), kind=kind, due_on=DUE, ics=ics, **PATIENT)
+
+
+def patient_messages(kind: str) -> dict[str, EmailMessage]:
+    return {
+        "advance": notice(kind, "advance", REQUEST_ICS),
+        "due": notice(kind, "due"),
+        "cancel": cancellation(kind, CANCEL_ICS),
+    }
+
+
+def clinical_words(text: str) -> list[str]:
+    return CLINICAL.findall(text)
+
+
+# ---- minimum necessary ----------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("kind", PATIENT_KINDS)
+def test_patient_emails_name_no_clinical_word(kind: str) -> None:
+    for stage, message in patient_messages(kind).items():
+        text, html = parts(message)
+        for where, content in (("subject", str(message["Subject"])), ("text", text), ("html", html)):
+            assert clinical_words(content) == [], f"{kind} {stage} {where}: {content}"
+        assert label(kind).phrase in text
+
+
+@pytest.mark.parametrize("kind", ALL_KINDS)
+@pytest.mark.parametrize("stage", ["advance", "due", "overdue"])
+def test_navigator_subject_names_no_clinical_word(kind: str, stage: str) -> None:
+    message = compose_navigator_notice(
+        envelope(to=("navigator@clinic.example",)), patient_code="P01", kind=kind, due_on=DUE,
+        stage=stage, reason="the patient has no email address on file", dashboard_url=DASHBOARD,  # type: ignore[arg-type]
+    )  # fmt: skip
+    subject = str(message["Subject"])
+    assert clinical_words(subject) == []
+    assert label(kind).summary in subject
+    text, html = parts(message)
+    assert DASHBOARD in text
+    assert f'href="{DASHBOARD}"' in html
+    assert "the patient has no email address on file" in text
+
+
+@pytest.mark.parametrize("kind", ALL_KINDS)
+def test_digest_subject_and_items_use_the_summary(kind: str) -> None:
+    message = compose_digest(
+        envelope(to=("navigator@clinic.example",)), navigator_name="Sam", day=DUE, new_alerts=[],
+        overdue=[DigestItem("P01", kind, dt.date(2027, 3, 1))], due_this_week=[], failed=[],
+        dashboard_url=DASHBOARD,
+    )  # fmt: skip
+    assert clinical_words(str(message["Subject"])) == []
+    text, html = parts(message)
+    assert f"P01: {label(kind).summary}, due 1 March 2027" in text
+    assert label(kind).summary in html
+
+
+@pytest.mark.parametrize("kind", STAFF_ONLY_KINDS)
+def test_care_team_kinds_are_never_emailed_to_the_patient(kind: str) -> None:
+    with pytest.raises(ValueError, match="care team"):
+        compose_patient_notice(envelope(), kind=kind, due_on=DUE, stage="due", ics=None, **PATIENT)
+    with pytest.raises(ValueError, match="care team"):
+        compose_patient_cancellation(envelope(), kind=kind, due_on=DUE, ics=None, **PATIENT)
+
+
+# ---- subjects and dates ---------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("kind", "stage", "subject"),
+    [
+        pytest.param("ct", "advance", "Reminder: a scan is due on 12 March 2027", id="scan-advance"),
+        pytest.param("ct", "due", "A scan is due today, 12 March 2027", id="scan-due"),
+        pytest.param("lab_lft", "due", "A blood test is due today, 12 March 2027", id="blood-due"),
+        pytest.param(
+            "clinic_visit", "advance", "Reminder: a clinic appointment is due on 12 March 2027", id="visit"
+        ),
+        pytest.param("new_kind", "due", "An appointment is due today, 12 March 2027", id="unknown-kind"),
+    ],
+)  # fmt: skip
+def test_patient_subjects(kind: str, stage: str, subject: str) -> None:
+    message = compose_patient_notice(envelope(), kind=kind, due_on=DUE, stage=stage, ics=None, **PATIENT)  # type: ignore[arg-type]
+    assert message["Subject"] == subject
+
+
+@pytest.mark.parametrize(
+    ("stage", "subject"),
+    [
+        ("advance", "Upcoming: Scan for patient P01 (due 12 March 2027)"),
+        ("due", "Due today: Scan for patient P01 (due 12 March 2027)"),
+        ("overdue", "Overdue: Scan for patient P01 (due 12 March 2027)"),
+    ],
+)
+def test_navigator_subjects(stage: str, subject: str) -> None:
+    message = compose_navigator_notice(
+        envelope(), patient_code="P01", kind="mri", due_on=DUE, stage=stage,  # type: ignore[arg-type]
+        reason="overdue", dashboard_url=DASHBOARD,
+    )  # fmt: skip
+    assert message["Subject"] == subject
+
+
+@pytest.mark.parametrize(
+    ("day", "shown"),
+    [
+        (dt.date(2027, 1, 1), "1 January 2027"),
+        (dt.date(2027, 3, 12), "12 March 2027"),
+        (dt.date(2028, 2, 29), "29 February 2028"),
+        (dt.date(2030, 12, 31), "31 December 2030"),
+    ],
+)
+def test_long_date(day: dt.date, shown: str) -> None:
+    assert long_date(day) == shown
+    message = compose_patient_notice(envelope(), kind="ct", due_on=day, stage="advance", ics=None, **PATIENT)
+    text, html = parts(message)
+    assert shown in str(message["Subject"])
+    assert shown in text
+    assert shown in html
+
+
+def test_headers() -> None:
+    message = compose_patient_notice(envelope(), kind="ct", due_on=DUE, stage="due", ics=None, **PATIENT)
+    assert message["From"] == "Follow-up team <noreply@clinic.example>"
+    assert message["To"] == "patient@example.org"
+    assert message["Message-ID"] == "<n-42.abc@gist-scheduler>"
+    assert message["Date"] == "Fri, 05 Mar 2027 08:30:00 +0000"
+    assert message["Auto-Submitted"] == "auto-generated"
+    assert message.get_content_type() == "multipart/alternative"
+    assert [p.get_content_type() for p in message.iter_parts()] == ["text/plain", "text/html"]
+
+
+def test_patient_body_says_how_to_book_or_change() -> None:
+    text, html = parts(
+        compose_patient_notice(envelope(), kind="ct", due_on=DUE, stage="advance", ics=None, **PATIENT)
+    )
+    for body in (text, html):
+        assert "contact your care team" in body
+        assert "book" in body
+        assert "change" in body
+        assert "Riverside Hospital follow-up team" in body
+    assert "Call 01234 567890 (9am-5pm)" in text
+
+
+# ---- escaping, attachments, digest ---------------------------------------------------------------
+
+
+def test_html_escapes_a_hostile_patient_code() -> None:
+    code = "<script>alert(1)</script>"
+    notice = compose_navigator_notice(
+        envelope(), patient_code=code, kind="ct", due_on=DUE, stage="overdue", reason="overdue <b>x</b>",
+        dashboard_url=DASHBOARD,
+    )  # fmt: skip
+    digest = compose_digest(
+        envelope(), navigator_name="<i>Sam</i>", day=DUE, new_alerts=[DigestAlert(code, "high", "A<1>")],
+        overdue=[DigestItem(code, "ct", DUE)], due_this_week=[],
+        failed=[DigestFailure(code, "notice", "<550>")], dashboard_url=DASHBOARD,
+    )  # fmt: skip
+    for message in (notice, digest):
+        text, html = parts(message)
+        assert "<script>" not in html
+        assert "&lt;script&gt;" in html
+        assert "<script>" in text  # plain text is not HTML: shown as typed
+    assert "<b>" not in parts(notice)[1]
+    assert "<i>" not in parts(digest)[1]
+
+
+@pytest.mark.parametrize(
+    ("compose", "ics", "method"),
+    [
+        pytest.param(lambda ics: notice(ics=ics), REQUEST_ICS, "REQUEST", id="notice"),
+        pytest.param(lambda ics: cancellation(ics=ics), CANCEL_ICS, "CANCEL", id="cancellation"),
+    ],
+)  # fmt: skip
+def test_calendar_attachment(compose: Callable[[bytes], EmailMessage], ics: bytes, method: str) -> None:
+    message = compose(ics)
+    wire = message_from_bytes(message.as_bytes(), policy=default)
+    assert isinstance(wire, EmailMessage)
+    assert wire.get_content_type() == "multipart/mixed"
+    body, attachment = wire.iter_parts()
+    assert body.get_content_type() == "multipart/alternative"
+    assert attachment.get_content_type() == "text/calendar"
+    assert attachment.get_param("method") == method
+    assert attachment.get_param("name") == "invite.ics"
+    assert attachment.get_filename() == "invite.ics"
+    assert attachment.get_content_disposition() == "attachment"
+    assert attachment.get_payload(decode=True) == ics
+    wrong = CANCEL_ICS if ics == REQUEST_ICS else REQUEST_ICS
+    with pytest.raises(ValueError, match=f"METHOD:{method}"):
+        compose(wrong)
+
+
+def test_no_invitation_no_attachment() -> None:
+    message = compose_patient_cancellation(envelope(), kind="ct", due_on=DUE, ics=None, **PATIENT)
+    assert message.get_content_type() == "multipart/alternative"
+    assert list(message.iter_attachments()) == []
+
+
+@pytest.mark.parametrize(
+    ("alerts", "overdue", "week", "failed", "subject"),
+    [
+        (3, 2, 5, 0, "Daily follow-up digest for 12 March 2027: 2 overdue, 5 due this week, 3 new alerts"),
+        (1, 3, 5, 0, "Daily follow-up digest for 12 March 2027: 3 overdue, 5 due this week, 1 new alert"),
+        (0, 0, 0, 0, "Daily follow-up digest for 12 March 2027: 0 overdue, 0 due this week, 0 new alerts"),
+        (0, 1, 0, 1, "Daily follow-up digest for 12 March 2027: 1 overdue, 0 due this week, 0 new alerts, "
+                     "1 failed notification"),
+        (0, 0, 0, 2, "Daily follow-up digest for 12 March 2027: 0 overdue, 0 due this week, 0 new alerts, "
+                     "2 failed notifications"),
+    ],
+)  # fmt: skip
+def test_digest_counts(alerts: int, overdue: int, week: int, failed: int, subject: str) -> None:
+    message = compose_digest(
+        envelope(to=("navigator@clinic.example",)),
+        navigator_name="Sam",
+        day=DUE,
+        new_alerts=[DigestAlert(f"P{i:02}", "high", "LIVER_ALT_G3") for i in range(alerts)],
+        overdue=[DigestItem(f"P{i:02}", "ct", dt.date(2027, 3, 1)) for i in range(overdue)],
+        due_this_week=[DigestItem(f"P{i:02}", "lab_cbc", dt.date(2027, 3, 15)) for i in range(week)],
+        failed=[DigestFailure(None, "patient notice", "550 mailbox unavailable") for _ in range(failed)],
+        dashboard_url=DASHBOARD,
+    )
+    assert message["Subject"] == subject
+    text, html = parts(message)
+    assert f"Overdue ({overdue})" in text
+    assert f"Overdue ({overdue})" in html
+    assert f"Due this week ({week})" in text
+    assert f"New alerts ({alerts})" in text
+    assert ("Failed notifications" in text) == bool(failed)
+    assert DASHBOARD in text
+    assert f'href="{DASHBOARD}"' in html
+    assert text.count("LIVER_ALT_G3") == alerts  # the alert code, and no more of it than that
+
+
+# ---- header injection and envelopes ---------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    "changes",
+    [
+        pytest.param({"sender": "noreply@clinic.example\r\nBcc: x@evil.example"}, id="sender-crlf"),
+        pytest.param({"to": ("patient@example.org\nBcc: x@evil.example",)}, id="to-lf"),
+        pytest.param({"to": ("a@example.org, b@example.org",)}, id="two-in-one"),
+        pytest.param({"to": ()}, id="no-recipient"),
+        pytest.param({"to": ("not an address",)}, id="bad-to"),
+        pytest.param({"message_id": "<a@b>\r\nBcc: x@evil.example"}, id="message-id-crlf"),
+        pytest.param({"message_id": "n-42@gist"}, id="message-id-no-brackets"),
+        pytest.param({"date": dt.datetime(2027, 3, 5, 8, 30)}, id="naive-date"),  # noqa: DTZ001
+    ],
+)
+def test_envelope_rejects(changes: dict[str, object]) -> None:
+    with pytest.raises(ValueError, match=r"envelope|Message-ID|header|control"):
+        envelope(**changes)
+
+
+@pytest.mark.parametrize(
+    "code", ["P01\r\nBcc: x@evil.example", "P01\nX: y", "P01\rX", "P01\x00", "P01\u2028X"]
+)
+def test_patient_code_cannot_inject_a_header(code: str) -> None:
+    with pytest.raises(ValueError, match="line breaks and control characters"):
+        compose_navigator_notice(
+            envelope(), patient_code=code, kind="ct", due_on=DUE, stage="overdue", reason="overdue",
+            dashboard_url=DASHBOARD,
+        )  # fmt: skip
+
+
+@pytest.mark.parametrize(
+    "url", ["javascript:alert(1)", 'https://x.example/" onclick="x', "ftp://x.example/", ""]
+)
+def test_dashboard_url_must_be_http(url: str) -> None:
+    with pytest.raises(ValueError, match="dashboard URL"):
+        compose_navigator_notice(
+            envelope(), patient_code="P01", kind="ct", due_on=DUE, stage="overdue", reason="overdue",
+            dashboard_url=url,
+        )  # fmt: skip
+
+
+def test_several_recipients_and_display_names() -> None:
+    env = envelope(to=("Navigator One <one@clinic.example>", '"Two, N" <two@clinic.example>'))
+    message = compose_navigator_notice(
+        env, patient_code="P01", kind="ct", due_on=DUE, stage="due", reason="due", dashboard_url=DASHBOARD
+    )
+    addresses = [a.addr_spec for a in message["To"].addresses]
+    assert addresses == ["one@clinic.example", "two@clinic.example"]
+
+
+# ---- addresses -----------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("address", "valid"),
+    [
+        ("a@b.co", True),
+        ("patient@example.org", True),
+        ("first.last+tag@sub.clinic.example", True),
+        ("o'neil@example.org", True),
+        ("x_y-z@xn--bcher-kva.example", True),
+        ("", False),
+        ("plain", False),
+        ("a@b", False),
+        ("@b.co", False),
+        ("a@", False),
+        ("a@@b.co", False),
+        ("a@b@c.co", False),
+        ("a b@c.co", False),
+        (" a@b.co", False),
+        ("a@b.co ", False),
+        ("a@b.co\r\nBcc: x@y.example", False),
+        ("a@b.co\n", False),
+        ("a\t@b.co", False),
+        ("Name <a@b.co>", False),
+        ("<a@b.co>", False),
+        (".a@b.co", False),
+        ("a.@b.co", False),
+        ("a..b@c.co", False),
+        ("a@.b.co", False),
+        ("a@b..co", False),
+        ("a@b.co.", False),
+        ("a@-b.co", False),
+        ("a@b-.co", False),
+        ('"quoted"@b.co', False),
+        ("a(comment)@b.co", False),
+        ("ü@b.co", False),
+        ("a@bü.co", False),
+        ("a,b@c.co", False),
+        ("a@b_c.co", False),
+        ("a" * 65 + "@b.co", False),
+        ("a@" + "b" * 64 + ".co", False),
+    ],
+)
+def test_is_valid_address(address: str, valid: bool) -> None:
+    assert is_valid_address(address) is valid
+
+
+@pytest.mark.parametrize(
+    ("reason", "line"),
+    [
+        ("overdue", "Why this comes to you: overdue.\n"),
+        ("no email address on file.", "Why this comes to you: no email address on file.\n"),
+        ("", None),
+    ],
+)  # fmt: skip
+def test_navigator_reason_line(reason: str, line: str | None) -> None:
+    message = compose_navigator_notice(
+        envelope(), patient_code="P01", kind="ct", due_on=DUE, stage="overdue", reason=reason,
+        dashboard_url=DASHBOARD,
+    )  # fmt: skip
+    text, html = parts(message)
+    assert text.startswith("Overdue: Scan for patient P01, due 12 March 2027.\n\n")
+    if line is None:
+        assert "Why" not in text
+        assert "Why" not in html
+    else:
+        assert line in text
+        assert ".." not in text

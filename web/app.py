@@ -1,0 +1,134 @@
+"""The FastAPI application: ``/healthz`` and ``GET /feeds/{token}.ics`` (event-contract.md §4).
+
+Feeds are the only unauthenticated route: the token in the URL is the credential. So the token
+never reaches a log (uvicorn's access log is off; :class:`AccessLog` writes the path with the
+token replaced), an unknown, revoked or malformed token gets the same 404 after the same single
+lookup, and a calendar's conditional poll (``If-None-Match``) is answered 304 from one aggregate
+query, without rendering. Rendered feeds are kept per ETag in a small in-process cache, so a
+feed whose reminders did not change is rendered once a day at most.
+"""
+
+from __future__ import annotations
+
+import logging
+import re
+import threading
+import time
+from collections import OrderedDict
+from collections.abc import Awaitable, Callable
+
+from fastapi import FastAPI, Request, Response
+from fastapi.responses import JSONResponse, PlainTextResponse
+from sqlalchemy import text
+from sqlalchemy.orm import Session, sessionmaker
+
+from scheduler.feeds import feed_etag, find_feed, render
+from scheduler.settings import Settings, load_settings
+from tasks.store import sessions_for
+
+CALENDAR = "text/calendar; charset=utf-8"
+FEED_CACHE_CONTROL = "private, max-age=900"
+FEED_CACHE_ENTRIES = 64
+_FEED_PATH = re.compile(r"^/feeds/[^/]*$")
+
+log = logging.getLogger("gistsched.web")
+
+
+class FeedCache:
+    """Rendered feeds by ETag (the ETag already names the feed and its content)."""
+
+    def __init__(self, entries: int = FEED_CACHE_ENTRIES) -> None:
+        self._items: OrderedDict[str, bytes] = OrderedDict()
+        self._lock = threading.Lock()
+        self._entries = entries
+
+    def get(self, etag: str) -> bytes | None:
+        with self._lock:
+            body = self._items.get(etag)
+            if body is not None:
+                self._items.move_to_end(etag)
+            return body
+
+    def put(self, etag: str, body: bytes) -> None:
+        with self._lock:
+            self._items[etag] = body
+            while len(self._items) > self._entries:
+                self._items.popitem(last=False)
+
+
+def redact(path: str) -> str:
+    """The path as it may be logged: a feed's token is a credential."""
+    return "/feeds/<token>.ics" if _FEED_PATH.match(path) else path
+
+
+def create_app(settings: Settings | None = None, sessions: sessionmaker[Session] | None = None) -> FastAPI:
+    settings = settings or load_settings()
+    sessions = sessions or sessions_for(settings)
+    cache = FeedCache()
+    app = FastAPI(title="gist-scheduler", version="0.1.0", docs_url=None, redoc_url=None, openapi_url=None)
+
+    @app.middleware("http")
+    async def access_log(request: Request, call_next: Callable[[Request], Awaitable[Response]]) -> Response:
+        started = time.perf_counter()
+        response = await call_next(request)
+        log.info(
+            "%s %s %d %.1f ms",
+            request.method,
+            redact(request.url.path),
+            response.status_code,
+            (time.perf_counter() - started) * 1000,
+        )
+        return response
+
+    @app.get("/healthz")
+    def healthz() -> JSONResponse:
+        checks = {"database": _check_database(sessions), "broker": _check_broker(settings)}
+        healthy = all(value == "ok" for value in checks.values())
+        return JSONResponse({"status": "ok" if healthy else "unavailable", **checks}, 200 if healthy else 503)
+
+    @app.get("/feeds/{token}.ics")
+    def feed(token: str, request: Request) -> Response:
+        today = settings.today()
+        with sessions() as session:
+            found = find_feed(session, token)
+            if found is None:
+                return PlainTextResponse("Not found", status_code=404)
+            etag = feed_etag(session, found, today)
+            headers = {"ETag": etag, "Cache-Control": FEED_CACHE_CONTROL}
+            if etag in _etags(request.headers.get("if-none-match")):
+                return Response(status_code=304, headers=headers)
+            body = cache.get(etag)
+            if body is None:
+                body = render(session, found, today)
+                cache.put(etag, body)
+        return Response(body, media_type=CALENDAR, headers=headers)
+
+    return app
+
+
+def _etags(header: str | None) -> set[str]:
+    if not header:
+        return set()
+    return {part.strip().removeprefix("W/") for part in header.split(",")}
+
+
+def _check_database(sessions: sessionmaker[Session]) -> str:
+    try:
+        with sessions() as session:
+            session.execute(text("SELECT 1"))
+    except Exception as exc:
+        return f"error: {type(exc).__name__}"
+    return "ok"
+
+
+def _check_broker(settings: Settings) -> str:
+    if settings.is_embedded_broker:
+        return "ok" if settings.broker_folder.is_dir() else "error: the embedded broker's folder is missing"
+    from kombu.connection import Connection
+
+    try:
+        with Connection(settings.broker_url, connect_timeout=2) as connection:  # type: ignore[no-untyped-call]
+            connection.ensure_connection(max_retries=1, timeout=2)
+    except Exception as exc:
+        return f"error: {type(exc).__name__}"
+    return "ok"

@@ -118,16 +118,22 @@ def compose_patient_notice(
     *,
     kind: str,
     due_on: dt.date,
-    stage: Literal["advance", "due"],
+    stage: Literal["advance", "due", "due_since"],
     ics: bytes | None,
     clinic_name: str,
     contact_line: str,
+    today: dt.date | None = None,
 ) -> EmailMessage:
-    """The advance notice or the due-day reminder to a patient, with the invitation (REQUEST)."""
+    """The advance notice or the due-day reminder to a patient, with the invitation (REQUEST).
+    A ``due`` notice sent after its day (the clinic's ``today``: a late event, a clock that was
+    down) says the item is due now, since that date, rather than "today"."""
     phrase = _patient_label(kind).phrase
     when = long_date(due_on)
     if stage == "advance":
         subject = f"Reminder: {phrase} is due on {when}"
+    elif stage == "due" and today is not None and due_on < today:
+        stage = "due_since"
+        subject = f"{_capitalise(phrase)} is now due (since {when})"
     elif stage == "due":
         subject = f"{_capitalise(phrase)} is due today, {when}"
     else:

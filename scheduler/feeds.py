@@ -4,8 +4,8 @@ A feed is a patient's own reminders (the kinds the patient takes part in) or eve
 navigator's patients. Its URL carries a 256-bit token; the database keeps only the token's SHA-256
 digest (:mod:`scheduler.tokens`), so the URL is shown once, at creation, and never logged.
 
-What a feed lists at ``today``: every open reminder; completed ones due in the last
-:data:`COMPLETED_DAYS` days (recent history); cancelled ones for :data:`CANCELLED_DAYS` days after
+What a feed lists at ``today``: every open reminder; completed ones due or done in the
+last :data:`COMPLETED_DAYS` days (recent history: an item fulfilled late stays in the calendar); cancelled ones for :data:`CANCELLED_DAYS` days after
 their cancellation with STATUS:CANCELLED, so subscribed calendars remove them, then nothing.
 
 The ETag is a digest of the feed, the day and an aggregate of the listed rows (count, newest
@@ -105,10 +105,12 @@ def find_feed(session: Session, token: str) -> FeedRow | None:
 
 
 def _listed(feed: FeedRow, today: dt.date) -> Select[ReminderRow]:
+    recent = today - dt.timedelta(days=COMPLETED_DAYS)
     visible = or_(
         ReminderRow.status.in_(("planned", "due", "overdue")),
         and_(
-            ReminderRow.status == "completed", ReminderRow.due_on >= today - dt.timedelta(days=COMPLETED_DAYS)
+            ReminderRow.status == "completed",
+            or_(ReminderRow.due_on >= recent, ReminderRow.completed_on >= recent),
         ),
         and_(
             ReminderRow.status == "cancelled",

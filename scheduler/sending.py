@@ -234,6 +234,7 @@ def compose(
             ics=ics,
             clinic_name=settings.clinic_name,
             contact_line=settings.clinic_contact,
+            today=settings.today(now),
         )
     )
 

@@ -103,6 +103,14 @@ def create_app(settings: Settings | None = None, sessions: sessionmaker[Session]
                 cache.put(etag, body)
         return Response(body, media_type=CALENDAR, headers=headers)
 
+    @app.get("/feeds/{anything:path}")
+    def not_a_feed(anything: str) -> Response:
+        """Any other path under /feeds/ (an empty token, a missing .ics): the same lookup and the
+        same 404 as a wrong token, so nothing tells a guess apart."""
+        with sessions() as session:
+            find_feed(session, anything)
+        return PlainTextResponse("Not found", status_code=404)
+
     return app
 
 

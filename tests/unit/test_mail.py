@@ -432,3 +432,27 @@ def test_navigator_reason_line(reason: str, line: str | None) -> None:
     else:
         assert line in text
         assert ".." not in text
+
+
+def test_a_due_notice_sent_after_its_day_says_due_now_not_today() -> None:
+    import datetime as _dt
+
+    from notifications.mail import Envelope, compose_patient_notice
+
+    envelope = Envelope(
+        sender="Team <noreply@clinic.example>",
+        to=("p@example.org",),
+        message_id="<n1.a@clinic.example>",
+        date=_dt.datetime(2026, 11, 27, 9, tzinfo=_dt.UTC),
+    )
+    late = compose_patient_notice(
+        envelope, kind="ct", due_on=_dt.date(2026, 6, 15), stage="due", ics=None,
+        clinic_name="Clinic", contact_line="Call us.", today=_dt.date(2026, 11, 27),
+    )  # fmt: skip
+    assert late["Subject"] == "A scan is now due (since 15 June 2026)"
+    assert "today" not in late.get_body(("plain",)).get_content()  # type: ignore[union-attr]
+    on_day = compose_patient_notice(
+        envelope, kind="ct", due_on=_dt.date(2026, 11, 27), stage="due", ics=None,
+        clinic_name="Clinic", contact_line="Call us.", today=_dt.date(2026, 11, 27),
+    )  # fmt: skip
+    assert on_day["Subject"] == "A scan is due today, 27 November 2026"

@@ -4,9 +4,10 @@ A feed is a patient's own reminders (the kinds the patient takes part in) or eve
 navigator's patients. Its URL carries a 256-bit token; the database keeps only the token's SHA-256
 digest (:mod:`scheduler.tokens`), so the URL is shown once, at creation, and never logged.
 
-What a feed lists at ``today``: every open reminder; completed ones due or done in the
-last :data:`COMPLETED_DAYS` days (recent history: an item fulfilled late stays in the calendar); cancelled ones for :data:`CANCELLED_DAYS` days after
-their cancellation with STATUS:CANCELLED, so subscribed calendars remove them, then nothing.
+What a feed lists at ``today``: every open reminder; completed ones due or done in the last
+:data:`COMPLETED_DAYS` days (recent history: an item fulfilled late stays in the calendar);
+cancelled ones for :data:`CANCELLED_DAYS` days after their cancellation with STATUS:CANCELLED, so
+subscribed calendars remove them, then nothing.
 
 The ETag is a digest of the feed, the day and an aggregate of the listed rows (count, newest
 ``updated_at``, sum of revisions and ids): any insert, move, cancellation or reassignment changes it,

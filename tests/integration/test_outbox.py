@@ -1,0 +1,135 @@
+"""The outbox use cases without a broker (SQLite and PostgreSQL): digests, moved and cancelled
+invitations, failures that must be visible (issue 4). Emails go to a folder (the .eml sender)."""
+
+from __future__ import annotations
+
+import datetime as dt
+from email import message_from_bytes, policy
+from email.message import EmailMessage
+from pathlib import Path
+
+import pytest
+from sqlalchemy import select
+
+from models.rows import NotificationRow
+from notifications.smtp import FolderSender
+from scheduler import dispatch
+from scheduler.domain.profile import DEFAULT_PROFILE
+from scheduler.processing import process_patient
+from scheduler.sending import send_notification
+from scheduler.settings import Settings
+from scheduler.users import create_user
+from tests.integration.services import Database
+from tests.integration.support import by_patient, intake, read_cohort
+
+pytestmark = pytest.mark.integration
+
+AS_OF = dt.date(2026, 11, 27)
+
+
+def settings_for(db: Database, tmp_path: Path, as_of: dt.date = AS_OF) -> Settings:
+    return Settings(env="test", database_url=db.url, data_dir=tmp_path, as_of=as_of)
+
+
+def store(db: Database, as_of: dt.date = AS_OF) -> None:
+    events = read_cohort()
+    intake(db.sessions, events, as_of)
+    for patient_id in by_patient(events):
+        process_patient(db.sessions, patient_id, as_of)
+
+
+def send_all(db: Database, settings: Settings, folder: Path) -> dict[int, str]:
+    sender = FolderSender(folder)
+    now = dt.datetime.now(dt.UTC)
+    ids = dispatch.claim_sendable(db.sessions, now, dt.timedelta(minutes=10))
+    return {i: send_notification(db.sessions, i, sender, settings, now=now) for i in ids}
+
+
+def emails(folder: Path) -> list[EmailMessage]:
+    out = []
+    for path in sorted(folder.glob("*.eml")):
+        message = message_from_bytes(path.read_bytes(), policy=policy.default)
+        assert isinstance(message, EmailMessage)
+        out.append(message)
+    return out
+
+
+def test_one_digest_per_navigator_per_day(db: Database, tmp_path: Path) -> None:
+    store(db)
+    create_user(db.sessions, "ana", "navigator", "correct horse battery", "nav-ana", "ana@clinic.example")
+    create_user(db.sessions, "ben", "navigator", "correct horse battery", "nav-ben")  # no email: no digest
+    settings = settings_for(db, tmp_path)
+    assert dispatch.create_digests(db.sessions, AS_OF) == 1
+    assert dispatch.create_digests(db.sessions, AS_OF) == 0  # the same day again
+    outcomes = send_all(db, settings, tmp_path / "mail")
+    assert list(outcomes.values()) == ["sent"]
+    (digest,) = emails(tmp_path / "mail")
+    assert digest["To"] == "ana@clinic.example"
+    assert digest["Subject"].startswith("Daily follow-up digest for 27 November 2026")
+    text = digest.get_body(("plain",)).get_content()  # type: ignore[union-attr]
+    assert "P05" in text
+    assert "Maria" not in text
+    assert dispatch.create_digests(db.sessions, AS_OF + dt.timedelta(days=1)) == 1
+
+
+def test_moved_and_cancelled_invitations(db: Database, tmp_path: Path) -> None:
+    store(db)
+    settings = settings_for(db, tmp_path)
+    assert dispatch.create_due_notices(db.sessions, AS_OF, DEFAULT_PROFILE) > 0
+    send_all(db, settings, tmp_path / "first")
+    invited = [m for m in emails(tmp_path / "first") if m["To"] == "maria.santos@example.org"]
+    assert invited, "P01 was sent nothing"
+    ics = [p for m in invited for p in m.walk() if p.get_content_type() == "text/calendar"]
+    assert ics
+    assert all("method=REQUEST" in str(p["Content-Type"]).replace('"', "") for p in ics)
+
+    ended = {
+        "event_id": "P01-ended", "patient_id": "P01", "type": "follow_up_ended", "occurred_on": "2026-11-27",
+        "data": {"reason": "transferred"},
+    }  # fmt: skip
+    intake(db.sessions, [ended], AS_OF)
+    process_patient(db.sessions, "P01", AS_OF)
+    with db.sessions() as session:
+        cancels = session.scalars(select(NotificationRow).where(NotificationRow.kind == "cancel")).all()
+    assert cancels
+    assert all(c.audience == "patient" and c.patient_id == "P01" for c in cancels)
+    send_all(db, settings, tmp_path / "second")
+    withdrawn = emails(tmp_path / "second")
+    assert withdrawn
+    assert all(m["Subject"].startswith("A reminder was withdrawn") for m in withdrawn)
+    for message in withdrawn:
+        (calendar,) = [p for p in message.walk() if p.get_content_type() == "text/calendar"]
+        body = calendar.get_payload(decode=True)
+        assert b"METHOD:CANCEL" in body
+        assert b"STATUS:CANCELLED" in body
+
+
+def test_a_navigator_without_email_is_a_visible_failure(db: Database, tmp_path: Path) -> None:
+    store(db)
+    settings = settings_for(db, tmp_path)
+    dispatch.create_due_notices(db.sessions, AS_OF, DEFAULT_PROFILE)
+    outcomes = send_all(db, settings, tmp_path / "mail")
+    with db.sessions() as session:
+        failed = session.scalars(select(NotificationRow).where(NotificationRow.status == "failed")).all()
+    assert failed  # overdue escalations with no navigator user to send them to
+    assert all(r.audience == "navigator" for r in failed)
+    assert all("no navigator user with an email address" in (r.last_error or "") for r in failed)
+    assert "sent" in outcomes.values()  # the patients' own emails still went
+
+
+def test_a_reminder_closed_before_sending_is_superseded(db: Database, tmp_path: Path) -> None:
+    store(db)
+    settings = settings_for(db, tmp_path)
+    dispatch.create_due_notices(db.sessions, AS_OF, DEFAULT_PROFILE)
+    ended = {
+        "event_id": "P01-ended", "patient_id": "P01", "type": "follow_up_ended", "occurred_on": "2026-11-27",
+        "data": {"reason": "deceased"},
+    }  # fmt: skip
+    intake(db.sessions, [ended], AS_OF)
+    process_patient(db.sessions, "P01", AS_OF)
+    send_all(db, settings, tmp_path / "mail")
+    with db.sessions() as session:
+        rows = session.scalars(select(NotificationRow).where(NotificationRow.patient_id == "P01")).all()
+    assert rows
+    assert {r.status for r in rows} == {"superseded"}
+    assert not [m for m in emails(tmp_path / "mail") if m["To"] == "maria.santos@example.org"]

@@ -19,8 +19,9 @@ STAMP := $(VENV)/.installed
 CONTRACT_CHECK := ../shared/tools/contract-check
 BENCH_ARGS ?=
 PIPELINE_BENCH_ARGS ?=
+NOTIFY_BENCH_ARGS ?=
 
-.PHONY: help venv demo run test lint bench bench-plan bench-pipeline contract clean
+.PHONY: help venv demo run test lint bench bench-plan bench-pipeline bench-notify contract clean
 
 help: ## list every entry point (the default)
 	@echo "gist-scheduler: make targets"
@@ -60,13 +61,16 @@ lint: venv ## ruff check on the code, tests and benchmarks; mypy --strict on sch
 	$(BIN)/ruff check scheduler tasks models notifications web tests benchmarks
 	$(BIN)/mypy --strict scheduler tasks models notifications web
 
-bench: bench-plan bench-pipeline ## both benchmarks below: the planner, then the event pipeline
+bench: bench-plan bench-pipeline bench-notify ## the benchmarks below: planner, event pipeline, notifications
 
 bench-plan: venv ## time the planner on synthetic patients (BENCH_ARGS='--patients 1000' or '--profile')
 	$(BIN)/python benchmarks/plan_bench.py $(BENCH_ARGS)
 
 bench-pipeline: venv ## 2,000 events submit→reminders, 2 workers, redis, SQLite+PostgreSQL (PIPELINE_BENCH_ARGS)
 	$(BIN)/python benchmarks/pipeline_bench.py $(PIPELINE_BENCH_ARGS)
+
+bench-notify: venv ## navigator feed (2,000 patients) and dispatch over 1M reminders, PostgreSQL (NOTIFY_BENCH_ARGS)
+	$(BIN)/python benchmarks/notify_bench.py $(NOTIFY_BENCH_ARGS)
 
 contract: venv ## check the command line against ../shared/event-contract.md (if the checker exists)
 	@if [ -f $(CONTRACT_CHECK) ]; then \

@@ -2,7 +2,8 @@
 
     .venv/bin/python benchmarks/notify_bench.py [--patients 2000] [--reminders 1000000] [--due 1000]
                                                 [--sent 1000000] [--backend postgresql|sqlite]
-                                                [--seed 1] [--keep] [--postgres-url URL]
+                                                [--parts feed,dispatch] [--seed 1] [--keep]
+                                                [--postgres-url URL]
 
 Each part runs on its own throwaway database (``gist_bench_<random>`` on 127.0.0.1:5432 as
 ``postgres``, made and dropped with ``pipeline_bench.PostgresServer``; or a temporary SQLite file),
@@ -22,7 +23,7 @@ migrated in-process with ``models.migrate.upgrade`` (what ``gistsched db upgrade
    (the clock claims at most 500 per tick), then a whole idle tick (nothing due, nothing to claim;
    median of 20). Then ``--sent`` rows of history (notifications already sent, as a year of running
    leaves them) are loaded and the idle tick is timed again. The SQL of the timed calls is captured
-   and EXPLAINed (ANALYZE on PostgreSQL, in a rolled-back transaction).
+   and EXPLAINed afterwards, on what is left (ANALYZE on PostgreSQL, in a rolled-back transaction).
 
 Prints a Markdown table (and the query plans) to stdout; docs/performance.md quotes it. The
 databases are dropped at the end, also on an error or Ctrl-C, unless ``--keep``.

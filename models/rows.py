@@ -13,6 +13,9 @@
 * ``users``        — dashboard/API users; the password as a salted scrypt hash, the API token as a
                      SHA-256 digest (a token is shown once, when created);
 * ``feeds``        — calendar subscriptions; only the SHA-256 digest of the URL's token is stored;
+* ``web_sessions`` — dashboard sign-ins: the cookie's SHA-256 digest, its CSRF token, expiry;
+* ``audit_events`` — append-only: who read or wrote what, when (sign-ins too, failed ones feed the
+                     rate limit);
 * ``notifications`` — the outbox: one row per email to send, unique by ``dedup_key``
                      (reminder, notice kind, revision — or navigator and day for a digest), so a
                      retry, a redelivered task or a second clock never sends twice.
@@ -129,6 +132,11 @@ class AlertRow(Base):
     first_seen_at: Mapped[Timestamp] = mapped_column(default=utcnow)
     updated_at: Mapped[Timestamp] = mapped_column(default=utcnow)
     resolved_at: Mapped[dt.datetime | None] = mapped_column(UtcDateTime(), nullable=True)
+    # A navigator or clinician saw it and noted what was done (the alert stays active while its
+    # condition holds; acknowledging only takes it off the "new" list).
+    acknowledged_at: Mapped[dt.datetime | None] = mapped_column(UtcDateTime(), nullable=True)
+    acknowledged_by: Mapped[str | None] = mapped_column(String(64))
+    acknowledgement_note: Mapped[str | None] = mapped_column(Text)
 
 
 class ProcessingFailureRow(Base):
@@ -214,3 +222,34 @@ class NotificationRow(Base):
     last_error: Mapped[str | None] = mapped_column(Text)
     created_at: Mapped[Timestamp] = mapped_column(default=utcnow)
     updated_at: Mapped[Timestamp] = mapped_column(default=utcnow)
+
+
+class WebSessionRow(Base):
+    __tablename__ = "web_sessions"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    token_hash: Mapped[str] = mapped_column(String(64), unique=True)
+    user_id: Mapped[int] = mapped_column(ForeignKey("users.id"), index=True)
+    csrf_token: Mapped[str] = mapped_column(String(64))
+    created_at: Mapped[Timestamp] = mapped_column(default=utcnow)
+    expires_at: Mapped[Timestamp]
+    revoked_at: Mapped[dt.datetime | None] = mapped_column(UtcDateTime(), nullable=True)
+
+
+class AuditRow(Base):
+    """One line of the audit trail. ``detail`` is short and names no clinical content."""
+
+    __tablename__ = "audit_events"
+    __table_args__ = (
+        Index("ix_audit_patient", "patient_id", "at"),
+        Index("ix_audit_action_subject", "action", "username", "at"),
+    )
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    at: Mapped[Timestamp] = mapped_column(default=utcnow)
+    user_id: Mapped[int | None] = mapped_column(Integer)
+    username: Mapped[str | None] = mapped_column(String(64))
+    action: Mapped[str] = mapped_column(String(32))
+    patient_id: Mapped[str | None] = mapped_column(String(64))
+    detail: Mapped[str | None] = mapped_column(String(500))
+    client: Mapped[str | None] = mapped_column(String(64))  # the client's address

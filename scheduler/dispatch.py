@@ -44,10 +44,13 @@ log = logging.getLogger(__name__)
 def create_due_notices(
     sessions: sessionmaker[Session], today: dt.date, profile: Profile, batch: int = CLAIM_BATCH
 ) -> int:
-    """Outbox rows for every reminder whose notice day has come; returns how many were written."""
+    """Outbox rows for every reminder whose notice day has come; returns how many were written.
+
+    Per batch: one locking SELECT, one SELECT of what was already told about those reminders, then
+    the inserts and ``notice_on`` updates in one flush (no per-reminder round trips)."""
     created = 0
     while True:
-        with sessions.begin() as session:
+        with sessions.begin() as session, session.no_autoflush:
             rows = session.execute(
                 select(ReminderRow, PatientRow)
                 .join(PatientRow, PatientRow.patient_id == ReminderRow.patient_id)
@@ -56,66 +59,77 @@ def create_due_notices(
                 .limit(batch)
                 .with_for_update(skip_locked=True, of=ReminderRow)
             ).all()
+            told = _told(session, [reminder.id for reminder, _ in rows])
+            now = utcnow()
             for reminder, patient in rows:
-                created += _notice(session, reminder, patient, today, profile)
+                notice = _notice(reminder, patient, today, profile, told, now)
+                if notice is not None:
+                    session.add(notice)
+                    created += 1
         if len(rows) < batch:
             return created
 
 
+def _told(session: Session, reminder_ids: list[int]) -> set[tuple[object, ...]]:
+    """What was already told about these reminders: their dedup keys, and (reminder, stage, date)
+    of every live notice — a revision bumped by a status change alone does not tell again."""
+    if not reminder_ids:
+        return set()
+    told: set[tuple[object, ...]] = set()
+    for key, reminder_id, kind, due_on, status in session.execute(
+        select(
+            NotificationRow.dedup_key,
+            NotificationRow.reminder_id,
+            NotificationRow.kind,
+            NotificationRow.due_on,
+            NotificationRow.status,
+        ).where(NotificationRow.reminder_id.in_(reminder_ids))
+    ):
+        told.add((key,))
+        if status in LIVE:
+            told.add((reminder_id, kind, due_on))
+    return told
+
+
 def _notice(
-    session: Session, reminder: ReminderRow, patient: PatientRow, today: dt.date, profile: Profile
-) -> int:
+    reminder: ReminderRow,
+    patient: PatientRow,
+    today: dt.date,
+    profile: Profile,
+    told: set[tuple[object, ...]],
+    now: dt.datetime,
+) -> NotificationRow | None:
     if reminder.status not in OPEN or not patient.is_active:
         reminder.notice_on = None
-        return 0
+        return None
     stage, reminder.notice_on = due_notice(
         reminder.kind, reminder.due_on, reminder.window_days, today, profile
     )
     if stage is None:  # notice_on was early (a profile change): nothing due yet
-        return 0
+        return None
     to = recipient(
         stage, reminder.kind, bool(patient.email), has_advance=lead_days(profile, reminder.kind) > 0
     )
-    if to.audience is None:
-        return 0
     key = dedup_key(reminder.id, stage, reminder.revision)
-    told = session.scalar(
-        select(NotificationRow.id)
-        .where(
-            or_(
-                NotificationRow.dedup_key == key,
-                and_(
-                    NotificationRow.reminder_id == reminder.id,
-                    NotificationRow.kind == stage,
-                    NotificationRow.due_on == reminder.due_on,
-                    NotificationRow.status.in_(LIVE),
-                ),
-            )
-        )
-        .limit(1)
+    if to.audience is None or (key,) in told or (reminder.id, stage, reminder.due_on) in told:
+        return None
+    told.add((key,))
+    return NotificationRow(
+        dedup_key=key,
+        kind=stage,
+        audience=to.audience,
+        reminder_id=reminder.id,
+        patient_id=patient.patient_id,
+        navigator_id=patient.navigator_id,
+        revision=reminder.revision,
+        due_on=reminder.due_on,
+        day=today,
+        reason=to.reason,
+        status="pending",
+        attempts=0,
+        created_at=now,
+        updated_at=now,
     )
-    if told is not None:
-        return 0
-    now = utcnow()
-    session.add(
-        NotificationRow(
-            dedup_key=key,
-            kind=stage,
-            audience=to.audience,
-            reminder_id=reminder.id,
-            patient_id=patient.patient_id,
-            navigator_id=patient.navigator_id,
-            revision=reminder.revision,
-            due_on=reminder.due_on,
-            day=today,
-            reason=to.reason,
-            status="pending",
-            attempts=0,
-            created_at=now,
-            updated_at=now,
-        )
-    )
-    return 1
 
 
 def create_digests(sessions: sessionmaker[Session], day: dt.date) -> int:

@@ -75,13 +75,26 @@ class _JsonError:
     message: str
 
 
+Gate = Callable[[Session, str], str | None]  # (session, patient_id) → why it may not be written, or None
+Audit = Callable[[Session, list[str]], None]  # (session, patient ids written) inside the transaction
+
+
 def record_events(
     sessions: sessionmaker[Session],
     items: Sequence[tuple[int, object]],
     received_on: dt.date,
     enqueue: Callable[[str], None],
+    *,
+    all_or_nothing: bool = False,
+    gate: Gate | None = None,
+    audit: Audit | None = None,
 ) -> IntakeResult:
-    """Store the valid new events of ``items`` ((line, parsed JSON) pairs) and queue their patients."""
+    """Store the valid new events of ``items`` ((line, parsed JSON) pairs) and queue their patients.
+
+    ``all_or_nothing`` (the HTTP API): one rejected item and nothing is stored. ``gate`` refuses
+    events of patients the caller may not write (a navigator and another navigator's patient);
+    ``audit`` records the write in the same transaction.
+    """
     result = IntakeResult()
     valid: list[_Valid] = []
     for line, obj in items:
@@ -102,7 +115,14 @@ def record_events(
 
     for attempt in range(3):  # a concurrent submit of the same event_id: re-read and classify again
         try:
-            new, duplicates, conflicts = _store(sessions, valid)
+            new, duplicates, conflicts = _store(
+                sessions,
+                valid,
+                refuse=all_or_nothing and bool(result.rejected),
+                all_or_nothing=all_or_nothing,
+                gate=gate,
+                audit=audit,
+            )
             break
         except IntegrityError:
             if attempt == 2:
@@ -156,8 +176,17 @@ def _conflict(item: _Valid, reference: str) -> Rejection:
 
 
 def _store(
-    sessions: sessionmaker[Session], valid: list[_Valid]
+    sessions: sessionmaker[Session],
+    valid: list[_Valid],
+    *,
+    refuse: bool = False,
+    all_or_nothing: bool = False,
+    gate: Gate | None = None,
+    audit: Audit | None = None,
 ) -> tuple[list[_Valid], list[_Valid], list[Rejection]]:
+    """Classify against the stored events and store the new ones, in one transaction. With
+    ``refuse`` (all-or-nothing and something was already rejected), or when a conflict or the gate
+    rejects anything under ``all_or_nothing``, nothing is stored: the caller gets every reason."""
     with sessions.begin() as session:
         stored: dict[str, str] = {}
         ids = sorted({v.event_id for v in valid})
@@ -166,6 +195,14 @@ def _store(
             query = select(EventRow.event_id, EventRow.fingerprint).where(EventRow.event_id.in_(chunk))
             stored.update((event_id, fp) for event_id, fp in session.execute(query))
         new, duplicates, conflicts = _classify(valid, stored)
+        if gate is not None:
+            closed = {p: why for p in sorted({v.patient_id for v in valid}) if (why := gate(session, p))}
+            conflicts += [Rejection(v.line, f"line {v.line}: patient_id: {closed[v.patient_id]}")
+                          for v in new + duplicates if v.patient_id in closed]  # fmt: skip
+            new = [v for v in new if v.patient_id not in closed]
+            duplicates = [v for v in duplicates if v.patient_id not in closed]
+        if refuse or (all_or_nothing and conflicts):
+            return [], [], conflicts
         patient_ids = sorted({v.patient_id for v in new})
         if patient_ids:
             known_patients = set(
@@ -186,6 +223,8 @@ def _store(
             )
             for v in new
         )
+        if audit is not None and new:
+            audit(session, patient_ids)
     return new, duplicates, conflicts
 
 

@@ -2,8 +2,9 @@
 
 A token is 32 random bytes from :mod:`secrets` (256 bits), URL-safe base64; only its SHA-256
 digest is stored, so a copy of the database opens no calendar and signs in nobody. A digest of a
-high-entropy token needs no salt or slow hash. Passwords, low-entropy, get scrypt with a random
-salt, verified in constant time.
+high-entropy token needs no salt or slow hash. Passwords, low-entropy, get Argon2id (argon2-cffi,
+its default parameters: RFC 9106's second recommendation); hashes made by an earlier version with
+scrypt still verify, and :func:`needs_rehash` tells the sign-in to upgrade them.
 """
 
 from __future__ import annotations
@@ -12,8 +13,10 @@ import hashlib
 import hmac
 import secrets
 
+from argon2 import PasswordHasher
+from argon2.exceptions import InvalidHashError, VerificationError, VerifyMismatchError
+
 TOKEN_BYTES = 32
-_SCRYPT_N, _SCRYPT_R, _SCRYPT_P = 2**14, 8, 1
 
 
 def new_token() -> str:
@@ -26,13 +29,28 @@ def token_digest(token: str) -> str:
     return hashlib.sha256(token.encode("utf-8", "surrogatepass")).hexdigest()
 
 
+_hasher = PasswordHasher()
+
+
 def hash_password(password: str) -> str:
-    salt = secrets.token_bytes(16)
-    digest = hashlib.scrypt(password.encode(), salt=salt, n=_SCRYPT_N, r=_SCRYPT_R, p=_SCRYPT_P)
-    return f"scrypt${_SCRYPT_N}${_SCRYPT_R}${_SCRYPT_P}${salt.hex()}${digest.hex()}"
+    return _hasher.hash(password)
+
+
+def needs_rehash(stored: str) -> bool:
+    return not stored.startswith("$argon2") or _hasher.check_needs_rehash(stored)
 
 
 def verify_password(password: str, stored: str) -> bool:
+    """Constant-time check of ``password`` against a stored Argon2id (or legacy scrypt) hash."""
+    if stored.startswith("$argon2"):
+        try:
+            return _hasher.verify(stored, password)
+        except (VerifyMismatchError, VerificationError, InvalidHashError):
+            return False
+    return _verify_scrypt(password, stored)
+
+
+def _verify_scrypt(password: str, stored: str) -> bool:
     try:
         scheme, n, r, p, salt, digest = stored.split("$")
         if scheme != "scrypt":

@@ -165,7 +165,7 @@ def test_user_add_prints_a_token_and_stores_only_hashes(db: Database, tmp_path: 
     assert (user.role, user.navigator_id, user.email) == ("navigator", "nav-ana", "ana@clinic.example")
     assert out["token"] not in (user.token_hash, user.password_hash)
     assert "correct horse" not in user.password_hash
-    assert user.password_hash.startswith("scrypt$")
+    assert user.password_hash.startswith("$argon2id$")
     assert_cli_error(user_add(db, tmp_path, "ana", "--role", "admin"), "USERNAME")
 
 

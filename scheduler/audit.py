@@ -1,0 +1,79 @@
+"""The audit trail (issue 5): every read of a patient's record and every write, with who, when,
+what and which patient. Rows are written in the same transaction as the write they record, so a
+write is never without its line; ``detail`` names no clinical content (ids and counts only)."""
+
+from __future__ import annotations
+
+import datetime as dt
+from dataclasses import dataclass
+from typing import Any
+
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from models.rows import AuditRow
+from models.types import utcnow
+
+ACTIONS = (
+    "sign_in",
+    "sign_in_failed",
+    "sign_out",
+    "read_patient",
+    "read_worklist",
+    "submit_events",
+    "acknowledge_alert",
+    "feed_create",
+    "feed_revoke",
+)
+
+
+@dataclass(frozen=True, slots=True)
+class Actor:
+    user_id: int | None
+    username: str | None
+    client: str | None = None
+
+
+def record(
+    session: Session, actor: Actor, action: str, patient_id: str | None = None, detail: str | None = None
+) -> None:
+    assert action in ACTIONS, action
+    session.add(
+        AuditRow(
+            at=utcnow(),
+            user_id=actor.user_id,
+            username=actor.username,
+            action=action,
+            patient_id=patient_id,
+            detail=(detail or None) and detail[:500],
+            client=(actor.client or None) and actor.client[:64],
+        )
+    )
+
+
+def trail(session: Session, patient_id: str | None = None, limit: int = 1000) -> list[dict[str, Any]]:
+    query = select(AuditRow).order_by(AuditRow.at, AuditRow.id).limit(limit)
+    if patient_id is not None:
+        query = query.where(AuditRow.patient_id == patient_id)
+    return [
+        {
+            "at": row.at.isoformat(),
+            "user": row.username,
+            "action": row.action,
+            "patient_id": row.patient_id,
+            "detail": row.detail,
+            "client": row.client,
+        }
+        for row in session.scalars(query)
+    ]
+
+
+def recent_failures(session: Session, username: str, since: dt.datetime) -> int:
+    """Failed sign-ins of ``username`` since ``since`` (the sign-in rate limit reads the trail)."""
+    return len(
+        session.scalars(
+            select(AuditRow.id).where(
+                AuditRow.action == "sign_in_failed", AuditRow.username == username, AuditRow.at >= since
+            )
+        ).all()
+    )

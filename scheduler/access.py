@@ -16,6 +16,7 @@ from __future__ import annotations
 import datetime as dt
 import hmac
 import secrets
+from collections.abc import Callable
 from dataclasses import dataclass
 
 from sqlalchemy import Select, select, update
@@ -164,7 +165,7 @@ def may_see(session: Session, principal: Principal, patient_id: str) -> bool:
     )
 
 
-def write_gate(principal: Principal) -> object:
+def write_gate(principal: Principal) -> Callable[[Session, str], str | None]:
     """For intake: a navigator may write events of their own patients and of new patients."""
 
     def gate(session: Session, patient_id: str) -> str | None:

@@ -25,6 +25,8 @@ from sqlalchemy.orm import Session, sessionmaker
 from scheduler.feeds import feed_etag, find_feed, render
 from scheduler.settings import Settings, load_settings
 from tasks.store import sessions_for
+from web.api import router as api_router
+from web.security import security_headers
 
 CALENDAR = "text/calendar; charset=utf-8"
 FEED_CACHE_CONTROL = "private, max-age=900"
@@ -65,7 +67,17 @@ def create_app(settings: Settings | None = None, sessions: sessionmaker[Session]
     settings = settings or load_settings()
     sessions = sessions or sessions_for(settings)
     cache = FeedCache()
-    app = FastAPI(title="gist-scheduler", version="0.1.0", docs_url=None, redoc_url=None, openapi_url=None)
+    app = FastAPI(
+        title="gist-scheduler",
+        version="0.1.0",
+        description="Guideline-driven follow-up for patients with GIST: events in, plans and worklists out.",
+        docs_url=None,  # the interactive page loads scripts from a CDN, which the CSP forbids
+        redoc_url=None,
+        openapi_url="/api/openapi.json",
+    )
+    app.state.settings, app.state.sessions = settings, sessions
+    app.middleware("http")(security_headers)
+    app.include_router(api_router)
 
     @app.middleware("http")
     async def access_log(request: Request, call_next: Callable[[Request], Awaitable[Response]]) -> Response:
@@ -80,13 +92,13 @@ def create_app(settings: Settings | None = None, sessions: sessionmaker[Session]
         )
         return response
 
-    @app.get("/healthz")
+    @app.get("/healthz", include_in_schema=False)
     def healthz() -> JSONResponse:
         checks = {"database": _check_database(sessions), "broker": _check_broker(settings)}
         healthy = all(value == "ok" for value in checks.values())
         return JSONResponse({"status": "ok" if healthy else "unavailable", **checks}, 200 if healthy else 503)
 
-    @app.get("/feeds/{token}.ics")
+    @app.get("/feeds/{token}.ics", include_in_schema=False)
     def feed(token: str, request: Request) -> Response:
         today = settings.today()
         with sessions() as session:
@@ -103,7 +115,7 @@ def create_app(settings: Settings | None = None, sessions: sessionmaker[Session]
                 cache.put(etag, body)
         return Response(body, media_type=CALENDAR, headers=headers)
 
-    @app.get("/feeds/{anything:path}")
+    @app.get("/feeds/{anything:path}", include_in_schema=False)
     def not_a_feed(anything: str) -> Response:
         """Any other path under /feeds/ (an empty token, a missing .ics): the same lookup and the
         same 404 as a wrong token, so nothing tells a guess apart."""

@@ -1,0 +1,169 @@
+"""The JSON API (event-contract.md §4; issue 5). Every route needs ``Authorization: Bearer``;
+a navigator sees only their own patients (another's answers 404, like one that does not exist)."""
+
+from __future__ import annotations
+
+import json
+from typing import Annotated, Any
+
+from fastapi import APIRouter, HTTPException, Query, Request
+from fastapi.responses import JSONResponse
+from pydantic import BaseModel, Field
+from sqlalchemy.orm import Session
+
+from scheduler import audit
+from scheduler.access import Principal, may_see, write_gate
+from scheduler.feeds import create_feed
+from scheduler.intake import record_events
+from scheduler.records import AcknowledgeError, acknowledge_alert, read_plan, read_record
+from scheduler.worklist import DEFAULT_DAYS, worklist
+from web.deps import ApiPrincipal, client_of, sessions_of, settings_of
+
+MAX_BODY_BYTES = 5 * 1024 * 1024  # a big batch of events is ~1 KB each
+MAX_EVENTS = 5000
+
+router = APIRouter(prefix="/api", tags=["api"])
+
+
+class SubmitResult(BaseModel):
+    accepted: int
+    duplicates: int
+    rejected: list[dict[str, Any]]
+
+
+class Acknowledgement(BaseModel):
+    note: str = Field(min_length=1, max_length=2000, description="what was done about the alert")
+
+
+class CreatedFeed(BaseModel):
+    id: str
+    url: str
+
+
+@router.post(
+    "/events",
+    status_code=202,
+    response_model=SubmitResult,
+    responses={422: {"model": SubmitResult, "description": "invalid events: nothing was stored"}},
+    summary="submit one event or a list of events",
+)
+async def post_events(request: Request, principal: ApiPrincipal) -> JSONResponse:
+    """All or nothing: valid events are stored and queued (202); one invalid event (its position,
+    field and problem in ``rejected``) and nothing is stored (422)."""
+    body = await request.body()
+    if len(body) > MAX_BODY_BYTES:
+        raise HTTPException(413, f"body: at most {MAX_BODY_BYTES} bytes")
+    try:
+        parsed = json.loads(body)
+    except (json.JSONDecodeError, UnicodeDecodeError) as exc:
+        return _rejected([{"line": 1, "error": f"body: not valid JSON ({exc})"}])
+    objs = parsed if isinstance(parsed, list) else [parsed]
+    if not objs:
+        return _rejected([{"line": 1, "error": "body: an event or a non-empty list of events"}])
+    if len(objs) > MAX_EVENTS:
+        return _rejected([{"line": 1, "error": f"body: at most {MAX_EVENTS} events per request"}])
+    settings, sessions, client = settings_of(request), sessions_of(request), client_of(request)
+    from tasks.app import enqueue_process
+
+    def audited(session: Session, patient_ids: list[str]) -> None:
+        for patient_id in patient_ids:
+            audit.record(session, principal.actor(client), "submit_events", patient_id)
+
+    result = record_events(
+        sessions,
+        list(enumerate(objs, start=1)),
+        settings.today(),
+        lambda patient_id: enqueue_process(patient_id, settings),
+        all_or_nothing=True,
+        gate=write_gate(principal),
+        audit=audited,
+    )
+    if result.rejected:
+        return _rejected(result.to_json()["rejected"])
+    return JSONResponse(result.to_json(), status_code=202)
+
+
+def _rejected(rejected: list[dict[str, Any]]) -> JSONResponse:
+    return JSONResponse({"accepted": 0, "duplicates": 0, "rejected": rejected}, status_code=422)
+
+
+@router.get("/patients/{patient_id}", summary="the stored plan of a patient, in the plan's shape")
+def get_patient(patient_id: str, request: Request, principal: ApiPrincipal) -> dict[str, Any]:
+    plan = read_plan(sessions_of(request), principal, patient_id, client_of(request))
+    if plan is None:
+        raise HTTPException(404, f"patient_id: no patient {patient_id!r} with a stored plan")
+    return plan
+
+
+@router.get("/patients/{patient_id}/record", summary="plan, event timeline, alerts and contact details")
+def get_record(patient_id: str, request: Request, principal: ApiPrincipal) -> dict[str, Any]:
+    record = read_record(sessions_of(request), principal, patient_id, client_of(request))
+    if record is None:
+        raise HTTPException(404, f"patient_id: no patient {patient_id!r}")
+    return record
+
+
+@router.get(
+    "/worklist", summary="overdue, due soon, alerts and failed notifications of the caller's patients"
+)
+def get_worklist(
+    request: Request,
+    principal: ApiPrincipal,
+    kind: Annotated[str | None, Query(max_length=32)] = None,
+    severity: Annotated[str | None, Query(pattern="^(info|warning|critical)$")] = None,
+    days: Annotated[int, Query(ge=0, le=366)] = DEFAULT_DAYS,
+) -> dict[str, Any]:
+    sessions = sessions_of(request)
+    with sessions.begin() as session:
+        result = worklist(
+            session, principal, settings_of(request).today(), kind=kind, severity=severity, days=days
+        )
+        audit.record(session, principal.actor(client_of(request)), "read_worklist")
+    return result
+
+
+@router.post("/alerts/{alert_id}/acknowledge", summary="record that an alert was seen, and what was done")
+def post_acknowledge(
+    alert_id: int, body: Acknowledgement, request: Request, principal: ApiPrincipal
+) -> dict[str, Any]:
+    try:
+        done = acknowledge_alert(sessions_of(request), principal, alert_id, body.note, client_of(request))
+    except AcknowledgeError as exc:
+        raise HTTPException(422, str(exc)) from None
+    if done is None:
+        raise HTTPException(404, f"alert_id: no alert {alert_id}")
+    return done
+
+
+@router.post("/patients/{patient_id}/feeds", status_code=201, response_model=CreatedFeed)
+def post_feed(patient_id: str, request: Request, principal: ApiPrincipal) -> CreatedFeed:
+    """A calendar subscription for the patient; its URL (with the token) is shown only here."""
+    sessions = sessions_of(request)
+    with sessions() as session:
+        if not may_see(session, principal, patient_id):
+            raise HTTPException(404, f"patient_id: no patient {patient_id!r}")
+    created = create_feed(sessions, "patient", patient_id, settings_of(request).base_url)
+    with sessions.begin() as session:
+        audit.record(
+            session, principal.actor(client_of(request)), "feed_create", patient_id, detail=created.id
+        )
+    return CreatedFeed(id=created.id, url=created.url)
+
+
+@router.get("/audit", summary="the audit trail (admins)")
+def get_audit(
+    request: Request, principal: ApiPrincipal, patient_id: Annotated[str | None, Query(max_length=64)] = None
+) -> list[dict[str, Any]]:
+    if principal.role != "admin":
+        raise HTTPException(403, "the audit trail is for admins")
+    with sessions_of(request)() as session:
+        return audit.trail(session, patient_id)
+
+
+def principal_json(principal: Principal) -> dict[str, Any]:
+    return {"username": principal.username, "role": principal.role, "navigator_id": principal.navigator_id}
+
+
+@router.get("/me", summary="who the token belongs to")
+def get_me(principal: ApiPrincipal) -> dict[str, Any]:
+    return principal_json(principal)

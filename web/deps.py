@@ -1,0 +1,55 @@
+"""Request-scoped helpers shared by the API and the dashboard: settings, sessions, the caller."""
+
+from __future__ import annotations
+
+from typing import Annotated
+
+from fastapi import Depends, HTTPException, Request
+from sqlalchemy.orm import Session, sessionmaker
+
+from scheduler.access import Principal, WebSession, principal_for_session, principal_for_token
+from scheduler.settings import Settings
+
+COOKIE = "gist_session"
+
+
+def settings_of(request: Request) -> Settings:
+    settings: Settings = request.app.state.settings
+    return settings
+
+
+def sessions_of(request: Request) -> sessionmaker[Session]:
+    sessions: sessionmaker[Session] = request.app.state.sessions
+    return sessions
+
+
+def client_of(request: Request) -> str | None:
+    return request.client.host if request.client else None
+
+
+def api_principal(request: Request) -> Principal:
+    """``Authorization: Bearer TOKEN`` → the user; 401 otherwise (event-contract.md §4)."""
+    header = request.headers.get("authorization", "")
+    scheme, _, token = header.partition(" ")
+    if scheme.lower() == "bearer" and token.strip():
+        with sessions_of(request)() as session:
+            principal = principal_for_token(session, token.strip())
+        if principal is not None:
+            return principal
+    raise HTTPException(
+        status_code=401,
+        detail="a valid Authorization: Bearer token is required",
+        headers={"WWW-Authenticate": "Bearer"},
+    )
+
+
+def web_session(request: Request) -> WebSession | None:
+    """The signed-in dashboard session of the cookie, or None."""
+    cookie = request.cookies.get(COOKIE)
+    if not cookie:
+        return None
+    with sessions_of(request)() as session:
+        return principal_for_session(session, cookie)
+
+
+ApiPrincipal = Annotated[Principal, Depends(api_principal)]

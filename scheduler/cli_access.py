@@ -25,29 +25,58 @@ def cmd_user_add(args: argparse.Namespace) -> int:
     return 0
 
 
+CLI_ACTOR = "cli"  # the audit trail's name for the operator at the command line
+
+
 def cmd_feed_create(args: argparse.Namespace) -> int:
+    from scheduler import audit
     from scheduler.feeds import FeedError, create_feed
     from scheduler.settings import load_settings
 
     settings = load_settings()
+    sessions = _sessions(settings)
     scope, subject = ("patient", args.patient) if args.patient is not None else ("navigator", args.navigator)
     try:
-        feed = create_feed(_sessions(settings), scope, subject, settings.base_url)
+        feed = create_feed(sessions, scope, subject, settings.base_url)
     except FeedError as exc:
         raise StoreError(str(exc)) from None
+    with sessions.begin() as session:
+        audit.record(
+            session,
+            audit.Actor(None, CLI_ACTOR),
+            "feed_create",
+            args.patient,
+            detail=feed.id if args.patient else f"{feed.id} navigator {args.navigator}",
+        )
     print(json.dumps({"id": feed.id, "url": feed.url}))
     return 0
 
 
 def cmd_feed_revoke(args: argparse.Namespace) -> int:
+    from scheduler import audit
     from scheduler.feeds import FeedError, revoke_feed
     from scheduler.settings import load_settings
 
+    sessions = _sessions(load_settings())
     try:
-        revoke_feed(_sessions(load_settings()), args.id)
+        patient_id = revoke_feed(sessions, args.id)
     except FeedError as exc:
         raise StoreError(str(exc)) from None
+    with sessions.begin() as session:
+        audit.record(session, audit.Actor(None, CLI_ACTOR), "feed_revoke", patient_id, detail=args.id)
     print(json.dumps({"id": args.id, "revoked": True}))
+    return 0
+
+
+def cmd_audit(args: argparse.Namespace) -> int:
+    """The audit trail as JSON Lines, oldest first (``--patient`` for one patient's)."""
+    from scheduler import audit
+    from scheduler.settings import load_settings
+
+    with _sessions(load_settings())() as session:
+        lines = audit.trail(session, args.patient, limit=args.limit)
+    for line in lines:
+        print(json.dumps(line, ensure_ascii=False))
     return 0
 
 
@@ -71,3 +100,8 @@ def add_commands(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-
     revoke = feed_sub.add_parser("revoke", help="revoke a subscription: its URL answers 404 from then on")
     revoke.add_argument("id", metavar="ID")
     revoke.set_defaults(func=cmd_feed_revoke)
+
+    trail = sub.add_parser("audit", help="the audit trail (who read or wrote what, when) as JSON Lines")
+    trail.add_argument("--patient", metavar="PATIENT_ID", help="only this patient's record")
+    trail.add_argument("--limit", type=int, default=100_000, help="at most this many lines (100000)")
+    trail.set_defaults(func=cmd_audit)

@@ -88,13 +88,15 @@ def create_feed(sessions: sessionmaker[Session], scope: str, subject_id: str, ba
     return CreatedFeed(feed_id, feed_url(base_url, token))
 
 
-def revoke_feed(sessions: sessionmaker[Session], feed_id: str) -> None:
+def revoke_feed(sessions: sessionmaker[Session], feed_id: str) -> str | None:
+    """Revoke ``feed_id``; returns its patient (None for a navigator feed) for the audit trail."""
     with sessions.begin() as session:
         feed = session.get(FeedRow, feed_id)
         if feed is None:
             raise FeedError("ID", f"no feed {feed_id!r}")
         if feed.revoked_at is None:
             feed.revoked_at = utcnow()
+        return feed.subject_id if feed.scope == "patient" else None
 
 
 def find_feed(session: Session, token: str) -> FeedRow | None:

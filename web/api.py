@@ -46,6 +46,22 @@ class CreatedFeed(BaseModel):
     response_model=SubmitResult,
     responses={422: {"model": SubmitResult, "description": "invalid events: nothing was stored"}},
     summary="submit one event or a list of events",
+    openapi_extra={
+        "requestBody": {
+            "required": True,
+            "content": {
+                "application/json": {
+                    "schema": {
+                        "description": "an event of event-contract.md §1, or a list of them",
+                        "oneOf": [
+                            {"type": "object", "additionalProperties": True},
+                            {"type": "array", "items": {"type": "object", "additionalProperties": True}},
+                        ],
+                    }
+                }
+            },
+        }
+    },
 )
 async def post_events(request: Request, principal: ApiPrincipal) -> JSONResponse:
     """All or nothing: valid events are stored and queued (202); one invalid event (its position,

@@ -113,6 +113,13 @@ def run_demo(path: Path, as_of: dt.date | None, data_dir: Path | None, timeout: 
             "The long-running service (worker, clock and web server on these defaults): make run  "
             "(.venv/bin/gistsched run)"
         )
+        if not is_temporary and SIGN_INS:
+            pin = f" GIST_AS_OF={as_of.isoformat()}" if as_of else ""
+            users = " or ".join(f"{name} / {password}" for name, password in sorted(SIGN_INS.items()))
+            print(
+                f"The dashboard on this demo's data: GIST_DATA_DIR={folder}{pin} make run, then open "
+                f"http://127.0.0.1:8000/ and sign in as {users}"
+            )
         ok = True
         return 0
     except DemoError as exc:
@@ -128,6 +135,7 @@ def run_demo(path: Path, as_of: dt.date | None, data_dir: Path | None, timeout: 
 
 
 MARKER = ".gistsched-demo"
+SIGN_INS: dict[str, str] = {}  # the demo's navigator users and their passwords
 
 
 def _fresh(folder: Path) -> None:
@@ -258,15 +266,12 @@ def _run_notifications(settings: Settings, worker: Child, timeout: float, *, kee
         feed_patient = session.scalar(
             select(PatientRow.patient_id).where(PatientRow.email.is_not(None)).order_by(PatientRow.patient_id)
         )
-    for navigator_id in navigators:  # demo users; the passwords are thrown away
+    for navigator_id in navigators:  # demo users, with passwords printed for the dashboard
+        password = secrets.token_urlsafe(9)
         create_user(
-            sessions,
-            navigator_id,
-            "navigator",
-            secrets.token_urlsafe(16),
-            navigator_id,
-            f"{navigator_id}@clinic.example",
+            sessions, navigator_id, "navigator", password, navigator_id, f"{navigator_id}@clinic.example"
         )
+        SIGN_INS[navigator_id] = password
     notices = dispatch.create_due_notices(sessions, today, DEFAULT_PROFILE)
     digests = dispatch.create_digests(sessions, today)
     app = get_app(settings)

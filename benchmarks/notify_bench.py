@@ -64,7 +64,7 @@ from models.types import utcnow
 from scheduler.dispatch import CLAIM_BATCH, claim_sendable, create_due_notices
 from scheduler.domain.notices import NOTICE_KINDS, first_notice_on, lead_days
 from scheduler.domain.profile import DEFAULT_PROFILE
-from scheduler.feeds import create_feed, feed_etag, find_feed, render
+from scheduler.feeds import create_feed, feed_etag, find_feed, render, revoke_feed
 from scheduler.intake import record_events
 from scheduler.processing import process_patient
 from scheduler.settings import Settings
@@ -308,6 +308,26 @@ def fetch_feed(client: TestClient, path: str, patients: int, report: Report) -> 
     report.add("feed", "second full GET, cache warm (ETag query + cached body)", ms(seconds))
 
 
+def refused_404s(client: TestClient, sessions: sessionmaker[Session], report: Report) -> None:
+    """The 404 of a wrong, a revoked and a malformed token: the same lookup, so the same time."""
+    revoked = create_feed(sessions, "navigator", NAVIGATOR, BASE_URL)
+    revoke_feed(sessions, revoked.id)
+    paths = {
+        "wrong": "/feeds/" + "A" * 43 + ".ics",
+        "revoked": revoked.url.removeprefix(BASE_URL),
+        "malformed": "/feeds/%00'--;<x>.ics",
+    }
+    times: dict[str, list[float]] = {name: [] for name in paths}
+    for _ in range(NOT_MODIFIED_REQUESTS):  # interleaved, so the machine's drift hits all three alike
+        for name, path in paths.items():
+            seconds, answer = timed(lambda path=path: client.get(path))
+            if answer.status_code != 404:
+                raise BenchError(f"{path}: {answer.status_code}, not 404")
+            times[name].append(seconds)
+    medians = [f"{name} {statistics.median(values) * 1000:.2f}" for name, values in times.items()]
+    report.add("feed", f"404 median ms, of {NOT_MODIFIED_REQUESTS} each", " / ".join(medians))
+
+
 def feed_part(url: str, args: argparse.Namespace, folder: Path, report: Report) -> None:
     with opened(url) as (engine, sessions):
         patients = store_cohort(sessions, args, report)
@@ -318,6 +338,7 @@ def feed_part(url: str, args: argparse.Namespace, folder: Path, report: Report) 
         )
         with TestClient(create_app(settings, sessions)) as client:
             fetch_feed(client, path, len(patients), report)
+            refused_404s(client, sessions, report)
 
         with sessions() as session:
             feed = find_feed(session, path.removeprefix("/feeds/").removesuffix(".ics"))

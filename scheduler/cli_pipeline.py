@@ -119,6 +119,24 @@ def cmd_patient(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_status(args: argparse.Namespace) -> int:
+    """The service's figures as JSON (the same as ``GET /metrics``)."""
+    from sqlalchemy.exc import OperationalError, ProgrammingError
+
+    from scheduler.broker_status import broker_queue_length
+    from scheduler.settings import load_settings
+    from scheduler.status import read_status
+
+    settings = load_settings()
+    try:
+        with _sessions(settings)() as session:
+            status = read_status(session, broker_queue_length(settings))
+    except (OperationalError, ProgrammingError) as exc:
+        raise _not_ready(exc) from None
+    print(json.dumps(status.to_json(), indent=2 if args.pretty else None))
+    return 0
+
+
 def _not_ready(exc: OperationalError | ProgrammingError) -> StoreError:
     return StoreError(
         f"GIST_DATABASE_URL: the database is not ready ({type(exc.orig).__name__}); "
@@ -142,6 +160,10 @@ def add_commands(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-
     submit.add_argument("file", metavar="FILE")
     submit.add_argument("--wait", type=float, metavar="SECONDS", help="return once every event is processed")
     submit.set_defaults(func=cmd_submit)
+
+    status = sub.add_parser("status", help="queue lag, events, reminders, alerts and emails, as JSON")
+    status.add_argument("--pretty", action="store_true", help="indented")
+    status.set_defaults(func=cmd_status)
 
     patient = sub.add_parser("patient", help="the stored plan of one patient, as JSON")
     patient.add_argument("patient_id", metavar="PATIENT_ID")

@@ -36,7 +36,8 @@ from scheduler.domain.profile import Profile
 from scheduler.outbox import OPEN, dedup_key
 
 CLAIM_BATCH = 500
-LIVE = ("pending", "queued", "sending", "sent")  # statuses that mean "this was or will be told"
+LIVE = ("pending", "queued", "sending", "sent")
+SENDABLE = ("pending", "queued", "sending")  # statuses that mean "this was or will be told"
 
 log = logging.getLogger(__name__)
 
@@ -184,6 +185,7 @@ def claim_sendable(
             session.scalars(
                 select(NotificationRow.id)
                 .where(
+                    NotificationRow.status.in_(SENDABLE),  # matches ix_notifications_sendable
                     or_(
                         and_(
                             NotificationRow.status == "pending",
@@ -196,7 +198,7 @@ def claim_sendable(
                             NotificationRow.status.in_(("queued", "sending")),
                             NotificationRow.claimed_at < now - stale_after,
                         ),
-                    )
+                    ),
                 )
                 .order_by(NotificationRow.id)
                 .limit(limit)

@@ -26,6 +26,8 @@ from scheduler.feeds import feed_etag, find_feed, render
 from scheduler.settings import Settings, load_settings
 from tasks.store import sessions_for
 from web.api import router as api_router
+from web.metrics import CONTENT_TYPE as METRICS_CONTENT_TYPE
+from web.metrics import render_metrics
 from web.security import security_headers
 
 CALENDAR = "text/calendar; charset=utf-8"
@@ -97,6 +99,10 @@ def create_app(settings: Settings | None = None, sessions: sessionmaker[Session]
         checks = {"database": _check_database(sessions), "broker": _check_broker(settings)}
         healthy = all(value == "ok" for value in checks.values())
         return JSONResponse({"status": "ok" if healthy else "unavailable", **checks}, 200 if healthy else 503)
+
+    @app.get("/metrics", include_in_schema=False)
+    def metrics() -> Response:
+        return Response(render_metrics(settings, sessions), media_type=METRICS_CONTENT_TYPE)
 
     @app.get("/feeds/{token}.ics", include_in_schema=False)
     def feed(token: str, request: Request) -> Response:

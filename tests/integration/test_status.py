@@ -1,0 +1,51 @@
+"""``gistsched status`` and ``GET /metrics`` read the same figures from the database (issue 6)."""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+from pathlib import Path
+
+import pytest
+from fastapi.testclient import TestClient
+from prometheus_client.parser import text_string_to_metric_families
+
+from scheduler.processing import process_patient
+from scheduler.settings import Settings
+from tests.integration.services import Database
+from tests.integration.support import by_patient, cli_env, gistsched, intake, read_cohort
+from web.app import create_app
+
+pytestmark = pytest.mark.integration
+
+AS_OF = dt.date(2026, 11, 27)
+
+
+def test_status_and_metrics_agree(db: Database, tmp_path: Path) -> None:
+    events = read_cohort()
+    intake(db.sessions, events, AS_OF)
+    patients = sorted(by_patient(events))
+    for patient_id in patients[:-1]:  # the last one stays unprocessed: queue lag
+        process_patient(db.sessions, patient_id, AS_OF)
+    result = gistsched("status", env=cli_env(db.url, tmp_path))
+    assert result.returncode == 0, result.stderr
+    status = json.loads(result.stdout)
+    assert status["patients"] == len(patients)
+    assert status["events"] == len(events)
+    assert status["events_unprocessed"] == len(by_patient(events)[patients[-1]])
+    assert status["oldest_unprocessed_age_seconds"] >= 0
+    assert status["reminders"]["overdue"] >= 1
+    settings = Settings(env="test", database_url=db.url, data_dir=tmp_path, as_of=AS_OF)
+    with TestClient(create_app(settings, db.sessions)) as client:
+        response = client.get("/metrics")
+    assert response.status_code == 200
+    samples = {
+        (sample.name, tuple(sorted(sample.labels.items()))): sample.value
+        for family in text_string_to_metric_families(response.text)
+        for sample in family.samples
+    }
+    assert samples[("gist_events", ())] == len(events)
+    assert samples[("gist_events_unprocessed", ())] == status["events_unprocessed"]
+    assert samples[("gist_reminders", (("status", "overdue"),))] == status["reminders"]["overdue"]
+    assert samples[("gist_queue_lag_seconds", ())] >= 0
+    assert "P0" not in response.text  # counts only: no patient ids

@@ -25,7 +25,7 @@ from __future__ import annotations
 import datetime as dt
 import logging
 
-from sqlalchemy import and_, or_, select, update
+from sqlalchemy import and_, or_, select, text, update
 from sqlalchemy.orm import Session, sessionmaker
 
 from models.rows import NotificationRow, PatientRow, ReminderRow, UserRow
@@ -36,8 +36,10 @@ from scheduler.domain.profile import Profile
 from scheduler.outbox import OPEN, dedup_key
 
 CLAIM_BATCH = 500
-LIVE = ("pending", "queued", "sending", "sent")
-SENDABLE = ("pending", "queued", "sending")  # statuses that mean "this was or will be told"
+LIVE = ("pending", "queued", "sending", "sent")  # statuses that mean "this was or will be told"
+# The partial index's predicate as literal SQL: SQLite uses a partial index only when the query's
+# WHERE contains the index's condition with the same constants, not bound parameters.
+SENDABLE_CLAUSE = text("notifications.status IN ('pending', 'queued', 'sending')")
 
 log = logging.getLogger(__name__)
 
@@ -185,7 +187,7 @@ def claim_sendable(
             session.scalars(
                 select(NotificationRow.id)
                 .where(
-                    NotificationRow.status.in_(SENDABLE),  # matches ix_notifications_sendable
+                    SENDABLE_CLAUSE,  # literally ix_notifications_sendable's predicate (SQLite needs it so)
                     or_(
                         and_(
                             NotificationRow.status == "pending",

@@ -20,8 +20,9 @@ CONTRACT_CHECK := ../shared/tools/contract-check
 BENCH_ARGS ?=
 PIPELINE_BENCH_ARGS ?=
 NOTIFY_BENCH_ARGS ?=
+WEB_BENCH_ARGS ?=
 
-.PHONY: help venv demo run test lint bench bench-plan bench-pipeline bench-notify contract clean
+.PHONY: help venv demo run test lint bench bench-plan bench-pipeline bench-notify bench-web contract clean
 
 help: ## list every entry point (the default)
 	@echo "gist-scheduler: make targets"
@@ -58,10 +59,10 @@ test: venv ## lint, then run the whole test suite
 	$(BIN)/pytest
 
 lint: venv ## ruff check on the code, tests and benchmarks; mypy --strict on scheduler, tasks, models
-	$(BIN)/ruff check scheduler tasks models notifications web tests benchmarks
+	$(BIN)/ruff check scheduler tasks models notifications web deploy tests benchmarks
 	$(BIN)/mypy --strict scheduler tasks models notifications web
 
-bench: bench-plan bench-pipeline bench-notify ## the benchmarks below: planner, event pipeline, notifications
+bench: bench-plan bench-pipeline bench-notify bench-web ## the benchmarks below: planner, pipeline, notifications, web
 
 bench-plan: venv ## time the planner on synthetic patients (BENCH_ARGS='--patients 1000' or '--profile')
 	$(BIN)/python benchmarks/plan_bench.py $(BENCH_ARGS)
@@ -71,6 +72,9 @@ bench-pipeline: venv ## 2,000 events submit→reminders, 2 workers, redis, SQLit
 
 bench-notify: venv ## navigator feed (2,000 patients) and dispatch over 1M reminders, PostgreSQL (NOTIFY_BENCH_ARGS)
 	$(BIN)/python benchmarks/notify_bench.py $(NOTIFY_BENCH_ARGS)
+
+bench-web: venv ## worklist and patient pages over HTTP, 100,000 patients / 3M reminders, PostgreSQL (WEB_BENCH_ARGS)
+	$(BIN)/python benchmarks/web_bench.py $(WEB_BENCH_ARGS)
 
 contract: venv ## check the command line against ../shared/event-contract.md (if the checker exists)
 	@if [ -f $(CONTRACT_CHECK) ]; then \

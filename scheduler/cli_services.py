@@ -51,33 +51,33 @@ def cmd_worker(args: argparse.Namespace) -> int:
 
 
 def cmd_clock(args: argparse.Namespace) -> int:
+    from scheduler.logs import configure
     from tasks.clock import run_clock
 
-    logging.basicConfig(
-        level=args.loglevel, format="[%(asctime)s: %(levelname)s/clock] %(message)s", stream=sys.stderr
-    )
+    settings = load_settings()
+    configure(settings.log_format, "clock", args.loglevel)
     if args.loglevel != "DEBUG":  # APScheduler logs every run of the tick job at INFO
         logging.getLogger("apscheduler").setLevel(logging.WARNING)
-    return run_clock(load_settings())
+    return run_clock(settings)
 
 
 def cmd_serve(args: argparse.Namespace) -> int:
     """The HTTP API and feeds under uvicorn. Its access log is off: ours redacts feed tokens."""
     import uvicorn
 
+    from scheduler.logs import configure
     from web.app import create_app
 
     settings = load_settings()
     migrate_embedded(settings)
-    logging.basicConfig(
-        level=args.loglevel, format="[%(asctime)s: %(levelname)s/web] %(message)s", stream=sys.stderr
-    )
+    configure(settings.log_format, "web", args.loglevel)
     uvicorn.run(
         create_app(settings),
         host=args.host,
         port=args.port,
         access_log=False,
         log_level=args.loglevel.lower(),
+        log_config=None,  # keep our root handler (redaction, JSON) for uvicorn's own loggers
         proxy_headers=True,
         server_header=False,
     )

@@ -95,10 +95,25 @@ def make_celery(settings: Settings) -> GistCelery:
 
     app = GistCelery(settings)
     app.conf.update(celery_config(settings))
+    _connect_logging(settings)
     patients.register(app)
     notifications.register(app)
     ops.register(app)
     return app
+
+
+def _connect_logging(settings: Settings) -> None:
+    """Celery sets up the worker's logging itself; give its handlers our format and redaction."""
+    from celery.signals import after_setup_logger, after_setup_task_logger
+
+    from scheduler.logs import prepare
+
+    def adopt(logger: logging.Logger | None = None, **_: Any) -> None:
+        for handler in logger.handlers if logger is not None else []:
+            prepare(handler, settings.log_format, "worker")
+
+    after_setup_logger.connect(adopt, weak=False, dispatch_uid="gistsched.logs.worker")
+    after_setup_task_logger.connect(adopt, weak=False, dispatch_uid="gistsched.logs.task")
 
 
 _apps: dict[str, GistCelery] = {}

@@ -97,35 +97,43 @@ class SignedIn:
 
 
 def sign_in(sessions: sessionmaker[Session], username: str, password: str, client: str | None) -> SignedIn:
-    now = utcnow()
-    username = username.strip()[:64]
+    """A new dashboard session, or :class:`SignInError`. A failure is recorded in the audit trail
+    and committed before it is raised: the rate limit counts those rows."""
     with sessions.begin() as session:
-        if audit.recent_failures(session, username, now - FAILURE_WINDOW) >= MAX_FAILURES:
-            audit.record(
-                session, audit.Actor(None, username, client), "sign_in_failed", detail="rate limited"
-            )
-            raise SignInError(
-                "Too many failed sign-ins: try again in 15 minutes, or ask an admin.", is_rate_limited=True
-            )
-        user = session.scalar(select(UserRow).where(UserRow.username == username, UserRow.is_active))
-        is_valid = verify_password(password, user.password_hash if user is not None else _DUMMY_HASH)
-        if user is None or not is_valid:
-            audit.record(session, audit.Actor(None, username, client), "sign_in_failed")
-            raise SignInError("Wrong username or password.")
-        if needs_rehash(user.password_hash):
-            user.password_hash = hash_password(password)
-        cookie, csrf = new_token(), secrets.token_urlsafe(32)
-        session.add(
-            WebSessionRow(
-                token_hash=token_digest(cookie),
-                user_id=user.id,
-                csrf_token=csrf,
-                created_at=now,
-                expires_at=now + SESSION_LIFETIME,
-            )
+        outcome = _attempt(session, username.strip()[:64], password, client, utcnow())
+    if isinstance(outcome, SignInError):
+        raise outcome
+    return outcome
+
+
+def _attempt(
+    session: Session, username: str, password: str, client: str | None, now: dt.datetime
+) -> SignedIn | SignInError:
+    anonymous = audit.Actor(None, username, client)
+    if audit.recent_failures(session, username, now - FAILURE_WINDOW) >= MAX_FAILURES:
+        audit.record(session, anonymous, "sign_in_failed", detail="rate limited")
+        return SignInError(
+            "Too many failed sign-ins: try again in 15 minutes, or ask an admin.", is_rate_limited=True
         )
-        principal = _principal(user)
-        audit.record(session, principal.actor(client), "sign_in")
+    user = session.scalar(select(UserRow).where(UserRow.username == username, UserRow.is_active))
+    is_valid = verify_password(password, user.password_hash if user is not None else _DUMMY_HASH)
+    if user is None or not is_valid:
+        audit.record(session, anonymous, "sign_in_failed")
+        return SignInError("Wrong username or password.")
+    if needs_rehash(user.password_hash):
+        user.password_hash = hash_password(password)
+    cookie, csrf = new_token(), secrets.token_urlsafe(32)
+    session.add(
+        WebSessionRow(
+            token_hash=token_digest(cookie),
+            user_id=user.id,
+            csrf_token=csrf,
+            created_at=now,
+            expires_at=now + SESSION_LIFETIME,
+        )
+    )
+    principal = _principal(user)
+    audit.record(session, principal.actor(client), "sign_in")
     return SignedIn(principal, cookie, csrf)
 
 

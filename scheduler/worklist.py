@@ -2,7 +2,8 @@
 for the patients the caller may see. Shared by the JSON API and the dashboard.
 
 * ``overdue`` — open reminders past their window, oldest first;
-* ``due_soon`` — reminders due or planned with ``due_on`` from today to ``today + days``;
+* ``due_soon`` — reminders due now (window open, whatever their ``due_on``) and planned ones due
+  by ``today + days``;
 * ``alerts`` — active alerts, critical first, then warning, then info (unacknowledged first);
 * ``failed_notifications`` — emails that finally failed (a bad address, no navigator email, a
   5xx), newest first: someone has to tell the patient another way.
@@ -15,7 +16,7 @@ from __future__ import annotations
 import datetime as dt
 from typing import Any
 
-from sqlalchemy import case, func, or_, select
+from sqlalchemy import and_, case, func, or_, select
 from sqlalchemy.orm import Session
 
 from models.rows import AlertRow, NotificationRow, ReminderRow
@@ -41,10 +42,14 @@ def worklist(
     if kind:
         reminders = reminders.where(ReminderRow.kind == kind)
     overdue_q = reminders.where(ReminderRow.status == "overdue")
-    soon_q = reminders.where(
-        ReminderRow.status.in_(("planned", "due")),
-        ReminderRow.due_on >= today,
-        ReminderRow.due_on <= today + dt.timedelta(days=days),
+    soon_q = reminders.where(  # every item due now (its window open), and planned ones coming up
+        or_(
+            ReminderRow.status == "due",
+            and_(
+                ReminderRow.status == "planned",
+                ReminderRow.due_on <= today + dt.timedelta(days=days),
+            ),
+        )
     )
     rank = case({"critical": 0, "warning": 1}, value=AlertRow.severity, else_=2)
     alerts_q = select(AlertRow).where(AlertRow.patient_id.in_(patients), AlertRow.is_active.is_(True))

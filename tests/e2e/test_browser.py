@@ -1,0 +1,278 @@
+"""The dashboard in a real browser (style.md "Browser tests drive the dashboard in Debian's chromium
+with Playwright"): a ``gistsched serve`` and a ``gistsched worker`` process on one SQLite file and
+the embedded broker, the example cohort stored, and a navigator who signs in, opens a patient with
+a blood test due, records the result through the form and sees the reminder completed once the
+worker has processed it. Screenshots go to ``test-artifacts/screenshots/``.
+
+Needs ``/usr/bin/chromium`` (Debian's package; no ``playwright install``): skipped without it,
+except when ``CI=true``, where it fails.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import os
+import subprocess
+import urllib.error
+import urllib.request
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+from typing import IO, Any
+
+import pytest
+from sqlalchemy import select
+from sqlalchemy.orm import Session, sessionmaker
+
+from models.db import make_engine, make_sessionmaker
+from models.migrate import upgrade
+from models.rows import EventRow, PatientRow, ReminderRow, UserRow
+from scheduler.access import Principal
+from scheduler.processing import process_patient
+from scheduler.users import create_user
+from scheduler.worklist import worklist
+from tests.integration.services import stop_process_group
+from tests.integration.support import (
+    GISTSCHED,
+    ROOT,
+    by_patient,
+    cli_env,
+    free_port,
+    intake,
+    read_cohort,
+    wait_until,
+)
+
+pytestmark = [pytest.mark.integration, pytest.mark.timeout(300)]
+
+AS_OF = dt.date(2026, 11, 27)
+CHROMIUM = Path("/usr/bin/chromium")
+CHROMIUM_ARGS = [
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-dev-shm-usage",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+    "--no-first-run",
+]
+SCREENSHOTS = ROOT / "test-artifacts" / "screenshots"
+IN_CI = os.environ.get("CI", "").strip().lower() == "true"
+NAVIGATOR, NAVIGATOR_ID, PASSWORD = "nina", "nav-ana", "correct horse battery"
+LAB_RESULTS = {  # reminder kind → (test, value, uln) of a normal result that fulfils it
+    "lab_lft": ("alt", "31", "40"),
+    "lab_cbc": ("hemoglobin", "13.5", ""),
+    "lab_tsh": ("tsh", "2.1", ""),
+}
+
+
+def require_chromium() -> None:
+    if CHROMIUM.exists():
+        return
+    reason = f"{CHROMIUM} is missing (Debian: apt-get install chromium); the browser tests need it"
+    if IN_CI:
+        pytest.fail(f"{reason} (CI=true: the browser tests must run, not skip)", pytrace=False)
+    pytest.skip(reason)
+
+
+@dataclass
+class Stack:
+    base: str
+    sessions: sessionmaker[Session]
+    logs: dict[str, Path]
+
+    def log_tail(self) -> str:
+        return "\n".join(
+            f"--- {name}\n{path.read_text(errors='replace')[-3000:]}" for name, path in self.logs.items()
+        )
+
+
+def _status(url: str) -> int:
+    try:
+        with urllib.request.urlopen(url, timeout=5) as response:
+            return int(response.status)
+    except urllib.error.HTTPError as exc:
+        return exc.code
+    except OSError:
+        return 0
+
+
+@pytest.fixture
+def stack(tmp_path: Path) -> Iterator[Stack]:
+    """The cohort stored and planned in a migrated SQLite file, a navigator, and the two processes."""
+    require_chromium()
+    url = f"sqlite:///{tmp_path / 'gist.sqlite3'}"
+    upgrade(url)
+    engine = make_engine(url)
+    sessions = make_sessionmaker(engine)
+    events = read_cohort()
+    intake(sessions, events, AS_OF)
+    for patient_id in by_patient(events):
+        process_patient(sessions, patient_id, AS_OF)
+    create_user(sessions, NAVIGATOR, "navigator", PASSWORD, navigator_id=NAVIGATOR_ID)
+
+    port = free_port()
+    base = f"http://127.0.0.1:{port}"
+    data_dir = tmp_path / "data"
+    data_dir.mkdir()
+    env = cli_env(url, data_dir, GIST_AS_OF=AS_OF.isoformat(), GIST_BASE_URL=base)  # embedded broker
+    logs = {name: tmp_path / f"{name}.log" for name in ("worker", "serve")}
+    commands = {
+        "worker": ["worker", "--concurrency", "1", "--loglevel", "INFO"],
+        "serve": ["serve", "--port", str(port)],
+    }
+    processes: list[subprocess.Popen[bytes]] = []
+    files: list[IO[bytes]] = []
+    try:
+        for name, args in commands.items():
+            log = logs[name].open("wb")
+            files.append(log)
+            processes.append(
+                subprocess.Popen(
+                    [str(GISTSCHED), *args],
+                    env=env,
+                    stdout=log,
+                    stderr=subprocess.STDOUT,
+                    stdin=subprocess.DEVNULL,
+                    start_new_session=True,
+                )
+            )
+        running = Stack(base, sessions, logs)
+
+        def ready() -> bool:
+            for process in processes:
+                assert process.poll() is None, f"a process exited early:\n{running.log_tail()}"
+            worker_ready = " ready." in logs["worker"].read_text(errors="replace")
+            return worker_ready and _status(base + "/healthz") == 200
+
+        wait_until(ready, timeout=90, interval=0.2, message="gistsched worker and serve to be ready")
+        yield running
+    finally:
+        for process in processes:
+            stop_process_group(process)
+        for log in files:
+            log.close()
+        engine.dispose()
+
+
+def lab_reminder_due(sessions: sessionmaker[Session]) -> ReminderRow:
+    """An open blood-test reminder (due or overdue) of one of the navigator's patients."""
+    with sessions() as session:
+        found = session.scalars(
+            select(ReminderRow)
+            .join(PatientRow, PatientRow.patient_id == ReminderRow.patient_id)
+            .where(
+                PatientRow.navigator_id == NAVIGATOR_ID,
+                ReminderRow.kind.in_(sorted(LAB_RESULTS)),
+                ReminderRow.status.in_(("due", "overdue")),
+            )
+            .order_by(ReminderRow.due_on, ReminderRow.patient_id)
+        ).first()
+    assert found is not None, "the cohort has no open blood test for the navigator"
+    return found
+
+
+def reminder_status(sessions: sessionmaker[Session], reminder_id: int) -> str:
+    with sessions() as session:
+        row = session.get(ReminderRow, reminder_id)
+        assert row is not None
+        return row.status
+
+
+def expected_counts(sessions: sessionmaker[Session]) -> dict[str, int]:
+    with sessions() as session:
+        user_id = session.scalar(select(UserRow.id).where(UserRow.username == NAVIGATOR))
+        assert user_id is not None
+        found = worklist(session, Principal(user_id, NAVIGATOR, "navigator", NAVIGATOR_ID), AS_OF)
+    counts: dict[str, int] = found["counts"]
+    return counts
+
+
+def test_a_navigator_records_a_blood_test_and_sees_the_reminder_completed(
+    stack: Stack, capsys: pytest.CaptureFixture[str]
+) -> None:
+    from playwright.sync_api import expect, sync_playwright
+
+    reminder = lab_reminder_due(stack.sessions)
+    patient_id, key = reminder.patient_id, reminder.key
+    test, value, uln = LAB_RESULTS[reminder.kind]
+    SCREENSHOTS.mkdir(parents=True, exist_ok=True)
+    shots: list[Path] = []
+
+    def shoot(page: Any, name: str) -> None:
+        path = SCREENSHOTS / f"{name}.png"
+        page.screenshot(path=str(path), full_page=True)
+        shots.append(path)
+
+    with sync_playwright() as playwright:
+        browser = playwright.chromium.launch(executable_path=str(CHROMIUM), headless=True, args=CHROMIUM_ARGS)
+        try:
+            page = browser.new_page(viewport={"width": 1280, "height": 900})
+            page.set_default_timeout(20_000)
+
+            # Signed out: the dashboard sends us to the sign-in form.
+            page.goto(stack.base + "/")
+            expect(page).to_have_url(stack.base + "/login")
+            expect(page.get_by_role("heading", name="Sign in")).to_be_visible()
+            shoot(page, "01-sign-in")
+            page.get_by_label("Username").fill(NAVIGATOR)
+            page.get_by_label("Password").fill(PASSWORD)
+            page.get_by_role("button", name="Sign in").click()
+
+            # The worklist, counts first.
+            expect(page).to_have_url(stack.base + "/")
+            expect(page.get_by_role("heading", name="Worklist", exact=True)).to_be_visible()
+            for name, count in expected_counts(stack.sessions).items():
+                expect(page.locator(f'[data-count="{name}"]')).to_have_text(str(count))
+            expect(page.get_by_text(f"Signed in as {NAVIGATOR}")).to_be_visible()
+            shoot(page, "02-worklist")
+
+            # The patient, from the worklist when it lists them.
+            link = page.locator(f'a[href="/patients/{patient_id}"]')
+            if link.count():
+                link.first.click()
+            else:
+                page.goto(f"{stack.base}/patients/{patient_id}")
+            expect(page).to_have_url(f"{stack.base}/patients/{patient_id}")
+            row = page.locator(f'tr[data-key="{key}"]')
+            expect(row).to_have_attribute("data-status", reminder.status)
+            expect(row).to_contain_text("Blood test")
+            shoot(page, "03-patient")
+
+            # Record the result through the lab form.
+            page.locator("#form-lab > summary").click()
+            expect(page.locator("#lab-occurred_on")).to_have_value(AS_OF.isoformat())
+            page.get_by_label("Test", exact=True).select_option(test)
+            page.get_by_label("Value", exact=True).fill(value)
+            if uln:
+                page.get_by_label("Upper limit of normal").fill(uln)
+            page.get_by_role("button", name="Save lab result").click()
+            expect(page).to_have_url(f"{stack.base}/patients/{patient_id}")
+            expect(
+                page.get_by_role("status").filter(has_text="Saved; the plan updates in a few seconds")
+            ).to_be_visible()
+            shoot(page, "04-saved")
+
+            # The worker processes the event; the page then shows the reminder completed.
+            wait_until(
+                lambda: reminder_status(stack.sessions, reminder.id) == "completed",
+                timeout=60,
+                interval=0.25,
+                message=f"the worker to complete {key}\n{stack.log_tail()}",
+            )
+            page.reload()
+            row = page.locator(f'tr[data-key="{key}"]')
+            expect(row).to_have_attribute("data-status", "completed")
+            expect(row.locator(".status")).to_have_text("Completed")
+            expect(page.get_by_text("waiting for processing")).to_have_count(0)
+            row.scroll_into_view_if_needed()
+            shoot(page, "05-completed")
+        finally:
+            browser.close()
+
+    with stack.sessions() as session:
+        stored = session.scalars(select(EventRow).where(EventRow.event_id.like("web-%"))).one()
+    assert stored.type == "lab_result"
+    assert stored.processed_at is not None
+    with capsys.disabled():
+        print("\nscreenshots:", *(str(path) for path in shots), sep="\n  ")

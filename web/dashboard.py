@@ -1,0 +1,528 @@
+"""The navigator dashboard (issue 5; event-contract.md §4 ``GET /login``, ``POST /login``, ``GET /``).
+
+Server-rendered pages over the same use cases as the JSON API (:mod:`web.api`): the worklist, a
+patient's record with its plan, forms that record the common events, alert acknowledgement and
+calendar subscriptions. Pages are Jinja2 with autoescape; CSS and the little JavaScript there is
+live in ``web/static`` (the CSP forbids inline script and style).
+
+* Sign-in sets an HttpOnly, SameSite=Lax session cookie (Secure when ``base_url`` is https) that
+  lasts as long as the session row (:data:`scheduler.access.SESSION_LIFETIME`). A page without a
+  session redirects to ``/login?next=…``; ``next`` is followed only when it is a local path.
+* Every POST but sign-in carries the session's CSRF token in a hidden ``csrf_token`` input (403
+  otherwise, before anything is read or written); sign-in refuses a cross-site ``Origin``.
+* A patient the user may not see answers the same 404 as one that does not exist.
+* Events go through ``record_events`` (all or nothing, the navigator write gate, audited), after the
+  core's parser has named the field at fault, so an error is shown next to its input (422).
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections.abc import Mapping
+from pathlib import Path
+from typing import Annotated, Any
+from urllib.parse import quote, urlsplit
+
+from fastapi import APIRouter, FastAPI, Query, Request
+from fastapi.responses import RedirectResponse, Response
+from fastapi.staticfiles import StaticFiles
+from fastapi.templating import Jinja2Templates
+from jinja2 import Environment, FileSystemLoader, StrictUndefined
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+from starlette.concurrency import run_in_threadpool
+
+from models.rows import AlertRow, PatientRow
+from notifications.labels import label
+from scheduler import audit
+from scheduler.access import (
+    SESSION_LIFETIME,
+    SignInError,
+    WebSession,
+    csrf_matches,
+    may_see,
+    sign_in,
+    sign_out,
+    write_gate,
+)
+from scheduler.domain.events import EventError, parse_event
+from scheduler.feeds import create_feed
+from scheduler.intake import record_events
+from scheduler.records import AcknowledgeError, acknowledge_alert, read_record
+from scheduler.worklist import worklist
+from web.deps import COOKIE, client_of, sessions_of, settings_of, web_session
+from web.forms import (
+    FORM_ERROR,
+    FORMS,
+    FORMS_BY_NAME,
+    KIND_NAMES,
+    OPEN_STATUSES,
+    SEVERITIES,
+    STAGE_NAMES,
+    STATUS_NAMES,
+    build_event,
+    describe_data,
+    error_slot,
+    form_values,
+)
+
+HERE = Path(__file__).resolve().parent
+STATIC = HERE / "static"
+FLASH = "gist_flash"
+FLASHES = {
+    "saved": "Saved; the plan updates in a few seconds.",
+    "acknowledged": "Alert acknowledged.",
+    "signed_out": "You are signed out.",
+}
+
+templates = Jinja2Templates(
+    env=Environment(loader=FileSystemLoader(HERE / "templates"), autoescape=True, undefined=StrictUndefined)
+)
+router = APIRouter(include_in_schema=False)
+Form = dict[str, str]
+
+
+def install(app: FastAPI) -> None:
+    """Add the dashboard's pages and its ``/static`` files to ``app``."""
+    app.include_router(router)
+    app.mount("/static", StaticFiles(directory=STATIC), name="static")
+
+
+# ---- helpers --------------------------------------------------------------------------------------
+
+
+def safe_next(target: str | None, default: str = "/") -> str:
+    """A local path to go back to, or ``default``: never another site (``//evil``, ``https:…``)."""
+    if not target or "\\" in target or any(ord(c) < 0x20 for c in target):
+        return default
+    parts = urlsplit(target)
+    if parts.scheme or parts.netloc or not target.startswith("/") or target.startswith("//"):
+        return default
+    if parts.path in ("/login", "/logout"):
+        return default
+    return target
+
+
+def _here(request: Request) -> str:
+    query = request.url.query
+    return request.url.path + (f"?{query}" if query else "")
+
+
+def _to_login(request: Request, back: str | None = None) -> Response:
+    target = back or _here(request)
+    location = "/login" if target == "/" else f"/login?next={quote(target, safe='')}"
+    return RedirectResponse(location, status_code=303)
+
+
+def _redirect(request: Request, location: str, flash: str | None = None) -> Response:
+    response = RedirectResponse(location, status_code=303)
+    if flash:
+        response.set_cookie(FLASH, flash, max_age=60, path="/", httponly=True, samesite="lax",
+                            secure=_is_https(request))  # fmt: skip
+    return response
+
+
+def _is_https(request: Request) -> bool:
+    return settings_of(request).base_url.startswith("https")
+
+
+def _render(
+    request: Request,
+    name: str,
+    context: Mapping[str, Any],
+    *,
+    ws: WebSession | None = None,
+    status_code: int = 200,
+) -> Response:
+    flash_code = request.cookies.get(FLASH)
+    full = {
+        "user": ws.principal if ws else None,
+        "csrf_token": ws.csrf_token if ws else "",
+        "today": settings_of(request).today(),
+        "flash": FLASHES.get(flash_code or ""),
+        "active": "",
+        **context,
+    }
+    response = templates.TemplateResponse(request, name, full, status_code=status_code)
+    if flash_code:
+        response.delete_cookie(FLASH, path="/", httponly=True, samesite="lax", secure=_is_https(request))
+    return response
+
+
+def _forbidden(request: Request, ws: WebSession | None, why: str) -> Response:
+    return _render(request, "error.html", {"title": "Not allowed", "message": why}, ws=ws, status_code=403)
+
+
+def _not_found(request: Request, ws: WebSession, what: str = "patient") -> Response:
+    return _render(
+        request,
+        "error.html",
+        {
+            "title": "Not found",
+            "message": f"There is no such {what}, or it is not assigned to you. Check the code, "
+            "or go back to the worklist.",
+        },
+        ws=ws,
+        status_code=404,
+    )
+
+
+async def _form(request: Request) -> Form:
+    submitted = await request.form()
+    return {key: value for key, value in submitted.multi_items() if isinstance(value, str)}
+
+
+def _csrf_ok(ws: WebSession, form: Form) -> bool:
+    return csrf_matches(ws.csrf_token, form.get("csrf_token"))
+
+
+def _same_origin(request: Request) -> bool:
+    """A browser's ``Origin`` (when it sends one) names this site: no sign-in from another site."""
+    origin = request.headers.get("origin")
+    if origin is None:
+        return True
+    allowed = {request.url.netloc, urlsplit(settings_of(request).base_url).netloc}
+    return urlsplit(origin).netloc in allowed
+
+
+def _names(session: Session, patient_ids: set[str]) -> dict[str, str | None]:
+    if not patient_ids:
+        return {}
+    rows = session.execute(
+        select(PatientRow.patient_id, PatientRow.name).where(PatientRow.patient_id.in_(sorted(patient_ids)))
+    )
+    return {row.patient_id: row.name for row in rows}
+
+
+# ---- sign-in ----------------------------------------------------------------------------------------
+
+
+@router.get("/login")
+def login_page(request: Request, target: Annotated[str, Query(alias="next")] = "/") -> Response:
+    if web_session(request) is not None:
+        return RedirectResponse(safe_next(target), status_code=303)
+    return _render(request, "login.html", {"next": safe_next(target), "username": "", "error": None})
+
+
+@router.post("/login")
+async def login(request: Request) -> Response:
+    form = await _form(request)
+    target = safe_next(form.get("next"))
+    if not _same_origin(request):
+        return _forbidden(request, None, "Sign in from this site's own sign-in page.")
+    username, password = form.get("username", ""), form.get("password", "")
+    try:
+        signed = await run_in_threadpool(
+            sign_in, sessions_of(request), username, password, client_of(request)
+        )
+    except SignInError as exc:
+        return _render(
+            request,
+            "login.html",
+            {"next": target, "username": username.strip()[:64], "error": str(exc)},
+            status_code=429 if exc.is_rate_limited else 401,
+        )
+    response = RedirectResponse(target, status_code=303)
+    response.set_cookie(
+        COOKIE,
+        signed.cookie,
+        max_age=int(SESSION_LIFETIME.total_seconds()),
+        path="/",
+        httponly=True,
+        samesite="lax",
+        secure=_is_https(request),
+    )
+    return response
+
+
+@router.post("/logout")
+async def logout(request: Request) -> Response:
+    form = await _form(request)
+    ws = await run_in_threadpool(web_session, request)
+    if ws is None:
+        response = _redirect(request, "/login")
+    elif not _csrf_ok(ws, form):
+        return _forbidden(request, ws, "The form was out of date. Go back, reload the page and try again.")
+    else:
+        cookie = request.cookies.get(COOKIE, "")
+        await run_in_threadpool(sign_out, sessions_of(request), cookie, client_of(request))
+        response = _redirect(request, "/login", "signed_out")
+    response.delete_cookie(COOKIE, path="/", httponly=True, samesite="lax", secure=_is_https(request))
+    return response
+
+
+# ---- worklist ----------------------------------------------------------------------------------------
+
+
+@router.get("/")
+def worklist_page(request: Request, kind: str = "", severity: str = "") -> Response:
+    ws = web_session(request)
+    if ws is None:
+        return _to_login(request)
+    kind = kind if kind in KIND_NAMES else ""
+    severity = severity if severity in SEVERITIES else ""
+    settings, principal = settings_of(request), ws.principal
+    with sessions_of(request).begin() as session:
+        found = worklist(session, principal, settings.today(), kind=kind or None, severity=severity or None)
+        ids = {item["patient_id"] for section in ("overdue", "due_soon", "alerts", "failed_notifications")
+               for item in found[section] if item["patient_id"]}  # fmt: skip
+        names = _names(session, ids)
+        audit.record(session, principal.actor(client_of(request)), "read_worklist")
+    alerts = found["alerts"] if severity else [a for a in found["alerts"] if a["severity"] != "info"]
+    for section in ("overdue", "due_soon"):
+        for item in found[section]:
+            item["kind_name"] = KIND_NAMES.get(item["kind"], item["kind"])
+            item["window_ends_on"] = _window_end(item["due_on"], item["window_days"])
+    context = {
+        "active": "worklist",
+        "counts": found["counts"],
+        "overdue": found["overdue"],
+        "due_soon": found["due_soon"],
+        "alerts": alerts,
+        "hidden_info": len(found["alerts"]) - len(alerts),
+        "failed": found["failed_notifications"],
+        "names": names,
+        "kind": kind,
+        "severity": severity,
+        "kinds": KIND_NAMES,
+        "severities": SEVERITIES,
+        "here": _here(request),
+    }
+    return _render(request, "worklist.html", context, ws=ws)
+
+
+def _window_end(due_on: str, window_days: int) -> str:
+    return (dt.date.fromisoformat(due_on) + dt.timedelta(days=window_days)).isoformat()
+
+
+# ---- patient ------------------------------------------------------------------------------------------
+
+
+RECENT_DAYS = 90  # completed reminders this recent stay in view; older ones and cancelled fold away
+AHEAD_DAYS = 90  # planned reminders further ahead than this fold away (weekly tests fill a year)
+TIMELINE_SHOWN = 25  # newest events in view; the rest fold away
+
+
+def _patient_view(record: dict[str, Any], today: dt.date) -> dict[str, Any]:
+    """The record, arranged for the page: open reminders by date, recently completed ones, the rest
+    folded away (every reminder stays on the page); the timeline newest first."""
+    plan = record["plan"]
+    reminders = []
+    for reminder in plan["reminders"] if plan else []:
+        reminders.append(
+            {
+                **reminder,
+                "label": label(reminder["kind"]).summary,
+                "kind_name": KIND_NAMES.get(reminder["kind"], reminder["kind"]),
+                "status_name": STATUS_NAMES.get(reminder["status"], reminder["status"]),
+                "window_ends_on": _window_end(reminder["due_on"], reminder["window_days"]),
+                "closed_on": reminder["completed_on"] or reminder["cancelled_on"] or reminder["due_on"],
+            }
+        )
+    open_reminders = sorted(
+        (r for r in reminders if r["status"] in OPEN_STATUSES), key=lambda r: (r["due_on"], r["key"])
+    )
+    past = sorted(
+        (r for r in reminders if r["status"] not in OPEN_STATUSES),
+        key=lambda r: (r["closed_on"], r["due_on"]),
+        reverse=True,
+    )
+    horizon = (today + dt.timedelta(days=AHEAD_DAYS)).isoformat()
+    soon = [r for r in open_reminders if r["status"] != "planned" or r["due_on"] <= horizon]
+    soon_keys = {r["key"] for r in soon}
+    since = (today - dt.timedelta(days=RECENT_DAYS)).isoformat()
+    recent = [r for r in past if r["status"] == "completed" and r["closed_on"] >= since]
+    recent_keys = {r["key"] for r in recent}
+    events = [{**event, "summary": describe_data(event["data"])} for event in reversed(record["events"])]
+    alerts = record["alerts"]
+    return {
+        "record": record,
+        "plan": plan,
+        "stage_name": STAGE_NAMES.get(plan["stage"], plan["stage"]) if plan else None,
+        "open_reminders": open_reminders,
+        "soon_reminders": soon,
+        "later_reminders": [r for r in open_reminders if r["key"] not in soon_keys],
+        "horizon": horizon,
+        "recent_reminders": recent,
+        "earlier_reminders": [r for r in past if r["key"] not in recent_keys],
+        "recent_days": RECENT_DAYS,
+        "events": events[:TIMELINE_SHOWN],
+        "older_events": events[TIMELINE_SHOWN:],
+        "open_alerts": [a for a in alerts if a["is_active"] and not a["acknowledged_at"]],
+        "earlier_alerts": [a for a in alerts if a["acknowledged_at"] or not a["is_active"]],
+    }
+
+
+def _patient_page(
+    request: Request,
+    ws: WebSession,
+    patient_id: str,
+    *,
+    status_code: int = 200,
+    **extra: Any,
+) -> Response:
+    record = read_record(sessions_of(request), ws.principal, patient_id, client_of(request))
+    if record is None:
+        return _not_found(request, ws)
+    context: dict[str, Any] = {
+        **_patient_view(record, settings_of(request).today()),
+        "forms": FORMS,
+        "form_name": None,
+        "form_values": {},
+        "form_errors": {},
+        "ack_errors": {},
+        "ack_notes": {},
+        "feed_url": None,
+        "FORM_ERROR": FORM_ERROR,
+        "here": _here(request),
+        **extra,
+    }
+    return _render(request, "patient.html", context, ws=ws, status_code=status_code)
+
+
+@router.get("/patients/{patient_id}")
+def patient_page(request: Request, patient_id: str) -> Response:
+    ws = web_session(request)
+    if ws is None:
+        return _to_login(request)
+    return _patient_page(request, ws, patient_id)
+
+
+@router.get("/patients/{patient_id}/print")
+def print_page(request: Request, patient_id: str) -> Response:
+    ws = web_session(request)
+    if ws is None:
+        return _to_login(request)
+    record = read_record(sessions_of(request), ws.principal, patient_id, client_of(request))
+    if record is None:
+        return _not_found(request, ws)
+    view = _patient_view(record, settings_of(request).today())
+    return _render(request, "print.html", {"record": record, "reminders": view["open_reminders"]}, ws=ws)
+
+
+def _guard(request: Request, form: Form, back: str) -> tuple[WebSession | None, Response | None]:
+    """The session of a POST with a matching CSRF token, or the response that refuses it."""
+    ws = web_session(request)
+    if ws is None:
+        return None, _to_login(request, back)
+    if not _csrf_ok(ws, form):
+        return None, _forbidden(
+            request, ws, "The form was out of date or incomplete. Go back, reload the page and try again."
+        )
+    return ws, None
+
+
+def _visible(request: Request, ws: WebSession, patient_id: str) -> bool:
+    with sessions_of(request)() as session:
+        return may_see(session, ws.principal, patient_id)
+
+
+@router.post("/patients/{patient_id}/events")
+async def post_event(request: Request, patient_id: str) -> Response:
+    form = await _form(request)
+    return await run_in_threadpool(_record_event, request, patient_id, form)
+
+
+def _record_event(request: Request, patient_id: str, form: Form) -> Response:
+    ws, refused = _guard(request, form, f"/patients/{quote(patient_id, safe='')}")
+    if ws is None:
+        assert refused is not None
+        return refused
+    if not _visible(request, ws, patient_id):
+        return _not_found(request, ws)
+    event_form = FORMS_BY_NAME.get(form.get("form", ""))
+    if event_form is None:
+        return _patient_page(
+            request, ws, patient_id, status_code=422,
+            form_errors={FORM_ERROR: "Choose one of the forms on this page."},
+        )  # fmt: skip
+    settings, principal, client = settings_of(request), ws.principal, client_of(request)
+    values = form_values(event_form, form)
+    event = build_event(event_form, patient_id, values)
+    today = settings.today()
+
+    def refused_with(slot: str, problem: str) -> Response:
+        return _patient_page(
+            request, ws, patient_id, status_code=422,
+            form_name=event_form.name, form_values=values, form_errors={slot: problem},
+        )  # fmt: skip
+
+    try:
+        parse_event(event, received_on=today)
+    except EventError as exc:
+        return refused_with(error_slot(event_form, exc.field), exc.problem)
+
+    from tasks.app import enqueue_process
+
+    def audited(session: Session, patient_ids: list[str]) -> None:
+        for written in patient_ids:
+            audit.record(session, principal.actor(client), "submit_events", written, detail=event["event_id"])
+
+    result = record_events(
+        sessions_of(request),
+        [(1, event)],
+        today,
+        lambda queued: enqueue_process(queued, settings),
+        all_or_nothing=True,
+        gate=write_gate(principal),
+        audit=audited,
+    )
+    if result.rejected:
+        return refused_with(FORM_ERROR, result.rejected[0].error.removeprefix("line 1: "))
+    return _redirect(request, f"/patients/{quote(patient_id, safe='')}", "saved")
+
+
+@router.post("/patients/{patient_id}/feeds")
+async def post_feed(request: Request, patient_id: str) -> Response:
+    form = await _form(request)
+    return await run_in_threadpool(_create_feed, request, patient_id, form)
+
+
+def _create_feed(request: Request, patient_id: str, form: Form) -> Response:
+    ws, refused = _guard(request, form, f"/patients/{quote(patient_id, safe='')}")
+    if ws is None:
+        assert refused is not None
+        return refused
+    if not _visible(request, ws, patient_id):
+        return _not_found(request, ws)
+    sessions = sessions_of(request)
+    created = create_feed(sessions, "patient", patient_id, settings_of(request).base_url)
+    with sessions.begin() as session:
+        audit.record(
+            session, ws.principal.actor(client_of(request)), "feed_create", patient_id, detail=created.id
+        )
+    return _patient_page(request, ws, patient_id, feed_url=created.url)
+
+
+# ---- alerts -------------------------------------------------------------------------------------------
+
+
+@router.post("/alerts/{alert_id}/acknowledge")
+async def post_acknowledge(request: Request, alert_id: int) -> Response:
+    form = await _form(request)
+    return await run_in_threadpool(_acknowledge, request, alert_id, form)
+
+
+def _acknowledge(request: Request, alert_id: int, form: Form) -> Response:
+    back = safe_next(form.get("next"))
+    ws, refused = _guard(request, form, back)
+    if ws is None:
+        assert refused is not None
+        return refused
+    with sessions_of(request)() as session:
+        alert = session.get(AlertRow, alert_id)
+        patient_id = alert.patient_id if alert is not None else None
+        if patient_id is None or not may_see(session, ws.principal, patient_id):
+            return _not_found(request, ws, "alert")
+    note = form.get("note", "")
+    try:
+        done = acknowledge_alert(sessions_of(request), ws.principal, alert_id, note, client_of(request))
+    except AcknowledgeError as exc:
+        return _patient_page(
+            request, ws, patient_id, status_code=422,
+            ack_errors={alert_id: exc.problem}, ack_notes={alert_id: note},
+        )  # fmt: skip
+    if done is None:
+        return _not_found(request, ws, "alert")
+    default = f"/patients/{quote(patient_id, safe='')}"
+    return _redirect(request, safe_next(form.get("next"), default), "acknowledged")

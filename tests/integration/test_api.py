@@ -14,11 +14,11 @@ from fastapi.testclient import TestClient
 from sqlalchemy import func, select
 
 from models.rows import AlertRow, AuditRow, EventRow
-from scheduler.processing import process_patient
 from scheduler.settings import Settings
 from scheduler.users import create_user
+from tests.integration.cohort import store_cohort
 from tests.integration.services import Database
-from tests.integration.support import by_patient, cli_env, gistsched, intake, read_cohort
+from tests.integration.support import cli_env, gistsched
 from web.app import create_app
 
 pytestmark = pytest.mark.integration
@@ -30,10 +30,7 @@ PASSWORD = "correct horse battery"
 
 @pytest.fixture
 def tokens(db: Database) -> dict[str, str]:
-    events = read_cohort()
-    intake(db.sessions, events, AS_OF)
-    for patient_id in by_patient(events):
-        process_patient(db.sessions, patient_id, AS_OF)
+    store_cohort(db)
     users = {
         "ana": ("navigator", "nav-ana"),
         "ben": ("navigator", "nav-ben"),

@@ -23,8 +23,8 @@ from scheduler.processing import process_patient
 from scheduler.settings import Settings
 from scheduler.users import create_user
 from scheduler.worklist import worklist
+from tests.integration.cohort import store_cohort
 from tests.integration.services import Database
-from tests.integration.support import by_patient, intake, read_cohort
 from web.app import create_app
 from web.deps import COOKIE
 
@@ -43,10 +43,7 @@ USERS = {  # username: (role, navigator_id)
 @pytest.fixture
 def stored(db: Database) -> Database:
     """The example cohort stored and planned as of AS_OF, and three users."""
-    events = read_cohort()
-    intake(db.sessions, events, AS_OF)
-    for patient_id in by_patient(events):
-        process_patient(db.sessions, patient_id, AS_OF)
+    store_cohort(db)
     for username, (role, navigator_id) in USERS.items():
         create_user(db.sessions, username, role, PASSWORD, navigator_id=navigator_id)
     return db

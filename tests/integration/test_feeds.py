@@ -21,15 +21,14 @@ from sqlalchemy import event, select
 from models.rows import Base, FeedRow, UserRow
 from scheduler.processing import process_patient
 from scheduler.settings import Settings
+from tests.integration.cohort import store_cohort
 from tests.integration.services import Database
 from tests.integration.support import (
     GISTSCHED,
     assert_cli_error,
-    by_patient,
     cli_env,
     gistsched,
     intake,
-    read_cohort,
 )
 from web.app import create_app
 
@@ -47,11 +46,7 @@ CLINICAL = re.compile(
 @pytest.fixture
 def stored(db: Database) -> Database:
     """The example cohort stored and planned as of AS_OF."""
-    events = read_cohort()
-    intake(db.sessions, events, AS_OF)
-    for patient_id in by_patient(events):
-        process_patient(db.sessions, patient_id, AS_OF)
-    return db
+    return store_cohort(db)
 
 
 def settings_for(db: Database, tmp_path: Path, as_of: dt.date = AS_OF) -> Settings:

@@ -19,8 +19,9 @@ from scheduler.processing import process_patient
 from scheduler.sending import send_notification
 from scheduler.settings import Settings
 from scheduler.users import create_user
+from tests.integration.cohort import store_cohort
 from tests.integration.services import Database
-from tests.integration.support import by_patient, intake, read_cohort
+from tests.integration.support import intake
 
 pytestmark = pytest.mark.integration
 
@@ -31,11 +32,8 @@ def settings_for(db: Database, tmp_path: Path, as_of: dt.date = AS_OF) -> Settin
     return Settings(env="test", database_url=db.url, data_dir=tmp_path, as_of=as_of)
 
 
-def store(db: Database, as_of: dt.date = AS_OF) -> None:
-    events = read_cohort()
-    intake(db.sessions, events, as_of)
-    for patient_id in by_patient(events):
-        process_patient(db.sessions, patient_id, as_of)
+def store(db: Database) -> None:
+    store_cohort(db)
 
 
 def send_all(db: Database, settings: Settings, folder: Path) -> dict[int, str]:

@@ -137,26 +137,36 @@ class Book:
         if not by_kind:
             return
         for kind, candidates in by_kind.items():
-            best: tuple[tuple[dt.date, str, str], Item, Event] | None = None
+            best: Item | None = None
+            best_event: Event | None = None
             for series in self.by_kind.get(kind, ()):
-                if series.closed_on is not None and series.closed_on < day:
+                closed_on = series.closed_on
+                if closed_on is not None and closed_on < day:
                     continue
                 event = _first_fulfilling(series, candidates)
                 if event is None:
                     continue
-                for item in series.candidates(day):
-                    rank = (item.due, series.rule.id, item.key)
-                    if best is None or rank < best[0]:
-                        best = (rank, item, event)
-                    break  # candidates come in due order: the first is this series' best
-            if best is not None:
-                best[1].series.fulfil(best[1], day, best[2].event_id)
+                item = series.candidate(day)
+                if item is not None and (best is None or _ranks_before(item, best)):
+                    best, best_event = item, event
+            if best is not None and best_event is not None:
+                best.series.fulfil(best, day, best_event.event_id)
 
     def finish_day(self, day: dt.date) -> None:
         """After fulfilment: cancel what is still open in the series that closed today."""
         for series in self._closed_today:
             series.cancel_open_items()
         self._closed_today.clear()
+
+
+def _ranks_before(a: Item, b: Item) -> bool:
+    """Earlier due date first, then rule id, then key (§9); keys are built only to break a tie."""
+    if a.due != b.due:
+        return a.due < b.due
+    rule_a, rule_b = a.series.rule.id, b.series.rule.id
+    if rule_a != rule_b:
+        return rule_a < rule_b
+    return a.key < b.key
 
 
 def _first_fulfilling(series: Series, events: list[Event]) -> Event | None:

@@ -9,7 +9,7 @@ rules/catalogue.py, intervals and thresholds from the profile.
 from __future__ import annotations
 
 import datetime as dt
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Iterator
 
 from scheduler.domain import events as ev
 from scheduler.domain.book import Book
@@ -18,7 +18,7 @@ from scheduler.domain.dates import add_days, add_months, add_years
 from scheduler.domain.model import Stage
 from scheduler.domain.profile import FixedSchedule, Profile
 from scheduler.domain.rules.catalogue import RULES
-from scheduler.domain.series import Chained, Fixed, Fulfils, OneOff, Series, fixed_due_at
+from scheduler.domain.series import Chained, Fixed, Fulfils, OneOff, Series, fixed_dues
 
 _WORKUP_RULES = ("workup.rectal", "workup.small_gastric", "workup.tissue", "workup.rupture_unresected")
 _LAB_KINDS = frozenset({"lab_lft", "lab_cbc", "lab_tsh"})
@@ -435,8 +435,8 @@ def _fixed_factory(
     windows: tuple[int, int, int],
 ) -> Callable[[], Series]:
     def make() -> Fixed:
-        due_at = fixed_due_at(start, schedule)
-        return Fixed(RULES[rule_id], kind, start, day, detail, due_at, kind in _LAB_KINDS, windows)
+        dues = fixed_dues(start, schedule)
+        return Fixed(RULES[rule_id], kind, start, day, detail, dues, kind in _LAB_KINDS, windows)
 
     return make
 
@@ -452,19 +452,19 @@ def _cycle_factory(
 ) -> Callable[[], Series]:
     """Sunitinib labs at the start of each cycle: 6 weeks for 4/2 dosing, 4 weeks at ≤ 37.5 mg."""
 
-    starts = [course.start]  # cycle starts computed so far (each depends on the previous one's dose)
-
-    def due_at(n: int) -> dt.date | None:
-        while len(starts) <= n:
-            last = starts[-1]
-            continuous = course.dose_on(last) <= p.sunitinib_continuous_max_dose_mg
-            starts.append(
-                add_days(last, p.sunitinib_continuous_cycle_days if continuous else p.sunitinib_cycle_days)
-            )
-        return starts[n]
+    def cycle_starts() -> Iterator[dt.date]:
+        # lazy: each start is computed when the series needs it, from the dose known by then
+        start = course.start
+        while True:
+            yield start
+            continuous = course.dose_on(start) <= p.sunitinib_continuous_max_dose_mg
+            cycle_days = p.sunitinib_continuous_cycle_days if continuous else p.sunitinib_cycle_days
+            start = add_days(start, cycle_days)
 
     def make() -> Fixed:
-        return Fixed(RULES[rule_id], kind, course.start, day, detail, due_at, kind in _LAB_KINDS, windows)
+        return Fixed(
+            RULES[rule_id], kind, course.start, day, detail, cycle_starts(), kind in _LAB_KINDS, windows
+        )
 
     return make
 

@@ -108,14 +108,20 @@ class Book:
     # ---- the day's bookkeeping ---------------------------------------------------------------
 
     def end_of_rules(self, day: dt.date) -> None:
-        """Close condition-held series not wanted today; forget episodes that stopped holding."""
-        for sid in [s for s in self.held if s not in self._wanted_today]:
-            series = self.held.pop(sid)
-            series.close(day)
-            self._closed_today.append(series)
+        """Close condition-held series not wanted today; forget episodes that stopped holding.
+
+        Today's wanted series are a subset of the held ones (and today's episodes of the active
+        ones), so equal sizes mean nothing to close: the common case, checked first.
+        """
+        if len(self._wanted_today) != len(self.held):
+            for sid in [s for s in self.held if s not in self._wanted_today]:
+                series = self.held.pop(sid)
+                series.close(day)
+                self._closed_today.append(series)
         self._wanted_today.clear()
-        for key in [k for k in self._active_episodes if k not in self._episodes_today]:
-            del self._active_episodes[key]
+        if len(self._episodes_today) != len(self._active_episodes):
+            for key in [k for k in self._active_episodes if k not in self._episodes_today]:
+                del self._active_episodes[key]
         self._episodes_today.clear()
 
     def close_everything(self, day: dt.date) -> None:

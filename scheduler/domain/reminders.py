@@ -95,6 +95,9 @@ class Planner:
         window: int | None = None,
         fulfils: Fulfils | None = None,
     ) -> None:
+        sid = (rule_id, kind, anchor)
+        if sid in self.book.oneoffs:  # a one-off opens at most once: the common case on later days
+            return
         p = self.profile
 
         def make() -> OneOff:
@@ -109,11 +112,13 @@ class Planner:
                 fulfils,
             )
 
-        self.book.trigger((rule_id, kind, anchor), make)
+        self.book.trigger(sid, make)
 
     def _episode_oneoffs(
         self, rule_id: str, kinds: Iterable[str], holds: bool, day: dt.date, detail: str
     ) -> None:
+        if not holds:
+            return  # nothing to record: an episode that stopped holding ends in book.end_of_rules
         for kind in kinds:
             start = self.book.episode(rule_id, kind, holds, day)
             if start is not None:
@@ -294,19 +299,19 @@ class Planner:
             return
         line_starts = [x.start for x in c.courses if x.opened_line and x.start >= since]
         anchor = max([since, *line_starts])
-
-        def make() -> Chained:  # only called when the series is not open yet
-            return Chained(
-                RULES["advanced.imaging"],
-                "ct",
-                anchor,
-                day,
-                "advanced disease",
-                p.advanced_imaging,
-                c.last_ct_or_mri,
-            )
-
         if not self.book.keep(("advanced.imaging", "ct", anchor)):
+
+            def make() -> Chained:
+                return Chained(
+                    RULES["advanced.imaging"],
+                    "ct",
+                    anchor,
+                    day,
+                    "advanced disease",
+                    p.advanced_imaging,
+                    c.last_ct_or_mri,
+                )
+
             self.book.want(("advanced.imaging", "ct", anchor), make)
 
         latest = c.latest_progression()
@@ -360,19 +365,18 @@ class Planner:
                 continue
             drug, start = course.drug, course.start
             rule_id = f"monitoring.{drug}"
-            detail = f"{drug} started {start.isoformat()}"
             for kind, schedule in p.monitoring.get(drug, {}).items():
                 if not book.keep((rule_id, kind, start)):
                     book.want(
                         (rule_id, kind, start),
-                        _fixed_factory(rule_id, kind, start, day, detail, schedule, windows),
+                        _fixed_factory(rule_id, kind, start, day, _started(drug, start), schedule, windows),
                     )
             if drug == "sunitinib":
                 for kind in ("lab_lft", "lab_cbc"):
                     if not book.keep((rule_id, kind, start)):
                         book.want(
                             (rule_id, kind, start),
-                            _cycle_factory(rule_id, kind, course, day, detail, p, windows),
+                            _cycle_factory(rule_id, kind, course, day, _started(drug, start), p, windows),
                         )
             elif drug == "ripretinib":
                 if not book.keep((rule_id, "skin_exam", start)):
@@ -410,6 +414,11 @@ class Planner:
         )
 
 
+def _started(drug: str, start: dt.date) -> str:
+    """A monitoring series' detail; built only when a series opens (most days it is already open)."""
+    return f"{drug} started {start.isoformat()}"
+
+
 def _skin_factory(start: dt.date, day: dt.date, p: Profile) -> Callable[[], Series]:
     def make() -> Chained:
         return Chained(
@@ -417,7 +426,7 @@ def _skin_factory(start: dt.date, day: dt.date, p: Profile) -> Callable[[], Seri
             "skin_exam",
             start,
             day,
-            f"ripretinib started {start.isoformat()}",
+            _started("ripretinib", start),
             p.ripretinib_skin,
             None,
         )

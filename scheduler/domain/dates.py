@@ -27,14 +27,15 @@ def add_months(day: dt.date, months: int) -> dt.date:
 
 def every_months(day: dt.date, months: int) -> Iterator[dt.date]:
     """``add_months(day, months * k)`` for k = 1, 2, …: each counted from ``day``, so clamping
-    never drifts (31 Jan every month: 28/29 Feb, 31 Mar, 30 Apr, …). One generator step is cheaper
-    than a call of add_months, and long fixed schedules (monthly liver tests) take many steps."""
-    index = day.year * 12 + day.month - 1
-    d = day.day
+    never drifts (31 Jan every month: 28/29 Feb, 31 Mar, 30 Apr, …). One generator step is about
+    half a call of add_months, and long fixed schedules (monthly liver tests) take many steps."""
+    date = dt.date
+    y, m, d = day.year, day.month, day.day
     while True:
-        index += months
-        y, m = divmod(index, 12)
-        yield dt.date(y, m + 1, d if d <= 28 else min(d, _month_length(y, m + 1)))
+        m += months
+        if m > 12:
+            y, m = y + (m - 1) // 12, (m - 1) % 12 + 1
+        yield date(y, m, d) if d <= 28 else date(y, m, min(d, _month_length(y, m)))
 
 
 _DELTAS = tuple(dt.timedelta(days=n) for n in range(-400, 4001))

@@ -22,7 +22,7 @@ from scheduler.domain.events import TYPE_ORDER, Event, collapse_duplicates
 from scheduler.domain.model import Plan, Reminder, Status, Therapy
 from scheduler.domain.profile import DEFAULT_PROFILE, Profile
 from scheduler.domain.reminders import Planner, kinds_fulfilled_by
-from scheduler.domain.series import Chained, Fixed, Item, OneOff, Series
+from scheduler.domain.series import Chained, Fixed, OneOff, Series
 from scheduler.domain.stage import stage_of
 
 _new_reminder = tuple.__new__
@@ -58,7 +58,9 @@ def plan_follow_up(events: Sequence[Event], as_of: dt.date, profile: Profile = D
 
     stage = stage_of(case, profile.small_tumour_cm)
     horizon = add_months(as_of, profile.horizon_months)
-    reminders = [r for s in book.series for r in _listed(s, as_of, horizon)]
+    reminders: list[Reminder] = []
+    for series in book.series:
+        _list(series, as_of, horizon, reminders)
     reminders.sort(key=_ORDER)  # §0: equal due dates ordered by rule id, then key
     course = case.current_course()
     therapy = None
@@ -91,11 +93,12 @@ def plan_patients(events: Iterable[Event], as_of: dt.date, profile: Profile = DE
     return [plan_follow_up(by_patient[pid], as_of, profile) for pid in sorted(by_patient)]
 
 
-def _listed(series: Series, as_of: dt.date, horizon: dt.date) -> list[Reminder]:
-    """The series' items as reminders with their status at ``as_of`` (§9).
+def _list(series: Series, as_of: dt.date, horizon: dt.date, out: list[Reminder]) -> None:
+    """Append the series' items to ``out`` as reminders with their status at ``as_of`` (§9).
 
     A cancelled item is listed only if it was due by the day it was cancelled (a missed or
-    abandoned item); items a closed series would have had later never existed.
+    abandoned item); items a closed series would have had later never existed. This loop builds
+    every reminder of a plan, so it reads fields into locals and appends through a bound method.
     """
     series.materialise(horizon)
     if series.closed_on is not None:
@@ -107,9 +110,10 @@ def _listed(series: Series, as_of: dt.date, horizon: dt.date) -> list[Reminder]:
     )
     items = series.items
     is_fixed = isinstance(series, Fixed)
+    last_index = len(items) - 1
     kind, rule, rationale, citation = series.kind, series.rule.id, series.rationale, series.rule.citation
     prefix = series.key_prefix
-    out: list[Reminder] = []
+    append = out.append
     for index, item in enumerate(items):
         due = item.due
         if open_ended and due > horizon:
@@ -122,19 +126,20 @@ def _listed(series: Series, as_of: dt.date, horizon: dt.date) -> list[Reminder]:
             if due > cancelled_on:
                 continue
             status = "cancelled"
-        elif is_fixed and _is_missed(item, items, index, as_of):
-            status, cancelled_on = "cancelled", items[index + 1].due
         elif as_of < due:
             status = "planned"
+        elif is_fixed and index < last_index and as_of >= (next_due := items[index + 1].due) and as_of > due:
+            # §0: a fixed item past its window becomes cancelled (missed) once the next item is due
+            status, cancelled_on = "cancelled", next_due
         elif (as_of - due).days <= item.window:
             status = "due"
         else:
             status = "overdue"
-        out.append(
+        append(
             _new_reminder(  # tuple.__new__: skips NamedTuple's Python-level __new__ in the hot loop
                 Reminder,
                 (
-                    f"{prefix}{item.ordinal}",
+                    prefix + str(item.ordinal),
                     kind,
                     due,
                     item.window,
@@ -148,9 +153,3 @@ def _listed(series: Series, as_of: dt.date, horizon: dt.date) -> list[Reminder]:
                 ),
             )
         )
-    return out
-
-
-def _is_missed(item: Item, items: list[Item], index: int, as_of: dt.date) -> bool:
-    """§0: a fixed item past its window becomes cancelled (missed) once the next item is due."""
-    return index + 1 < len(items) and as_of >= items[index + 1].due and as_of > item.due

@@ -20,7 +20,6 @@ from __future__ import annotations
 
 import datetime as dt
 from collections.abc import Callable, Iterator
-from dataclasses import dataclass
 from itertools import chain, islice
 
 from scheduler.domain.dates import add_days, add_months, every_months
@@ -32,17 +31,41 @@ Fulfils = Callable[[Event], bool]
 NO_LIMIT = dt.date.max  # the last eligible day of an item that stays eligible once due
 
 
-@dataclass(slots=True, eq=False)
 class Item:
-    series: Series
-    ordinal: int
-    due: dt.date
-    window: int
-    tolerance: int  # eligible from due - tolerance
-    last_eligible: dt.date  # fixed items: due + window; other items: NO_LIMIT
-    completed_on: dt.date | None = None
-    completed_by: str | None = None
-    cancelled_on: dt.date | None = None
+    """One occurrence of a series: due on ``due``, open until completed or cancelled.
+
+    A plain slotted class with a hand-written ``__init__`` (a plan creates tens of items, so the
+    generated dataclass one, with its defaults, was measurably slower).
+    """
+
+    __slots__ = (
+        "cancelled_on",
+        "completed_by",
+        "completed_on",
+        "due",
+        "last_eligible",
+        "ordinal",
+        "series",
+        "tolerance",
+        "window",
+    )
+
+    def __init__(
+        self, series: Series, ordinal: int, due: dt.date, window: int, tolerance: int, last_eligible: dt.date
+    ) -> None:
+        self.series = series
+        self.ordinal = ordinal
+        self.due = due
+        self.window = window
+        self.tolerance = tolerance  # eligible from due - tolerance
+        self.last_eligible = last_eligible  # fixed items: due + window; other items: NO_LIMIT
+        self.completed_on: dt.date | None = None
+        self.completed_by: str | None = None
+        self.cancelled_on: dt.date | None = None
+
+    def __repr__(self) -> str:
+        done, cancelled = self.completed_on, self.cancelled_on
+        return f"Item({self.key}, due={self.due}, completed_on={done}, cancelled_on={cancelled})"
 
     @property
     def is_open(self) -> bool:
@@ -200,7 +223,10 @@ class Chained(Series):
         if self._end is not None and (due - self._end).days * 2 > interval:
             return None  # more than half an interval past the series' fixed end
         window = self._window(base, due, step)
-        item = Item(self, len(self.items) + 1, max(due, self.opened_on), window, interval // 2, NO_LIMIT)
+        opened_on = self.opened_on
+        item = Item(
+            self, len(self.items) + 1, due if due > opened_on else opened_on, window, interval // 2, NO_LIMIT
+        )
         self.items.append(item)
         return item
 
@@ -272,12 +298,16 @@ class Fixed(Series):
             self._dues = dues = chain((following,), dues) if following is not None else iter(())
             self._append(first, gap)
         last_due = items[-1].due
+        short, long_ = (self._short if self.is_lab else self._long), self._long
+        max_gap, n = self._max_gap, len(items)
         while last_due <= until:
             due = next(dues, None)
             if due is None:
                 self._exhausted = True
                 return
-            self._append(due, (due - last_due).days)
+            n += 1  # inlined _append: this loop makes most of a plan's items
+            window, span = short if (due - last_due).days <= max_gap else long_
+            items.append(Item(self, n, due, window, window, due + span))
             last_due = due
 
     def _append(self, due: dt.date, gap: int) -> None:

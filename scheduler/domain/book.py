@@ -139,7 +139,10 @@ class Book:
         by_kind: dict[str, list[Event]] = {}
         for e in events:
             for kind in kinds_of(e):
-                by_kind.setdefault(kind, []).append(e)
+                if kind in by_kind:
+                    by_kind[kind].append(e)
+                else:
+                    by_kind[kind] = [e]
         if not by_kind:
             return
         for kind, candidates in by_kind.items():
@@ -149,7 +152,8 @@ class Book:
                 closed_on = series.closed_on
                 if closed_on is not None and closed_on < day:
                     continue
-                event = _first_fulfilling(series, candidates)
+                fulfils = series.fulfils  # None: any event of the kind (§9)
+                event = candidates[0] if fulfils is None else next(filter(fulfils, candidates), None)
                 if event is None:
                     continue
                 item = series.candidate(day)
@@ -173,9 +177,3 @@ def _ranks_before(a: Item, b: Item) -> bool:
     if rule_a != rule_b:
         return rule_a < rule_b
     return a.key < b.key
-
-
-def _first_fulfilling(series: Series, events: list[Event]) -> Event | None:
-    if series.fulfils is None:
-        return events[0]
-    return next((e for e in events if series.fulfils(e)), None)

@@ -30,8 +30,16 @@ _OCCURRED_ON = attrgetter("occurred_on")
 _ORDER = attrgetter("due_on", "rule", "key")
 
 
-def _replay_key(e: Event) -> tuple[dt.date, int, str]:
-    return (e.occurred_on, TYPE_ORDER[e.type], e.event_id)
+def _replay_order(events: Sequence[Event], as_of: dt.date) -> list[Event]:
+    """The events up to ``as_of``, duplicates collapsed, in replay order (date, type order, event_id).
+
+    Sorting (key, event) pairs avoids a Python key function call per event; the events themselves
+    are never compared, as event_ids are unique once duplicates have collapsed.
+    """
+    kept = collapse_duplicates([e for e in events if e.occurred_on <= as_of])
+    keyed = [(e.occurred_on, TYPE_ORDER[e.type], e.event_id, e) for e in kept]
+    keyed.sort()
+    return [k[3] for k in keyed]
 
 
 def plan_follow_up(events: Sequence[Event], as_of: dt.date, profile: Profile = DEFAULT_PROFILE) -> Plan:
@@ -40,7 +48,7 @@ def plan_follow_up(events: Sequence[Event], as_of: dt.date, profile: Profile = D
     ``events`` must belong to one patient; identical duplicates collapse and a conflicting
     duplicate raises ``EventError`` (see events.collapse_duplicates).
     """
-    relevant = sorted(collapse_duplicates(e for e in events if e.occurred_on <= as_of), key=_replay_key)
+    relevant = _replay_order(events, as_of)
     if not relevant:
         raise ValueError("no events on or before as_of")
     case = Case(relevant[0].patient_id, line_continuation_days=profile.line_continuation_days)
@@ -48,10 +56,9 @@ def plan_follow_up(events: Sequence[Event], as_of: dt.date, profile: Profile = D
     planner = Planner(case, book, profile)
     for day, group in groupby(relevant, key=_OCCURRED_ON):
         todays = list(group)
-        changed = False
-        for e in todays:
-            changed = case.apply(e) or changed
-        if changed:  # a day of routine results only (scans, labs, visits) cannot move any rule's condition
+        if case.apply_day(
+            todays
+        ):  # a day of routine results only (scans, labs, visits) cannot move any rule's condition
             planner.update(day, stage_of(case, profile.small_tumour_cm))
         book.fulfil(day, todays, kinds_fulfilled_by)
         book.finish_day(day)

@@ -83,6 +83,7 @@ class Series:
     """Common state: which rule opened it, for what kind, when, and whether it has closed."""
 
     __slots__ = (
+        "_settled",
         "anchor",
         "closed_on",
         "detail",
@@ -112,6 +113,7 @@ class Series:
         self.detail = detail
         self.fulfils = fulfils  # None: the default of §9 for this kind
         self.items: list[Item] = []
+        self._settled = 0  # items before this index are completed or cancelled for good
         self.key_prefix = f"{rule.id}:{kind}:{anchor.isoformat()}:"
         self.rationale = f"{rule.rationale} ({detail})" if detail else rule.rationale
 
@@ -121,12 +123,14 @@ class Series:
 
     def cancel_open_items(self) -> None:
         """After the day's fulfilment: items left open in a closed series are cancelled."""
-        if self.closed_on is None:
-            return
         closed_on = self.closed_on
-        for item in self.items:
+        if closed_on is None:
+            return
+        items = self.items
+        for item in islice(items, self._settled, None):  # earlier items were settled by a prior call
             if item.completed_on is None and item.cancelled_on is None:
                 item.cancelled_on = closed_on
+        self._settled = len(items)
 
     def candidate(self, day: dt.date) -> Item | None:
         """The open item an event on ``day`` would fulfil in this series (its earliest eligible one)."""
@@ -179,13 +183,11 @@ class Chained(Series):
     ) -> None:
         super().__init__(rule, kind, anchor, opened_on, detail, fulfils)
         self.schedule = schedule
-        self._end = add_months(anchor, schedule.end_months) if schedule.end_months is not None else None
+        # anchor + n months for each month count the schedule names (phases share their bounds)
+        at = {n: add_months(anchor, n) for n in _bound_months(schedule)}
+        self._end = at[schedule.end_months] if schedule.end_months is not None else None
         self._phase_bounds = [
-            (
-                add_months(anchor, p.start_months),
-                add_months(anchor, p.end_months) if p.end_months is not None else None,
-                p.step,
-            )
+            (at[p.start_months], at[p.end_months] if p.end_months is not None else None, p.step)
             for p in schedule.phases
         ]
         if schedule.starts_on_day_zero:
@@ -237,7 +239,9 @@ class Chained(Series):
 
     def candidate(self, day: dt.date) -> Item | None:
         # during replay a chain has at most one open item, its last: later ones are due later
-        last = self.items[-1] if self.items else None
+        if not self.items:
+            return None
+        last: Item | None = self.items[-1]
         if last is not None and last.completed_on is not None:
             last = self._next()
         if last is not None and last.is_open and last.is_eligible(day):
@@ -354,6 +358,15 @@ class Fixed(Series):
             if item.is_open and self.is_suspended(item):
                 start = next(s for s, e in self.suspensions if s < item.due and (e is None or item.due <= e))
                 item.cancelled_on = start
+
+
+def _bound_months(schedule: ChainedSchedule) -> set[int]:
+    """Every month count a chained schedule's phases and end are measured in."""
+    months = {p.start_months for p in schedule.phases}
+    months.update(p.end_months for p in schedule.phases if p.end_months is not None)
+    if schedule.end_months is not None:
+        months.add(schedule.end_months)
+    return months
 
 
 def fixed_dues(start: dt.date, schedule: FixedSchedule) -> Iterator[dt.date]:

@@ -163,10 +163,11 @@ class Book:
                 best.series.fulfil(best, day, best_event.event_id)
 
     def finish_day(self, day: dt.date) -> None:
-        """After fulfilment: cancel what is still open in the series that closed today."""
-        for series in self._closed_today:
-            series.cancel_open_items()
-        self._closed_today.clear()
+        """After fulfilment: what is still open in the series that closed today is cancelled."""
+        if self._closed_today:
+            for series in self._closed_today:
+                series.settle()
+            self._closed_today.clear()
 
 
 def _ranks_before(a: Item, b: Item) -> bool:

@@ -103,15 +103,15 @@ def plan_patients(events: Iterable[Event], as_of: dt.date, profile: Profile = DE
 def _list(series: Series, as_of: dt.date, horizon: dt.date, out: list[Reminder]) -> None:
     """Append the series' items to ``out`` as reminders with their status at ``as_of`` (§9).
 
-    A cancelled item is listed only if it was due by the day it was cancelled (a missed or
-    abandoned item); items a closed series would have had later never existed. This loop builds
-    every reminder of a plan, so it reads fields into locals and appends through a bound method.
+    Items still open in a closed series are cancelled as of its closing day (Series.settle). A
+    cancelled item is listed only if it was due by the day it was cancelled (a missed or abandoned
+    item); items a closed series would have had later never existed. This loop builds every
+    reminder of a plan, so it reads fields into locals and appends through a bound method.
     """
     series.materialise(horizon)
-    if series.closed_on is not None:
-        series.cancel_open_items()  # items generated just now for a closed series
+    closed_on = series.closed_on
     open_ended = (
-        series.closed_on is None
+        closed_on is None
         and not isinstance(series, OneOff)
         and not (isinstance(series, Chained) and series.end is not None)
     )
@@ -129,19 +129,22 @@ def _list(series: Series, as_of: dt.date, horizon: dt.date, out: list[Reminder])
         cancelled_on = item.cancelled_on
         if item.completed_on is not None:
             status = "completed"
-        elif cancelled_on is not None:
-            if due > cancelled_on:
-                continue
-            status = "cancelled"
-        elif as_of < due:
-            status = "planned"
-        elif is_fixed and index < last_index and as_of >= (next_due := items[index + 1].due) and as_of > due:
-            # §0: a fixed item past its window becomes cancelled (missed) once the next item is due
-            status, cancelled_on = "cancelled", next_due
-        elif (as_of - due).days <= item.window:
-            status = "due"
         else:
-            status = "overdue"
+            if cancelled_on is None:
+                cancelled_on = closed_on  # still open in a closed series: cancelled when it closed
+            if cancelled_on is not None:
+                if due > cancelled_on:
+                    continue
+                status = "cancelled"
+            elif as_of < due:
+                status = "planned"
+            elif is_fixed and index < last_index and as_of > due and as_of >= items[index + 1].due:
+                # §0: a fixed item past its window becomes cancelled (missed) once the next item is due
+                status, cancelled_on = "cancelled", items[index + 1].due
+            elif (as_of - due).days <= item.window:
+                status = "due"
+            else:
+                status = "overdue"
         append(
             _new_reminder(  # tuple.__new__: skips NamedTuple's Python-level __new__ in the hot loop
                 Reminder,

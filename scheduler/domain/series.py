@@ -113,7 +113,7 @@ class Series:
         self.detail = detail
         self.fulfils = fulfils  # None: the default of §9 for this kind
         self.items: list[Item] = []
-        self._settled = 0  # items before this index are completed or cancelled for good
+        self._settled = 0  # items that existed at the end of the closing day (see settle)
         self.key_prefix = f"{rule.id}:{kind}:{anchor.isoformat()}:"
         self.rationale = f"{rule.rationale} ({detail})" if detail else rule.rationale
 
@@ -121,16 +121,14 @@ class Series:
         if self.closed_on is None:
             self.closed_on = day
 
-    def cancel_open_items(self) -> None:
-        """After the day's fulfilment: items left open in a closed series are cancelled."""
-        closed_on = self.closed_on
-        if closed_on is None:
-            return
-        items = self.items
-        for item in islice(items, self._settled, None):  # earlier items were settled by a prior call
-            if item.completed_on is None and item.cancelled_on is None:
-                item.cancelled_on = closed_on
-        self._settled = len(items)
+    def settle(self) -> None:
+        """After the closing day's fulfilment: the items still open are cancelled as of ``closed_on``.
+
+        Only the count is recorded: nothing reads an item of a closed series again before the plan
+        lists it, so the listing (plan._list) applies the cancellation to every open item of a
+        closed series, and Fixed.materialise knows which items were already cancelled here.
+        """
+        self._settled = len(self.items)
 
     def candidate(self, day: dt.date) -> Item | None:
         """The open item an event on ``day`` would fulfil in this series (its earliest eligible one)."""
@@ -354,7 +352,8 @@ class Fixed(Series):
         self._generate_through(limit)
         while self.items and self.items[-1].due > limit:
             self.items.pop()
-        for item in self.items if self.suspensions else ():
+        # items settled when the series closed count as cancelled then, not as suspended
+        for item in islice(self.items, self._settled, None) if self.suspensions else ():
             if item.is_open and self.is_suspended(item):
                 start = next(s for s, e in self.suspensions if s < item.due and (e is None or item.due <= e))
                 item.cancelled_on = start

@@ -18,7 +18,7 @@ from __future__ import annotations
 import datetime as dt
 from collections.abc import Callable, Iterable
 
-from scheduler.domain.events import Event
+from scheduler.domain.events import EventData, Replayed
 from scheduler.domain.series import Item, OneOff, Series
 
 SeriesId = tuple[str, str, dt.date]
@@ -133,34 +133,36 @@ class Book:
         self._active_episodes.clear()
 
     def fulfil(
-        self, day: dt.date, events: Iterable[Event], kinds_of: Callable[[Event], tuple[str, ...]]
+        self, day: dt.date, events: Iterable[Replayed], kinds_of: Callable[[str, EventData], tuple[str, ...]]
     ) -> None:
         """Step two of a day: each kind's earliest eligible open item takes one fulfilling event."""
-        by_kind: dict[str, list[Event]] = {}
-        for e in events:
-            for kind in kinds_of(e):
+        by_kind: dict[str, list[Replayed]] = {}
+        for row in events:
+            for kind in kinds_of(row[3], row[4]):
                 if kind in by_kind:
-                    by_kind[kind].append(e)
+                    by_kind[kind].append(row)
                 else:
-                    by_kind[kind] = [e]
+                    by_kind[kind] = [row]
         if not by_kind:
             return
         for kind, candidates in by_kind.items():
             best: Item | None = None
-            best_event: Event | None = None
+            best_event: Replayed | None = None
             for series in self.by_kind.get(kind, ()):
                 closed_on = series.closed_on
                 if closed_on is not None and closed_on < day:
                     continue
                 fulfils = series.fulfils  # None: any event of the kind (§9)
-                event = candidates[0] if fulfils is None else next(filter(fulfils, candidates), None)
+                event = (
+                    candidates[0] if fulfils is None else next((r for r in candidates if fulfils(r[5])), None)
+                )
                 if event is None:
                     continue
                 item = series.candidate(day)
                 if item is not None and (best is None or _ranks_before(item, best)):
                     best, best_event = item, event
             if best is not None and best_event is not None:
-                best.series.fulfil(best, day, best_event.event_id)
+                best.series.fulfil(best, day, best_event[2])
 
     def finish_day(self, day: dt.date) -> None:
         """After fulfilment: what is still open in the series that closed today is cancelled."""

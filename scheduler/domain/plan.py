@@ -12,13 +12,13 @@ from __future__ import annotations
 import datetime as dt
 from collections.abc import Iterable, Sequence
 from itertools import groupby
-from operator import attrgetter
+from operator import attrgetter, itemgetter
 
 from scheduler.domain.alerts import assess_alerts
 from scheduler.domain.book import Book
 from scheduler.domain.case import Case
 from scheduler.domain.dates import add_months
-from scheduler.domain.events import TYPE_ORDER, Event, collapse_duplicates
+from scheduler.domain.events import TYPE_ORDER, Event, Replayed, collapse_duplicates
 from scheduler.domain.model import Plan, Reminder, Status, Therapy
 from scheduler.domain.profile import DEFAULT_PROFILE, Profile
 from scheduler.domain.reminders import Planner, kinds_fulfilled_by
@@ -26,20 +26,28 @@ from scheduler.domain.series import Chained, Fixed, OneOff, Series
 from scheduler.domain.stage import stage_of
 
 _new_reminder = tuple.__new__
-_OCCURRED_ON = attrgetter("occurred_on")
+_DAY = itemgetter(0)  # of a Replayed row
 _ORDER = attrgetter("due_on", "rule", "key")
 
 
-def _replay_order(events: Sequence[Event], as_of: dt.date) -> list[Event]:
-    """The events up to ``as_of``, duplicates collapsed, in replay order (date, type order, event_id).
+def _replay_order(events: Sequence[Event], as_of: dt.date) -> list[Replayed]:
+    """The events up to ``as_of``, duplicates collapsed, as rows in replay order (§0: date, same-day
+    type order, event_id). Rows sort as plain tuples: nothing after the event_id is ever compared,
+    as event_ids are unique once duplicates have collapsed."""
+    kept = [e for e in events if e.occurred_on <= as_of]
+    rows = _rows(kept)
+    if len({row[2] for row in rows}) < len(rows):  # a repeated event_id (rare): see collapse_duplicates
+        rows = _rows(collapse_duplicates(kept))
+    rows.sort()
+    return rows
 
-    Sorting (key, event) pairs avoids a Python key function call per event; the events themselves
-    are never compared, as event_ids are unique once duplicates have collapsed.
-    """
-    kept = collapse_duplicates([e for e in events if e.occurred_on <= as_of])
-    keyed = [(e.occurred_on, TYPE_ORDER[e.type], e.event_id, e) for e in kept]
-    keyed.sort()
-    return [k[3] for k in keyed]
+
+def _rows(events: Iterable[Event]) -> list[Replayed]:
+    rows: list[Replayed] = []
+    for e in events:
+        event_type = e.type
+        rows.append((e.occurred_on, TYPE_ORDER[event_type], e.event_id, event_type, e.data, e))
+    return rows
 
 
 def plan_follow_up(events: Sequence[Event], as_of: dt.date, profile: Profile = DEFAULT_PROFILE) -> Plan:
@@ -51,10 +59,10 @@ def plan_follow_up(events: Sequence[Event], as_of: dt.date, profile: Profile = D
     relevant = _replay_order(events, as_of)
     if not relevant:
         raise ValueError("no events on or before as_of")
-    case = Case(relevant[0].patient_id, line_continuation_days=profile.line_continuation_days)
+    case = Case(relevant[0][5].patient_id, line_continuation_days=profile.line_continuation_days)
     book = Book()
     planner = Planner(case, book, profile)
-    for day, group in groupby(relevant, key=_OCCURRED_ON):
+    for day, group in groupby(relevant, key=_DAY):
         todays = list(group)
         if case.apply_day(
             todays

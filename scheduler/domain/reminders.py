@@ -43,9 +43,8 @@ _FIXED_KINDS: dict[str, tuple[str, ...]] = {
 }
 
 
-def kinds_fulfilled_by(e: ev.Event) -> tuple[str, ...]:
+def kinds_fulfilled_by(event_type: str, d: ev.EventData) -> tuple[str, ...]:
     """§9 "what fulfils what": the reminder kinds an event can fulfil (an MRI also fulfils a CT)."""
-    d = e.data
     if isinstance(d, ev.ImagingData):
         return _IMAGING_KINDS[d.modality]
     if isinstance(d, ev.LabResultData):
@@ -54,7 +53,7 @@ def kinds_fulfilled_by(e: ev.Event) -> tuple[str, ...]:
         return (d.kind,)
     if isinstance(d, ev.BiopsyData):
         return ("biopsy",) if d.result in ("gist", "not_gist") else ()
-    return _FIXED_KINDS.get(e.type, ())
+    return _FIXED_KINDS.get(event_type, ())
 
 
 def _fulfils_review_of(drug: str) -> Fulfils:

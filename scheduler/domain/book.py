@@ -18,7 +18,7 @@ from __future__ import annotations
 import datetime as dt
 from collections.abc import Callable, Iterable
 
-from scheduler.domain.events import Event
+from scheduler.domain.events import EventData, Replayed
 from scheduler.domain.series import Item, OneOff, Series
 
 SeriesId = tuple[str, str, dt.date]
@@ -108,14 +108,20 @@ class Book:
     # ---- the day's bookkeeping ---------------------------------------------------------------
 
     def end_of_rules(self, day: dt.date) -> None:
-        """Close condition-held series not wanted today; forget episodes that stopped holding."""
-        for sid in [s for s in self.held if s not in self._wanted_today]:
-            series = self.held.pop(sid)
-            series.close(day)
-            self._closed_today.append(series)
+        """Close condition-held series not wanted today; forget episodes that stopped holding.
+
+        Today's wanted series are a subset of the held ones (and today's episodes of the active
+        ones), so equal sizes mean nothing to close: the common case, checked first.
+        """
+        if len(self._wanted_today) != len(self.held):
+            for sid in [s for s in self.held if s not in self._wanted_today]:
+                series = self.held.pop(sid)
+                series.close(day)
+                self._closed_today.append(series)
         self._wanted_today.clear()
-        for key in [k for k in self._active_episodes if k not in self._episodes_today]:
-            del self._active_episodes[key]
+        if len(self._episodes_today) != len(self._active_episodes):
+            for key in [k for k in self._active_episodes if k not in self._episodes_today]:
+                del self._active_episodes[key]
         self._episodes_today.clear()
 
     def close_everything(self, day: dt.date) -> None:
@@ -127,39 +133,50 @@ class Book:
         self._active_episodes.clear()
 
     def fulfil(
-        self, day: dt.date, events: Iterable[Event], kinds_of: Callable[[Event], tuple[str, ...]]
+        self, day: dt.date, events: Iterable[Replayed], kinds_of: Callable[[str, EventData], tuple[str, ...]]
     ) -> None:
         """Step two of a day: each kind's earliest eligible open item takes one fulfilling event."""
-        by_kind: dict[str, list[Event]] = {}
-        for e in events:
-            for kind in kinds_of(e):
-                by_kind.setdefault(kind, []).append(e)
+        by_kind: dict[str, list[Replayed]] = {}
+        for row in events:
+            for kind in kinds_of(row[3], row[4]):
+                if kind in by_kind:
+                    by_kind[kind].append(row)
+                else:
+                    by_kind[kind] = [row]
         if not by_kind:
             return
         for kind, candidates in by_kind.items():
-            best: tuple[tuple[dt.date, str, str], Item, Event] | None = None
+            best: Item | None = None
+            best_event: Replayed | None = None
             for series in self.by_kind.get(kind, ()):
-                if series.closed_on is not None and series.closed_on < day:
+                closed_on = series.closed_on
+                if closed_on is not None and closed_on < day:
                     continue
-                event = _first_fulfilling(series, candidates)
+                fulfils = series.fulfils  # None: any event of the kind (§9)
+                event = (
+                    candidates[0] if fulfils is None else next((r for r in candidates if fulfils(r[5])), None)
+                )
                 if event is None:
                     continue
-                for item in series.candidates(day):
-                    rank = (item.due, series.rule.id, item.key)
-                    if best is None or rank < best[0]:
-                        best = (rank, item, event)
-                    break  # candidates come in due order: the first is this series' best
-            if best is not None:
-                best[1].series.fulfil(best[1], day, best[2].event_id)
+                item = series.candidate(day)
+                if item is not None and (best is None or _ranks_before(item, best)):
+                    best, best_event = item, event
+            if best is not None and best_event is not None:
+                best.series.fulfil(best, day, best_event[2])
 
     def finish_day(self, day: dt.date) -> None:
-        """After fulfilment: cancel what is still open in the series that closed today."""
-        for series in self._closed_today:
-            series.cancel_open_items()
-        self._closed_today.clear()
+        """After fulfilment: what is still open in the series that closed today is cancelled."""
+        if self._closed_today:
+            for series in self._closed_today:
+                series.settle()
+            self._closed_today.clear()
 
 
-def _first_fulfilling(series: Series, events: list[Event]) -> Event | None:
-    if series.fulfils is None:
-        return events[0]
-    return next((e for e in events if series.fulfils(e)), None)
+def _ranks_before(a: Item, b: Item) -> bool:
+    """Earlier due date first, then rule id, then key (§9); keys are built only to break a tie."""
+    if a.due != b.due:
+        return a.due < b.due
+    rule_a, rule_b = a.series.rule.id, b.series.rule.id
+    if rule_a != rule_b:
+        return rule_a < rule_b
+    return a.key < b.key

@@ -112,6 +112,14 @@ class Case:
         """
         return _HANDLERS[e.type](self, e.occurred_on, e.data)
 
+    def apply_day(self, rows: list[ev.Replayed]) -> bool:
+        """Fold one day's events, in order; True if any of them could change a rule's condition."""
+        changed = False
+        for day, _, _, event_type, data, _ in rows:
+            if _HANDLERS[event_type](self, day, data):  # apply(), inlined: one call per event
+                changed = True
+        return changed
+
     def _on_routine(self, day: dt.date, d: ev.EventData) -> bool:
         return False
 

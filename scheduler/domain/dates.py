@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import datetime as dt
+from collections.abc import Iterator
 
 _DAYS = (31, 28, 31, 30, 31, 30, 31, 31, 30, 31, 30, 31)
 
@@ -22,6 +23,19 @@ def add_months(day: dt.date, months: int) -> dt.date:
     if d > 28:  # only the last days of a month can need clamping
         d = min(d, _month_length(y, m + 1))
     return dt.date(y, m + 1, d)
+
+
+def every_months(day: dt.date, months: int) -> Iterator[dt.date]:
+    """``add_months(day, months * k)`` for k = 1, 2, …: each counted from ``day``, so clamping
+    never drifts (31 Jan every month: 28/29 Feb, 31 Mar, 30 Apr, …). One generator step is about
+    half a call of add_months, and long fixed schedules (monthly liver tests) take many steps."""
+    date = dt.date
+    y, m, d = day.year, day.month, day.day
+    while True:
+        m += months
+        if m > 12:
+            y, m = y + (m - 1) // 12, (m - 1) % 12 + 1
+        yield date(y, m, d) if d <= 28 else date(y, m, min(d, _month_length(y, m)))
 
 
 _DELTAS = tuple(dt.timedelta(days=n) for n in range(-400, 4001))

@@ -393,6 +393,12 @@ class Event(BaseModel):
         return fingerprint(self.to_json())
 
 
+# One event unpacked for the planner's replay: (occurred_on, TYPE_ORDER[type], event_id, type, data,
+# event). A pydantic model's attribute read costs several times a plain one, so the planner reads
+# each field once (plan._replay_order) and passes these rows to the case and the book.
+Replayed = tuple[dt.date, int, str, str, EventData, Event]
+
+
 class EventError(ValueError):
     """An event the contract refuses: ``field`` is a dotted path, ``problem`` a readable reason."""
 

@@ -9,7 +9,7 @@ rules/catalogue.py, intervals and thresholds from the profile.
 from __future__ import annotations
 
 import datetime as dt
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Iterator
 
 from scheduler.domain import events as ev
 from scheduler.domain.book import Book
@@ -18,7 +18,7 @@ from scheduler.domain.dates import add_days, add_months, add_years
 from scheduler.domain.model import Stage
 from scheduler.domain.profile import FixedSchedule, Profile
 from scheduler.domain.rules.catalogue import RULES
-from scheduler.domain.series import Chained, Fixed, Fulfils, OneOff, Series, fixed_due_at
+from scheduler.domain.series import Chained, Fixed, Fulfils, OneOff, Series, fixed_dues
 
 _WORKUP_RULES = ("workup.rectal", "workup.small_gastric", "workup.tissue", "workup.rupture_unresected")
 _LAB_KINDS = frozenset({"lab_lft", "lab_cbc", "lab_tsh"})
@@ -43,9 +43,8 @@ _FIXED_KINDS: dict[str, tuple[str, ...]] = {
 }
 
 
-def kinds_fulfilled_by(e: ev.Event) -> tuple[str, ...]:
+def kinds_fulfilled_by(event_type: str, d: ev.EventData) -> tuple[str, ...]:
     """§9 "what fulfils what": the reminder kinds an event can fulfil (an MRI also fulfils a CT)."""
-    d = e.data
     if isinstance(d, ev.ImagingData):
         return _IMAGING_KINDS[d.modality]
     if isinstance(d, ev.LabResultData):
@@ -54,7 +53,7 @@ def kinds_fulfilled_by(e: ev.Event) -> tuple[str, ...]:
         return (d.kind,)
     if isinstance(d, ev.BiopsyData):
         return ("biopsy",) if d.result in ("gist", "not_gist") else ()
-    return _FIXED_KINDS.get(e.type, ())
+    return _FIXED_KINDS.get(event_type, ())
 
 
 def _fulfils_review_of(drug: str) -> Fulfils:
@@ -95,6 +94,9 @@ class Planner:
         window: int | None = None,
         fulfils: Fulfils | None = None,
     ) -> None:
+        sid = (rule_id, kind, anchor)
+        if sid in self.book.oneoffs:  # a one-off opens at most once: the common case on later days
+            return
         p = self.profile
 
         def make() -> OneOff:
@@ -109,11 +111,13 @@ class Planner:
                 fulfils,
             )
 
-        self.book.trigger((rule_id, kind, anchor), make)
+        self.book.trigger(sid, make)
 
     def _episode_oneoffs(
         self, rule_id: str, kinds: Iterable[str], holds: bool, day: dt.date, detail: str
     ) -> None:
+        if not holds:
+            return  # nothing to record: an episode that stopped holding ends in book.end_of_rules
         for kind in kinds:
             start = self.book.episode(rule_id, kind, holds, day)
             if start is not None:
@@ -294,19 +298,19 @@ class Planner:
             return
         line_starts = [x.start for x in c.courses if x.opened_line and x.start >= since]
         anchor = max([since, *line_starts])
-
-        def make() -> Chained:  # only called when the series is not open yet
-            return Chained(
-                RULES["advanced.imaging"],
-                "ct",
-                anchor,
-                day,
-                "advanced disease",
-                p.advanced_imaging,
-                c.last_ct_or_mri,
-            )
-
         if not self.book.keep(("advanced.imaging", "ct", anchor)):
+
+            def make() -> Chained:
+                return Chained(
+                    RULES["advanced.imaging"],
+                    "ct",
+                    anchor,
+                    day,
+                    "advanced disease",
+                    p.advanced_imaging,
+                    c.last_ct_or_mri,
+                )
+
             self.book.want(("advanced.imaging", "ct", anchor), make)
 
         latest = c.latest_progression()
@@ -360,19 +364,18 @@ class Planner:
                 continue
             drug, start = course.drug, course.start
             rule_id = f"monitoring.{drug}"
-            detail = f"{drug} started {start.isoformat()}"
             for kind, schedule in p.monitoring.get(drug, {}).items():
                 if not book.keep((rule_id, kind, start)):
                     book.want(
                         (rule_id, kind, start),
-                        _fixed_factory(rule_id, kind, start, day, detail, schedule, windows),
+                        _fixed_factory(rule_id, kind, start, day, _started(drug, start), schedule, windows),
                     )
             if drug == "sunitinib":
                 for kind in ("lab_lft", "lab_cbc"):
                     if not book.keep((rule_id, kind, start)):
                         book.want(
                             (rule_id, kind, start),
-                            _cycle_factory(rule_id, kind, course, day, detail, p, windows),
+                            _cycle_factory(rule_id, kind, course, day, _started(drug, start), p, windows),
                         )
             elif drug == "ripretinib":
                 if not book.keep((rule_id, "skin_exam", start)):
@@ -410,6 +413,11 @@ class Planner:
         )
 
 
+def _started(drug: str, start: dt.date) -> str:
+    """A monitoring series' detail; built only when a series opens (most days it is already open)."""
+    return f"{drug} started {start.isoformat()}"
+
+
 def _skin_factory(start: dt.date, day: dt.date, p: Profile) -> Callable[[], Series]:
     def make() -> Chained:
         return Chained(
@@ -417,7 +425,7 @@ def _skin_factory(start: dt.date, day: dt.date, p: Profile) -> Callable[[], Seri
             "skin_exam",
             start,
             day,
-            f"ripretinib started {start.isoformat()}",
+            _started("ripretinib", start),
             p.ripretinib_skin,
             None,
         )
@@ -435,8 +443,8 @@ def _fixed_factory(
     windows: tuple[int, int, int],
 ) -> Callable[[], Series]:
     def make() -> Fixed:
-        due_at = fixed_due_at(start, schedule)
-        return Fixed(RULES[rule_id], kind, start, day, detail, due_at, kind in _LAB_KINDS, windows)
+        dues = fixed_dues(start, schedule)
+        return Fixed(RULES[rule_id], kind, start, day, detail, dues, kind in _LAB_KINDS, windows)
 
     return make
 
@@ -452,19 +460,19 @@ def _cycle_factory(
 ) -> Callable[[], Series]:
     """Sunitinib labs at the start of each cycle: 6 weeks for 4/2 dosing, 4 weeks at ≤ 37.5 mg."""
 
-    starts = [course.start]  # cycle starts computed so far (each depends on the previous one's dose)
-
-    def due_at(n: int) -> dt.date | None:
-        while len(starts) <= n:
-            last = starts[-1]
-            continuous = course.dose_on(last) <= p.sunitinib_continuous_max_dose_mg
-            starts.append(
-                add_days(last, p.sunitinib_continuous_cycle_days if continuous else p.sunitinib_cycle_days)
-            )
-        return starts[n]
+    def cycle_starts() -> Iterator[dt.date]:
+        # lazy: each start is computed when the series needs it, from the dose known by then
+        start = course.start
+        while True:
+            yield start
+            continuous = course.dose_on(start) <= p.sunitinib_continuous_max_dose_mg
+            cycle_days = p.sunitinib_continuous_cycle_days if continuous else p.sunitinib_cycle_days
+            start = add_days(start, cycle_days)
 
     def make() -> Fixed:
-        return Fixed(RULES[rule_id], kind, course.start, day, detail, due_at, kind in _LAB_KINDS, windows)
+        return Fixed(
+            RULES[rule_id], kind, course.start, day, detail, cycle_starts(), kind in _LAB_KINDS, windows
+        )
 
     return make
 

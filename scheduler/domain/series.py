@@ -10,43 +10,69 @@ with a stable key ``{rule}:{kind}:{anchor}:{ordinal}``. Three shapes:
   cancelled once the next one is due.
 
 Items are generated lazily: the planner asks each series for the item an event could fulfil on a
-given day (``candidates``) and, at the end, for every item up to the horizon (``materialise``).
+given day (``candidate``) and, at the end, for every item up to the horizon (``materialise``).
+This is the planner's hot path (tens of items per plan, thousands of plans per second), so the
+loops below read attributes into locals and avoid per-item helper calls; see
+docs/performance.md §1.
 """
 
 from __future__ import annotations
 
 import datetime as dt
 from collections.abc import Callable, Iterator
-from dataclasses import dataclass
+from itertools import chain, islice
 
-from scheduler.domain.dates import add_days, add_months
+from scheduler.domain.dates import add_days, add_months, every_months
 from scheduler.domain.events import Event
 from scheduler.domain.profile import ChainedSchedule, FixedSchedule, Step
 from scheduler.domain.rules.catalogue import Rule
 
 Fulfils = Callable[[Event], bool]
+NO_LIMIT = dt.date.max  # the last eligible day of an item that stays eligible once due
 
 
-@dataclass(slots=True, eq=False)
 class Item:
-    series: Series
-    ordinal: int
-    due: dt.date
-    window: int
-    tolerance: int  # eligible from due - tolerance
-    last_eligible: dt.date | None  # fixed items only: due + window
-    completed_on: dt.date | None = None
-    completed_by: str | None = None
-    cancelled_on: dt.date | None = None
+    """One occurrence of a series: due on ``due``, open until completed or cancelled.
+
+    A plain slotted class with a hand-written ``__init__`` (a plan creates tens of items, so the
+    generated dataclass one, with its defaults, was measurably slower).
+    """
+
+    __slots__ = (
+        "cancelled_on",
+        "completed_by",
+        "completed_on",
+        "due",
+        "last_eligible",
+        "ordinal",
+        "series",
+        "tolerance",
+        "window",
+    )
+
+    def __init__(
+        self, series: Series, ordinal: int, due: dt.date, window: int, tolerance: int, last_eligible: dt.date
+    ) -> None:
+        self.series = series
+        self.ordinal = ordinal
+        self.due = due
+        self.window = window
+        self.tolerance = tolerance  # eligible from due - tolerance
+        self.last_eligible = last_eligible  # fixed items: due + window; other items: NO_LIMIT
+        self.completed_on: dt.date | None = None
+        self.completed_by: str | None = None
+        self.cancelled_on: dt.date | None = None
+
+    def __repr__(self) -> str:
+        done, cancelled = self.completed_on, self.cancelled_on
+        return f"Item({self.key}, due={self.due}, completed_on={done}, cancelled_on={cancelled})"
 
     @property
     def is_open(self) -> bool:
         return self.completed_on is None and self.cancelled_on is None
 
     def is_eligible(self, day: dt.date) -> bool:
-        if (self.due - day).days > self.tolerance:
-            return False
-        return self.last_eligible is None or day <= self.last_eligible
+        return (self.due - day).days <= self.tolerance and day <= self.last_eligible
 
     @property
     def key(self) -> str:
@@ -57,6 +83,7 @@ class Series:
     """Common state: which rule opened it, for what kind, when, and whether it has closed."""
 
     __slots__ = (
+        "_settled",
         "anchor",
         "closed_on",
         "detail",
@@ -86,6 +113,7 @@ class Series:
         self.detail = detail
         self.fulfils = fulfils  # None: the default of §9 for this kind
         self.items: list[Item] = []
+        self._settled = 0  # items that existed at the end of the closing day (see settle)
         self.key_prefix = f"{rule.id}:{kind}:{anchor.isoformat()}:"
         self.rationale = f"{rule.rationale} ({detail})" if detail else rule.rationale
 
@@ -93,15 +121,17 @@ class Series:
         if self.closed_on is None:
             self.closed_on = day
 
-    def cancel_open_items(self) -> None:
-        """After the day's fulfilment: items left open in a closed series are cancelled."""
-        if self.closed_on is None:
-            return
-        for item in self.items:
-            if item.is_open:
-                item.cancelled_on = self.closed_on
+    def settle(self) -> None:
+        """After the closing day's fulfilment: the items still open are cancelled as of ``closed_on``.
 
-    def candidates(self, day: dt.date) -> Iterator[Item]:
+        Only the count is recorded: nothing reads an item of a closed series again before the plan
+        lists it, so the listing (plan._list) applies the cancellation to every open item of a
+        closed series, and Fixed.materialise knows which items were already cancelled here.
+        """
+        self._settled = len(self.items)
+
+    def candidate(self, day: dt.date) -> Item | None:
+        """The open item an event on ``day`` would fulfil in this series (its earliest eligible one)."""
         raise NotImplementedError
 
     def fulfil(self, item: Item, day: dt.date, event_id: str) -> None:
@@ -128,12 +158,11 @@ class OneOff(Series):
     ) -> None:
         super().__init__(rule, kind, anchor, opened_on, detail, fulfils)
         due = max(due, opened_on)
-        self.items.append(Item(self, 1, due, window, window, None))
+        self.items.append(Item(self, 1, due, window, window, NO_LIMIT))
 
-    def candidates(self, day: dt.date) -> Iterator[Item]:
+    def candidate(self, day: dt.date) -> Item | None:
         item = self.items[0]
-        if item.is_open and item.is_eligible(day):
-            yield item
+        return item if item.is_open and item.is_eligible(day) else None
 
 
 class Chained(Series):
@@ -152,19 +181,17 @@ class Chained(Series):
     ) -> None:
         super().__init__(rule, kind, anchor, opened_on, detail, fulfils)
         self.schedule = schedule
-        self._end = add_months(anchor, schedule.end_months) if schedule.end_months is not None else None
+        # anchor + n months for each month count the schedule names (phases share their bounds)
+        at = {n: add_months(anchor, n) for n in _bound_months(schedule)}
+        self._end = at[schedule.end_months] if schedule.end_months is not None else None
         self._phase_bounds = [
-            (
-                add_months(anchor, p.start_months),
-                add_months(anchor, p.end_months) if p.end_months is not None else None,
-                p.step,
-            )
+            (at[p.start_months], at[p.end_months] if p.end_months is not None else None, p.step)
             for p in schedule.phases
         ]
         if schedule.starts_on_day_zero:
             step = schedule.phases[0].step
             window = self._window(anchor, add_months(anchor, step.months), step)
-            self.items.append(Item(self, 1, opened_on, window, 0, None))
+            self.items.append(Item(self, 1, opened_on, window, 0, NO_LIMIT))
         else:
             base = anchor if last_done is None or last_done < anchor else last_done
             self._append(base, first=True)
@@ -196,7 +223,10 @@ class Chained(Series):
         if self._end is not None and (due - self._end).days * 2 > interval:
             return None  # more than half an interval past the series' fixed end
         window = self._window(base, due, step)
-        item = Item(self, len(self.items) + 1, max(due, self.opened_on), window, interval // 2, None)
+        opened_on = self.opened_on
+        item = Item(
+            self, len(self.items) + 1, due if due > opened_on else opened_on, window, interval // 2, NO_LIMIT
+        )
         self.items.append(item)
         return item
 
@@ -205,13 +235,16 @@ class Chained(Series):
         last = self.items[-1]
         return self._append(last.completed_on or last.due)
 
-    def candidates(self, day: dt.date) -> Iterator[Item]:
+    def candidate(self, day: dt.date) -> Item | None:
         # during replay a chain has at most one open item, its last: later ones are due later
-        last = self.items[-1] if self.items else None
+        if not self.items:
+            return None
+        last: Item | None = self.items[-1]
         if last is not None and last.completed_on is not None:
             last = self._next()
         if last is not None and last.is_open and last.is_eligible(day):
-            yield last
+            return last
+        return None
 
     def materialise(self, until: dt.date) -> None:
         limit = self.closed_on if self.closed_on is not None else until
@@ -227,7 +260,7 @@ class Chained(Series):
 
 
 class Fixed(Series):
-    __slots__ = ("_cursor", "_due_at", "_exhausted", "is_lab", "profile_windows", "suspensions")
+    __slots__ = ("_cursor", "_dues", "_exhausted", "_long", "_max_gap", "_short", "is_lab", "suspensions")
 
     def __init__(
         self,
@@ -236,35 +269,54 @@ class Fixed(Series):
         anchor: dt.date,
         opened_on: dt.date,
         detail: str,
-        due_at: DueAt,
+        dues: Iterator[dt.date],
         is_lab: bool,
         windows: tuple[int, int, int],
         fulfils: Fulfils | None = None,
     ) -> None:
         super().__init__(rule, kind, anchor, opened_on, detail, fulfils)
-        self._due_at = due_at
+        self._dues = dues  # the items' due dates, in order, computed as they are needed
         self._exhausted = False
         self._cursor = 0  # items before it can no longer be fulfilled (replay days only increase)
         self.is_lab = is_lab
-        self.profile_windows = windows  # (short lab window, long window, max gap for short)
+        short, long_, self._max_gap = windows  # (short lab window, long window, max gap for short)
+        # (window, window as a timedelta): an item's last eligible day is due + window
+        self._short = (short, dt.timedelta(days=short))
+        self._long = (long_, dt.timedelta(days=long_))
         self.suspensions: list[tuple[dt.date, dt.date | None]] = []
 
     def _generate_through(self, until: dt.date) -> None:
-        short, long_, max_gap = self.profile_windows
-        items, due_at = self.items, self._due_at
-        while not self._exhausted and (not items or items[-1].due <= until):
-            n = len(items)
-            due = due_at(n)
+        items = self.items
+        if self._exhausted or (items and items[-1].due > until):
+            return  # the common case during replay: nothing new is due yet
+        dues = self._dues
+        if not items:  # a day-0 item takes the window of its series' first interval (§8)
+            first = next(dues, None)
+            if first is None:
+                self._exhausted = True
+                return
+            following = next(dues, None)
+            gap = (following - first).days if following is not None else self._max_gap + 1
+            self._dues = dues = chain((following,), dues) if following is not None else iter(())
+            self._append(first, gap)
+        last_due = items[-1].due
+        short, long_ = (self._short if self.is_lab else self._long), self._long
+        max_gap, n = self._max_gap, len(items)
+        while last_due <= until:
+            due = next(dues, None)
             if due is None:
                 self._exhausted = True
                 return
-            if n:
-                gap = (due - items[-1].due).days
-            else:  # a day-0 item takes the window of its series' first interval (§8)
-                following = due_at(1)
-                gap = (following - due).days if following is not None else max_gap + 1
-            window = short if self.is_lab and gap <= max_gap else long_
-            items.append(Item(self, n + 1, due, window, window, add_days(due, window)))
+            n += 1  # inlined _append: this loop makes most of a plan's items
+            window, span = short if (due - last_due).days <= max_gap else long_
+            items.append(Item(self, n, due, window, window, due + span))
+            last_due = due
+
+    def _append(self, due: dt.date, gap: int) -> None:
+        """A new item; labs a short gap after the previous one get the short window (§8)."""
+        window, span = self._short if self.is_lab and gap <= self._max_gap else self._long
+        items = self.items
+        items.append(Item(self, len(items) + 1, due, window, window, due + span))
 
     def is_suspended(self, item: Item) -> bool:
         return any(start < item.due and (end is None or item.due <= end) for start, end in self.suspensions)
@@ -276,49 +328,57 @@ class Fixed(Series):
         if self.suspensions and self.suspensions[-1][1] is None:
             self.suspensions[-1] = (self.suspensions[-1][0], day)
 
-    def candidates(self, day: dt.date) -> Iterator[Item]:
-        self._generate_through(add_days(day, self.profile_windows[1]))
+    def candidate(self, day: dt.date) -> Item | None:
+        self._generate_through(day + self._long[1])
         items = self.items
-        cursor = self._cursor
-        while cursor < len(items) and (last := items[cursor].last_eligible) is not None and last < day:
+        cursor, n = self._cursor, len(items)
+        while cursor < n and items[cursor].last_eligible < day:
             cursor += 1
         self._cursor = cursor
-        for item in items[cursor:]:
+        for item in islice(items, cursor, None):
             if (item.due - day).days > item.tolerance:
                 break
-            if item.is_open and item.is_eligible(day) and not (self.suspensions and self.is_suspended(item)):
-                yield item
+            if (
+                item.completed_on is None
+                and item.cancelled_on is None
+                and day <= item.last_eligible
+                and not (self.suspensions and self.is_suspended(item))
+            ):
+                return item
+        return None
 
     def materialise(self, until: dt.date) -> None:
         limit = self.closed_on if self.closed_on is not None else until
         self._generate_through(limit)
         while self.items and self.items[-1].due > limit:
             self.items.pop()
-        for item in self.items if self.suspensions else ():
+        # items settled when the series closed count as cancelled then, not as suspended
+        for item in islice(self.items, self._settled, None) if self.suspensions else ():
             if item.is_open and self.is_suspended(item):
                 start = next(s for s, e in self.suspensions if s < item.due and (e is None or item.due <= e))
                 item.cancelled_on = start
 
 
-DueAt = Callable[[int], "dt.date | None"]
+def _bound_months(schedule: ChainedSchedule) -> set[int]:
+    """Every month count a chained schedule's phases and end are measured in."""
+    months = {p.start_months for p in schedule.phases}
+    months.update(p.end_months for p in schedule.phases if p.end_months is not None)
+    if schedule.end_months is not None:
+        months.add(schedule.end_months)
+    return months
 
 
-def fixed_due_at(start: dt.date, schedule: FixedSchedule) -> DueAt:
-    """Due date of item ``n`` (0-based) of a FixedSchedule: its listed days, then a repeat counted
-    from the last listed day (or from day 0 when none are listed); None when the schedule ends."""
+def fixed_dues(start: dt.date, schedule: FixedSchedule) -> Iterator[dt.date]:
+    """Due dates of a FixedSchedule's items: its listed days, then a repeat counted from the last
+    listed day (or from day 0 when none are listed); finite when the schedule has no repeat."""
     days = schedule.days
-    listed = len(days)
+    for offset in days:
+        yield add_days(start, offset)
     base = add_days(start, days[-1]) if days else start
-    months, every = schedule.then_every_months, schedule.then_every_days
-
-    def due_at(n: int) -> dt.date | None:
-        if n < listed:
-            return add_days(start, days[n])
-        repeat = n - listed + 1
-        if months is not None:
-            return add_months(base, months * repeat)
-        if every is not None:
-            return add_days(base, every * repeat)
-        return None
-
-    return due_at
+    if schedule.then_every_months is not None:
+        yield from every_months(base, schedule.then_every_months)
+    elif schedule.then_every_days is not None:
+        step, due = dt.timedelta(days=schedule.then_every_days), base
+        while True:
+            due += step
+            yield due

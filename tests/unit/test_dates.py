@@ -1,0 +1,70 @@
+"""Calendar helpers the schedules rely on (clinical-rules §6, §8), including the fast paths the
+planner uses instead of add_months: each is checked against add_months and hand-written dates."""
+
+from __future__ import annotations
+
+import datetime as dt
+from itertools import islice
+
+import pytest
+from hypothesis import given
+from hypothesis import strategies as st
+
+from scheduler.domain.dates import add_months, every_months
+from scheduler.domain.profile import FixedSchedule
+from scheduler.domain.series import fixed_dues
+
+D = dt.date
+
+
+def test_add_months_clamps_to_the_month_end() -> None:
+    assert add_months(D(2023, 1, 31), 1) == D(2023, 2, 28)
+    assert add_months(D(2024, 1, 31), 1) == D(2024, 2, 29)
+    assert add_months(D(2024, 8, 31), 6) == D(2025, 2, 28)
+    assert add_months(D(2024, 3, 15), 0) == D(2024, 3, 15)
+
+
+def test_every_months_counts_from_the_start_so_clamping_never_drifts() -> None:
+    assert list(islice(every_months(D(2024, 1, 31), 1), 4)) == [
+        D(2024, 2, 29),
+        D(2024, 3, 31),
+        D(2024, 4, 30),
+        D(2024, 5, 31),
+    ]
+    assert list(islice(every_months(D(2023, 11, 30), 3), 3)) == [
+        D(2024, 2, 29),
+        D(2024, 5, 30),
+        D(2024, 8, 30),
+    ]
+
+
+@given(
+    st.dates(min_value=D(1900, 1, 1), max_value=D(2200, 12, 31)),
+    st.integers(min_value=1, max_value=24),
+)
+def test_every_months_equals_add_months_of_each_multiple(start: dt.date, months: int) -> None:
+    got = list(islice(every_months(start, months), 30))
+    assert got == [add_months(start, months * k) for k in range(1, 31)]
+
+
+@pytest.mark.parametrize(
+    ("schedule", "expected_days"),
+    [
+        (FixedSchedule(days=(7, 14, 21)), [7, 14, 21]),
+        (FixedSchedule(days=(0, 14), then_every_days=28), [0, 14, 42, 70, 98]),
+        (FixedSchedule(days=(), then_every_days=7), [7, 14, 21]),
+    ],
+)
+def test_fixed_dues_lists_days_then_repeats(schedule: FixedSchedule, expected_days: list[int]) -> None:
+    start = D(2024, 1, 31)
+    got = list(islice(fixed_dues(start, schedule), len(expected_days) + 5))
+    if schedule.then_every_days is not None:
+        got = got[: len(expected_days)]  # a repeat goes on for ever: compare its first items
+    assert got == [start + dt.timedelta(days=n) for n in expected_days]
+
+
+def test_fixed_dues_monthly_repeat_counts_from_the_last_listed_day() -> None:
+    start = D(2024, 1, 3)
+    base = D(2024, 1, 31)  # day 28
+    got = list(islice(fixed_dues(start, FixedSchedule(days=(0, 28), then_every_months=1)), 5))
+    assert got == [start, base, D(2024, 2, 29), D(2024, 3, 31), D(2024, 4, 30)]

@@ -99,8 +99,11 @@ class SignedIn:
 def sign_in(sessions: sessionmaker[Session], username: str, password: str, client: str | None) -> SignedIn:
     """A new dashboard session, or :class:`SignInError`. A failure is recorded in the audit trail
     and committed before it is raised: the rate limit counts those rows."""
+    if "\x00" in username or "\x00" in password:  # never valid, and NUL is not storable text
+        username, password = username.replace("\x00", "\ufffd"), ""
+    username = username.strip()[:64]
     with sessions.begin() as session:
-        outcome = _attempt(session, username.strip()[:64], password, client, utcnow())
+        outcome = _attempt(session, username, password, client, utcnow())
     if isinstance(outcome, SignInError):
         raise outcome
     return outcome
@@ -116,7 +119,7 @@ def _attempt(
             "Too many failed sign-ins: try again in 15 minutes, or ask an admin.", is_rate_limited=True
         )
     user = session.scalar(select(UserRow).where(UserRow.username == username, UserRow.is_active))
-    is_valid = verify_password(password, user.password_hash if user is not None else _DUMMY_HASH)
+    is_valid = bool(password) and verify_password(password, user.password_hash if user is not None else _DUMMY_HASH)
     if user is None or not is_valid:
         audit.record(session, anonymous, "sign_in_failed")
         return SignInError("Wrong username or password.")

@@ -71,7 +71,7 @@ def cmd_submit(args: argparse.Namespace) -> int:
     try:
         result = record_events(
             sessions,
-            parse_lines(text.splitlines()),
+            parse_lines(text.split("\n")),  # JSON Lines: only \n ends a line (not U+2028 inside a string)
             settings.today(),
             lambda pid: enqueue_process(pid, settings),
         )

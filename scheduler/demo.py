@@ -166,7 +166,7 @@ def _run_pipeline(settings: Settings, path: Path, timeout: float) -> tuple[Child
     print(f"  worker       pid {worker.process.pid}, 2 pool processes, log {log_path.name}")
 
     sessions = sessions_for(settings)
-    items = parse_lines(path.read_text(encoding="utf-8").splitlines())
+    items = parse_lines(path.read_text(encoding="utf-8").split("\n"))
     later = [] if settings.as_of is None else [i for i in items if _occurs_after(i[1], settings.as_of)]
     if later:  # as `gistsched plan --as-of` does; intake would reject them as future events
         print(f"  left out     {len(later)} events after --as-of {settings.as_of}")

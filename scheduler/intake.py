@@ -67,6 +67,8 @@ def parse_lines(lines: Iterable[str]) -> list[tuple[int, object]]:
             out.append((number, json.loads(text)))
         except json.JSONDecodeError as exc:
             out.append((number, _JsonError(f"not valid JSON ({exc.msg} at column {exc.colno})")))
+        except (ValueError, RecursionError) as exc:  # a number of thousands of digits, deep nesting
+            out.append((number, _JsonError(f"not valid JSON ({type(exc).__name__}: {str(exc)[:120]})")))
     return out
 
 

@@ -110,6 +110,8 @@ def acknowledge_alert(
     note = note.strip()
     if not note:
         raise AcknowledgeError("note", "say what was done (e.g. 'patient called, labs booked')")
+    if "\x00" in note:
+        raise AcknowledgeError("note", "contains a NUL character")
     if len(note) > MAX_NOTE_CHARS:
         raise AcknowledgeError("note", f"at most {MAX_NOTE_CHARS} characters")
     with sessions.begin() as session:

@@ -44,7 +44,9 @@ def _positive(max_value: float) -> st.SearchStrategy[float | int]:
     )
 
 
-_text = st.text(max_size=40)
+# Any text the contract accepts: every character but NUL and unpaired surrogates (not storable).
+_chars = st.characters(blacklist_categories=("Cs",), blacklist_characters="\x00")
+_text = st.text(_chars, max_size=40)
 _size_cm = _positive(100)
 _dose_mg = _positive(2000)
 _lab_value = st.floats(min_value=0, allow_nan=False, allow_infinity=False) | st.integers(0, 10**6)
@@ -96,10 +98,10 @@ _DATA_FIELDS: dict[str, st.SearchStrategy[dict[str, Any]]] = {
     "dose_changed": _fields({"drug": _one_of(ev.Drug), "dose_mg": _dose_mg}, {}),
     "imaging": _fields({"modality": _one_of(ev.Modality)}, {"result": _one_of(ev.ImagingResult)}),
     "progression": _fields({}, {"pattern": _one_of(ev.ProgressionPattern)}),
-    "metastasis": _fields({}, {"sites": st.lists(st.text(max_size=20), max_size=4).map(tuple)}),
+    "metastasis": _fields({}, {"sites": st.lists(st.text(_chars, max_size=20), max_size=4).map(tuple)}),
     "lab_result": _lab_fields(),
     "visit": _fields({"kind": _one_of(ev.VisitKind)}, {}),
-    "mdt_review": _fields({}, {"decision": st.text(max_size=ev.DECISION_MAX_CHARS)}),
+    "mdt_review": _fields({}, {"decision": st.text(_chars, max_size=ev.DECISION_MAX_CHARS)}),
     "follow_up_ended": _fields({"reason": _one_of(ev.EndReason)}, {}),
 }
 assert set(_DATA_FIELDS) == set(EVENT_TYPES), "a strategy is missing for an event type"
@@ -118,7 +120,7 @@ def st_patient_id() -> st.SearchStrategy[str]:
 def st_event_id() -> st.SearchStrategy[str]:
     """Mostly short readable ids, sometimes any text up to the 128-character limit."""
     readable = st.text(alphabet=string.ascii_letters + string.digits + "-_:", min_size=1, max_size=12)
-    return readable | st.text(min_size=1, max_size=ev.EVENT_ID_MAX_CHARS)
+    return readable | st.text(_chars, min_size=1, max_size=ev.EVENT_ID_MAX_CHARS)
 
 
 def st_event(

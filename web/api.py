@@ -6,7 +6,7 @@ from __future__ import annotations
 import json
 from typing import Annotated, Any
 
-from fastapi import APIRouter, HTTPException, Query, Request
+from fastapi import APIRouter, HTTPException, Path, Query, Request
 from fastapi.responses import JSONResponse
 from pydantic import BaseModel, Field
 from sqlalchemy.orm import Session
@@ -17,7 +17,7 @@ from scheduler.feeds import create_feed
 from scheduler.intake import record_events
 from scheduler.records import AcknowledgeError, acknowledge_alert, read_plan, read_record
 from scheduler.worklist import DEFAULT_DAYS, worklist
-from web.deps import ApiPrincipal, client_of, sessions_of, settings_of
+from web.deps import MAX_ID, ApiPrincipal, client_of, sessions_of, settings_of
 
 MAX_BODY_BYTES = 5 * 1024 * 1024  # a big batch of events is ~1 KB each
 MAX_EVENTS = 5000
@@ -71,8 +71,8 @@ async def post_events(request: Request, principal: ApiPrincipal) -> JSONResponse
         raise HTTPException(413, f"body: at most {MAX_BODY_BYTES} bytes")
     try:
         parsed = json.loads(body)
-    except (json.JSONDecodeError, UnicodeDecodeError) as exc:
-        return _rejected([{"line": 1, "error": f"body: not valid JSON ({exc})"}])
+    except (ValueError, RecursionError) as exc:  # bad JSON or UTF-8, a 5,000-digit number, deep nesting
+        return _rejected([{"line": 1, "error": f"body: not valid JSON ({str(exc)[:200]})"}])
     objs = parsed if isinstance(parsed, list) else [parsed]
     if not objs:
         return _rejected([{"line": 1, "error": "body: an event or a non-empty list of events"}])
@@ -140,7 +140,10 @@ def get_worklist(
 
 @router.post("/alerts/{alert_id}/acknowledge", summary="record that an alert was seen, and what was done")
 def post_acknowledge(
-    alert_id: int, body: Acknowledgement, request: Request, principal: ApiPrincipal
+    alert_id: Annotated[int, Path(ge=1, le=MAX_ID)],
+    body: Acknowledgement,
+    request: Request,
+    principal: ApiPrincipal,
 ) -> dict[str, Any]:
     try:
         done = acknowledge_alert(sessions_of(request), principal, alert_id, body.note, client_of(request))

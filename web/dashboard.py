@@ -24,6 +24,7 @@ from typing import Annotated, Any
 from urllib.parse import quote, urlsplit
 
 from fastapi import APIRouter, FastAPI, Query, Request
+from fastapi import Path as FastApiPath
 from fastapi.responses import RedirectResponse, Response
 from fastapi.staticfiles import StaticFiles
 from fastapi.templating import Jinja2Templates
@@ -50,7 +51,7 @@ from scheduler.feeds import create_feed
 from scheduler.intake import record_events
 from scheduler.records import AcknowledgeError, acknowledge_alert, read_record
 from scheduler.worklist import worklist
-from web.deps import COOKIE, client_of, sessions_of, settings_of, web_session
+from web.deps import COOKIE, MAX_ID, client_of, sessions_of, settings_of, web_session
 from web.forms import (
     FORM_ERROR,
     FORMS,
@@ -498,7 +499,9 @@ def _create_feed(request: Request, patient_id: str, form: Form) -> Response:
 
 
 @router.post("/alerts/{alert_id}/acknowledge")
-async def post_acknowledge(request: Request, alert_id: int) -> Response:
+async def post_acknowledge(
+    request: Request, alert_id: Annotated[int, FastApiPath(ge=1, le=MAX_ID)]
+) -> Response:
     form = await _form(request)
     return await run_in_threadpool(_acknowledge, request, alert_id, form)
 

@@ -11,6 +11,7 @@ from scheduler.access import Principal, WebSession, principal_for_session, princ
 from scheduler.settings import Settings
 
 COOKIE = "gist_session"
+MAX_ID = 2**63 - 1  # row ids are 64-bit: a larger one in a URL is a 404/422, not a database error
 
 
 def settings_of(request: Request) -> Settings:

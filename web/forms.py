@@ -230,10 +230,13 @@ _DECIMAL = re.compile(r"[+-]?(?:[0-9]+(?:[.,][0-9]*)?|[.,][0-9]+)(?:[eE][+-]?[0-
 def _number(text: str) -> int | float | str:
     """A number typed in a form: an integer stays an integer, a decimal comma is accepted; anything
     else is passed on as text, so the parser names the field ("must be a number (got 'abc')")."""
-    if _INTEGER.fullmatch(text):
-        return int(text)
-    if _DECIMAL.fullmatch(text):
-        return float(text.replace(",", "."))
+    try:
+        if _INTEGER.fullmatch(text):
+            return int(text)
+        if _DECIMAL.fullmatch(text):
+            return float(text.replace(",", "."))
+    except (ValueError, OverflowError):  # thousands of digits: let the parser refuse it by name
+        return text
     return text
 
 

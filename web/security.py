@@ -7,6 +7,7 @@ from __future__ import annotations
 from collections.abc import Awaitable, Callable
 
 from fastapi import Request, Response
+from fastapi.responses import PlainTextResponse
 
 CSP = (
     "default-src 'self'; script-src 'self'; style-src 'self'; img-src 'self' data:; "
@@ -15,7 +16,10 @@ CSP = (
 
 
 async def security_headers(request: Request, call_next: Callable[[Request], Awaitable[Response]]) -> Response:
-    response = await call_next(request)
+    if "\x00" in request.scope.get("path", "") or b"%00" in request.scope.get("query_string", b""):
+        response: Response = PlainTextResponse("Bad request: a NUL character in the URL", status_code=400)
+    else:
+        response = await call_next(request)
     headers = response.headers
     headers.setdefault("Content-Security-Policy", CSP)
     headers.setdefault("X-Content-Type-Options", "nosniff")

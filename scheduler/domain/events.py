@@ -399,10 +399,17 @@ class Event(BaseModel):
 Replayed = tuple[dt.date, int, str, str, EventData, Event]
 
 
+# Characters that would split an error line or reach a terminal as a command: C0/C1 controls,
+# DEL, line and paragraph separators, unpaired surrogates.
+_UNSHOWABLE = re.compile("[\x00-\x1f\x7f-\x9f\u2028\u2029\ud800-\udfff]")
+
+
 class EventError(ValueError):
     """An event the contract refuses: ``field`` is a dotted path, ``problem`` a readable reason."""
 
     def __init__(self, field: str, problem: str) -> None:
+        if _UNSHOWABLE.search(field):  # a junk key must not break the one-line error or drive a terminal
+            field = ascii(field)
         super().__init__(f"{field}: {problem}")
         self.field = field
         self.problem = problem
@@ -503,6 +510,28 @@ def _text_field(obj: Mapping[Any, Any], key: str, max_chars: int) -> str:
     return value
 
 
+_BAD_TEXT = re.compile("[\x00\ud800-\udfff]")  # NUL and unpaired surrogates: not storable, not text
+MAX_DEPTH = 16
+
+
+def _check_text(value: object, path: str, depth: int = 0) -> None:
+    """Every string (keys too) is real, storable text, and nothing is nested absurdly deep."""
+    if depth > MAX_DEPTH:
+        raise EventError(path or "event", f"nested more than {MAX_DEPTH} levels deep")
+    if isinstance(value, str):
+        if _BAD_TEXT.search(value):
+            raise EventError(path, "contains a NUL character or an unpaired surrogate")
+    elif isinstance(value, Mapping):
+        for key, item in value.items():
+            name = str(key)
+            if _BAD_TEXT.search(name):
+                raise EventError(f"{path}.{name}" if path else name, "field names must be text without NUL")
+            _check_text(item, f"{path}.{name}" if path else name, depth + 1)
+    elif isinstance(value, list):
+        for index, item in enumerate(value):
+            _check_text(item, f"{path}[{index}]", depth + 1)
+
+
 def parse_event(obj: object, *, received_on: dt.date | None = None) -> Event:
     """Validate one parsed JSON object as a contract event, or raise ``EventError`` naming the field.
 
@@ -519,6 +548,7 @@ def parse_event(obj: object, *, received_on: dt.date | None = None) -> Event:
             hint = "use {} when the type has no fields" if key == "data" else _EXACT_KEYS
             raise EventError(key, f"required ({hint})")
     event_id = _text_field(obj, "event_id", EVENT_ID_MAX_CHARS)
+    _check_text(event_id, "event_id")
     patient_id = _text_field(obj, "patient_id", PATIENT_ID_MAX_CHARS)
     if not _PATIENT_ID.fullmatch(patient_id):
         raise EventError(
@@ -530,6 +560,7 @@ def parse_event(obj: object, *, received_on: dt.date | None = None) -> Event:
             "type", f"{_show(event_type)} is not an event type (expected one of {', '.join(EVENT_TYPES)})"
         )
     occurred_on = _parse_date(obj["occurred_on"])
+    _check_text(obj["data"], "data")
     data = _parse_data(obj["data"], event_type)
     if received_on is not None and occurred_on > received_on:
         raise EventError(

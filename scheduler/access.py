@@ -119,7 +119,8 @@ def _attempt(
             "Too many failed sign-ins: try again in 15 minutes, or ask an admin.", is_rate_limited=True
         )
     user = session.scalar(select(UserRow).where(UserRow.username == username, UserRow.is_active))
-    is_valid = bool(password) and verify_password(password, user.password_hash if user is not None else _DUMMY_HASH)
+    stored = user.password_hash if user is not None else _DUMMY_HASH
+    is_valid = verify_password(password, stored) and bool(password)  # verified anyway: the same time
     if user is None or not is_valid:
         audit.record(session, anonymous, "sign_in_failed")
         return SignInError("Wrong username or password.")

@@ -22,7 +22,7 @@ PIPELINE_BENCH_ARGS ?=
 NOTIFY_BENCH_ARGS ?=
 WEB_BENCH_ARGS ?=
 
-.PHONY: help venv demo run test lint bench bench-plan bench-pipeline bench-notify bench-web contract clean
+.PHONY: help venv demo run test reliability lint bench bench-plan bench-pipeline bench-notify bench-web contract clean
 
 help: ## list every entry point (the default)
 	@echo "gist-scheduler: make targets"
@@ -55,9 +55,12 @@ demo: venv ## the example cohort through the pipeline (SQLite, embedded broker, 
 run: venv ## the long-running service on this machine (worker + clock; GIST_* env); Ctrl-C stops it
 	$(BIN)/gistsched run
 
-test: venv ## lint, then run the whole test suite
+test: venv ## lint, then run the whole test suite (the fault-injection suite: make reliability)
 	$(MAKE) --no-print-directory lint
-	$(BIN)/pytest
+	$(BIN)/pytest --ignore=tests/reliability
+
+reliability: venv ## the fault-injection suite (tests/reliability; about 9 minutes; docs/reliability.md)
+	$(BIN)/pytest tests/reliability -m reliability -s
 
 lint: venv ## ruff check on the code, tests and benchmarks; mypy --strict on scheduler, tasks, models
 	$(BIN)/ruff check scheduler tasks models notifications web deploy tests benchmarks

@@ -725,8 +725,9 @@ def test_nul_is_refused_everywhere(site: Site, browsers: dict[str | None, Browse
         posted = client.post("/api/events", json=event, headers=auth(site.tokens["cleo"]))
         assert posted.status_code == 422
         assert "event_id" in posted.text
-        for path in ("/api/patients/%00", "/api/worklist?kind=%00", "/patients/%00", "/feeds/%00.ics"):
+        for path in ("/api/patients/%00", "/api/worklist?kind=%00", "/patients/%00"):
             assert client.get(path, headers=auth(site.tokens["cleo"])).status_code == 400, path
+        assert client.get("/feeds/%00.ics").status_code == 404  # a token is only hashed: like any wrong one
         signed = client.post(
             "/login", data={"username": "cleo\x00", "password": PASSWORD}, follow_redirects=False
         )

@@ -55,9 +55,10 @@ demo: venv ## the example cohort through the pipeline (SQLite, embedded broker, 
 run: venv ## the long-running service on this machine (worker + clock; GIST_* env); Ctrl-C stops it
 	$(BIN)/gistsched run
 
-test: venv ## lint, then run the whole test suite (the fault-injection suite: make reliability)
+test: venv ## lint, then run the whole test suite; the fault-injection suite (about 9 minutes) last
 	$(MAKE) --no-print-directory lint
 	$(BIN)/pytest --ignore=tests/reliability
+	$(BIN)/pytest tests/reliability
 
 reliability: venv ## the fault-injection suite (tests/reliability; about 9 minutes; docs/reliability.md)
 	$(BIN)/pytest tests/reliability -m reliability -s

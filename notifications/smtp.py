@@ -24,6 +24,7 @@ from __future__ import annotations
 import contextlib
 import datetime as dt
 import hashlib
+import logging
 import os
 import re
 import smtplib
@@ -37,6 +38,8 @@ from typing import Literal, Protocol
 from urllib.parse import parse_qsl, unquote, urlsplit
 
 from notifications.mail import is_valid_address
+
+log = logging.getLogger(__name__)
 
 StartTls = Literal["auto", "require", "off"]
 STARTTLS_MODES: dict[str, StartTls] = {"auto": "auto", "require": "require", "off": "off"}
@@ -181,13 +184,18 @@ class SmtpSender:
             client = smtplib.SMTP_SSL(config.host, config.port, timeout=config.timeout, context=self._tls)
         else:
             client = smtplib.SMTP(config.host, config.port, timeout=config.timeout)
-        with client:
+        try:
             client.ehlo()
             if config.scheme == "smtp" and config.starttls != "off":
                 self._starttls(client)
             if config.username is not None:
                 client.login(config.username, config.password or "")
-            return client.send_message(message)
+            refused = client.send_message(message)
+        except BaseException:
+            client.close()  # the error to report is this one, not QUIT's
+            raise
+        _say_goodbye(client)
+        return refused
 
     def _starttls(self, client: smtplib.SMTP) -> None:
         if client.has_extn("starttls"):
@@ -203,6 +211,18 @@ class SmtpSender:
 
     def __repr__(self) -> str:
         return f"SmtpSender({self.description})"
+
+
+def _say_goodbye(client: smtplib.SMTP) -> None:
+    """QUIT and close, whatever the server answers. Once the server has taken the message (250
+    after DATA), its reply to QUIT changes nothing: a 421 or a reset there must not count as a
+    failed send, or the message would be sent again (docs/reliability.md, finding 2)."""
+    try:
+        client.quit()
+    except (smtplib.SMTPException, OSError) as exc:
+        log.debug("SMTP QUIT: %s (ignored)", exc)
+    finally:
+        client.close()
 
 
 class FolderSender:

@@ -33,6 +33,7 @@ import socket
 import uuid
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from functools import partial
 from typing import Any, cast
 
 from sqlalchemy import CursorResult, Delete, Update, delete, or_, select, update
@@ -41,13 +42,16 @@ from sqlalchemy.orm import Session, sessionmaker
 
 from models.rows import ClockLeaseRow, ClockMarkRow, EventRow, PatientRow
 from models.types import utcnow
+from scheduler.broker_status import broker_queue_length
 from scheduler.settings import Settings
 
 LEASE = "clock"
 DAILY_RECOMPUTE = "daily_recompute"
 DAILY_DIGEST = "daily_digest"
 LEASE_INTERVALS = 3  # a lease outlives two missed renewals
+REQUEUE_MAX_WAIT = dt.timedelta(hours=1)  # the doubling wait between re-queues of a stalled patient
 
+QueueLength = Callable[[], int | None]  # messages waiting in the broker's queue; None: unknown
 Enqueue = Callable[[str, bool], object]  # (patient_id, force); False: not sent, anything else: sent
 Notify = Callable[[int], object]  # (notification_id); False: not sent
 log = logging.getLogger(__name__)
@@ -184,6 +188,7 @@ class ClockState:
     holder: str = field(default_factory=new_holder)
     has_started: bool = False  # until today's run is known done, every tick checks it (start-up catch-up)
     requeued_at: dict[str, dt.datetime] = field(default_factory=dict)
+    requeue_counts: dict[str, int] = field(default_factory=dict)  # consecutive re-queues while stalled
 
 
 @dataclass(frozen=True)
@@ -203,6 +208,7 @@ def tick(
     state: ClockState | None = None,
     now: dt.datetime | None = None,
     notify: Notify | None = None,
+    queue_length: QueueLength | None = None,
 ) -> TickResult:
     """One pass of the clock. Without ``state`` it is a one-shot (a fresh clock's first tick that
     releases the lease at the end), handy for tests and cron-style use."""
@@ -215,7 +221,9 @@ def tick(
         return TickResult(has_lease=False)
     notices = digests = queued = 0
     try:
-        requeued = requeue_stalled(sessions, settings, enqueue, state, now)
+        if queue_length is None:
+            queue_length = partial(broker_queue_length, settings)
+        requeued = requeue_stalled(sessions, settings, enqueue, state, now, queue_length)
         if notify is not None:
             notices, digests, queued = run_notifications(sessions, settings, notify, now)
         recomputed = run_daily_recompute(sessions, settings, enqueue, state, now)
@@ -250,19 +258,57 @@ def run_notifications(
 
 
 def requeue_stalled(
-    sessions: sessionmaker[Session], settings: Settings, enqueue: Enqueue, state: ClockState, now: dt.datetime
+    sessions: sessionmaker[Session],
+    settings: Settings,
+    enqueue: Enqueue,
+    state: ClockState,
+    now: dt.datetime,
+    queue_length: QueueLength = lambda: None,
 ) -> tuple[str, ...]:
+    """Queue again the patients whose events have waited longer than the stall period.
+
+    A patient still stalled after being re-queued is re-queued again with a doubling wait (the
+    stall period, then 2×, 4× … up to ``REQUEUE_MAX_WAIT``): when the workers are merely behind,
+    its earlier message still waits in the queue, and re-queueing every period would grow the
+    queue by (stalled patients) / (period) (docs/reliability.md, finding 5). When the broker's
+    queue is seen empty, nothing of ours waits there (a broker restarted empty, say), so every
+    stalled patient is re-queued after one stall period, without the doubling."""
     stall = dt.timedelta(seconds=settings.stalled_after_seconds)
-    state.requeued_at = {pid: at for pid, at in state.requeued_at.items() if now - at < stall}
-    due = [pid for pid in stalled_patient_ids(sessions, now - stall) if pid not in state.requeued_at]
+    stalled = stalled_patient_ids(sessions, now - stall)
+    still = set(stalled)
+    state.requeued_at = {pid: at for pid, at in state.requeued_at.items() if pid in still}
+    state.requeue_counts = {pid: n for pid, n in state.requeue_counts.items() if pid in still}
+    is_queue_empty: bool | None = None
+    due: list[str] = []
+    for patient_id in stalled:
+        at = state.requeued_at.get(patient_id)
+        if at is not None:
+            since = now - at
+            if since < stall:
+                continue
+            if since < requeue_wait(stall, state.requeue_counts.get(patient_id, 1)):
+                if is_queue_empty is None:
+                    is_queue_empty = queue_length() == 0
+                if not is_queue_empty:
+                    continue
+        due.append(patient_id)
+    sent = []
     for patient_id in due:
         if enqueue(patient_id, False) is not False:  # False: not sent; try again next tick
             state.requeued_at[patient_id] = now
+            state.requeue_counts[patient_id] = state.requeue_counts.get(patient_id, 0) + 1
+            sent.append(patient_id)
     if due:
         log.info(
-            "re-queued %d patient(s) with events unprocessed for over %g s", len(due), stall.total_seconds()
+            "re-queued %d patient(s) with events unprocessed for over %g s", len(sent), stall.total_seconds()
         )
     return tuple(due)
+
+
+def requeue_wait(stall: dt.timedelta, times_requeued: int) -> dt.timedelta:
+    """How long after its last re-queue a still-stalled patient is re-queued again."""
+    doubled = stall * (1 << min(30, max(0, times_requeued - 1)))
+    return max(stall, min(doubled, REQUEUE_MAX_WAIT))
 
 
 def run_daily_recompute(

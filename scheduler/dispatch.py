@@ -7,6 +7,7 @@ Every tick:
    stage is due (:func:`scheduler.domain.notices.due_notice`) and who is told; an outbox row is
    written, unique by (reminder, stage, revision), and ``notice_on`` moves to the next stage's day.
    A date already told at that stage is not told again (a revision bumped only by a status change).
+   The notices of a patient whose ``patient_registered`` has not arrived yet wait for it.
 2. :func:`create_digests` — once per clinic day after ``digest_at``: a digest row per navigator
    user with an email address, unique by (user, day).
 3. :func:`claim_sendable` — outbox rows that are ``pending`` (and past ``next_attempt_at``), or
@@ -57,7 +58,10 @@ def create_due_notices(
             rows = session.execute(
                 select(ReminderRow, PatientRow)
                 .join(PatientRow, PatientRow.patient_id == ReminderRow.patient_id)
-                .where(ReminderRow.notice_on <= today)
+                # Held until the patient's registration arrives (it brings the email address and
+                # the navigator): told then, at the stage reached by that day, instead of failing
+                # now for want of a recipient and never being told again (reliability finding 4).
+                .where(ReminderRow.notice_on <= today, PatientRow.navigator_id.is_not(None))
                 .order_by(ReminderRow.notice_on, ReminderRow.id)
                 .limit(batch)
                 .with_for_update(skip_locked=True, of=ReminderRow)

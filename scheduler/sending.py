@@ -15,6 +15,11 @@
    failure (5xx, a bad or missing address) is ``failed`` at once. Failed rows are on the
    navigator's worklist.
 
+   The record is retried on transient database errors (a restart, a dropped connection) for up
+   to ``RECORD_RETRY_SECONDS``: an email the server accepted must not be sent again because the
+   database was away for a moment when it said so (docs/reliability.md, finding 1). The fence
+   keeps a late retry harmless: once the clock has re-queued the row as stale, it matches nothing.
+
 The one gap no outbox can close: a worker killed after the SMTP server accepted the message but
 before step 3 committed leaves the row ``sending``; the clock re-queues it after
 ``notify_stale_seconds`` and it is sent again. The Message-ID is stable per row, so the copy is
@@ -26,9 +31,12 @@ from __future__ import annotations
 import datetime as dt
 import hashlib
 import logging
+import time
+from collections.abc import Callable
 from dataclasses import dataclass
 from email.message import EmailMessage
 from email.utils import parseaddr
+from typing import TypeVar
 
 from sqlalchemy import func, select, update
 from sqlalchemy.orm import Session, sessionmaker
@@ -42,10 +50,15 @@ from notifications.smtp import PermanentSendError, Sender, TransientSendError
 from scheduler.clock_jobs import rowcount
 from scheduler.domain.notices import lead_days
 from scheduler.domain.profile import DEFAULT_PROFILE, Profile
+from scheduler.failures import is_transient
 from scheduler.outbox import OPEN
 from scheduler.settings import Settings
 
 DIGEST_DAYS_AHEAD = 7
+_T = TypeVar("_T")
+RECORD_RETRY_SECONDS = 60.0  # well inside the task's soft time limit (120 s)
+RECORD_RETRY_FIRST_PAUSE = 0.1  # doubling to RECORD_RETRY_MAX_PAUSE: back soon after the database
+RECORD_RETRY_MAX_PAUSE = 1.0
 
 log = logging.getLogger(__name__)
 
@@ -96,7 +109,9 @@ def send_notification(
             sessions,
             notification_id,
             now,
-            *_retry_or_fail(settings, attempts_of(sessions, notification_id), repr(exc), now),
+            *_retry_or_fail(
+                settings, _retrying(lambda: attempts_of(sessions, notification_id)), repr(exc), now
+            ),
         )
     if decision.message is None:
         return _record(sessions, notification_id, now, decision.status, decision.detail, None)
@@ -159,18 +174,45 @@ def _record(
         values |= {"sent_at": now, "recipients": recipients, "message_id": message_id}
     if status == "pending":
         values["claimed_at"] = None
-    with sessions.begin() as session:
-        rowcount(
-            session,
-            update(NotificationRow)
-            .where(
-                NotificationRow.id == notification_id,
-                NotificationRow.status == "sending",
-                NotificationRow.claimed_at == claimed_at,  # still ours (not re-queued as stale)
-            )
-            .values(**values),
+    statement = (
+        update(NotificationRow)
+        .where(
+            NotificationRow.id == notification_id,
+            NotificationRow.status == "sending",
+            NotificationRow.claimed_at == claimed_at,  # still ours (not re-queued as stale)
         )
+        .values(**values)
+    )
+
+    def write() -> None:
+        with sessions.begin() as session:
+            rowcount(session, statement)
+
+    _retrying(write, what=f"notification {notification_id}: recording {status!r}")
     return status
+
+
+def _retrying(
+    work: Callable[[], _T],
+    *,
+    what: str = "reading the outbox",
+    budget: float = RECORD_RETRY_SECONDS,
+    sleep: Callable[[float], None] = time.sleep,
+) -> _T:
+    """Run ``work`` again after transient database errors, for up to ``budget`` seconds."""
+    deadline = time.monotonic() + budget
+    pause = RECORD_RETRY_FIRST_PAUSE
+    while True:
+        try:
+            return work()
+        except Exception as exc:
+            if not is_transient(exc) or time.monotonic() + pause > deadline:
+                raise
+            log.warning(
+                "%s: transient database error, retrying in %.1f s (%s)", what, pause, type(exc).__name__
+            )
+            sleep(pause)
+            pause = min(RECORD_RETRY_MAX_PAUSE, pause * 2)
 
 
 # ---- composing ----------------------------------------------------------------------------------

@@ -1,7 +1,8 @@
 """The Celery app, configured from :class:`~scheduler.settings.Settings`.
 
 * JSON only; no result backend (tasks pass ids, their effects are rows);
-* ``acks_late`` + ``reject_on_worker_lost`` + prefetch 1: a message is acknowledged only after its
+* ``acks_late`` + ``reject_on_worker_lost`` + prefetch 1 (except ``notifications.send``, whose
+  outbox row brings it back, see :mod:`tasks.notifications`): a message is acknowledged only after its
   task ran, and a task whose process died is delivered again — capped, because
   ``patients.process`` retries a lost worker as a counted retry (Celery ≥ 5.7
   ``retry_on_worker_lost``) and gives up into a failure row after ``task_max_retries``;

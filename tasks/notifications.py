@@ -4,6 +4,12 @@ Every outcome is written to the outbox row by the use case (sent, retry later, f
 superseded), so the task itself never retries through the broker: a transient SMTP failure puts
 the row back to ``pending`` with a backoff and the clock queues it again when that has passed. A
 redelivered or duplicated message finds the row already taken and does nothing.
+
+Unlike ``patients.process``, this task is acknowledged when it starts (``acks_late=False``): the
+outbox row, not the broker message, is what brings a lost send back (a row left ``queued`` or
+``sending`` is queued again once stale), and a late-acknowledged task is *terminated* by the worker
+when it loses the broker (``worker_cancel_long_running_tasks_on_connection_loss``) — which, after
+the SMTP server has taken the message, would send it twice (docs/reliability.md, finding 3).
 """
 
 from __future__ import annotations
@@ -40,4 +46,4 @@ def send(task: BoundTask, notification_id: int) -> str:
 
 
 def register(app: GistCelery) -> None:
-    app.task(shared=False, name=SEND, bind=True, acks_late=True, reject_on_worker_lost=True)(send)
+    app.task(shared=False, name=SEND, bind=True, acks_late=False, reject_on_worker_lost=False)(send)

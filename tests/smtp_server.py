@@ -111,6 +111,7 @@ class Collector:
         self.rcpt_reply: str | None = None  # for every recipient
         self.rcpt_replies: dict[str, str] = {}  # for one address
         self.data_reply: str | None = None
+        self.quit_reply: str | None = None  # e.g. a 421: a server that must close may answer so
 
     async def handle_RCPT(  # noqa: N802  (aiosmtpd's hook names)
         self, server: SMTP, session: Session, envelope: Envelope, address: str, rcpt_options: list[str]
@@ -120,6 +121,9 @@ class Collector:
             return reply
         envelope.rcpt_tos.append(address)
         return "250 OK"
+
+    async def handle_QUIT(self, server: SMTP, session: Session, envelope: Envelope) -> str:  # noqa: N802
+        return self.quit_reply or "221 Bye"
 
     async def handle_DATA(self, server: SMTP, session: Session, envelope: Envelope) -> str:  # noqa: N802
         if self.data_reply is not None:

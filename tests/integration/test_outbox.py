@@ -4,6 +4,7 @@ invitations, failures that must be visible (issue 4). Emails go to a folder (the
 from __future__ import annotations
 
 import datetime as dt
+import json
 from email import message_from_bytes, policy
 from email.message import EmailMessage
 from pathlib import Path
@@ -113,6 +114,28 @@ def test_a_navigator_without_email_is_a_visible_failure(db: Database, tmp_path: 
     assert all(r.audience == "navigator" for r in failed)
     assert all("no navigator user with an email address" in (r.last_error or "") for r in failed)
     assert "sent" in outcomes.values()  # the patients' own emails still went
+
+
+def test_notices_wait_for_the_registration_then_are_told(db: Database, tmp_path: Path) -> None:
+    """Events can arrive before the patient's registration (out of order): its notices have no
+    recipient yet, so they wait, and go out once the registration brings one."""
+    lines = [json.loads(line) for line in Path("examples/cohort.jsonl").read_text().splitlines() if line]
+    p04 = [e for e in lines if e["patient_id"] == "P04"]
+    registration = [e for e in p04 if e["type"] == "patient_registered"]
+    create_user(db.sessions, "ben", "navigator", "correct horse battery", "nav-ben", "ben@clinic.example")
+    settings = settings_for(db, tmp_path)
+    intake(db.sessions, [e for e in p04 if e not in registration], AS_OF)
+    process_patient(db.sessions, "P04", AS_OF)
+    assert dispatch.create_due_notices(db.sessions, AS_OF, DEFAULT_PROFILE) == 0
+    assert send_all(db, settings, tmp_path / "mail") == {}
+
+    intake(db.sessions, registration, AS_OF)
+    process_patient(db.sessions, "P04", AS_OF)
+    assert dispatch.create_due_notices(db.sessions, AS_OF, DEFAULT_PROFILE) > 0
+    outcomes = send_all(db, settings, tmp_path / "mail")
+    assert outcomes
+    assert set(outcomes.values()) == {"sent"}
+    assert {m["To"] for m in emails(tmp_path / "mail")} <= {"tomas.herrera@example.org", "ben@clinic.example"}
 
 
 def test_a_reminder_closed_before_sending_is_superseded(db: Database, tmp_path: Path) -> None:

@@ -257,6 +257,15 @@ def test_one_recipient_refused_the_other_served(server: SmtpServer) -> None:
     assert server.wait_for(1)[0].rcpt_tos == ("here@example.org",)
 
 
+@pytest.mark.parametrize("quit_reply", ["421 4.3.0 Service shutting down", "500 5.5.1 Unknown"])
+def test_a_refused_quit_after_the_message_was_taken_is_a_send(server: SmtpServer, quit_reply: str) -> None:
+    """The server said 250 after DATA: its answer to QUIT changes nothing, or the message would be
+    sent again (docs/reliability.md, finding 2)."""
+    server.handler.quit_reply = quit_reply
+    smtp(server.url()).send(notice())  # no error
+    assert len(server.wait_for(1)) == 1
+
+
 def test_invalid_address_is_permanent_without_connecting() -> None:
     message = notice()
     message.replace_header("To", "patient@localhost")

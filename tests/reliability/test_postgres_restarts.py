@@ -59,11 +59,6 @@ pytestmark = [pytest.mark.integration, pytest.mark.reliability, pytest.mark.time
 
 PATIENTS = 80
 SEED = 63
-SENT_RECORD_BUG = (
-    "open bug (docs/reliability.md, finding 1): sending.py records `sent` in one attempt, so a database "
-    "outage just after the SMTP server accepted a message leaves the row `sending` and the email is sent "
-    "again once the row is stale"
-)
 
 
 @pytest.fixture(scope="module")
@@ -125,7 +120,7 @@ def test_postgres_restarted_several_times(
            started, clocks, detail)  # fmt: skip
     assert all(w.is_running() for w in workers.started), "a worker died with the database"
     assert all(c.is_running() for c in clocks.started), "the clock died with the database"
-    assert_no_loss_no_duplicate(outcome, known_email_gap=SENT_RECORD_BUG)
+    assert_no_loss_no_duplicate(outcome)
 
 
 class OutageAfterSending:
@@ -150,7 +145,6 @@ class OutageAfterSending:
         self.cluster.start()
 
 
-@pytest.mark.xfail(reason=SENT_RECORD_BUG, strict=True)
 def test_an_outage_between_acceptance_and_the_sent_record_sends_once(
     cluster: PrivateCluster, db: Database, smtp: SmtpServer
 ) -> None:

@@ -53,11 +53,6 @@ pytestmark = [pytest.mark.integration, pytest.mark.reliability, pytest.mark.time
 
 PATIENTS = 80
 SEED = 62
-CANCEL_BUG = (
-    "open bug (docs/reliability.md, finding 3): with worker_cancel_long_running_tasks_on_connection_loss "
-    "and acks_late, a broker connection loss terminates a notifications.send mid-send; the email the SMTP "
-    "server already accepted is sent again once the row is stale"
-)
 
 
 def test_redis_restarted_empty_several_times(
@@ -72,11 +67,8 @@ def test_redis_restarted_empty_several_times(
     clocks.start(**env)
 
     def restart_redis(log: FaultLog) -> None:
-        # RedisServer.restart_empty() asserts the new server is empty, which races with the workers
-        # and the clock reconnecting at once (kombu declares its bindings again): stop and start.
         with log.fault(f"{pipeline.queued()} queued"):
-            pipeline.redis.stop()
-            pipeline.redis.start()
+            pipeline.redis.restart_empty()
 
     feeder = Feeder(pipeline.db.sessions, celery_app, arrival_batches(events, 60, SEED), pause=1.0)
     log = inject_while_feeding(feeder, restart_redis, gap=(5.0, 9.0), at_least=6, seed=SEED)
@@ -85,7 +77,7 @@ def test_redis_restarted_empty_several_times(
     detail = f"messages lost per restart: {', '.join(log.notes)}"
     report("Redis killed, restarted empty", log, events, outcome, converged_at, started, clocks, detail)
     assert all(w.is_running() for w in workers.started), "a worker died with the broker"
-    assert_no_loss_no_duplicate(outcome, known_email_gap=CANCEL_BUG)
+    assert_no_loss_no_duplicate(outcome)
 
 
 class SlowQuit(TimedCollector):
@@ -101,7 +93,6 @@ class SlowQuit(TimedCollector):
         return "221 Bye"
 
 
-@pytest.mark.xfail(reason=CANCEL_BUG, strict=True)
 def test_a_broker_blip_during_a_send_does_not_send_twice(
     pipeline: Pipeline, workers: Workers, celery_app: GistCelery
 ) -> None:

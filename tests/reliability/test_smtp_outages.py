@@ -93,12 +93,6 @@ def test_smtp_down_for_a_while_then_back(
     assert_no_loss_no_duplicate(outcome)
 
 
-QUIT_BUG = (
-    "open bug (docs/reliability.md, finding 2): notifications/smtp.py counts a failed QUIT as a failed "
-    "send, so a server that accepted the message and then answers QUIT with 421 (closing) gets it again"
-)
-
-
 class RefusesQuit(TimedCollector):
     """Accepts every message, then answers QUIT with ``quit_reply`` (RFC 5321 §4.2.2: a server that
     must shut down may answer any command with 421) until it is set to None."""
@@ -111,7 +105,6 @@ class RefusesQuit(TimedCollector):
         return self.quit_reply or "221 Bye"
 
 
-@pytest.mark.xfail(reason=QUIT_BUG, strict=True)
 def test_a_421_to_quit_after_the_message_was_accepted_sends_once(db: Database) -> None:
     """Deterministic: one email, the server takes it (250 after DATA) and answers QUIT with 421;
     then the server is healthy again and the clock's next passes run."""

@@ -13,18 +13,21 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
+from sqlalchemy import update
 from sqlalchemy.orm import Session, sessionmaker
 
 from models.db import make_engine, make_sessionmaker
 from models.migrate import upgrade
 from models.rows import EventRow, PatientRow
 from scheduler.clock_jobs import (
+    REQUEUE_MAX_WAIT,
     ClockState,
     active_patient_ids,
     claim_day,
     claim_lease,
     last_run_on,
     release_lease,
+    requeue_wait,
     stalled_patient_ids,
     tick,
     unclaim_day,
@@ -191,6 +194,61 @@ def test_a_stalled_patient_is_requeued_once_per_stall_period(
         tick(sessions, settings, calls, state, now=T0 + dt.timedelta(seconds=seconds))
     tick(sessions, settings, calls, state, now=T0 + dt.timedelta(seconds=300))
     assert [c for c in calls.calls if not c[1]] == [("P1", False), ("P1", False)]
+
+
+def test_a_patient_stalled_behind_a_long_queue_is_requeued_with_a_doubling_wait(
+    sessions: sessionmaker[Session], tmp_path: Path
+) -> None:
+    """Its earlier messages still wait in the queue: one more every period would flood it."""
+    settings = settings_for(tmp_path)  # stall period 300 s
+    add_event(sessions, "s1", "P1", T0 - dt.timedelta(minutes=10))
+    state, calls = ClockState(holder="c"), Recorder()
+    queue_waits = lambda: 40  # noqa: E731
+    requeued_at = []
+    for seconds in range(0, 9000, 30):
+        result = tick(
+            sessions, settings, calls, state, T0 + dt.timedelta(seconds=seconds), queue_length=queue_waits
+        )
+        requeued_at += [seconds] * len(result.requeued)
+    assert requeued_at == [0, 300, 900, 2100, 4500, 8100]  # waits 300, 600, 1200, 2400, then 1 h at most
+    assert requeue_wait(dt.timedelta(seconds=300), 1) == dt.timedelta(seconds=300)
+    assert requeue_wait(dt.timedelta(seconds=300), 4) == dt.timedelta(seconds=2400)
+    assert requeue_wait(dt.timedelta(seconds=300), 50) == REQUEUE_MAX_WAIT
+
+
+def test_an_empty_queue_means_nothing_waits_so_stalled_patients_go_again_each_period(
+    sessions: sessionmaker[Session], tmp_path: Path
+) -> None:
+    """A broker restarted empty lost every message: no doubling then."""
+    settings = settings_for(tmp_path)
+    add_event(sessions, "s1", "P1", T0 - dt.timedelta(minutes=10))
+    state, calls = ClockState(holder="c"), Recorder()
+    for seconds in (0, 300, 600, 900, 1200):
+        tick(sessions, settings, calls, state, now=T0 + dt.timedelta(seconds=seconds), queue_length=lambda: 0)
+    assert len([c for c in calls.calls if not c[1]]) == 5
+
+
+def test_the_doubling_starts_again_once_the_patient_was_processed(
+    sessions: sessionmaker[Session], tmp_path: Path
+) -> None:
+    settings = settings_for(tmp_path)
+    add_event(sessions, "s1", "P1", T0 - dt.timedelta(minutes=10))
+    state = ClockState(holder="c")
+    for seconds in (0, 300, 900):
+        tick(
+            sessions,
+            settings,
+            Recorder(),
+            state,
+            now=T0 + dt.timedelta(seconds=seconds),
+            queue_length=lambda: 9,
+        )
+    assert state.requeue_counts == {"P1": 3}
+    with sessions.begin() as session:
+        session.execute(update(EventRow).values(processed_at=T0))
+    tick(sessions, settings, Recorder(), state, now=T0 + dt.timedelta(seconds=1000), queue_length=lambda: 9)
+    assert state.requeue_counts == {}
+    assert state.requeued_at == {}
 
 
 def test_daily_recompute_runs_at_its_time_once_and_only_for_active_patients(

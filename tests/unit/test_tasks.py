@@ -23,7 +23,7 @@ from models.migrate import upgrade
 from models.rows import PatientRow, ProcessingFailureRow
 from scheduler.failures import is_transient, record_failure, resolve_failures
 from scheduler.settings import Settings
-from tasks.app import NOOP, PROCESS, RECOMPUTE_ALL, make_celery, worker_argv
+from tasks.app import NOOP, PROCESS, RECOMPUTE_ALL, SEND, make_celery, worker_argv
 from tasks.embedded import Transport, transport_options
 from tasks.patients import MAX_BACKOFF_SECONDS, backoff_seconds
 
@@ -52,6 +52,9 @@ def test_app_is_json_only_acks_late_and_names_its_tasks(tmp_path: Path) -> None:
     process = app.tasks[PROCESS]
     assert (process.max_retries, process.retry_on_worker_lost, process.acks_late) == (3, True, True)
     assert process.default_retry_delay <= 5  # never a long countdown (style.md)
+    # Acknowledged on start: a late-acknowledged send is terminated when the worker loses the
+    # broker, after the SMTP server may have taken the message (docs/reliability.md, finding 3).
+    assert app.tasks[SEND].acks_late is False
 
 
 def test_embedded_broker_uses_folders_under_the_data_dir(tmp_path: Path) -> None:

@@ -41,7 +41,11 @@ def make_engine(url: str, **kwargs: Any) -> Engine:
             conn.exec_driver_sql("BEGIN IMMEDIATE")
 
         return engine
-    return create_engine(url, pool_pre_ping=True, **kwargs)
+    # JIT off: every statement here is short, and PostgreSQL's JIT compiles a statement whose
+    # *estimated* cost passes jit_above_cost — the worklist's ranked join estimates 16,000 rows
+    # for the 200 it reads, and spent 37 ms compiling to save nothing (docs/performance.md §4).
+    connect_args = {"options": "-c jit=off"} | kwargs.pop("connect_args", {})
+    return create_engine(url, pool_pre_ping=True, connect_args=connect_args, **kwargs)
 
 
 def make_sessionmaker(engine: Engine) -> sessionmaker[Session]:

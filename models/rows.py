@@ -38,9 +38,11 @@ class Base(DeclarativeBase):
 
 class PatientRow(Base):
     __tablename__ = "patients"
+    # A navigator's patients, read from the index alone (the worklist's scope in every statement).
+    __table_args__ = (Index("ix_patients_navigator", "navigator_id", "patient_id"),)
 
     patient_id: Mapped[str] = mapped_column(String(64), primary_key=True)
-    navigator_id: Mapped[str | None] = mapped_column(String(128), index=True)
+    navigator_id: Mapped[str | None] = mapped_column(String(128))
     name: Mapped[str | None] = mapped_column(String(200))
     email: Mapped[str | None] = mapped_column(String(320))
     timezone: Mapped[str] = mapped_column(String(64), default="UTC")
@@ -84,10 +86,21 @@ class ReminderRow(Base):
     __table_args__ = (
         UniqueConstraint("patient_id", "key", name="uq_reminders_patient_key"),
         Index("ix_reminders_status_due", "status", "due_on"),
+        # A navigator's open reminders up to a date, index-only (the worklist, docs/performance.md
+        # §4). It replaces an index on patient_id alone, which the planner preferred while both
+        # existed; a patient's reminders (processing, the patient page) use uq_reminders_patient_key.
+        Index(
+            "ix_reminders_open",
+            "patient_id",
+            "due_on",
+            postgresql_include=["id", "status"],
+            sqlite_where=text("status IN ('overdue', 'due', 'planned')"),
+            postgresql_where=text("status IN ('overdue', 'due', 'planned')"),
+        ),
     )
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
-    patient_id: Mapped[str] = mapped_column(String(64), ForeignKey("patients.patient_id"), index=True)
+    patient_id: Mapped[str] = mapped_column(String(64), ForeignKey("patients.patient_id"))
     key: Mapped[str] = mapped_column(String(200))
     kind: Mapped[str] = mapped_column(String(32))
     due_on: Mapped[dt.date] = mapped_column(Date)
@@ -118,6 +131,30 @@ class AlertRow(Base):
             unique=True,  # at most one *active* alert per rule and code: a partial unique index
             sqlite_where=text("is_active"),
             postgresql_where=text("is_active"),
+        ),
+        # The worklist (scheduler/worklist.py): a navigator's active alerts by patient, index-only;
+        # everyone's, one severity and acknowledgement state at a time, newest first.
+        Index(
+            "ix_alerts_active_patient_severity",
+            "patient_id",
+            "severity",
+            postgresql_include=["id", "acknowledged_at", "first_seen_at"],  # what the worklist ranks by
+            sqlite_where=text("is_active"),
+            postgresql_where=text("is_active"),
+        ),
+        Index(
+            "ix_alerts_active_open",
+            "severity",
+            "first_seen_at",
+            sqlite_where=text("is_active AND acknowledged_at IS NULL"),
+            postgresql_where=text("is_active AND acknowledged_at IS NULL"),
+        ),
+        Index(
+            "ix_alerts_active_acknowledged",
+            "severity",
+            "first_seen_at",
+            sqlite_where=text("is_active AND acknowledged_at IS NOT NULL"),
+            postgresql_where=text("is_active AND acknowledged_at IS NOT NULL"),
         ),
     )
 

@@ -16,7 +16,7 @@ from scheduler.access import Principal, may_see, write_gate
 from scheduler.feeds import create_feed
 from scheduler.intake import record_events
 from scheduler.records import AcknowledgeError, acknowledge_alert, read_plan, read_record
-from scheduler.worklist import DEFAULT_DAYS, worklist
+from scheduler.worklist import DEFAULT_DAYS, DEFAULT_ITEMS, MAX_ITEMS, worklist
 from web.deps import MAX_ID, ApiPrincipal, client_of, sessions_of, settings_of
 
 MAX_BODY_BYTES = 5 * 1024 * 1024  # a big batch of events is ~1 KB each
@@ -120,7 +120,9 @@ def get_record(patient_id: str, request: Request, principal: ApiPrincipal) -> di
 
 
 @router.get(
-    "/worklist", summary="overdue, due soon, alerts and failed notifications of the caller's patients"
+    "/worklist",
+    summary="overdue, due soon, alerts and failed notifications of the caller's patients",
+    response_model=dict[str, Any],
 )
 def get_worklist(
     request: Request,
@@ -128,14 +130,25 @@ def get_worklist(
     kind: Annotated[str | None, Query(max_length=32)] = None,
     severity: Annotated[str | None, Query(pattern="^(info|warning|critical)$")] = None,
     days: Annotated[int, Query(ge=0, le=366)] = DEFAULT_DAYS,
-) -> dict[str, Any]:
+    limit: Annotated[
+        int, Query(ge=1, le=MAX_ITEMS, description="items per section; `counts` are always complete")
+    ] = DEFAULT_ITEMS,
+) -> JSONResponse:
     sessions = sessions_of(request)
     with sessions.begin() as session:
         result = worklist(
-            session, principal, settings_of(request).today(), kind=kind, severity=severity, days=days
+            session,
+            principal,
+            settings_of(request).today(),
+            kind=kind,
+            severity=severity,
+            days=days,
+            limit=limit,
         )
         audit.record(session, principal.actor(client_of(request)), "read_worklist")
-    return result
+    # Plain JSON already (str, int, None): skip FastAPI's recursive jsonable_encoder, which costs
+    # more than the worklist's own statements on a large clinic (docs/performance.md §4).
+    return JSONResponse(result)
 
 
 @router.post("/alerts/{alert_id}/acknowledge", summary="record that an alert was seen, and what was done")

@@ -21,7 +21,7 @@ import datetime as dt
 from collections.abc import Mapping
 from pathlib import Path
 from typing import Annotated, Any
-from urllib.parse import quote, urlsplit
+from urllib.parse import quote, urlencode, urlsplit
 
 from fastapi import APIRouter, FastAPI, Query, Request
 from fastapi import Path as FastApiPath
@@ -50,7 +50,7 @@ from scheduler.domain.events import EventError, parse_event
 from scheduler.feeds import create_feed
 from scheduler.intake import record_events
 from scheduler.records import AcknowledgeError, acknowledge_alert, read_record
-from scheduler.worklist import worklist
+from scheduler.worklist import MAX_ITEMS, worklist
 from web.deps import COOKIE, MAX_ID, client_of, sessions_of, settings_of, web_session
 from web.forms import (
     FORM_ERROR,
@@ -70,6 +70,7 @@ from web.forms import (
 HERE = Path(__file__).resolve().parent
 STATIC = HERE / "static"
 FLASH = "gist_flash"
+PAGE_ITEMS = 50  # per worklist section on the page; "show more" asks for MAX_ITEMS (counts are complete)
 FLASHES = {
     "saved": "Saved; the plan updates in a few seconds.",
     "acknowledged": "Alert acknowledged.",
@@ -256,15 +257,18 @@ async def logout(request: Request) -> Response:
 
 
 @router.get("/")
-def worklist_page(request: Request, kind: str = "", severity: str = "") -> Response:
+def worklist_page(request: Request, kind: str = "", severity: str = "", more: str = "") -> Response:
     ws = web_session(request)
     if ws is None:
         return _to_login(request)
     kind = kind if kind in KIND_NAMES else ""
     severity = severity if severity in SEVERITIES else ""
+    limit = MAX_ITEMS if more == "1" else PAGE_ITEMS
     settings, principal = settings_of(request), ws.principal
     with sessions_of(request).begin() as session:
-        found = worklist(session, principal, settings.today(), kind=kind or None, severity=severity or None)
+        found = worklist(
+            session, principal, settings.today(), kind=kind or None, severity=severity or None, limit=limit
+        )
         ids = {item["patient_id"] for section in ("overdue", "due_soon", "alerts", "failed_notifications")
                for item in found[section] if item["patient_id"]}  # fmt: skip
         names = _names(session, ids)
@@ -285,6 +289,10 @@ def worklist_page(request: Request, kind: str = "", severity: str = "") -> Respo
         "names": names,
         "kind": kind,
         "severity": severity,
+        "more": limit == MAX_ITEMS,
+        "more_query": urlencode(
+            {k: v for k, v in (("kind", kind), ("severity", severity)) if v} | {"more": "1"}
+        ),
         "kinds": KIND_NAMES,
         "severities": SEVERITIES,
         "here": _here(request),

@@ -413,6 +413,25 @@ def test_the_worklist_filters_by_kind_and_severity(client: TestClient, stored: D
     assert client.get("/", params={"kind": "<script>", "severity": "nope"}).status_code == 200
 
 
+def test_long_sections_say_how_many_are_not_shown_and_offer_more(
+    client: TestClient, stored: Database, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr("web.dashboard.PAGE_ITEMS", 1)  # the cohort is small: one item a section
+    sign_in(client, "cleo")
+    expected = expected_worklist(stored, "cleo")
+    page = client.get("/", params={"kind": "lab_lft"}).text
+    counts = expected_worklist(stored, "cleo", kind="lab_lft")["counts"]
+    due_soon = counts["due_soon"]
+    assert due_soon > 1
+    assert len(re.findall(r'<tr data-key="', page)) == min(1, counts["overdue"]) + 1
+    assert f"Showing the first 1 of {due_soon}" in page
+    assert 'href="/?kind=lab_lft&amp;more=1"' in page  # the filter is kept
+    everything = client.get("/", params={"more": "1"}).text
+    listed = len(expected["overdue"]) + len(expected["due_soon"])
+    assert len(re.findall(r'<tr data-key="', everything)) == listed
+    assert "Showing the first" not in everything
+
+
 # ---- patient page --------------------------------------------------------------------------------------
 
 

@@ -1,0 +1,131 @@
+"""The worklist's statements against a plain reading of its definition (SQLite and PostgreSQL).
+
+``scheduler.worklist`` answers a navigator with one index-only statement ranked in Python, and a
+caller who sees everyone with counts and ordered index scans that stop at the limit (see its
+docstring). Both must give exactly what the definition says, for every filter and limit: the
+oracle here reads every row and applies the definition in Python.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from typing import Any
+
+import pytest
+from sqlalchemy import select, update
+
+from models.rows import AlertRow, NotificationRow, PatientRow, ReminderRow
+from scheduler.access import Principal
+from scheduler.worklist import DEFAULT_ITEMS, worklist
+from tests.integration.cohort import AS_OF, store_cohort
+from tests.integration.services import Database
+
+pytestmark = pytest.mark.integration
+
+NAVIGATOR = Principal(1, "ana", "navigator", "nav-all")
+CLINICIAN = Principal(2, "cleo", "clinician", None)
+SEVERITY_RANK = {"critical": 0, "warning": 1, "info": 2}
+
+
+@pytest.fixture
+def everyone_with_one_navigator(db: Database) -> Database:
+    """The example cohort, every patient assigned to ``nav-all``, some alerts acknowledged and a
+    failed email, so the navigator's worklist must equal the clinician's."""
+    store_cohort(db)
+    with db.sessions.begin() as session:
+        session.execute(update(PatientRow).values(navigator_id="nav-all"))
+        alert_ids = session.scalars(select(AlertRow.id).where(AlertRow.is_active).order_by(AlertRow.id)).all()
+        for n, alert_id in enumerate(alert_ids[::2]):
+            session.execute(
+                update(AlertRow)
+                .where(AlertRow.id == alert_id)
+                .values(acknowledged_at=dt.datetime(2026, 11, 20, tzinfo=dt.UTC) + dt.timedelta(hours=n))
+            )
+        now = dt.datetime(2026, 11, 26, tzinfo=dt.UTC)
+        session.add(
+            NotificationRow(
+                dedup_key="r:1:overdue:1", kind="overdue", audience="navigator", patient_id="P01",
+                navigator_id="nav-all", revision=1, day=AS_OF, status="failed", attempts=1,
+                last_error="550 no such user", created_at=now, updated_at=now,
+            )
+        )  # fmt: skip
+    return db
+
+
+def oracle(db: Database, *, kind: str | None, severity: str | None, days: int, limit: int) -> dict[str, Any]:
+    """The definition, read off every row: ids per section and the counts."""
+    horizon = AS_OF + dt.timedelta(days=days)
+    with db.sessions() as session:
+        reminders = session.scalars(select(ReminderRow)).all()
+        alerts = session.scalars(select(AlertRow)).all()
+        failed = session.scalars(select(NotificationRow).where(NotificationRow.status == "failed")).all()
+    mine = [r for r in reminders if not kind or r.kind == kind]
+    overdue = sorted((r.due_on, r.patient_id, r.id) for r in mine if r.status == "overdue")
+    soon = sorted(
+        (r.due_on, r.patient_id, r.id)
+        for r in mine
+        if r.status == "due" or (r.status == "planned" and r.due_on <= horizon)
+    )
+    active = [a for a in alerts if a.is_active]
+    shown = [a for a in active if not severity or a.severity == severity]
+    shown.sort(
+        key=lambda a: (
+            SEVERITY_RANK[a.severity], a.acknowledged_at is not None, -a.first_seen_at.timestamp(), a.id
+        )
+    )  # fmt: skip
+    return {
+        "counts": {
+            "overdue": len(overdue),
+            "due_soon": len(soon),
+            "alerts": len(shown),
+            "critical": sum(1 for a in active if a.severity == "critical"),
+            "failed_notifications": len(failed),
+        },
+        "overdue": [i for _, _, i in overdue[:limit]],
+        "due_soon": [i for _, _, i in soon[:limit]],
+        "alerts": [a.id for a in shown[:limit]],
+        "failed_notifications": sorted((n.id for n in failed), reverse=True)[:limit],
+    }
+
+
+def ids_of(found: dict[str, Any]) -> dict[str, Any]:
+    sections = ("overdue", "due_soon", "alerts", "failed_notifications")
+    return {"counts": found["counts"]} | {s: [item["id"] for item in found[s]] for s in sections}
+
+
+@pytest.mark.parametrize("limit", [1, 2, 5, DEFAULT_ITEMS])
+@pytest.mark.parametrize(
+    ("kind", "severity", "days"),
+    [(None, None, 7), ("ct", None, 7), ("lab_lft", None, 30), (None, "critical", 7), (None, "warning", 0),
+     (None, "info", 366), ("mdt_review", "warning", 90)],
+)  # fmt: skip
+def test_navigator_and_clinician_worklists_follow_the_definition(
+    everyone_with_one_navigator: Database, kind: str | None, severity: str | None, days: int, limit: int
+) -> None:
+    db = everyone_with_one_navigator
+    expected = oracle(db, kind=kind, severity=severity, days=days, limit=limit)
+    assert expected["counts"]["overdue"] + expected["counts"]["due_soon"] > 0 or kind
+    with db.sessions() as session:
+        for principal in (NAVIGATOR, CLINICIAN):
+            found = worklist(session, principal, AS_OF, kind=kind, severity=severity, days=days, limit=limit)
+            assert ids_of(found) == expected, principal.role
+
+
+def test_a_navigator_sees_only_their_patients(everyone_with_one_navigator: Database) -> None:
+    db = everyone_with_one_navigator
+    with db.sessions.begin() as session:
+        session.execute(
+            update(PatientRow).where(PatientRow.patient_id != "P07").values(navigator_id="nav-other")
+        )
+    with db.sessions() as session:
+        found = worklist(session, NAVIGATOR, AS_OF)
+        nobody = worklist(session, Principal(3, "zed", "navigator", None), AS_OF)
+    listed = {item["patient_id"] for s in ("overdue", "due_soon", "alerts") for item in found[s]}
+    assert listed == {"P07"}
+    assert found["failed_notifications"] == []  # P01's failed email is not theirs
+    assert all(n == 0 for n in nobody["counts"].values())  # a navigator without a navigator_id sees no one
+
+
+def test_the_limit_is_clamped(everyone_with_one_navigator: Database) -> None:
+    with everyone_with_one_navigator.sessions() as session:
+        assert len(worklist(session, CLINICIAN, AS_OF, limit=0)["due_soon"]) == 1

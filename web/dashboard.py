@@ -281,6 +281,7 @@ def worklist_page(request: Request, kind: str = "", severity: str = "", more: st
     context = {
         "active": "worklist",
         "counts": found["counts"],
+        "capped": found["capped_counts"],
         "overdue": found["overdue"],
         "due_soon": found["due_soon"],
         "alerts": alerts,

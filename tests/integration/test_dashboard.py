@@ -432,6 +432,18 @@ def test_long_sections_say_how_many_are_not_shown_and_offer_more(
     assert "Showing the first" not in everything
 
 
+def test_a_capped_count_shows_as_at_least(
+    client: TestClient, stored: Database, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr("scheduler.worklist.COUNT_CAP", 1)
+    sign_in(client, "cleo")
+    page = client.get("/").text
+    assert counts_on(page)["due_soon"] == 1
+    assert 'data-count="due_soon">1</span><span class="count-more">+</span>' in page
+    assert sign_in(client, "ben")
+    assert 'class="count-more"' not in client.get("/").text  # a navigator's counts are exact
+
+
 # ---- patient page --------------------------------------------------------------------------------------
 
 

@@ -129,3 +129,25 @@ def test_a_navigator_sees_only_their_patients(everyone_with_one_navigator: Datab
 def test_the_limit_is_clamped(everyone_with_one_navigator: Database) -> None:
     with everyone_with_one_navigator.sessions() as session:
         assert len(worklist(session, CLINICIAN, AS_OF, limit=0)["due_soon"]) == 1
+
+
+def test_a_clinicians_reminder_counts_stop_at_the_cap(everyone_with_one_navigator: Database) -> None:
+    """Counting everyone's overdue reminders exactly costs more than it tells: past the cap the
+    count is a lower bound, named in ``capped_counts``; a navigator's counts are always exact."""
+    db = everyone_with_one_navigator
+    exact = oracle(db, kind=None, severity=None, days=7, limit=DEFAULT_ITEMS)["counts"]
+    assert exact["overdue"] >= 1
+    assert exact["due_soon"] > 1
+    with db.sessions() as session:
+        capped = worklist(session, CLINICIAN, AS_OF, count_cap=1)
+        navigator = worklist(session, NAVIGATOR, AS_OF, count_cap=1)
+        roomy = worklist(session, CLINICIAN, AS_OF, count_cap=exact["overdue"])
+    assert capped["counts"] == exact | {"overdue": 1, "due_soon": 1}
+    assert capped["capped_counts"] == ["overdue"] * (exact["overdue"] > 1) + ["due_soon"]
+    assert [item["id"] for item in capped["overdue"]] == oracle(
+        db, kind=None, severity=None, days=7, limit=100
+    )["overdue"]
+    assert navigator["counts"] == exact
+    assert navigator["capped_counts"] == []
+    assert roomy["counts"]["overdue"] == exact["overdue"]
+    assert "overdue" not in roomy["capped_counts"]  # exactly at the cap is still exact

@@ -93,7 +93,7 @@ class ReminderRow(Base):
             "ix_reminders_open",
             "patient_id",
             "due_on",
-            postgresql_include=["id", "status"],
+            postgresql_include=["id", "status", "kind"],  # kind: the worklist's filter
             sqlite_where=text("status IN ('overdue', 'due', 'planned')"),
             postgresql_where=text("status IN ('overdue', 'due', 'planned')"),
         ),

@@ -35,7 +35,7 @@ def upgrade() -> None:
         "reminders",
         ["patient_id", "due_on"],
         unique=False,
-        postgresql_include=["id", "status"],
+        postgresql_include=["id", "status", "kind"],
         sqlite_where=sa.text(OPEN_REMINDER),
         postgresql_where=sa.text(OPEN_REMINDER),
     )

@@ -78,7 +78,10 @@ def plan_follow_up(events: Sequence[Event], as_of: dt.date, profile: Profile = D
     horizon = add_months(as_of, profile.horizon_months)
     reminders: list[Reminder] = []
     for series in sorted(book.series, key=_series_order):
-        _list(series, as_of, horizon, reminders)
+        if isinstance(series, Fixed):
+            _list_fixed(series, as_of, horizon, reminders)
+        else:
+            _list(series, as_of, horizon, reminders)
     reminders.sort(key=_DUE_ON)  # stable: see _series_order
     course = case.current_course()
     therapy = None
@@ -123,7 +126,8 @@ def _series_order(series: Series) -> tuple[str, str]:
 
 
 def _list(series: Series, as_of: dt.date, horizon: dt.date, out: list[Reminder]) -> None:
-    """Append the series' items to ``out`` as reminders with their status at ``as_of`` (§9).
+    """Append the items of a one-off or chained series to ``out`` as reminders with their status at
+    ``as_of`` (§9); fixed series are listed by _list_fixed.
 
     Items still open in a closed series are cancelled as of its closing day (Series.settle). A
     cancelled item is listed only if it was due by the day it was cancelled (a missed or abandoned
@@ -138,12 +142,10 @@ def _list(series: Series, as_of: dt.date, horizon: dt.date, out: list[Reminder])
         and not (isinstance(series, Chained) and series.end is not None)
     )
     items = series.items
-    is_fixed = isinstance(series, Fixed)
-    last_index = len(items) - 1
     kind, rule, rationale, citation = series.kind, series.rule.id, series.rationale, series.rule.citation
     prefix = series.key_prefix
     append = out.append
-    for index, item in enumerate(items):
+    for item in items:
         due = item.due
         if open_ended and due > horizon:
             break
@@ -160,9 +162,6 @@ def _list(series: Series, as_of: dt.date, horizon: dt.date, out: list[Reminder])
                 status = "cancelled"
             elif as_of < due:
                 status = "planned"
-            elif is_fixed and index < last_index and as_of > due and as_of >= items[index + 1].due:
-                # §0: a fixed item past its window becomes cancelled (missed) once the next item is due
-                status, cancelled_on = "cancelled", items[index + 1].due
             elif (as_of - due).days <= item.window:
                 status = "due"
             else:
@@ -181,6 +180,59 @@ def _list(series: Series, as_of: dt.date, horizon: dt.date, out: list[Reminder])
                     citation,
                     item.completed_on,
                     item.completed_by,
+                    cancelled_on,
+                ),
+            )
+        )
+
+
+def _list_fixed(series: Fixed, as_of: dt.date, horizon: dt.date, out: list[Reminder]) -> None:
+    """_list for a fixed series, whose items are its parallel lists ``dues`` and ``windows``.
+
+    A fixed series is listed to ``horizon`` or its closing day, and an open item past its window
+    becomes cancelled (missed) once the next item is due (§0).
+    """
+    series.materialise(horizon)
+    closed_on = series.closed_on
+    dues, windows, done, cancelled = series.dues, series.windows, series.done, series.cancelled
+    last_index = len(dues) - 1
+    kind, rule, rationale, citation = series.kind, series.rule.id, series.rationale, series.rule.citation
+    prefix = series.key_prefix
+    append = out.append
+    for index, due in enumerate(dues):
+        status: Status
+        completed_on = completed_by = cancelled_on = None
+        if done and index in done:
+            completed_on, completed_by = done[index]
+            status = "completed"
+        else:
+            cancelled_on = cancelled.get(index, closed_on) if cancelled else closed_on
+            if cancelled_on is not None:
+                if due > cancelled_on:
+                    continue
+                status = "cancelled"
+            elif as_of < due:
+                status = "planned"
+            elif index < last_index and as_of > due and as_of >= dues[index + 1]:
+                status, cancelled_on = "cancelled", dues[index + 1]
+            elif (as_of - due).days <= windows[index]:
+                status = "due"
+            else:
+                status = "overdue"
+        append(
+            _new_reminder(
+                Reminder,
+                (
+                    prefix + (_ORDINAL_TEXT[n] if (n := index + 1) < _ORDINALS_CACHED else str(n)),
+                    kind,
+                    due,
+                    windows[index],
+                    status,
+                    rule,
+                    rationale,
+                    citation,
+                    completed_on,
+                    completed_by,
                     cancelled_on,
                 ),
             )

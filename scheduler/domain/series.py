@@ -20,7 +20,6 @@ from __future__ import annotations
 
 import datetime as dt
 from collections.abc import Callable, Iterator
-from itertools import chain, islice
 
 from scheduler.domain.dates import add_days, add_months, every_months
 from scheduler.domain.events import Event
@@ -257,7 +256,30 @@ class Chained(Series):
 
 
 class Fixed(Series):
-    __slots__ = ("_cursor", "_dues", "_exhausted", "_long", "_max_gap", "_short", "is_lab", "suspensions")
+    """Items on fixed days from the start, kept as parallel lists rather than ``Item`` objects.
+
+    A fixed series holds most of a plan's items (monthly liver tests for years) and events touch
+    few of them, so it keeps their due dates and windows (``dues``, ``windows``: item ``n`` is at
+    index ``n - 1``), and records fulfilments (``done``) and cancellations (``cancelled``) by index;
+    ``candidate`` makes an ``Item`` only for the item it offers. ``items`` stays empty.
+    """
+
+    __slots__ = (
+        "_cursor",
+        "_exhausted",
+        "_long",
+        "_max_gap",
+        "_pending",
+        "_reach",
+        "_short",
+        "_source",
+        "cancelled",
+        "done",
+        "dues",
+        "is_lab",
+        "suspensions",
+        "windows",
+    )
 
     def __init__(
         self,
@@ -272,51 +294,53 @@ class Fixed(Series):
         fulfils: Fulfils | None = None,
     ) -> None:
         super().__init__(rule, kind, anchor, opened_on, detail, fulfils)
-        self._dues = dues  # the items' due dates, in order, computed as they are needed
+        self._source = dues  # the items' due dates, in order, computed as they are needed
+        self._pending: dt.date | None = None  # a due date taken from the source, not yet an item's
         self._exhausted = False
         self._cursor = 0  # items before it can no longer be fulfilled (replay days only increase)
         self.is_lab = is_lab
-        short, long_, self._max_gap = windows  # (short lab window, long window, max gap for short)
-        # (window, window as a timedelta): an item's last eligible day is due + window
-        self._short = (short, dt.timedelta(days=short))
-        self._long = (long_, dt.timedelta(days=long_))
+        # (short lab window, long window, max gap for short): §8
+        self._short, self._long, self._max_gap = windows
+        self._reach = dt.timedelta(days=self._long)  # how far past an event day an item can be due
+        self.dues: list[dt.date] = []
+        self.windows: list[int] = []
+        self.done: dict[int, tuple[dt.date, str]] = {}  # index -> (completed_on, completed_by)
+        self.cancelled: dict[int, dt.date] = {}  # index -> cancelled_on (suspended items, materialise)
         self.suspensions: list[tuple[dt.date, dt.date | None]] = []
 
     def _generate_through(self, until: dt.date) -> None:
-        items = self.items
-        if self._exhausted or (items and items[-1].due > until):
+        """Make items until one is due after ``until`` (or the schedule ends)."""
+        dues = self.dues
+        if self._exhausted or (dues and dues[-1] > until):
             return  # the common case during replay: nothing new is due yet
-        dues = self._dues
-        if not items:  # a day-0 item takes the window of its series' first interval (§8)
-            first = next(dues, None)
+        source, windows = self._source, self.windows
+        short = self._short if self.is_lab else self._long
+        long_, max_gap = self._long, self._max_gap
+        if not dues:  # a day-0 item takes the window of its series' first interval (§8)
+            first = next(source, None)
             if first is None:
                 self._exhausted = True
                 return
-            following = next(dues, None)
-            gap = (following - first).days if following is not None else self._max_gap + 1
-            self._dues = dues = chain((following,), dues) if following is not None else iter(())
-            self._append(first, gap)
-        last_due = items[-1].due
-        short, long_ = (self._short if self.is_lab else self._long), self._long
-        max_gap, n = self._max_gap, len(items)
+            self._pending = following = next(source, None)
+            gap = (following - first).days if following is not None else max_gap + 1
+            dues.append(first)
+            windows.append(short if gap <= max_gap else long_)
+        last_due = dues[-1]
         while last_due <= until:
-            due = next(dues, None)
+            due = self._pending
             if due is None:
-                self._exhausted = True
-                return
-            n += 1  # inlined _append: this loop makes most of a plan's items
-            window, span = short if (due - last_due).days <= max_gap else long_
-            items.append(Item(n, due, window, window, due + span))
+                due = next(source, None)
+                if due is None:
+                    self._exhausted = True
+                    return
+            else:
+                self._pending = None
+            windows.append(short if (due - last_due).days <= max_gap else long_)
+            dues.append(due)
             last_due = due
 
-    def _append(self, due: dt.date, gap: int) -> None:
-        """A new item; labs a short gap after the previous one get the short window (§8)."""
-        window, span = self._short if self.is_lab and gap <= self._max_gap else self._long
-        items = self.items
-        items.append(Item(len(items) + 1, due, window, window, due + span))
-
-    def is_suspended(self, item: Item) -> bool:
-        return any(start < item.due and (end is None or item.due <= end) for start, end in self.suspensions)
+    def is_suspended(self, due: dt.date) -> bool:
+        return any(start < due and (end is None or due <= end) for start, end in self.suspensions)
 
     def suspend(self, day: dt.date) -> None:
         self.suspensions.append((day, None))
@@ -325,35 +349,43 @@ class Fixed(Series):
         if self.suspensions and self.suspensions[-1][1] is None:
             self.suspensions[-1] = (self.suspensions[-1][0], day)
 
+    def settle(self) -> None:
+        self._settled = len(self.dues)
+
     def candidate(self, day: dt.date) -> Item | None:
-        self._generate_through(day + self._long[1])
-        items = self.items
-        cursor, n = self._cursor, len(items)
-        while cursor < n and items[cursor].last_eligible < day:
-            cursor += 1
+        """The earliest open item eligible on ``day``: from due - window to due + window (§8)."""
+        self._generate_through(day + self._reach)
+        dues, windows = self.dues, self.windows
+        cursor, n = self._cursor, len(dues)
+        while cursor < n and (day - dues[cursor]).days > windows[cursor]:
+            cursor += 1  # past its last eligible day
         self._cursor = cursor
-        for item in islice(items, cursor, None):
-            if (item.due - day).days > item.tolerance:
+        done = self.done
+        for index in range(cursor, n):
+            due, window = dues[index], windows[index]
+            early = (due - day).days
+            if early > window:
                 break
-            if (
-                item.completed_on is None
-                and item.cancelled_on is None
-                and day <= item.last_eligible
-                and not (self.suspensions and self.is_suspended(item))
-            ):
-                return item
+            if index not in done and -early <= window and not (self.suspensions and self.is_suspended(due)):
+                return Item(index + 1, due, window, window, add_days(due, window))
         return None
+
+    def fulfil(self, item: Item, day: dt.date, event_id: str) -> None:
+        self.done[item.ordinal - 1] = (day, event_id)
 
     def materialise(self, until: dt.date) -> None:
         limit = self.closed_on if self.closed_on is not None else until
         self._generate_through(limit)
-        while self.items and self.items[-1].due > limit:
-            self.items.pop()
+        dues, windows = self.dues, self.windows
+        while dues and dues[-1] > limit:
+            dues.pop()
+            windows.pop()
         # items settled when the series closed count as cancelled then, not as suspended
-        for item in islice(self.items, self._settled, None) if self.suspensions else ():
-            if item.is_open and self.is_suspended(item):
-                start = next(s for s, e in self.suspensions if s < item.due and (e is None or item.due <= e))
-                item.cancelled_on = start
+        for index in range(self._settled, len(dues)) if self.suspensions else ():
+            due = dues[index]
+            if index not in self.done and self.is_suspended(due):
+                start = next(s for s, e in self.suspensions if s < due and (e is None or due <= e))
+                self.cancelled[index] = start
 
 
 def _bound_months(schedule: ChainedSchedule) -> set[int]:

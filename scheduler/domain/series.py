@@ -21,7 +21,7 @@ from __future__ import annotations
 import datetime as dt
 from collections.abc import Callable, Iterator
 
-from scheduler.domain.dates import add_days, add_months, every_months
+from scheduler.domain.dates import add_days, add_months, day_in_month, every_months, month_index
 from scheduler.domain.events import Event
 from scheduler.domain.profile import ChainedSchedule, FixedSchedule, Step
 from scheduler.domain.rules.catalogue import Rule
@@ -178,7 +178,8 @@ class Chained(Series):
         super().__init__(rule, kind, anchor, opened_on, detail, fulfils)
         self.schedule = schedule
         # anchor + n months for each month count the schedule names (phases share their bounds)
-        at = {n: add_months(anchor, n) for n in _bound_months(schedule)}
+        month, day = month_index(anchor), anchor.day
+        at = {n: day_in_month(month + n, day) for n in _bound_months(schedule)}
         self._end = at[schedule.end_months] if schedule.end_months is not None else None
         self._phase_bounds = [
             (at[p.start_months], at[p.end_months] if p.end_months is not None else None, p.step)
@@ -186,7 +187,7 @@ class Chained(Series):
         ]
         if schedule.starts_on_day_zero:
             step = schedule.phases[0].step
-            window = self._window(anchor, add_months(anchor, step.months), step)
+            window = _window(month, day, day_in_month(month + step.months, day), step)
             self.items.append(Item(1, opened_on, window, 0, NO_LIMIT))
         else:
             base = anchor if last_done is None or last_done < anchor else last_done
@@ -202,23 +203,18 @@ class Chained(Series):
                 return step
         return None
 
-    @staticmethod
-    def _window(base: dt.date, due: dt.date, step: Step) -> int:
-        if step.window_to_months is not None:
-            return (add_months(base, step.window_to_months) - due).days
-        if step.window_months is not None:
-            return (add_months(due, step.window_months) - due).days
-        return step.window_days
-
     def _append(self, base: dt.date, first: bool = False) -> Item | None:
-        step = self.schedule.first_step if first and self.schedule.first_step else self._step_at(base)
+        schedule = self.schedule
+        step = schedule.first_step if first and schedule.first_step else self._step_at(base)
         if step is None:
             return None
-        due = add_months(base, step.months)
+        month, day = month_index(base), base.day
+        due = day_in_month(month + step.months, day)
         interval = (due - base).days
-        if self._end is not None and (due - self._end).days * 2 > interval:
+        end = self._end
+        if end is not None and due > end and (due - end).days * 2 > interval:
             return None  # more than half an interval past the series' fixed end
-        window = self._window(base, due, step)
+        window = _window(month, day, due, step)
         opened_on = self.opened_on
         item = Item(
             len(self.items) + 1, due if due > opened_on else opened_on, window, interval // 2, NO_LIMIT
@@ -386,6 +382,15 @@ class Fixed(Series):
             if index not in self.done and self.is_suspended(due):
                 start = next(s for s, e in self.suspensions if s < due and (e is None or due <= e))
                 self.cancelled[index] = start
+
+
+def _window(base_month: int, base_day: int, due: dt.date, step: Step) -> int:
+    """The window of an item due on ``due``, one step after the base (month_index, day) (§6)."""
+    if step.window_to_months is not None:
+        return (day_in_month(base_month + step.window_to_months, base_day) - due).days
+    if step.window_months is not None:
+        return (add_months(due, step.window_months) - due).days
+    return step.window_days
 
 
 def _bound_months(schedule: ChainedSchedule) -> set[int]:

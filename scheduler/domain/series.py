@@ -20,6 +20,7 @@ from __future__ import annotations
 
 import datetime as dt
 from collections.abc import Callable, Iterator
+from itertools import chain
 
 from scheduler.domain.dates import add_days, add_months, day_in_month, every_months, month_index
 from scheduler.domain.events import Event
@@ -404,15 +405,21 @@ def _bound_months(schedule: ChainedSchedule) -> set[int]:
 
 def fixed_dues(start: dt.date, schedule: FixedSchedule) -> Iterator[dt.date]:
     """Due dates of a FixedSchedule's items: its listed days, then a repeat counted from the last
-    listed day (or from day 0 when none are listed); finite when the schedule has no repeat."""
-    days = schedule.days
-    for offset in days:
-        yield add_days(start, offset)
-    base = add_days(start, days[-1]) if days else start
+    listed day (or from day 0 when none are listed); finite when the schedule has no repeat.
+
+    The listed days (a handful) are computed at once and chained to the repeat's generator, so
+    each due date costs one generator step (a ``yield from`` would resume two)."""
+    listed = [add_days(start, offset) for offset in schedule.days]
+    base = listed[-1] if listed else start
     if schedule.then_every_months is not None:
-        yield from every_months(base, schedule.then_every_months)
-    elif schedule.then_every_days is not None:
-        step, due = dt.timedelta(days=schedule.then_every_days), base
-        while True:
-            due += step
-            yield due
+        return chain(listed, every_months(base, schedule.then_every_months))
+    if schedule.then_every_days is not None:
+        return chain(listed, _every_days(base, schedule.then_every_days))
+    return iter(listed)
+
+
+def _every_days(base: dt.date, days: int) -> Iterator[dt.date]:
+    step, due = dt.timedelta(days=days), base
+    while True:
+        due += step
+        yield due

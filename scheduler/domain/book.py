@@ -147,6 +147,7 @@ class Book:
             return
         for kind, candidates in by_kind.items():
             best: Item | None = None
+            best_series: Series | None = None
             best_event: Replayed | None = None
             for series in self.by_kind.get(kind, ()):
                 closed_on = series.closed_on
@@ -159,10 +160,12 @@ class Book:
                 if event is None:
                     continue
                 item = series.candidate(day)
-                if item is not None and (best is None or _ranks_before(item, best)):
-                    best, best_event = item, event
-            if best is not None and best_event is not None:
-                best.series.fulfil(best, day, best_event[2])
+                if item is not None and (
+                    best is None or best_series is None or _ranks_before(item, series, best, best_series)
+                ):
+                    best, best_series, best_event = item, series, event
+            if best is not None and best_series is not None and best_event is not None:
+                best_series.fulfil(best, day, best_event[2])
 
     def finish_day(self, day: dt.date) -> None:
         """After fulfilment: what is still open in the series that closed today is cancelled."""
@@ -172,11 +175,11 @@ class Book:
             self._closed_today.clear()
 
 
-def _ranks_before(a: Item, b: Item) -> bool:
+def _ranks_before(a: Item, a_series: Series, b: Item, b_series: Series) -> bool:
     """Earlier due date first, then rule id, then key (§9); keys are built only to break a tie."""
     if a.due != b.due:
         return a.due < b.due
-    rule_a, rule_b = a.series.rule.id, b.series.rule.id
+    rule_a, rule_b = a_series.rule.id, b_series.rule.id
     if rule_a != rule_b:
         return rule_a < rule_b
-    return a.key < b.key
+    return f"{a_series.key_prefix}{a.ordinal}" < f"{b_series.key_prefix}{b.ordinal}"

@@ -6,6 +6,7 @@ import datetime as dt
 from collections.abc import Iterator
 
 _DAYS = (31, 28, 31, 30, 31, 30, 31, 31, 30, 31, 30, 31)
+_date = dt.date
 
 
 def _month_length(year: int, month: int) -> int:
@@ -18,11 +19,27 @@ def add_months(day: dt.date, months: int) -> dt.date:
     """``day`` plus whole calendar months; 31 Jan + 1 month is 28/29 Feb (clamped, not rolled over)."""
     if months == 0:
         return day
-    y, m = divmod(day.year * 12 + day.month - 1 + months, 12)
-    d = day.day
+    index = day.year * 12 + day.month - 1 + months  # // and % cost less than a call of divmod
+    y, m, d = index // 12, index % 12 + 1, day.day
     if d > 28:  # only the last days of a month can need clamping
-        d = min(d, _month_length(y, m + 1))
-    return dt.date(y, m + 1, d)
+        d = min(d, _month_length(y, m))
+    return _date(y, m, d)
+
+
+def month_index(day: dt.date) -> int:
+    """The month of ``day`` as one number, year * 12 + month - 1, for day_in_month."""
+    return day.year * 12 + day.month - 1
+
+
+def day_in_month(index: int, day: int) -> dt.date:
+    """Day ``day`` of the month ``index`` (see month_index), clamped to the month's last day:
+    ``add_months(d, n) == day_in_month(month_index(d) + n, d.day)``. Schedules that step several
+    times from one base read the base's fields once and call this (reading a date's year, month
+    and day costs about as much as making a date)."""
+    y, m = index // 12, index % 12 + 1
+    if day > 28:
+        day = min(day, _month_length(y, m))
+    return _date(y, m, day)
 
 
 def every_months(day: dt.date, months: int) -> Iterator[dt.date]:

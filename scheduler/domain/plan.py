@@ -27,10 +27,8 @@ from scheduler.domain.stage import stage_of
 
 _new_reminder = tuple.__new__
 _DAY = itemgetter(0)  # of a Replayed row
-# (due_on, rule, key) by position: attrgetter on a NamedTuple's fields costs several times more
-_ORDER = itemgetter(
-    Reminder._fields.index("due_on"), Reminder._fields.index("rule"), Reminder._fields.index("key")
-)
+# due_on by position: attrgetter on a NamedTuple's fields costs several times more
+_DUE_ON = itemgetter(Reminder._fields.index("due_on"))
 _ORDINALS_CACHED = 400  # a plan has at most a few hundred items in a series (235 in the benchmark)
 _ORDINAL_TEXT = tuple(str(n) for n in range(_ORDINALS_CACHED))  # str() of those ordinals, made once
 
@@ -39,19 +37,27 @@ def _replay_order(events: Sequence[Event], as_of: dt.date) -> list[Replayed]:
     """The events up to ``as_of``, duplicates collapsed, as rows in replay order (§0: date, same-day
     type order, event_id). Rows sort as plain tuples: nothing after the event_id is ever compared,
     as event_ids are unique once duplicates have collapsed."""
-    kept = [e for e in events if e.occurred_on <= as_of]
-    rows = _rows(kept)
+    rows = _rows(events, as_of)
     if len({row[2] for row in rows}) < len(rows):  # a repeated event_id (rare): see collapse_duplicates
-        rows = _rows(collapse_duplicates(kept))
+        rows = _rows(collapse_duplicates([row[5] for row in rows]), as_of)
     rows.sort()
     return rows
 
 
-def _rows(events: Iterable[Event]) -> list[Replayed]:
+def _rows(events: Iterable[Event], as_of: dt.date) -> list[Replayed]:
+    """The events up to ``as_of`` as Replayed rows, in the given order.
+
+    Each event's fields are read from its ``__dict__`` (where a pydantic model keeps them): one
+    read of it costs about what one attribute read does through BaseModel's ``__getattr__`` hook,
+    and a row needs four fields.
+    """
     rows: list[Replayed] = []
     for e in events:
-        event_type = e.type
-        rows.append((e.occurred_on, TYPE_ORDER[event_type], e.event_id, event_type, e.data, e))
+        fields = e.__dict__
+        day = fields["occurred_on"]
+        if day <= as_of:
+            event_type = fields["type"]
+            rows.append((day, TYPE_ORDER[event_type], fields["event_id"], event_type, fields["data"], e))
     return rows
 
 
@@ -79,9 +85,12 @@ def plan_follow_up(events: Sequence[Event], as_of: dt.date, profile: Profile = D
     stage = stage_of(case, profile.small_tumour_cm)
     horizon = add_months(as_of, profile.horizon_months)
     reminders: list[Reminder] = []
-    for series in book.series:
-        _list(series, as_of, horizon, reminders)
-    reminders.sort(key=_ORDER)  # §0: equal due dates ordered by rule id, then key
+    for series in sorted(book.series, key=_series_order):
+        if isinstance(series, Fixed):
+            _list_fixed(series, as_of, horizon, reminders)
+        else:
+            _list(series, as_of, horizon, reminders)
+    reminders.sort(key=_DUE_ON)  # stable: see _series_order
     course = case.current_course()
     therapy = None
     if course is not None:
@@ -113,8 +122,20 @@ def plan_patients(events: Iterable[Event], as_of: dt.date, profile: Profile = DE
     return [plan_follow_up(by_patient[pid], as_of, profile) for pid in sorted(by_patient)]
 
 
+def _series_order(series: Series) -> tuple[str, str]:
+    """§0 orders reminders by due date, then rule id, then key. Listing the series in (rule id, key
+    prefix) order, each series' items in due order, and then sorting stably by due date alone gives
+    that order with cheap date comparisons instead of a 3-tuple key per reminder: two reminders due
+    the same day are then in (rule id, key) order, because keys of different series differ within
+    their prefixes (``rule:kind:YYYY-MM-DD:``) and a series never has two items due the same day;
+    series with the same prefix (one re-opened with its old anchor) keep the book's order, as
+    their items are due on different days (the later one's on or after the day it opened)."""
+    return series.rule.id, series.key_prefix
+
+
 def _list(series: Series, as_of: dt.date, horizon: dt.date, out: list[Reminder]) -> None:
-    """Append the series' items to ``out`` as reminders with their status at ``as_of`` (§9).
+    """Append the items of a one-off or chained series to ``out`` as reminders with their status at
+    ``as_of`` (§9); fixed series are listed by _list_fixed.
 
     Items still open in a closed series are cancelled as of its closing day (Series.settle). A
     cancelled item is listed only if it was due by the day it was cancelled (a missed or abandoned
@@ -129,12 +150,10 @@ def _list(series: Series, as_of: dt.date, horizon: dt.date, out: list[Reminder])
         and not (isinstance(series, Chained) and series.end is not None)
     )
     items = series.items
-    is_fixed = isinstance(series, Fixed)
-    last_index = len(items) - 1
     kind, rule, rationale, citation = series.kind, series.rule.id, series.rationale, series.rule.citation
     prefix = series.key_prefix
     append = out.append
-    for index, item in enumerate(items):
+    for item in items:
         due = item.due
         if open_ended and due > horizon:
             break
@@ -151,9 +170,6 @@ def _list(series: Series, as_of: dt.date, horizon: dt.date, out: list[Reminder])
                 status = "cancelled"
             elif as_of < due:
                 status = "planned"
-            elif is_fixed and index < last_index and as_of > due and as_of >= items[index + 1].due:
-                # §0: a fixed item past its window becomes cancelled (missed) once the next item is due
-                status, cancelled_on = "cancelled", items[index + 1].due
             elif (as_of - due).days <= item.window:
                 status = "due"
             else:
@@ -172,6 +188,59 @@ def _list(series: Series, as_of: dt.date, horizon: dt.date, out: list[Reminder])
                     citation,
                     item.completed_on,
                     item.completed_by,
+                    cancelled_on,
+                ),
+            )
+        )
+
+
+def _list_fixed(series: Fixed, as_of: dt.date, horizon: dt.date, out: list[Reminder]) -> None:
+    """_list for a fixed series, whose items are its parallel lists ``dues`` and ``windows``.
+
+    A fixed series is listed to ``horizon`` or its closing day, and an open item past its window
+    becomes cancelled (missed) once the next item is due (§0).
+    """
+    series.materialise(horizon)
+    closed_on = series.closed_on
+    dues, windows, done, cancelled = series.dues, series.windows, series.done, series.cancelled
+    last_index = len(dues) - 1
+    kind, rule, rationale, citation = series.kind, series.rule.id, series.rationale, series.rule.citation
+    prefix = series.key_prefix
+    append = out.append
+    for index, due in enumerate(dues):
+        status: Status
+        completed_on = completed_by = cancelled_on = None
+        if done and index in done:
+            completed_on, completed_by = done[index]
+            status = "completed"
+        else:
+            cancelled_on = cancelled.get(index, closed_on) if cancelled else closed_on
+            if cancelled_on is not None:
+                if due > cancelled_on:
+                    continue
+                status = "cancelled"
+            elif as_of < due:
+                status = "planned"
+            elif index < last_index and as_of > due and as_of >= dues[index + 1]:
+                status, cancelled_on = "cancelled", dues[index + 1]
+            elif (as_of - due).days <= windows[index]:
+                status = "due"
+            else:
+                status = "overdue"
+        append(
+            _new_reminder(
+                Reminder,
+                (
+                    prefix + (_ORDINAL_TEXT[n] if (n := index + 1) < _ORDINALS_CACHED else str(n)),
+                    kind,
+                    due,
+                    windows[index],
+                    status,
+                    rule,
+                    rationale,
+                    citation,
+                    completed_on,
+                    completed_by,
                     cancelled_on,
                 ),
             )

@@ -13,11 +13,15 @@ def stage_of(case: Case, small_tumour_cm: float = 2.0) -> Stage:
         return "ended"
     if case.is_advanced:
         return "advanced"
-    running = [c for c in case.courses if c.stop is None]
-    if any(c.setting == "neoadjuvant" for c in running):
+    neoadjuvant = adjuvant = False  # of the running courses (one loop: this runs every event day)
+    for c in case.courses:
+        if c.stop is None:
+            neoadjuvant = neoadjuvant or c.setting == "neoadjuvant"
+            adjuvant = adjuvant or c.adjuvant_from is not None
+    if neoadjuvant:
         return "neoadjuvant"
     if case.is_resected:
-        return "adjuvant" if any(c.is_adjuvant for c in running) else "post_treatment_surveillance"
+        return "adjuvant" if adjuvant else "post_treatment_surveillance"
     if (
         case.diagnosis_site in _SMALL_TUMOUR_SITES
         and case.diagnosis_size_cm is not None

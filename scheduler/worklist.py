@@ -75,7 +75,10 @@ def worklist(
     days: int = DEFAULT_DAYS,
     limit: int = DEFAULT_ITEMS,
     count_cap: int | None = None,
+    with_names: bool = False,
 ) -> dict[str, Any]:
+    """The worklist as JSON-ready data. ``with_names`` adds ``names`` (patient id → name) for the
+    patients listed, read in the same statements (the dashboard shows them; the API does not)."""
     limit = max(1, min(limit, MAX_ITEMS))
     horizon = today + dt.timedelta(days=days)
     scope = None if principal.sees_all else principal.navigator_id or ""
@@ -91,7 +94,7 @@ def worklist(
         alert_ids, n_alerts, n_critical = _alerts_of(session, scope, severity, limit)
     alerts = _alerts_by_id(session, alert_ids)
     failed, n_failed = _failed_notifications(session, scope, limit)
-    return {
+    found: dict[str, Any] = {
         "as_of": today.isoformat(),
         "counts": {
             "overdue": n_overdue,
@@ -106,6 +109,25 @@ def worklist(
         "alerts": [alert_json(a) for a in alerts],
         "failed_notifications": [failure_json(n) for n in failed],
     }
+    if with_names:
+        names = {row.patient_id: row.patient_name for row in (*overdue, *soon, *alerts)}
+        unnamed = {n.patient_id for n in failed if n.patient_id and n.patient_id not in names}
+        if unnamed:
+            query = select(PatientRow.patient_id, PatientRow.name).where(PatientRow.patient_id.in_(unnamed))
+            names |= {row.patient_id: row.name for row in session.execute(query)}
+        found["names"] = names
+    return found
+
+
+def _name_of(patient_id: Any) -> Any:
+    """The patient's name, for the dashboard (``with_names``), as a subquery per row shown: a join
+    let the planner, misjudging how few rows the ranking keeps, hash all 100,000 patients."""
+    return (
+        select(PatientRow.name)
+        .where(PatientRow.patient_id == patient_id)
+        .scalar_subquery()
+        .label("patient_name")
+    )
 
 
 def _patients_of(navigator_id: str) -> Any:
@@ -133,7 +155,7 @@ def _reminders_of(
         ranked = ranked.where(ReminderRow.kind == kind)
     shown = ranked.subquery()
     rows = session.execute(
-        select(shown.c.is_overdue, shown.c.total, *REMINDER_COLUMNS)
+        select(shown.c.is_overdue, shown.c.total, *REMINDER_COLUMNS, _name_of(ReminderRow.patient_id))
         .join(ReminderRow, ReminderRow.id == shown.c.ranked_id)
         .where(shown.c.position <= limit)
         .order_by(shown.c.is_overdue, shown.c.position)
@@ -169,7 +191,7 @@ def _reminders_of_everyone(
     def ranked(*where: ColumnElement[bool]) -> list[Shown]:
         return list(
             session.execute(
-                select(*REMINDER_COLUMNS)
+                select(*REMINDER_COLUMNS, _name_of(ReminderRow.patient_id))
                 .where(*where, *kind_is)
                 .order_by(ReminderRow.due_on, ReminderRow.patient_id, ReminderRow.id)
                 .limit(limit)
@@ -258,7 +280,12 @@ def _failed_notifications(
 def _alerts_by_id(session: Session, ids: list[int]) -> list[Shown]:
     if not ids:
         return []
-    rows = {row.id: row for row in session.execute(select(*ALERT_COLUMNS).where(AlertRow.id.in_(ids)))}
+    rows = {
+        row.id: row
+        for row in session.execute(
+            select(*ALERT_COLUMNS, _name_of(AlertRow.patient_id)).where(AlertRow.id.in_(ids))
+        )
+    }
     return [rows[i] for i in ids]
 
 

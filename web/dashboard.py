@@ -29,11 +29,10 @@ from fastapi.responses import RedirectResponse, Response
 from fastapi.staticfiles import StaticFiles
 from fastapi.templating import Jinja2Templates
 from jinja2 import Environment, FileSystemLoader, StrictUndefined
-from sqlalchemy import select
 from sqlalchemy.orm import Session
 from starlette.concurrency import run_in_threadpool
 
-from models.rows import AlertRow, PatientRow
+from models.rows import AlertRow
 from notifications.labels import label
 from scheduler import audit
 from scheduler.access import (
@@ -187,15 +186,6 @@ def _same_origin(request: Request) -> bool:
     return urlsplit(origin).netloc in allowed
 
 
-def _names(session: Session, patient_ids: set[str]) -> dict[str, str | None]:
-    if not patient_ids:
-        return {}
-    rows = session.execute(
-        select(PatientRow.patient_id, PatientRow.name).where(PatientRow.patient_id.in_(sorted(patient_ids)))
-    )
-    return {row.patient_id: row.name for row in rows}
-
-
 # ---- sign-in ----------------------------------------------------------------------------------------
 
 
@@ -267,11 +257,15 @@ def worklist_page(request: Request, kind: str = "", severity: str = "", more: st
     settings, principal = settings_of(request), ws.principal
     with sessions_of(request).begin() as session:
         found = worklist(
-            session, principal, settings.today(), kind=kind or None, severity=severity or None, limit=limit
+            session,
+            principal,
+            settings.today(),
+            kind=kind or None,
+            severity=severity or None,
+            limit=limit,
+            with_names=True,
         )
-        ids = {item["patient_id"] for section in ("overdue", "due_soon", "alerts", "failed_notifications")
-               for item in found[section] if item["patient_id"]}  # fmt: skip
-        names = _names(session, ids)
+        names = found["names"]
         audit.record(session, principal.actor(client_of(request)), "read_worklist")
     alerts = found["alerts"] if severity else [a for a in found["alerts"] if a["severity"] != "info"]
     for section in ("overdue", "due_soon"):

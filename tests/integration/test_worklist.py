@@ -151,3 +151,18 @@ def test_a_clinicians_reminder_counts_stop_at_the_cap(everyone_with_one_navigato
     assert navigator["capped_counts"] == []
     assert roomy["counts"]["overdue"] == exact["overdue"]
     assert "overdue" not in roomy["capped_counts"]  # exactly at the cap is still exact
+
+
+def test_with_names_names_every_patient_listed(everyone_with_one_navigator: Database) -> None:
+    db = everyone_with_one_navigator
+    with db.sessions() as session:
+        stored = dict(session.execute(select(PatientRow.patient_id, PatientRow.name)).all())
+        for principal in (NAVIGATOR, CLINICIAN):
+            found = worklist(session, principal, AS_OF, with_names=True)
+            listed = {
+                item["patient_id"]
+                for section in ("overdue", "due_soon", "alerts", "failed_notifications")
+                for item in found[section]
+            }
+            assert found["names"] == {patient_id: stored[patient_id] for patient_id in listed}
+            assert "names" not in worklist(session, principal, AS_OF)  # the API's answer names no one

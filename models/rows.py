@@ -81,6 +81,11 @@ class PatientStateRow(Base):
     computed_at: Mapped[Timestamp] = mapped_column(default=utcnow)
 
 
+# The open reminders, as literal SQL: the partial index ix_reminders_open's predicate, which a
+# query must repeat (constants, not parameters) for SQLite to use the index.
+OPEN_REMINDER_SQL = "status IN ('overdue', 'due', 'planned')"
+
+
 class ReminderRow(Base):
     __tablename__ = "reminders"
     __table_args__ = (
@@ -94,8 +99,8 @@ class ReminderRow(Base):
             "patient_id",
             "due_on",
             postgresql_include=["id", "status", "kind"],  # kind: the worklist's filter
-            sqlite_where=text("status IN ('overdue', 'due', 'planned')"),
-            postgresql_where=text("status IN ('overdue', 'due', 'planned')"),
+            sqlite_where=text(OPEN_REMINDER_SQL),
+            postgresql_where=text(OPEN_REMINDER_SQL),
         ),
     )
 

@@ -187,8 +187,8 @@ class ClockState:
 
     holder: str = field(default_factory=new_holder)
     has_started: bool = False  # until today's run is known done, every tick checks it (start-up catch-up)
-    requeued_at: dict[str, dt.datetime] = field(default_factory=dict)
-    requeue_counts: dict[str, int] = field(default_factory=dict)  # consecutive re-queues while stalled
+    # Stalled patients re-queued: when last, and how many times in a row while they stayed stalled.
+    requeued: dict[str, tuple[dt.datetime, int]] = field(default_factory=dict)
 
 
 @dataclass(frozen=True)
@@ -276,32 +276,29 @@ def requeue_stalled(
     stall = dt.timedelta(seconds=settings.stalled_after_seconds)
     stalled = stalled_patient_ids(sessions, now - stall)
     still = set(stalled)
-    state.requeued_at = {pid: at for pid, at in state.requeued_at.items() if pid in still}
-    state.requeue_counts = {pid: n for pid, n in state.requeue_counts.items() if pid in still}
+    state.requeued = {pid: last for pid, last in state.requeued.items() if pid in still}
     is_queue_empty: bool | None = None
     due: list[str] = []
     for patient_id in stalled:
-        at = state.requeued_at.get(patient_id)
-        if at is not None:
+        if patient_id in state.requeued:
+            at, times = state.requeued[patient_id]
             since = now - at
             if since < stall:
                 continue
-            if since < requeue_wait(stall, state.requeue_counts.get(patient_id, 1)):
+            if since < requeue_wait(stall, times):
                 if is_queue_empty is None:
                     is_queue_empty = queue_length() == 0
                 if not is_queue_empty:
                     continue
         due.append(patient_id)
-    sent = []
+    sent = 0
     for patient_id in due:
         if enqueue(patient_id, False) is not False:  # False: not sent; try again next tick
-            state.requeued_at[patient_id] = now
-            state.requeue_counts[patient_id] = state.requeue_counts.get(patient_id, 0) + 1
-            sent.append(patient_id)
+            times = state.requeued.get(patient_id, (now, 0))[1]
+            state.requeued[patient_id] = (now, times + 1)
+            sent += 1
     if due:
-        log.info(
-            "re-queued %d patient(s) with events unprocessed for over %g s", len(sent), stall.total_seconds()
-        )
+        log.info("re-queued %d patient(s) with events unprocessed for over %g s", sent, stall.total_seconds())
     return tuple(due)
 
 

@@ -34,7 +34,7 @@ from typing import Any
 from sqlalchemy import ColumnElement, and_, func, literal, or_, select, text
 from sqlalchemy.orm import Session
 
-from models.rows import AlertRow, NotificationRow, PatientRow, ReminderRow
+from models.rows import OPEN_REMINDER_SQL, AlertRow, NotificationRow, PatientRow, ReminderRow
 from notifications.labels import label
 from scheduler.access import Principal
 
@@ -49,7 +49,7 @@ SEVERITY_ORDER = ("critical", "warning", "info")
 # Literally the partial indexes' predicates (SQLite uses a partial index only when the query says
 # the same with the same constants).
 ACTIVE = text("alerts.is_active")
-OPEN_REMINDER = text("reminders.status IN ('overdue', 'due', 'planned')")
+OPEN_REMINDER = text(f"reminders.{OPEN_REMINDER_SQL}")
 
 Shown = Any  # a Row of REMINDER_COLUMNS or ALERT_COLUMNS (SQLAlchemy's Row types them column by column)
 # What the worklist shows of each row (selected as columns: ORM objects cost more than the SQL).

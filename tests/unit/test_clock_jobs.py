@@ -243,12 +243,11 @@ def test_the_doubling_starts_again_once_the_patient_was_processed(
             now=T0 + dt.timedelta(seconds=seconds),
             queue_length=lambda: 9,
         )
-    assert state.requeue_counts == {"P1": 3}
+    assert state.requeued["P1"][1] == 3
     with sessions.begin() as session:
         session.execute(update(EventRow).values(processed_at=T0))
     tick(sessions, settings, Recorder(), state, now=T0 + dt.timedelta(seconds=1000), queue_length=lambda: 9)
-    assert state.requeue_counts == {}
-    assert state.requeued_at == {}
+    assert state.requeued == {}
 
 
 def test_daily_recompute_runs_at_its_time_once_and_only_for_active_patients(

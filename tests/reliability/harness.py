@@ -119,10 +119,18 @@ class Feeder(threading.Thread):
         self.refused = 0  # submissions the database refused (retried)
         self.unqueued = 0  # events stored without a message
         self.error: BaseException | None = None
+        self.stopping = threading.Event()
+
+    def stop(self, timeout: float = 60) -> None:
+        """Stop after the batch in hand (a test that failed meanwhile)."""
+        self.stopping.set()
+        self.join(timeout)
 
     def run(self) -> None:
         try:
             for number, batch in enumerate(self.batches, start=1):
+                if self.stopping.is_set():
+                    return
                 skip = bool(self.unqueued_every) and number % self.unqueued_every == 0
                 self._submit(batch, skip)
                 if skip:
@@ -361,9 +369,13 @@ def inject_while_feeding(
     rng = random.Random(seed)
     log = log or FaultLog()
     feeder.start()
-    while (feeder.is_alive() or log.injected < at_least) and log.injected < at_most:
-        time.sleep(rng.uniform(*gap))
-        inject(log)
+    try:
+        while (feeder.is_alive() or log.injected < at_least) and log.injected < at_most:
+            time.sleep(rng.uniform(*gap))
+            inject(log)
+    except BaseException:
+        feeder.stop()  # a failed injection must not leave it storing events into the next test
+        raise
     feeder.finish()
     return log
 

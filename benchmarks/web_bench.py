@@ -114,12 +114,13 @@ EVENT_COLUMNS = (
     "processed_at",
 )  # fmt: skip
 REMINDER_COLUMNS = (
-    "id", "patient_id", "key", "kind", "due_on", "window_days", "status", "rule", "rationale", "citation",
-    "completed_on", "completed_by", "cancelled_on", "revision", "notice_on", "created_at", "updated_at",
+    "id", "patient_id", "navigator_id", "key", "kind", "due_on", "window_days", "status", "rule",
+    "rationale", "citation", "completed_on", "completed_by", "cancelled_on", "revision", "notice_on",
+    "created_at", "updated_at",
 )  # fmt: skip
 ALERT_COLUMNS = (
-    "id", "patient_id", "code", "rule", "severity", "message", "citation", "is_active", "first_seen_at",
-    "updated_at", "acknowledged_at", "acknowledged_by", "acknowledgement_note",
+    "id", "patient_id", "navigator_id", "code", "rule", "severity", "message", "citation", "is_active",
+    "first_seen_at", "updated_at", "acknowledged_at", "acknowledged_by", "acknowledgement_note",
 )  # fmt: skip
 NOTIFICATION_COLUMNS = (
     "dedup_key", "kind", "audience", "reminder_id", "patient_id", "navigator_id", "revision", "due_on",
@@ -262,7 +263,7 @@ def build_block(
             updated = created if revision == 1 else at(min(closed_on(r), AS_OF), 2)
             completed_by = r.completed_by.replace(t.pid, pid, 1) if r.completed_by else None
             notice_on = initial_notice_on(r.kind, r.due_on, r.window_days, r.status, DEFAULT_PROFILE)
-            reminder = (ids.reminder_id, pid, r.key, r.kind, r.due_on, r.window_days, r.status, r.rule,
+            reminder = (ids.reminder_id, pid, nav, r.key, r.kind, r.due_on, r.window_days, r.status, r.rule,
                    r.rationale, r.citation, r.completed_on, completed_by, r.cancelled_on, revision,
                    notice_on, created, updated)  # fmt: skip
             reminders.append((r.due_on, pid, reminder))
@@ -272,9 +273,8 @@ def build_block(
             acknowledged: tuple[Any, ...] = (None, None, None)
             if rng.random() < 1 / 3:
                 acknowledged = (seen + dt.timedelta(hours=5), "bench-navigator", "Patient called; booked.")
-            block.alerts.append(
-                (ids.alert_id, pid, code, rule, severity, message, citation, True, seen, seen, *acknowledged)
-            )
+            alert = (ids.alert_id, pid, nav, code, rule, severity, message, citation, True, seen, seen)
+            block.alerts.append((*alert, *acknowledged))
         block.notifications.extend(
             notifications_of(pid, nav, email, mine, rng, failed=rng.random() < FAILED_SHARE)
         )

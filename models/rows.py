@@ -81,9 +81,10 @@ class PatientStateRow(Base):
     computed_at: Mapped[Timestamp] = mapped_column(default=utcnow)
 
 
-# The open reminders, as literal SQL: the partial index ix_reminders_open's predicate, which a
-# query must repeat (constants, not parameters) for SQLite to use the index.
+# The open reminders, as literal SQL: the partial index ix_reminders_navigator_open's predicate,
+# which a query must repeat (constants, not parameters) for SQLite to use the index.
 OPEN_REMINDER_SQL = "status IN ('overdue', 'due', 'planned')"
+FAILED_NOTIFICATION_SQL = "status = 'failed'"  # likewise, ix_notifications_failed's
 
 
 class ReminderRow(Base):
@@ -91,14 +92,15 @@ class ReminderRow(Base):
     __table_args__ = (
         UniqueConstraint("patient_id", "key", name="uq_reminders_patient_key"),
         Index("ix_reminders_status_due", "status", "due_on"),
-        # A navigator's open reminders up to a date, index-only (the worklist, docs/performance.md
-        # §4). It replaces an index on patient_id alone, which the planner preferred while both
-        # existed; a patient's reminders (processing, the patient page) use uq_reminders_patient_key.
+        # A navigator's open reminders up to a date: one index range, read from the index alone
+        # (the worklist, docs/performance.md §4). A patient's reminders (processing, the patient
+        # page) are found through uq_reminders_patient_key.
         Index(
-            "ix_reminders_open",
-            "patient_id",
+            "ix_reminders_navigator_open",
+            "navigator_id",
+            "status",
             "due_on",
-            postgresql_include=["id", "status", "kind"],  # kind: the worklist's filter
+            postgresql_include=["id", "kind", "patient_id"],  # kind: the worklist's filter
             sqlite_where=text(OPEN_REMINDER_SQL),
             postgresql_where=text(OPEN_REMINDER_SQL),
         ),
@@ -106,6 +108,9 @@ class ReminderRow(Base):
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
     patient_id: Mapped[str] = mapped_column(String(64), ForeignKey("patients.patient_id"))
+    # A copy of the patient's navigator_id, so that a navigator's worklist is one index range
+    # (kept by scheduler.processing, which alone writes patients.navigator_id).
+    navigator_id: Mapped[str | None] = mapped_column(String(128))
     key: Mapped[str] = mapped_column(String(200))
     kind: Mapped[str] = mapped_column(String(32))
     due_on: Mapped[dt.date] = mapped_column(Date)
@@ -137,11 +142,11 @@ class AlertRow(Base):
             sqlite_where=text("is_active"),
             postgresql_where=text("is_active"),
         ),
-        # The worklist (scheduler/worklist.py): a navigator's active alerts by patient, index-only;
-        # everyone's, one severity and acknowledgement state at a time, newest first.
+        # The worklist (scheduler/worklist.py): a navigator's active alerts, index-only; everyone's,
+        # one severity and acknowledgement state at a time, newest first.
         Index(
-            "ix_alerts_active_patient_severity",
-            "patient_id",
+            "ix_alerts_active_navigator",
+            "navigator_id",
             "severity",
             postgresql_include=["id", "acknowledged_at", "first_seen_at"],  # what the worklist ranks by
             sqlite_where=text("is_active"),
@@ -165,6 +170,7 @@ class AlertRow(Base):
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
     patient_id: Mapped[str] = mapped_column(String(64), ForeignKey("patients.patient_id"), index=True)
+    navigator_id: Mapped[str | None] = mapped_column(String(128))  # the patient's, as on reminders
     code: Mapped[str] = mapped_column(String(64))
     rule: Mapped[str] = mapped_column(String(64))
     severity: Mapped[str] = mapped_column(String(16))
@@ -247,6 +253,14 @@ class NotificationRow(Base):
             "id",
             sqlite_where=text("status IN ('pending', 'queued', 'sending')"),
             postgresql_where=text("status IN ('pending', 'queued', 'sending')"),
+        ),
+        Index(  # the worklist's failed emails, newest first, counted and scoped from the index alone
+            "ix_notifications_failed",
+            "updated_at",
+            "id",
+            postgresql_include=["patient_id", "navigator_id"],
+            sqlite_where=text(FAILED_NOTIFICATION_SQL),
+            postgresql_where=text(FAILED_NOTIFICATION_SQL),
         ),
     )
 

@@ -92,7 +92,10 @@ def _apply_plan(
     profile: Profile,
 ) -> None:
     now = utcnow()
+    navigator_before = patient.navigator_id
     _update_contact(patient, events, plan)
+    if patient.navigator_id != navigator_before:
+        _copy_navigator(session, patient)
     state = session.get(PatientStateRow, patient.patient_id)
     therapy = plan.therapy.to_json() if plan.therapy else None
     if state is None:
@@ -116,13 +119,22 @@ def _apply_plan(
         r.key: r
         for r in session.scalars(select(ReminderRow).where(ReminderRow.patient_id == patient.patient_id))
     }
+    for r in rows.values():  # heals a copy that drifted (a hand edit): the next recompute mends it
+        if r.navigator_id != patient.navigator_id:
+            r.navigator_id = patient.navigator_id
     stored = {key: _stored(r) for key, r in rows.items()}
     changes = reconcile_reminders(stored, plan.reminders)
     if changes.inserts:  # one executemany: a new patient brings dozens of reminders at once
         session.execute(
             insert(ReminderRow),
             [
-                {"patient_id": patient.patient_id, "revision": 1, "created_at": now, "updated_at": now}
+                {
+                    "patient_id": patient.patient_id,
+                    "navigator_id": patient.navigator_id,
+                    "revision": 1,
+                    "created_at": now,
+                    "updated_at": now,
+                }
                 | _fields(reminder)
                 | {
                     "notice_on": initial_notice_on(
@@ -158,6 +170,9 @@ def _apply_plan(
             select(AlertRow).where(AlertRow.patient_id == patient.patient_id, AlertRow.is_active.is_(True))
         )
     }
+    for a in active.values():
+        if a.navigator_id != patient.navigator_id:
+            a.navigator_id = patient.navigator_id
     alert_changes = reconcile_alerts(
         (StoredAlert(a.rule, a.code, a.severity, a.message) for a in active.values()), plan.alerts
     )
@@ -165,6 +180,7 @@ def _apply_plan(
         session.add(
             AlertRow(
                 patient_id=patient.patient_id,
+                navigator_id=patient.navigator_id,
                 code=alert.code,
                 rule=alert.rule,
                 severity=alert.severity,
@@ -187,6 +203,19 @@ def _apply_plan(
         row_a = active[(gone.rule, gone.code)]
         row_a.is_active, row_a.resolved_at, row_a.updated_at = False, now, now
     result.alerts_raised, result.alerts_resolved = len(alert_changes.raised), len(alert_changes.resolved)
+
+
+def _copy_navigator(session: Session, patient: PatientRow) -> None:
+    """The patient moved to another navigator (or got a first one): their reminders and alerts
+    carry a copy of ``navigator_id`` (the worklist's index leads with it), rewritten here in the
+    same transaction, so no worklist ever shows a patient to the wrong navigator or to none."""
+    for row in (ReminderRow, AlertRow):
+        session.execute(
+            update(row)
+            .where(row.patient_id == patient.patient_id)
+            .values(navigator_id=patient.navigator_id)
+            .execution_options(synchronize_session=False)
+        )
 
 
 def _update_contact(patient: PatientRow, events: list[Event], plan: Plan) -> None:

@@ -9,32 +9,38 @@ for the patients the caller may see. Shared by the JSON API and the dashboard.
   5xx), newest first: someone has to tell the patient another way.
 
 Each section lists at most ``limit`` items (100 unless asked, at most 500); ``counts`` are exact,
-except that for a caller who sees everyone the reminder counts stop at ``COUNT_CAP`` (10,000) and
+except that for a caller who sees everyone each count stops at ``COUNT_CAP`` (10,000) and
 ``capped_counts`` names those that did.
 Statuses are as the workers last stored them (the clock recomputes every patient daily), so a
 ``due`` reminder has ``due_on <= today`` and a ``planned`` one ``due_on > today``: due soon is
 ``status IN ('due', 'planned') AND due_on <= today + days``, an index range.
 
-How it stays fast at 100,000 patients (docs/performance.md §4): for a navigator, one index-only
-statement over ``ix_reminders_open`` returns the (id, status, due_on, patient) of
-every open reminder of their patients up to the horizon, which is counted and ranked here, and only
-the rows shown are then read whole; alerts likewise over ``ix_alerts_active_patient_severity``.
-For a caller who sees everyone there is no patient filter at all: counts are index-only range
-scans of ``ix_reminders_status_due`` that stop at the cap, and the lists are ordered index scans
-that stop at the limit.
+How it stays fast at 100,000 patients (docs/performance.md §4): every reminder and alert carries
+its patient's ``navigator_id`` (``scheduler.processing`` keeps the copies), so a navigator's open
+reminders up to the horizon are one range of ``ix_reminders_navigator_open``, counted and ranked
+by window functions over the index alone in one statement that reads whole only the rows shown;
+their alerts likewise over ``ix_alerts_active_navigator``. For a caller who sees everyone there
+is no filter at all: counts are index-only range scans (``ix_reminders_status_due``, the alert
+partial indexes) that stop at the cap, and the lists are ordered index scans that stop at the
+limit.
 """
 
 from __future__ import annotations
 
 import datetime as dt
-import heapq
-from collections.abc import Sequence
 from typing import Any
 
-from sqlalchemy import ColumnElement, and_, func, literal, or_, select, text
+from sqlalchemy import and_, case, func, literal, or_, select, text, union_all
 from sqlalchemy.orm import Session
 
-from models.rows import OPEN_REMINDER_SQL, AlertRow, NotificationRow, PatientRow, ReminderRow
+from models.rows import (
+    FAILED_NOTIFICATION_SQL,
+    OPEN_REMINDER_SQL,
+    AlertRow,
+    NotificationRow,
+    PatientRow,
+    ReminderRow,
+)
 from notifications.labels import label
 from scheduler.access import Principal
 
@@ -50,6 +56,7 @@ SEVERITY_ORDER = ("critical", "warning", "info")
 # the same with the same constants).
 ACTIVE = text("alerts.is_active")
 OPEN_REMINDER = text(f"reminders.{OPEN_REMINDER_SQL}")
+FAILED = text(f"notifications.{FAILED_NOTIFICATION_SQL}")
 
 Shown = Any  # a Row of REMINDER_COLUMNS or ALERT_COLUMNS (SQLAlchemy's Row types them column by column)
 # What the worklist shows of each row (selected as columns: ORM objects cost more than the SQL).
@@ -82,39 +89,33 @@ def worklist(
     limit = max(1, min(limit, MAX_ITEMS))
     horizon = today + dt.timedelta(days=days)
     scope = None if principal.sees_all else principal.navigator_id or ""
-    capped: list[str] = []
+    cap = COUNT_CAP if count_cap is None else count_cap
     if scope is None:
-        overdue, soon, n_overdue, n_soon, more_overdue, more_soon = _reminders_of_everyone(
-            session, horizon, kind, limit, COUNT_CAP if count_cap is None else count_cap
-        )
-        capped += ["overdue"] * more_overdue + ["due_soon"] * more_soon
-        alert_ids, n_alerts, n_critical = _alerts_of_everyone(session, severity, limit)
+        overdue, soon, n_overdue, n_soon = _reminders_of_everyone(session, horizon, kind, limit, cap)
+        alerts, n_alerts, n_critical = _alerts_of_everyone(session, severity, limit, cap)
     else:
         overdue, soon, n_overdue, n_soon = _reminders_of(session, scope, horizon, kind, limit)
-        alert_ids, n_alerts, n_critical = _alerts_of(session, scope, severity, limit)
-    alerts = _alerts_by_id(session, alert_ids)
+        alerts, n_alerts, n_critical = _alerts_of(session, scope, severity, limit)
     failed, n_failed = _failed_notifications(session, scope, limit)
+    counts = {
+        "overdue": n_overdue,
+        "due_soon": n_soon,
+        "alerts": n_alerts,
+        "critical": n_critical,
+        "failed_notifications": n_failed,
+    }
     found: dict[str, Any] = {
         "as_of": today.isoformat(),
-        "counts": {
-            "overdue": n_overdue,
-            "due_soon": n_soon,
-            "alerts": n_alerts,
-            "critical": n_critical,
-            "failed_notifications": n_failed,
-        },
-        "capped_counts": capped,
+        "counts": {name: min(n, cap) if scope is None else n for name, n in counts.items()},
+        "capped_counts": [name for name, n in counts.items() if scope is None and n > cap],
         "overdue": [reminder_json(r, today) for r in overdue],
         "due_soon": [reminder_json(r, today) for r in soon],
         "alerts": [alert_json(a) for a in alerts],
-        "failed_notifications": [failure_json(n) for n in failed],
+        "failed_notifications": [failure_json(row[0]) for row in failed],
     }
     if with_names:
         names = {row.patient_id: row.patient_name for row in (*overdue, *soon, *alerts)}
-        unnamed = {n.patient_id for n in failed if n.patient_id and n.patient_id not in names}
-        if unnamed:
-            query = select(PatientRow.patient_id, PatientRow.name).where(PatientRow.patient_id.in_(unnamed))
-            names |= {row.patient_id: row.name for row in session.execute(query)}
+        names |= {row[0].patient_id: row.patient_name for row in failed if row[0].patient_id}
         found["names"] = names
     return found
 
@@ -134,131 +135,153 @@ def _patients_of(navigator_id: str) -> Any:
     return select(PatientRow.patient_id).where(PatientRow.navigator_id == navigator_id)
 
 
+def _capped_count(table: Any, cap: int, *where: Any) -> Any:
+    """``count(*)`` of the rows matching ``where``, stopping after ``cap + 1`` (an index-only range
+    scan that ends there): more than ``cap`` means "at least ``cap``"."""
+    found = select(literal(1)).select_from(table).where(*where).limit(cap + 1).subquery()
+    return select(func.count()).select_from(found).scalar_subquery()
+
+
 def _reminders_of(
     session: Session, navigator_id: str, horizon: dt.date, kind: str | None, limit: int
 ) -> tuple[list[Shown], list[Shown], int, int]:
-    """One statement for both sections and their counts: the database ranks a navigator's few
-    thousand open reminders (a window over one index-only scan) and reads only those shown."""
-    is_overdue = (ReminderRow.status == "overdue").label("is_overdue")
-    order = (ReminderRow.due_on, ReminderRow.patient_id, ReminderRow.id)
-    ranked = select(
-        ReminderRow.id.label("ranked_id"),
-        is_overdue,
-        func.count().over(partition_by=is_overdue).label("total"),
-        func.row_number().over(partition_by=is_overdue, order_by=order).label("position"),
-    ).where(
-        ReminderRow.patient_id.in_(_patients_of(navigator_id)),
-        OPEN_REMINDER,
-        ReminderRow.due_on <= horizon,
-    )
-    if kind:
-        ranked = ranked.where(ReminderRow.kind == kind)
-    shown = ranked.subquery()
-    rows = session.execute(
-        select(shown.c.is_overdue, shown.c.total, *REMINDER_COLUMNS, _name_of(ReminderRow.patient_id))
-        .join(ReminderRow, ReminderRow.id == shown.c.ranked_id)
-        .where(shown.c.position <= limit)
-        .order_by(shown.c.is_overdue, shown.c.position)
-    ).all()
-    overdue = [row for row in rows if row.is_overdue]
-    soon = [row for row in rows if not row.is_overdue]
-    n_overdue = int(overdue[0].total) if overdue else 0
-    n_soon = int(soon[0].total) if soon else 0
-    return overdue, soon, n_overdue, n_soon
+    """``ix_reminders_navigator_open`` is (navigator_id, status, due_on): the overdue list is one
+    ordered range that stops at ``limit``, due soon two short ranges (due; planned up to the
+    horizon) and each count an index-only range scan."""
+    mine = [ReminderRow.navigator_id == navigator_id, OPEN_REMINDER, ReminderRow.due_on <= horizon]
+    return _listed(session, mine, kind, limit, cap=None)
 
 
 def _reminders_of_everyone(
     session: Session, horizon: dt.date, kind: str | None, limit: int, cap: int
-) -> tuple[list[Shown], list[Shown], int, int, bool, bool]:
-    """Counts by status, each an index-only range scan that stops after ``cap``; each list an
-    ordered index scan up to ``limit``. Returns the lists, the counts, and whether each count is
-    only a lower bound (it reached ``cap``)."""
-    kind_is = [ReminderRow.kind == kind] if kind else []
-
-    def count(status: str) -> int:
-        found = (
-            select(literal(1))
-            .select_from(ReminderRow)
-            .where(ReminderRow.status == status, ReminderRow.due_on <= horizon, *kind_is)
-            .limit(cap + 1)
-            .subquery()
-        )
-        return int(session.scalar(select(func.count()).select_from(found)) or 0)
-
-    n_overdue = count("overdue")
-    n_soon = count("due") + count("planned")
-
-    def ranked(*where: ColumnElement[bool]) -> list[Shown]:
-        return list(
-            session.execute(
-                select(*REMINDER_COLUMNS, _name_of(ReminderRow.patient_id))
-                .where(*where, *kind_is)
-                .order_by(ReminderRow.due_on, ReminderRow.patient_id, ReminderRow.id)
-                .limit(limit)
-            ).all()
-        )
-
-    overdue = ranked(ReminderRow.status == "overdue", ReminderRow.due_on <= horizon)
-    soon = ranked(ReminderRow.status == "due", ReminderRow.due_on <= horizon) + ranked(
-        ReminderRow.status == "planned", ReminderRow.due_on <= horizon
-    )
-    soon = heapq.nsmallest(limit, soon, key=lambda row: (row.due_on, row.patient_id, row.id))
-    return overdue, soon, min(n_overdue, cap), min(n_soon, cap), n_overdue > cap, n_soon > cap
+) -> tuple[list[Shown], list[Shown], int, int]:
+    """No filter but the section: each list an ordered scan of ``ix_reminders_status_due`` that
+    stops at ``limit`` (due soon: one for due, one for planned), each count an index-only range
+    scan that stops after ``cap + 1``."""
+    return _listed(session, [ReminderRow.due_on <= horizon], kind, limit, cap=cap, split_soon=True)
 
 
-def _alert_order(severity: str, is_acknowledged: bool, first_seen_at: dt.datetime) -> tuple[int, bool, float]:
-    rank = SEVERITY_ORDER.index(severity) if severity in SEVERITY_ORDER else len(SEVERITY_ORDER)
-    return rank, is_acknowledged, -first_seen_at.timestamp()
+def _count(cap: int | None, *where: Any) -> Any:
+    """``count(*)`` of the reminders matching ``where`` as a scalar subquery; with a ``cap``, a scan
+    that stops after ``cap + 1`` rows (more than ``cap`` then means "at least ``cap``")."""
+    if cap is not None:
+        return _capped_count(ReminderRow, cap, *where)
+    return select(func.count()).select_from(ReminderRow).where(*where).scalar_subquery()
+
+
+def _listed(
+    session: Session,
+    where: list[Any],
+    kind: str | None,
+    limit: int,
+    *,
+    cap: int | None,
+    split_soon: bool = False,
+) -> tuple[list[Shown], list[Shown], int, int]:
+    """Both reminder sections and their counts in one statement: the first ``limit`` ids of each
+    section (ordered index scans, each in a subquery so that SQLite takes its ORDER BY and LIMIT),
+    then only those rows read whole, with the counts as uncorrelated subqueries (computed once;
+    stopping after ``cap + 1`` when there is a ``cap``).
+    ``split_soon`` lists due and planned separately: without a leading equality the index gives no
+    order to an ``IN``."""
+    where = [*where, ReminderRow.kind == kind] if kind else where
+    order = (ReminderRow.due_on, ReminderRow.patient_id, ReminderRow.id)
+    is_overdue = ReminderRow.status == "overdue"
+    is_soon = ReminderRow.status.in_(("due", "planned"))
+    soon_parts = [ReminderRow.status == "due", ReminderRow.status == "planned"] if split_soon else [is_soon]
+
+    def first(section: Any) -> Any:
+        ranked = select(ReminderRow.id).where(*where, section).order_by(*order).limit(limit).subquery()
+        return select(ranked.c.id)
+
+    shown = union_all(*(first(section) for section in (is_overdue, *soon_parts)))
+    rows = session.execute(
+        select(
+            _count(cap, *where, is_overdue).label("n_overdue"),
+            _count(cap, *where, is_soon).label("n_soon"),
+            *REMINDER_COLUMNS,
+            _name_of(ReminderRow.patient_id),
+        ).where(ReminderRow.id.in_(shown))
+    ).all()
+    if not rows:
+        return [], [], 0, 0
+    rows = sorted(rows, key=lambda row: (row.due_on, row.patient_id, row.id))
+    overdue = [row for row in rows if row.status == "overdue"]
+    soon = [row for row in rows if row.status != "overdue"][:limit]
+    return overdue, soon, int(rows[0].n_overdue), int(rows[0].n_soon)
 
 
 def _alerts_of(
     session: Session, navigator_id: str, severity: str | None, limit: int
-) -> tuple[list[int], int, int]:
-    query = select(AlertRow.id, AlertRow.severity, AlertRow.acknowledged_at, AlertRow.first_seen_at).where(
-        AlertRow.patient_id.in_(_patients_of(navigator_id)), ACTIVE
-    )
-    rows = session.execute(query).all()
-    n_critical = sum(1 for _, level, _, _ in rows if level == "critical")
-    if severity:
-        rows = [row for row in rows if row[1] == severity]
-    ranked = heapq.nsmallest(
-        limit, rows, key=lambda row: (_alert_order(row[1], row[2] is not None, row[3]), row[0])
-    )
-    return [row[0] for row in ranked], len(rows), n_critical
-
-
-def _alerts_of_everyone(session: Session, severity: str | None, limit: int) -> tuple[list[int], int, int]:
-    """Counts from the small partial index; the list one severity and acknowledgement state at a
-    time (each an ordered scan of a partial index), stopping once ``limit`` are found."""
+) -> tuple[list[Shown], int, int]:
+    """A navigator's active alerts: counts by severity, then the first ``limit`` (critical first,
+    unacknowledged first, newest first), ranked over one range of ``ix_alerts_active_navigator``;
+    only the rows shown are read whole."""
+    mine: list[Any] = [AlertRow.navigator_id == navigator_id, ACTIVE]
     counts: dict[str, int] = dict(
         session.execute(
-            select(AlertRow.severity, func.count()).where(ACTIVE).group_by(AlertRow.severity)
+            select(AlertRow.severity, func.count()).where(*mine).group_by(AlertRow.severity)
         ).all()
     )
-    total = sum(int(n) for level, n in counts.items() if not severity or level == severity)
-    levels = [severity] if severity else [*SEVERITY_ORDER, *sorted(set(counts) - set(SEVERITY_ORDER))]
-    ids: list[int] = []
+    if severity:
+        mine.append(AlertRow.severity == severity)
+    rank = case(
+        {level: n for n, level in enumerate(SEVERITY_ORDER)},
+        value=AlertRow.severity,
+        else_=len(SEVERITY_ORDER),
+    )
+    order = (rank, AlertRow.acknowledged_at.is_not(None), AlertRow.first_seen_at.desc(), AlertRow.id)
+    # LIMIT, not a row_number() filter: the planner then knows how few rows come out and reads
+    # them by primary key (with a window it hashed all 40,000 active alerts).
+    shown = select(AlertRow.id).where(*mine).order_by(*order).limit(limit).subquery()
+    rows = session.execute(
+        select(*ALERT_COLUMNS, _name_of(AlertRow.patient_id))
+        .where(AlertRow.id.in_(select(shown.c.id)))
+        .order_by(*order)
+    ).all()
+    total = counts.get(severity, 0) if severity else sum(counts.values())
+    return list(rows), int(total), int(counts.get("critical", 0))
+
+
+def _alerts_of_everyone(
+    session: Session, severity: str | None, limit: int, cap: int
+) -> tuple[list[Shown], int, int]:
+    """Counts in one statement of index-only range scans that stop after ``cap + 1`` (exact counts of
+    40,000 active alerts took 11 ms); the list one severity and acknowledgement state at a time
+    (each an ordered scan of a partial index), stopping once ``limit`` are found."""
+
+    def of_level(level: str) -> Any:  # the two partial indexes, each a range on severity
+        return sum(
+            (
+                _capped_count(AlertRow, cap, ACTIVE, AlertRow.severity == level, state)
+                for state in (AlertRow.acknowledged_at.is_(None), AlertRow.acknowledged_at.is_not(None))
+            ),
+            literal(0),
+        )
+
+    total = of_level(severity) if severity else _capped_count(AlertRow, cap, ACTIVE)
+    n_total, n_critical = session.execute(select(total, of_level("critical"))).one()
+    levels = [severity] if severity else [*SEVERITY_ORDER]
+    rows: list[Shown] = []
     for level in levels:
         for acknowledged in (False, True):
-            if len(ids) >= limit:
+            if len(rows) >= limit:
                 break
             state = (
                 AlertRow.acknowledged_at.is_not(None) if acknowledged else AlertRow.acknowledged_at.is_(None)
             )
-            ids += session.scalars(
-                select(AlertRow.id)
+            rows += session.execute(
+                select(*ALERT_COLUMNS, _name_of(AlertRow.patient_id))
                 .where(ACTIVE, AlertRow.severity == level, state)
                 .order_by(AlertRow.first_seen_at.desc(), AlertRow.id)
-                .limit(limit - len(ids))
+                .limit(limit - len(rows))
             ).all()
-    return ids, total, int(counts.get("critical", 0))
+    return rows, int(n_total), int(n_critical)
 
 
-def _failed_notifications(
-    session: Session, navigator_id: str | None, limit: int
-) -> tuple[Sequence[NotificationRow], int]:
-    failed = NotificationRow.status == "failed"
-    where: list[ColumnElement[bool]] = [failed]
+def _failed_notifications(session: Session, navigator_id: str | None, limit: int) -> tuple[list[Shown], int]:
+    """Newest first, with the count of all (an uncorrelated subquery: computed once) and names."""
+    where: list[Any] = [FAILED]
     if navigator_id is not None:  # their patients, and their own digests (no patient on them)
         where.append(
             or_(
@@ -266,27 +289,14 @@ def _failed_notifications(
                 and_(NotificationRow.patient_id.is_(None), NotificationRow.navigator_id == navigator_id),
             )
         )
-    rows = session.scalars(
-        select(NotificationRow).where(*where).order_by(NotificationRow.updated_at.desc()).limit(limit)
+    total = select(func.count()).select_from(NotificationRow).where(*where).scalar_subquery()
+    found = session.execute(
+        select(NotificationRow, total.label("total"), _name_of(NotificationRow.patient_id))
+        .where(*where)
+        .order_by(NotificationRow.updated_at.desc(), NotificationRow.id.desc())
+        .limit(limit)
     ).all()
-    count = (
-        len(rows)
-        if len(rows) < limit
-        else int(session.scalar(select(func.count()).select_from(NotificationRow).where(*where)) or 0)
-    )
-    return rows, count
-
-
-def _alerts_by_id(session: Session, ids: list[int]) -> list[Shown]:
-    if not ids:
-        return []
-    rows = {
-        row.id: row
-        for row in session.execute(
-            select(*ALERT_COLUMNS, _name_of(AlertRow.patient_id)).where(AlertRow.id.in_(ids))
-        )
-    }
-    return [rows[i] for i in ids]
+    return list(found), int(found[0].total) if found else 0
 
 
 def reminder_json(r: Shown, today: dt.date) -> dict[str, Any]:

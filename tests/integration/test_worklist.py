@@ -1,9 +1,11 @@
 """The worklist's statements against a plain reading of its definition (SQLite and PostgreSQL).
 
-``scheduler.worklist`` answers a navigator with one index-only statement ranked in Python, and a
-caller who sees everyone with counts and ordered index scans that stop at the limit (see its
-docstring). Both must give exactly what the definition says, for every filter and limit: the
-oracle here reads every row and applies the definition in Python.
+``scheduler.worklist`` answers a navigator from the copies of ``navigator_id`` on reminders and
+alerts, ranked by the database, and a caller who sees everyone with counts and ordered index scans
+that stop at the limit (see its docstring). Both must give exactly what the definition says, for
+every filter and limit: the oracle here reads every row and applies the definition in Python. The
+copies follow the patient when a registration moves them to another navigator, and a copy that
+drifted is mended by the next recompute.
 """
 
 from __future__ import annotations
@@ -12,13 +14,16 @@ import datetime as dt
 from typing import Any
 
 import pytest
-from sqlalchemy import select, update
+from sqlalchemy import ColumnElement, select, true, update
+from sqlalchemy.orm import Session
 
 from models.rows import AlertRow, NotificationRow, PatientRow, ReminderRow
 from scheduler.access import Principal
+from scheduler.processing import process_patient
 from scheduler.worklist import DEFAULT_ITEMS, worklist
 from tests.integration.cohort import AS_OF, store_cohort
 from tests.integration.services import Database
+from tests.integration.support import intake, read_cohort
 
 pytestmark = pytest.mark.integration
 
@@ -33,7 +38,7 @@ def everyone_with_one_navigator(db: Database) -> Database:
     failed email, so the navigator's worklist must equal the clinician's."""
     store_cohort(db)
     with db.sessions.begin() as session:
-        session.execute(update(PatientRow).values(navigator_id="nav-all"))
+        assign(session, "nav-all")
         alert_ids = session.scalars(select(AlertRow.id).where(AlertRow.is_active).order_by(AlertRow.id)).all()
         for n, alert_id in enumerate(alert_ids[::2]):
             session.execute(
@@ -50,6 +55,16 @@ def everyone_with_one_navigator(db: Database) -> Database:
             )
         )  # fmt: skip
     return db
+
+
+def assign(session: Session, navigator_id: str, which: ColumnElement[bool] | None = None) -> None:
+    """Move patients to ``navigator_id`` with their copies, as processing a registration would (the
+    real path is tested below): the cohort's events name several navigators."""
+    which = true() if which is None else which
+    patients = select(PatientRow.patient_id).where(which)
+    for table in (ReminderRow, AlertRow):
+        session.execute(update(table).where(table.patient_id.in_(patients)).values(navigator_id=navigator_id))
+    session.execute(update(PatientRow).where(which).values(navigator_id=navigator_id))
 
 
 def oracle(db: Database, *, kind: str | None, severity: str | None, days: int, limit: int) -> dict[str, Any]:
@@ -114,9 +129,7 @@ def test_navigator_and_clinician_worklists_follow_the_definition(
 def test_a_navigator_sees_only_their_patients(everyone_with_one_navigator: Database) -> None:
     db = everyone_with_one_navigator
     with db.sessions.begin() as session:
-        session.execute(
-            update(PatientRow).where(PatientRow.patient_id != "P07").values(navigator_id="nav-other")
-        )
+        assign(session, "nav-other", PatientRow.patient_id != "P07")
     with db.sessions() as session:
         found = worklist(session, NAVIGATOR, AS_OF)
         nobody = worklist(session, Principal(3, "zed", "navigator", None), AS_OF)
@@ -131,19 +144,21 @@ def test_the_limit_is_clamped(everyone_with_one_navigator: Database) -> None:
         assert len(worklist(session, CLINICIAN, AS_OF, limit=0)["due_soon"]) == 1
 
 
-def test_a_clinicians_reminder_counts_stop_at_the_cap(everyone_with_one_navigator: Database) -> None:
-    """Counting everyone's overdue reminders exactly costs more than it tells: past the cap the
-    count is a lower bound, named in ``capped_counts``; a navigator's counts are always exact."""
+def test_a_clinicians_counts_stop_at_the_cap(everyone_with_one_navigator: Database) -> None:
+    """Counting everyone's overdue reminders or active alerts exactly costs more than it tells: past
+    the cap a count is a lower bound, named in ``capped_counts``; a navigator's are always exact."""
     db = everyone_with_one_navigator
     exact = oracle(db, kind=None, severity=None, days=7, limit=DEFAULT_ITEMS)["counts"]
     assert exact["overdue"] >= 1
     assert exact["due_soon"] > 1
+    assert exact["critical"] > 1
     with db.sessions() as session:
         capped = worklist(session, CLINICIAN, AS_OF, count_cap=1)
         navigator = worklist(session, NAVIGATOR, AS_OF, count_cap=1)
         roomy = worklist(session, CLINICIAN, AS_OF, count_cap=exact["overdue"])
-    assert capped["counts"] == exact | {"overdue": 1, "due_soon": 1}
-    assert capped["capped_counts"] == ["overdue"] * (exact["overdue"] > 1) + ["due_soon"]
+        critical_only = worklist(session, CLINICIAN, AS_OF, severity="critical", count_cap=exact["critical"])
+    assert capped["counts"] == {name: min(n, 1) for name, n in exact.items()}
+    assert capped["capped_counts"] == [name for name, n in exact.items() if n > 1]
     assert [item["id"] for item in capped["overdue"]] == oracle(
         db, kind=None, severity=None, days=7, limit=100
     )["overdue"]
@@ -151,6 +166,8 @@ def test_a_clinicians_reminder_counts_stop_at_the_cap(everyone_with_one_navigato
     assert navigator["capped_counts"] == []
     assert roomy["counts"]["overdue"] == exact["overdue"]
     assert "overdue" not in roomy["capped_counts"]  # exactly at the cap is still exact
+    assert critical_only["counts"]["alerts"] == critical_only["counts"]["critical"] == exact["critical"]
+    assert "alerts" not in critical_only["capped_counts"]
 
 
 def test_with_names_names_every_patient_listed(everyone_with_one_navigator: Database) -> None:
@@ -166,3 +183,64 @@ def test_with_names_names_every_patient_listed(everyone_with_one_navigator: Data
             }
             assert found["names"] == {patient_id: stored[patient_id] for patient_id in listed}
             assert "names" not in worklist(session, principal, AS_OF)  # the API's answer names no one
+
+
+def listed_patients(found: dict[str, Any]) -> set[str]:
+    return {item["patient_id"] for s in ("overdue", "due_soon", "alerts") for item in found[s]}
+
+
+def test_a_new_registration_moves_the_patient_to_the_new_navigators_worklist(db: Database) -> None:
+    """The real path: a later ``patient_registered`` naming another navigator, processed, moves the
+    patient's open reminders and active alerts (their copies of ``navigator_id``) with them."""
+    store_cohort(db)
+    with db.sessions() as session:
+        before = session.get(PatientRow, "P01")
+        assert before is not None
+        assert before.navigator_id == "nav-ana"
+    ana, zoe = Principal(5, "ana", "navigator", "nav-ana"), Principal(6, "zoe", "navigator", "nav-zoe")
+    with db.sessions() as session:
+        assert "P01" in listed_patients(worklist(session, ana, AS_OF))
+        assert worklist(session, zoe, AS_OF)["counts"]["overdue"] == 0
+    registration = next(
+        o for o in read_cohort() if o["patient_id"] == "P01" and o["type"] == "patient_registered"
+    )
+    moved = registration | {
+        "event_id": "P01-moved",
+        "occurred_on": "2026-11-20",
+        "data": registration["data"] | {"navigator_id": "nav-zoe"},
+    }
+    intake(db.sessions, [moved], AS_OF)
+    process_patient(db.sessions, "P01", AS_OF)
+    with db.sessions() as session:
+        assert "P01" not in listed_patients(worklist(session, ana, AS_OF))
+        found = worklist(session, zoe, AS_OF)
+        assert listed_patients(found) == {"P01"}
+        copies = (
+            session.execute(select(ReminderRow.navigator_id).where(ReminderRow.patient_id == "P01"))
+            .scalars()
+            .all()
+            + session.execute(select(AlertRow.navigator_id).where(AlertRow.patient_id == "P01"))
+            .scalars()
+            .all()
+        )
+    assert copies
+    assert set(copies) == {"nav-zoe"}  # closed reminders and resolved alerts too
+    assert found["counts"]["overdue"] + found["counts"]["due_soon"] + found["counts"]["alerts"] > 0
+
+
+def test_a_copy_that_drifted_is_mended_by_the_next_recompute(db: Database) -> None:
+    """A hand edit of the copies (or a bug) hides reminders from the navigator until the next
+    recompute (the clock recomputes every patient daily), which writes them back."""
+    store_cohort(db)
+    ana = Principal(5, "ana", "navigator", "nav-ana")
+    with db.sessions() as session:
+        expected = worklist(session, ana, AS_OF)
+    assert "P01" in listed_patients(expected)
+    with db.sessions.begin() as session:
+        for table in (ReminderRow, AlertRow):
+            session.execute(update(table).where(table.patient_id == "P01").values(navigator_id="nav-stale"))
+    with db.sessions() as session:
+        assert "P01" not in listed_patients(worklist(session, ana, AS_OF))
+    process_patient(db.sessions, "P01", AS_OF, force=True)
+    with db.sessions() as session:
+        assert worklist(session, ana, AS_OF) == expected

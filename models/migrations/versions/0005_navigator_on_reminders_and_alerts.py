@@ -1,0 +1,95 @@
+"""navigator_id on reminders and alerts (a navigator's worklist is one index range); failed emails indexed
+
+Revision ID: 0005
+Revises: 0004
+Create Date: 2026-11-28
+
+Why (docs/performance.md §4): with 100,000 patients the navigator's worklist found their open
+reminders by probing ``ix_reminders_open`` once for each of their 2,000 patients (20–28 ms of a
+100 ms budget). Each reminder and alert now carries a copy of its patient's ``navigator_id``
+(written by ``scheduler.processing``, which alone sets ``patients.navigator_id``), and the
+partial indexes lead with it, so the navigator's open reminders and active alerts are each one
+range of one index. The copies are filled here from ``patients``. The worklist's failed emails get
+a partial index of their own (counted and scoped without reading the outbox's rows).
+"""
+
+from __future__ import annotations
+
+import sqlalchemy as sa
+from alembic import op
+
+revision = "0005"
+down_revision = "0004"
+branch_labels = None
+depends_on = None
+
+OPEN_REMINDER = "status IN ('overdue', 'due', 'planned')"
+ACTIVE = "is_active"
+FAILED = "status = 'failed'"
+BACKFILL = (
+    "UPDATE {table} SET navigator_id = "
+    "(SELECT patients.navigator_id FROM patients WHERE patients.patient_id = {table}.patient_id)"
+)
+
+
+def upgrade() -> None:
+    for table in ("reminders", "alerts"):
+        with op.batch_alter_table(table, schema=None) as batch_op:
+            batch_op.add_column(sa.Column("navigator_id", sa.String(length=128), nullable=True))
+        op.execute(BACKFILL.format(table=table))
+    op.create_index(
+        "ix_reminders_navigator_open",
+        "reminders",
+        ["navigator_id", "status", "due_on"],
+        unique=False,
+        postgresql_include=["id", "kind", "patient_id"],
+        sqlite_where=sa.text(OPEN_REMINDER),
+        postgresql_where=sa.text(OPEN_REMINDER),
+    )
+    op.drop_index("ix_reminders_open", table_name="reminders")
+    op.create_index(
+        "ix_alerts_active_navigator",
+        "alerts",
+        ["navigator_id", "severity"],
+        unique=False,
+        postgresql_include=["id", "acknowledged_at", "first_seen_at"],
+        sqlite_where=sa.text(ACTIVE),
+        postgresql_where=sa.text(ACTIVE),
+    )
+    op.drop_index("ix_alerts_active_patient_severity", table_name="alerts")
+    op.create_index(
+        "ix_notifications_failed",
+        "notifications",
+        ["updated_at", "id"],
+        unique=False,
+        postgresql_include=["patient_id", "navigator_id"],
+        sqlite_where=sa.text(FAILED),
+        postgresql_where=sa.text(FAILED),
+    )
+
+
+def downgrade() -> None:
+    op.drop_index("ix_notifications_failed", table_name="notifications")
+    op.create_index(
+        "ix_alerts_active_patient_severity",
+        "alerts",
+        ["patient_id", "severity"],
+        unique=False,
+        postgresql_include=["id", "acknowledged_at", "first_seen_at"],
+        sqlite_where=sa.text(ACTIVE),
+        postgresql_where=sa.text(ACTIVE),
+    )
+    op.drop_index("ix_alerts_active_navigator", table_name="alerts")
+    op.create_index(
+        "ix_reminders_open",
+        "reminders",
+        ["patient_id", "due_on"],
+        unique=False,
+        postgresql_include=["id", "status", "kind"],
+        sqlite_where=sa.text(OPEN_REMINDER),
+        postgresql_where=sa.text(OPEN_REMINDER),
+    )
+    op.drop_index("ix_reminders_navigator_open", table_name="reminders")
+    for table in ("alerts", "reminders"):
+        with op.batch_alter_table(table, schema=None) as batch_op:
+            batch_op.drop_column("navigator_id")

@@ -163,7 +163,7 @@ class OneOff(Series):
 
 
 class Chained(Series):
-    __slots__ = ("_end", "_phase_bounds", "schedule")
+    __slots__ = ("_day", "_end", "_month", "_phase_bounds", "schedule")
 
     def __init__(
         self,
@@ -178,14 +178,12 @@ class Chained(Series):
     ) -> None:
         super().__init__(rule, kind, anchor, opened_on, detail, fulfils)
         self.schedule = schedule
-        # anchor + n months for each month count the schedule names (phases share their bounds)
-        month, day = month_index(anchor), anchor.day
-        at = {n: day_in_month(month + n, day) for n in _bound_months(schedule)}
-        self._end = at[schedule.end_months] if schedule.end_months is not None else None
-        self._phase_bounds = [
-            (at[p.start_months], at[p.end_months] if p.end_months is not None else None, p.step)
-            for p in schedule.phases
-        ]
+        self._month, self._day = month, day = month_index(anchor), anchor.day
+        end_months = schedule.end_months
+        self._end = day_in_month(month + end_months, day) if end_months is not None else None
+        # (start, end, step) of the first phases, computed when a base first reaches them (most
+        # series never leave their first phase before the plan ends); see _step_at
+        self._phase_bounds: list[tuple[dt.date, dt.date | None, Step]] = []
         if schedule.starts_on_day_zero:
             step = schedule.phases[0].step
             window = _window(month, day, day_in_month(month + step.months, day), step)
@@ -199,10 +197,25 @@ class Chained(Series):
         return self._end
 
     def _step_at(self, base: dt.date) -> Step | None:
-        for start, end, step in self._phase_bounds:
+        """The step of the first phase whose [anchor + start, anchor + end) holds ``base``."""
+        bounds = self._phase_bounds
+        for start, end, step in bounds:
             if start <= base and (end is None or base < end):
                 return step
+        phases = self.schedule.phases
+        while len(bounds) < len(phases):  # the next phase's bounds, in order, until one holds base
+            phase = phases[len(bounds)]
+            start, end = self._at(phase.start_months), None
+            if phase.end_months is not None:
+                end = self._at(phase.end_months)
+            bounds.append((start, end, phase.step))
+            if start <= base and (end is None or base < end):
+                return phase.step
         return None
+
+    def _at(self, months: int) -> dt.date:
+        """anchor + ``months`` calendar months (clamped to month end)."""
+        return self.anchor if months == 0 else day_in_month(self._month + months, self._day)
 
     def _append(self, base: dt.date, first: bool = False) -> Item | None:
         schedule = self.schedule
@@ -392,15 +405,6 @@ def _window(base_month: int, base_day: int, due: dt.date, step: Step) -> int:
     if step.window_months is not None:
         return (add_months(due, step.window_months) - due).days
     return step.window_days
-
-
-def _bound_months(schedule: ChainedSchedule) -> set[int]:
-    """Every month count a chained schedule's phases and end are measured in."""
-    months = {p.start_months for p in schedule.phases}
-    months.update(p.end_months for p in schedule.phases if p.end_months is not None)
-    if schedule.end_months is not None:
-        months.add(schedule.end_months)
-    return months
 
 
 def fixed_dues(start: dt.date, schedule: FixedSchedule) -> Iterator[dt.date]:

@@ -163,7 +163,7 @@ class OneOff(Series):
 
 
 class Chained(Series):
-    __slots__ = ("_day", "_end", "_month", "_phase_bounds", "schedule")
+    __slots__ = ("_day", "_end", "_month", "_phase_bounds", "schedule", "tail")
 
     def __init__(
         self,
@@ -184,6 +184,7 @@ class Chained(Series):
         # (start, end, step) of the first phases, computed when a base first reaches them (most
         # series never leave their first phase before the plan ends); see _step_at
         self._phase_bounds: list[tuple[dt.date, dt.date | None, Step]] = []
+        self.tail: list[tuple[dt.date, int]] = []  # (due, window) of the items listed after them
         if schedule.starts_on_day_zero:
             step = schedule.phases[0].step
             window = _window(month, day, day_in_month(month + step.months, day), step)
@@ -217,52 +218,74 @@ class Chained(Series):
         """anchor + ``months`` calendar months (clamped to month end)."""
         return self.anchor if months == 0 else day_in_month(self._month + months, self._day)
 
-    def _append(self, base: dt.date, first: bool = False) -> Item | None:
+    def _following(self, base: dt.date, first: bool = False) -> tuple[dt.date, int, int] | None:
+        """(due, window, tolerance) of the item one step after ``base``; None past the schedule."""
         schedule = self.schedule
         step = schedule.first_step if first and schedule.first_step else self._step_at(base)
         if step is None:
             return None
-        month, day = month_index(base), base.day
+        month, day = base.year * 12 + base.month - 1, base.day  # month_index(base), inlined (hot)
         due = day_in_month(month + step.months, day)
         interval = (due - base).days
         end = self._end
         if end is not None and due > end and (due - end).days * 2 > interval:
             return None  # more than half an interval past the series' fixed end
-        window = _window(month, day, due, step)
-        opened_on = self.opened_on
-        item = Item(
-            len(self.items) + 1, due if due > opened_on else opened_on, window, interval // 2, NO_LIMIT
+        to = step.window_to_months  # _window's commonest case, inlined (hot)
+        window = (
+            (day_in_month(month + to, day) - due).days if to is not None else _window(month, day, due, step)
         )
+        opened_on = self.opened_on
+        return due if due > opened_on else opened_on, window, interval // 2
+
+    def _append(self, base: dt.date, first: bool = False) -> Item | None:
+        following = self._following(base, first)
+        if following is None:
+            return None
+        due, window, tolerance = following
+        item = Item(len(self.items) + 1, due, window, tolerance, NO_LIMIT)
         self.items.append(item)
         return item
 
-    def _next(self) -> Item | None:
-        """The item after the last one, counted from its fulfilment or else its due date."""
-        last = self.items[-1]
-        return self._append(last.completed_on or last.due)
-
     def candidate(self, day: dt.date) -> Item | None:
         # during replay a chain has at most one open item, its last: later ones are due later
-        if not self.items:
+        items = self.items
+        if not items:
             return None
-        last: Item | None = self.items[-1]
+        last: Item | None = items[-1]
         if last is not None and last.completed_on is not None:
-            last = self._next()
-        if last is not None and last.is_open and last.is_eligible(day):
+            # the next item, counted from the last one's fulfilment
+            last = self._append(last.completed_on)
+        # last.is_open and last.is_eligible(day), inlined (hot)
+        if (
+            last is not None
+            and last.completed_on is None
+            and last.cancelled_on is None
+            and (last.due - day).days <= last.tolerance
+            and day <= last.last_eligible
+        ):
             return last
         return None
 
     def materialise(self, until: dt.date) -> None:
+        """The items after the replay's, up to ``until``, as (due, window) pairs in ``tail``: they
+        are only listed (all open), so they need no ``Item``. Each is counted from the previous
+        one's due date (or the last replayed item's fulfilment)."""
+        tail = self.tail
+        tail.clear()
         limit = self.closed_on if self.closed_on is not None else until
         if self._end is not None and self.closed_on is None:
             limit = dt.date.max  # listed to the fixed end (the half-interval test stops it)
-        while self.items and self.items[-1].due <= limit:
-            item = self._next()
-            if item is None:
+        if not self.items:
+            return
+        last = self.items[-1]
+        if last.due > limit:
+            return
+        base = last.completed_on or last.due
+        while (following := self._following(base)) is not None:
+            base, window, _ = following
+            if base > limit:
                 break
-            if item.due > limit:
-                self.items.pop()
-                break
+            tail.append((base, window))
 
 
 class Fixed(Series):

@@ -359,18 +359,25 @@ class Fixed(Series):
             dues.append(first)
             windows.append(short if gap <= max_gap else long_)
         last_due = dues[-1]
-        while last_due <= until:
-            due = self._pending
-            if due is None:
-                due = next(source, None)
-                if due is None:
-                    self._exhausted = True
-                    return
-            else:
-                self._pending = None
+        if last_due > until:
+            return
+        due = self._pending
+        if due is not None:
+            self._pending = None
             windows.append(short if (due - last_due).days <= max_gap else long_)
             dues.append(due)
+            if due > until:
+                return
             last_due = due
+        # a for loop: FOR_ITER costs less than a call of next() per due date
+        for due in source:
+            # only a lab item's window depends on the gap to the previous item (§8)
+            windows.append(long_ if short == long_ or (due - last_due).days > max_gap else short)
+            dues.append(due)
+            if due > until:
+                return
+            last_due = due
+        self._exhausted = True
 
     def is_suspended(self, due: dt.date) -> bool:
         return any(start < due and (end is None or due <= end) for start, end in self.suspensions)

@@ -14,7 +14,7 @@ from collections.abc import Callable, Iterable, Iterator
 from scheduler.domain import events as ev
 from scheduler.domain.book import Book
 from scheduler.domain.case import TKIS, Case, Course
-from scheduler.domain.dates import add_days, add_months, add_years
+from scheduler.domain.dates import add_days, add_months, add_years, iso
 from scheduler.domain.model import Stage
 from scheduler.domain.profile import FixedSchedule, Profile
 from scheduler.domain.rules.catalogue import RULES
@@ -286,7 +286,7 @@ class Planner:
                     "therapy_review",
                     course.start,
                     day,
-                    f"adjuvant imatinib started {course.start.isoformat()}"
+                    f"adjuvant imatinib started {iso(course.start)}"
                     + ("; after rupture: discuss continuing" if c.is_ruptured else ""),
                     due=add_years(course.start, p.adjuvant_years),
                     fulfils=_fulfils_review_of("imatinib"),
@@ -410,7 +410,7 @@ class Planner:
                 start,
                 day,
                 f"ALT/AST above {p.regorafenib_liver_weekly_above_uln:g}× ULN on "
-                f"regorafenib since {start.isoformat()}",
+                f"regorafenib since {iso(start)}",
                 weekly,
                 windows,
             ),
@@ -419,7 +419,7 @@ class Planner:
 
 def _started(drug: str, start: dt.date) -> str:
     """A monitoring series' detail; built only when a series opens (most days it is already open)."""
-    return f"{drug} started {start.isoformat()}"
+    return f"{drug} started {iso(start)}"
 
 
 def _skin_factory(start: dt.date, day: dt.date, p: Profile) -> Callable[[], Series]:

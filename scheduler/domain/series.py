@@ -22,7 +22,7 @@ import datetime as dt
 from collections.abc import Callable, Iterator
 from itertools import chain
 
-from scheduler.domain.dates import add_days, add_months, day_in_month, every_months, month_index
+from scheduler.domain.dates import add_days, add_months, day_in_month, every_months, iso, month_index
 from scheduler.domain.events import Event
 from scheduler.domain.profile import ChainedSchedule, FixedSchedule, Step
 from scheduler.domain.rules.catalogue import Rule
@@ -111,7 +111,7 @@ class Series:
         self.fulfils = fulfils  # None: the default of §9 for this kind
         self.items: list[Item] = []
         self._settled = 0  # items that existed at the end of the closing day (see settle)
-        self.key_prefix = f"{rule.id}:{kind}:{anchor.isoformat()}:"
+        self.key_prefix = f"{rule.id}:{kind}:{iso(anchor)}:"
         self.rationale = f"{rule.rationale} ({detail})" if detail else rule.rationale
 
     def close(self, day: dt.date) -> None:
@@ -153,13 +153,20 @@ class OneOff(Series):
         window: int,
         fulfils: Fulfils | None = None,
     ) -> None:
-        super().__init__(rule, kind, anchor, opened_on, detail, fulfils)
-        due = max(due, opened_on)
-        self.items.append(Item(1, due, window, window, NO_LIMIT))
+        Series.__init__(self, rule, kind, anchor, opened_on, detail, fulfils)
+        self.items.append(Item(1, due if due > opened_on else opened_on, window, window, NO_LIMIT))
 
     def candidate(self, day: dt.date) -> Item | None:
         item = self.items[0]
-        return item if item.is_open and item.is_eligible(day) else None
+        # item.is_open and item.is_eligible(day), inlined (hot)
+        if (
+            item.completed_on is None
+            and item.cancelled_on is None
+            and (item.due - day).days <= item.tolerance
+            and day <= item.last_eligible
+        ):
+            return item
+        return None
 
 
 class Chained(Series):
@@ -176,7 +183,7 @@ class Chained(Series):
         last_done: dt.date | None,
         fulfils: Fulfils | None = None,
     ) -> None:
-        super().__init__(rule, kind, anchor, opened_on, detail, fulfils)
+        Series.__init__(self, rule, kind, anchor, opened_on, detail, fulfils)
         self.schedule = schedule
         self._month, self._day = month, day = month_index(anchor), anchor.day
         end_months = schedule.end_months
@@ -326,7 +333,7 @@ class Fixed(Series):
         windows: tuple[int, int, int],
         fulfils: Fulfils | None = None,
     ) -> None:
-        super().__init__(rule, kind, anchor, opened_on, detail, fulfils)
+        Series.__init__(self, rule, kind, anchor, opened_on, detail, fulfils)
         self._source = dues  # the items' due dates, in order, computed as they are needed
         self._pending: dt.date | None = None  # a due date taken from the source, not yet an item's
         self._exhausted = False

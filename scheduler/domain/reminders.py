@@ -25,6 +25,11 @@ _LAB_KINDS = frozenset({"lab_lft", "lab_cbc", "lab_tsh"})
 _LFT = frozenset({"alt", "ast", "bilirubin"})
 _CBC = frozenset({"neutrophils", "platelets", "hemoglobin"})
 _THERAPY_EVENTS = (ev.TherapyStartedData, ev.TherapyStoppedData, ev.DoseChangedData)
+# rule ids by schedule name and by drug, made once: an f-string per event day also made the book
+# hash a new string for every series it looked up
+_SURVEILLANCE_RULE_IDS = {r.removeprefix("surveillance."): r for r in RULES if r.startswith("surveillance.")}
+_MONITORING_RULE_IDS = {drug: f"monitoring.{drug}" for drug in TKIS}
+_NO_SCHEDULES: dict[str, FixedSchedule] = {}
 
 
 _IMAGING_KINDS: dict[str, tuple[str, ...]] = {"ct": ("ct",), "mri": ("ct", "mri"), "eus": ("eus",), "pet": ()}
@@ -271,7 +276,7 @@ class Planner:
                     anchor = max(stops) if stops else resection
                     name = "high"
                     detail = "high risk, adjuvant therapy stopped" if stops else "high risk, resected"
-        self._chained(f"surveillance.{name}", "ct", anchor, day, detail, name, c.last_ct_or_mri)
+        self._chained(_SURVEILLANCE_RULE_IDS[name], "ct", anchor, day, detail, name, c.last_ct_or_mri)
 
     # §5 adjuvant reviews ----------------------------------------------------------------------------
 
@@ -280,7 +285,13 @@ class Planner:
         if not c.is_resected or c.is_advanced:
             return
         for course in c.courses:
-            if course.drug == "imatinib" and course.adjuvant_from is not None and course.is_running:
+            if (
+                course.drug == "imatinib"
+                and course.adjuvant_from is not None
+                and course.stop is None  # course.is_running
+                # opened already (the common case): skip building its detail, due date and test
+                and ("adjuvant.duration", "therapy_review", course.start) not in self.book.oneoffs
+            ):
                 self._oneoff(
                     "adjuvant.duration",
                     "therapy_review",
@@ -300,8 +311,10 @@ class Planner:
         since = c.advanced_since
         if since is None:
             return
-        line_starts = [x.start for x in c.courses if x.opened_line and x.start >= since]
-        anchor = max([since, *line_starts])
+        anchor = since  # the latest start of a line since then, if any
+        for x in c.courses:
+            if x.opened_line and x.start > anchor:
+                anchor = x.start
         if not self.book.keep(("advanced.imaging", "ct", anchor)):
 
             def make() -> Chained:
@@ -328,18 +341,18 @@ class Planner:
             )
 
         imatinib = c.responding_imatinib()
-        if imatinib is not None:
-            trigger = max(imatinib.start, since)
+        if imatinib is None:
+            self.book.end(day, ("advanced.cytoreduction",))
+        elif ("advanced.cytoreduction", "mdt_review", max(imatinib.start, since)) not in self.book.oneoffs:
+            # (opened already is the common case: its due date is not computed again)
             self._oneoff(
                 "advanced.cytoreduction",
                 "mdt_review",
-                trigger,
+                max(imatinib.start, since),
                 day,
                 "responding to imatinib: consider surgery of residual disease",
                 due=max(add_months(imatinib.start, p.cytoreduction_from_months), since),
             )
-        if imatinib is None:
-            self.book.end(day, ("advanced.cytoreduction",))
 
         if (
             c.resection_on == day
@@ -364,11 +377,11 @@ class Planner:
         windows = (p.short_lab_window_days, p.long_window_days, p.short_lab_max_gap_days)
         book = self.book
         for course in c.courses:
-            if not course.is_running or course.drug not in TKIS:
+            if course.stop is not None or course.drug not in TKIS:  # not course.is_running
                 continue
             drug, start = course.drug, course.start
-            rule_id = f"monitoring.{drug}"
-            for kind, schedule in p.monitoring.get(drug, {}).items():
+            rule_id = _MONITORING_RULE_IDS[drug]
+            for kind, schedule in p.monitoring.get(drug, _NO_SCHEDULES).items():
                 if not book.keep((rule_id, kind, start)):
                     book.want(
                         (rule_id, kind, start),

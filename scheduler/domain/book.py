@@ -149,10 +149,7 @@ class Book:
             best: Item | None = None
             best_series: Series | None = None
             best_event: Replayed | None = None
-            for series in self.by_kind.get(kind, ()):
-                closed_on = series.closed_on
-                if closed_on is not None and closed_on < day:
-                    continue
+            for series in self.by_kind.get(kind, ()):  # open series, and those closed today
                 fulfils = series.fulfils  # None: any event of the kind (§9)
                 event = (
                     candidates[0] if fulfils is None else next((r for r in candidates if fulfils(r[5])), None)
@@ -168,10 +165,14 @@ class Book:
                 best_series.fulfil(best, day, best_event[2])
 
     def finish_day(self, day: dt.date) -> None:
-        """After fulfilment: what is still open in the series that closed today is cancelled."""
+        """After fulfilment: what is still open in the series that closed today is cancelled.
+
+        A closed series fulfils nothing after its closing day, so fulfil stops looking at it.
+        """
         if self._closed_today:
             for series in self._closed_today:
                 series.settle()
+                self.by_kind[series.kind].remove(series)
             self._closed_today.clear()
 
 

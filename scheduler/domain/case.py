@@ -188,21 +188,25 @@ class Case:
 
     def _on_imaging(self, day: dt.date, d: ev.EventData) -> bool:
         assert isinstance(d, ev.ImagingData)
-        if d.modality in ("ct", "mri"):
+        fields = d.__dict__  # one read of the model's fields instead of one hook call per field
+        modality, result = fields["modality"], fields["result"]
+        if modality in ("ct", "mri"):
             self.last_ct_or_mri = day
-        elif d.modality == "eus":
+        elif modality == "eus":
             self.last_eus = day
-            if d.result in ("growth", "new_lesion"):
+            if result in ("growth", "new_lesion"):
                 self.eus_growth_on = day
-        if d.result in _PROGRESSIVE_IMAGING:
+        if result in _PROGRESSIVE_IMAGING:
             self.progressive_imaging.append(day)
             return True
         return False
 
     def _on_lab(self, day: dt.date, d: ev.EventData) -> bool:
         assert isinstance(d, ev.LabResultData)
-        self.labs[d.test] = LabValue(day, d.value, d.uln)
-        return d.test in ("alt", "ast") and self.running_course("regorafenib") is not None
+        fields = d.__dict__  # one read of the model's fields instead of one hook call per field
+        test = fields["test"]
+        self.labs[test] = LabValue(day, fields["value"], fields["uln"])
+        return test in ("alt", "ast") and self.running_course("regorafenib") is not None
 
     def _on_stopped(self, day: dt.date, d: ev.EventData) -> bool:
         assert isinstance(d, ev.TherapyStoppedData)

@@ -18,7 +18,7 @@ from scheduler.domain.dates import add_days, add_months, add_years, iso
 from scheduler.domain.model import Stage
 from scheduler.domain.profile import FixedSchedule, Profile
 from scheduler.domain.rules.catalogue import RULES
-from scheduler.domain.series import Chained, Fixed, Fulfils, OneOff, Series, fixed_dues
+from scheduler.domain.series import Chained, Fixed, Fulfils, OneOff, Series, fixed_dues, fixed_spaced_from
 
 _WORKUP_RULES = ("workup.rectal", "workup.small_gastric", "workup.tissue", "workup.rupture_unresected")
 _LAB_KINDS = frozenset({"lab_lft", "lab_cbc", "lab_tsh"})
@@ -461,7 +461,18 @@ def _fixed_factory(
 ) -> Callable[[], Series]:
     def make() -> Fixed:
         dues = fixed_dues(start, schedule)
-        return Fixed(RULES[rule_id], kind, start, day, detail, dues, kind in _LAB_KINDS, windows)
+        spaced_from = fixed_spaced_from(schedule, windows[2])
+        return Fixed(
+            RULES[rule_id],
+            kind,
+            start,
+            day,
+            detail,
+            dues,
+            kind in _LAB_KINDS,
+            windows,
+            spaced_from=spaced_from,
+        )
 
     return make
 

@@ -29,6 +29,7 @@ from scheduler.domain.rules.catalogue import Rule
 
 Fulfils = Callable[[Event], bool]
 NO_LIMIT = dt.date.max  # the last eligible day of an item that stays eligible once due
+_NEVER = 1 << 62  # an index no list of items reaches
 
 
 class Item:
@@ -308,6 +309,7 @@ class Fixed(Series):
         "_cursor",
         "_exhausted",
         "_long",
+        "_long_from",
         "_max_gap",
         "_pending",
         "_reach",
@@ -332,7 +334,10 @@ class Fixed(Series):
         is_lab: bool,
         windows: tuple[int, int, int],
         fulfils: Fulfils | None = None,
+        spaced_from: int | None = None,
     ) -> None:
+        """``spaced_from``: the index from which every item is known to be due more than the max gap
+        after the previous one (see fixed_spaced_from), so its window needs no subtraction."""
         Series.__init__(self, rule, kind, anchor, opened_on, detail, fulfils)
         self._source = dues  # the items' due dates, in order, computed as they are needed
         self._pending: dt.date | None = None  # a due date taken from the source, not yet an item's
@@ -341,6 +346,9 @@ class Fixed(Series):
         self.is_lab = is_lab
         # (short lab window, long window, max gap for short): §8
         self._short, self._long, self._max_gap = windows
+        # items from this index on take the long window without their gap being computed: all but a
+        # lab item's (whose gap decides, §8), and a lab item's when the schedule spaces them widely
+        self._long_from = 0 if not is_lab else spaced_from if spaced_from is not None else _NEVER
         self._reach = dt.timedelta(days=self._long)  # how far past an event day an item can be due
         self.dues: list[dt.date] = []
         self.windows: list[int] = []
@@ -376,10 +384,10 @@ class Fixed(Series):
             if due > until:
                 return
             last_due = due
+        long_from = self._long_from
         # a for loop: FOR_ITER costs less than a call of next() per due date
         for due in source:
-            # only a lab item's window depends on the gap to the previous item (§8)
-            windows.append(long_ if short == long_ or (due - last_due).days > max_gap else short)
+            windows.append(long_ if len(dues) >= long_from or (due - last_due).days > max_gap else short)
             dues.append(due)
             if due > until:
                 return
@@ -457,6 +465,18 @@ def fixed_dues(start: dt.date, schedule: FixedSchedule) -> Iterator[dt.date]:
     if schedule.then_every_days is not None:
         return chain(listed, _every_days(base, schedule.then_every_days))
     return iter(listed)
+
+
+def fixed_spaced_from(schedule: FixedSchedule, max_gap: int) -> int | None:
+    """The index from which every item of ``schedule`` is due more than ``max_gap`` days after the
+    previous one, if its repeat guarantees that: ``n`` months are at least ``28 * n`` days (each
+    repeat date counts from the same base, so clamping to a month's end never brings two closer)."""
+    every_months, every_days = schedule.then_every_months, schedule.then_every_days
+    if (every_months is not None and 28 * every_months > max_gap) or (
+        every_days is not None and every_days > max_gap
+    ):
+        return len(schedule.days)
+    return None
 
 
 def _every_days(base: dt.date, days: int) -> Iterator[dt.date]:

@@ -346,8 +346,16 @@ class Case:
         return self.has_pdgfra_d842v() or any(m.gene in _UNLIKELY_BENEFIT_GENES for m in self.mutations)
 
     def progressed_after(self, day: dt.date) -> bool:
-        """A progression event or a progressive scan on a day later than ``day``."""
-        return any(p.day > day for p in self.progressions) or any(d > day for d in self.progressive_imaging)
+        """A progression event or a progressive scan on a day later than ``day``.
+
+        Loops, not any() of generators: those would make ``day`` a cell on every call."""
+        for p in self.progressions:
+            if p.day > day:
+                return True
+        for d in self.progressive_imaging:  # noqa: SIM110 (any() of a generator: a cell per call)
+            if d > day:
+                return True
+        return False
 
     def latest_progression(self) -> Progression | None:
         return self.progressions[-1] if self.progressions else None

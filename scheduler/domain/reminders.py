@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import datetime as dt
 from collections.abc import Callable, Iterable, Iterator
+from functools import partial
 
 from scheduler.domain import events as ev
 from scheduler.domain.book import Book
@@ -107,19 +108,19 @@ class Planner:
         if sid in self.book.oneoffs:  # a one-off opens at most once: the common case on later days
             return
         p = self.profile
-
-        def make() -> OneOff:
-            return OneOff(
-                RULES[rule_id],
-                kind,
-                anchor,
-                day,
-                detail,
-                due if due is not None else add_days(anchor, p.oneoff_due_days),
-                window if window is not None else p.oneoff_window_days,
-                fulfils,
-            )
-
+        # factories are partials, not closures: a function defining a closure makes a cell for each
+        # variable it captures on every call, even when it returns before the closure is needed
+        make = partial(
+            OneOff,
+            RULES[rule_id],
+            kind,
+            anchor,
+            day,
+            detail,
+            due if due is not None else add_days(anchor, p.oneoff_due_days),
+            window if window is not None else p.oneoff_window_days,
+            fulfils,
+        )
         self.book.trigger(sid, make)
 
     def _episode_oneoffs(
@@ -146,11 +147,8 @@ class Planner:
             return
         p = self.profile
         schedule = p.surveillance[schedule_name] if schedule_name else None
-
-        def make() -> Chained:
-            assert schedule is not None
-            return Chained(RULES[rule_id], kind, anchor, day, detail, schedule, last_done)
-
+        assert schedule is not None
+        make = partial(Chained, RULES[rule_id], kind, anchor, day, detail, schedule, last_done)
         self.book.want((rule_id, kind, anchor), make)
 
     # ---- the day -------------------------------------------------------------------------------
@@ -195,19 +193,16 @@ class Planner:
         )
         start = self.book.episode("workup.small_gastric", "eus", small and not grew, day)
         if start is not None:
-            last_eus = c.last_eus
-
-            def make() -> Chained:
-                return Chained(
-                    RULES["workup.small_gastric"],
-                    "eus",
-                    start,
-                    day,
-                    "small gastric/duodenal nodule under EUS surveillance",
-                    p.small_gastric_eus,
-                    last_eus,
-                )
-
+            make = partial(
+                Chained,
+                RULES["workup.small_gastric"],
+                "eus",
+                start,
+                day,
+                "small gastric/duodenal nodule under EUS surveillance",
+                p.small_gastric_eus,
+                c.last_eus,
+            )
             self.book.want(("workup.small_gastric", "eus", start), make)
         was_small = small or self.prev_stage == "small_tumour_surveillance"
         if was_small and day in (c.eus_growth_on, c.gist_biopsy_on):
@@ -268,11 +263,10 @@ class Planner:
                     name, anchor = "high_adjuvant", max(adjuvant.adjuvant_from, resection)
                     detail = f"high risk on adjuvant {adjuvant.drug}"
                 else:
-                    stops = [
-                        x.stop
-                        for x in c.courses
-                        if x.adjuvant_from is not None and x.stop is not None and x.stop >= resection
-                    ]
+                    stops = []  # a loop, not a comprehension: that would make ``resection`` a cell
+                    for x in c.courses:
+                        if x.adjuvant_from is not None and x.stop is not None and x.stop >= resection:
+                            stops.append(x.stop)
                     anchor = max(stops) if stops else resection
                     name = "high"
                     detail = "high risk, adjuvant therapy stopped" if stops else "high risk, resected"
@@ -302,7 +296,7 @@ class Planner:
                     due=add_years(course.start, p.adjuvant_years),
                     fulfils=_fulfils_review_of("imatinib"),
                 )
-        self.book.end(day, ("adjuvant.duration",), lambda s: not _running_from(c, "imatinib", s.anchor))
+        self.book.end(day, ("adjuvant.duration",), partial(_course_stopped, c, "imatinib"))
 
     # §7 advanced disease ------------------------------------------------------------------------------
 
@@ -316,18 +310,16 @@ class Planner:
             if x.opened_line and x.start > anchor:
                 anchor = x.start
         if not self.book.keep(("advanced.imaging", "ct", anchor)):
-
-            def make() -> Chained:
-                return Chained(
-                    RULES["advanced.imaging"],
-                    "ct",
-                    anchor,
-                    day,
-                    "advanced disease",
-                    p.advanced_imaging,
-                    c.last_ct_or_mri,
-                )
-
+            make = partial(
+                Chained,
+                RULES["advanced.imaging"],
+                "ct",
+                anchor,
+                day,
+                "advanced disease",
+                p.advanced_imaging,
+                c.last_ct_or_mri,
+            )
             self.book.want(("advanced.imaging", "ct", anchor), make)
 
         latest = c.latest_progression()
@@ -402,8 +394,12 @@ class Planner:
 
     def _regorafenib_liver(self, day: dt.date, course: Course, windows: tuple[int, int, int]) -> None:
         c, p = self.case, self.profile
-        ratios = [v.ratio for t in ("alt", "ast") if (v := c.lab_since(t, course.start)) is not None]
-        high = any(r is not None and r > p.regorafenib_liver_weekly_above_uln for r in ratios)
+        high = False  # ALT or AST since the start above the threshold (loops: no cells per call)
+        for test in ("alt", "ast"):
+            value = c.lab_since(test, course.start)
+            ratio = value.ratio if value is not None else None
+            if ratio is not None and ratio > p.regorafenib_liver_weekly_above_uln:
+                high = True
         start = self.book.episode("monitoring.regorafenib_liver", "lab_lft", high, day)
         regular = self.book.held_series("monitoring.regorafenib", "lab_lft")
         if start is None:
@@ -507,3 +503,8 @@ def _cycle_factory(
 
 def _running_from(c: Case, drug: str, start: dt.date) -> bool:
     return any(x.drug == drug and x.start == start and x.is_running for x in c.courses)
+
+
+def _course_stopped(c: Case, drug: str, series: OneOff) -> bool:
+    """No course of ``drug`` started on the one-off's anchor is running any more."""
+    return not _running_from(c, drug, series.anchor)

@@ -71,8 +71,7 @@ class LabValue(NamedTuple):
 _new_lab_value = tuple.__new__
 
 
-@dataclass(frozen=True, slots=True)
-class Progression:
+class Progression(NamedTuple):  # a NamedTuple for the reason LabValue is
     day: dt.date
     pattern: str | None
     drug: str | None  # the course running when it happened (None if none)

@@ -183,9 +183,10 @@ class Planner:
         unresected_no_tissue = c.has_tumour and not c.has_tissue and not c.is_resected
         is_rectal = c.tumour_site() == "rectum"
         rectal = c.needs_rectal_tissue()
-        self._episode_oneoffs(
-            "workup.rectal", ("eus", "mri", "biopsy"), rectal, day, "rectal tumour without tissue"
-        )
+        if rectal:  # (each call below is skipped when its condition does not hold: the common case)
+            self._episode_oneoffs(
+                "workup.rectal", ("eus", "mri", "biopsy"), rectal, day, "rectal tumour without tissue"
+            )
 
         small = stage == "small_tumour_surveillance"
         grew = (
@@ -210,14 +211,17 @@ class Planner:
             self._oneoff("workup.small_gastric", "mdt_review", day, day, f"{why}: resection is the default")
 
         tissue = unresected_no_tissue and not small and not (is_rectal and not c.is_advanced)
-        self._episode_oneoffs("workup.tissue", ("biopsy",), tissue, day, "tumour without tissue diagnosis")
-        self._episode_oneoffs(
-            "workup.tissue",
-            ("mdt_review",),
-            tissue and not c.is_advanced,
-            day,
-            "tumour without tissue diagnosis",
-        )
+        if tissue:
+            self._episode_oneoffs(
+                "workup.tissue", ("biopsy",), tissue, day, "tumour without tissue diagnosis"
+            )
+            self._episode_oneoffs(
+                "workup.tissue",
+                ("mdt_review",),
+                tissue and not c.is_advanced,
+                day,
+                "tumour without tissue diagnosis",
+            )
 
         if (
             c.ruptures
@@ -236,9 +240,10 @@ class Planner:
     def _mutation(self, day: dt.date) -> None:
         c, p = self.case, self.profile
         needs_test = c.lacks_mutation_analysis() and not c.mutation_test_optional(p.small_tumour_cm)
-        self._episode_oneoffs(
-            "workup.mutation", ("mutation_test",), needs_test, day, "GIST confirmed, no KIT/PDGFRA result"
-        )
+        if needs_test:
+            self._episode_oneoffs(
+                "workup.mutation", ("mutation_test",), needs_test, day, "GIST confirmed, no KIT/PDGFRA result"
+            )
 
     # §6 surveillance imaging after resection ----------------------------------------------------------
 

@@ -17,8 +17,9 @@ from __future__ import annotations
 
 import datetime as dt
 from collections.abc import Callable, Iterable
+from itertools import filterfalse
 
-from scheduler.domain.events import EventData, Replayed
+from scheduler.domain.events import Event, EventData, Replayed
 from scheduler.domain.series import Item, OneOff, Series
 
 SeriesId = tuple[str, str, dt.date]
@@ -114,13 +115,14 @@ class Book:
         ones), so equal sizes mean nothing to close: the common case, checked first.
         """
         if len(self._wanted_today) != len(self.held):
-            for sid in [s for s in self.held if s not in self._wanted_today]:
+            # filterfalse, not a comprehension: that would make ``self`` a cell on every call
+            for sid in list(filterfalse(self._wanted_today.__contains__, self.held)):
                 series = self.held.pop(sid)
                 series.close(day)
                 self._closed_today.append(series)
         self._wanted_today.clear()
         if len(self._episodes_today) != len(self._active_episodes):
-            for key in [k for k in self._active_episodes if k not in self._episodes_today]:
+            for key in list(filterfalse(self._episodes_today.__contains__, self._active_episodes)):
                 del self._active_episodes[key]
         self._episodes_today.clear()
 
@@ -149,14 +151,9 @@ class Book:
             best: Item | None = None
             best_series: Series | None = None
             best_event: Replayed | None = None
-            for series in self.by_kind.get(kind, ()):
-                closed_on = series.closed_on
-                if closed_on is not None and closed_on < day:
-                    continue
+            for series in self.by_kind.get(kind, ()):  # open series, and those closed today
                 fulfils = series.fulfils  # None: any event of the kind (§9)
-                event = (
-                    candidates[0] if fulfils is None else next((r for r in candidates if fulfils(r[5])), None)
-                )
+                event = candidates[0] if fulfils is None else _first_fulfilling(candidates, fulfils)
                 if event is None:
                     continue
                 item = series.candidate(day)
@@ -168,11 +165,21 @@ class Book:
                 best_series.fulfil(best, day, best_event[2])
 
     def finish_day(self, day: dt.date) -> None:
-        """After fulfilment: what is still open in the series that closed today is cancelled."""
+        """After fulfilment: what is still open in the series that closed today is cancelled.
+
+        A closed series fulfils nothing after its closing day, so fulfil stops looking at it.
+        """
         if self._closed_today:
             for series in self._closed_today:
                 series.settle()
+                self.by_kind[series.kind].remove(series)
             self._closed_today.clear()
+
+
+def _first_fulfilling(candidates: list[Replayed], fulfils: Callable[[Event], bool]) -> Replayed | None:
+    """The first of the day's candidate events that ``fulfils`` accepts (a function of its own:
+    a generator inside Book.fulfil would make ``fulfils`` a cell on every call)."""
+    return next((r for r in candidates if fulfils(r[5])), None)
 
 
 def _ranks_before(a: Item, a_series: Series, b: Item, b_series: Series) -> bool:

@@ -67,3 +67,13 @@ def add_days(day: dt.date, days: int) -> dt.date:
 
 def add_years(day: dt.date, years: int) -> dt.date:
     return add_months(day, 12 * years)
+
+
+_MONTH_DAY_TEXT = tuple(tuple(f"-{month:02}-{day:02}" for day in range(32)) for month in range(13))
+
+
+def iso(day: dt.date) -> str:
+    """``day.isoformat()`` from a table: the C method formats through PyUnicode_FromFormat and costs
+    about 3,400 instructions, this about 2,500 (every series key and some details hold a date)."""
+    year = day.year
+    return (str(year) if year >= 1000 else f"{year:04}") + _MONTH_DAY_TEXT[day.month][day.day]

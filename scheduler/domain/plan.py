@@ -192,6 +192,41 @@ def _list(series: Series, as_of: dt.date, horizon: dt.date, out: list[Reminder])
                 ),
             )
         )
+    if not isinstance(series, Chained):
+        return
+    # the items after the replay's (Chained.materialise, which stops at the horizon or the closing
+    # day): open, so cancelled only by the closing
+    n = len(items)
+    for due, window in series.tail:
+        n += 1
+        if closed_on is not None:
+            if due > closed_on:
+                continue
+            status = "cancelled"
+        elif as_of < due:
+            status = "planned"
+        elif (as_of - due).days <= window:
+            status = "due"
+        else:
+            status = "overdue"
+        append(
+            _new_reminder(
+                Reminder,
+                (
+                    prefix + (_ORDINAL_TEXT[n] if n < _ORDINALS_CACHED else str(n)),
+                    kind,
+                    due,
+                    window,
+                    status,
+                    rule,
+                    rationale,
+                    citation,
+                    None,
+                    None,
+                    closed_on,
+                ),
+            )
+        )
 
 
 def _list_fixed(series: Fixed, as_of: dt.date, horizon: dt.date, out: list[Reminder]) -> None:

@@ -10,21 +10,27 @@ from __future__ import annotations
 
 import datetime as dt
 from collections.abc import Callable, Iterable, Iterator
+from functools import partial
 
 from scheduler.domain import events as ev
 from scheduler.domain.book import Book
 from scheduler.domain.case import TKIS, Case, Course
-from scheduler.domain.dates import add_days, add_months, add_years
+from scheduler.domain.dates import add_days, add_months, add_years, iso
 from scheduler.domain.model import Stage
 from scheduler.domain.profile import FixedSchedule, Profile
 from scheduler.domain.rules.catalogue import RULES
-from scheduler.domain.series import Chained, Fixed, Fulfils, OneOff, Series, fixed_dues
+from scheduler.domain.series import Chained, Fixed, Fulfils, OneOff, Series, fixed_dues, fixed_spaced_from
 
 _WORKUP_RULES = ("workup.rectal", "workup.small_gastric", "workup.tissue", "workup.rupture_unresected")
 _LAB_KINDS = frozenset({"lab_lft", "lab_cbc", "lab_tsh"})
 _LFT = frozenset({"alt", "ast", "bilirubin"})
 _CBC = frozenset({"neutrophils", "platelets", "hemoglobin"})
 _THERAPY_EVENTS = (ev.TherapyStartedData, ev.TherapyStoppedData, ev.DoseChangedData)
+# rule ids by schedule name and by drug, made once: an f-string per event day also made the book
+# hash a new string for every series it looked up
+_SURVEILLANCE_RULE_IDS = {r.removeprefix("surveillance."): r for r in RULES if r.startswith("surveillance.")}
+_MONITORING_RULE_IDS = {drug: f"monitoring.{drug}" for drug in TKIS}
+_NO_SCHEDULES: dict[str, FixedSchedule] = {}
 
 
 _IMAGING_KINDS: dict[str, tuple[str, ...]] = {"ct": ("ct",), "mri": ("ct", "mri"), "eus": ("eus",), "pet": ()}
@@ -102,19 +108,19 @@ class Planner:
         if sid in self.book.oneoffs:  # a one-off opens at most once: the common case on later days
             return
         p = self.profile
-
-        def make() -> OneOff:
-            return OneOff(
-                RULES[rule_id],
-                kind,
-                anchor,
-                day,
-                detail,
-                due if due is not None else add_days(anchor, p.oneoff_due_days),
-                window if window is not None else p.oneoff_window_days,
-                fulfils,
-            )
-
+        # factories are partials, not closures: a function defining a closure makes a cell for each
+        # variable it captures on every call, even when it returns before the closure is needed
+        make = partial(
+            OneOff,
+            RULES[rule_id],
+            kind,
+            anchor,
+            day,
+            detail,
+            due if due is not None else add_days(anchor, p.oneoff_due_days),
+            window if window is not None else p.oneoff_window_days,
+            fulfils,
+        )
         self.book.trigger(sid, make)
 
     def _episode_oneoffs(
@@ -141,11 +147,8 @@ class Planner:
             return
         p = self.profile
         schedule = p.surveillance[schedule_name] if schedule_name else None
-
-        def make() -> Chained:
-            assert schedule is not None
-            return Chained(RULES[rule_id], kind, anchor, day, detail, schedule, last_done)
-
+        assert schedule is not None
+        make = partial(Chained, RULES[rule_id], kind, anchor, day, detail, schedule, last_done)
         self.book.want((rule_id, kind, anchor), make)
 
     # ---- the day -------------------------------------------------------------------------------
@@ -180,9 +183,10 @@ class Planner:
         unresected_no_tissue = c.has_tumour and not c.has_tissue and not c.is_resected
         is_rectal = c.tumour_site() == "rectum"
         rectal = c.needs_rectal_tissue()
-        self._episode_oneoffs(
-            "workup.rectal", ("eus", "mri", "biopsy"), rectal, day, "rectal tumour without tissue"
-        )
+        if rectal:  # (each call below is skipped when its condition does not hold: the common case)
+            self._episode_oneoffs(
+                "workup.rectal", ("eus", "mri", "biopsy"), rectal, day, "rectal tumour without tissue"
+            )
 
         small = stage == "small_tumour_surveillance"
         grew = (
@@ -190,19 +194,16 @@ class Planner:
         )
         start = self.book.episode("workup.small_gastric", "eus", small and not grew, day)
         if start is not None:
-            last_eus = c.last_eus
-
-            def make() -> Chained:
-                return Chained(
-                    RULES["workup.small_gastric"],
-                    "eus",
-                    start,
-                    day,
-                    "small gastric/duodenal nodule under EUS surveillance",
-                    p.small_gastric_eus,
-                    last_eus,
-                )
-
+            make = partial(
+                Chained,
+                RULES["workup.small_gastric"],
+                "eus",
+                start,
+                day,
+                "small gastric/duodenal nodule under EUS surveillance",
+                p.small_gastric_eus,
+                c.last_eus,
+            )
             self.book.want(("workup.small_gastric", "eus", start), make)
         was_small = small or self.prev_stage == "small_tumour_surveillance"
         if was_small and day in (c.eus_growth_on, c.gist_biopsy_on):
@@ -210,14 +211,17 @@ class Planner:
             self._oneoff("workup.small_gastric", "mdt_review", day, day, f"{why}: resection is the default")
 
         tissue = unresected_no_tissue and not small and not (is_rectal and not c.is_advanced)
-        self._episode_oneoffs("workup.tissue", ("biopsy",), tissue, day, "tumour without tissue diagnosis")
-        self._episode_oneoffs(
-            "workup.tissue",
-            ("mdt_review",),
-            tissue and not c.is_advanced,
-            day,
-            "tumour without tissue diagnosis",
-        )
+        if tissue:
+            self._episode_oneoffs(
+                "workup.tissue", ("biopsy",), tissue, day, "tumour without tissue diagnosis"
+            )
+            self._episode_oneoffs(
+                "workup.tissue",
+                ("mdt_review",),
+                tissue and not c.is_advanced,
+                day,
+                "tumour without tissue diagnosis",
+            )
 
         if (
             c.ruptures
@@ -236,9 +240,10 @@ class Planner:
     def _mutation(self, day: dt.date) -> None:
         c, p = self.case, self.profile
         needs_test = c.lacks_mutation_analysis() and not c.mutation_test_optional(p.small_tumour_cm)
-        self._episode_oneoffs(
-            "workup.mutation", ("mutation_test",), needs_test, day, "GIST confirmed, no KIT/PDGFRA result"
-        )
+        if needs_test:
+            self._episode_oneoffs(
+                "workup.mutation", ("mutation_test",), needs_test, day, "GIST confirmed, no KIT/PDGFRA result"
+            )
 
     # §6 surveillance imaging after resection ----------------------------------------------------------
 
@@ -263,15 +268,14 @@ class Planner:
                     name, anchor = "high_adjuvant", max(adjuvant.adjuvant_from, resection)
                     detail = f"high risk on adjuvant {adjuvant.drug}"
                 else:
-                    stops = [
-                        x.stop
-                        for x in c.courses
-                        if x.adjuvant_from is not None and x.stop is not None and x.stop >= resection
-                    ]
+                    stops = []  # a loop, not a comprehension: that would make ``resection`` a cell
+                    for x in c.courses:
+                        if x.adjuvant_from is not None and x.stop is not None and x.stop >= resection:
+                            stops.append(x.stop)
                     anchor = max(stops) if stops else resection
                     name = "high"
                     detail = "high risk, adjuvant therapy stopped" if stops else "high risk, resected"
-        self._chained(f"surveillance.{name}", "ct", anchor, day, detail, name, c.last_ct_or_mri)
+        self._chained(_SURVEILLANCE_RULE_IDS[name], "ct", anchor, day, detail, name, c.last_ct_or_mri)
 
     # §5 adjuvant reviews ----------------------------------------------------------------------------
 
@@ -280,18 +284,24 @@ class Planner:
         if not c.is_resected or c.is_advanced:
             return
         for course in c.courses:
-            if course.drug == "imatinib" and course.adjuvant_from is not None and course.is_running:
+            if (
+                course.drug == "imatinib"
+                and course.adjuvant_from is not None
+                and course.stop is None  # course.is_running
+                # opened already (the common case): skip building its detail, due date and test
+                and ("adjuvant.duration", "therapy_review", course.start) not in self.book.oneoffs
+            ):
                 self._oneoff(
                     "adjuvant.duration",
                     "therapy_review",
                     course.start,
                     day,
-                    f"adjuvant imatinib started {course.start.isoformat()}"
+                    f"adjuvant imatinib started {iso(course.start)}"
                     + ("; after rupture: discuss continuing" if c.is_ruptured else ""),
                     due=add_years(course.start, p.adjuvant_years),
                     fulfils=_fulfils_review_of("imatinib"),
                 )
-        self.book.end(day, ("adjuvant.duration",), lambda s: not _running_from(c, "imatinib", s.anchor))
+        self.book.end(day, ("adjuvant.duration",), partial(_course_stopped, c, "imatinib"))
 
     # §7 advanced disease ------------------------------------------------------------------------------
 
@@ -300,21 +310,21 @@ class Planner:
         since = c.advanced_since
         if since is None:
             return
-        line_starts = [x.start for x in c.courses if x.opened_line and x.start >= since]
-        anchor = max([since, *line_starts])
+        anchor = since  # the latest start of a line since then, if any
+        for x in c.courses:
+            if x.opened_line and x.start > anchor:
+                anchor = x.start
         if not self.book.keep(("advanced.imaging", "ct", anchor)):
-
-            def make() -> Chained:
-                return Chained(
-                    RULES["advanced.imaging"],
-                    "ct",
-                    anchor,
-                    day,
-                    "advanced disease",
-                    p.advanced_imaging,
-                    c.last_ct_or_mri,
-                )
-
+            make = partial(
+                Chained,
+                RULES["advanced.imaging"],
+                "ct",
+                anchor,
+                day,
+                "advanced disease",
+                p.advanced_imaging,
+                c.last_ct_or_mri,
+            )
             self.book.want(("advanced.imaging", "ct", anchor), make)
 
         latest = c.latest_progression()
@@ -328,18 +338,18 @@ class Planner:
             )
 
         imatinib = c.responding_imatinib()
-        if imatinib is not None:
-            trigger = max(imatinib.start, since)
+        if imatinib is None:
+            self.book.end(day, ("advanced.cytoreduction",))
+        elif ("advanced.cytoreduction", "mdt_review", max(imatinib.start, since)) not in self.book.oneoffs:
+            # (opened already is the common case: its due date is not computed again)
             self._oneoff(
                 "advanced.cytoreduction",
                 "mdt_review",
-                trigger,
+                max(imatinib.start, since),
                 day,
                 "responding to imatinib: consider surgery of residual disease",
                 due=max(add_months(imatinib.start, p.cytoreduction_from_months), since),
             )
-        if imatinib is None:
-            self.book.end(day, ("advanced.cytoreduction",))
 
         if (
             c.resection_on == day
@@ -364,11 +374,11 @@ class Planner:
         windows = (p.short_lab_window_days, p.long_window_days, p.short_lab_max_gap_days)
         book = self.book
         for course in c.courses:
-            if not course.is_running or course.drug not in TKIS:
+            if course.stop is not None or course.drug not in TKIS:  # not course.is_running
                 continue
             drug, start = course.drug, course.start
-            rule_id = f"monitoring.{drug}"
-            for kind, schedule in p.monitoring.get(drug, {}).items():
+            rule_id = _MONITORING_RULE_IDS[drug]
+            for kind, schedule in p.monitoring.get(drug, _NO_SCHEDULES).items():
                 if not book.keep((rule_id, kind, start)):
                     book.want(
                         (rule_id, kind, start),
@@ -389,8 +399,12 @@ class Planner:
 
     def _regorafenib_liver(self, day: dt.date, course: Course, windows: tuple[int, int, int]) -> None:
         c, p = self.case, self.profile
-        ratios = [v.ratio for t in ("alt", "ast") if (v := c.lab_since(t, course.start)) is not None]
-        high = any(r is not None and r > p.regorafenib_liver_weekly_above_uln for r in ratios)
+        high = False  # ALT or AST since the start above the threshold (loops: no cells per call)
+        for test in ("alt", "ast"):
+            value = c.lab_since(test, course.start)
+            ratio = value.ratio if value is not None else None
+            if ratio is not None and ratio > p.regorafenib_liver_weekly_above_uln:
+                high = True
         start = self.book.episode("monitoring.regorafenib_liver", "lab_lft", high, day)
         regular = self.book.held_series("monitoring.regorafenib", "lab_lft")
         if start is None:
@@ -410,7 +424,7 @@ class Planner:
                 start,
                 day,
                 f"ALT/AST above {p.regorafenib_liver_weekly_above_uln:g}× ULN on "
-                f"regorafenib since {start.isoformat()}",
+                f"regorafenib since {iso(start)}",
                 weekly,
                 windows,
             ),
@@ -419,7 +433,7 @@ class Planner:
 
 def _started(drug: str, start: dt.date) -> str:
     """A monitoring series' detail; built only when a series opens (most days it is already open)."""
-    return f"{drug} started {start.isoformat()}"
+    return f"{drug} started {iso(start)}"
 
 
 def _skin_factory(start: dt.date, day: dt.date, p: Profile) -> Callable[[], Series]:
@@ -448,7 +462,18 @@ def _fixed_factory(
 ) -> Callable[[], Series]:
     def make() -> Fixed:
         dues = fixed_dues(start, schedule)
-        return Fixed(RULES[rule_id], kind, start, day, detail, dues, kind in _LAB_KINDS, windows)
+        spaced_from = fixed_spaced_from(schedule, windows[2])
+        return Fixed(
+            RULES[rule_id],
+            kind,
+            start,
+            day,
+            detail,
+            dues,
+            kind in _LAB_KINDS,
+            windows,
+            spaced_from=spaced_from,
+        )
 
     return make
 
@@ -483,3 +508,8 @@ def _cycle_factory(
 
 def _running_from(c: Case, drug: str, start: dt.date) -> bool:
     return any(x.drug == drug and x.start == start and x.is_running for x in c.courses)
+
+
+def _course_stopped(c: Case, drug: str, series: OneOff) -> bool:
+    """No course of ``drug`` started on the one-off's anchor is running any more."""
+    return not _running_from(c, drug, series.anchor)

@@ -22,13 +22,14 @@ import datetime as dt
 from collections.abc import Callable, Iterator
 from itertools import chain
 
-from scheduler.domain.dates import add_days, add_months, day_in_month, every_months, month_index
+from scheduler.domain.dates import add_days, add_months, day_in_month, every_months, iso, month_index
 from scheduler.domain.events import Event
 from scheduler.domain.profile import ChainedSchedule, FixedSchedule, Step
 from scheduler.domain.rules.catalogue import Rule
 
 Fulfils = Callable[[Event], bool]
 NO_LIMIT = dt.date.max  # the last eligible day of an item that stays eligible once due
+_NEVER = 1 << 62  # an index no list of items reaches
 
 
 class Item:
@@ -111,7 +112,7 @@ class Series:
         self.fulfils = fulfils  # None: the default of §9 for this kind
         self.items: list[Item] = []
         self._settled = 0  # items that existed at the end of the closing day (see settle)
-        self.key_prefix = f"{rule.id}:{kind}:{anchor.isoformat()}:"
+        self.key_prefix = f"{rule.id}:{kind}:{iso(anchor)}:"
         self.rationale = f"{rule.rationale} ({detail})" if detail else rule.rationale
 
     def close(self, day: dt.date) -> None:
@@ -153,17 +154,24 @@ class OneOff(Series):
         window: int,
         fulfils: Fulfils | None = None,
     ) -> None:
-        super().__init__(rule, kind, anchor, opened_on, detail, fulfils)
-        due = max(due, opened_on)
-        self.items.append(Item(1, due, window, window, NO_LIMIT))
+        Series.__init__(self, rule, kind, anchor, opened_on, detail, fulfils)
+        self.items.append(Item(1, due if due > opened_on else opened_on, window, window, NO_LIMIT))
 
     def candidate(self, day: dt.date) -> Item | None:
         item = self.items[0]
-        return item if item.is_open and item.is_eligible(day) else None
+        # item.is_open and item.is_eligible(day), inlined (hot)
+        if (
+            item.completed_on is None
+            and item.cancelled_on is None
+            and (item.due - day).days <= item.tolerance
+            and day <= item.last_eligible
+        ):
+            return item
+        return None
 
 
 class Chained(Series):
-    __slots__ = ("_end", "_phase_bounds", "schedule")
+    __slots__ = ("_day", "_end", "_month", "_phase_bounds", "schedule", "tail")
 
     def __init__(
         self,
@@ -176,16 +184,15 @@ class Chained(Series):
         last_done: dt.date | None,
         fulfils: Fulfils | None = None,
     ) -> None:
-        super().__init__(rule, kind, anchor, opened_on, detail, fulfils)
+        Series.__init__(self, rule, kind, anchor, opened_on, detail, fulfils)
         self.schedule = schedule
-        # anchor + n months for each month count the schedule names (phases share their bounds)
-        month, day = month_index(anchor), anchor.day
-        at = {n: day_in_month(month + n, day) for n in _bound_months(schedule)}
-        self._end = at[schedule.end_months] if schedule.end_months is not None else None
-        self._phase_bounds = [
-            (at[p.start_months], at[p.end_months] if p.end_months is not None else None, p.step)
-            for p in schedule.phases
-        ]
+        self._month, self._day = month, day = month_index(anchor), anchor.day
+        end_months = schedule.end_months
+        self._end = day_in_month(month + end_months, day) if end_months is not None else None
+        # (start, end, step) of the first phases, computed when a base first reaches them (most
+        # series never leave their first phase before the plan ends); see _step_at
+        self._phase_bounds: list[tuple[dt.date, dt.date | None, Step]] = []
+        self.tail: list[tuple[dt.date, int]] = []  # (due, window) of the items listed after them
         if schedule.starts_on_day_zero:
             step = schedule.phases[0].step
             window = _window(month, day, day_in_month(month + step.months, day), step)
@@ -199,57 +206,94 @@ class Chained(Series):
         return self._end
 
     def _step_at(self, base: dt.date) -> Step | None:
-        for start, end, step in self._phase_bounds:
+        """The step of the first phase whose [anchor + start, anchor + end) holds ``base``."""
+        bounds = self._phase_bounds
+        for start, end, step in bounds:
             if start <= base and (end is None or base < end):
                 return step
+        phases = self.schedule.phases
+        while len(bounds) < len(phases):  # the next phase's bounds, in order, until one holds base
+            phase = phases[len(bounds)]
+            start, end = self._at(phase.start_months), None
+            if phase.end_months is not None:
+                end = self._at(phase.end_months)
+            bounds.append((start, end, phase.step))
+            if start <= base and (end is None or base < end):
+                return phase.step
         return None
 
-    def _append(self, base: dt.date, first: bool = False) -> Item | None:
+    def _at(self, months: int) -> dt.date:
+        """anchor + ``months`` calendar months (clamped to month end)."""
+        return self.anchor if months == 0 else day_in_month(self._month + months, self._day)
+
+    def _following(self, base: dt.date, first: bool = False) -> tuple[dt.date, int, int] | None:
+        """(due, window, tolerance) of the item one step after ``base``; None past the schedule."""
         schedule = self.schedule
         step = schedule.first_step if first and schedule.first_step else self._step_at(base)
         if step is None:
             return None
-        month, day = month_index(base), base.day
+        month, day = base.year * 12 + base.month - 1, base.day  # month_index(base), inlined (hot)
         due = day_in_month(month + step.months, day)
         interval = (due - base).days
         end = self._end
         if end is not None and due > end and (due - end).days * 2 > interval:
             return None  # more than half an interval past the series' fixed end
-        window = _window(month, day, due, step)
-        opened_on = self.opened_on
-        item = Item(
-            len(self.items) + 1, due if due > opened_on else opened_on, window, interval // 2, NO_LIMIT
+        to = step.window_to_months  # _window's commonest case, inlined (hot)
+        window = (
+            (day_in_month(month + to, day) - due).days if to is not None else _window(month, day, due, step)
         )
+        opened_on = self.opened_on
+        return due if due > opened_on else opened_on, window, interval // 2
+
+    def _append(self, base: dt.date, first: bool = False) -> Item | None:
+        following = self._following(base, first)
+        if following is None:
+            return None
+        due, window, tolerance = following
+        item = Item(len(self.items) + 1, due, window, tolerance, NO_LIMIT)
         self.items.append(item)
         return item
 
-    def _next(self) -> Item | None:
-        """The item after the last one, counted from its fulfilment or else its due date."""
-        last = self.items[-1]
-        return self._append(last.completed_on or last.due)
-
     def candidate(self, day: dt.date) -> Item | None:
         # during replay a chain has at most one open item, its last: later ones are due later
-        if not self.items:
+        items = self.items
+        if not items:
             return None
-        last: Item | None = self.items[-1]
+        last: Item | None = items[-1]
         if last is not None and last.completed_on is not None:
-            last = self._next()
-        if last is not None and last.is_open and last.is_eligible(day):
+            # the next item, counted from the last one's fulfilment
+            last = self._append(last.completed_on)
+        # last.is_open and last.is_eligible(day), inlined (hot)
+        if (
+            last is not None
+            and last.completed_on is None
+            and last.cancelled_on is None
+            and (last.due - day).days <= last.tolerance
+            and day <= last.last_eligible
+        ):
             return last
         return None
 
     def materialise(self, until: dt.date) -> None:
+        """The items after the replay's, up to ``until``, as (due, window) pairs in ``tail``: they
+        are only listed (all open), so they need no ``Item``. Each is counted from the previous
+        one's due date (or the last replayed item's fulfilment)."""
+        tail = self.tail
+        tail.clear()
         limit = self.closed_on if self.closed_on is not None else until
         if self._end is not None and self.closed_on is None:
             limit = dt.date.max  # listed to the fixed end (the half-interval test stops it)
-        while self.items and self.items[-1].due <= limit:
-            item = self._next()
-            if item is None:
+        if not self.items:
+            return
+        last = self.items[-1]
+        if last.due > limit:
+            return
+        base = last.completed_on or last.due
+        while (following := self._following(base)) is not None:
+            base, window, _ = following
+            if base > limit:
                 break
-            if item.due > limit:
-                self.items.pop()
-                break
+            tail.append((base, window))
 
 
 class Fixed(Series):
@@ -265,6 +309,7 @@ class Fixed(Series):
         "_cursor",
         "_exhausted",
         "_long",
+        "_long_from",
         "_max_gap",
         "_pending",
         "_reach",
@@ -289,8 +334,11 @@ class Fixed(Series):
         is_lab: bool,
         windows: tuple[int, int, int],
         fulfils: Fulfils | None = None,
+        spaced_from: int | None = None,
     ) -> None:
-        super().__init__(rule, kind, anchor, opened_on, detail, fulfils)
+        """``spaced_from``: the index from which every item is known to be due more than the max gap
+        after the previous one (see fixed_spaced_from), so its window needs no subtraction."""
+        Series.__init__(self, rule, kind, anchor, opened_on, detail, fulfils)
         self._source = dues  # the items' due dates, in order, computed as they are needed
         self._pending: dt.date | None = None  # a due date taken from the source, not yet an item's
         self._exhausted = False
@@ -298,6 +346,9 @@ class Fixed(Series):
         self.is_lab = is_lab
         # (short lab window, long window, max gap for short): §8
         self._short, self._long, self._max_gap = windows
+        # items from this index on take the long window without their gap being computed: all but a
+        # lab item's (whose gap decides, §8), and a lab item's when the schedule spaces them widely
+        self._long_from = 0 if not is_lab else spaced_from if spaced_from is not None else _NEVER
         self._reach = dt.timedelta(days=self._long)  # how far past an event day an item can be due
         self.dues: list[dt.date] = []
         self.windows: list[int] = []
@@ -323,18 +374,25 @@ class Fixed(Series):
             dues.append(first)
             windows.append(short if gap <= max_gap else long_)
         last_due = dues[-1]
-        while last_due <= until:
-            due = self._pending
-            if due is None:
-                due = next(source, None)
-                if due is None:
-                    self._exhausted = True
-                    return
-            else:
-                self._pending = None
+        if last_due > until:
+            return
+        due = self._pending
+        if due is not None:
+            self._pending = None
             windows.append(short if (due - last_due).days <= max_gap else long_)
             dues.append(due)
+            if due > until:
+                return
             last_due = due
+        long_from = self._long_from
+        # a for loop: FOR_ITER costs less than a call of next() per due date
+        for due in source:
+            windows.append(long_ if len(dues) >= long_from or (due - last_due).days > max_gap else short)
+            dues.append(due)
+            if due > until:
+                return
+            last_due = due
+        self._exhausted = True
 
     def is_suspended(self, due: dt.date) -> bool:
         return any(start < due and (end is None or due <= end) for start, end in self.suspensions)
@@ -394,15 +452,6 @@ def _window(base_month: int, base_day: int, due: dt.date, step: Step) -> int:
     return step.window_days
 
 
-def _bound_months(schedule: ChainedSchedule) -> set[int]:
-    """Every month count a chained schedule's phases and end are measured in."""
-    months = {p.start_months for p in schedule.phases}
-    months.update(p.end_months for p in schedule.phases if p.end_months is not None)
-    if schedule.end_months is not None:
-        months.add(schedule.end_months)
-    return months
-
-
 def fixed_dues(start: dt.date, schedule: FixedSchedule) -> Iterator[dt.date]:
     """Due dates of a FixedSchedule's items: its listed days, then a repeat counted from the last
     listed day (or from day 0 when none are listed); finite when the schedule has no repeat.
@@ -416,6 +465,18 @@ def fixed_dues(start: dt.date, schedule: FixedSchedule) -> Iterator[dt.date]:
     if schedule.then_every_days is not None:
         return chain(listed, _every_days(base, schedule.then_every_days))
     return iter(listed)
+
+
+def fixed_spaced_from(schedule: FixedSchedule, max_gap: int) -> int | None:
+    """The index from which every item of ``schedule`` is due more than ``max_gap`` days after the
+    previous one, if its repeat guarantees that: ``n`` months are at least ``28 * n`` days (each
+    repeat date counts from the same base, so clamping to a month's end never brings two closer)."""
+    every_months, every_days = schedule.then_every_months, schedule.then_every_days
+    if (every_months is not None and 28 * every_months > max_gap) or (
+        every_days is not None and every_days > max_gap
+    ):
+        return len(schedule.days)
+    return None
 
 
 def _every_days(base: dt.date, days: int) -> Iterator[dt.date]:

@@ -10,7 +10,7 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from scheduler.domain.dates import add_months, every_months
+from scheduler.domain.dates import add_months, every_months, iso
 from scheduler.domain.profile import FixedSchedule
 from scheduler.domain.series import fixed_dues
 
@@ -68,3 +68,14 @@ def test_fixed_dues_monthly_repeat_counts_from_the_last_listed_day() -> None:
     base = D(2024, 1, 31)  # day 28
     got = list(islice(fixed_dues(start, FixedSchedule(days=(0, 28), then_every_months=1)), 5))
     assert got == [start, base, D(2024, 2, 29), D(2024, 3, 31), D(2024, 4, 30)]
+
+
+@given(st.dates())
+def test_iso_equals_isoformat(day: dt.date) -> None:
+    assert iso(day) == day.isoformat()
+
+
+def test_iso_pads_early_years() -> None:
+    assert iso(D(1, 1, 1)) == "0001-01-01"
+    assert iso(D(999, 12, 31)) == "0999-12-31"
+    assert iso(D(9999, 12, 31)) == "9999-12-31"

@@ -16,11 +16,12 @@ and patient-page latency p50/p95 through HTTP; target p95 < 100 ms."
    name, email; ``navigator_id`` ``nav-00`` … round-robin over ``--navigators``), with its events,
    its state (stage, risk, therapy), its active alerts (a third acknowledged) and its reminders cut
    to about ``--reminders-per-patient`` on average (every open one kept, then the most recent
-   closed ones), ``notice_on`` as ``process_patient`` sets it. Outbox history: 3 ``sent`` rows per
-   patient, a ``failed`` one for 1 % of patients and a failed digest for 1 navigator in 10. Rows
-   are written in blocks of 2,000 patients, ordered by date inside a block, so a patient's rows
-   lie on different pages as they do when they arrive over years. Then ``VACUUM (ANALYZE)`` (what
-   autovacuum leaves; it also keeps autovacuum from starting during the measurement).
+   closed ones), ``notice_on`` and the copies of ``navigator_id`` as ``process_patient`` sets them.
+   Outbox history: 3 ``sent`` rows per patient, a ``failed`` one for 1 % of patients and a failed
+   digest for 1 navigator in 10. Rows are written in blocks of 2,000 patients, ordered by date inside
+   a block, so a patient's rows lie on different pages as they do when they arrive over years. Then
+   ``VACUUM (ANALYZE)`` (what autovacuum leaves; it also keeps autovacuum from starting during the
+   measurement).
 2. **Serve** the database with a real ``gistsched serve`` (uvicorn) subprocess on a free port
    (``GIST_AS_OF=2026-11-27``), with a navigator (the patients of ``nav-00``) and a clinician (all
    patients) made by ``create_user``; API calls carry their Bearer tokens, pages the session

@@ -11,6 +11,7 @@ the clock's daily ``force`` recompute that moves statuses with the calendar.
 from __future__ import annotations
 
 import datetime as dt
+from collections.abc import Iterable
 from dataclasses import dataclass
 from typing import Any
 
@@ -119,9 +120,7 @@ def _apply_plan(
         r.key: r
         for r in session.scalars(select(ReminderRow).where(ReminderRow.patient_id == patient.patient_id))
     }
-    for r in rows.values():  # heals a copy that drifted (a hand edit): the next recompute mends it
-        if r.navigator_id != patient.navigator_id:
-            r.navigator_id = patient.navigator_id
+    _mend_navigator(rows.values(), patient.navigator_id)
     stored = {key: _stored(r) for key, r in rows.items()}
     changes = reconcile_reminders(stored, plan.reminders)
     if changes.inserts:  # one executemany: a new patient brings dozens of reminders at once
@@ -170,9 +169,7 @@ def _apply_plan(
             select(AlertRow).where(AlertRow.patient_id == patient.patient_id, AlertRow.is_active.is_(True))
         )
     }
-    for a in active.values():
-        if a.navigator_id != patient.navigator_id:
-            a.navigator_id = patient.navigator_id
+    _mend_navigator(active.values(), patient.navigator_id)
     alert_changes = reconcile_alerts(
         (StoredAlert(a.rule, a.code, a.severity, a.message) for a in active.values()), plan.alerts
     )
@@ -216,6 +213,14 @@ def _copy_navigator(session: Session, patient: PatientRow) -> None:
             .values(navigator_id=patient.navigator_id)
             .execution_options(synchronize_session=False)
         )
+
+
+def _mend_navigator(rows: Iterable[ReminderRow | AlertRow], navigator_id: str | None) -> None:
+    """A loaded reminder's or active alert's copy that drifted from the patient's (a hand edit, a
+    bug) is written back: every recompute, the clock's daily one at the latest, mends it."""
+    for row in rows:
+        if row.navigator_id != navigator_id:
+            row.navigator_id = navigator_id
 
 
 def _update_contact(patient: PatientRow, events: list[Event], plan: Plan) -> None:

@@ -135,9 +135,11 @@ def _patients_of(navigator_id: str) -> Any:
     return select(PatientRow.patient_id).where(PatientRow.navigator_id == navigator_id)
 
 
-def _capped_count(table: Any, cap: int, *where: Any) -> Any:
-    """``count(*)`` of the rows matching ``where``, stopping after ``cap + 1`` (an index-only range
-    scan that ends there): more than ``cap`` means "at least ``cap``"."""
+def _count(table: Any, cap: int | None, *where: Any) -> Any:
+    """``count(*)`` of the rows matching ``where`` as a scalar subquery; with a ``cap``, an index
+    range scan that stops after ``cap + 1`` rows (more than ``cap`` then means "at least ``cap``")."""
+    if cap is None:
+        return select(func.count()).select_from(table).where(*where).scalar_subquery()
     found = select(literal(1)).select_from(table).where(*where).limit(cap + 1).subquery()
     return select(func.count()).select_from(found).scalar_subquery()
 
@@ -159,14 +161,6 @@ def _reminders_of_everyone(
     stops at ``limit`` (due soon: one for due, one for planned), each count an index-only range
     scan that stops after ``cap + 1``."""
     return _listed(session, [ReminderRow.due_on <= horizon], kind, limit, cap=cap, split_soon=True)
-
-
-def _count(cap: int | None, *where: Any) -> Any:
-    """``count(*)`` of the reminders matching ``where`` as a scalar subquery; with a ``cap``, a scan
-    that stops after ``cap + 1`` rows (more than ``cap`` then means "at least ``cap``")."""
-    if cap is not None:
-        return _capped_count(ReminderRow, cap, *where)
-    return select(func.count()).select_from(ReminderRow).where(*where).scalar_subquery()
 
 
 def _listed(
@@ -197,8 +191,8 @@ def _listed(
     shown = union_all(*(first(section) for section in (is_overdue, *soon_parts)))
     rows = session.execute(
         select(
-            _count(cap, *where, is_overdue).label("n_overdue"),
-            _count(cap, *where, is_soon).label("n_soon"),
+            _count(ReminderRow, cap, *where, is_overdue).label("n_overdue"),
+            _count(ReminderRow, cap, *where, is_soon).label("n_soon"),
             *REMINDER_COLUMNS,
             _name_of(ReminderRow.patient_id),
         ).where(ReminderRow.id.in_(shown))
@@ -253,13 +247,13 @@ def _alerts_of_everyone(
     def of_level(level: str) -> Any:  # the two partial indexes, each a range on severity
         return sum(
             (
-                _capped_count(AlertRow, cap, ACTIVE, AlertRow.severity == level, state)
+                _count(AlertRow, cap, ACTIVE, AlertRow.severity == level, state)
                 for state in (AlertRow.acknowledged_at.is_(None), AlertRow.acknowledged_at.is_not(None))
             ),
             literal(0),
         )
 
-    total = of_level(severity) if severity else _capped_count(AlertRow, cap, ACTIVE)
+    total = of_level(severity) if severity else _count(AlertRow, cap, ACTIVE)
     n_total, n_critical = session.execute(select(total, of_level("critical"))).one()
     levels = [severity] if severity else [*SEVERITY_ORDER]
     rows: list[Shown] = []
@@ -289,9 +283,12 @@ def _failed_notifications(session: Session, navigator_id: str | None, limit: int
                 and_(NotificationRow.patient_id.is_(None), NotificationRow.navigator_id == navigator_id),
             )
         )
-    total = select(func.count()).select_from(NotificationRow).where(*where).scalar_subquery()
     found = session.execute(
-        select(NotificationRow, total.label("total"), _name_of(NotificationRow.patient_id))
+        select(
+            NotificationRow,
+            _count(NotificationRow, None, *where).label("total"),
+            _name_of(NotificationRow.patient_id),
+        )
         .where(*where)
         .order_by(NotificationRow.updated_at.desc(), NotificationRow.id.desc())
         .limit(limit)

@@ -168,7 +168,7 @@ def _list(series: Series, as_of: dt.date, horizon: dt.date, out: list[Reminder])
                 if due > cancelled_on:
                     continue
                 status = "cancelled"
-            elif as_of < due:
+            elif as_of < due:  # _open_status, inlined (hot)
                 status = "planned"
             elif (as_of - due).days <= item.window:
                 status = "due"
@@ -203,12 +203,8 @@ def _list(series: Series, as_of: dt.date, horizon: dt.date, out: list[Reminder])
             if due > closed_on:
                 continue
             status = "cancelled"
-        elif as_of < due:
-            status = "planned"
-        elif (as_of - due).days <= window:
-            status = "due"
         else:
-            status = "overdue"
+            status = _open_status(as_of, due, window)
         append(
             _new_reminder(
                 Reminder,
@@ -227,6 +223,16 @@ def _list(series: Series, as_of: dt.date, horizon: dt.date, out: list[Reminder])
                 ),
             )
         )
+
+
+def _open_status(as_of: dt.date, due: dt.date, window: int) -> Status:
+    """An open item's status on ``as_of`` (§0). ``_list`` and ``_list_fixed`` inline these same
+    three tests in their loops (a call per reminder costs about 1 % of a plan): keep them alike."""
+    if as_of < due:
+        return "planned"
+    if (as_of - due).days <= window:
+        return "due"
+    return "overdue"
 
 
 def _list_fixed(series: Fixed, as_of: dt.date, horizon: dt.date, out: list[Reminder]) -> None:
@@ -254,7 +260,7 @@ def _list_fixed(series: Fixed, as_of: dt.date, horizon: dt.date, out: list[Remin
                 if due > cancelled_on:
                     continue
                 status = "cancelled"
-            elif as_of < due:
+            elif as_of < due:  # _open_status, inlined (hot), the missed test in between
                 status = "planned"
             elif index < last_index and as_of > due and as_of >= dues[index + 1]:
                 status, cancelled_on = "cancelled", dues[index + 1]

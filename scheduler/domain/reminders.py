@@ -104,8 +104,7 @@ class Planner:
         window: int | None = None,
         fulfils: Fulfils | None = None,
     ) -> None:
-        sid = (rule_id, kind, anchor)
-        if sid in self.book.oneoffs:  # a one-off opens at most once: the common case on later days
+        if self._opened(rule_id, kind, anchor):  # the common case on later days
             return
         p = self.profile
         # factories are partials, not closures: a function defining a closure makes a cell for each
@@ -121,7 +120,11 @@ class Planner:
             window if window is not None else p.oneoff_window_days,
             fulfils,
         )
-        self.book.trigger(sid, make)
+        self.book.trigger((rule_id, kind, anchor), make)
+
+    def _opened(self, rule_id: str, kind: str, anchor: dt.date) -> bool:
+        """A one-off opens at most once: callers that build costly arguments ask this first."""
+        return (rule_id, kind, anchor) in self.book.oneoffs
 
     def _episode_oneoffs(
         self, rule_id: str, kinds: Iterable[str], holds: bool, day: dt.date, detail: str
@@ -289,7 +292,7 @@ class Planner:
                 and course.adjuvant_from is not None
                 and course.stop is None  # course.is_running
                 # opened already (the common case): skip building its detail, due date and test
-                and ("adjuvant.duration", "therapy_review", course.start) not in self.book.oneoffs
+                and not self._opened("adjuvant.duration", "therapy_review", course.start)
             ):
                 self._oneoff(
                     "adjuvant.duration",
@@ -340,7 +343,7 @@ class Planner:
         imatinib = c.responding_imatinib()
         if imatinib is None:
             self.book.end(day, ("advanced.cytoreduction",))
-        elif ("advanced.cytoreduction", "mdt_review", max(imatinib.start, since)) not in self.book.oneoffs:
+        elif not self._opened("advanced.cytoreduction", "mdt_review", max(imatinib.start, since)):
             # (opened already is the common case: its due date is not computed again)
             self._oneoff(
                 "advanced.cytoreduction",
@@ -405,6 +408,7 @@ class Planner:
             ratio = value.ratio if value is not None else None
             if ratio is not None and ratio > p.regorafenib_liver_weekly_above_uln:
                 high = True
+                break
         start = self.book.episode("monitoring.regorafenib_liver", "lab_lft", high, day)
         regular = self.book.held_series("monitoring.regorafenib", "lab_lft")
         if start is None:

@@ -30,6 +30,40 @@ BACKFILL = (
     "UPDATE {table} SET navigator_id = "
     "(SELECT patients.navigator_id FROM patients WHERE patients.patient_id = {table}.patient_id)"
 )
+# (name, table, columns, included columns, partial-index predicate). The old ones are written out
+# as 0004 made them (a migration does not import another), for the downgrade.
+ADDED = (
+    ("ix_reminders_navigator_open", "reminders", ["navigator_id", "status", "due_on"],
+     ["id", "kind", "patient_id"], OPEN_REMINDER),
+    ("ix_alerts_active_navigator", "alerts", ["navigator_id", "severity"],
+     ["id", "acknowledged_at", "first_seen_at"], ACTIVE),
+    ("ix_notifications_failed", "notifications", ["updated_at", "id"],
+     ["patient_id", "navigator_id"], FAILED),
+)  # fmt: skip
+REPLACED = (
+    ("ix_reminders_open", "reminders", ["patient_id", "due_on"], ["id", "status", "kind"], OPEN_REMINDER),
+    ("ix_alerts_active_patient_severity", "alerts", ["patient_id", "severity"],
+     ["id", "acknowledged_at", "first_seen_at"], ACTIVE),
+)  # fmt: skip
+Spec = tuple[str, str, list[str], list[str], str]
+
+
+def _create(specs: tuple[Spec, ...]) -> None:
+    for name, table, columns, include, where in specs:
+        op.create_index(
+            name,
+            table,
+            columns,
+            unique=False,
+            postgresql_include=include,
+            sqlite_where=sa.text(where),
+            postgresql_where=sa.text(where),
+        )
+
+
+def _drop(specs: tuple[Spec, ...]) -> None:
+    for name, table, *_ in specs:
+        op.drop_index(name, table_name=table)
 
 
 def upgrade() -> None:
@@ -37,59 +71,13 @@ def upgrade() -> None:
         with op.batch_alter_table(table, schema=None) as batch_op:
             batch_op.add_column(sa.Column("navigator_id", sa.String(length=128), nullable=True))
         op.execute(BACKFILL.format(table=table))
-    op.create_index(
-        "ix_reminders_navigator_open",
-        "reminders",
-        ["navigator_id", "status", "due_on"],
-        unique=False,
-        postgresql_include=["id", "kind", "patient_id"],
-        sqlite_where=sa.text(OPEN_REMINDER),
-        postgresql_where=sa.text(OPEN_REMINDER),
-    )
-    op.drop_index("ix_reminders_open", table_name="reminders")
-    op.create_index(
-        "ix_alerts_active_navigator",
-        "alerts",
-        ["navigator_id", "severity"],
-        unique=False,
-        postgresql_include=["id", "acknowledged_at", "first_seen_at"],
-        sqlite_where=sa.text(ACTIVE),
-        postgresql_where=sa.text(ACTIVE),
-    )
-    op.drop_index("ix_alerts_active_patient_severity", table_name="alerts")
-    op.create_index(
-        "ix_notifications_failed",
-        "notifications",
-        ["updated_at", "id"],
-        unique=False,
-        postgresql_include=["patient_id", "navigator_id"],
-        sqlite_where=sa.text(FAILED),
-        postgresql_where=sa.text(FAILED),
-    )
+    _create(ADDED)
+    _drop(REPLACED)
 
 
 def downgrade() -> None:
-    op.drop_index("ix_notifications_failed", table_name="notifications")
-    op.create_index(
-        "ix_alerts_active_patient_severity",
-        "alerts",
-        ["patient_id", "severity"],
-        unique=False,
-        postgresql_include=["id", "acknowledged_at", "first_seen_at"],
-        sqlite_where=sa.text(ACTIVE),
-        postgresql_where=sa.text(ACTIVE),
-    )
-    op.drop_index("ix_alerts_active_navigator", table_name="alerts")
-    op.create_index(
-        "ix_reminders_open",
-        "reminders",
-        ["patient_id", "due_on"],
-        unique=False,
-        postgresql_include=["id", "status", "kind"],
-        sqlite_where=sa.text(OPEN_REMINDER),
-        postgresql_where=sa.text(OPEN_REMINDER),
-    )
-    op.drop_index("ix_reminders_navigator_open", table_name="reminders")
+    _create(REPLACED)
+    _drop(ADDED)
     for table in ("alerts", "reminders"):
         with op.batch_alter_table(table, schema=None) as batch_op:
             batch_op.drop_column("navigator_id")

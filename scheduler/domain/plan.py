@@ -27,10 +27,12 @@ from scheduler.domain.stage import stage_of
 
 _new_reminder = tuple.__new__
 _DAY = itemgetter(0)  # of a Replayed row
+_EVENT_ID = itemgetter(2)  # of a Replayed row
 # due_on by position: attrgetter on a NamedTuple's fields costs several times more
 _DUE_ON = itemgetter(Reminder._fields.index("due_on"))
 _ORDINALS_CACHED = 400  # a plan has at most a few hundred items in a series (235 in the benchmark)
 _ORDINAL_TEXT = tuple(str(n) for n in range(_ORDINALS_CACHED))  # str() of those ordinals, made once
+_ORDINAL_TEXT_FROM_1 = _ORDINAL_TEXT[1:]  # item n's ordinal at index n - 1, zipped with a series' dues
 
 
 def _replay_order(events: Sequence[Event], as_of: dt.date) -> list[Replayed]:
@@ -38,7 +40,7 @@ def _replay_order(events: Sequence[Event], as_of: dt.date) -> list[Replayed]:
     type order, event_id). Rows sort as plain tuples: nothing after the event_id is ever compared,
     as event_ids are unique once duplicates have collapsed."""
     rows = _rows(events, as_of)
-    if len({row[2] for row in rows}) < len(rows):  # a repeated event_id (rare): see collapse_duplicates
+    if len(set(map(_EVENT_ID, rows))) < len(rows):  # a repeated event_id (rare): see collapse_duplicates
         rows = _rows(collapse_duplicates([row[5] for row in rows]), as_of)
     rows.sort()
     return rows
@@ -244,35 +246,96 @@ def _list_fixed(series: Fixed, as_of: dt.date, horizon: dt.date, out: list[Remin
     series.materialise(horizon)
     closed_on = series.closed_on
     dues, windows, done, cancelled = series.dues, series.windows, series.done, series.cancelled
-    last_index = len(dues) - 1
     kind, rule, rationale, citation = series.kind, series.rule.id, series.rationale, series.rule.citation
     prefix = series.key_prefix
     append = out.append
+    ordinals = _ORDINAL_TEXT_FROM_1 if len(dues) < _ORDINALS_CACHED else _ordinal_texts(len(dues))[1:]
+    if closed_on is not None and not cancelled:
+        # closed, nothing suspended (most fixed items of a plan): every item was due by the closing
+        # day (materialise drops the later ones), so each is completed or cancelled on that day
+        for index, due in enumerate(dues):
+            if done and index in done:
+                completed_on, completed_by = done[index]
+                append(
+                    _new_reminder(
+                        Reminder,
+                        (
+                            prefix + ordinals[index],
+                            kind,
+                            due,
+                            windows[index],
+                            "completed",
+                            rule,
+                            rationale,
+                            citation,
+                            completed_on,
+                            completed_by,
+                            None,
+                        ),
+                    )
+                )
+            else:
+                append(
+                    _new_reminder(
+                        Reminder,
+                        (
+                            prefix + ordinals[index],
+                            kind,
+                            due,
+                            windows[index],
+                            "cancelled",
+                            rule,
+                            rationale,
+                            citation,
+                            None,
+                            None,
+                            closed_on,
+                        ),
+                    )
+                )
+        return
+    last_index = len(dues) - 1
     for index, due in enumerate(dues):
         status: Status
-        completed_on = completed_by = cancelled_on = None
         if done and index in done:
             completed_on, completed_by = done[index]
-            status = "completed"
+            append(
+                _new_reminder(
+                    Reminder,
+                    (
+                        prefix + ordinals[index],
+                        kind,
+                        due,
+                        windows[index],
+                        "completed",
+                        rule,
+                        rationale,
+                        citation,
+                        completed_on,
+                        completed_by,
+                        None,
+                    ),
+                )
+            )
+            continue
+        cancelled_on = cancelled.get(index, closed_on) if cancelled else closed_on
+        if cancelled_on is not None:
+            if due > cancelled_on:
+                continue
+            status = "cancelled"
+        elif as_of < due:  # _open_status, inlined (hot), the missed test in between
+            status = "planned"
+        elif index < last_index and as_of > due and as_of >= dues[index + 1]:
+            status, cancelled_on = "cancelled", dues[index + 1]
+        elif (as_of - due).days <= windows[index]:
+            status = "due"
         else:
-            cancelled_on = cancelled.get(index, closed_on) if cancelled else closed_on
-            if cancelled_on is not None:
-                if due > cancelled_on:
-                    continue
-                status = "cancelled"
-            elif as_of < due:  # _open_status, inlined (hot), the missed test in between
-                status = "planned"
-            elif index < last_index and as_of > due and as_of >= dues[index + 1]:
-                status, cancelled_on = "cancelled", dues[index + 1]
-            elif (as_of - due).days <= windows[index]:
-                status = "due"
-            else:
-                status = "overdue"
+            status = "overdue"
         append(
             _new_reminder(
                 Reminder,
                 (
-                    prefix + (_ORDINAL_TEXT[n] if (n := index + 1) < _ORDINALS_CACHED else str(n)),
+                    prefix + ordinals[index],
                     kind,
                     due,
                     windows[index],
@@ -280,9 +343,14 @@ def _list_fixed(series: Fixed, as_of: dt.date, horizon: dt.date, out: list[Remin
                     rule,
                     rationale,
                     citation,
-                    completed_on,
-                    completed_by,
+                    None,
+                    None,
                     cancelled_on,
                 ),
             )
         )
+
+
+def _ordinal_texts(n: int) -> tuple[str, ...]:
+    """str() of the ordinals 0..n, for a series longer than the cached ones."""
+    return tuple(str(k) for k in range(n + 1))

@@ -22,7 +22,7 @@ import datetime as dt
 from collections.abc import Callable, Iterator
 from itertools import chain
 
-from scheduler.domain.dates import add_days, add_months, day_in_month, every_months, iso, month_index
+from scheduler.domain.dates import MONTHS, add_days, add_months, day_in_month, every_months, iso, month_index
 from scheduler.domain.events import Event
 from scheduler.domain.profile import ChainedSchedule, FixedSchedule, Step
 from scheduler.domain.rules.catalogue import Rule
@@ -233,15 +233,13 @@ class Chained(Series):
         if step is None:
             return None
         month, day = base.year * 12 + base.month - 1, base.day  # month_index(base), inlined (hot)
-        due = day_in_month(month + step.months, day)
+        due = MONTHS[month + step.months][day]  # day_in_month, inlined (hot)
         interval = (due - base).days
         end = self._end
         if end is not None and due > end and (due - end).days * 2 > interval:
             return None  # more than half an interval past the series' fixed end
         to = step.window_to_months  # _window's commonest case, inlined (hot)
-        window = (
-            (day_in_month(month + to, day) - due).days if to is not None else _window(month, day, due, step)
-        )
+        window = (MONTHS[month + to][day] - due).days if to is not None else _window(month, day, due, step)
         opened_on = self.opened_on
         return due if due > opened_on else opened_on, window, interval // 2
 
@@ -384,14 +382,25 @@ class Fixed(Series):
             if due > until:
                 return
             last_due = due
+        # for loops: FOR_ITER costs less than a call of next() per due date
         long_from = self._long_from
-        # a for loop: FOR_ITER costs less than a call of next() per due date
-        for due in source:
-            windows.append(long_ if len(dues) >= long_from or (due - last_due).days > max_gap else short)
+        if len(dues) < long_from:  # a lab item's gap to the previous one decides its window (§8)
+            for due in source:
+                windows.append(long_ if (due - last_due).days > max_gap else short)
+                dues.append(due)
+                if due > until:
+                    return
+                last_due = due
+                if len(dues) >= long_from:
+                    break
+            else:
+                self._exhausted = True
+                return
+        for due in source:  # the long window from here on, without a gap to compute
+            windows.append(long_)
             dues.append(due)
             if due > until:
                 return
-            last_due = due
         self._exhausted = True
 
     def is_suspended(self, due: dt.date) -> bool:

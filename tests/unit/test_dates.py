@@ -3,6 +3,7 @@ planner uses instead of add_months: each is checked against add_months and hand-
 
 from __future__ import annotations
 
+import calendar
 import datetime as dt
 from itertools import islice
 
@@ -10,7 +11,7 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from scheduler.domain.dates import add_months, every_months, iso
+from scheduler.domain.dates import MONTHS, add_months, day_in_month, every_months, iso, month_index
 from scheduler.domain.profile import FixedSchedule
 from scheduler.domain.series import fixed_dues
 
@@ -36,6 +37,36 @@ def test_every_months_counts_from_the_start_so_clamping_never_drifts() -> None:
         D(2024, 5, 30),
         D(2024, 8, 30),
     ]
+
+
+def _reference_add_months(day: dt.date, months: int) -> dt.date:
+    """add_months written from the calendar module, independently of the month table."""
+    year, month0 = divmod(day.year * 12 + day.month - 1 + months, 12)
+    return D(year, month0 + 1, min(day.day, calendar.monthrange(year, month0 + 1)[1]))
+
+
+@given(
+    st.dates(min_value=D(1, 1, 1), max_value=D(9989, 12, 31)),
+    st.integers(min_value=-120, max_value=120),
+)
+def test_add_months_and_day_in_month_match_the_calendar(day: dt.date, months: int) -> None:
+    # across the years the month table keeps (1900-2199) and those it computes without keeping
+    if (day.year * 12 + day.month - 1 + months) // 12 < 1:
+        return  # before year 1: no date to compare
+    expected = _reference_add_months(day, months)
+    assert add_months(day, months) == expected
+    assert day_in_month(month_index(day) + months, day.day) == expected
+
+
+def test_month_table_keeps_only_the_years_events_can_hold() -> None:
+    before = len(MONTHS)
+    assert add_months(D(1850, 1, 31), 1) == D(1850, 2, 28)
+    assert add_months(D(2300, 1, 31), 13) == D(2301, 2, 28)
+    assert len(MONTHS) == before  # computed, not kept
+    assert add_months(D(2024, 1, 31), 1) == D(2024, 2, 29)
+    assert month_index(D(2024, 2, 1)) in MONTHS
+    row = MONTHS[month_index(D(2023, 2, 1))]
+    assert row[28] is row[29] is row[31]  # clamped days are the month's last date, one object
 
 
 @given(

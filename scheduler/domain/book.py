@@ -10,7 +10,7 @@ Rules (reminders.py) say what they want each event day; the book turns that into
 * ``end``         — a one-off's named end.
 
 ``fulfil`` applies one day's events: per reminder kind, at most one item — the eligible open item
-with the earliest due date (ties: rule id, then key).
+with the earliest due date (ties: rule id, then key); it ends the day.
 """
 
 from __future__ import annotations
@@ -135,45 +135,60 @@ class Book:
         self._active_episodes.clear()
 
     def fulfil(
-        self, day: dt.date, events: Iterable[Replayed], kinds_of: Callable[[str, EventData], tuple[str, ...]]
+        self, day: dt.date, events: list[Replayed], kinds_of: Callable[[str, EventData], tuple[str, ...]]
     ) -> None:
-        """Step two of a day: each kind's earliest eligible open item takes one fulfilling event."""
-        by_kind: dict[str, list[Replayed]] = {}
-        for row in events:
+        """Step two of a day: each kind's earliest eligible open item takes one fulfilling event;
+        then what is still open in the series that closed today is cancelled (_settle_closed)."""
+        by_kind = self.by_kind
+        if len(events) == 1:  # most days: one event, whose kinds need no grouping
+            row = events[0]
             for kind in kinds_of(row[3], row[4]):
-                if kind in by_kind:
-                    by_kind[kind].append(row)
-                else:
-                    by_kind[kind] = [row]
-        if not by_kind:
-            return
-        for kind, candidates in by_kind.items():
-            best: Item | None = None
-            best_series: Series | None = None
-            best_event: Replayed | None = None
-            for series in self.by_kind.get(kind, ()):  # open series, and those closed today
-                fulfils = series.fulfils  # None: any event of the kind (§9)
-                event = candidates[0] if fulfils is None else _first_fulfilling(candidates, fulfils)
-                if event is None:
-                    continue
-                item = series.candidate(day)
-                if item is not None and (
-                    best is None or best_series is None or _ranks_before(item, series, best, best_series)
-                ):
-                    best, best_series, best_event = item, series, event
-            if best is not None and best_series is not None and best_event is not None:
-                best_series.fulfil(best, day, best_event[2])
-
-    def finish_day(self, day: dt.date) -> None:
-        """After fulfilment: what is still open in the series that closed today is cancelled.
-
-        A closed series fulfils nothing after its closing day, so fulfil stops looking at it.
-        """
+                open_series = by_kind.get(kind)
+                if open_series:
+                    _fulfil_kind(day, open_series, events)
+        else:
+            candidates_by_kind: dict[str, list[Replayed]] = {}
+            for row in events:
+                for kind in kinds_of(row[3], row[4]):
+                    if kind in candidates_by_kind:
+                        candidates_by_kind[kind].append(row)
+                    else:
+                        candidates_by_kind[kind] = [row]
+            for kind, candidates in candidates_by_kind.items():
+                open_series = by_kind.get(kind)
+                if open_series:
+                    _fulfil_kind(day, open_series, candidates)
         if self._closed_today:
-            for series in self._closed_today:
-                series.settle()
-                self.by_kind[series.kind].remove(series)
-            self._closed_today.clear()
+            self._settle_closed()
+
+    def _settle_closed(self) -> None:
+        """After the day's fulfilment: what is still open in the series that closed today is
+        cancelled. A closed series fulfils nothing after its closing day, so fulfil stops looking
+        at it."""
+        for series in self._closed_today:
+            series.settle()
+            self.by_kind[series.kind].remove(series)
+        self._closed_today.clear()
+
+
+def _fulfil_kind(day: dt.date, open_series: list[Series], candidates: list[Replayed]) -> None:
+    """Fulfil the earliest eligible open item of one kind (``open_series``: the book's series of
+    that kind, open or closed today) with the first of ``candidates`` its series accepts."""
+    best: Item | None = None
+    best_series: Series | None = None
+    best_event: Replayed | None = None
+    for series in open_series:
+        fulfils = series.fulfils  # None: any event of the kind (§9)
+        event = candidates[0] if fulfils is None else _first_fulfilling(candidates, fulfils)
+        if event is None:
+            continue
+        item = series.candidate(day)
+        if item is not None and (
+            best is None or best_series is None or _ranks_before(item, series, best, best_series)
+        ):
+            best, best_series, best_event = item, series, event
+    if best is not None and best_series is not None and best_event is not None:
+        best_series.fulfil(best, day, best_event[2])
 
 
 def _first_fulfilling(candidates: list[Replayed], fulfils: Callable[[Event], bool]) -> Replayed | None:

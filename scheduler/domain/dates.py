@@ -27,7 +27,8 @@ class _MonthTable(dict[int, tuple[dt.date, ...]]):
     def __missing__(self, index: int) -> tuple[dt.date, ...]:
         y, m = index // 12, index % 12 + 1
         length = _month_length(y, m)
-        dates = [_date(y, m, d) for d in range(1, length + 1)]
+        first = _date(y, m, 1).toordinal()
+        dates = list(map(_date.fromordinal, range(first, first + length)))
         row = (dates[0], *dates, *(dates[-1],) * (31 - length))  # [0] is never read: days start at 1
         if _CACHED_FROM <= index < _CACHED_TO:
             self[index] = row

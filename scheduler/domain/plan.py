@@ -82,7 +82,6 @@ def plan_follow_up(events: Sequence[Event], as_of: dt.date, profile: Profile = D
         ):  # a day of routine results only (scans, labs, visits) cannot move any rule's condition
             planner.update(day, stage_of(case, profile.small_tumour_cm))
         book.fulfil(day, todays, kinds_fulfilled_by)
-        book.finish_day(day)
 
     stage = stage_of(case, profile.small_tumour_cm)
     horizon = add_months(as_of, profile.horizon_months)

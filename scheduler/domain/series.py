@@ -238,8 +238,13 @@ class Chained(Series):
         end = self._end
         if end is not None and due > end and (due - end).days * 2 > interval:
             return None  # more than half an interval past the series' fixed end
-        to = step.window_to_months  # _window's commonest case, inlined (hot)
-        window = (MONTHS[month + to][day] - due).days if to is not None else _window(month, day, due, step)
+        to = step.window_to_months  # _window, its two common cases inlined (hot)
+        if to is not None:
+            window = (MONTHS[month + to][day] - due).days
+        elif step.window_months is None:
+            window = step.window_days
+        else:
+            window = _window(month, day, due, step)
         opened_on = self.opened_on
         return due if due > opened_on else opened_on, window, interval // 2
 

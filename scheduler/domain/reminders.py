@@ -197,7 +197,8 @@ class Planner:
         grew = (
             c.eus_growth_on is not None and c.diagnosis_on is not None and c.eus_growth_on >= c.diagnosis_on
         )
-        start = self.book.episode("workup.small_gastric", "eus", small and not grew, day)
+        # (episode() records nothing for a condition that does not hold: skipped then, the common case)
+        start = self.book.episode("workup.small_gastric", "eus", True, day) if small and not grew else None
         if start is not None:
             make = partial(
                 Chained,

@@ -17,7 +17,8 @@ Quirks of icalendar 7 handled here (tests/unit/test_ical.py checks the bytes):
   break raises): X-WR-CALNAME is added as escaped TEXT. (icalendar reads X-WR-CALNAME back raw.)
 * Its TEXT escaping turns a literal backslash followed by ``N`` into a line break, and lets control
   characters through (invalid in TEXT): :func:`_escape_text` escapes backslashes first and drops
-  them.
+  them. It also drops a byte-order mark (U+FEFF) at the start of a value but not elsewhere:
+  :func:`_escape_text` drops every one, so both writers agree.
 
 A navigator's feed can hold 40,000 events and icalendar's component serialisation takes several
 seconds per ten thousand, so :func:`render_feed` writes the fixed-shape VEVENT lines itself, with
@@ -43,7 +44,9 @@ DEFAULT_REFRESH: Final = dt.timedelta(hours=12)
 _DAY: Final = dt.timedelta(days=1)
 _FOLD_AT: Final = 75  # icalendar folds a line of 75 octets or more (RFC 5545 §3.1: at most 75)
 
-_CONTROL = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f]")  # CTLs other than HTAB, LF, CR
+# CTLs other than HTAB, LF and CR, and U+FEFF (a byte-order mark: icalendar drops one at the start
+# of a value when it decodes with utf-8-sig, so the feed and the invitations drop it everywhere)
+_CONTROL = re.compile("[\x00-\x08\x0b\x0c\x0e-\x1f\x7f\ufeff]")
 _UNSAFE_URI = re.compile(r"[\x00-\x20\x7f]")  # a URI value is not escaped: no space, CR or LF
 _EMAIL = re.compile(r"[^\s@<>()\[\]\\,;:\"]+@[^\s@<>()\[\]\\,;:\"]+")
 _DOMAIN = re.compile(r"[A-Za-z0-9](?:[A-Za-z0-9.-]*[A-Za-z0-9])?")

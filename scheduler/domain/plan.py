@@ -12,7 +12,7 @@ from __future__ import annotations
 import datetime as dt
 from collections.abc import Iterable, Sequence
 from itertools import groupby
-from operator import itemgetter
+from operator import attrgetter, itemgetter
 
 from scheduler.domain.alerts import assess_alerts
 from scheduler.domain.book import Book
@@ -22,11 +22,19 @@ from scheduler.domain.events import TYPE_ORDER, Event, Replayed, collapse_duplic
 from scheduler.domain.model import Plan, Reminder, Status, Therapy
 from scheduler.domain.profile import DEFAULT_PROFILE, Profile
 from scheduler.domain.reminders import Planner, kinds_fulfilled_by
-from scheduler.domain.series import Chained, Fixed, OneOff, Series
+from scheduler.domain.series import Chained, Fixed, Item, OneOff, Series
 from scheduler.domain.stage import stage_of
 
 _new_reminder = tuple.__new__
 _DAY = itemgetter(0)  # of a Replayed row
+# §0 orders reminders by due date, then rule id, then key. Listing the series in (rule id, key
+# prefix) order (Series.order), each series' items in due order, and then sorting stably by due
+# date alone gives that order with cheap date comparisons instead of a 3-tuple key per reminder:
+# two reminders due the same day are then in (rule id, key) order, because keys of different series
+# differ within their prefixes (``rule:kind:YYYY-MM-DD:``) and a series never has two items due the
+# same day; series with the same prefix (one re-opened with its old anchor) keep the book's order,
+# as their items are due on different days (the later one's on or after the day it opened).
+_SERIES_ORDER = attrgetter("order")
 _EVENT_ID = itemgetter(2)  # of a Replayed row
 # due_on by position: attrgetter on a NamedTuple's fields costs several times more
 _DUE_ON = itemgetter(Reminder._fields.index("due_on"))
@@ -86,12 +94,16 @@ def plan_follow_up(events: Sequence[Event], as_of: dt.date, profile: Profile = D
     stage = stage_of(case, profile.small_tumour_cm)
     horizon = add_months(as_of, profile.horizon_months)
     reminders: list[Reminder] = []
-    for series in sorted(book.series, key=_series_order):
-        if isinstance(series, Fixed):
+    for series in sorted(book.series, key=_SERIES_ORDER):
+        if type(series) is OneOff:  # the commonest series, and the simplest: listed inline
+            reminder = _oneoff_reminder(series, series.items[0], as_of)
+            if reminder is not None:
+                reminders.append(reminder)
+        elif isinstance(series, Fixed):
             _list_fixed(series, as_of, horizon, reminders)
         else:
             _list(series, as_of, horizon, reminders)
-    reminders.sort(key=_DUE_ON)  # stable: see _series_order
+    reminders.sort(key=_DUE_ON)  # stable: see _SERIES_ORDER
     course = case.current_course()
     therapy = None
     if course is not None:
@@ -121,17 +133,6 @@ def plan_patients(events: Iterable[Event], as_of: dt.date, profile: Profile = DE
         if e.occurred_on <= as_of:
             by_patient.setdefault(e.patient_id, []).append(e)
     return [plan_follow_up(by_patient[pid], as_of, profile) for pid in sorted(by_patient)]
-
-
-def _series_order(series: Series) -> tuple[str, str]:
-    """§0 orders reminders by due date, then rule id, then key. Listing the series in (rule id, key
-    prefix) order, each series' items in due order, and then sorting stably by due date alone gives
-    that order with cheap date comparisons instead of a 3-tuple key per reminder: two reminders due
-    the same day are then in (rule id, key) order, because keys of different series differ within
-    their prefixes (``rule:kind:YYYY-MM-DD:``) and a series never has two items due the same day;
-    series with the same prefix (one re-opened with its old anchor) keep the book's order, as
-    their items are due on different days (the later one's on or after the day it opened)."""
-    return series.rule.id, series.key_prefix
 
 
 def _list(series: Series, as_of: dt.date, horizon: dt.date, out: list[Reminder]) -> None:
@@ -224,6 +225,41 @@ def _list(series: Series, as_of: dt.date, horizon: dt.date, out: list[Reminder])
                 ),
             )
         )
+
+
+def _oneoff_reminder(series: OneOff, item: Item, as_of: dt.date) -> Reminder | None:
+    """A one-off's single item as a reminder, or None if it was cancelled before it was due: what
+    _list gives for it (a one-off is never open-ended, and its item, open in a closed series, is
+    cancelled when the series closed)."""
+    completed_on, due = item.completed_on, item.due
+    status: Status
+    cancelled_on = None
+    if completed_on is not None:
+        status = "completed"
+    else:
+        cancelled_on = item.cancelled_on or series.closed_on
+        if cancelled_on is not None:
+            if due > cancelled_on:
+                return None
+            status = "cancelled"
+        else:
+            status = _open_status(as_of, due, item.window)
+    return _new_reminder(
+        Reminder,
+        (
+            series.key_prefix + "1",
+            series.kind,
+            due,
+            item.window,
+            status,
+            series.rule.id,
+            series.rationale,
+            series.rule.citation,
+            completed_on,
+            item.completed_by,
+            cancelled_on,
+        ),
+    )
 
 
 def _open_status(as_of: dt.date, due: dt.date, window: int) -> Status:

@@ -90,6 +90,7 @@ class Series:
         "key_prefix",
         "kind",
         "opened_on",
+        "order",
         "rationale",
         "rule",
     )
@@ -113,6 +114,7 @@ class Series:
         self.items: list[Item] = []
         self._settled = 0  # items that existed at the end of the closing day (see settle)
         self.key_prefix = f"{rule.id}:{kind}:{iso(anchor)}:"
+        self.order = (rule.id, self.key_prefix)  # the plan lists series in this order (§0)
         self.rationale = f"{rule.rationale} ({detail})" if detail else rule.rationale
 
     def close(self, day: dt.date) -> None:

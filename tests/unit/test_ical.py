@@ -477,10 +477,22 @@ def test_invitation_rejects_an_unknown_method() -> None:
 TEXT = st.text(
     alphabet=st.one_of(
         st.sampled_from(",;:\\\nN\t ·é診"),  # escapes, line breaks, folds inside multi-byte characters
-        st.characters(codec="utf-8", exclude_categories=("Cc", "Cs")),
+        # control characters and U+FEFF are dropped (test_dropped_characters_are_dropped_by_both_writers)
+        st.characters(codec="utf-8", exclude_categories=("Cc", "Cs"), exclude_characters="\ufeff"),
     ),
     max_size=120,
 )
+
+
+def test_dropped_characters_are_dropped_by_both_writers() -> None:
+    # icalendar drops a byte-order mark at the start of a value (it decodes with utf-8-sig): the
+    # feed writer once kept it there, so the feed and the invitation disagreed; both drop it now
+    for text in ("\ufeff", "\ufeffstart", "mid\ufeffdle", "bell\x07", "end\ufeff"):
+        it = item(1, description=text)
+        expected = text.replace("\ufeff", "").replace("\x07", "")
+        assert _FeedWriter().events([it]).encode() == _event(it, is_cancelled=False).to_ical(sorted=False)
+        (event,) = Calendar.from_ical(render_feed("Navigator", [it])).walk("VEVENT")
+        assert str(event.get("DESCRIPTION", "")) == expected
 
 
 @st.composite

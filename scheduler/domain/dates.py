@@ -72,6 +72,12 @@ def every_months(day: dt.date, months: int) -> Iterator[dt.date]:
 _DELTAS = tuple(dt.timedelta(days=n) for n in range(-400, 4001))
 
 
+def delta(days: int) -> dt.timedelta:
+    """``timedelta(days=days)``, cached for the offsets schedules use (a new one costs ~2,000
+    instructions)."""
+    return _DELTAS[days + 400] if -400 <= days <= 4000 else dt.timedelta(days=days)
+
+
 def add_days(day: dt.date, days: int) -> dt.date:
     # cached timedeltas: schedules add the same small offsets millions of times in a benchmark
     if -400 <= days <= 4000:
@@ -86,8 +92,25 @@ def add_years(day: dt.date, years: int) -> dt.date:
 _MONTH_DAY_TEXT = tuple(tuple(f"-{month:02}-{day:02}" for day in range(32)) for month in range(13))
 
 
+class _IsoTexts(dict[dt.date, str]):
+    """Date → its ISO text, made on first use and kept for the years events can hold (1900–2199:
+    at most 110,000 texts; a clinic's plans ask for a few thousand)."""
+
+    __slots__ = ()
+
+    def __missing__(self, day: dt.date) -> str:
+        year = day.year
+        text = (str(year) if year >= 1000 else f"{year:04}") + _MONTH_DAY_TEXT[day.month][day.day]
+        if 1900 <= year < 2200:
+            self[day] = text
+        return text
+
+
+_ISO = _IsoTexts()
+
+
 def iso(day: dt.date) -> str:
-    """``day.isoformat()`` from a table: the C method formats through PyUnicode_FromFormat and costs
-    about 3,400 instructions, this about 2,500 (every series key and some details hold a date)."""
-    year = day.year
-    return (str(year) if year >= 1000 else f"{year:04}") + _MONTH_DAY_TEXT[day.month][day.day]
+    """``day.isoformat()``, kept: the C method formats through PyUnicode_FromFormat and costs about
+    3,400 instructions, a lookup here a few hundred (every series key and some details hold a
+    date)."""
+    return _ISO[day]

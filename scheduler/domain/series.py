@@ -22,7 +22,16 @@ import datetime as dt
 from collections.abc import Callable, Iterator
 from itertools import chain
 
-from scheduler.domain.dates import MONTHS, add_days, add_months, day_in_month, every_months, iso, month_index
+from scheduler.domain.dates import (
+    MONTHS,
+    add_days,
+    add_months,
+    day_in_month,
+    delta,
+    every_months,
+    iso,
+    month_index,
+)
 from scheduler.domain.events import Event
 from scheduler.domain.profile import ChainedSchedule, FixedSchedule, Step
 from scheduler.domain.rules.catalogue import Rule
@@ -30,6 +39,11 @@ from scheduler.domain.rules.catalogue import Rule
 Fulfils = Callable[[Event], bool]
 NO_LIMIT = dt.date.max  # the last eligible day of an item that stays eligible once due
 _NEVER = 1 << 62  # an index no list of items reaches
+_NO_PHASE: tuple[dt.date, dt.date | None, Step] = (
+    dt.date.max,
+    None,
+    Step(0),
+)  # holds no base (its step unused)
 
 
 class Item:
@@ -173,7 +187,7 @@ class OneOff(Series):
 
 
 class Chained(Series):
-    __slots__ = ("_day", "_end", "_month", "_phase_bounds", "schedule", "tail")
+    __slots__ = ("_day", "_end", "_month", "_phase", "_phase_bounds", "schedule", "tail")
 
     def __init__(
         self,
@@ -194,6 +208,7 @@ class Chained(Series):
         # (start, end, step) of the first phases, computed when a base first reaches them (most
         # series never leave their first phase before the plan ends); see _step_at
         self._phase_bounds: list[tuple[dt.date, dt.date | None, Step]] = []
+        self._phase: tuple[dt.date, dt.date | None, Step] = _NO_PHASE
         self.tail: list[tuple[dt.date, int]] = []  # (due, window) of the items listed after them
         if schedule.starts_on_day_zero:
             step = schedule.phases[0].step
@@ -208,10 +223,13 @@ class Chained(Series):
         return self._end
 
     def _step_at(self, base: dt.date) -> Step | None:
-        """The step of the first phase whose [anchor + start, anchor + end) holds ``base``."""
+        """The step of the first phase whose [anchor + start, anchor + end) holds ``base`` (kept in
+        ``_phase``: the next base usually lies in the same phase)."""
         bounds = self._phase_bounds
-        for start, end, step in bounds:
+        for phase_bounds in bounds:
+            start, end, step = phase_bounds
             if start <= base and (end is None or base < end):
+                self._phase = phase_bounds
                 return step
         phases = self.schedule.phases
         while len(bounds) < len(phases):  # the next phase's bounds, in order, until one holds base
@@ -219,8 +237,10 @@ class Chained(Series):
             start, end = self._at(phase.start_months), None
             if phase.end_months is not None:
                 end = self._at(phase.end_months)
-            bounds.append((start, end, phase.step))
+            phase_bounds = (start, end, phase.step)
+            bounds.append(phase_bounds)
             if start <= base and (end is None or base < end):
+                self._phase = phase_bounds
                 return phase.step
         return None
 
@@ -231,9 +251,15 @@ class Chained(Series):
     def _following(self, base: dt.date, first: bool = False) -> tuple[dt.date, int, int] | None:
         """(due, window, tolerance) of the item one step after ``base``; None past the schedule."""
         schedule = self.schedule
-        step = schedule.first_step if first and schedule.first_step else self._step_at(base)
-        if step is None:
-            return None
+        if first and schedule.first_step:
+            step = schedule.first_step
+        else:
+            start, end, step = self._phase  # the phase of the last step, if it still holds base
+            if not (start <= base and (end is None or base < end)):
+                found = self._step_at(base)
+                if found is None:
+                    return None
+                step = found
         month, day = base.year * 12 + base.month - 1, base.day  # month_index(base), inlined (hot)
         due = MONTHS[month + step.months][day]  # day_in_month, inlined (hot)
         interval = (due - base).days
@@ -354,7 +380,7 @@ class Fixed(Series):
         # items from this index on take the long window without their gap being computed: all but a
         # lab item's (whose gap decides, §8), and a lab item's when the schedule spaces them widely
         self._long_from = 0 if not is_lab else spaced_from if spaced_from is not None else _NEVER
-        self._reach = dt.timedelta(days=self._long)  # how far past an event day an item can be due
+        self._reach = delta(self._long)  # how far past an event day an item can be due
         self.dues: list[dt.date] = []
         self.windows: list[int] = []
         self.done: dict[int, tuple[dt.date, str]] = {}  # index -> (completed_on, completed_by)
@@ -496,7 +522,7 @@ def fixed_spaced_from(schedule: FixedSchedule, max_gap: int) -> int | None:
 
 
 def _every_days(base: dt.date, days: int) -> Iterator[dt.date]:
-    step, due = dt.timedelta(days=days), base
+    step, due = delta(days), base
     while True:
         due += step
         yield due

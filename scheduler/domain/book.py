@@ -174,6 +174,15 @@ class Book:
 def _fulfil_kind(day: dt.date, open_series: list[Series], candidates: list[Replayed]) -> None:
     """Fulfil the earliest eligible open item of one kind (``open_series``: the book's series of
     that kind, open or closed today) with the first of ``candidates`` its series accepts."""
+    if len(open_series) == 1:  # the common case: no ranking (the loop below, for one series)
+        series = open_series[0]
+        fulfils = series.fulfils
+        event = candidates[0] if fulfils is None else _first_fulfilling(candidates, fulfils)
+        if event is not None:
+            item = series.candidate(day)
+            if item is not None:
+                series.fulfil(item, day, event[2])
+        return
     best: Item | None = None
     best_series: Series | None = None
     best_event: Replayed | None = None

@@ -454,8 +454,15 @@ class Fixed(Series):
         self._generate_through(day + self._reach)
         dues, windows = self.dues, self.windows
         cursor, n = self._cursor, len(dues)
-        while cursor < n and (day - dues[cursor]).days > windows[cursor]:
-            cursor += 1  # past its last eligible day
+        if cursor >= self._long_from:
+            # every item from here on has the long window: one is past its last eligible day if it
+            # was due before day - long (a date comparison, not a subtraction, per item)
+            past = day - self._reach
+            while cursor < n and dues[cursor] < past:
+                cursor += 1
+        else:
+            while cursor < n and (day - dues[cursor]).days > windows[cursor]:
+                cursor += 1  # past its last eligible day
         self._cursor = cursor
         done = self.done
         for index in range(cursor, n):

@@ -11,7 +11,7 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from scheduler.domain.dates import MONTHS, add_months, day_in_month, every_months, iso, month_index
+from scheduler.domain.dates import MONTHS, add_months, day_in_month, delta, every_months, iso, month_index
 from scheduler.domain.profile import FixedSchedule
 from scheduler.domain.series import fixed_dues
 
@@ -110,3 +110,18 @@ def test_iso_pads_early_years() -> None:
     assert iso(D(1, 1, 1)) == "0001-01-01"
     assert iso(D(999, 12, 31)) == "0999-12-31"
     assert iso(D(9999, 12, 31)) == "9999-12-31"
+
+
+def test_iso_keeps_texts_only_for_the_years_events_can_hold() -> None:
+    from scheduler.domain import dates
+
+    for day in (D(1899, 12, 31), D(2200, 1, 1), D(1, 1, 1), D(9999, 12, 31)):
+        assert iso(day) == day.isoformat()
+        assert day not in dates._ISO
+    assert iso(D(2024, 2, 29)) == "2024-02-29"
+    assert D(2024, 2, 29) in dates._ISO
+
+
+@given(st.integers(min_value=-5000, max_value=5000))
+def test_delta_is_the_timedelta_of_that_many_days(days: int) -> None:
+    assert delta(days) == dt.timedelta(days=days)

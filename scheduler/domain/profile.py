@@ -45,6 +45,13 @@ class ChainedSchedule:
     first_step: Step | None = None
     starts_on_day_zero: bool = False
 
+    def __post_init__(self) -> None:
+        # phases in order and not overlapping: a chained series reuses the phase of its last
+        # step while it holds the next base (series.Chained._following)
+        for earlier, later in zip(self.phases, self.phases[1:], strict=False):
+            if earlier.end_months is None or earlier.end_months > later.start_months:
+                raise ValueError(f"ChainedSchedule phases overlap or are out of order: {self.phases}")
+
 
 @dataclass(frozen=True, slots=True)
 class FixedSchedule:

@@ -39,11 +39,8 @@ from scheduler.domain.rules.catalogue import Rule
 Fulfils = Callable[[Event], bool]
 NO_LIMIT = dt.date.max  # the last eligible day of an item that stays eligible once due
 _NEVER = 1 << 62  # an index no list of items reaches
-_NO_PHASE: tuple[dt.date, dt.date | None, Step] = (
-    dt.date.max,
-    None,
-    Step(0),
-)  # holds no base (its step unused)
+# a chain's phase before its first step: it holds no base, so its step is never used
+_NO_PHASE: tuple[dt.date, dt.date | None, Step] = (dt.date.max, None, Step(0))
 
 
 class Item:
@@ -254,7 +251,9 @@ class Chained(Series):
         if first and schedule.first_step:
             step = schedule.first_step
         else:
-            start, end, step = self._phase  # the phase of the last step, if it still holds base
+            # the phase of the last step, if it still holds base (phases do not overlap, see
+            # ChainedSchedule, so a phase that holds it is the one _step_at would find)
+            start, end, step = self._phase
             if not (start <= base and (end is None or base < end)):
                 found = self._step_at(base)
                 if found is None:

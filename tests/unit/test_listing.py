@@ -1,4 +1,4 @@
-"""The plan's listing fast paths give what the generic listing gives (plan._list, §0 and §9).
+"""The planner's fast paths give what the generic code gives (plan._list, §0 and §9).
 
 ``plan_follow_up`` lists a one-off through ``_oneoff_reminder`` instead of ``_list``; these tests
 put one-off series in every state an item can reach and check both agree, including the case
@@ -13,6 +13,7 @@ import pytest
 
 from scheduler.domain.model import Reminder
 from scheduler.domain.plan import _list, _oneoff_reminder
+from scheduler.domain.profile import ChainedSchedule, Phase, Step
 from scheduler.domain.rules.catalogue import RULES
 from scheduler.domain.series import OneOff
 
@@ -91,3 +92,13 @@ def test_the_statuses_a_one_off_goes_through() -> None:
         "in its window": "due",
         "past its window": "overdue",
     }
+
+
+def test_chained_schedule_phases_must_not_overlap() -> None:
+    # a chain reuses the phase of its last step while it holds the next base; that is the phase
+    # _step_at would find only if no two phases hold the same base
+    with pytest.raises(ValueError, match="overlap"):
+        ChainedSchedule(phases=(Phase(0, 24, Step(3)), Phase(12, 60, Step(6))))
+    with pytest.raises(ValueError, match="overlap"):
+        ChainedSchedule(phases=(Phase(0, None, Step(3)), Phase(24, 60, Step(6))))
+    ChainedSchedule(phases=(Phase(0, 24, Step(3)), Phase(24, 60, Step(6)), Phase(60, None, Step(12))))

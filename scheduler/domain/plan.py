@@ -40,7 +40,7 @@ _EVENT_ID = itemgetter(2)  # of a Replayed row
 _DUE_ON = itemgetter(Reminder._fields.index("due_on"))
 _ORDINALS_CACHED = 400  # a plan has at most a few hundred items in a series (235 in the benchmark)
 _ORDINAL_TEXT = tuple(str(n) for n in range(_ORDINALS_CACHED))  # str() of those ordinals, made once
-_ORDINAL_TEXT_FROM_1 = _ORDINAL_TEXT[1:]  # item n's ordinal at index n - 1, zipped with a series' dues
+_ORDINAL_TEXT_FROM_1 = _ORDINAL_TEXT[1:]  # item n's ordinal text at index n - 1, as in a fixed series' dues
 
 
 def _replay_order(events: Sequence[Event], as_of: dt.date) -> list[Replayed]:
@@ -137,7 +137,8 @@ def plan_patients(events: Iterable[Event], as_of: dt.date, profile: Profile = DE
 
 def _list(series: Series, as_of: dt.date, horizon: dt.date, out: list[Reminder]) -> None:
     """Append the items of a one-off or chained series to ``out`` as reminders with their status at
-    ``as_of`` (§9); fixed series are listed by _list_fixed.
+    ``as_of`` (§9); fixed series are listed by _list_fixed, and plan_follow_up lists one-offs by
+    _oneoff_reminder (the same rules, for their single item).
 
     Items still open in a closed series are cancelled as of its closing day (Series.settle). A
     cancelled item is listed only if it was due by the day it was cancelled (a missed or abandoned

@@ -79,11 +79,12 @@ class Book:
 
     # ---- episodes (when did this condition start to hold?) ------------------------------------
 
-    def episode(self, rule_id: str, kind: str, holds: bool, day: dt.date) -> dt.date | None:
-        """The first day of the current run of a condition (None while it does not hold)."""
+    def episode(self, rule_id: str, kind: str, day: dt.date) -> dt.date:
+        """Record that a condition holds today; the first day of its current run.
+
+        Rules call this only on days the condition holds: a day it is not called for ends the run
+        (end_of_rules), so the next day it holds starts a new one."""
         key = (rule_id, kind)
-        if not holds:
-            return None
         self._episodes_today.add(key)
         return self._active_episodes.setdefault(key, day)
 
@@ -174,15 +175,6 @@ class Book:
 def _fulfil_kind(day: dt.date, open_series: list[Series], candidates: list[Replayed]) -> None:
     """Fulfil the earliest eligible open item of one kind (``open_series``: the book's series of
     that kind, open or closed today) with the first of ``candidates`` its series accepts."""
-    if len(open_series) == 1:  # the common case: no ranking (the loop below, for one series)
-        series = open_series[0]
-        fulfils = series.fulfils
-        event = candidates[0] if fulfils is None else _first_fulfilling(candidates, fulfils)
-        if event is not None:
-            item = series.candidate(day)
-            if item is not None:
-                series.fulfil(item, day, event[2])
-        return
     best: Item | None = None
     best_series: Series | None = None
     best_event: Replayed | None = None

@@ -22,7 +22,7 @@ from scheduler.domain.events import TYPE_ORDER, Event, Replayed, collapse_duplic
 from scheduler.domain.model import Plan, Reminder, Status, Therapy
 from scheduler.domain.profile import DEFAULT_PROFILE, Profile
 from scheduler.domain.reminders import Planner, kinds_fulfilled_by
-from scheduler.domain.series import Chained, Fixed, Item, OneOff, Series
+from scheduler.domain.series import Chained, Fixed, Item, OneOff
 from scheduler.domain.stage import stage_of
 
 _new_reminder = tuple.__new__
@@ -102,7 +102,8 @@ def plan_follow_up(events: Sequence[Event], as_of: dt.date, profile: Profile = D
         elif isinstance(series, Fixed):
             _list_fixed(series, as_of, horizon, reminders)
         else:
-            _list(series, as_of, horizon, reminders)
+            assert isinstance(series, Chained)  # a book holds one-offs, fixed and chained series
+            _list_chained(series, as_of, horizon, reminders)
     reminders.sort(key=_DUE_ON)  # stable: see _SERIES_ORDER
     course = case.current_course()
     therapy = None
@@ -135,10 +136,10 @@ def plan_patients(events: Iterable[Event], as_of: dt.date, profile: Profile = DE
     return [plan_follow_up(by_patient[pid], as_of, profile) for pid in sorted(by_patient)]
 
 
-def _list(series: Series, as_of: dt.date, horizon: dt.date, out: list[Reminder]) -> None:
-    """Append the items of a one-off or chained series to ``out`` as reminders with their status at
-    ``as_of`` (§9); fixed series are listed by _list_fixed, and plan_follow_up lists one-offs by
-    _oneoff_reminder (the same rules, for their single item).
+def _list_chained(series: Chained, as_of: dt.date, horizon: dt.date, out: list[Reminder]) -> None:
+    """Append the items of a chained series to ``out`` as reminders with their status at ``as_of``
+    (§9); one-offs are listed by _oneoff_reminder (the same rules, for their single item) and fixed
+    series by _list_fixed.
 
     Items still open in a closed series are cancelled as of its closing day (Series.settle). A
     cancelled item is listed only if it was due by the day it was cancelled (a missed or abandoned
@@ -147,11 +148,7 @@ def _list(series: Series, as_of: dt.date, horizon: dt.date, out: list[Reminder])
     """
     series.materialise(horizon)
     closed_on = series.closed_on
-    open_ended = (
-        closed_on is None
-        and not isinstance(series, OneOff)
-        and not (isinstance(series, Chained) and series.end is not None)
-    )
+    open_ended = closed_on is None and series.end is None
     items = series.items
     kind, rule, rationale, citation = series.kind, series.rule.id, series.rationale, series.rule.citation
     prefix = series.key_prefix
@@ -195,8 +192,6 @@ def _list(series: Series, as_of: dt.date, horizon: dt.date, out: list[Reminder])
                 ),
             )
         )
-    if not isinstance(series, Chained):
-        return
     # the items after the replay's (Chained.materialise, which stops at the horizon or the closing
     # day): open, so cancelled only by the closing
     n = len(items)
@@ -286,87 +281,35 @@ def _list_fixed(series: Fixed, as_of: dt.date, horizon: dt.date, out: list[Remin
     prefix = series.key_prefix
     append = out.append
     ordinals = _ORDINAL_TEXT_FROM_1 if len(dues) < _ORDINALS_CACHED else _ordinal_texts(len(dues))[1:]
-    if closed_on is not None and not cancelled:
-        # closed, nothing suspended (most fixed items of a plan): every item was due by the closing
-        # day (materialise drops the later ones), so each is completed or cancelled on that day
-        for index, due in enumerate(dues):
-            if done and index in done:
-                completed_on, completed_by = done[index]
-                append(
-                    _new_reminder(
-                        Reminder,
-                        (
-                            prefix + ordinals[index],
-                            kind,
-                            due,
-                            windows[index],
-                            "completed",
-                            rule,
-                            rationale,
-                            citation,
-                            completed_on,
-                            completed_by,
-                            None,
-                        ),
-                    )
-                )
-            else:
-                append(
-                    _new_reminder(
-                        Reminder,
-                        (
-                            prefix + ordinals[index],
-                            kind,
-                            due,
-                            windows[index],
-                            "cancelled",
-                            rule,
-                            rationale,
-                            citation,
-                            None,
-                            None,
-                            closed_on,
-                        ),
-                    )
-                )
-        return
     last_index = len(dues) - 1
+    # closed with nothing suspended (most fixed items of a plan): every item was due by the closing
+    # day (materialise drops the later ones), so each is completed, or else cancelled on that day
+    closed_plainly = closed_on is not None and not cancelled
     for index, due in enumerate(dues):
         status: Status
+        completed_on: dt.date | None
+        cancelled_on: dt.date | None
         if done and index in done:
             completed_on, completed_by = done[index]
-            append(
-                _new_reminder(
-                    Reminder,
-                    (
-                        prefix + ordinals[index],
-                        kind,
-                        due,
-                        windows[index],
-                        "completed",
-                        rule,
-                        rationale,
-                        citation,
-                        completed_on,
-                        completed_by,
-                        None,
-                    ),
-                )
-            )
-            continue
-        cancelled_on = cancelled.get(index, closed_on) if cancelled else closed_on
-        if cancelled_on is not None:
-            if due > cancelled_on:
-                continue
-            status = "cancelled"
-        elif as_of < due:  # _open_status, inlined (hot), the missed test in between
-            status = "planned"
-        elif index < last_index and as_of > due and as_of >= dues[index + 1]:
-            status, cancelled_on = "cancelled", dues[index + 1]
-        elif (as_of - due).days <= windows[index]:
-            status = "due"
+            status, cancelled_on = "completed", None
+        elif closed_plainly:
+            completed_on = completed_by = None
+            status, cancelled_on = "cancelled", closed_on
         else:
-            status = "overdue"
+            completed_on = completed_by = None
+            cancelled_on = cancelled.get(index, closed_on) if cancelled else closed_on
+            if cancelled_on is not None:
+                if due > cancelled_on:
+                    continue
+                status = "cancelled"
+            elif as_of < due:  # _open_status, inlined (hot), the missed test in between
+                status = "planned"
+            elif index < last_index and as_of > due and as_of >= dues[index + 1]:
+                status, cancelled_on = "cancelled", dues[index + 1]
+            elif (as_of - due).days <= windows[index]:
+                status = "due"
+            else:
+                status = "overdue"
         append(
             _new_reminder(
                 Reminder,
@@ -379,8 +322,8 @@ def _list_fixed(series: Fixed, as_of: dt.date, horizon: dt.date, out: list[Remin
                     rule,
                     rationale,
                     citation,
-                    None,
-                    None,
+                    completed_on,
+                    completed_by,
                     cancelled_on,
                 ),
             )

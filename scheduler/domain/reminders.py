@@ -18,7 +18,7 @@ from scheduler.domain.book import Book
 from scheduler.domain.case import TKIS, Case, Course
 from scheduler.domain.dates import add_days, add_months, add_years, iso
 from scheduler.domain.model import Stage
-from scheduler.domain.profile import FixedSchedule, Profile
+from scheduler.domain.profile import ChainedSchedule, FixedSchedule, Profile
 from scheduler.domain.rules.catalogue import RULES
 from scheduler.domain.series import Chained, Fixed, Fulfils, OneOff, Series, fixed_dues, fixed_spaced_from
 
@@ -128,15 +128,11 @@ class Planner:
         """A one-off opens at most once: callers that build costly arguments ask this first."""
         return (rule_id, kind, anchor) in self.book.oneoffs
 
-    def _episode_oneoffs(
-        self, rule_id: str, kinds: Iterable[str], holds: bool, day: dt.date, detail: str
-    ) -> None:
-        if not holds:
-            return  # nothing to record: an episode that stopped holding ends in book.end_of_rules
+    def _episode_oneoffs(self, rule_id: str, kinds: Iterable[str], day: dt.date, detail: str) -> None:
+        """A one-off per kind, anchored on the first day of the condition's current run; called only
+        on days the condition holds (see Book.episode)."""
         for kind in kinds:
-            start = self.book.episode(rule_id, kind, holds, day)
-            if start is not None:
-                self._oneoff(rule_id, kind, start, day, detail)
+            self._oneoff(rule_id, kind, self.book.episode(rule_id, kind, day), day, detail)
 
     def _chained(
         self,
@@ -145,14 +141,12 @@ class Planner:
         anchor: dt.date,
         day: dt.date,
         detail: str,
-        schedule_name: str | None = None,
-        last_done: dt.date | None = None,
+        schedule: ChainedSchedule,
+        last_done: dt.date | None,
     ) -> None:
-        if self.book.keep((rule_id, kind, anchor)):
+        """Want the chained series (rule_id, kind, anchor) today, opening it if it is not open."""
+        if self.book.keep((rule_id, kind, anchor)):  # open already: the common case
             return
-        p = self.profile
-        schedule = p.surveillance[schedule_name] if schedule_name else None
-        assert schedule is not None
         make = partial(Chained, RULES[rule_id], kind, anchor, day, detail, schedule, last_done)
         self.book.want((rule_id, kind, anchor), make)
 
@@ -187,30 +181,24 @@ class Planner:
         c, p = self.case, self.profile
         unresected_no_tissue = c.has_tumour and not c.has_tissue and not c.is_resected
         is_rectal = c.tumour_site() == "rectum"
-        rectal = c.needs_rectal_tissue()
-        if rectal:  # (each call below is skipped when its condition does not hold: the common case)
-            self._episode_oneoffs(
-                "workup.rectal", ("eus", "mri", "biopsy"), rectal, day, "rectal tumour without tissue"
-            )
+        if c.needs_rectal_tissue():  # (episodes are recorded only while their condition holds)
+            rectal_kinds = ("eus", "mri", "biopsy")
+            self._episode_oneoffs("workup.rectal", rectal_kinds, day, "rectal tumour without tissue")
 
         small = stage == "small_tumour_surveillance"
         grew = (
             c.eus_growth_on is not None and c.diagnosis_on is not None and c.eus_growth_on >= c.diagnosis_on
         )
-        # (episode() records nothing for a condition that does not hold: skipped then, the common case)
-        start = self.book.episode("workup.small_gastric", "eus", True, day) if small and not grew else None
-        if start is not None:
-            make = partial(
-                Chained,
-                RULES["workup.small_gastric"],
+        if small and not grew:
+            self._chained(
+                "workup.small_gastric",
                 "eus",
-                start,
+                self.book.episode("workup.small_gastric", "eus", day),
                 day,
                 "small gastric/duodenal nodule under EUS surveillance",
                 p.small_gastric_eus,
                 c.last_eus,
             )
-            self.book.want(("workup.small_gastric", "eus", start), make)
         was_small = small or self.prev_stage == "small_tumour_surveillance"
         if was_small and day in (c.eus_growth_on, c.gist_biopsy_on):
             why = "EUS shows growth" if c.eus_growth_on == day else "biopsy shows GIST"
@@ -218,16 +206,8 @@ class Planner:
 
         tissue = unresected_no_tissue and not small and not (is_rectal and not c.is_advanced)
         if tissue:
-            self._episode_oneoffs(
-                "workup.tissue", ("biopsy",), tissue, day, "tumour without tissue diagnosis"
-            )
-            self._episode_oneoffs(
-                "workup.tissue",
-                ("mdt_review",),
-                tissue and not c.is_advanced,
-                day,
-                "tumour without tissue diagnosis",
-            )
+            kinds = ("biopsy",) if c.is_advanced else ("biopsy", "mdt_review")
+            self._episode_oneoffs("workup.tissue", kinds, day, "tumour without tissue diagnosis")
 
         if (
             c.ruptures
@@ -245,10 +225,9 @@ class Planner:
 
     def _mutation(self, day: dt.date) -> None:
         c, p = self.case, self.profile
-        needs_test = c.lacks_mutation_analysis() and not c.mutation_test_optional(p.small_tumour_cm)
-        if needs_test:
+        if c.lacks_mutation_analysis() and not c.mutation_test_optional(p.small_tumour_cm):
             self._episode_oneoffs(
-                "workup.mutation", ("mutation_test",), needs_test, day, "GIST confirmed, no KIT/PDGFRA result"
+                "workup.mutation", ("mutation_test",), day, "GIST confirmed, no KIT/PDGFRA result"
             )
 
     # §6 surveillance imaging after resection ----------------------------------------------------------
@@ -281,7 +260,8 @@ class Planner:
                     anchor = max(stops) if stops else resection
                     name = "high"
                     detail = "high risk, adjuvant therapy stopped" if stops else "high risk, resected"
-        self._chained(_SURVEILLANCE_RULE_IDS[name], "ct", anchor, day, detail, name, c.last_ct_or_mri)
+        schedule = self.profile.surveillance[name]
+        self._chained(_SURVEILLANCE_RULE_IDS[name], "ct", anchor, day, detail, schedule, c.last_ct_or_mri)
 
     # §5 adjuvant reviews ----------------------------------------------------------------------------
 
@@ -320,18 +300,9 @@ class Planner:
         for x in c.courses:
             if x.opened_line and x.start > anchor:
                 anchor = x.start
-        if not self.book.keep(("advanced.imaging", "ct", anchor)):
-            make = partial(
-                Chained,
-                RULES["advanced.imaging"],
-                "ct",
-                anchor,
-                day,
-                "advanced disease",
-                p.advanced_imaging,
-                c.last_ct_or_mri,
-            )
-            self.book.want(("advanced.imaging", "ct", anchor), make)
+        self._chained(
+            "advanced.imaging", "ct", anchor, day, "advanced disease", p.advanced_imaging, c.last_ct_or_mri
+        )
 
         latest = c.latest_progression()
         if latest is not None and latest.day == day and latest.pattern == "focal":
@@ -412,7 +383,7 @@ class Planner:
             if ratio is not None and ratio > p.regorafenib_liver_weekly_above_uln:
                 high = True
                 break
-        start = self.book.episode("monitoring.regorafenib_liver", "lab_lft", high, day)
+        start = self.book.episode("monitoring.regorafenib_liver", "lab_lft", day) if high else None
         regular = self.book.held_series("monitoring.regorafenib", "lab_lft")
         if start is None:
             if isinstance(regular, Fixed):

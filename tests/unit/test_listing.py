@@ -1,18 +1,19 @@
-"""The planner's fast paths give what the generic code gives (plan._list, §0 and §9).
+"""How plan._oneoff_reminder lists a one-off's single item (§0 statuses, §9 fulfilment), and the
+invariant the chained step relies on (ChainedSchedule phases do not overlap).
 
-``plan_follow_up`` lists a one-off through ``_oneoff_reminder`` instead of ``_list``; these tests
-put one-off series in every state an item can reach and check both agree, including the case
-where nothing is listed (an item cancelled before it was due).
+Each one-off state is checked against the reminder written out by hand: open at four ``as_of``
+days, completed, closed before and after its due date, and its item cancelled.
 """
 
 from __future__ import annotations
 
 import datetime as dt
+from collections.abc import Callable
 
 import pytest
 
 from scheduler.domain.model import Reminder
-from scheduler.domain.plan import _list, _oneoff_reminder
+from scheduler.domain.plan import _oneoff_reminder
 from scheduler.domain.profile import ChainedSchedule, Phase, Step
 from scheduler.domain.rules.catalogue import RULES
 from scheduler.domain.series import OneOff
@@ -20,24 +21,17 @@ from scheduler.domain.series import OneOff
 D = dt.date
 OPENED = D(2025, 3, 3)
 DUE = D(2025, 3, 17)
-AS_OF_DAYS = {
-    "before it is due": D(2025, 3, 10),
-    "on its due day": DUE,
-    "in its window": D(2025, 3, 25),
-    "past its window": D(2025, 5, 1),
-}
+WINDOW = 14
+RULE = RULES["workup.tissue"]
+AS_OF_DAYS = (D(2025, 3, 10), DUE, D(2025, 3, 25), D(2025, 5, 1))  # before, on, in, past the window
 
 
 def _series() -> OneOff:
-    return OneOff(
-        RULES["workup.tissue"], "biopsy", OPENED, OPENED, "tumour without tissue diagnosis", DUE, 14
-    )
+    return OneOff(RULE, "biopsy", OPENED, OPENED, "tumour without tissue diagnosis", DUE, WINDOW)
 
 
-def _both(series: OneOff, as_of: dt.date) -> tuple[list[Reminder], Reminder | None]:
-    listed: list[Reminder] = []
-    _list(series, as_of, D(2027, 1, 1), listed)
-    return listed, _oneoff_reminder(series, series.items[0], as_of)
+def _open(series: OneOff) -> None:
+    pass
 
 
 def _completed(series: OneOff) -> None:
@@ -58,40 +52,45 @@ def _item_cancelled(series: OneOff) -> None:
     series.items[0].cancelled_on = D(2025, 3, 20)
 
 
-def _open(series: OneOff) -> None:
-    pass
+def _reminder(status: str, **dates: object) -> Reminder:
+    return Reminder(
+        key="workup.tissue:biopsy:2025-03-03:1",
+        kind="biopsy",
+        due_on=DUE,
+        window_days=WINDOW,
+        status=status,  # type: ignore[arg-type]
+        rule="workup.tissue",
+        rationale=f"{RULE.rationale} (tumour without tissue diagnosis)",
+        citation=RULE.citation,
+        **dates,  # type: ignore[arg-type]
+    )
 
 
-@pytest.mark.parametrize("state", [_open, _completed, _closed_before_due, _closed_after_due, _item_cancelled])
-@pytest.mark.parametrize("as_of_name", sorted(AS_OF_DAYS))
-def test_a_one_off_lists_as_the_generic_listing_does(state: object, as_of_name: str) -> None:
-    series = _series()
-    assert callable(state)
-    state(series)
-    listed, fast = _both(series, AS_OF_DAYS[as_of_name])
-    assert listed == ([fast] if fast is not None else [])
-    assert all(type(r) is Reminder for r in listed)
+CASES: list[tuple[Callable[[OneOff], None], tuple[Reminder | None, ...]]] = [
+    (
+        _open,
+        (_reminder("planned"), _reminder("due"), _reminder("due"), _reminder("overdue")),
+    ),
+    (
+        _completed,
+        (_reminder("completed", completed_on=D(2025, 3, 20), completed_by="ev-1"),) * 4,
+    ),
+    (_closed_before_due, (None,) * 4),  # cancelled before it was due: never listed
+    (_closed_after_due, (_reminder("cancelled", cancelled_on=D(2025, 3, 30)),) * 4),
+    (_item_cancelled, (_reminder("cancelled", cancelled_on=D(2025, 3, 20)),) * 4),
+]
 
 
-def test_a_one_off_closed_before_it_was_due_is_not_listed() -> None:
-    series = _series()
-    _closed_before_due(series)
-    assert _both(series, D(2025, 4, 1)) == ([], None)
-
-
-def test_the_statuses_a_one_off_goes_through() -> None:
-    statuses = {}
-    for name, as_of in AS_OF_DAYS.items():
+@pytest.mark.parametrize(("state", "expected"), CASES, ids=[c[0].__name__.strip("_") for c in CASES])
+def test_a_one_off_is_listed_with_its_status_on_each_day(
+    state: Callable[[OneOff], None], expected: tuple[Reminder | None, ...]
+) -> None:
+    for as_of, want in zip(AS_OF_DAYS, expected, strict=True):
         series = _series()
-        reminder = _oneoff_reminder(series, series.items[0], as_of)
-        assert reminder is not None
-        statuses[name] = reminder.status
-    assert statuses == {
-        "before it is due": "planned",
-        "on its due day": "due",
-        "in its window": "due",
-        "past its window": "overdue",
-    }
+        state(series)
+        got = _oneoff_reminder(series, series.items[0], as_of)
+        assert got == want, as_of
+        assert got is None or type(got) is Reminder
 
 
 def test_chained_schedule_phases_must_not_overlap() -> None:

@@ -120,9 +120,18 @@ class Reminder(NamedTuple):
     completed_on: dt.date | None = None
     completed_by: str | None = None  # event_id of the event that fulfilled it
     cancelled_on: dt.date | None = None
+    # On open items only (event-contract.md §2): the due date of the first of the unbroken run of
+    # missed (superseded) items just before this one in its series, and how many there were.
+    overdue_since: dt.date | None = None
+    missed: int = 0
+    last_done_on: dt.date | None = None  # the latest fulfilment of this kind in the plan, if any
+
+    @property
+    def is_open(self) -> bool:
+        return self.status in ("planned", "due", "overdue")
 
     def to_json(self) -> dict[str, Any]:
-        return {
+        out: dict[str, Any] = {
             "key": self.key,
             "kind": self.kind,
             "due_on": self.due_on.isoformat(),
@@ -135,6 +144,11 @@ class Reminder(NamedTuple):
             "completed_by": self.completed_by,
             "cancelled_on": self.cancelled_on.isoformat() if self.cancelled_on else None,
         }
+        if self.is_open:
+            out["overdue_since"] = self.overdue_since.isoformat() if self.overdue_since else None
+            out["missed"] = self.missed
+            out["last_done_on"] = self.last_done_on.isoformat() if self.last_done_on else None
+        return out
 
 
 @dataclass(frozen=True, slots=True)

@@ -25,7 +25,12 @@ from scheduler.domain.reminders import Planner, kinds_fulfilled_by
 from scheduler.domain.series import Chained, Fixed, Item, OneOff
 from scheduler.domain.stage import stage_of
 
-_new_reminder = tuple.__new__
+
+
+def _new_reminder(cls: type[Reminder], fields: tuple[object, ...]) -> Reminder:
+    return tuple.__new__(cls, (*fields, None, 0, None))  # type: ignore[type-var]
+
+
 _DAY = itemgetter(0)  # of a Replayed row
 # §0 orders reminders by due date, then rule id, then key. Listing the series in (rule id, key
 # prefix) order (Series.order), each series' items in due order, and then sorting stably by due

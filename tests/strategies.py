@@ -81,7 +81,10 @@ _DATA_FIELDS: dict[str, st.SearchStrategy[dict[str, Any]]] = {
         {"site": _one_of(ev.Site), "size_cm": _size_cm},
         {"metastatic": _bool, "method": _one_of(ev.DiagnosisMethod)},
     ),
-    "biopsy": _fields({"result": _one_of(ev.BiopsyResult)}, {"cd117": _bool, "dog1": _bool}),
+    "biopsy": _fields(
+        {"result": _one_of(ev.BiopsyResult)},
+        {"cd117": _bool, "dog1": _bool, "mitoses_per_5mm2": st.integers(0, 1000)},
+    ),
     "pathology": _fields(
         {"size_cm": _size_cm, "mitoses_per_5mm2": st.integers(0, 1000)},
         {"site": _one_of(ev.Site), "fixative": _one_of(ev.Fixative), "cd117": _bool, "dog1": _bool},
@@ -101,7 +104,10 @@ _DATA_FIELDS: dict[str, st.SearchStrategy[dict[str, Any]]] = {
     "metastasis": _fields({}, {"sites": st.lists(st.text(_chars, max_size=20), max_size=4).map(tuple)}),
     "lab_result": _lab_fields(),
     "visit": _fields({"kind": _one_of(ev.VisitKind)}, {}),
-    "mdt_review": _fields({}, {"decision": st.text(_chars, max_size=ev.DECISION_MAX_CHARS)}),
+    "mdt_review": _fields(
+        {},
+        {"decision": st.text(_chars, max_size=ev.DECISION_MAX_CHARS), "outcome": _one_of(ev.MdtOutcome)},
+    ),
     "follow_up_ended": _fields({"reason": _one_of(ev.EndReason)}, {}),
 }
 assert set(_DATA_FIELDS) == set(EVENT_TYPES), "a strategy is missing for an event type"

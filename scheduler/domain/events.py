@@ -116,6 +116,9 @@ StopReason = Literal["completed", "progression", "toxicity", "patient_choice", "
 ProgressionPattern = Literal["focal", "multifocal"]
 VisitKind = Literal["clinic_visit", "skin_exam"]
 EndReason = Literal["deceased", "transferred", "discharged", "declined"]
+MdtOutcome = Literal[
+    "resect", "biopsy", "surveil", "start_therapy", "change_therapy", "continue", "stop_therapy", "other"
+]
 
 # Liver tests are judged against their upper limit of normal, so a result without one is useless.
 ULN_REQUIRED_TESTS: Final = frozenset({"alt", "ast", "bilirubin"})
@@ -217,6 +220,7 @@ class BiopsyData(_EventDataBase):
     result: BiopsyResult
     cd117: bool | None = None
     dog1: bool | None = None
+    mitoses_per_5mm2: Mitoses | None = None
 
 
 class PathologyData(_EventDataBase):
@@ -297,6 +301,7 @@ class VisitData(_EventDataBase):
 
 class MdtReviewData(_EventDataBase):
     decision: Annotated[str, Field(max_length=DECISION_MAX_CHARS)] | None = None
+    outcome: MdtOutcome | None = None  # rules read only this, never the free text
 
 
 class FollowUpEndedData(_EventDataBase):

@@ -1,17 +1,44 @@
-"""Rule profiles: every interval, window and threshold a clinical lead may want to change.
+"""Rule profiles: every interval, window and threshold the clinical rules use.
 
-The rule *logic* lives in code (scheduler/domain/reminders.py, alerts.py); the numbers it uses live
-here, so a site can publish its own profile (e.g. ``Profile.from_mapping`` of a reviewed JSON file,
-loaded by the shell) without touching code. Every stored assessment records ``profile.name``.
-The default, ``esmo2022-seed``, encodes clinical-rules.md exactly.
+The rules (``scheduler/domain/rules/``) name what they need from here, and their messages are
+rendered from these same values, so a site can publish its own profile without touching code: the
+shell loads a reviewed JSON file of scalar overrides (``Profile.with_overrides``) and records the
+profile's name and content hash with every stored plan. The default, ``esmo2022-seed``, encodes
+clinical-rules.md v4.
+
+Schedules are values too: a ``OneOffSchedule`` (a single item), a ``ChainedSchedule`` (each next
+item one interval after the previous one was done) or a ``FixedSchedule``/``CycleSchedule`` (items
+on fixed days from the series start).
 """
 
 from __future__ import annotations
 
 import dataclasses
-from collections.abc import Mapping
+import datetime as dt
+from collections.abc import Iterator, Mapping
 from dataclasses import dataclass, field
 from typing import Any
+
+from scheduler.domain.dates import add_days, add_months
+
+
+@dataclass(frozen=True, slots=True)
+class OneOffSchedule:
+    """A single item due ``due_months`` + ``due_days`` after its anchor. Its window is
+    ``window_days``, or runs to ``window_months`` after the due date when that is given."""
+
+    due_days: int = 14
+    due_months: int = 0
+    window_days: int = 14
+    window_months: int | None = None
+
+    def due(self, anchor: dt.date) -> dt.date:
+        return add_days(add_months(anchor, self.due_months), self.due_days)
+
+    def window(self, due: dt.date) -> int:
+        if self.window_months is not None:
+            return (add_months(due, self.window_months) - due).days
+        return self.window_days
 
 
 @dataclass(frozen=True, slots=True)
@@ -25,6 +52,13 @@ class Step:
     window_days: int = 14
     window_months: int | None = None
 
+    def window(self, base: dt.date, due: dt.date) -> int:
+        if self.window_to_months is not None:
+            return (add_months(base, self.window_to_months) - due).days
+        if self.window_months is not None:
+            return (add_months(due, self.window_months) - due).days
+        return self.window_days
+
 
 @dataclass(frozen=True, slots=True)
 class Phase:
@@ -37,8 +71,9 @@ class Phase:
 
 @dataclass(frozen=True, slots=True)
 class ChainedSchedule:
-    """A chained series: phases relative to the anchor, an optional fixed end, an optional
-    special first step (small-gastric EUS: 3 months, then 6–12) and an optional day-0 item."""
+    """A chained series: phases relative to the anchor (in order, not overlapping), an optional
+    fixed end, an optional special first step (small-gastric EUS: 3 months, then 6–12) and an
+    optional day-0 item."""
 
     phases: tuple[Phase, ...]
     end_months: int | None = None
@@ -46,71 +81,140 @@ class ChainedSchedule:
     starts_on_day_zero: bool = False
 
     def __post_init__(self) -> None:
-        # phases in order and not overlapping: a chained series reuses the phase of its last
-        # step while it holds the next base (series.Chained._following)
         for earlier, later in zip(self.phases, self.phases[1:], strict=False):
             if earlier.end_months is None or earlier.end_months > later.start_months:
                 raise ValueError(f"ChainedSchedule phases overlap or are out of order: {self.phases}")
 
+    def step_at(self, anchor: dt.date, base: dt.date) -> Step | None:
+        """The step of the phase holding ``base`` (phases are half-open), or None past them all."""
+        for phase in self.phases:
+            starts = add_months(anchor, phase.start_months)
+            ends = add_months(anchor, phase.end_months) if phase.end_months is not None else None
+            if starts <= base and (ends is None or base < ends):
+                return phase.step
+        return None
+
 
 @dataclass(frozen=True, slots=True)
 class FixedSchedule:
-    """A fixed series: items on ``days`` after the start, then every ``then_every_months`` months
-    or ``then_every_days`` days counted from the last listed day (or from day 0 when ``days`` is empty)."""
+    """Items on ``days`` after the start, then every ``then_every_months`` months or
+    ``then_every_days`` days counted from the last listed day (or from day 0 when ``days`` is empty)."""
 
     days: tuple[int, ...]
     then_every_months: int | None = None
     then_every_days: int | None = None
+
+    def dues(self, start: dt.date, dose_on: Any = None) -> Iterator[dt.date]:
+        listed = [add_days(start, offset) for offset in self.days]
+        yield from listed
+        base = listed[-1] if listed else start
+        if self.then_every_months is not None:
+            n = 1
+            while True:  # each counted from the base, so month-end clamping never drifts
+                yield add_months(base, self.then_every_months * n)
+                n += 1
+        elif self.then_every_days is not None:
+            due = base
+            while True:
+                due = add_days(due, self.then_every_days)
+                yield due
+
+
+@dataclass(frozen=True, slots=True)
+class CycleSchedule:
+    """An item at the start of each treatment cycle: ``cycle_days`` long, or ``continuous_cycle_days``
+    when the dose on the cycle's first day is at most ``continuous_max_dose_mg`` (sunitinib 4/2
+    dosing against 37.5 mg continuous dosing)."""
+
+    cycle_days: int
+    continuous_cycle_days: int
+    continuous_max_dose_mg: float
+
+    def dues(self, start: dt.date, dose_on: Any = None) -> Iterator[dt.date]:
+        due = start
+        while True:
+            yield due
+            continuous = dose_on is not None and dose_on(due) <= self.continuous_max_dose_mg
+            due = add_days(due, self.continuous_cycle_days if continuous else self.cycle_days)
+
+
+Schedule = OneOffSchedule | ChainedSchedule | FixedSchedule | CycleSchedule
 
 
 @dataclass(frozen=True, slots=True)
 class Profile:
     name: str = "esmo2022-seed"
     horizon_months: int = 12
+    # one-offs (§4): due 14 days after their trigger, with a 14-day window, unless stated otherwise
     oneoff_due_days: int = 14
     oneoff_window_days: int = 14
     rupture_review_due_days: int = 7
+    small_tumour_cm: float = 2.0  # management threshold "< 2 cm" (not the ≤ 2.0 risk band)
+    # monitoring windows (§8)
     short_lab_window_days: int = 3  # weekly and two-weekly labs
     long_window_days: int = 7  # every other monitoring item
     short_lab_max_gap_days: int = 14
-    small_tumour_cm: float = 2.0  # management threshold "< 2 cm" (not the ≤ 2.0 risk band)
+    # imaging schedules (§4, §5a, §6, §7)
     surveillance: Mapping[str, ChainedSchedule] = field(default_factory=lambda: dict(_SURVEILLANCE))
     small_gastric_eus: ChainedSchedule = ChainedSchedule(
         phases=(Phase(0, None, Step(6, window_to_months=12)),),
         first_step=Step(3, window_days=14),
     )
+    neoadjuvant_response_ct: ChainedSchedule = ChainedSchedule(
+        phases=(Phase(0, None, Step(3, window_days=14)),),
+    )
+    neoadjuvant_surgery_review_months: int = 6
+    neoadjuvant_surgery_review_window_months: int = 3
     advanced_imaging: ChainedSchedule = ChainedSchedule(
         phases=(Phase(0, None, Step(3, window_months=3)),),
     )
-    monitoring: Mapping[str, Mapping[str, FixedSchedule]] = field(
-        default_factory=lambda: {k: dict(v) for k, v in _MONITORING.items()}
+    # drug monitoring (§8): per drug, per reminder kind
+    monitoring: Mapping[str, Mapping[str, FixedSchedule | CycleSchedule]] = field(
+        default_factory=lambda: {drug: dict(kinds) for drug, kinds in _MONITORING.items()}
     )
     ripretinib_skin: ChainedSchedule = ChainedSchedule(
         phases=(Phase(0, None, Step(3, window_days=7)),), starts_on_day_zero=True
     )
-    sunitinib_cycle_days: int = 42  # 4 weeks on / 2 off
-    sunitinib_continuous_cycle_days: int = 28
-    sunitinib_continuous_max_dose_mg: float = 37.5
-    weekly_liver_days: int = 7
+    liver_weekly: FixedSchedule = FixedSchedule(days=(7,), then_every_days=7)
+    # hepatotoxicity thresholds, as multiples of the upper limit of normal (§8)
     regorafenib_liver_weekly_above_uln: float = 3.0
     regorafenib_liver_interrupt_above_uln: float = 5.0
     regorafenib_liver_discontinue_above_uln: float = 20.0
     regorafenib_bilirubin_with_3x_above_uln: float = 2.0
     imatinib_bilirubin_withhold_above_uln: float = 3.0
     imatinib_transaminase_withhold_above_uln: float = 5.0
+    imatinib_bilirubin_recovered_below_uln: float = 1.5
+    imatinib_transaminase_recovered_below_uln: float = 2.5
+    # adjuvant therapy (§5)
     adjuvant_years: int = 3
+    adjuvant_dose_mg: float = 400.0
     rupture_critical_after_days: int = 42  # 6 weeks
-    line_continuation_days: int = 30
     kit_exon9_dose_mg: float = 800.0
+    # advanced disease (§7)
+    line_continuation_days: int = 30
+    first_line_dose_mg: float = 400.0
+    avapritinib_dose_mg: float = 300.0
     cytoreduction_from_months: int = 6
     cytoreduction_until_months: int = 24
     resume_review_due_days: int = 14
-    # Notices (scheduler/domain/notices.py): how many days before the due date people are told.
+    resume_critical_after_days: int = 28
+    resume_lookback_days: int = 30
+    # notices (scheduler/domain/notices.py): how many days before the due date people are told
     notice_lead_days_imaging: int = 14
     notice_lead_days_blood: int = 2
     notice_lead_days_review: int = 7
-    resume_critical_after_days: int = 28
-    resume_lookback_days: int = 30
+
+    # ---- one-off schedules, built from the scalar values above --------------------------------
+
+    @property
+    def oneoff(self) -> OneOffSchedule:
+        return OneOffSchedule(self.oneoff_due_days, 0, self.oneoff_window_days)
+
+    def oneoff_after_days(self, days: int) -> OneOffSchedule:
+        return OneOffSchedule(days, 0, self.oneoff_window_days)
+
+    def oneoff_after_months(self, months: int) -> OneOffSchedule:
+        return OneOffSchedule(0, months, self.oneoff_window_days)
 
     def with_overrides(self, overrides: Mapping[str, Any]) -> Profile:
         """A copy with scalar fields replaced (the shell loads ``overrides`` from a reviewed file).
@@ -172,13 +276,15 @@ _SURVEILLANCE: dict[str, ChainedSchedule] = {
     ),
 }
 
-_MONITORING: dict[str, dict[str, FixedSchedule]] = {
-    # clinical-rules §8; sunitinib's cycle-based labs are computed from the dose (see reminders.py)
+_MONITORING: dict[str, dict[str, FixedSchedule | CycleSchedule]] = {
+    # clinical-rules §8, from the course start (day 0)
     "imatinib": {
         "lab_cbc": FixedSchedule(days=(7, 14, 21, 28, 42, 56), then_every_months=3),
         "lab_lft": FixedSchedule(days=(0,), then_every_months=1),
     },
     "sunitinib": {
+        "lab_lft": CycleSchedule(cycle_days=42, continuous_cycle_days=28, continuous_max_dose_mg=37.5),
+        "lab_cbc": CycleSchedule(cycle_days=42, continuous_cycle_days=28, continuous_max_dose_mg=37.5),
         "lab_tsh": FixedSchedule(days=(0,), then_every_months=3),
         "echo": FixedSchedule(days=(0,)),
     },

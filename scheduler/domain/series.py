@@ -1,534 +1,333 @@
 """Reminder series and their items (clinical-rules §0 "Series", §9 fulfilment and status).
 
-A *series* is opened by a rule's trigger and closed by its end condition; it yields *items*, each
-with a stable key ``{rule}:{kind}:{anchor}:{ordinal}``. Three shapes:
+A *series* is opened by a rule and closed by its end; it yields *items*, each with a stable key
+``{rule}:{kind}:{anchor}:{ordinal}``. Three shapes:
 
 * ``OneOff``  — a single item;
-* ``Chained`` — the next item is one interval after the previous one was fulfilled (or after its
-  due date if it was not): a late scan moves the later items, never their keys;
-* ``Fixed``   — items on fixed days from the start (drug monitoring); a missed item is overdue, then
-  cancelled once the next one is due.
+* ``Chained`` — each next item is one interval after the previous one was fulfilled, or after its
+  due date if it was not: a late scan moves the later items, never their keys;
+* ``Fixed``   — items on fixed days from the start (drug monitoring).
 
-Items are generated lazily: the planner asks each series for the item an event could fulfil on a
-given day (``candidate``) and, at the end, for every item up to the horizon (``materialise``).
-This is the planner's hot path (tens of items per plan, thousands of plans per second), so the
-loops below read attributes into locals and avoid per-item helper calls; see
-docs/performance.md §1.
+Missed items are superseded: an unfulfilled item whose window has passed is cancelled as *missed*
+once the next item of its series is due, so a navigator sees one overdue item per series; the
+item that follows a run of missed ones says since when and how many (§9). Items are generated on
+demand: an event asks a series for the item it could fulfil (``candidate``), and the plan asks
+for every item up to its horizon (``items_until``).
 """
 
 from __future__ import annotations
 
 import datetime as dt
 from collections.abc import Callable, Iterator
-from itertools import chain
+from dataclasses import dataclass
 
-from scheduler.domain.dates import (
-    MONTHS,
-    add_days,
-    add_months,
-    day_in_month,
-    delta,
-    every_months,
-    iso,
-    month_index,
-)
+from scheduler.domain.dates import add_days, add_months
 from scheduler.domain.events import Event
-from scheduler.domain.profile import ChainedSchedule, FixedSchedule, Step
-from scheduler.domain.rules.catalogue import Rule
+from scheduler.domain.profile import ChainedSchedule, OneOffSchedule, Step
 
 Fulfils = Callable[[Event], bool]
-NO_LIMIT = dt.date.max  # the last eligible day of an item that stays eligible once due
-_NEVER = 1 << 62  # an index no list of items reaches
-# a chain's phase before its first step: it holds no base, so its step is never used
-_NO_PHASE: tuple[dt.date, dt.date | None, Step] = (dt.date.max, None, Step(0))
 
 
+@dataclass(slots=True)
 class Item:
-    """One occurrence of a series: due on ``due``, open until completed or cancelled.
+    """One occurrence of a series: due on ``due``, open until completed or cancelled."""
 
-    A plain slotted class with a hand-written ``__init__`` (a plan creates tens of items, so the
-    generated dataclass one, with its defaults, was measurably slower). An item does not point back
-    to its series: that reference cycle left every plan's items and series to the cyclic garbage
-    collector (about 6 % of a plan) instead of freeing them when the plan is done. Its key is
-    ``series.key_prefix`` followed by its ordinal.
-    """
-
-    __slots__ = (
-        "cancelled_on",
-        "completed_by",
-        "completed_on",
-        "due",
-        "last_eligible",
-        "ordinal",
-        "tolerance",
-        "window",
-    )
-
-    def __init__(
-        self, ordinal: int, due: dt.date, window: int, tolerance: int, last_eligible: dt.date
-    ) -> None:
-        self.ordinal = ordinal
-        self.due = due
-        self.window = window
-        self.tolerance = tolerance  # eligible from due - tolerance
-        self.last_eligible = last_eligible  # fixed items: due + window; other items: NO_LIMIT
-        self.completed_on: dt.date | None = None
-        self.completed_by: str | None = None
-        self.cancelled_on: dt.date | None = None
-
-    def __repr__(self) -> str:
-        done, cancelled = self.completed_on, self.cancelled_on
-        return f"Item({self.ordinal}, due={self.due}, completed_on={done}, cancelled_on={cancelled})"
+    ordinal: int
+    due: dt.date
+    window: int
+    tolerance: int  # eligible from due - tolerance …
+    last_eligible: dt.date | None  # … to this day (fixed items: due + window); None: no limit
+    completed_on: dt.date | None = None
+    completed_by: str | None = None  # event_id of the event that fulfilled it
+    cancelled_on: dt.date | None = None
+    missed: bool = False  # cancelled because the next item became due (superseded)
+    suspended: bool = False  # replaced by another series while that one ran
 
     @property
     def is_open(self) -> bool:
         return self.completed_on is None and self.cancelled_on is None
 
+    @property
+    def window_ends(self) -> dt.date:
+        return add_days(self.due, self.window)
+
     def is_eligible(self, day: dt.date) -> bool:
-        return (self.due - day).days <= self.tolerance and day <= self.last_eligible
+        after_start = (self.due - day).days <= self.tolerance
+        return after_start and (self.last_eligible is None or day <= self.last_eligible)
+
+    def is_missed_by(self, day: dt.date, next_due: dt.date) -> bool:
+        """Unfulfilled, its window has passed and the next item is due on ``day`` (§0)."""
+        return self.is_open and day > self.window_ends and day >= next_due
+
+    def supersede(self, next_due: dt.date) -> None:
+        self.cancelled_on = max(add_days(self.window_ends, 1), next_due)
+        self.missed = True
+
+
+@dataclass(frozen=True, slots=True)
+class SeriesId:
+    rule: str
+    kind: str
+    anchor: dt.date
 
 
 class Series:
-    """Common state: which rule opened it, for what kind, when, and whether it has closed."""
-
-    __slots__ = (
-        "_settled",
-        "anchor",
-        "closed_on",
-        "detail",
-        "fulfils",
-        "items",
-        "key_prefix",
-        "kind",
-        "opened_on",
-        "order",
-        "rationale",
-        "rule",
-    )
+    """Common state: which rule opened it, for what kind, from which anchor, and when it closed."""
 
     def __init__(
         self,
-        rule: Rule,
-        kind: str,
-        anchor: dt.date,
+        sid: SeriesId,
         opened_on: dt.date,
-        detail: str,
-        fulfils: Fulfils | None = None,
+        rationale: str,
+        citation: str,
+        fulfils: Fulfils | None,
     ) -> None:
-        self.rule = rule
-        self.kind = kind
-        self.anchor = anchor
+        self.id = sid
         self.opened_on = opened_on
+        self.rationale = rationale
+        self.citation = citation
+        self.fulfils = fulfils  # None: any event that is a result of the kind (§9)
         self.closed_on: dt.date | None = None
-        self.detail = detail
-        self.fulfils = fulfils  # None: the default of §9 for this kind
         self.items: list[Item] = []
-        self._settled = 0  # items that existed at the end of the closing day (see settle)
-        self.key_prefix = f"{rule.id}:{kind}:{iso(anchor)}:"
-        self.order = (rule.id, self.key_prefix)  # the plan lists series in this order (§0)
-        self.rationale = f"{rule.rationale} ({detail})" if detail else rule.rationale
+        self._key_prefix = f"{sid.rule}:{sid.kind}:{sid.anchor.isoformat()}:"
+
+    @property
+    def rule(self) -> str:
+        return self.id.rule
+
+    @property
+    def kind(self) -> str:
+        return self.id.kind
+
+    @property
+    def anchor(self) -> dt.date:
+        return self.id.anchor
+
+    def key(self, item: Item) -> str:
+        return f"{self._key_prefix}{item.ordinal}"
+
+    @property
+    def is_open(self) -> bool:
+        return self.closed_on is None
 
     def close(self, day: dt.date) -> None:
+        """Close on ``day``: the items open at the end of that day are cancelled then (§0)."""
         if self.closed_on is None:
+            self.catch_up(day)
             self.closed_on = day
 
-    def settle(self) -> None:
-        """After the closing day's fulfilment: the items still open are cancelled as of ``closed_on``.
+    def accepts(self, event: Event) -> bool:
+        return self.fulfils is None or self.fulfils(event)
 
-        Only the count is recorded: nothing reads an item of a closed series again before the plan
-        lists it, so the listing (plan._list) applies the cancellation to every open item of a
-        closed series, and Fixed.materialise knows which items were already cancelled here.
-        """
-        self._settled = len(self.items)
+    def catch_up(self, day: dt.date) -> None:
+        """Bring the items up to ``day``: supersede missed ones, add the next ones due."""
 
     def candidate(self, day: dt.date) -> Item | None:
-        """The open item an event on ``day`` would fulfil in this series (its earliest eligible one)."""
-        raise NotImplementedError
+        """The earliest open item an event on ``day`` can fulfil."""
+        self.catch_up(day)
+        return next((i for i in self.items if i.is_open and not i.suspended and i.is_eligible(day)), None)
 
     def fulfil(self, item: Item, day: dt.date, event_id: str) -> None:
-        item.completed_on = day
-        item.completed_by = event_id
+        item.completed_on, item.completed_by = day, event_id
 
-    def materialise(self, until: dt.date) -> None:
-        """Generate every item due up to ``until`` (a closed series stops at its closing day)."""
+    def items_until(self, horizon: dt.date) -> list[Item]:
+        """Every item due up to ``horizon``, or to the closing day for a closed series."""
+        return self.items
+
+    def settle(self) -> None:
+        """After the closing day's fulfilment: what is still open is cancelled as of the close."""
+        if self.closed_on is not None:
+            for item in self.items:
+                if item.is_open:
+                    item.cancelled_on = self.closed_on
 
 
 class OneOff(Series):
-    __slots__ = ()
-
     def __init__(
         self,
-        rule: Rule,
-        kind: str,
-        anchor: dt.date,
+        sid: SeriesId,
         opened_on: dt.date,
-        detail: str,
-        due: dt.date,
-        window: int,
-        fulfils: Fulfils | None = None,
+        rationale: str,
+        citation: str,
+        fulfils: Fulfils | None,
+        schedule: OneOffSchedule,
+        counted_from: dt.date | None = None,
     ) -> None:
-        Series.__init__(self, rule, kind, anchor, opened_on, detail, fulfils)
-        self.items.append(Item(1, due if due > opened_on else opened_on, window, window, NO_LIMIT))
+        super().__init__(sid, opened_on, rationale, citation, fulfils)
+        due = max(schedule.due(counted_from or sid.anchor), opened_on)  # never before it opened (§0)
+        window = schedule.window(due)
+        self.items.append(Item(1, due, window, window, None))
 
-    def candidate(self, day: dt.date) -> Item | None:
-        item = self.items[0]
-        # item.is_open and item.is_eligible(day), inlined (hot)
-        if (
-            item.completed_on is None
-            and item.cancelled_on is None
-            and (item.due - day).days <= item.tolerance
-            and day <= item.last_eligible
-        ):
-            return item
-        return None
+    @property
+    def item(self) -> Item:
+        return self.items[0]
 
 
 class Chained(Series):
-    __slots__ = ("_day", "_end", "_month", "_phase", "_phase_bounds", "schedule", "tail")
+    """The first item is one interval after the later of the anchor and the last event of the kind
+    (on the opening day if that falls before it); each next item one interval after the previous
+    one's fulfilment, or its due date when it was not fulfilled. Tolerance: half the interval."""
 
     def __init__(
         self,
-        rule: Rule,
-        kind: str,
-        anchor: dt.date,
+        sid: SeriesId,
         opened_on: dt.date,
-        detail: str,
+        rationale: str,
+        citation: str,
+        fulfils: Fulfils | None,
         schedule: ChainedSchedule,
         last_done: dt.date | None,
-        fulfils: Fulfils | None = None,
     ) -> None:
-        Series.__init__(self, rule, kind, anchor, opened_on, detail, fulfils)
+        super().__init__(sid, opened_on, rationale, citation, fulfils)
         self.schedule = schedule
-        self._month, self._day = month, day = month_index(anchor), anchor.day
-        end_months = schedule.end_months
-        self._end = day_in_month(month + end_months, day) if end_months is not None else None
-        # (start, end, step) of the first phases, computed when a base first reaches them (most
-        # series never leave their first phase before the plan ends); see _step_at
-        self._phase_bounds: list[tuple[dt.date, dt.date | None, Step]] = []
-        self._phase: tuple[dt.date, dt.date | None, Step] = _NO_PHASE
-        self.tail: list[tuple[dt.date, int]] = []  # (due, window) of the items listed after them
+        self.end = add_months(sid.anchor, schedule.end_months) if schedule.end_months is not None else None
+        self._phases = [  # (first day, day after the last, step) of each phase, from the anchor
+            (add_months(sid.anchor, phase.start_months),
+             add_months(sid.anchor, phase.end_months) if phase.end_months is not None else None,
+             phase.step)
+            for phase in schedule.phases
+        ]  # fmt: skip
         if schedule.starts_on_day_zero:
             step = schedule.phases[0].step
-            window = _window(month, day, day_in_month(month + step.months, day), step)
-            self.items.append(Item(1, opened_on, window, 0, NO_LIMIT))
+            window = step.window(sid.anchor, add_months(sid.anchor, step.months))
+            self.items.append(Item(1, opened_on, window, 0, None))
         else:
-            base = anchor if last_done is None or last_done < anchor else last_done
-            self._append(base, first=True)
-
-    @property
-    def end(self) -> dt.date | None:
-        return self._end
-
-    def _step_at(self, base: dt.date) -> Step | None:
-        """The step of the first phase whose [anchor + start, anchor + end) holds ``base`` (kept in
-        ``_phase``: the next base usually lies in the same phase)."""
-        bounds = self._phase_bounds
-        for phase_bounds in bounds:
-            start, end, step = phase_bounds
-            if start <= base and (end is None or base < end):
-                self._phase = phase_bounds
-                return step
-        phases = self.schedule.phases
-        while len(bounds) < len(phases):  # the next phase's bounds, in order, until one holds base
-            phase = phases[len(bounds)]
-            start, end = self._at(phase.start_months), None
-            if phase.end_months is not None:
-                end = self._at(phase.end_months)
-            phase_bounds = (start, end, phase.step)
-            bounds.append(phase_bounds)
-            if start <= base and (end is None or base < end):
-                self._phase = phase_bounds
-                return phase.step
-        return None
-
-    def _at(self, months: int) -> dt.date:
-        """anchor + ``months`` calendar months (clamped to month end)."""
-        return self.anchor if months == 0 else day_in_month(self._month + months, self._day)
+            base = sid.anchor if last_done is None or last_done < sid.anchor else last_done
+            self._append(self._following(base, first=True))
 
     def _following(self, base: dt.date, first: bool = False) -> tuple[dt.date, int, int] | None:
         """(due, window, tolerance) of the item one step after ``base``; None past the schedule."""
-        schedule = self.schedule
-        if first and schedule.first_step:
-            step = schedule.first_step
-        else:
-            # the phase of the last step, if it still holds base (phases do not overlap, see
-            # ChainedSchedule, so a phase that holds it is the one _step_at would find)
-            start, end, step = self._phase
-            if not (start <= base and (end is None or base < end)):
-                found = self._step_at(base)
-                if found is None:
-                    return None
-                step = found
-        month, day = base.year * 12 + base.month - 1, base.day  # month_index(base), inlined (hot)
-        due = MONTHS[month + step.months][day]  # day_in_month, inlined (hot)
+        step = self.schedule.first_step if first and self.schedule.first_step else None
+        step = step or self._step_at(base)
+        if step is None:
+            return None
+        due = add_months(base, step.months)
         interval = (due - base).days
-        end = self._end
-        if end is not None and due > end and (due - end).days * 2 > interval:
+        if self.end is not None and due > self.end and (due - self.end).days * 2 > interval:
             return None  # more than half an interval past the series' fixed end
-        to = step.window_to_months  # _window, its two common cases inlined (hot)
-        if to is not None:
-            window = (MONTHS[month + to][day] - due).days
-        elif step.window_months is None:
-            window = step.window_days
-        else:
-            window = _window(month, day, due, step)
-        opened_on = self.opened_on
-        return due if due > opened_on else opened_on, window, interval // 2
+        return max(due, self.opened_on), step.window(base, due), interval // 2
 
-    def _append(self, base: dt.date, first: bool = False) -> Item | None:
-        following = self._following(base, first)
+    def _step_at(self, base: dt.date) -> Step | None:
+        """The step of the phase holding ``base`` (phases are half-open), or None past them all."""
+        for starts, ends, step in self._phases:
+            if starts <= base and (ends is None or base < ends):
+                return step
+        return None
+
+    def _append(self, following: tuple[dt.date, int, int] | None) -> Item | None:
         if following is None:
             return None
         due, window, tolerance = following
-        item = Item(len(self.items) + 1, due, window, tolerance, NO_LIMIT)
+        item = Item(len(self.items) + 1, due, window, tolerance, None)
         self.items.append(item)
         return item
 
-    def candidate(self, day: dt.date) -> Item | None:
-        # during replay a chain has at most one open item, its last: later ones are due later
-        items = self.items
-        if not items:
-            return None
-        last: Item | None = items[-1]
-        if last is not None and last.completed_on is not None:
-            # the next item, counted from the last one's fulfilment
-            last = self._append(last.completed_on)
-        # last.is_open and last.is_eligible(day), inlined (hot)
-        if (
-            last is not None
-            and last.completed_on is None
-            and last.cancelled_on is None
-            and (last.due - day).days <= last.tolerance
-            and day <= last.last_eligible
-        ):
-            return last
-        return None
-
-    def materialise(self, until: dt.date) -> None:
-        """The items after the replay's, up to ``until``, as (due, window) pairs in ``tail``: they
-        are only listed (all open), so they need no ``Item``. Each is counted from the previous
-        one's due date (or the last replayed item's fulfilment)."""
-        tail = self.tail
-        tail.clear()
-        limit = self.closed_on if self.closed_on is not None else until
-        if self._end is not None and self.closed_on is None:
-            limit = dt.date.max  # listed to the fixed end (the half-interval test stops it)
-        if not self.items:
-            return
+    def _following_last(self) -> tuple[dt.date, int, int] | None:
+        """The item after the last one: counted from its fulfilment, or from its due date."""
         last = self.items[-1]
-        if last.due > limit:
+        return self._following(last.completed_on or last.due)
+
+    def catch_up(self, day: dt.date) -> None:
+        """While replaying, up to ``day``: a fulfilled last item is followed by the next one; an
+        unfulfilled last item whose window has passed is superseded once the next one is due."""
+        if self.closed_on is not None:
             return
-        base = last.completed_on or last.due
-        while (following := self._following(base)) is not None:
-            base, window, _ = following
-            if base > limit:
+        while self.items:
+            last = self.items[-1]
+            following = self._following_last()
+            if following is None:
+                return
+            if last.completed_on is not None:
+                self._append(following)
+            elif last.is_missed_by(day, following[0]):
+                last.supersede(following[0])
+                self._append(following)
+            else:
+                return
+
+    def items_until(self, horizon: dt.date) -> list[Item]:
+        """The replayed items, then the ones that follow, each counted from the previous one's due
+        date (or fulfilment), up to ``horizon`` (a series with a fixed end: to that end; a closed
+        series: to its closing day)."""
+        limit = self.closed_on or (dt.date.max if self.end is not None else horizon)
+        while self.items and self.items[-1].due <= limit:
+            following = self._following_last()
+            if following is None or following[0] > limit:
                 break
-            tail.append((base, window))
+            self._append(following)
+        return self.items
 
 
 class Fixed(Series):
-    """Items on fixed days from the start, kept as parallel lists rather than ``Item`` objects.
-
-    A fixed series holds most of a plan's items (monthly liver tests for years) and events touch
-    few of them, so it keeps their due dates and windows (``dues``, ``windows``: item ``n`` is at
-    index ``n - 1``), and records fulfilments (``done``) and cancellations (``cancelled``) by index;
-    ``candidate`` makes an ``Item`` only for the item it offers. ``items`` stays empty.
-    """
-
-    __slots__ = (
-        "_cursor",
-        "_exhausted",
-        "_long",
-        "_long_from",
-        "_max_gap",
-        "_pending",
-        "_reach",
-        "_short",
-        "_source",
-        "cancelled",
-        "done",
-        "dues",
-        "is_lab",
-        "suspensions",
-        "windows",
-    )
+    """Items on fixed days from the start. A lab item's window is short (3 days) when it follows the
+    previous item within the max gap (weekly and two-weekly labs), else long; a day-0 item takes
+    the window of its series' first interval; other kinds take the long window (§8)."""
 
     def __init__(
         self,
-        rule: Rule,
-        kind: str,
-        anchor: dt.date,
+        sid: SeriesId,
         opened_on: dt.date,
-        detail: str,
+        rationale: str,
+        citation: str,
+        fulfils: Fulfils | None,
         dues: Iterator[dt.date],
-        is_lab: bool,
         windows: tuple[int, int, int],
-        fulfils: Fulfils | None = None,
-        spaced_from: int | None = None,
     ) -> None:
-        """``spaced_from``: the index from which every item is known to be due more than the max gap
-        after the previous one (see fixed_spaced_from), so its window needs no subtraction."""
-        Series.__init__(self, rule, kind, anchor, opened_on, detail, fulfils)
-        self._source = dues  # the items' due dates, in order, computed as they are needed
-        self._pending: dt.date | None = None  # a due date taken from the source, not yet an item's
-        self._exhausted = False
-        self._cursor = 0  # items before it can no longer be fulfilled (replay days only increase)
-        self.is_lab = is_lab
-        # (short lab window, long window, max gap for short): §8
-        self._short, self._long, self._max_gap = windows
-        # items from this index on take the long window without their gap being computed: all but a
-        # lab item's (whose gap decides, §8), and a lab item's when the schedule spaces them widely
-        self._long_from = 0 if not is_lab else spaced_from if spaced_from is not None else _NEVER
-        self._reach = delta(self._long)  # how far past an event day an item can be due
-        self.dues: list[dt.date] = []
-        self.windows: list[int] = []
-        self.done: dict[int, tuple[dt.date, str]] = {}  # index -> (completed_on, completed_by)
-        self.cancelled: dict[int, dt.date] = {}  # index -> cancelled_on (suspended items, materialise)
-        self.suspensions: list[tuple[dt.date, dt.date | None]] = []
+        """``windows``: (short, long, max gap); a kind other than a lab passes (long, long, gap)."""
+        super().__init__(sid, opened_on, rationale, citation, fulfils)
+        self._dues = dues
+        self._next_due: dt.date | None = next(dues, None)
+        self._windows = windows
+        self._suspensions: list[tuple[dt.date, dt.date | None]] = []
 
     def _generate_through(self, until: dt.date) -> None:
-        """Make items until one is due after ``until`` (or the schedule ends)."""
-        dues = self.dues
-        if self._exhausted or (dues and dues[-1] > until):
-            return  # the common case during replay: nothing new is due yet
-        source, windows = self._source, self.windows
-        short = self._short if self.is_lab else self._long
-        long_, max_gap = self._long, self._max_gap
-        if not dues:  # a day-0 item takes the window of its series' first interval (§8)
-            first = next(source, None)
-            if first is None:
-                self._exhausted = True
-                return
-            self._pending = following = next(source, None)
-            gap = (following - first).days if following is not None else max_gap + 1
-            dues.append(first)
-            windows.append(short if gap <= max_gap else long_)
-        last_due = dues[-1]
-        if last_due > until:
-            return
-        due = self._pending
-        if due is not None:
-            self._pending = None
-            windows.append(short if (due - last_due).days <= max_gap else long_)
-            dues.append(due)
-            if due > until:
-                return
-            last_due = due
-        # for loops: FOR_ITER costs less than a call of next() per due date
-        long_from = self._long_from
-        if len(dues) < long_from:  # a lab item's gap to the previous one decides its window (§8)
-            for due in source:
-                windows.append(long_ if (due - last_due).days > max_gap else short)
-                dues.append(due)
-                if due > until:
-                    return
-                last_due = due
-                if len(dues) >= long_from:
-                    break
-            else:
-                self._exhausted = True
-                return
-        for due in source:  # the long window from here on, without a gap to compute
-            windows.append(long_)
-            dues.append(due)
-            if due > until:
-                return
-        self._exhausted = True
+        while self._next_due is not None and (not self.items or self.items[-1].due <= until):
+            due = self._next_due
+            self._next_due = next(self._dues, None)
+            previous = self.items[-1].due if self.items else None
+            window = self._window(due, previous)
+            item = Item(len(self.items) + 1, due, window, window, add_days(due, window))
+            item.suspended = self._is_suspended(due)
+            self.items.append(item)
 
-    def is_suspended(self, due: dt.date) -> bool:
-        return any(start < due and (end is None or due <= end) for start, end in self.suspensions)
+    def _window(self, due: dt.date, previous: dt.date | None) -> int:
+        short, long_, max_gap = self._windows
+        if previous is not None:
+            gap = (due - previous).days
+        elif self._next_due is not None:
+            gap = (self._next_due - due).days
+        else:
+            gap = max_gap + 1
+        return short if gap <= max_gap else long_
+
+    def catch_up(self, day: dt.date) -> None:
+        self._generate_through(add_days(day, max(self._windows[0], self._windows[1])))
+
+    # -- replacement by another series (regorafenib's weekly liver tests replace the regular ones)
 
     def suspend(self, day: dt.date) -> None:
-        self.suspensions.append((day, None))
+        """Items due after ``day`` are replaced until ``resume``."""
+        if not (self._suspensions and self._suspensions[-1][1] is None):
+            self._suspensions.append((day, None))
+            self._mark_suspended()
 
     def resume(self, day: dt.date) -> None:
-        if self.suspensions and self.suspensions[-1][1] is None:
-            self.suspensions[-1] = (self.suspensions[-1][0], day)
+        """Items due after ``day`` are this series' again."""
+        if self._suspensions and self._suspensions[-1][1] is None:
+            self._suspensions[-1] = (self._suspensions[-1][0], day)
+            self._mark_suspended()
 
-    def settle(self) -> None:
-        self._settled = len(self.dues)
+    def _mark_suspended(self) -> None:
+        for item in self.items:
+            item.suspended = item.completed_on is None and self._is_suspended(item.due)
 
-    def candidate(self, day: dt.date) -> Item | None:
-        """The earliest open item eligible on ``day``: from due - window to due + window (§8)."""
-        self._generate_through(day + self._reach)
-        dues, windows = self.dues, self.windows
-        cursor, n = self._cursor, len(dues)
-        if cursor >= self._long_from:
-            # every item from here on has the long window: one is past its last eligible day if it
-            # was due before day - long (a date comparison, not a subtraction, per item)
-            past = day - self._reach
-            while cursor < n and dues[cursor] < past:
-                cursor += 1
-        else:
-            while cursor < n and (day - dues[cursor]).days > windows[cursor]:
-                cursor += 1  # past its last eligible day
-        self._cursor = cursor
-        done = self.done
-        for index in range(cursor, n):
-            due, window = dues[index], windows[index]
-            early = (due - day).days
-            if early > window:
-                break
-            if index not in done and -early <= window and not (self.suspensions and self.is_suspended(due)):
-                return Item(index + 1, due, window, window, add_days(due, window))
-        return None
+    def _is_suspended(self, due: dt.date) -> bool:
+        return any(start < due and (end is None or due <= end) for start, end in self._suspensions)
 
-    def fulfil(self, item: Item, day: dt.date, event_id: str) -> None:
-        self.done[item.ordinal - 1] = (day, event_id)
-
-    def materialise(self, until: dt.date) -> None:
-        limit = self.closed_on if self.closed_on is not None else until
+    def items_until(self, horizon: dt.date) -> list[Item]:
+        limit = self.closed_on or horizon
         self._generate_through(limit)
-        dues, windows = self.dues, self.windows
-        while dues and dues[-1] > limit:
-            dues.pop()
-            windows.pop()
-        # items settled when the series closed count as cancelled then, not as suspended
-        for index in range(self._settled, len(dues)) if self.suspensions else ():
-            due = dues[index]
-            if index not in self.done and self.is_suspended(due):
-                start = next(s for s, e in self.suspensions if s < due and (e is None or due <= e))
-                self.cancelled[index] = start
+        return [item for item in self.items if item.due <= limit]
 
-
-def _window(base_month: int, base_day: int, due: dt.date, step: Step) -> int:
-    """The window of an item due on ``due``, one step after the base (month_index, day) (§6)."""
-    if step.window_to_months is not None:
-        return (day_in_month(base_month + step.window_to_months, base_day) - due).days
-    if step.window_months is not None:
-        return (add_months(due, step.window_months) - due).days
-    return step.window_days
-
-
-def fixed_dues(start: dt.date, schedule: FixedSchedule) -> Iterator[dt.date]:
-    """Due dates of a FixedSchedule's items: its listed days, then a repeat counted from the last
-    listed day (or from day 0 when none are listed); finite when the schedule has no repeat.
-
-    The listed days (a handful) are computed at once and chained to the repeat's generator, so
-    each due date costs one generator step (a ``yield from`` would resume two)."""
-    listed = [add_days(start, offset) for offset in schedule.days]
-    base = listed[-1] if listed else start
-    if schedule.then_every_months is not None:
-        return chain(listed, every_months(base, schedule.then_every_months))
-    if schedule.then_every_days is not None:
-        return chain(listed, _every_days(base, schedule.then_every_days))
-    return iter(listed)
-
-
-def fixed_spaced_from(schedule: FixedSchedule, max_gap: int) -> int | None:
-    """The index from which every item of ``schedule`` is due more than ``max_gap`` days after the
-    previous one, if its repeat guarantees that: ``n`` months are at least ``28 * n`` days (each
-    repeat date counts from the same base, so clamping to a month's end never brings two closer)."""
-    every_months, every_days = schedule.then_every_months, schedule.then_every_days
-    if (every_months is not None and 28 * every_months > max_gap) or (
-        every_days is not None and every_days > max_gap
-    ):
-        return len(schedule.days)
-    return None
-
-
-def _every_days(base: dt.date, days: int) -> Iterator[dt.date]:
-    step, due = delta(days), base
-    while True:
-        due += step
-        yield due
+    def is_suspended(self) -> bool:
+        return bool(self._suspensions) and self._suspensions[-1][1] is None

@@ -4,28 +4,29 @@ from __future__ import annotations
 
 from scheduler.domain.case import Case
 from scheduler.domain.model import Stage
+from scheduler.domain.profile import Profile
 
-_SMALL_TUMOUR_SITES = frozenset({"stomach", "duodenum"})
+SMALL_TUMOUR_SITES = frozenset({"stomach", "duodenum"})
 
 
-def stage_of(case: Case, small_tumour_cm: float = 2.0) -> Stage:
+def stage_of(case: Case, profile: Profile) -> Stage:
+    return case.remember(("stage", profile.small_tumour_cm), lambda: _stage(case, profile))
+
+
+def _stage(case: Case, profile: Profile) -> Stage:
     if case.is_ended:
         return "ended"
     if case.is_advanced:
         return "advanced"
-    neoadjuvant = adjuvant = False  # of the running courses (one loop: this runs every event day)
-    for c in case.courses:
-        if c.stop is None:
-            neoadjuvant = neoadjuvant or c.setting == "neoadjuvant"
-            adjuvant = adjuvant or c.adjuvant_from is not None
-    if neoadjuvant:
+    if case.running_neoadjuvant() is not None:
         return "neoadjuvant"
     if case.is_resected:
-        return "adjuvant" if adjuvant else "post_treatment_surveillance"
+        return "adjuvant" if case.running_adjuvant() is not None else "post_treatment_surveillance"
+    diagnosis = case.diagnosis
     if (
-        case.diagnosis_site in _SMALL_TUMOUR_SITES
-        and case.diagnosis_size_cm is not None
-        and case.diagnosis_size_cm < small_tumour_cm
+        diagnosis is not None
+        and diagnosis[1].site in SMALL_TUMOUR_SITES
+        and diagnosis[1].size_cm < profile.small_tumour_cm
         and not case.is_gist_confirmed
     ):
         return "small_tumour_surveillance"

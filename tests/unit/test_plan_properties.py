@@ -61,6 +61,7 @@ STAGES = {
 TIERS = {"very_low", "low", "intermediate", "high", None}
 AFIP_GROUPS = {"1", "2", "3a", "3b", "4", "5", "6a", "6b", None}
 CONTRACT_ALERTS = {
+    "risk_after_neoadjuvant",  # contract v4
     "rectal_tumour_needs_tissue",
     "mutation_analysis_missing",
     "bouin_fixative",
@@ -78,7 +79,7 @@ CONTRACT_ALERTS = {
     "resume_tki_after_surgery",
     "hepatotoxicity",
 }
-RULE_FAMILIES = ("workup.", "adjuvant.", "surveillance.", "advanced.", "monitoring.")
+RULE_FAMILIES = ("workup.", "neoadjuvant.", "adjuvant.", "surveillance.", "advanced.", "monitoring.")
 KEY = re.compile(r"^(?P<rule>[a-z0-9_.]+):(?P<kind>[a-z_]+):(?P<anchor>\d{4}-\d{2}-\d{2}):(?P<n>[1-9]\d*)$")
 
 
@@ -258,7 +259,7 @@ def fulfils(event: Event, kind: str) -> bool:
 def is_chained(rule: str, kind: str) -> bool:
     """The chained rows of §0/§6–§8: surveillance and advanced imaging, small-gastric EUS, skin exams."""
     return (
-        rule.startswith(("surveillance.", "advanced.imaging"))
+        rule.startswith(("surveillance.", "advanced.imaging", "neoadjuvant.response"))
         or (rule, kind) == ("workup.small_gastric", "eus")
         or (rule, kind) == ("monitoring.ripretinib", "skin_exam")
     )
@@ -292,7 +293,10 @@ def check_statuses_and_fulfilment(plan: Plan, events: list[Event]) -> None:
                 assert (r.due_on - r.completed_on).days <= r.window_days, r
                 if r.rule.startswith("monitoring."):
                     assert r.completed_on <= last_day, r
-    per_day = Counter((r.completed_on, r.kind) for r in plan.reminders if r.status == "completed")
+    # one item of each kind a day (§9), except that one MDT review covers every eligible open one
+    per_day = Counter(
+        (r.completed_on, r.kind) for r in plan.reminders if r.status == "completed" and r.kind != "mdt_review"
+    )
     assert all(n == 1 for n in per_day.values()), f"one day fulfilled two items of a kind: {per_day}"
 
 

@@ -89,7 +89,8 @@ class TestSmallGastricNodule:
             pytest.param("2024-10-19", {2: "planned"}, id="day-before-due"),
             pytest.param("2024-10-20", {2: "due"}, id="due-day"),
             pytest.param("2025-04-20", {2: "due", 3: "due"}, id="last-day-of-12-month-window"),
-            pytest.param("2025-04-21", {2: "overdue", 3: "due"}, id="missed-chain-goes-on"),
+            # v4 §0: past its window and with the next item due, the missed item is superseded
+            pytest.param("2025-04-21", {2: "cancelled", 3: "due"}, id="missed-item-superseded"),
         ],
     )
     def test_status_through_the_6_to_12_month_window(self, as_of: str, expected: dict[int, str]) -> None:
@@ -99,7 +100,7 @@ class TestSmallGastricNodule:
 
     def test_calendar_months_clamp_to_month_end(self) -> None:
         h = History()
-        h.add("diagnosis", "2024-05-31", site="stomach", size_cm=1.5)
+        h.add("diagnosis", "2024-05-31", site="stomach", size_cm=1.5, method="eus")
         h.add("imaging", "2024-08-31", modality="eus", result="stable")
         p = plan(h, "2024-09-01")
         eus = reminders(p, rule=SG, kind="eus")
@@ -1245,7 +1246,8 @@ class TestAdvancedEdges:
         ("restart_on", "line", "imaging_anchor"),
         [
             pytest.param("2024-10-01", 1, "2024-02-01", id="30-days-continues-the-line"),
-            pytest.param("2024-10-02", 2, "2024-10-02", id="31-days-opens-a-new-line"),
+            # v4 §7: a restart with no progression since the stop keeps its line however long the gap
+            pytest.param("2024-10-02", 1, "2024-02-01", id="31-days-without-progression-continues"),
         ],
     )
     def test_imatinib_restart_after_a_stop(self, restart_on: str, line: int, imaging_anchor: str) -> None:

@@ -1,0 +1,192 @@
+"""The rule engine: replays a patient's events day by day and keeps the book of series (§0, §9).
+
+Each event day runs in two steps (clinical-rules §0):
+
+1. every event of the day updates the case; then each reminder rule that one of the day's events
+   *triggers* is evaluated: its condition says which series it wants, and the engine opens what
+   is new, closes the held series no longer wanted and the one-offs whose end has come;
+2. the day's events fulfil open items (items opened that day included, and items of series closed
+   that day: a series closed on a day still takes that day's results), at most one item per
+   reminder kind — except that one MDT review fulfils every eligible open review.
+
+Which days a rule is evaluated on comes only from its declared triggers (``rules/base.py``); with
+``every_day=True`` every rule is evaluated on every event day instead, which the tests use to show
+that the declared triggers are complete.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections.abc import Iterable, Sequence
+
+from scheduler.domain.case import Case, kinds_done_by
+from scheduler.domain.events import Event
+from scheduler.domain.profile import ChainedSchedule, OneOffSchedule, Profile
+from scheduler.domain.rules.base import Opening, SeriesRule, Trigger
+from scheduler.domain.series import Chained, Fixed, OneOff, Series, SeriesId
+
+_LAB_KINDS = frozenset({"lab_lft", "lab_cbc", "lab_tsh"})
+
+
+class Engine:
+    def __init__(self, case: Case, profile: Profile, rules: Sequence[SeriesRule], every_day: bool = False) -> None:
+        self.case = case
+        self.profile = profile
+        self.rules = rules
+        self.every_day = every_day
+        self.series: list[Series] = []
+        self._oneoffs: dict[SeriesId, OneOff] = {}  # every one-off ever opened
+        # by declaration (one rule id may declare its kinds in several): its open held series,
+        # its one-offs still open, and the first day of each kind's current run of its condition
+        self._held_of: dict[int, dict[SeriesId, Series]] = {id(rule): {} for rule in rules}
+        self._open_oneoffs_of: dict[int, list[OneOff]] = {id(rule): [] for rule in rules}
+        self._episodes_of: dict[int, dict[str, dt.date]] = {id(rule): {} for rule in rules}
+        self._covered: set[SeriesId] = set()  # reviews not opened because another covered them
+        self._unsettled: dict[str, list[Series]] = {}  # by kind: open, or closed today
+        self._triggers: dict[str, list[tuple[Trigger, SeriesRule]]] = {}
+        for rule in rules:
+            for trigger in rule.triggers:
+                self._triggers.setdefault(trigger.event_type, []).append((trigger, rule))
+
+    # ---- a day ---------------------------------------------------------------------------------
+
+    def run_day(self, day: dt.date, events: Sequence[Event]) -> None:
+        was_ended = self.case.is_ended
+        for event in events:
+            self.case.apply(event)
+        if self.case.is_ended:
+            if not was_ended:
+                for series in self.series:
+                    series.close(day)
+                for held in self._held_of.values():
+                    held.clear()
+        else:
+            triggered = self._triggered_by(events)
+            for rule in self.rules:
+                if self.every_day or id(rule) in triggered:
+                    self._evaluate(rule, day)
+        self._fulfil(day, events)
+        self._settle()
+
+    def _triggered_by(self, events: Iterable[Event]) -> set[int]:
+        """The declarations (by identity) that one of ``events`` triggers."""
+        triggered: set[int] = set()
+        for event in events:
+            for trigger, rule in self._triggers.get(event.type, ()):
+                if trigger.matches(event):
+                    triggered.add(id(rule))
+        return triggered
+
+    # ---- step one: what each rule wants -----------------------------------------------------------
+
+    def _evaluate(self, rule: SeriesRule, day: dt.date) -> None:
+        openings = list(rule.condition(self.case, self.profile, day))
+        held, open_oneoffs, episodes = (
+            self._held_of[id(rule)], self._open_oneoffs_of[id(rule)], self._episodes_of[id(rule)]
+        )
+        if not (openings or held or open_oneoffs or episodes or rule.replaces):
+            return  # the common case: nothing wanted, nothing open
+        holding = {o.kind for o in openings if o.anchor is None}
+        for kind in [k for k in episodes if k not in holding]:
+            del episodes[kind]  # the condition's run has ended
+        wanted: set[SeriesId] = set()
+        for opening in openings:
+            anchor = opening.anchor or episodes.setdefault(opening.kind, day)
+            sid = SeriesId(rule.id, opening.kind, anchor)
+            schedule = rule.schedule(self.profile, opening)
+            if isinstance(schedule, OneOffSchedule):
+                self._open_oneoff(rule, sid, opening, schedule, day)
+            else:
+                wanted.add(sid)
+                if sid not in held:
+                    held[sid] = self._held_series(rule, sid, opening, schedule, day)
+                    self._open(held[sid])
+        for sid in [s for s in held if s not in wanted]:
+            held.pop(sid).close(day)
+        still_open = []
+        for series in open_oneoffs:
+            if series.is_open and series.item.is_open and rule.ends(self.case, self.profile, series):
+                series.close(day)
+            if series.is_open and series.item.is_open:
+                still_open.append(series)
+        open_oneoffs[:] = still_open
+        if rule.replaces is not None:
+            self._replace(rule, day)
+
+    def _open(self, series: Series) -> None:
+        self.series.append(series)
+        self._unsettled.setdefault(series.kind, []).append(series)
+
+    def _open_oneoff(
+        self, rule: SeriesRule, sid: SeriesId, opening: Opening, schedule: OneOffSchedule, day: dt.date
+    ) -> None:
+        if sid in self._oneoffs or sid in self._covered:
+            return  # a one-off opens at most once per anchor
+        rationale = rule.rationale(self.profile, opening.detail)
+        series = OneOff(sid, day, rationale, rule.citation, opening.fulfils, schedule, opening.counted_from)
+        if rule.covered_by_open_review and self._covering_review(series):
+            self._covered.add(sid)
+            return
+        self._oneoffs[sid] = series
+        self._open_oneoffs_of[id(rule)].append(series)
+        self._open(series)
+
+    def _covering_review(self, review: OneOff) -> bool:
+        """Another open review of the same kind, due no later, covers this one (v4 readings)."""
+        return any(
+            other.kind == review.kind and other.is_open and other.item.is_open and other.item.due <= review.item.due
+            for other in self._oneoffs.values()
+        )
+
+    def _held_series(
+        self, rule: SeriesRule, sid: SeriesId, opening: Opening, schedule: object, day: dt.date
+    ) -> Series:
+        rationale = rule.rationale(self.profile, opening.detail)
+        if isinstance(schedule, ChainedSchedule):
+            last_done = self.case.last_done.get(sid.kind)
+            return Chained(sid, day, rationale, rule.citation, opening.fulfils, schedule, last_done)
+        p = self.profile
+        short = p.short_lab_window_days if sid.kind in _LAB_KINDS else p.long_window_days
+        dues = schedule.dues(sid.anchor, opening.dose_on)  # type: ignore[attr-defined]
+        windows = (short, p.long_window_days, p.short_lab_max_gap_days)
+        return Fixed(sid, day, rationale, rule.citation, opening.fulfils, dues, windows)
+
+    def _replace(self, rule: SeriesRule, day: dt.date) -> None:
+        """While a series of ``rule`` is open, the items of the series it replaces are suspended."""
+        assert rule.replaces is not None
+        target_rule, target_kind = rule.replaces
+        own = list(self._held_of[id(rule)].values())
+        targets = [(sid, s) for held in self._held_of.values() for sid, s in held.items()]
+        for sid, target in targets:
+            if (sid.rule, sid.kind) == (target_rule, target_kind) and isinstance(target, Fixed):
+                if own:
+                    target.suspend(own[0].anchor)
+                else:
+                    target.resume(day)
+
+    # ---- step two: fulfilment ---------------------------------------------------------------------
+
+    def _fulfil(self, day: dt.date, events: Sequence[Event]) -> None:
+        by_kind: dict[str, list[Event]] = {}
+        for event in events:
+            for kind in kinds_done_by(event):
+                by_kind.setdefault(kind, []).append(event)
+        for kind, results in by_kind.items():
+            candidates = []
+            for series in self._unsettled.get(kind, ()):
+                event = next((e for e in results if series.accepts(e)), None)
+                item = series.candidate(day) if event is not None else None
+                if event is not None and item is not None:
+                    candidates.append((item.due, series.rule, series.key(item), series, item, event))
+            candidates.sort(key=lambda c: c[:3])  # earliest due date, then rule id, then key (§9)
+            if kind != "mdt_review":
+                candidates = candidates[:1]  # one item per kind a day; one MDT review covers all
+            for _, _, _, series, item, event in candidates:
+                series.fulfil(item, day, event.event_id)
+
+    def _settle(self) -> None:
+        for kind, series_of_kind in self._unsettled.items():
+            for series in [s for s in series_of_kind if not s.is_open]:
+                series.settle()
+                series_of_kind.remove(series)
+            self._unsettled[kind] = series_of_kind

@@ -25,6 +25,18 @@ from scheduler.domain.profile import ChainedSchedule, OneOffSchedule, Profile
 from scheduler.domain.rules.base import Opening, SeriesRule, Trigger
 from scheduler.domain.series import Chained, Fixed, OneOff, Series, SeriesId
 
+
+class _RuleState:
+    """What the engine keeps for one declaration (one rule id may declare its kinds in several):
+    its open held series, its one-offs still open, and the first day of each kind's current run of
+    its condition (an episode)."""
+
+    def __init__(self, rule: SeriesRule) -> None:
+        self.rule = rule
+        self.held: dict[SeriesId, Series] = {}
+        self.open_oneoffs: list[OneOff] = []
+        self.episodes: dict[str, dt.date] = {}
+
 _LAB_KINDS = frozenset({"lab_lft", "lab_cbc", "lab_tsh"})
 
 
@@ -36,17 +48,13 @@ class Engine:
         self.every_day = every_day
         self.series: list[Series] = []
         self._oneoffs: dict[SeriesId, OneOff] = {}  # every one-off ever opened
-        # by declaration (one rule id may declare its kinds in several): its open held series,
-        # its one-offs still open, and the first day of each kind's current run of its condition
-        self._held_of: dict[int, dict[SeriesId, Series]] = {id(rule): {} for rule in rules}
-        self._open_oneoffs_of: dict[int, list[OneOff]] = {id(rule): [] for rule in rules}
-        self._episodes_of: dict[int, dict[str, dt.date]] = {id(rule): {} for rule in rules}
+        self._states = [_RuleState(rule) for rule in rules]
         self._covered: set[SeriesId] = set()  # reviews not opened because another covered them
         self._unsettled: dict[str, list[Series]] = {}  # by kind: open, or closed today
-        self._triggers: dict[str, list[tuple[Trigger, SeriesRule]]] = {}
-        for rule in rules:
+        self._triggers: dict[str, list[tuple[Trigger, int]]] = {}  # event type → (trigger, rule index)
+        for index, rule in enumerate(rules):
             for trigger in rule.triggers:
-                self._triggers.setdefault(trigger.event_type, []).append((trigger, rule))
+                self._triggers.setdefault(trigger.event_type, []).append((trigger, index))
 
     # ---- a day ---------------------------------------------------------------------------------
 
@@ -58,32 +66,30 @@ class Engine:
             if not was_ended:
                 for series in self.series:
                     series.close(day)
-                for held in self._held_of.values():
-                    held.clear()
+                for state in self._states:
+                    state.held.clear()
         else:
-            triggered = self._triggered_by(events)
-            for rule in self.rules:
-                if self.every_day or id(rule) in triggered:
-                    self._evaluate(rule, day)
+            triggered = range(len(self._states)) if self.every_day else sorted(self._triggered_by(events))
+            for index in triggered:  # in declaration order
+                self._evaluate(self._states[index], day)
         self._fulfil(day, events)
         self._settle()
 
     def _triggered_by(self, events: Iterable[Event]) -> set[int]:
-        """The declarations (by identity) that one of ``events`` triggers."""
+        """The indexes of the declarations that one of ``events`` triggers."""
         triggered: set[int] = set()
         for event in events:
-            for trigger, rule in self._triggers.get(event.type, ()):
-                if trigger.matches(event):
-                    triggered.add(id(rule))
+            for trigger, index in self._triggers.get(event.type, ()):
+                if index not in triggered and trigger.matches(event):
+                    triggered.add(index)
         return triggered
 
     # ---- step one: what each rule wants -----------------------------------------------------------
 
-    def _evaluate(self, rule: SeriesRule, day: dt.date) -> None:
+    def _evaluate(self, state: _RuleState, day: dt.date) -> None:
+        rule = state.rule
         openings = list(rule.condition(self.case, self.profile, day))
-        held, open_oneoffs, episodes = (
-            self._held_of[id(rule)], self._open_oneoffs_of[id(rule)], self._episodes_of[id(rule)]
-        )
+        held, open_oneoffs, episodes = state.held, state.open_oneoffs, state.episodes
         if not (openings or held or open_oneoffs or episodes or rule.replaces):
             return  # the common case: nothing wanted, nothing open
         holding = {o.kind for o in openings if o.anchor is None}
@@ -95,7 +101,7 @@ class Engine:
             sid = SeriesId(rule.id, opening.kind, anchor)
             schedule = rule.schedule(self.profile, opening)
             if isinstance(schedule, OneOffSchedule):
-                self._open_oneoff(rule, sid, opening, schedule, day)
+                self._open_oneoff(state, sid, opening, schedule, day)
             else:
                 wanted.add(sid)
                 if sid not in held:
@@ -111,15 +117,16 @@ class Engine:
                 still_open.append(series)
         open_oneoffs[:] = still_open
         if rule.replaces is not None:
-            self._replace(rule, day)
+            self._replace(state, day)
 
     def _open(self, series: Series) -> None:
         self.series.append(series)
         self._unsettled.setdefault(series.kind, []).append(series)
 
     def _open_oneoff(
-        self, rule: SeriesRule, sid: SeriesId, opening: Opening, schedule: OneOffSchedule, day: dt.date
+        self, state: _RuleState, sid: SeriesId, opening: Opening, schedule: OneOffSchedule, day: dt.date
     ) -> None:
+        rule = state.rule
         if sid in self._oneoffs or sid in self._covered:
             return  # a one-off opens at most once per anchor
         rationale = rule.rationale(self.profile, opening.detail)
@@ -128,7 +135,7 @@ class Engine:
             self._covered.add(sid)
             return
         self._oneoffs[sid] = series
-        self._open_oneoffs_of[id(rule)].append(series)
+        state.open_oneoffs.append(series)
         self._open(series)
 
     def _covering_review(self, review: OneOff) -> bool:
@@ -151,12 +158,12 @@ class Engine:
         windows = (short, p.long_window_days, p.short_lab_max_gap_days)
         return Fixed(sid, day, rationale, rule.citation, opening.fulfils, dues, windows)
 
-    def _replace(self, rule: SeriesRule, day: dt.date) -> None:
-        """While a series of ``rule`` is open, the items of the series it replaces are suspended."""
-        assert rule.replaces is not None
-        target_rule, target_kind = rule.replaces
-        own = list(self._held_of[id(rule)].values())
-        targets = [(sid, s) for held in self._held_of.values() for sid, s in held.items()]
+    def _replace(self, state: _RuleState, day: dt.date) -> None:
+        """While a series of a rule is open, the items of the series it replaces are suspended."""
+        assert state.rule.replaces is not None
+        target_rule, target_kind = state.rule.replaces
+        own = list(state.held.values())
+        targets = [(sid, s) for other in self._states for sid, s in other.held.items()]
         for sid, target in targets:
             if (sid.rule, sid.kind) == (target_rule, target_kind) and isinstance(target, Fixed):
                 if own:

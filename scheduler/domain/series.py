@@ -57,7 +57,7 @@ class Item:
 
     def is_missed_by(self, day: dt.date, next_due: dt.date) -> bool:
         """Unfulfilled, its window has passed and the next item is due on ``day`` (§0)."""
-        return self.is_open and day > self.window_ends and day >= next_due
+        return self.is_open and (day - self.due).days > self.window and day >= next_due
 
     def supersede(self, next_due: dt.date) -> None:
         self.cancelled_on = max(add_days(self.window_ends, 1), next_due)

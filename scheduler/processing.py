@@ -75,7 +75,7 @@ def process_patient(
         relevant = [e for e in events if e.occurred_on <= today]
         if relevant:
             plan = plan_follow_up(relevant, today, profile)
-            _apply_plan(session, patient, plan, relevant, today, result, profile, digest)
+            store_plan(session, patient, plan, relevant, today, result, profile, digest)
         ids = [row_id for row_id, _ in rows]
         now = utcnow()
         for start in range(0, len(ids), 500):
@@ -87,7 +87,7 @@ def process_patient(
         return result
 
 
-def _apply_plan(
+def store_plan(
     session: Session,
     patient: PatientRow,
     plan: Plan,
@@ -97,6 +97,9 @@ def _apply_plan(
     profile: Profile,
     digest: str,
 ) -> None:
+    """Store ``plan`` (made from ``events`` under ``profile``, whose hash is ``digest``) for the
+    locked ``patient``: state, reminders reconciled by key (with their notices), alerts; counts
+    into ``result``."""
     now = utcnow()
     navigator_before = patient.navigator_id
     _update_contact(patient, events, plan)

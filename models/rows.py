@@ -76,7 +76,9 @@ class PatientStateRow(Base):
     stage: Mapped[str] = mapped_column(String(40))
     risk: Mapped[dict[str, Any]] = mapped_column(JSON)
     therapy: Mapped[dict[str, Any] | None] = mapped_column(JSON, nullable=True)
-    profile: Mapped[str] = mapped_column(String(64))
+    profile: Mapped[str] = mapped_column(String(64))  # the profile's name
+    # Its content hash (scheduler/profiles.py): the clock recomputes a patient planned under another.
+    profile_hash: Mapped[str | None] = mapped_column(String(16))
     events_seen: Mapped[int] = mapped_column(Integer)
     computed_at: Mapped[Timestamp] = mapped_column(default=utcnow)
 
@@ -84,6 +86,8 @@ class PatientStateRow(Base):
 # The open reminders, as literal SQL: the partial index ix_reminders_navigator_open's predicate,
 # which a query must repeat (constants, not parameters) for SQLite to use the index.
 OPEN_REMINDER_SQL = "status IN ('overdue', 'due', 'planned')"
+# An open reminder with missed items before it: ix_reminders_missed's and ..._navigator_missed's.
+MISSED_REMINDER_SQL = f"{OPEN_REMINDER_SQL} AND overdue_since IS NOT NULL"
 FAILED_NOTIFICATION_SQL = "status = 'failed'"  # likewise, ix_notifications_failed's
 
 
@@ -104,6 +108,23 @@ class ReminderRow(Base):
             sqlite_where=text(OPEN_REMINDER_SQL),
             postgresql_where=text(OPEN_REMINDER_SQL),
         ),
+        # Open reminders with missed items before them (few): the worklist's overdue section lists
+        # them by ``overdue_since`` whatever their own status.
+        Index(
+            "ix_reminders_navigator_missed",
+            "navigator_id",
+            "overdue_since",
+            postgresql_include=["id", "kind", "patient_id", "status", "due_on"],
+            sqlite_where=text(MISSED_REMINDER_SQL),
+            postgresql_where=text(MISSED_REMINDER_SQL),
+        ),
+        Index(
+            "ix_reminders_missed",
+            "overdue_since",
+            postgresql_include=["id", "kind", "patient_id", "status", "due_on"],
+            sqlite_where=text(MISSED_REMINDER_SQL),
+            postgresql_where=text(MISSED_REMINDER_SQL),
+        ),
     )
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
@@ -122,6 +143,12 @@ class ReminderRow(Base):
     completed_on: Mapped[dt.date | None] = mapped_column(Date)
     completed_by: Mapped[str | None] = mapped_column(String(128))
     cancelled_on: Mapped[dt.date | None] = mapped_column(Date)
+    # On open items (event-contract.md §2): the due date of the first of the unbroken run of missed
+    # items just before this one in its series, how many there were, and the latest fulfilment of
+    # this kind. Null / 0 / null otherwise.
+    overdue_since: Mapped[dt.date | None] = mapped_column(Date)
+    missed: Mapped[int] = mapped_column(Integer, default=0, server_default=text("0"))
+    last_done_on: Mapped[dt.date | None] = mapped_column(Date)
     revision: Mapped[int] = mapped_column(Integer, default=1)
     # The day the clock next looks at this reminder for a notice (scheduler/domain/notices.py);
     # None once nothing more is to be told (closed, or every stage sent).

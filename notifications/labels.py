@@ -14,6 +14,7 @@ digest and the overdue escalation cover every kind).
 
 from __future__ import annotations
 
+import datetime as dt
 from typing import NamedTuple
 
 from scheduler.domain.notices import Category, notice_kind
@@ -57,3 +58,10 @@ FALLBACK = _label("")
 def label(kind: str) -> KindLabel:
     """The label of a reminder kind; an unknown kind (a newer core) gets a neutral one."""
     return LABELS.get(kind) or FALLBACK
+
+
+def missed_text(overdue_since: dt.date, missed: int, last_done_on: dt.date | None) -> str:
+    """How every surface words an open reminder with missed items before it: "overdue since
+    2026-02-09 (8 missed); last done on 2026-01-05", or "…; never done"."""
+    done = f"last done on {last_done_on.isoformat()}" if last_done_on else "never done"
+    return f"overdue since {overdue_since.isoformat()} ({missed} missed); {done}"

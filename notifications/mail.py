@@ -31,7 +31,7 @@ from typing import Any, Literal, NamedTuple
 
 from jinja2 import Environment, PackageLoader, StrictUndefined, select_autoescape
 
-from notifications.labels import KindLabel, label
+from notifications.labels import KindLabel, label, missed_text
 
 MONTHS = (
     "January", "February", "March", "April", "May", "June",
@@ -75,6 +75,9 @@ class DigestItem(NamedTuple):
     patient_code: str
     kind: str
     due_on: dt.date
+    overdue_since: dt.date | None = None  # an open item with missed ones before it (labels.missed_text)
+    missed: int = 0
+    last_done_on: dt.date | None = None
 
 
 class DigestFailure(NamedTuple):
@@ -269,7 +272,13 @@ def _patient_label(kind: str) -> KindLabel:
 
 def _digest_row(item: DigestItem) -> dict[str, str]:
     summary = label(item.kind).summary
-    return {"patient_code": item.patient_code, "summary": summary, "when": long_date(item.due_on)}
+    missed = missed_text(item.overdue_since, item.missed, item.last_done_on) if item.overdue_since else ""
+    return {
+        "patient_code": item.patient_code,
+        "summary": summary,
+        "when": long_date(item.due_on),
+        "missed": missed,
+    }
 
 
 def _header_safe(name: str, value: str) -> str:

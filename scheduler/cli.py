@@ -13,13 +13,19 @@ import math
 import sys
 from collections.abc import Sequence
 from pathlib import Path
-from typing import NoReturn, get_args
+from typing import TYPE_CHECKING, NoReturn, get_args
+
+from pydantic import ValidationError
 
 from scheduler.cli_pipeline import StoreError
 from scheduler.domain.events import EventError, Site, read_jsonl
 from scheduler.domain.plan import plan_patients
 from scheduler.domain.profile import DEFAULT_PROFILE, Profile
 from scheduler.domain.risk import assess_risk
+from scheduler.profiles import ProfileError, load_profile
+
+if TYPE_CHECKING:
+    from scheduler.settings import Settings
 
 SITES: tuple[str, ...] = get_args(Site)  # the contract's site enumeration, from the event types
 EXAMPLES = Path(__file__).resolve().parent.parent / "examples" / "cohort.jsonl"
@@ -75,18 +81,31 @@ def cmd_risk(args: argparse.Namespace) -> int:
     return 0
 
 
-def _load_profile(path: str | None) -> Profile:
-    if path is None:
+def _load_profile(spec: str | None) -> Profile:
+    """``--profile``: a built-in name or a JSON file of overrides (the loader ``GIST_PROFILE``
+    uses); without it the default, so that ``plan`` reads no setting."""
+    if spec is None:
         return DEFAULT_PROFILE
     try:
-        overrides = json.loads(Path(path).read_text(encoding="utf-8"))
-        if not isinstance(overrides, dict):
-            raise UsageError(f"--profile: {path} must hold a JSON object of profile fields")
-        return DEFAULT_PROFILE.with_overrides(overrides)
-    except OSError as exc:
-        raise UsageError(f"--profile: cannot read {path}: {exc.strerror}") from None
-    except ValueError as exc:
-        raise UsageError(f"--profile: {path}: {exc}") from None
+        return load_profile(spec).profile
+    except ProfileError as exc:
+        raise UsageError(f"--profile: {exc}") from None
+
+
+def _settings() -> Settings:
+    from scheduler.settings import load_settings
+
+    return load_settings()
+
+
+def settings_error(exc: ValidationError) -> str:
+    """One line naming the setting(s) a ``ValidationError`` of :class:`Settings` refused."""
+    problems = []
+    for error in exc.errors():
+        message = str(error["msg"]).removeprefix("Value error, ")
+        loc = error.get("loc") or ()
+        problems.append(f"GIST_{str(loc[0]).upper()}: {message}" if loc else message)
+    return "; ".join(problems)
 
 
 def cmd_plan(args: argparse.Namespace) -> int:
@@ -136,10 +155,11 @@ def cmd_demo(args: argparse.Namespace) -> int:
     from scheduler.summary import render_summary
 
     as_of = as_of or dt.date.today()  # noqa: DTZ011 — the shell reads the clinic's local date
-    plans = plan_patients(result.events, as_of)
+    active = _settings().active_profile
+    plans = plan_patients(result.events, as_of, active.profile)
     print(
         f"gist-scheduler demo: {len(plans)} patients from {path.name}, planned as of {as_of.isoformat()} "
-        f"with profile {DEFAULT_PROFILE.name}\n"
+        f"with profile {active.name} ({active.digest})\n"
     )
     for plan in plans:
         print(render_summary(plan))
@@ -163,7 +183,10 @@ def build_parser() -> argparse.ArgumentParser:
     plan = sub.add_parser("plan", help="pure: one JSON plan per patient in FILE (JSON Lines)")
     plan.add_argument("file", metavar="FILE")
     plan.add_argument("--as-of", required=True, help="plan as it stands on this date (YYYY-MM-DD)")
-    plan.add_argument("--profile", help="JSON file of profile fields overriding esmo2022-seed")
+    plan.add_argument(
+        "--profile",
+        help="a built-in profile name or a JSON file of fields overriding esmo2022-seed (the default)",
+    )
     plan.set_defaults(func=cmd_plan)
 
     demo = sub.add_parser(
@@ -191,6 +214,9 @@ def main(argv: Sequence[str] | None = None) -> int:
         return code
     except (UsageError, StoreError) as exc:
         print(str(exc), file=sys.stderr)
+        return 2
+    except ValidationError as exc:  # the settings (GIST_*) refused: the process does not start
+        print(settings_error(exc), file=sys.stderr)
         return 2
     except BrokenPipeError:  # `gistsched plan … | head`
         return 0

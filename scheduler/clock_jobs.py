@@ -19,6 +19,13 @@ One tick (:func:`tick`), every ``GIST_CLOCK_INTERVAL_SECONDS``:
    (``force``), so statuses and rolling horizons follow the calendar. The day is claimed by a
    conditional UPDATE of the ``daily_recompute`` mark before anything is queued, so a second clock
    or a restart does not run it twice; if queueing fails the claim is given back.
+5. **Profile change.** Active patients whose stored plan was made under another rule profile
+   (``patient_states.profile_hash`` is not the running ``GIST_PROFILE``'s, or unknown) are queued
+   like the daily recompute (``force``), at most ``PROFILE_BATCH`` a tick, each at most once per
+   stall period while its plan is not yet recomputed. It runs from the clock's first tick, so a
+   restart with another profile recomputes every active patient through the normal pipeline;
+   once a pass finds none, the check is repeated every ``PROFILE_RECHECK`` (a worker started with
+   another profile than the clock's shows as patients queued again and again: logged).
 
 ``enqueue(patient_id, force)`` is called only after the transaction that decided it committed; it
 may return ``False`` to say the message was not sent (the clock then tries again next tick).
@@ -40,7 +47,7 @@ from sqlalchemy import CursorResult, Delete, Update, delete, or_, select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session, sessionmaker
 
-from models.rows import ClockLeaseRow, ClockMarkRow, EventRow, PatientRow
+from models.rows import ClockLeaseRow, ClockMarkRow, EventRow, PatientRow, PatientStateRow
 from models.types import utcnow
 from scheduler.broker_status import broker_queue_length
 from scheduler.settings import Settings
@@ -50,6 +57,8 @@ DAILY_RECOMPUTE = "daily_recompute"
 DAILY_DIGEST = "daily_digest"
 LEASE_INTERVALS = 3  # a lease outlives two missed renewals
 REQUEUE_MAX_WAIT = dt.timedelta(hours=1)  # the doubling wait between re-queues of a stalled patient
+PROFILE_BATCH = 500  # patients queued per tick after a profile change
+PROFILE_RECHECK = dt.timedelta(hours=1)  # once no plan of another profile is left, look again after this
 
 QueueLength = Callable[[], int | None]  # messages waiting in the broker's queue; None: unknown
 Enqueue = Callable[[str, bool], object]  # (patient_id, force); False: not sent, anything else: sent
@@ -167,6 +176,24 @@ def stalled_patient_ids(sessions: sessionmaker[Session], received_before: dt.dat
         )
 
 
+def other_profile_patient_ids(sessions: sessionmaker[Session], digest: str, limit: int) -> list[str]:
+    """Active patients whose stored plan was made under a profile other than ``digest`` (or one
+    not recorded), in ``patient_id`` order, at most ``limit``."""
+    with sessions() as session:
+        return list(
+            session.scalars(
+                select(PatientStateRow.patient_id)
+                .join(PatientRow, PatientRow.patient_id == PatientStateRow.patient_id)
+                .where(
+                    PatientRow.is_active.is_(True),
+                    or_(PatientStateRow.profile_hash.is_(None), PatientStateRow.profile_hash != digest),
+                )
+                .order_by(PatientStateRow.patient_id)
+                .limit(limit)
+            )
+        )
+
+
 def active_patient_ids(sessions: sessionmaker[Session]) -> list[str]:
     with sessions() as session:
         return list(
@@ -189,6 +216,9 @@ class ClockState:
     has_started: bool = False  # until today's run is known done, every tick checks it (start-up catch-up)
     # Stalled patients re-queued: when last, and how many times in a row while they stayed stalled.
     requeued: dict[str, tuple[dt.datetime, int]] = field(default_factory=dict)
+    # Patients queued because their plan was made under another profile, and when.
+    profile_queued: dict[str, dt.datetime] = field(default_factory=dict)
+    profile_settled_at: dt.datetime | None = None  # the last pass that found none left
 
 
 @dataclass(frozen=True)
@@ -199,6 +229,7 @@ class TickResult:
     notices: int = 0  # outbox rows written for reminders this tick
     digests: int = 0
     queued: int = 0  # notifications.send tasks queued
+    profile_recomputed: tuple[str, ...] = ()  # queued this tick: planned under another profile
 
 
 def tick(
@@ -227,10 +258,13 @@ def tick(
         if notify is not None:
             notices, digests, queued = run_notifications(sessions, settings, notify, now)
         recomputed = run_daily_recompute(sessions, settings, enqueue, state, now)
+        if recomputed is not None:  # every active patient was just queued: none again for the profile
+            state.profile_settled_at = now
+        profile_recomputed = run_profile_recompute(sessions, settings, enqueue, state, now)
     finally:
         if one_shot:
             release_lease(sessions, state.holder)
-    return TickResult(True, requeued, recomputed, notices, digests, queued)
+    return TickResult(True, requeued, recomputed, notices, digests, queued, profile_recomputed)
 
 
 def run_notifications(
@@ -238,10 +272,9 @@ def run_notifications(
 ) -> tuple[int, int, int]:
     """Write due notices and digests to the outbox, then queue every sendable row."""
     from scheduler import dispatch
-    from scheduler.domain.profile import DEFAULT_PROFILE
 
     today = settings.today(now)
-    notices = dispatch.create_due_notices(sessions, today, DEFAULT_PROFILE)
+    notices = dispatch.create_due_notices(sessions, today, settings.active_profile.profile)
     digests = 0
     if settings.local_time(now) >= settings.digest_at and claim_day(sessions, today, DAILY_DIGEST):
         try:
@@ -330,3 +363,34 @@ def run_daily_recompute(
     state.has_started = True
     log.info("daily recompute for %s: queued %d active patient(s)", day.isoformat(), len(patients))
     return tuple(patients)
+
+
+def run_profile_recompute(
+    sessions: sessionmaker[Session],
+    settings: Settings,
+    enqueue: Enqueue,
+    state: ClockState,
+    now: dt.datetime,
+    batch: int = PROFILE_BATCH,
+) -> tuple[str, ...]:
+    """Queue a forced recompute of up to ``batch`` active patients planned under another profile
+    than the running one; a patient queued less than a stall period ago is not queued again."""
+    if state.profile_settled_at is not None and now - state.profile_settled_at < PROFILE_RECHECK:
+        return ()
+    active = settings.active_profile
+    wait = dt.timedelta(seconds=settings.stalled_after_seconds)
+    state.profile_queued = {pid: at for pid, at in state.profile_queued.items() if now - at < wait}
+    found = other_profile_patient_ids(sessions, active.digest, batch + len(state.profile_queued))
+    if not found:
+        state.profile_settled_at = now
+        return ()
+    state.profile_settled_at = None
+    due = [patient_id for patient_id in found if patient_id not in state.profile_queued][:batch]
+    sent = [patient_id for patient_id in due if enqueue(patient_id, True) is not False]
+    state.profile_queued.update(dict.fromkeys(sent, now))
+    if due:
+        log.info(
+            "profile %s (%s): queued %d patient(s) planned under another profile",
+            active.name, active.digest, len(sent),
+        )  # fmt: skip
+    return tuple(sent)

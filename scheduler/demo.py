@@ -81,6 +81,9 @@ def _reminder(r: Mapping[str, Any]) -> Reminder:
         day(r.get("completed_on")),
         r.get("completed_by"),
         day(r.get("cancelled_on")),
+        day(r.get("overdue_since")),
+        int(r.get("missed") or 0),
+        day(r.get("last_done_on")),
     )
 
 
@@ -99,7 +102,11 @@ def run_demo(path: Path, as_of: dt.date | None, data_dir: Path | None, timeout: 
     worker: Child | None = None
     ok = False
     try:
-        print(f"gist-scheduler demo: {path.name} through the event pipeline, as of {settings.today()}")
+        active = settings.active_profile
+        print(
+            f"gist-scheduler demo: {path.name} through the event pipeline, as of {settings.today()}, "
+            f"profile {active.name} ({active.digest})"
+        )
         print(f"  data folder  {folder}  (SQLite database, embedded broker, worker log)")
         worker, summary = _run_pipeline(settings, path, timeout)
         print(summary)
@@ -251,7 +258,6 @@ def _run_notifications(settings: Settings, worker: Child, timeout: float, *, kee
 
     from models.rows import NotificationRow, PatientRow
     from scheduler import dispatch
-    from scheduler.domain.profile import DEFAULT_PROFILE
     from scheduler.sending import outbox_counts
     from scheduler.users import create_user
     from tasks.app import get_app, send_notification_task
@@ -272,7 +278,7 @@ def _run_notifications(settings: Settings, worker: Child, timeout: float, *, kee
             sessions, navigator_id, "navigator", password, navigator_id, f"{navigator_id}@clinic.example"
         )
         SIGN_INS[navigator_id] = password
-    notices = dispatch.create_due_notices(sessions, today, DEFAULT_PROFILE)
+    notices = dispatch.create_due_notices(sessions, today, settings.active_profile.profile)
     digests = dispatch.create_digests(sessions, today)
     app = get_app(settings)
     ids = dispatch.claim_sendable(sessions, _utcnow(), dt.timedelta(seconds=settings.notify_stale_seconds))
@@ -329,7 +335,7 @@ def _write_feeds(
         with sessions() as session:
             feed = find_feed(session, created.url.rsplit("/", 1)[1].removesuffix(".ics"))
             assert feed is not None
-            body = render(session, feed, settings.today())
+            body = render(session, feed, settings.today(), settings.active_profile.profile)
         target = feeds_dir / f"{scope}-{subject}.ics"
         target.write_bytes(body)
         out.append(

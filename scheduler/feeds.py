@@ -34,7 +34,7 @@ from scheduler.tokens import new_token, token_digest
 
 COMPLETED_DAYS = 90
 CANCELLED_DAYS = 30
-RENDER_VERSION = "1"  # bump when the rendering changes, so cached copies are refreshed
+RENDER_VERSION = "2"  # bump when the rendering changes, so cached copies are refreshed
 PATIENT_KINDS = tuple(kind for kind, facts in NOTICE_KINDS.items() if facts.patient_facing)
 
 
@@ -127,14 +127,18 @@ def _listed(feed: FeedRow, today: dt.date) -> Select[ReminderRow]:
     return query.where(ReminderRow.patient_id.in_(patients))
 
 
-def feed_etag(session: Session, feed: FeedRow, today: dt.date) -> str:
+def feed_etag(session: Session, feed: FeedRow, today: dt.date, profile_digest: str = "") -> str:
+    """From one aggregate query of the listed reminders, and the profile's hash (its lead times
+    are the alarms)."""
     listed = _listed(feed, today).subquery()
     count, newest, revisions, ids = session.execute(
         select(
             func.count(), func.max(listed.c.updated_at), func.sum(listed.c.revision), func.sum(listed.c.id)
         )
     ).one()
-    text = f"{RENDER_VERSION}|{feed.id}|{today.isoformat()}|{count}|{newest}|{revisions}|{ids}"
+    text = "|".join(
+        map(str, (RENDER_VERSION, feed.id, today.isoformat(), count, newest, revisions, ids, profile_digest))
+    )
     return '"' + hashlib.sha256(text.encode()).hexdigest()[:32] + '"'
 
 

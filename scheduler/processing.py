@@ -27,6 +27,7 @@ from scheduler.domain.plan import plan_follow_up
 from scheduler.domain.profile import DEFAULT_PROFILE, Profile
 from scheduler.domain.reconcile import StoredAlert, StoredReminder, reconcile_alerts, reconcile_reminders
 from scheduler.outbox import initial_notice_on
+from scheduler.profiles import profile_hash
 
 
 @dataclass(slots=True)
@@ -48,7 +49,10 @@ def process_patient(
     profile: Profile = DEFAULT_PROFILE,
     *,
     force: bool = False,
+    digest: str | None = None,
 ) -> ProcessResult:
+    """``digest`` is ``profile``'s content hash, recorded with the plan (computed when not given)."""
+    digest = digest or profile_hash(profile)
     with sessions.begin() as session:
         patient = session.execute(
             # FOR NO KEY UPDATE: keeps two workers apart without blocking intake's FK checks
@@ -71,7 +75,7 @@ def process_patient(
         relevant = [e for e in events if e.occurred_on <= today]
         if relevant:
             plan = plan_follow_up(relevant, today, profile)
-            _apply_plan(session, patient, plan, relevant, today, result, profile)
+            store_plan(session, patient, plan, relevant, today, result, profile, digest)
         ids = [row_id for row_id, _ in rows]
         now = utcnow()
         for start in range(0, len(ids), 500):
@@ -83,7 +87,7 @@ def process_patient(
         return result
 
 
-def _apply_plan(
+def store_plan(
     session: Session,
     patient: PatientRow,
     plan: Plan,
@@ -91,7 +95,11 @@ def _apply_plan(
     today: dt.date,
     result: ProcessResult,
     profile: Profile,
+    digest: str,
 ) -> None:
+    """Store ``plan`` (made from ``events`` under ``profile``, whose hash is ``digest``) for the
+    locked ``patient``: state, reminders reconciled by key (with their notices), alerts; counts
+    into ``result``."""
     now = utcnow()
     navigator_before = patient.navigator_id
     _update_contact(patient, events, plan)
@@ -108,13 +116,15 @@ def _apply_plan(
                 risk=plan.risk.to_json(),
                 therapy=therapy,
                 profile=plan.profile,
+                profile_hash=digest,
                 events_seen=len(events),
                 computed_at=now,
             )
         )
     else:
         state.as_of, state.stage, state.risk, state.therapy = today, plan.stage, plan.risk.to_json(), therapy
-        state.profile, state.events_seen, state.computed_at = plan.profile, len(events), now
+        state.profile, state.profile_hash = plan.profile, digest
+        state.events_seen, state.computed_at = len(events), now
 
     rows = {
         r.key: r
@@ -248,6 +258,9 @@ def _stored(row: ReminderRow) -> StoredReminder:
         row.completed_by,
         row.cancelled_on,
         row.revision,
+        row.overdue_since,
+        row.missed,
+        row.last_done_on,
     )
 
 
@@ -264,4 +277,7 @@ def _fields(reminder: Reminder) -> dict[str, Any]:
         "completed_on": reminder.completed_on,
         "completed_by": reminder.completed_by,
         "cancelled_on": reminder.cancelled_on,
+        "overdue_since": reminder.overdue_since,
+        "missed": reminder.missed,
+        "last_done_on": reminder.last_done_on,
     }

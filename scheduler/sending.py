@@ -38,14 +38,14 @@ from email.message import EmailMessage
 from email.utils import parseaddr
 from typing import TypeVar
 
-from sqlalchemy import func, select, update
+from sqlalchemy import and_, func, or_, select, update
 from sqlalchemy.orm import Session, sessionmaker
 
 from models.rows import AlertRow, NotificationRow, PatientRow, ReminderRow, UserRow
 from models.types import utcnow
 from notifications import mail
 from notifications.ical import CalendarItem, item_uid, render_invitation
-from notifications.labels import label
+from notifications.labels import label, missed_text
 from notifications.smtp import PermanentSendError, Sender, TransientSendError
 from scheduler.clock_jobs import rowcount
 from scheduler.domain.notices import lead_days
@@ -284,10 +284,17 @@ def compose(
 def calendar_item(
     patient_id: str, reminder: ReminderRow, profile: Profile, summary: str | None = None
 ) -> CalendarItem:
-    """The calendar entry of a reminder, the same in feeds and invitations (one UID per reminder)."""
+    """The calendar entry of a reminder, the same in feeds and invitations (one UID per reminder).
+    An open one with missed items before it says so in its summary and description."""
+    summary = summary or label(reminder.kind).summary
+    description = ""
+    if reminder.status in OPEN and reminder.overdue_since is not None:
+        summary = f"{summary} (overdue since {reminder.overdue_since.isoformat()})"
+        description = missed_text(reminder.overdue_since, reminder.missed, reminder.last_done_on) + "."
     return CalendarItem(
         uid=item_uid(patient_id, reminder.key),
-        summary=summary or label(reminder.kind).summary,
+        summary=summary,
+        description=description,
         due_on=reminder.due_on,
         sequence=reminder.revision,
         stamp=reminder.updated_at,
@@ -347,16 +354,31 @@ def _compose_digest(session: Session, row: NotificationRow, settings: Settings, 
         )
         .order_by(AlertRow.patient_id, AlertRow.code)
     ).all()
-    overdue = session.execute(
-        select(ReminderRow.patient_id, ReminderRow.kind, ReminderRow.due_on)
-        .where(ReminderRow.patient_id.in_(patients), ReminderRow.status == "overdue")
-        .order_by(ReminderRow.due_on, ReminderRow.patient_id)
+    since_on = func.coalesce(ReminderRow.overdue_since, ReminderRow.due_on)
+    overdue = session.execute(  # past their window, or with missed items before them
+        select(
+            ReminderRow.patient_id,
+            ReminderRow.kind,
+            ReminderRow.due_on,
+            ReminderRow.overdue_since,
+            ReminderRow.missed,
+            ReminderRow.last_done_on,
+        )
+        .where(
+            ReminderRow.patient_id.in_(patients),
+            or_(
+                ReminderRow.status == "overdue",
+                and_(ReminderRow.status.in_(("planned", "due")), ReminderRow.overdue_since.is_not(None)),
+            ),
+        )
+        .order_by(since_on, ReminderRow.patient_id)
     ).all()
     week = session.execute(
         select(ReminderRow.patient_id, ReminderRow.kind, ReminderRow.due_on)
         .where(
             ReminderRow.patient_id.in_(patients),
             ReminderRow.status.in_(("planned", "due")),
+            ReminderRow.overdue_since.is_(None),
             ReminderRow.due_on >= day,
             ReminderRow.due_on < day + dt.timedelta(days=DIGEST_DAYS_AHEAD),
         )
@@ -382,7 +404,7 @@ def _compose_digest(session: Session, row: NotificationRow, settings: Settings, 
             navigator_name=user.username,
             day=day,
             new_alerts=[mail.DigestAlert(p, s, c) for p, s, c in alerts],
-            overdue=[mail.DigestItem(p, k, d) for p, k, d in overdue],
+            overdue=[mail.DigestItem(*row) for row in overdue],
             due_this_week=[mail.DigestItem(p, k, d) for p, k, d in week],
             failed=[mail.DigestFailure(p, f"{k} email", e or "") for p, k, e in failed],
             dashboard_url=settings.base_url.rstrip("/") + "/",

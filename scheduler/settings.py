@@ -13,8 +13,10 @@ from pathlib import Path
 from typing import Literal
 from zoneinfo import ZoneInfo
 
-from pydantic import Field, model_validator
+from pydantic import Field, PrivateAttr, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
+
+from scheduler.profiles import LoadedProfile, ProfileError, load_profile
 
 
 class Settings(BaseSettings):
@@ -48,6 +50,10 @@ class Settings(BaseSettings):
     digest_at: dt.time = dt.time(7, 0)  # clinic local time of the navigators' daily digest
     # Pins the clinic's date (demos, tests, replays): every plan is computed as of this day.
     as_of: dt.date | None = None
+    # The rule profile every plan and notice uses: a built-in name or a JSON file of overrides
+    # (scheduler/profiles.py); loaded and checked once, when the settings are.
+    profile: str = "esmo2022-seed"
+    _loaded_profile: LoadedProfile | None = PrivateAttr(default=None)
 
     @model_validator(mode="after")
     def _refuse_unsafe_production_defaults(self) -> Settings:
@@ -70,7 +76,17 @@ class Settings(BaseSettings):
         ZoneInfo(self.clinic_timezone)  # fails early on a bad zone name
         if not self.base_url.startswith(("http://", "https://")):
             raise ValueError("GIST_BASE_URL: must start with http:// or https://")
+        try:
+            self._loaded_profile = load_profile(self.profile)
+        except ProfileError as exc:
+            raise ValueError(f"GIST_PROFILE: {exc}") from None
         return self
+
+    @property
+    def active_profile(self) -> LoadedProfile:
+        """The profile ``GIST_PROFILE`` names, as loaded when these settings were."""
+        assert self._loaded_profile is not None  # set by the validator
+        return self._loaded_profile
 
     @cached_property
     def resolved_database_url(self) -> str:

@@ -14,6 +14,8 @@ from sqlalchemy.orm import Session
 from models.rows import AlertRow, EventRow, PatientRow, PatientStateRow, ReminderRow
 from scheduler.domain.model import SEVERITY_RANK
 
+OPEN_STATUSES = ("planned", "due", "overdue")
+
 
 def stored_plan(session: Session, patient_id: str) -> dict[str, Any] | None:
     """The stored plan, or None when the patient has no processed plan yet."""
@@ -36,6 +38,7 @@ def stored_plan(session: Session, patient_id: str) -> dict[str, Any] | None:
         "patient_id": patient_id,
         "as_of": state.as_of.isoformat(),
         "profile": state.profile,
+        "profile_hash": state.profile_hash,
         "risk": state.risk,
         "stage": state.stage,
         "therapy": state.therapy,
@@ -49,26 +52,34 @@ def stored_plan(session: Session, patient_id: str) -> dict[str, Any] | None:
             }
             for a in alerts
         ],
-        "reminders": [
-            {
-                "key": r.key,
-                "kind": r.kind,
-                "due_on": r.due_on.isoformat(),
-                "window_days": r.window_days,
-                "status": r.status,
-                "rule": r.rule,
-                "rationale": r.rationale,
-                "citation": r.citation,
-                "completed_on": r.completed_on.isoformat() if r.completed_on else None,
-                "completed_by": r.completed_by,
-                "cancelled_on": r.cancelled_on.isoformat() if r.cancelled_on else None,
-                "revision": r.revision,
-            }
-            for r in reminders
-        ],
+        "reminders": [stored_reminder_json(r) for r in reminders],
         "navigator_id": patient.navigator_id if patient else None,
         "computed_at": state.computed_at.isoformat(),
     }
+
+
+def stored_reminder_json(r: ReminderRow) -> dict[str, Any]:
+    """A stored reminder in the contract's shape (``overdue_since``, ``missed`` and
+    ``last_done_on`` on open items only), with its ``revision``."""
+    out: dict[str, Any] = {
+        "key": r.key,
+        "kind": r.kind,
+        "due_on": r.due_on.isoformat(),
+        "window_days": r.window_days,
+        "status": r.status,
+        "rule": r.rule,
+        "rationale": r.rationale,
+        "citation": r.citation,
+        "completed_on": r.completed_on.isoformat() if r.completed_on else None,
+        "completed_by": r.completed_by,
+        "cancelled_on": r.cancelled_on.isoformat() if r.cancelled_on else None,
+    }
+    if r.status in OPEN_STATUSES:
+        out["overdue_since"] = r.overdue_since.isoformat() if r.overdue_since else None
+        out["missed"] = r.missed or 0
+        out["last_done_on"] = r.last_done_on.isoformat() if r.last_done_on else None
+    out["revision"] = r.revision
+    return out
 
 
 def pending_events(session: Session, patient_id: str) -> int:

@@ -35,13 +35,14 @@ from sqlalchemy.orm import Session
 
 from models.rows import (
     FAILED_NOTIFICATION_SQL,
+    MISSED_REMINDER_SQL,
     OPEN_REMINDER_SQL,
     AlertRow,
     NotificationRow,
     PatientRow,
     ReminderRow,
 )
-from notifications.labels import label
+from notifications.labels import label, missed_text
 from scheduler.access import Principal
 
 DEFAULT_DAYS = 7
@@ -56,6 +57,7 @@ SEVERITY_ORDER = ("critical", "warning", "info")
 # the same with the same constants).
 ACTIVE = text("alerts.is_active")
 OPEN_REMINDER = text(f"reminders.{OPEN_REMINDER_SQL}")
+MISSED_REMINDER = text(f"reminders.{MISSED_REMINDER_SQL.replace(' AND ', ' AND reminders.')}")
 FAILED = text(f"notifications.{FAILED_NOTIFICATION_SQL}")
 
 Shown = Any  # a Row of REMINDER_COLUMNS or ALERT_COLUMNS (SQLAlchemy's Row types them column by column)
@@ -63,7 +65,7 @@ Shown = Any  # a Row of REMINDER_COLUMNS or ALERT_COLUMNS (SQLAlchemy's Row type
 REMINDER_COLUMNS = (
     ReminderRow.id, ReminderRow.patient_id, ReminderRow.key, ReminderRow.kind, ReminderRow.due_on,
     ReminderRow.window_days, ReminderRow.status, ReminderRow.rule, ReminderRow.rationale,
-    ReminderRow.citation,
+    ReminderRow.citation, ReminderRow.overdue_since, ReminderRow.missed, ReminderRow.last_done_on,
 )  # fmt: skip
 ALERT_COLUMNS = (
     AlertRow.id, AlertRow.patient_id, AlertRow.code, AlertRow.severity, AlertRow.message, AlertRow.rule,
@@ -150,8 +152,9 @@ def _reminders_of(
     """``ix_reminders_navigator_open`` is (navigator_id, status, due_on): the overdue list is one
     ordered range that stops at ``limit``, due soon two short ranges (due; planned up to the
     horizon) and each count an index-only range scan."""
-    mine = [ReminderRow.navigator_id == navigator_id, OPEN_REMINDER, ReminderRow.due_on <= horizon]
-    return _listed(session, mine, kind, limit, cap=None)
+    scope = [ReminderRow.navigator_id == navigator_id]
+    where = [*scope, OPEN_REMINDER, ReminderRow.due_on <= horizon]
+    return _listed(session, scope, where, kind, limit, cap=None)
 
 
 def _reminders_of_everyone(
@@ -160,11 +163,12 @@ def _reminders_of_everyone(
     """No filter but the section: each list an ordered scan of ``ix_reminders_status_due`` that
     stops at ``limit`` (due soon: one for due, one for planned), each count an index-only range
     scan that stops after ``cap + 1``."""
-    return _listed(session, [ReminderRow.due_on <= horizon], kind, limit, cap=cap, split_soon=True)
+    return _listed(session, [], [ReminderRow.due_on <= horizon], kind, limit, cap=cap, split_soon=True)
 
 
 def _listed(
     session: Session,
+    scope: list[Any],
     where: list[Any],
     kind: str | None,
     limit: int,
@@ -175,34 +179,58 @@ def _listed(
     """Both reminder sections and their counts in one statement: the first ``limit`` ids of each
     section (ordered index scans, each in a subquery so that SQLite takes its ORDER BY and LIMIT),
     then only those rows read whole, with the counts as uncorrelated subqueries (computed once;
-    stopping after ``cap + 1`` when there is a ``cap``).
+    stopping after ``cap + 1`` when there is a ``cap``). ``where`` selects the open reminders up to
+    the horizon in ``scope`` (the caller's patients; empty: everyone's).
+
+    Overdue is ``status = 'overdue'`` (by ``due_on``) and every open reminder with missed items
+    before it (``overdue_since`` set, whatever its own status: by ``overdue_since``, from the small
+    ``ix_reminders_*missed`` indexes); merged here by the effective date ``COALESCE(overdue_since,
+    due_on)``. Each part's first ``limit`` by its own order hold the merged first ``limit``: an item
+    listed before another in either part also comes before it by the effective date. Due soon
+    leaves out the reminders with missed items (they are overdue).
     ``split_soon`` lists due and planned separately: without a leading equality the index gives no
     order to an ``IN``."""
-    where = [*where, ReminderRow.kind == kind] if kind else where
+    of_kind = [ReminderRow.kind == kind] if kind else []
+    where = [*where, *of_kind]
     order = (ReminderRow.due_on, ReminderRow.patient_id, ReminderRow.id)
+    missed_order = (ReminderRow.overdue_since, ReminderRow.patient_id, ReminderRow.id)
     is_overdue = ReminderRow.status == "overdue"
     is_soon = ReminderRow.status.in_(("due", "planned"))
+    not_missed = ReminderRow.overdue_since.is_(None)
     soon_parts = [ReminderRow.status == "due", ReminderRow.status == "planned"] if split_soon else [is_soon]
+    missed_where = [*scope, MISSED_REMINDER, *of_kind]  # whatever their own due date
 
-    def first(section: Any) -> Any:
-        ranked = select(ReminderRow.id).where(*where, section).order_by(*order).limit(limit).subquery()
+    def first(conditions: list[Any], ordered_by: tuple[Any, ...]) -> Any:
+        ranked = select(ReminderRow.id).where(*conditions).order_by(*ordered_by).limit(limit).subquery()
         return select(ranked.c.id)
 
-    shown = union_all(*(first(section) for section in (is_overdue, *soon_parts)))
+    shown = union_all(
+        first([*where, is_overdue], order),
+        first(missed_where, missed_order),
+        *(first([*where, section, not_missed], order) for section in soon_parts),
+    )
+    missed_soon = [*missed_where, is_soon]  # open, not yet past their own window, with missed items
     rows = session.execute(
         select(
             _count(ReminderRow, cap, *where, is_overdue).label("n_overdue"),
-            _count(ReminderRow, cap, *where, is_soon).label("n_soon"),
+            _count(ReminderRow, cap, *missed_soon).label("n_missed_soon"),
+            _count(ReminderRow, cap, *where, is_soon, not_missed).label("n_soon"),
             *REMINDER_COLUMNS,
             _name_of(ReminderRow.patient_id),
         ).where(ReminderRow.id.in_(shown))
     ).all()
     if not rows:
         return [], [], 0, 0
-    rows = sorted(rows, key=lambda row: (row.due_on, row.patient_id, row.id))
-    overdue = [row for row in rows if row.status == "overdue"]
-    soon = [row for row in rows if row.status != "overdue"][:limit]
-    return overdue, soon, int(rows[0].n_overdue), int(rows[0].n_soon)
+    overdue = sorted(
+        (row for row in rows if row.status == "overdue" or row.overdue_since is not None),
+        key=lambda row: (row.overdue_since or row.due_on, row.patient_id, row.id),
+    )[:limit]
+    soon = sorted(
+        (row for row in rows if row.status != "overdue" and row.overdue_since is None),
+        key=lambda row: (row.due_on, row.patient_id, row.id),
+    )[:limit]
+    first_row = rows[0]
+    return overdue, soon, int(first_row.n_overdue) + int(first_row.n_missed_soon), int(first_row.n_soon)
 
 
 def _alerts_of(
@@ -297,7 +325,10 @@ def _failed_notifications(session: Session, navigator_id: str | None, limit: int
 
 
 def reminder_json(r: Shown, today: dt.date) -> dict[str, Any]:
-    """A reminder as the worklist lists it (from a ``ReminderRow`` or a row of ``REMINDER_COLUMNS``)."""
+    """A reminder as the worklist lists it (from a ``ReminderRow`` or a row of ``REMINDER_COLUMNS``).
+    One with missed items before it is overdue since the first of them: ``days_overdue`` counts
+    from the end of that item's window, and ``missed_text`` says it in words."""
+    since_on = r.overdue_since or r.due_on
     return {
         "id": r.id,
         "patient_id": r.patient_id,
@@ -306,11 +337,17 @@ def reminder_json(r: Shown, today: dt.date) -> dict[str, Any]:
         "label": label(r.kind).summary,
         "due_on": r.due_on.isoformat(),
         "window_days": r.window_days,
-        "days_overdue": max(0, (today - (r.due_on + dt.timedelta(days=r.window_days))).days),
+        "days_overdue": max(0, (today - (since_on + dt.timedelta(days=r.window_days))).days),
         "status": r.status,
         "rule": r.rule,
         "rationale": r.rationale,
         "citation": r.citation,
+        "overdue_since": r.overdue_since.isoformat() if r.overdue_since else None,
+        "missed": r.missed or 0,
+        "last_done_on": r.last_done_on.isoformat() if r.last_done_on else None,
+        "missed_text": (
+            missed_text(r.overdue_since, r.missed or 0, r.last_done_on) if r.overdue_since else None
+        ),
     }
 
 

@@ -40,7 +40,9 @@ def _sender(smtp_url: str | None, folder: str) -> Sender:
 def send(task: BoundTask, notification_id: int) -> str:
     settings = task.app.gist_settings
     sender = _sender(settings.smtp_url, str(settings.resolved_mail_folder))
-    status = send_notification(sessions_for(settings), notification_id, sender, settings)
+    status = send_notification(
+        sessions_for(settings), notification_id, sender, settings, profile=settings.active_profile.profile
+    )
     log.info("%s %d: %s", SEND, notification_id, status)
     return status
 

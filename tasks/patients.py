@@ -24,7 +24,6 @@ from typing import Any, Protocol
 
 from celery.signals import task_failure
 
-from scheduler.domain.profile import DEFAULT_PROFILE
 from scheduler.failures import describe, is_transient, record_failure, resolve_failures
 from scheduler.processing import process_patient
 from tasks.app import PROCESS, RECOMPUTE_ALL, GistCelery, send_process
@@ -62,7 +61,10 @@ def process(task: BoundTask, patient_id: str, force: bool = False) -> None:
     sessions = sessions_for(settings)
     retries = task.request.retries
     try:
-        result = process_patient(sessions, patient_id, settings.today(), DEFAULT_PROFILE, force=force)
+        active = settings.active_profile
+        result = process_patient(
+            sessions, patient_id, settings.today(), active.profile, force=force, digest=active.digest
+        )
     except Exception as exc:
         if is_transient(exc) and retries < settings.task_max_retries:
             countdown = backoff_seconds(retries)

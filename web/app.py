@@ -113,13 +113,13 @@ def create_app(settings: Settings | None = None, sessions: sessionmaker[Session]
             found = find_feed(session, token)
             if found is None:
                 return PlainTextResponse("Not found", status_code=404)
-            etag = feed_etag(session, found, today)
+            etag = feed_etag(session, found, today, settings.active_profile.digest)
             headers = {"ETag": etag, "Cache-Control": FEED_CACHE_CONTROL}
             if etag in _etags(request.headers.get("if-none-match")):
                 return Response(status_code=304, headers=headers)
             body = cache.get(etag)
             if body is None:
-                body = render(session, found, today)
+                body = render(session, found, today, settings.active_profile.profile)
                 cache.put(etag, body)
         return Response(body, media_type=CALENDAR, headers=headers)
 

@@ -33,7 +33,7 @@ from sqlalchemy.orm import Session
 from starlette.concurrency import run_in_threadpool
 
 from models.rows import AlertRow
-from notifications.labels import label
+from notifications.labels import label, missed_text
 from scheduler import audit
 from scheduler.access import (
     SESSION_LIFETIME,
@@ -272,6 +272,8 @@ def worklist_page(request: Request, kind: str = "", severity: str = "", more: st
         for item in found[section]:
             item["kind_name"] = KIND_NAMES.get(item["kind"], item["kind"])
             item["window_ends_on"] = _window_end(item["due_on"], item["window_days"])
+            if item["overdue_since"]:  # the window of the first missed item
+                item["overdue_window_ended_on"] = _window_end(item["overdue_since"], item["window_days"])
     context = {
         "active": "worklist",
         "counts": found["counts"],
@@ -321,6 +323,7 @@ def _patient_view(record: dict[str, Any], today: dt.date) -> dict[str, Any]:
                 "status_name": STATUS_NAMES.get(reminder["status"], reminder["status"]),
                 "window_ends_on": _window_end(reminder["due_on"], reminder["window_days"]),
                 "closed_on": reminder["completed_on"] or reminder["cancelled_on"] or reminder["due_on"],
+                "missed_text": _missed_text(reminder),
             }
         )
     open_reminders = sorted(
@@ -355,6 +358,16 @@ def _patient_view(record: dict[str, Any], today: dt.date) -> dict[str, Any]:
         "open_alerts": [a for a in alerts if a["is_active"] and not a["acknowledged_at"]],
         "earlier_alerts": [a for a in alerts if a["acknowledged_at"] or not a["is_active"]],
     }
+
+
+def _missed_text(reminder: dict[str, Any]) -> str | None:
+    """ "overdue since … (n missed); last done on …" for an open reminder with missed items."""
+    since = reminder.get("overdue_since")
+    if not since:
+        return None
+    done = reminder.get("last_done_on")
+    last_done_on = dt.date.fromisoformat(done) if done else None
+    return missed_text(dt.date.fromisoformat(since), int(reminder.get("missed") or 0), last_done_on)
 
 
 def _patient_page(

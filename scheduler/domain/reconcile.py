@@ -28,6 +28,9 @@ REMINDER_FIELDS = (
     "completed_on",
     "completed_by",
     "cancelled_on",
+    "overdue_since",
+    "missed",
+    "last_done_on",
 )
 
 
@@ -45,6 +48,9 @@ class StoredReminder:
     completed_by: str | None
     cancelled_on: dt.date | None
     revision: int
+    overdue_since: dt.date | None = None
+    missed: int = 0
+    last_done_on: dt.date | None = None
 
 
 @dataclass(slots=True)

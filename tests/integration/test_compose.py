@@ -57,7 +57,7 @@ TEST_VALUES = {
     "GIST_CLINIC_TIMEZONE": "Europe/Paris",
 }
 # The only variables the compose file may default (neither secret nor site-specific).
-DEFAULTED = {"GIST_IMAGE", "WEB_PUBLISH", "GIST_LOG_FORMAT"}  # not secrets: safe defaults
+DEFAULTED = {"GIST_IMAGE", "WEB_PUBLISH", "GIST_LOG_FORMAT", "GIST_PROFILE"}  # not secrets: safe defaults
 SECRET_NAME = re.compile(r"PASSWORD|SECRET|TOKEN|KEY", re.IGNORECASE)
 
 Obj = dict[str, Any]

@@ -34,6 +34,7 @@ help: ## list every entry point (the default)
 	@echo "  .venv/bin/gistsched demo [--pure] [--as-of YYYY-MM-DD]"
 	@echo "  .venv/bin/gistsched run | worker | clock | serve | submit FILE [--wait S] | patient ID | db upgrade"
 	@echo "  .venv/bin/gistsched user add NAME --role ROLE | feed create|revoke | audit [--patient ID] | status"
+	@echo "  .venv/bin/gistsched fhir import FILE|DIR | fhir export PATIENT_ID"
 	@echo "Variables: PYTHON=$(or $(PYTHON),<none found: need python3.11 or python3 >= 3.11>)  BENCH_ARGS='$(BENCH_ARGS)'"
 
 venv: $(STAMP) ## create .venv and install the project with its dev tools (only when needed)

@@ -344,3 +344,22 @@ class AuditRow(Base):
     patient_id: Mapped[str | None] = mapped_column(String(64))
     detail: Mapped[str | None] = mapped_column(String(500))
     client: Mapped[str | None] = mapped_column(String(64))  # the client's address
+
+
+class FhirReviewRow(Base):
+    """An item of a FHIR import that could not be mapped safely, for a navigator to resolve.
+
+    ``key`` hashes the source resource version and the reason, so re-importing a Bundle stores each
+    item once. ``patient_id`` is the FHIR Patient id (no foreign key: the patient may not be enrolled).
+    """
+
+    __tablename__ = "fhir_review_items"
+    __table_args__ = (Index("ix_fhir_review_patient", "patient_id", "resolved_at"),)
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    key: Mapped[str] = mapped_column(String(32), unique=True)
+    patient_id: Mapped[str | None] = mapped_column(String(64))
+    source: Mapped[str] = mapped_column(String(300))
+    reason: Mapped[str] = mapped_column(Text)
+    received_at: Mapped[Timestamp] = mapped_column(default=utcnow)
+    resolved_at: Mapped[dt.datetime | None] = mapped_column(UtcDateTime(), nullable=True)

@@ -199,11 +199,12 @@ def build_parser() -> argparse.ArgumentParser:
     demo.add_argument("--pure", action="store_true", help="in memory only: no database, broker or worker")
     demo.set_defaults(func=cmd_demo)
 
-    from scheduler import cli_access, cli_pipeline, cli_services
+    from scheduler import cli_access, cli_fhir, cli_pipeline, cli_services
 
     cli_pipeline.add_commands(sub)
     cli_services.add_commands(sub)
     cli_access.add_commands(sub)
+    cli_fhir.add_commands(sub)
     return parser
 
 

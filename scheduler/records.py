@@ -14,6 +14,7 @@ from models.rows import AlertRow, EventRow, PatientRow
 from models.types import utcnow
 from scheduler import audit
 from scheduler.access import Principal, may_see
+from scheduler.fhir_intake import open_review_items
 from scheduler.stored import pending_events, stored_plan
 
 MAX_NOTE_CHARS = 2000
@@ -65,6 +66,7 @@ def patient_record(session: Session, patient_id: str) -> dict[str, Any] | None:
             }
             for a in alerts
         ],
+        "fhir_review": open_review_items(session, patient_id),
     }
 
 

@@ -27,6 +27,7 @@ from scheduler.settings import Settings, load_settings
 from tasks.store import sessions_for
 from web.api import router as api_router
 from web.dashboard import install as install_dashboard
+from web.fhir_api import router as fhir_router
 from web.metrics import CONTENT_TYPE as METRICS_CONTENT_TYPE
 from web.metrics import render_metrics
 from web.security import security_headers
@@ -81,6 +82,7 @@ def create_app(settings: Settings | None = None, sessions: sessionmaker[Session]
     app.state.settings, app.state.sessions = settings, sessions
     app.middleware("http")(security_headers)
     app.include_router(api_router)
+    app.include_router(fhir_router)
     install_dashboard(app)  # pages, forms, /static
 
     @app.middleware("http")

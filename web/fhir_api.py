@@ -1,0 +1,91 @@
+"""FHIR R4 endpoints: ``POST /fhir/Bundle`` (import) and ``GET /fhir/CarePlan?patient=ID`` (export).
+
+Import is for admin accounts (an ``integration`` role is planned; until it exists only admins may
+write through FHIR). A refused Bundle answers 400 with an OperationOutcome naming the entry, and
+nothing is stored. Export follows the plan's visibility rules (another navigator's patient is 404).
+"""
+
+from __future__ import annotations
+
+import json
+from typing import Annotated, Any, Final
+
+from fastapi import APIRouter, HTTPException, Query, Request
+from fastapi.responses import JSONResponse
+from sqlalchemy.orm import Session
+
+from scheduler import audit
+from scheduler.access import write_gate
+from scheduler.fhir import FhirError, load_json
+from scheduler.fhir.export import export_plan
+from scheduler.fhir_intake import map_bundle, store_import
+from scheduler.records import read_plan
+from web.deps import ApiPrincipal, client_of, sessions_of, settings_of
+
+FHIR_WRITE_ROLES: Final = frozenset({"admin"})
+MAX_BODY_BYTES: Final = 20 * 1024 * 1024
+FHIR_JSON: Final = "application/fhir+json"
+
+router = APIRouter(prefix="/fhir", tags=["fhir"])
+
+
+def outcome(status: int, severity: str, text: str, extra: dict[str, Any] | None = None) -> JSONResponse:
+    body: dict[str, Any] = {
+        "resourceType": "OperationOutcome",
+        "issue": [
+            {
+                "severity": severity,
+                "code": "invalid" if status >= 400 else "informational",
+                "diagnostics": text,
+            }
+        ],
+    }
+    if extra:
+        body["extension"] = [
+            {
+                "url": "https://gist-scheduler.example.org/fhir/StructureDefinition/import-result",
+                "valueString": json.dumps(extra),
+            }
+        ]
+    return JSONResponse(body, status_code=status, media_type=FHIR_JSON)
+
+
+@router.post("/Bundle", summary="import a FHIR R4 Bundle (or one resource) as events")
+async def post_bundle(request: Request, principal: ApiPrincipal) -> JSONResponse:
+    if principal.role not in FHIR_WRITE_ROLES:
+        raise HTTPException(403, "FHIR import is for admin accounts")
+    body = await request.body()
+    if len(body) > MAX_BODY_BYTES:
+        raise HTTPException(413, f"body: at most {MAX_BODY_BYTES} bytes")
+    settings, sessions, client = settings_of(request), sessions_of(request), client_of(request)
+    try:
+        mapped = map_bundle(sessions, load_json(body))
+    except FhirError as exc:
+        return outcome(400, "error", str(exc))
+    from tasks.app import enqueue_process
+
+    def audited(session: Session, patient_ids: list[str]) -> None:
+        for patient_id in patient_ids:
+            audit.record(session, principal.actor(client), "submit_events", patient_id, detail="fhir")
+
+    result = store_import(
+        sessions,
+        mapped,
+        settings.today(),
+        lambda patient_id: enqueue_process(patient_id, settings),
+        gate=write_gate(principal),
+        audit=audited,
+    )
+    if result.rejected:
+        return outcome(422, "error", "; ".join(r.error for r in result.rejected), result.to_json())
+    return JSONResponse(result.to_json(), status_code=202)
+
+
+@router.get("/CarePlan", summary="the patient's plan as a FHIR R4 Bundle")
+def get_care_plan(
+    request: Request, principal: ApiPrincipal, patient: Annotated[str, Query(min_length=1, max_length=64)]
+) -> JSONResponse:
+    plan = read_plan(sessions_of(request), principal, patient, client_of(request))
+    if plan is None:
+        raise HTTPException(404, f"patient: no patient {patient!r} with a stored plan")
+    return JSONResponse(export_plan(plan), media_type=FHIR_JSON)

@@ -74,7 +74,7 @@ def clinical(patient_id: str) -> list[dict[str, Any]]:
             "pathology",
             {"size_cm": 6, "mitoses_per_5mm2": 12, "site": "stomach"},
             on="2025-02-10",
-        ),  # fmt: skip
+        ),
     ]
 
 
@@ -121,7 +121,8 @@ def test_a_navigator_cannot_claim_a_patient_whose_events_came_first(
     assert events_of(db, "P50") == 3
     process_patient(db.sessions, "P50", AS_OF, force=True)
     found = patient(db, "P50")
-    assert found is not None and (found.navigator_id, found.email) == (None, None)
+    assert found is not None
+    assert (found.navigator_id, found.email) == (None, None)
     assert client.get("/api/patients/P50/record", headers=auth(tokens["eve"])).status_code == 404
 
 
@@ -132,7 +133,8 @@ def test_a_navigator_cannot_register_a_patient_onto_another_navigators_list(
     batch = [registration("P60", "nav-ben", ATTACKER), *clinical("P60")]
     refused = client.post("/api/events", json=batch, headers=auth(tokens["ana"]))
     assert refused.status_code == 403, refused.text
-    assert patient(db, "P60") is None and events_of(db, "P60") == 0
+    assert patient(db, "P60") is None
+    assert events_of(db, "P60") == 0
 
 
 def test_a_navigator_cannot_change_the_contact_details_of_their_own_patient(
@@ -140,13 +142,15 @@ def test_a_navigator_cannot_change_the_contact_details_of_their_own_patient(
 ) -> None:
     db, client, tokens = site
     before = patient(db, "P01")
-    assert before is not None and before.navigator_id == "nav-ana"
+    assert before is not None
+    assert before.navigator_id == "nav-ana"
     refused = client.post("/api/events", json=registration("P01", "nav-ana", ATTACKER, "rereg"),
                           headers=auth(tokens["ana"]))  # fmt: skip
     assert refused.status_code == 403, refused.text
     process_patient(db.sessions, "P01", AS_OF, force=True)
     after = patient(db, "P01")
-    assert after is not None and after.email == before.email
+    assert after is not None
+    assert after.email == before.email
 
 
 def test_a_clinician_cannot_register_a_patient(site: tuple[Database, TestClient, dict[str, str]]) -> None:
@@ -178,7 +182,8 @@ def test_an_admin_or_integration_account_registers_patients(
     assert client.post("/api/events", json=batch, headers=auth(tokens[who])).status_code == 202
     process_patient(db.sessions, "P63", AS_OF)
     found = patient(db, "P63")
-    assert found is not None and (found.navigator_id, found.email) == ("nav-ben", "p63@example.org")
+    assert found is not None
+    assert (found.navigator_id, found.email) == ("nav-ben", "p63@example.org")
 
 
 def outbox_of(db: Database, patient_id: str) -> list[tuple[int, str]]:
@@ -201,7 +206,8 @@ def test_an_unregistered_patient_waits_in_the_unassigned_queue_and_is_not_emaile
     queue = client.get("/api/unassigned", headers=auth(tokens["ada"]))
     assert queue.status_code == 200, queue.text
     listed = {p["patient_id"]: p for p in queue.json()["patients"]}
-    assert listed["P50"]["events"] == 3 and listed["P50"]["overdue"] >= 1
+    assert listed["P50"]["events"] == 3
+    assert listed["P50"]["overdue"] >= 1
     for who in ("ana", "cleo", "feed"):
         assert client.get("/api/unassigned", headers=auth(tokens[who])).status_code == 403
     create_due_notices(db.sessions, AS_OF, DEFAULT_PROFILE)
@@ -226,7 +232,8 @@ def test_a_notice_of_a_patient_left_without_a_navigator_is_held_then_sent(
     process_patient(db.sessions, "P51", AS_OF)
     create_due_notices(db.sessions, AS_OF, DEFAULT_PROFILE)
     written = outbox_of(db, "P51")
-    assert written and all(status == "pending" for _, status in written)
+    assert written
+    assert all(status == "pending" for _, status in written)
     unassign = registration("P51", None, "p51@example.org", "unassign", on="2026-11-21")
     assert client.post("/api/events", json=unassign, headers=auth(tokens["ada"])).status_code == 202
     process_patient(db.sessions, "P51", AS_OF)

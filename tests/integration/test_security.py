@@ -428,6 +428,7 @@ FORM_ROUTES = {
     "/patients/{patient_id}/events",
     "/patients/{patient_id}/feeds",
     "/alerts/{alert_id}/acknowledge",
+    "/account/password",
 }
 
 
@@ -448,6 +449,7 @@ def test_every_post_form_route_refuses_a_bad_csrf_token_with_403(
         "/patients/P05/events": {"form": "visit", "occurred_on": "2026-11-20", "kind": "clinic_visit"},
         "/patients/P05/feeds": {},
         f"/alerts/{alert}/acknowledge": {"note": "called the patient"},
+        "/account/password": {"current_password": PASSWORD, "new_password": "x" * 12, "confirm_password": "x" * 12},
         "/logout": {},
     }
     with site.db.sessions() as session:

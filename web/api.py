@@ -5,6 +5,7 @@ accounts; anyone else gets 403 and nothing is stored (scheduler/access.py)."""
 
 from __future__ import annotations
 
+import datetime as dt
 import json
 from typing import Annotated, Any, get_args
 
@@ -15,6 +16,7 @@ from sqlalchemy.orm import Session
 
 from scheduler import audit
 from scheduler.access import Principal, may_see, registration_refused, write_gate
+from scheduler.domain.events import EventError, parse_event
 from scheduler.domain.model import ReminderKind
 from scheduler.feeds import create_feed
 from scheduler.intake import record_events
@@ -87,8 +89,8 @@ async def post_events(request: Request, principal: ApiPrincipal) -> JSONResponse
     if len(objs) > MAX_EVENTS:
         return _rejected([{"line": 1, "error": f"body: at most {MAX_EVENTS} events per request"}])
     refused = registration_refused(principal, objs)
-    if refused is not None:
-        raise HTTPException(403, refused)
+    if refused is not None and all(_is_valid(obj, settings_of(request).today()) for obj in objs):
+        raise HTTPException(403, refused)  # an invalid body is a 422 naming its fields, below
     settings, sessions, client = settings_of(request), sessions_of(request), client_of(request)
     from tasks.app import enqueue_process
 
@@ -108,6 +110,14 @@ async def post_events(request: Request, principal: ApiPrincipal) -> JSONResponse
     if result.rejected:
         return _rejected(result.to_json()["rejected"])
     return JSONResponse(result.to_json(), status_code=202)
+
+
+def _is_valid(obj: object, today: dt.date) -> bool:
+    try:
+        parse_event(obj, received_on=today)
+    except EventError:
+        return False
+    return True
 
 
 def _rejected(rejected: list[dict[str, Any]]) -> JSONResponse:

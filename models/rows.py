@@ -10,10 +10,13 @@
 * ``alerts``       — one row per raised alert episode, resolved when its condition stops holding;
 * ``processing_failures`` — a patient the worker could not process, for the navigator's worklist;
 * ``clock_leases`` / ``clock_marks`` — keep a second clock process from doing the work twice;
-* ``users``        — dashboard/API users; the password as a salted scrypt hash, the API token as a
-                     SHA-256 digest (a token is shown once, when created);
+* ``users``        — dashboard/API users; the password as an Argon2id hash, whether it must be
+                     changed at the next sign-in (after an admin's reset);
+* ``api_tokens``   — a user's API tokens: the SHA-256 digest (a token is shown once, when created),
+                     an optional expiry, revocation;
 * ``feeds``        — calendar subscriptions; only the SHA-256 digest of the URL's token is stored;
-* ``web_sessions`` — dashboard sign-ins: the cookie's SHA-256 digest, its CSRF token, expiry;
+* ``web_sessions`` — dashboard sign-ins: the cookie's SHA-256 digest, its CSRF token, the absolute
+                     expiry and the last request (for the idle timeout);
 * ``audit_events`` — append-only: who read or wrote what, when (sign-ins too, failed ones feed the
                      rate limit);
 * ``notifications`` — the outbox: one row per email to send, unique by ``dedup_key``
@@ -246,13 +249,32 @@ class UserRow(Base):
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
     username: Mapped[str] = mapped_column(String(64), unique=True)
-    role: Mapped[str] = mapped_column(String(16))  # navigator, clinician, admin
+    role: Mapped[str] = mapped_column(String(16))  # navigator, clinician, admin, integration
     navigator_id: Mapped[str | None] = mapped_column(String(128), index=True)
     email: Mapped[str | None] = mapped_column(String(320))
     password_hash: Mapped[str] = mapped_column(String(300))
+    # Set by an admin's password reset: the dashboard shows only the change-password page until
+    # the user has chosen a new password.
+    must_change_password: Mapped[bool] = mapped_column(Boolean, default=False, server_default=text("false"))
+    # Not read: API tokens are ``api_tokens`` rows. Kept unique and filled with the digest of a
+    # random value nobody holds (a database at revision 0005 read it as the user's token).
     token_hash: Mapped[str] = mapped_column(String(64), unique=True)
     is_active: Mapped[bool] = mapped_column(Boolean, default=True)
     created_at: Mapped[Timestamp] = mapped_column(default=utcnow)
+
+
+class ApiTokenRow(Base):
+    """One API token of a user: only its SHA-256 digest is stored. A token answers while it is
+    neither revoked nor past ``expires_at`` (None: no expiry) and its user is active."""
+
+    __tablename__ = "api_tokens"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    user_id: Mapped[int] = mapped_column(ForeignKey("users.id"), index=True)
+    token_hash: Mapped[str] = mapped_column(String(64), unique=True)
+    created_at: Mapped[Timestamp] = mapped_column(default=utcnow)
+    expires_at: Mapped[dt.datetime | None] = mapped_column(UtcDateTime(), nullable=True)
+    revoked_at: Mapped[dt.datetime | None] = mapped_column(UtcDateTime(), nullable=True)
 
 
 class FeedRow(Base):
@@ -270,7 +292,8 @@ class NotificationRow(Base):
     """One email in the outbox. Status: ``pending`` (to be queued; ``next_attempt_at`` delays a
     retry) → ``queued`` (a ``notifications.send`` is on the broker) → ``sending`` (a worker holds
     it) → ``sent`` | ``failed`` (permanent, or retries exhausted: on the worklist) |
-    ``superseded`` (the reminder moved or closed first) | ``skipped`` (nothing to say)."""
+    ``superseded`` (the reminder moved or closed first) | ``skipped`` (nothing to say) |
+    ``held`` (the patient has no navigator: back to ``pending`` when one is assigned)."""
 
     __tablename__ = "notifications"
     __table_args__ = (
@@ -324,6 +347,8 @@ class WebSessionRow(Base):
     csrf_token: Mapped[str] = mapped_column(String(64))
     created_at: Mapped[Timestamp] = mapped_column(default=utcnow)
     expires_at: Mapped[Timestamp]
+    # The last request seen on this session (written at most once a minute): the idle timeout.
+    last_seen_at: Mapped[dt.datetime | None] = mapped_column(UtcDateTime(), nullable=True)
     revoked_at: Mapped[dt.datetime | None] = mapped_column(UtcDateTime(), nullable=True)
 
 
@@ -344,6 +369,7 @@ class AuditRow(Base):
     patient_id: Mapped[str | None] = mapped_column(String(64))
     detail: Mapped[str | None] = mapped_column(String(500))
     client: Mapped[str | None] = mapped_column(String(64))  # the client's address
+    subject: Mapped[str | None] = mapped_column(String(64))  # the account an account change is about
 
 
 class FhirReviewRow(Base):

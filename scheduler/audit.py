@@ -1,10 +1,10 @@
-"""The audit trail (issue 5): every read of a patient's record and every write, with who, when,
-what and which patient. Rows are written in the same transaction as the write they record, so a
+"""The audit trail: every read of a patient's record and every write, every sign-in and every
+change to an account or token, with who, when, what, which patient or which account (``subject``).
+Rows are written in the same transaction as the write they record, so a
 write is never without its line; ``detail`` names no clinical content (ids and counts only)."""
 
 from __future__ import annotations
 
-import datetime as dt
 from dataclasses import dataclass
 from typing import Any
 
@@ -24,7 +24,18 @@ ACTIONS = (
     "acknowledge_alert",
     "feed_create",
     "feed_revoke",
+    "user_add",
+    "user_disable",
+    "user_enable",
+    "user_unlock",
+    "password_reset",
+    "password_change",
+    "token_create",
+    "token_revoke",
+    "token_rotate",
 )
+THROTTLED = "throttled"  # the detail of a sign-in refused before any password was checked
+UNLOCKING = ("user_unlock", "password_reset")  # start a user's failed sign-in count again
 
 
 @dataclass(frozen=True, slots=True)
@@ -35,7 +46,13 @@ class Actor:
 
 
 def record(
-    session: Session, actor: Actor, action: str, patient_id: str | None = None, detail: str | None = None
+    session: Session,
+    actor: Actor,
+    action: str,
+    patient_id: str | None = None,
+    detail: str | None = None,
+    *,
+    subject: str | None = None,
 ) -> None:
     assert action in ACTIONS, action
     session.add(
@@ -47,6 +64,7 @@ def record(
             patient_id=patient_id,
             detail=(detail or None) and detail[:500],
             client=(actor.client or None) and actor.client[:64],
+            subject=subject,
         )
     )
 
@@ -63,17 +81,7 @@ def trail(session: Session, patient_id: str | None = None, limit: int = 1000) ->
             "patient_id": row.patient_id,
             "detail": row.detail,
             "client": row.client,
+            "subject": row.subject,
         }
         for row in session.scalars(query)
     ]
-
-
-def recent_failures(session: Session, username: str, since: dt.datetime) -> int:
-    """Failed sign-ins of ``username`` since ``since`` (the sign-in rate limit reads the trail)."""
-    return len(
-        session.scalars(
-            select(AuditRow.id).where(
-                AuditRow.action == "sign_in_failed", AuditRow.username == username, AuditRow.at >= since
-            )
-        ).all()
-    )

@@ -55,6 +55,7 @@ def cmd_db(args: argparse.Namespace) -> int:
 def cmd_submit(args: argparse.Namespace) -> int:
     from sqlalchemy.exc import OperationalError, ProgrammingError
 
+    from scheduler import audit
     from scheduler.intake import parse_lines, record_events, unprocessed
     from scheduler.settings import load_settings
     from tasks.app import enqueue_process
@@ -68,12 +69,20 @@ def cmd_submit(args: argparse.Namespace) -> int:
     except UnicodeDecodeError:
         raise StoreError(f"FILE: {args.file} is not UTF-8 text") from None
     sessions = _sessions(settings)
+
+    def audited(session: Session, patient_ids: list[str]) -> None:  # in the transaction that stores
+        for patient_id in patient_ids:
+            audit.record(
+                session, audit.Actor(None, "cli"), "submit_events", patient_id, detail="gistsched submit"
+            )
+
     try:
         result = record_events(
             sessions,
             parse_lines(text.split("\n")),  # JSON Lines: only \n ends a line (not U+2028 inside a string)
             settings.today(),
             lambda pid: enqueue_process(pid, settings),
+            audit=audited,
         )
     except (OperationalError, ProgrammingError) as exc:
         raise _not_ready(exc) from None

@@ -1,9 +1,10 @@
 """Logging for the long-running processes (issue 6): text for people, JSON lines for machines
-(``GIST_LOG_FORMAT=json``), and never an email address.
+(``GIST_LOG_FORMAT=json``), never an email address, and no raw control character.
 
 Log lines carry ids (patient, event, notification) and counts, not names, emails or clinical
 text; the code logs no such thing, but an SMTP server's reply or a driver's error can quote an
-address, so every handler gets :class:`RedactEmails`, which rewrites any address to ``<email>``.
+address, so every handler gets :class:`RedactEmails`, which rewrites any address to ``<email>``
+and escapes control characters (a newline in a username must not forge a second log line).
 The feed token never reaches a log at all (web/app.py's access log redacts the path).
 """
 
@@ -20,6 +21,18 @@ EMAIL = re.compile(r"[A-Za-z0-9._%+\-']+@[A-Za-z0-9.\-]+\.[A-Za-z]{2,}")
 EXTRA_FIELDS = ("patient_id", "event_id", "notification_id", "task")
 
 
+_CONTROL = re.compile(r"[\x00-\x08\x0b-\x1f\x7f-\x9f\u2028\u2029]")
+
+
+def escape_controls(text: str) -> str:
+    """Control characters as ``\\xNN`` / ``\\uNNNN``, so text from a request (a username, a
+    path) cannot forge a log line or move the terminal's cursor. Newlines and tabs of a traceback
+    are kept by :class:`RedactEmails`, which escapes the message only."""
+    return _CONTROL.sub(
+        lambda m: f"\\x{ord(m.group()):02x}" if ord(m.group()) < 0x100 else f"\\u{ord(m.group()):04x}", text
+    )
+
+
 def redact(text: str) -> str:
     return EMAIL.sub("<email>", text)
 
@@ -29,7 +42,7 @@ class RedactEmails(logging.Filter):
 
     def filter(self, record: logging.LogRecord) -> bool:
         message = record.getMessage()
-        cleaned = redact(message)
+        cleaned = escape_controls(redact(message)).replace("\n", "\\n").replace("\r", "\\r")
         if cleaned != message or record.args:
             record.msg, record.args = cleaned, None
         if record.exc_info and record.exc_info[1] is not None:

@@ -24,6 +24,7 @@ from scheduler.domain.notices import first_notice_on
 from scheduler.domain.profile import Profile
 
 OPEN = frozenset({"planned", "due", "overdue"})
+HELD = "held"  # an outbox row of a patient without a navigator: pending again once one is assigned
 INVITING_KINDS = ("advance", "due", "moved")  # patient emails that carry a REQUEST invitation
 
 

@@ -18,7 +18,7 @@ from typing import Any
 from sqlalchemy import insert, select, update
 from sqlalchemy.orm import Session, sessionmaker
 
-from models.rows import AlertRow, EventRow, PatientRow, PatientStateRow, ReminderRow
+from models.rows import AlertRow, EventRow, NotificationRow, PatientRow, PatientStateRow, ReminderRow
 from models.types import utcnow
 from scheduler import outbox
 from scheduler.domain.events import Event, PatientRegisteredData, parse_event
@@ -26,7 +26,7 @@ from scheduler.domain.model import Plan, Reminder
 from scheduler.domain.plan import plan_follow_up
 from scheduler.domain.profile import DEFAULT_PROFILE, Profile
 from scheduler.domain.reconcile import StoredAlert, StoredReminder, reconcile_alerts, reconcile_reminders
-from scheduler.outbox import initial_notice_on
+from scheduler.outbox import HELD, initial_notice_on
 from scheduler.profiles import profile_hash
 
 
@@ -215,12 +215,22 @@ def store_plan(
 def _copy_navigator(session: Session, patient: PatientRow) -> None:
     """The patient moved to another navigator (or got a first one): their reminders and alerts
     carry a copy of ``navigator_id`` (the worklist's index leads with it), rewritten here in the
-    same transaction, so no worklist ever shows a patient to the wrong navigator or to none."""
+    same transaction, so no worklist ever shows a patient to the wrong navigator or to none. The
+    notices held while the patient had no navigator are released to be sent."""
     for row in (ReminderRow, AlertRow):
         session.execute(
             update(row)
             .where(row.patient_id == patient.patient_id)
             .values(navigator_id=patient.navigator_id)
+            .execution_options(synchronize_session=False)
+        )
+    if patient.navigator_id is not None:
+        session.execute(
+            update(NotificationRow)
+            .where(NotificationRow.patient_id == patient.patient_id, NotificationRow.status == HELD)
+            .values(
+                status="pending", navigator_id=patient.navigator_id, next_attempt_at=None, updated_at=utcnow()
+            )
             .execution_options(synchronize_session=False)
         )
 

@@ -51,7 +51,7 @@ from scheduler.clock_jobs import rowcount
 from scheduler.domain.notices import lead_days
 from scheduler.domain.profile import DEFAULT_PROFILE, Profile
 from scheduler.failures import is_transient
-from scheduler.outbox import OPEN
+from scheduler.outbox import HELD, OPEN
 from scheduler.settings import Settings
 
 DIGEST_DAYS_AHEAD = 7
@@ -87,7 +87,8 @@ def send_notification(
     profile: Profile = DEFAULT_PROFILE,
 ) -> str:
     """Send one outbox row if it is still to be sent; returns its final status for this attempt
-    (``sent``, ``pending`` for a retry, ``failed``, ``superseded``, ``skipped``) or ``not-claimed``."""
+    (``sent``, ``pending`` for a retry, ``failed``, ``superseded``, ``skipped``, ``held`` for a
+    patient without a navigator) or ``not-claimed``."""
     now = now or utcnow()
     with sessions.begin() as session:
         claimed = rowcount(
@@ -234,6 +235,8 @@ def compose(
         return Compose(status="superseded", detail=f"the reminder is {reminder.status}")
     elif reminder.due_on != row.due_on:
         return Compose(status="superseded", detail="the date moved; the new date is told separately")
+    if patient.navigator_id is None:  # not registered (or unassigned): nobody vouches for the address
+        return Compose(status=HELD, detail="held until the patient is assigned a navigator")
     envelope_to = _recipients(session, row, patient)
     if isinstance(envelope_to, Compose):
         return envelope_to

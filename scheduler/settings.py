@@ -8,6 +8,7 @@ Defaults give the embedded mode — a SQLite file and a broker that needs no ser
 from __future__ import annotations
 
 import datetime as dt
+import ipaddress
 from functools import cached_property
 from pathlib import Path
 from typing import Literal
@@ -54,6 +55,13 @@ class Settings(BaseSettings):
     # (scheduler/profiles.py); loaded and checked once, when the settings are.
     profile: str = "esmo2022-seed"
     _loaded_profile: LoadedProfile | None = PrivateAttr(default=None)
+    # Access (docs/security.md). A dashboard session ends after this long without a request, and
+    # in any case SESSION_LIFETIME (12 h) after sign-in.
+    session_idle_minutes: float = Field(default=30.0, gt=0, le=24 * 60)
+    # GET /metrics answers the client addresses or networks listed here (comma-separated), and any
+    # client that sends ``Authorization: Bearer <GIST_METRICS_TOKEN>``; everyone else gets 403.
+    metrics_allow: str = "127.0.0.1,::1"
+    metrics_token: str | None = Field(default=None, min_length=16)
 
     @model_validator(mode="after")
     def _refuse_unsafe_production_defaults(self) -> Settings:
@@ -73,6 +81,11 @@ class Settings(BaseSettings):
                 raise ValueError("GIST_DATABASE_URL: SQLite is for development; use PostgreSQL in production")
             if self.as_of is not None:
                 raise ValueError("GIST_AS_OF pins the date for demos and tests; unset it in production")
+            if not self.base_url.startswith("https://"):
+                raise ValueError(
+                    "GIST_BASE_URL: must start with https:// when GIST_ENV=production "
+                    "(feed URLs carry a token and session cookies must be Secure)"
+                )
         ZoneInfo(self.clinic_timezone)  # fails early on a bad zone name
         if not self.base_url.startswith(("http://", "https://")):
             raise ValueError("GIST_BASE_URL: must start with http:// or https://")
@@ -80,6 +93,7 @@ class Settings(BaseSettings):
             self._loaded_profile = load_profile(self.profile)
         except ProfileError as exc:
             raise ValueError(f"GIST_PROFILE: {exc}") from None
+        _ = self.metrics_networks  # fails early on a bad GIST_METRICS_ALLOW entry
         return self
 
     @property
@@ -87,6 +101,21 @@ class Settings(BaseSettings):
         """The profile ``GIST_PROFILE`` names, as loaded when these settings were."""
         assert self._loaded_profile is not None  # set by the validator
         return self._loaded_profile
+
+    @cached_property
+    def metrics_networks(self) -> tuple[ipaddress.IPv4Network | ipaddress.IPv6Network, ...]:
+        """``metrics_allow`` parsed: addresses become one-address networks."""
+        networks = []
+        for entry in (part.strip() for part in self.metrics_allow.split(",")):
+            if not entry:
+                continue
+            try:
+                networks.append(ipaddress.ip_network(entry, strict=False))
+            except ValueError:
+                raise ValueError(
+                    f"GIST_METRICS_ALLOW: {entry!r} is not an IP address or network (e.g. 10.0.0.0/8)"
+                ) from None
+        return tuple(networks)
 
     @cached_property
     def resolved_database_url(self) -> str:

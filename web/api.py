@@ -1,10 +1,13 @@
-"""The JSON API (event-contract.md §4; issue 5). Every route needs ``Authorization: Bearer``;
-a navigator sees only their own patients (another's answers 404, like one that does not exist)."""
+"""The JSON API (event-contract.md §4). Every route needs ``Authorization: Bearer``; a navigator
+sees only their own patients (another's answers 404, like one that does not exist). Registering a
+patient (``patient_registered``: its navigator and contact details) is for admins and integration
+accounts; anyone else gets 403 and nothing is stored (scheduler/access.py)."""
 
 from __future__ import annotations
 
+import datetime as dt
 import json
-from typing import Annotated, Any
+from typing import Annotated, Any, get_args
 
 from fastapi import APIRouter, HTTPException, Path, Query, Request
 from fastapi.responses import JSONResponse
@@ -12,15 +15,19 @@ from pydantic import BaseModel, Field
 from sqlalchemy.orm import Session
 
 from scheduler import audit
-from scheduler.access import Principal, may_see, write_gate
+from scheduler.access import Principal, may_see, registration_refused, write_gate
+from scheduler.domain.events import EventError, parse_event
+from scheduler.domain.model import ReminderKind
 from scheduler.feeds import create_feed
 from scheduler.intake import record_events
 from scheduler.records import AcknowledgeError, acknowledge_alert, read_plan, read_record
+from scheduler.unassigned import unassigned_patients
 from scheduler.worklist import DEFAULT_DAYS, DEFAULT_ITEMS, MAX_ITEMS, worklist
 from web.deps import MAX_ID, ApiPrincipal, client_of, sessions_of, settings_of
 
 MAX_BODY_BYTES = 5 * 1024 * 1024  # a big batch of events is ~1 KB each
 MAX_EVENTS = 5000
+REMINDER_KINDS: tuple[str, ...] = get_args(ReminderKind)  # the worklist's ?kind= values
 
 router = APIRouter(prefix="/api", tags=["api"])
 
@@ -44,7 +51,10 @@ class CreatedFeed(BaseModel):
     "/events",
     status_code=202,
     response_model=SubmitResult,
-    responses={422: {"model": SubmitResult, "description": "invalid events: nothing was stored"}},
+    responses={
+        403: {"description": "a patient_registered from an account that may not register patients"},
+        422: {"model": SubmitResult, "description": "invalid events: nothing was stored"},
+    },
     summary="submit one event or a list of events",
     openapi_extra={
         "requestBody": {
@@ -78,6 +88,9 @@ async def post_events(request: Request, principal: ApiPrincipal) -> JSONResponse
         return _rejected([{"line": 1, "error": "body: an event or a non-empty list of events"}])
     if len(objs) > MAX_EVENTS:
         return _rejected([{"line": 1, "error": f"body: at most {MAX_EVENTS} events per request"}])
+    refused = registration_refused(principal, objs)
+    if refused is not None and all(_is_valid(obj, settings_of(request).today()) for obj in objs):
+        raise HTTPException(403, refused)  # an invalid body is a 422 naming its fields, below
     settings, sessions, client = settings_of(request), sessions_of(request), client_of(request)
     from tasks.app import enqueue_process
 
@@ -97,6 +110,14 @@ async def post_events(request: Request, principal: ApiPrincipal) -> JSONResponse
     if result.rejected:
         return _rejected(result.to_json()["rejected"])
     return JSONResponse(result.to_json(), status_code=202)
+
+
+def _is_valid(obj: object, today: dt.date) -> bool:
+    try:
+        parse_event(obj, received_on=today)
+    except EventError:
+        return False
+    return True
 
 
 def _rejected(rejected: list[dict[str, Any]]) -> JSONResponse:
@@ -127,13 +148,17 @@ def get_record(patient_id: str, request: Request, principal: ApiPrincipal) -> di
 def get_worklist(
     request: Request,
     principal: ApiPrincipal,
-    kind: Annotated[str | None, Query(max_length=32)] = None,
+    kind: Annotated[
+        str | None, Query(max_length=32, description="a reminder kind (ct, mri, lab_lft …)")
+    ] = None,
     severity: Annotated[str | None, Query(pattern="^(info|warning|critical)$")] = None,
     days: Annotated[int, Query(ge=0, le=366)] = DEFAULT_DAYS,
     limit: Annotated[
         int, Query(ge=1, le=MAX_ITEMS, description="items per section; `counts` are always complete")
     ] = DEFAULT_ITEMS,
 ) -> JSONResponse:
+    if kind is not None and kind not in REMINDER_KINDS:
+        raise HTTPException(422, f"kind: {kind!r} is not a reminder kind; one of {', '.join(REMINDER_KINDS)}")
     sessions = sessions_of(request)
     with sessions.begin() as session:
         result = worklist(
@@ -180,6 +205,22 @@ def post_feed(patient_id: str, request: Request, principal: ApiPrincipal) -> Cre
             session, principal.actor(client_of(request)), "feed_create", patient_id, detail=created.id
         )
     return CreatedFeed(id=created.id, url=created.url)
+
+
+@router.get("/unassigned", summary="patients with events but no navigator yet (admins)")
+def get_unassigned(
+    request: Request,
+    principal: ApiPrincipal,
+    limit: Annotated[int, Query(ge=1, le=MAX_ITEMS)] = DEFAULT_ITEMS,
+) -> dict[str, Any]:
+    """Patients whose events arrived before a registration assigned them a navigator: their plan is
+    computed but no email goes out for them until an admin or integration registers them."""
+    if principal.role != "admin":
+        raise HTTPException(403, "the unassigned queue is for admins")
+    with sessions_of(request).begin() as session:
+        found = unassigned_patients(session, limit)
+        audit.record(session, principal.actor(client_of(request)), "read_worklist", detail="unassigned")
+    return found
 
 
 @router.get("/audit", summary="the audit trail (admins)")

@@ -10,6 +10,8 @@ feed whose reminders did not change is rendered once a day at most.
 
 from __future__ import annotations
 
+import hmac
+import ipaddress
 import logging
 import re
 import threading
@@ -105,7 +107,13 @@ def create_app(settings: Settings | None = None, sessions: sessionmaker[Session]
         return JSONResponse({"status": "ok" if healthy else "unavailable", **checks}, 200 if healthy else 503)
 
     @app.get("/metrics", include_in_schema=False)
-    def metrics() -> Response:
+    def metrics(request: Request) -> Response:
+        if not metrics_allowed(settings, request):
+            return PlainTextResponse(
+                "Forbidden: /metrics answers the addresses in GIST_METRICS_ALLOW, "
+                "or a Bearer GIST_METRICS_TOKEN",
+                status_code=403,
+            )
         return Response(render_metrics(settings, sessions), media_type=METRICS_CONTENT_TYPE)
 
     @app.get("/feeds/{token}.ics", include_in_schema=False)
@@ -134,6 +142,22 @@ def create_app(settings: Settings | None = None, sessions: sessionmaker[Session]
         return PlainTextResponse("Not found", status_code=404)
 
     return app
+
+
+def metrics_allowed(settings: Settings, request: Request) -> bool:
+    """The client's address is in ``metrics_allow``, or it sends ``Bearer <metrics_token>``."""
+    if settings.metrics_token:
+        scheme, _, token = request.headers.get("authorization", "").partition(" ")
+        if scheme.lower() == "bearer" and hmac.compare_digest(
+            token.strip().encode(), settings.metrics_token.encode()
+        ):
+            return True
+    host = request.client.host if request.client else ""
+    try:
+        address = ipaddress.ip_address(host)
+    except ValueError:
+        return False
+    return any(address in network for network in settings.metrics_networks)
 
 
 def _etags(header: str | None) -> set[str]:

@@ -32,7 +32,7 @@ from jinja2 import Environment, FileSystemLoader, StrictUndefined
 from sqlalchemy.orm import Session
 from starlette.concurrency import run_in_threadpool
 
-from models.rows import AlertRow
+from models.rows import AlertRow, UserRow
 from notifications.labels import label, missed_text
 from scheduler import audit
 from scheduler.access import (
@@ -49,6 +49,9 @@ from scheduler.domain.events import EventError, parse_event
 from scheduler.feeds import create_feed
 from scheduler.intake import record_events
 from scheduler.records import AcknowledgeError, acknowledge_alert, read_record
+from scheduler.tokens import verify_password
+from scheduler.unassigned import unassigned_patients
+from scheduler.users import MIN_PASSWORD_CHARS, UserError, change_password
 from scheduler.worklist import MAX_ITEMS, worklist
 from web.deps import COOKIE, MAX_ID, client_of, sessions_of, settings_of, web_session
 from web.forms import (
@@ -74,6 +77,7 @@ FLASHES = {
     "saved": "Saved; the plan updates in a few seconds.",
     "acknowledged": "Alert acknowledged.",
     "signed_out": "You are signed out.",
+    "password_changed": "Your password is changed.",
 }
 
 templates = Jinja2Templates(
@@ -150,6 +154,20 @@ def _render(
     return response
 
 
+PASSWORD_PAGE = "/account/password"
+
+
+def _signed_in(request: Request) -> tuple[WebSession | None, Response | None]:
+    """The session of a page request, or where to send the browser instead: the sign-in page, or
+    the change-password page while a password reset is pending."""
+    ws = web_session(request)
+    if ws is None:
+        return None, _to_login(request)
+    if ws.must_change_password:
+        return None, RedirectResponse(PASSWORD_PAGE, status_code=303)
+    return ws, None
+
+
 def _forbidden(request: Request, ws: WebSession | None, why: str) -> Response:
     return _render(request, "error.html", {"title": "Not allowed", "message": why}, ws=ws, status_code=403)
 
@@ -214,7 +232,7 @@ async def login(request: Request) -> Response:
             {"next": target, "username": username.strip()[:64], "error": str(exc)},
             status_code=429 if exc.is_rate_limited else 401,
         )
-    response = RedirectResponse(target, status_code=303)
+    response = RedirectResponse(PASSWORD_PAGE if signed.must_change_password else target, status_code=303)
     response.set_cookie(
         COOKIE,
         signed.cookie,
@@ -248,9 +266,10 @@ async def logout(request: Request) -> Response:
 
 @router.get("/")
 def worklist_page(request: Request, kind: str = "", severity: str = "", more: str = "") -> Response:
-    ws = web_session(request)
+    ws, elsewhere = _signed_in(request)
     if ws is None:
-        return _to_login(request)
+        assert elsewhere is not None
+        return elsewhere
     kind = kind if kind in KIND_NAMES else ""
     severity = severity if severity in SEVERITIES else ""
     limit = MAX_ITEMS if more == "1" else PAGE_ITEMS
@@ -399,17 +418,19 @@ def _patient_page(
 
 @router.get("/patients/{patient_id}")
 def patient_page(request: Request, patient_id: str) -> Response:
-    ws = web_session(request)
+    ws, elsewhere = _signed_in(request)
     if ws is None:
-        return _to_login(request)
+        assert elsewhere is not None
+        return elsewhere
     return _patient_page(request, ws, patient_id)
 
 
 @router.get("/patients/{patient_id}/print")
 def print_page(request: Request, patient_id: str) -> Response:
-    ws = web_session(request)
+    ws, elsewhere = _signed_in(request)
     if ws is None:
-        return _to_login(request)
+        assert elsewhere is not None
+        return elsewhere
     record = read_record(sessions_of(request), ws.principal, patient_id, client_of(request))
     if record is None:
         return _not_found(request, ws)
@@ -422,6 +443,8 @@ def _guard(request: Request, form: Form, back: str) -> tuple[WebSession | None, 
     ws = web_session(request)
     if ws is None:
         return None, _to_login(request, back)
+    if ws.must_change_password:
+        return None, RedirectResponse(PASSWORD_PAGE, status_code=303)
     if not _csrf_ok(ws, form):
         return None, _forbidden(
             request, ws, "The form was out of date or incomplete. Go back, reload the page and try again."
@@ -545,3 +568,73 @@ def _acknowledge(request: Request, alert_id: int, form: Form) -> Response:
         return _not_found(request, ws, "alert")
     default = f"/patients/{quote(patient_id, safe='')}"
     return _redirect(request, safe_next(form.get("next"), default), "acknowledged")
+
+
+# ---- account ------------------------------------------------------------------------------------------
+
+
+@router.get(PASSWORD_PAGE)
+def password_page(request: Request) -> Response:
+    ws = web_session(request)
+    if ws is None:
+        return _to_login(request)
+    return _password_form(request, ws)
+
+
+def _password_form(
+    request: Request, ws: WebSession, error: str | None = None, status_code: int = 200
+) -> Response:
+    context = {
+        "active": "password",
+        "forced": ws.must_change_password,
+        "error": error,
+        "min_chars": MIN_PASSWORD_CHARS,
+    }
+    return _render(request, "password.html", context, ws=ws, status_code=status_code)
+
+
+@router.post(PASSWORD_PAGE)
+async def post_password(request: Request) -> Response:
+    form = await _form(request)
+    return await run_in_threadpool(_change_password, request, form)
+
+
+def _change_password(request: Request, form: Form) -> Response:
+    ws = web_session(request)
+    if ws is None:
+        return _to_login(request, PASSWORD_PAGE)
+    if not _csrf_ok(ws, form):
+        return _forbidden(request, ws, "The form was out of date. Go back, reload the page and try again.")
+    current, new = form.get("current_password", ""), form.get("new_password", "")
+    sessions = sessions_of(request)
+    with sessions() as session:
+        user = session.get_one(UserRow, ws.principal.user_id)
+        is_current = verify_password(current, user.password_hash) and bool(current)
+    if not is_current:
+        return _password_form(request, ws, "The current password is wrong.", 422)
+    if new != form.get("confirm_password", ""):
+        return _password_form(request, ws, "The two new passwords differ.", 422)
+    if new == current:
+        return _password_form(request, ws, "Choose a password different from the current one.", 422)
+    try:
+        change_password(sessions, ws.principal.user_id, new, ws.principal.actor(client_of(request)))
+    except UserError as exc:
+        return _password_form(request, ws, f"The new password needs {exc.problem}.", 422)
+    return _redirect(request, "/", "password_changed")
+
+
+# ---- admins -------------------------------------------------------------------------------------------
+
+
+@router.get("/unassigned")
+def unassigned_page(request: Request) -> Response:
+    ws, elsewhere = _signed_in(request)
+    if ws is None:
+        assert elsewhere is not None
+        return elsewhere
+    if ws.principal.role != "admin":
+        return _forbidden(request, ws, "The unassigned queue is for admins.")
+    with sessions_of(request).begin() as session:
+        found = unassigned_patients(session, MAX_ITEMS)
+        audit.record(session, ws.principal.actor(client_of(request)), "read_worklist", detail="unassigned")
+    return _render(request, "unassigned.html", {"active": "unassigned", "found": found}, ws=ws)

@@ -2,12 +2,13 @@
 
 from __future__ import annotations
 
+import datetime as dt
 from typing import Annotated
 
 from fastapi import Depends, HTTPException, Request
 from sqlalchemy.orm import Session, sessionmaker
 
-from scheduler.access import Principal, WebSession, principal_for_session, principal_for_token
+from scheduler.access import Principal, WebSession, principal_for_session, principal_for_token, touch_session
 from scheduler.settings import Settings
 
 COOKIE = "gist_session"
@@ -45,12 +46,17 @@ def api_principal(request: Request) -> Principal:
 
 
 def web_session(request: Request) -> WebSession | None:
-    """The signed-in dashboard session of the cookie, or None."""
+    """The signed-in dashboard session of the cookie, or None (none, revoked, past its absolute
+    expiry, or idle longer than ``session_idle_minutes``). A live session is marked as used."""
     cookie = request.cookies.get(COOKIE)
     if not cookie:
         return None
-    with sessions_of(request)() as session:
-        return principal_for_session(session, cookie)
+    idle = dt.timedelta(minutes=settings_of(request).session_idle_minutes)
+    with sessions_of(request).begin() as session:
+        found = principal_for_session(session, cookie, idle=idle)
+        if found is not None:
+            touch_session(session, found)
+        return found
 
 
 ApiPrincipal = Annotated[Principal, Depends(api_principal)]

@@ -149,6 +149,13 @@ class Case:
         self._derived.clear()
         for kind in kinds_done_by(event):
             self.last_done[kind] = day
+        if isinstance(data, ev.TherapyStartedData | ev.TherapyStoppedData | ev.DoseChangedData):
+            self._apply_therapy(day, data)
+        else:
+            self._apply_finding(day, data)
+
+    def _apply_finding(self, day: dt.date, data: ev.EventData) -> None:
+        """What was found or done to the tumour, and the results that follow it."""
         if isinstance(data, ev.DiagnosisData):
             self.diagnoses.append((day, data))
             if data.metastatic:
@@ -180,22 +187,26 @@ class Case:
                 self.eus_growth_on = day
         elif isinstance(data, ev.LabResultData):
             self.labs[data.test] = LabValue(day, data.value, data.uln)
-        elif isinstance(data, ev.TherapyStoppedData):
-            course = self.running_course(data.drug)
-            if course is not None:  # a stop with no running course is ignored (§1)
-                course.stop, course.stop_reason = day, data.reason
-                course.labs_at_stop = dict(self.labs)
-        elif isinstance(data, ev.TherapyStartedData):
-            self._start(day, data)
-        elif isinstance(data, ev.DoseChangedData):
-            course = self.running_course(data.drug)
-            if course is not None:
-                course.dose_mg = data.dose_mg
-                course.doses.append((day, data.dose_mg))
         elif isinstance(data, ev.MdtReviewData):
             self.mdt_reviews.append((day, data.outcome))
         elif isinstance(data, ev.FollowUpEndedData):
             self.ended_on = self.ended_on or day
+
+    def _apply_therapy(
+        self, day: dt.date, data: ev.TherapyStartedData | ev.TherapyStoppedData | ev.DoseChangedData
+    ) -> None:
+        if isinstance(data, ev.TherapyStartedData):
+            self._start(day, data)
+            return
+        course = self.running_course(data.drug)
+        if course is None:
+            return  # a stop or dose change with no running course of the drug is ignored (§1)
+        if isinstance(data, ev.TherapyStoppedData):
+            course.stop, course.stop_reason = day, data.reason
+            course.labs_at_stop = dict(self.labs)
+        else:
+            course.dose_mg = data.dose_mg
+            course.doses.append((day, data.dose_mg))
 
     def _become_advanced(self, day: dt.date) -> None:
         if self.advanced_since is not None:
@@ -421,7 +432,9 @@ class Case:
     def tki_ran_before(self, day: dt.date, lookback_days: int) -> bool:
         """§7 advanced.resume_after_surgery: a TKI running at some time in the days before ``day``."""
         since = add_days(day, -lookback_days)
-        return any(c.drug in TKIS and c.start < day and (c.stop is None or c.stop >= since) for c in self.courses)
+        return any(
+            c.drug in TKIS and c.start < day and (c.stop is None or c.stop >= since) for c in self.courses
+        )
 
     # ---- progression --------------------------------------------------------------------------
 

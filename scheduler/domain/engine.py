@@ -37,11 +37,14 @@ class _RuleState:
         self.open_oneoffs: list[OneOff] = []
         self.episodes: dict[str, dt.date] = {}
 
+
 _LAB_KINDS = frozenset({"lab_lft", "lab_cbc", "lab_tsh"})
 
 
 class Engine:
-    def __init__(self, case: Case, profile: Profile, rules: Sequence[SeriesRule], every_day: bool = False) -> None:
+    def __init__(
+        self, case: Case, profile: Profile, rules: Sequence[SeriesRule], every_day: bool = False
+    ) -> None:
         self.case = case
         self.profile = profile
         self.rules = rules
@@ -141,7 +144,10 @@ class Engine:
     def _covering_review(self, review: OneOff) -> bool:
         """Another open review of the same kind, due no later, covers this one (v4 readings)."""
         return any(
-            other.kind == review.kind and other.is_open and other.item.is_open and other.item.due <= review.item.due
+            other.kind == review.kind
+            and other.is_open
+            and other.item.is_open
+            and other.item.due <= review.item.due
             for other in self._oneoffs.values()
         )
 
@@ -181,10 +187,10 @@ class Engine:
         for kind, results in by_kind.items():
             candidates = []
             for series in self._unsettled.get(kind, ()):
-                event = next((e for e in results if series.accepts(e)), None)
-                item = series.candidate(day) if event is not None else None
-                if event is not None and item is not None:
-                    candidates.append((item.due, series.rule, series.key(item), series, item, event))
+                accepted = next((e for e in results if series.accepts(e)), None)
+                item = series.candidate(day) if accepted is not None else None
+                if accepted is not None and item is not None:
+                    candidates.append((item.due, series.rule, series.key(item), series, item, accepted))
             candidates.sort(key=lambda c: c[:3])  # earliest due date, then rule id, then key (§9)
             if kind != "mdt_review":
                 candidates = candidates[:1]  # one item per kind a day; one MDT review covers all
@@ -192,8 +198,9 @@ class Engine:
                 series.fulfil(item, day, event.event_id)
 
     def _settle(self) -> None:
+        """After the day's fulfilment: series closed today cancel what is still open in them."""
         for kind, series_of_kind in self._unsettled.items():
-            for series in [s for s in series_of_kind if not s.is_open]:
-                series.settle()
-                series_of_kind.remove(series)
-            self._unsettled[kind] = series_of_kind
+            if any(not s.is_open for s in series_of_kind):
+                for series in [s for s in series_of_kind if not s.is_open]:
+                    series.settle()
+                    series_of_kind.remove(series)

@@ -96,7 +96,9 @@ def assess_alerts(case: Case, profile: Profile, as_of: dt.date) -> tuple[Alert, 
         finding = rule.condition(case, profile, as_of)
         if finding is not None:
             message = rule.message(finding, profile)
-            alerts.append(Alert(rule.code, finding.severity, message, rule.id, finding.citation or rule.citation))
+            alerts.append(
+                Alert(rule.code, finding.severity, message, rule.id, finding.citation or rule.citation)
+            )
     alerts.sort(key=lambda a: (-SEVERITY_RANK[a.severity], a.rule, a.code))
     return tuple(alerts)
 
@@ -104,7 +106,9 @@ def assess_alerts(case: Case, profile: Profile, as_of: dt.date) -> tuple[Alert, 
 # ---- listing ------------------------------------------------------------------------------------
 
 
-def list_series(series: Series, as_of: dt.date, horizon: dt.date, last_done: dt.date | None) -> list[Reminder]:
+def list_series(
+    series: Series, as_of: dt.date, horizon: dt.date, last_done: dt.date | None
+) -> list[Reminder]:
     """A series' items as reminders with their status at ``as_of`` (§0, §9).
 
     * An item replaced by another series (suspended) is not listed.
@@ -129,7 +133,11 @@ def list_series(series: Series, as_of: dt.date, horizon: dt.date, last_done: dt.
             run_start, run_length = None, 0
             continue
         following = items[index + 1] if index + 1 < len(items) else None
-        if following is not None and following.due <= judged_on and item.is_missed_by(judged_on, following.due):
+        if (
+            following is not None
+            and following.due <= judged_on
+            and item.is_missed_by(judged_on, following.due)
+        ):
             item.supersede(following.due)
         status, cancelled_on = _status(series, item, as_of)
         if status == "cancelled" and cancelled_on is not None and item.due > cancelled_on:

@@ -278,6 +278,8 @@ class Fixed(Series):
         self._dues = dues
         self._next_due: dt.date | None = next(dues, None)
         self._windows = windows
+        self._reach = max(windows[0], windows[1])  # how far from its due date an item is eligible
+        self._first_eligible = 0  # items before it are past their windows (replay days only increase)
         self._suspensions: list[tuple[dt.date, dt.date | None]] = []
 
     def _generate_through(self, until: dt.date) -> None:
@@ -287,7 +289,7 @@ class Fixed(Series):
             previous = self.items[-1].due if self.items else None
             window = self._window(due, previous)
             item = Item(len(self.items) + 1, due, window, window, add_days(due, window))
-            item.suspended = self._is_suspended(due)
+            item.suspended = bool(self._suspensions) and self._is_suspended(due)
             self.items.append(item)
 
     def _window(self, due: dt.date, previous: dt.date | None) -> int:
@@ -301,7 +303,20 @@ class Fixed(Series):
         return short if gap <= max_gap else long_
 
     def catch_up(self, day: dt.date) -> None:
-        self._generate_through(add_days(day, max(self._windows[0], self._windows[1])))
+        self._generate_through(add_days(day, self._reach))
+
+    def candidate(self, day: dt.date) -> Item | None:
+        """The earliest open item eligible on ``day``: from due - window to due + window (§8)."""
+        self.catch_up(day)
+        items = self.items
+        while self._first_eligible < len(items) and (day - items[self._first_eligible].due).days > self._reach:
+            self._first_eligible += 1
+        for item in items[self._first_eligible :]:
+            if (item.due - day).days > self._reach:
+                break
+            if item.is_open and not item.suspended and item.is_eligible(day):
+                return item
+        return None
 
     # -- replacement by another series (regorafenib's weekly liver tests replace the regular ones)
 

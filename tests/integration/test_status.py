@@ -36,7 +36,8 @@ def test_status_and_metrics_agree(db: Database, tmp_path: Path) -> None:
     assert status["oldest_unprocessed_age_seconds"] >= 0
     assert status["reminders"]["overdue"] >= 1
     settings = Settings(env="test", database_url=db.url, data_dir=tmp_path, as_of=AS_OF)
-    with TestClient(create_app(settings, db.sessions)) as client:
+    # /metrics answers the loopback address by default (GIST_METRICS_ALLOW; tests/unit/test_metrics_access.py)
+    with TestClient(create_app(settings, db.sessions), client=("127.0.0.1", 50000)) as client:
         response = client.get("/metrics")
     assert response.status_code == 200
     samples = {

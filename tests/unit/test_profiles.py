@@ -38,10 +38,10 @@ def test_the_default_is_the_built_in_seed_profile() -> None:
 
 
 def test_a_file_overrides_fields_and_gets_a_name_and_hash_of_its_own(tmp_path: Path) -> None:
-    unnamed = load_profile(str(write(tmp_path / "site-b.json", {"weekly_liver_days": 10})))
-    assert unnamed.profile.weekly_liver_days == 10
+    unnamed = load_profile(str(write(tmp_path / "site-b.json", {"resume_review_due_days": 10})))
+    assert unnamed.profile.resume_review_due_days == 10
     assert unnamed.name == "esmo2022-seed+site-b"
-    named = load_profile(str(write(tmp_path / "p.json", {"name": "site-b-2026", "weekly_liver_days": 10})))
+    named = load_profile(str(write(tmp_path / "p.json", {"name": "site-b-2026", "oneoff_due_days": 10})))
     assert named.name == "site-b-2026"
     assert len({unnamed.digest, named.digest, profile_hash(DEFAULT_PROFILE)}) == 3
     active = Settings(env="test", profile=str(tmp_path / "p.json")).active_profile
@@ -71,7 +71,7 @@ BAD_FILES = [
     ("not-json", "{weekly", "not valid JSON"),
     ("not-an-object", [1, 2], "JSON object"),
     ("unknown-field", {"weekly_liver_dayz": 7}, "weekly_liver_dayz"),
-    ("bad-value", {"weekly_liver_days": "seven"}, "weekly_liver_days"),
+    ("bad-value", {"resume_review_due_days": "seven"}, "resume_review_due_days"),
     ("out-of-range", {"horizon_months": 0}, "horizon_months"),
     ("schedule", {"surveillance": {}}, "surveillance"),
     ("bad-name", {"name": ""}, "name"),
@@ -108,7 +108,7 @@ def env_with(tmp_path: Path, **extra: str) -> dict[str, str]:
 
 @pytest.mark.parametrize("command", ["worker", "clock", "serve", "run"])
 def test_the_services_refuse_to_start_with_a_bad_profile(tmp_path: Path, command: str) -> None:
-    path = write(tmp_path / "profile.json", {"weekly_liver_days": -1})
+    path = write(tmp_path / "profile.json", {"resume_review_due_days": -1})
     result = subprocess.run(
         [*COMMAND, command], env=env_with(tmp_path, GIST_PROFILE=str(path)), capture_output=True, text=True,
         timeout=60, check=False,
@@ -118,7 +118,7 @@ def test_the_services_refuse_to_start_with_a_bad_profile(tmp_path: Path, command
     lines = result.stderr.strip().splitlines()
     assert len(lines) == 1, lines
     assert lines[0].startswith("GIST_PROFILE: ")
-    assert "weekly_liver_days" in lines[0]
+    assert "resume_review_due_days" in lines[0]
     assert not (tmp_path / "var").exists()  # refused before anything was created
 
 

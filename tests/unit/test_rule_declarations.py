@@ -44,7 +44,9 @@ def every_day_plan(events: list[Event], as_of: dt.date) -> dict[str, object]:
 
 @settings(max_examples=300, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 @given(histories_with_as_of())
-def test_declared_triggers_give_the_plan_of_evaluating_every_day(history: tuple[list[Event], dt.date]) -> None:
+def test_declared_triggers_give_the_plan_of_evaluating_every_day(
+    history: tuple[list[Event], dt.date],
+) -> None:
     events, as_of = history
     assert plan_follow_up(events, as_of).to_json() == every_day_plan(events, as_of)
 
@@ -55,7 +57,9 @@ def test_declared_triggers_hold_on_the_synthetic_cohort() -> None:
         for as_of in (dt.date(2019, 6, 30), dt.date(2023, 2, 28), dt.date(2026, 11, 27)):
             if min(e.occurred_on for e in events) > as_of:
                 continue
-            assert plan_follow_up(events, as_of).to_json() == every_day_plan(events, as_of), events[0].patient_id
+            assert plan_follow_up(events, as_of).to_json() == every_day_plan(events, as_of), events[
+                0
+            ].patient_id
 
 
 def test_declared_triggers_hold_on_the_example_cohort() -> None:
@@ -105,7 +109,7 @@ def test_every_citation_names_sources_of_section_13() -> None:
     citations |= {r.citation for r in RULES.values()}
     for citation in citations:
         for part in citation.split("; "):
-            if part.startswith(SEED_SUMMARY) or part.startswith("no primary source found"):
+            if part.startswith((SEED_SUMMARY, "no primary source found")):
                 continue
             first_word = re.split(r"[ ,(]", part)[0]
             assert first_word in sources, f"{part!r}: {first_word} is not a source of §13"
@@ -124,7 +128,9 @@ def test_seed_only_schedules_cite_the_seed_and_say_so() -> None:
 
 @pytest.mark.parametrize("rule", SERIES_RULES, ids=lambda r: f"{r.id}:{'/'.join(r.kinds)}")
 def test_each_reminder_rule_is_complete(rule: object) -> None:
-    assert rule.id and rule.triggers and rule.citation  # type: ignore[attr-defined]
+    assert rule.id
+    assert rule.triggers
+    assert rule.citation
     assert set(rule.kinds) <= CONTRACT_KINDS  # type: ignore[attr-defined]
     assert render(rule.message, DEFAULT_PROFILE)  # type: ignore[attr-defined]
 
@@ -134,7 +140,7 @@ def test_each_alert_rule_renders_its_messages(rule: object) -> None:
     for template in rule.messages.values():  # type: ignore[attr-defined]
         names = set(re.findall(r"{(\w+)", template))
         profile_names = {n for n in names if hasattr(DEFAULT_PROFILE, n)}
-        assert render(template, DEFAULT_PROFILE, {n: "X" for n in names - profile_names})
+        assert render(template, DEFAULT_PROFILE, dict.fromkeys(names - profile_names, "X"))
 
 
 def test_thresholds_come_from_the_profile_and_so_do_the_messages() -> None:

@@ -61,9 +61,11 @@ class TestMissedLiverTestsOnRegorafenib:
         for r in p.reminders:
             shape = r.to_json()
             if r.status in ("planned", "due", "overdue"):
-                assert "overdue_since" in shape and "missed" in shape
+                assert "overdue_since" in shape
+                assert "missed" in shape
             else:
-                assert "overdue_since" not in shape and "missed" not in shape
+                assert "overdue_since" not in shape
+                assert "missed" not in shape
 
 
 class TestMissedSurveillanceCt:
@@ -140,7 +142,9 @@ class TestRegorafenibHeldForHepatotoxicity:
         assert alert(p, "hepatotoxicity") is None
 
     def test_a_stop_with_normal_values_ends_the_monitoring(self) -> None:
-        h = regorafenib_patient().add("therapy_stopped", "2026-02-03", drug="regorafenib", reason="progression")
+        h = regorafenib_patient().add(
+            "therapy_stopped", "2026-02-03", drug="regorafenib", reason="progression"
+        )
         p = plan(h, "2026-02-20")
         assert open_reminders(p, rule="monitoring.regorafenib_liver") == []
         assert alert(p, "hepatotoxicity") is None
@@ -160,13 +164,15 @@ class TestImatinibHeldForHepatotoxicity:
         assert weekly[0].key == "monitoring.imatinib_liver:lab_lft:2024-04-02:1"
         assert (weekly[0].due_on, weekly[0].window_days) == (d("2024-04-09"), 3)
         found = alert(p, "hepatotoxicity")
-        assert found is not None and found.severity == "critical"
+        assert found is not None
+        assert found.severity == "critical"
 
     def test_warning_between_the_thresholds_and_recovery(self) -> None:
         h = self.history().add("lab_result", "2024-04-09", test="alt", value=120, uln=40)  # 3×: not < 2.5×
         p = plan(h, "2024-04-10")
         found = alert(p, "hepatotoxicity")
-        assert found is not None and found.severity == "warning"
+        assert found is not None
+        assert found.severity == "warning"
         assert open_reminders(p, rule="monitoring.imatinib_liver") != []
 
     def test_recovery_ends_the_series_and_the_alert(self) -> None:
@@ -176,7 +182,9 @@ class TestImatinibHeldForHepatotoxicity:
         assert alert(p, "hepatotoxicity") is None
 
     def test_a_restart_ends_the_held_series_and_its_day_0_test_takes_over(self) -> None:
-        h = self.history().add("therapy_started", "2024-04-20", drug="imatinib", dose_mg=300, setting="adjuvant")
+        h = self.history().add(
+            "therapy_started", "2024-04-20", drug="imatinib", dose_mg=300, setting="adjuvant"
+        )
         p = plan(h, "2024-04-20")
         assert open_reminders(p, rule="monitoring.imatinib_liver") == []
         day0 = reminder(p, "monitoring.imatinib:lab_lft:2024-04-20:1")
@@ -250,7 +258,11 @@ class TestSmallNoduleInitialEus:
         h = History().add("diagnosis", "2024-01-10", site="stomach", size_cm=1.5, method="imaging")
         p = plan(h, "2024-01-11")
         [eus] = open_reminders(p, kind="eus")
-        assert (eus.key, eus.due_on, eus.window_days) == ("workup.small_gastric_initial:eus:2024-01-10:1", d("2024-01-24"), 14)
+        assert (eus.key, eus.due_on, eus.window_days) == (
+            "workup.small_gastric_initial:eus:2024-01-10:1",
+            d("2024-01-24"),
+            14,
+        )
 
     def test_the_chain_counts_3_months_from_that_eus(self) -> None:
         h = History().add("diagnosis", "2024-01-10", site="stomach", size_cm=1.5)
@@ -294,7 +306,8 @@ class TestNeoadjuvant:
         p = plan(h, "2024-09-01")
         assert (p.risk.nih_modified, p.risk.size_cm, p.risk.mitoses_per_5mm2) == ("high", 12.0, 4)
         info = alert(p, "risk_after_neoadjuvant")
-        assert info is not None and (info.severity, info.rule) == ("info", "risk.after_neoadjuvant")
+        assert info is not None
+        assert (info.severity, info.rule) == ("info", "risk.after_neoadjuvant")
         # the response CTs closed with the course becoming adjuvant at resection; the review held
         assert open_reminders(p, rule="neoadjuvant.response") == []
         assert open_reminders(p, rule="neoadjuvant.surgery_timing") == []
@@ -320,8 +333,10 @@ def test_d842v_on_adjuvant_imatinib_is_a_warning_to_discuss_stopping() -> None:
     h.add("therapy_started", "2024-03-01", drug="imatinib", dose_mg=400, setting="adjuvant")
     p = plan(h, "2024-03-10")
     found = alert(p, "adjuvant_unlikely_to_benefit")
-    assert found is not None and found.severity == "warning"
-    assert "stopping" in found.message and "avapritinib has no adjuvant role" in found.message
+    assert found is not None
+    assert found.severity == "warning"
+    assert "stopping" in found.message
+    assert "avapritinib has no adjuvant role" in found.message
     assert alert(p, "pdgfra_d842v_imatinib_resistant") is None  # advanced disease only
 
 
@@ -330,7 +345,8 @@ def test_kit_exon9_in_the_adjuvant_setting_says_consider() -> None:
     h.add("mutation", "2024-02-25", gene="KIT", exon=9)
     h.add("therapy_started", "2024-03-01", drug="imatinib", dose_mg=400, setting="adjuvant")
     found = alert(plan(h, "2024-03-10"), "kit_exon9_dose")
-    assert found is not None and "consider 800 mg/day" in found.message
+    assert found is not None
+    assert "consider 800 mg/day" in found.message
 
 
 # ---- §7 advanced disease ---------------------------------------------------------------------------
@@ -351,14 +367,16 @@ class TestLines:
         h.add("therapy_stopped", "2024-06-01", drug="imatinib", reason="toxicity")
         h.add("therapy_started", "2024-09-01", drug="imatinib", dose_mg=300, setting="advanced")
         p = plan(h, "2024-09-02")
-        assert p.therapy is not None and p.therapy.line == 1
+        assert p.therapy is not None
+        assert p.therapy.line == 1
 
     def test_a_restart_after_a_stop_for_progression_is_a_new_line(self) -> None:
         h = advanced_on_imatinib()
         h.add("therapy_stopped", "2024-06-01", drug="imatinib", reason="progression")
         h.add("therapy_started", "2024-06-10", drug="imatinib", dose_mg=800, setting="advanced")
         p = plan(h, "2024-06-11")
-        assert p.therapy is not None and p.therapy.line == 2
+        assert p.therapy is not None
+        assert p.therapy.line == 2
 
 
 def test_recurrence_after_completed_adjuvant_therapy_gets_a_first_line_option() -> None:
@@ -367,7 +385,8 @@ def test_recurrence_after_completed_adjuvant_therapy_gets_a_first_line_option() 
     h.add("therapy_stopped", "2027-03-01", drug="imatinib", reason="completed")
     h.add("progression", "2028-01-10", pattern="multifocal")
     found = alert(plan(h, "2028-01-20"), "next_line_due")
-    assert found is not None and found.rule == "advanced.next_line"
+    assert found is not None
+    assert found.rule == "advanced.next_line"
     assert "first-line imatinib 400 mg/day" in found.message
 
 
@@ -379,15 +398,20 @@ class TestNoSuccessor:
         h.add("therapy_started", "2024-08-05", drug="sunitinib", dose_mg=50, setting="advanced")
         h.add("therapy_stopped", "2024-10-01", drug="sunitinib", reason="toxicity")
         found = alert(plan(h, "2024-10-05"), "next_line_due")
-        assert found is not None and found.rule == "advanced.no_successor"
-        assert "regorafenib" in found.message and "GRID" in found.citation
+        assert found is not None
+        assert found.rule == "advanced.no_successor"
+        assert "regorafenib" in found.message
+        assert "GRID" in found.citation
 
     def test_not_when_never_stop_is_critical(self) -> None:
-        h = advanced_on_imatinib().add("therapy_stopped", "2024-06-01", drug="imatinib", reason="patient_choice")
+        h = advanced_on_imatinib().add(
+            "therapy_stopped", "2024-06-01", drug="imatinib", reason="patient_choice"
+        )
         p = plan(h, "2024-06-05")
         assert alert(p, "next_line_due") is None
         never = alert(p, "imatinib_stopped_in_advanced_disease")
-        assert never is not None and never.severity == "critical"
+        assert never is not None
+        assert never.severity == "critical"
 
 
 class TestAdvancedMdt:
@@ -418,7 +442,8 @@ def test_a_secondary_kit_exon13_mutation_prefers_sunitinib() -> None:
     h.add("progression", "2024-09-01")
     h.add("mutation", "2024-09-10", gene="KIT", exon=13)
     found = alert(plan(h, "2024-09-11"), "next_line_due")
-    assert found is not None and "preferred for a secondary KIT exon 13/14 mutation" in found.message
+    assert found is not None
+    assert "preferred for a secondary KIT exon 13/14 mutation" in found.message
 
 
 # ---- §13 citations per recommendation ---------------------------------------------------------------
@@ -430,7 +455,8 @@ class TestCitations:
         h.add("progression", "2024-09-01")
         found = alert(plan(h, "2024-09-02"), "next_line_due")
         assert found is not None
-        assert "Sutent" in found.citation and "Demetri GD et al., Lancet 2006" in found.citation
+        assert "Sutent" in found.citation
+        assert "Demetri GD et al., Lancet 2006" in found.citation
 
     def test_ripretinib_twice_daily_cites_zalcberg(self) -> None:
         h = History().add("diagnosis", "2024-01-10", site="stomach", size_cm=8.0, metastatic=True)
@@ -438,12 +464,15 @@ class TestCitations:
         h.add("therapy_started", "2024-02-01", drug="ripretinib", dose_mg=150, setting="advanced")
         h.add("progression", "2024-09-01")
         found = alert(plan(h, "2024-09-02"), "next_line_due")
-        assert found is not None and "Zalcberg" in found.citation
+        assert found is not None
+        assert "Zalcberg" in found.citation
 
     def test_seed_only_schedules_say_no_primary_source_was_found(self) -> None:
         h = high_risk_resected().add("rupture", "2024-02-01")
         p = plan(h, "2024-03-01")
         [ct, *_] = open_reminders(p, rule="surveillance.ruptured")
-        assert "Seed guideline summary" in ct.citation and "no primary source found" in ct.citation
+        assert "Seed guideline summary" in ct.citation
+        assert "no primary source found" in ct.citation
         rupture = alert(p, "rupture_adjuvant_mandatory")
-        assert rupture is not None and "no primary source found" in rupture.citation
+        assert rupture is not None
+        assert "no primary source found" in rupture.citation

@@ -1,7 +1,7 @@
 """fhir_review_items: what a FHIR import could not map safely, kept for the navigators
 
 Revision ID: 0008
-Revises: 0005
+Revises: 0007
 Create Date: 2026-12-07
 
 Each item names its source resource version and the reason; ``key`` (a hash of both) is unique
@@ -14,7 +14,7 @@ import sqlalchemy as sa
 from alembic import op
 
 revision = "0008"
-down_revision = "0005"
+down_revision = "0007"
 branch_labels = None
 depends_on = None
 

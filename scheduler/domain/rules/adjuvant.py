@@ -57,7 +57,9 @@ NEOADJUVANT_RESPONSE = SeriesRule(
 def _surgery_timing(case: Case, p: Profile, day: dt.date) -> Iterator[Opening]:
     course = _neoadjuvant_running(case)
     if course is not None:
-        yield Opening("mdt_review", course.start, f"neoadjuvant {course.drug} started {course.start.isoformat()}")
+        yield Opening(
+            "mdt_review", course.start, f"neoadjuvant {course.drug} started {course.start.isoformat()}"
+        )
 
 
 def _resected_or_advanced_since_anchor(case: Case, p: Profile, series: Series) -> bool:
@@ -280,7 +282,9 @@ def _kit_exon9(case: Case, p: Profile, as_of: dt.date) -> Finding | None:
     imatinib = case.running_course("imatinib")
     if imatinib is None or not case.has_kit_exon9() or imatinib.dose_mg >= p.kit_exon9_dose_mg:
         return None
-    return Finding("warning", "advanced" if case.is_advanced else "default", {"dose": f"{imatinib.dose_mg:g}"})
+    return Finding(
+        "warning", "advanced" if case.is_advanced else "default", {"dose": f"{imatinib.dose_mg:g}"}
+    )
 
 
 def _kit_exon9_rule(rule_id: str, advanced: bool) -> AlertRule:

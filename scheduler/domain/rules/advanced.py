@@ -224,7 +224,9 @@ RESUME_ALERT = AlertRule(
 def first_line_option(case: Case, p: Profile) -> tuple[str, str]:
     """(option, citation) of first-line treatment for advanced GIST."""
     if case.has_pdgfra_exon18():
-        return f"avapritinib {p.avapritinib_dose_mg:g} mg/day (PDGFRA exon 18, imatinib-resistant)", cite(ESMO, AYVAKIT)
+        return f"avapritinib {p.avapritinib_dose_mg:g} mg/day (PDGFRA exon 18, imatinib-resistant)", cite(
+            ESMO, AYVAKIT
+        )
     if case.has_kit_exon9():
         return f"imatinib {p.kit_exon9_dose_mg:g} mg/day (KIT exon 9)", ESMO
     return f"imatinib {p.first_line_dose_mg:g} mg/day", ESMO
@@ -240,7 +242,9 @@ def option_after(case: Case, p: Profile, drug: str, dose: float | None) -> tuple
                 ESMO, SUTENT, DEMETRI_2006
             )
         if preferred:
-            return f"{sunitinib} (preferred for a secondary KIT exon 13/14 mutation)", cite(SUTENT, DEMETRI_2006, ESMO)
+            return f"{sunitinib} (preferred for a secondary KIT exon 13/14 mutation)", cite(
+                SUTENT, DEMETRI_2006, ESMO
+            )
         return sunitinib, cite(SUTENT, DEMETRI_2006)
     if drug == "sunitinib":
         return "regorafenib 160 mg/day on days 1–21 of each 28-day cycle", cite(GRID, STIVARGA)
@@ -378,7 +382,12 @@ def _no_successor(case: Case, p: Profile, as_of: dt.date) -> Finding | None:
     option, citation = option_after(case, p, latest.drug, latest.dose_mg)
     if latest.drug == "imatinib":
         option, citation = "sunitinib (sunitinib after imatinib intolerance)", cite(SUTENT, DEMETRI_2006)
-    facts = {"drug": latest.drug, "stop": latest.stop.isoformat(), "reason": latest.stop_reason, "option": option}
+    facts = {
+        "drug": latest.drug,
+        "stop": latest.stop.isoformat(),
+        "reason": latest.stop_reason,
+        "option": option,
+    }
     return Finding("warning", facts=facts, citation=citation)
 
 

@@ -107,7 +107,11 @@ def _regorafenib_liver_high(case: Case, p: Profile) -> Course | None:
     if course.is_running:
         return course
     at_stop = max(
-        (v.ratio or 0.0 for t, v in course.labs_at_stop.items() if t in ("alt", "ast") and v.day >= course.start),
+        (
+            v.ratio or 0.0
+            for t, v in course.labs_at_stop.items()
+            if t in ("alt", "ast") and v.day >= course.start
+        ),
         default=0.0,
     )
     return course if at_stop > p.regorafenib_liver_weekly_above_uln else None
@@ -117,7 +121,11 @@ def _regorafenib_weekly(case: Case, p: Profile, day: dt.date) -> Iterator[Openin
     course = _regorafenib_liver_high(case, p)
     if course is not None:
         state = "on" if course.is_running else "after stopping"
-        yield Opening("lab_lft", None, f"ALT/AST above {p.regorafenib_liver_weekly_above_uln:g}× ULN {state} regorafenib")
+        yield Opening(
+            "lab_lft",
+            None,
+            f"ALT/AST above {p.regorafenib_liver_weekly_above_uln:g}× ULN {state} regorafenib",
+        )
 
 
 REGORAFENIB_LIVER = SeriesRule(
@@ -144,7 +152,8 @@ def _regorafenib_hepatotoxicity(case: Case, p: Profile, as_of: dt.date) -> Findi
         "state": "On regorafenib" if course.is_running else f"Regorafenib stopped on {course.stop}",
     }
     if transaminases > p.regorafenib_liver_discontinue_above_uln or (
-        transaminases > p.regorafenib_liver_weekly_above_uln and bilirubin > p.regorafenib_bilirubin_with_3x_above_uln
+        transaminases > p.regorafenib_liver_weekly_above_uln
+        and bilirubin > p.regorafenib_bilirubin_with_3x_above_uln
     ):
         return Finding("critical", "discontinue", facts)
     if transaminases > p.regorafenib_liver_interrupt_above_uln:
@@ -202,16 +211,19 @@ def _imatinib_held(case: Case, p: Profile) -> Course | None:
         value = at_stop.get(test)
         return (value.ratio or 0.0) if value is not None and value.day >= course.start else 0.0
 
-    withheld = ratio("bilirubin") > p.imatinib_bilirubin_withhold_above_uln or max(
-        ratio("alt"), ratio("ast")
-    ) > p.imatinib_transaminase_withhold_above_uln
+    withheld = (
+        ratio("bilirubin") > p.imatinib_bilirubin_withhold_above_uln
+        or max(ratio("alt"), ratio("ast")) > p.imatinib_transaminase_withhold_above_uln
+    )
     return course if withheld and not _imatinib_recovered(case, p, course) else None
 
 
 def _imatinib_weekly(case: Case, p: Profile, day: dt.date) -> Iterator[Opening]:
     course = _imatinib_held(case, p)
     if course is not None and course.stop is not None:
-        yield Opening("lab_lft", course.stop, f"imatinib held for hepatotoxicity on {course.stop.isoformat()}")
+        yield Opening(
+            "lab_lft", course.stop, f"imatinib held for hepatotoxicity on {course.stop.isoformat()}"
+        )
 
 
 IMATINIB_LIVER = SeriesRule(
@@ -251,7 +263,8 @@ IMATINIB_HEPATOTOXICITY = AlertRule(
     messages={
         "running": "On imatinib: bilirubin {bilirubin}× and ALT/AST {transaminases}× ULN. Recommend "
         "withholding imatinib until bilirubin < {imatinib_bilirubin_recovered_below_uln:g}× and "
-        "transaminases < {imatinib_transaminase_recovered_below_uln:g}× ULN, then resuming at a reduced dose.",
+        "transaminases < {imatinib_transaminase_recovered_below_uln:g}× ULN, then resuming at a reduced "
+        "dose.",
         "held": "Imatinib held since {stop}: bilirubin {bilirubin}× and ALT/AST {transaminases}× ULN. Liver "
         "tests weekly until bilirubin < {imatinib_bilirubin_recovered_below_uln:g}× and transaminases < "
         "{imatinib_transaminase_recovered_below_uln:g}× ULN, then resume at a reduced dose.",

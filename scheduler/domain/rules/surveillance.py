@@ -51,7 +51,9 @@ def _row(case: Case) -> Row | None:
         return Row(tier, resection, f"{tier} risk, resected")
     adjuvant = case.running_adjuvant()
     if adjuvant is not None and adjuvant.adjuvant_from is not None:
-        return Row("high_adjuvant", max(adjuvant.adjuvant_from, resection), f"high risk on adjuvant {adjuvant.drug}")
+        return Row(
+            "high_adjuvant", max(adjuvant.adjuvant_from, resection), f"high risk on adjuvant {adjuvant.drug}"
+        )
     stops = [c.stop for c in case.courses if c.is_adjuvant and c.stop is not None and c.stop >= resection]
     if stops:
         return Row("high", max(stops), "high risk, adjuvant therapy stopped")
@@ -80,7 +82,8 @@ INTERMEDIATE = _row_rule(
     "intermediate", "Intermediate risk: CT every 3–6 months for 5 years, then yearly to 10 years."
 )
 AWAITING_PATHOLOGY = _row_rule(
-    "awaiting_pathology", "Resected but the pathology report is not in: CT every 3 months until risk is known."
+    "awaiting_pathology",
+    "Resected but the pathology report is not in: CT every 3 months until risk is known.",
 )
 HIGH = _row_rule(
     "high",

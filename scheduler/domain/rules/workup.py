@@ -27,9 +27,8 @@ from scheduler.domain.rules.base import (
     on_field,
 )
 from scheduler.domain.series import Series
-from scheduler.domain.stage import stage_of
+from scheduler.domain.stage import SMALL_TUMOUR_SITES, stage_of
 
-from scheduler.domain.stage import SMALL_TUMOUR_SITES
 EUS_SCAN = on_field("imaging", "modality", "eus")
 GIST_BIOPSY = on_field("biopsy", "result", "gist")
 RESECT_DECISION = on_field("mdt_review", "outcome", "resect")

@@ -33,7 +33,6 @@ HISTORY = [
 ]
 
 
-@pytest.mark.xfail(reason="planner v4 not merged yet", strict=False)
 def test_missed_weekly_liver_tests_show_as_one_overdue_item(
     pipeline: Pipeline, workers: Workers, tmp_path: Path
 ) -> None:

@@ -25,6 +25,20 @@ from scheduler.domain.profile import ChainedSchedule, OneOffSchedule, Profile
 from scheduler.domain.rules.base import Opening, SeriesRule, Trigger
 from scheduler.domain.series import Chained, Fixed, OneOff, Series, SeriesId
 
+_TRIGGER_INDEXES: dict[int, dict[str, list[tuple[Trigger, int]]]] = {}
+
+
+def _trigger_index(rules: Sequence[SeriesRule]) -> dict[str, list[tuple[Trigger, int]]]:
+    """Event type → (trigger, index of its rule), made once per rule set."""
+    index = _TRIGGER_INDEXES.get(id(rules))
+    if index is None:
+        index = {}
+        for position, rule in enumerate(rules):
+            for trigger in rule.triggers:
+                index.setdefault(trigger.event_type, []).append((trigger, position))
+        _TRIGGER_INDEXES[id(rules)] = index
+    return index
+
 
 class _RuleState:
     """What the engine keeps for one declaration (one rule id may declare its kinds in several):
@@ -54,10 +68,8 @@ class Engine:
         self._states = [_RuleState(rule) for rule in rules]
         self._covered: set[SeriesId] = set()  # reviews not opened because another covered them
         self._unsettled: dict[str, list[Series]] = {}  # by kind: open, or closed today
-        self._triggers: dict[str, list[tuple[Trigger, int]]] = {}  # event type → (trigger, rule index)
-        for index, rule in enumerate(rules):
-            for trigger in rule.triggers:
-                self._triggers.setdefault(trigger.event_type, []).append((trigger, index))
+        self._closed_today: list[Series] = []
+        self._triggers = _trigger_index(rules)
 
     # ---- a day ---------------------------------------------------------------------------------
 
@@ -68,7 +80,8 @@ class Engine:
         if self.case.is_ended:
             if not was_ended:
                 for series in self.series:
-                    series.close(day)
+                    if series.is_open:
+                        self._close(series, day)
                 for state in self._states:
                     state.held.clear()
         else:
@@ -111,11 +124,11 @@ class Engine:
                     held[sid] = self._held_series(rule, sid, opening, schedule, day)
                     self._open(held[sid])
         for sid in [s for s in held if s not in wanted]:
-            held.pop(sid).close(day)
+            self._close(held.pop(sid), day)
         still_open = []
         for series in open_oneoffs:
             if series.is_open and series.item.is_open and rule.ends(self.case, self.profile, series):
-                series.close(day)
+                self._close(series, day)
             if series.is_open and series.item.is_open:
                 still_open.append(series)
         open_oneoffs[:] = still_open
@@ -197,10 +210,14 @@ class Engine:
             for _, _, _, series, item, event in candidates:
                 series.fulfil(item, day, event.event_id)
 
+    def _close(self, series: Series, day: dt.date) -> None:
+        series.close(day)
+        self._closed_today.append(series)
+
     def _settle(self) -> None:
-        """After the day's fulfilment: series closed today cancel what is still open in them."""
-        for kind, series_of_kind in self._unsettled.items():
-            if any(not s.is_open for s in series_of_kind):
-                for series in [s for s in series_of_kind if not s.is_open]:
-                    series.settle()
-                    series_of_kind.remove(series)
+        """After the day's fulfilment: series closed today cancel what is still open in them, and
+        fulfil nothing after that."""
+        for series in self._closed_today:
+            series.settle()
+            self._unsettled[series.kind].remove(series)
+        self._closed_today.clear()

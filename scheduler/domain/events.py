@@ -2,8 +2,8 @@
 
 Everything the clinical core knows about a patient arrives as one of these events, so this module
 is the gate: it turns parsed JSON into frozen values or refuses it with an ``EventError`` that names
-the field in words a nurse can act on. The top-level keys are checked by hand (exact messages, and
-no pydantic call per key on the 250k-event benchmark path); each type's ``data`` is a strict,
+the field in words a nurse can act on. The top-level keys are checked by hand (for exact messages that
+name the field); each type's ``data`` is a strict,
 frozen pydantic model built once at import.
 
 Identity follows the contract literally: two events are identical when equal after JSON parsing
@@ -677,8 +677,7 @@ def read_jsonl(lines: Iterable[str], *, received_on: dt.date | None = None) -> R
 def collapse_duplicates(events: Iterable[Event]) -> list[Event]:
     """Drop identical repeats of an event_id (first kept); a repeat with other content is an error.
 
-    Fingerprints are computed only when an event_id repeats, which is rare, so the planner's hot path
-    pays one dict lookup per event.
+    Fingerprints are computed only when an event_id repeats, which is rare.
     """
     kept: dict[str, Event] = {}
     for event in events:

@@ -1,6 +1,6 @@
 """Value objects the core returns: risk, therapy, alerts, reminders and the plan.
 
-They are frozen dataclasses (cheap to build in the hot path) with ``to_json`` methods that give
+They are frozen dataclasses and named tuples with ``to_json`` methods that give
 the exact shapes fixed by event-contract.md §2; extra keys beyond the contract are allowed there and
 are documented in the README.
 """
@@ -107,7 +107,7 @@ class Alert:
 
 
 class Reminder(NamedTuple):
-    """A NamedTuple rather than a dataclass: plans build tens of these each, in the hot path."""
+    """One item of a plan, with its status at ``as_of`` (event-contract.md §2)."""
 
     key: str
     kind: ReminderKind

@@ -1,6 +1,6 @@
 """When people are told about a reminder: the notice stages of one reminder (pure).
 
-Each open reminder gives up to three notices (issue 4):
+Each open reminder gives up to three notices:
 
 * ``advance`` — ``lead`` days before ``due_on``, so a scan can be booked (imaging 14 days, blood
   tests 2, reviews 7: the profile's ``notice_lead_days_*``);

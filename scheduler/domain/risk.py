@@ -1,9 +1,8 @@
 """Risk assessment (clinical-rules.md §2): modified NIH tier and AFIP group for one tumour.
 
-The tables live in ``scheduler.domain.rules.risk``; this module only evaluates them. It runs inside
-the planner's hot path, so it uses plain comparisons against module-level constants and builds
-nothing per call except the result. Inputs are assumed validated by the contract layer (size > 0,
-mitoses ≥ 0); a NaN is rejected rather than silently banded.
+The tables live in ``scheduler.domain.rules.risk``; this module only evaluates them, top to bottom
+as published. Inputs are assumed validated by the contract layer (size > 0, mitoses ≥ 0); a NaN is
+rejected rather than silently banded.
 """
 
 from __future__ import annotations

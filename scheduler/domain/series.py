@@ -308,9 +308,9 @@ class Fixed(Series):
     def candidate(self, day: dt.date) -> Item | None:
         """The earliest open item eligible on ``day``: from due - window to due + window (§8)."""
         self.catch_up(day)
-        items = self.items
-        while self._first_eligible < len(items) and (day - items[self._first_eligible].due).days > self._reach:
-            self._first_eligible += 1
+        items, reach = self.items, self._reach
+        while self._first_eligible < len(items) and (day - items[self._first_eligible].due).days > reach:
+            self._first_eligible += 1  # past its window for this day and every later one
         for item in items[self._first_eligible :]:
             if (item.due - day).days > self._reach:
                 break

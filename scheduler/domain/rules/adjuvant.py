@@ -14,17 +14,19 @@ from scheduler.domain.case import Case, Course
 from scheduler.domain.dates import add_days, add_years
 from scheduler.domain.profile import OneOffSchedule, Profile
 from scheduler.domain.rules.base import (
+    ADVANCED_ONSET,
     ESMO,
     OSLO,
+    RESECTION_FACTS,
     SEED,
     SSG_XVIII,
-    THERAPY,
-    TUMOUR,
+    STARTS_AND_STOPS,
     AlertRule,
     Finding,
     Opening,
     SeriesRule,
     cite,
+    on,
 )
 from scheduler.domain.series import Series
 
@@ -45,7 +47,7 @@ def _response_ct(case: Case, p: Profile, day: dt.date) -> Iterator[Opening]:
 NEOADJUVANT_RESPONSE = SeriesRule(
     id="neoadjuvant.response",
     kinds=("ct",),
-    triggers=(*TUMOUR, *THERAPY),
+    triggers=(*STARTS_AND_STOPS, *ADVANCED_ONSET, *on("resection")),
     condition=_response_ct,
     schedule=lambda p, o: p.neoadjuvant_response_ct,
     message="Neoadjuvant therapy: CT every 3 months to assess response early (a tumour not "
@@ -70,7 +72,7 @@ def _resected_or_advanced_since_anchor(case: Case, p: Profile, series: Series) -
 NEOADJUVANT_SURGERY_TIMING = SeriesRule(
     id="neoadjuvant.surgery_timing",
     kinds=("mdt_review",),
-    triggers=(*TUMOUR, *THERAPY),
+    triggers=(*STARTS_AND_STOPS, *ADVANCED_ONSET, *on("resection")),
     condition=_surgery_timing,
     schedule=lambda p, o: OneOffSchedule(
         due_days=0,
@@ -118,7 +120,7 @@ def _course_stopped_or_advanced(case: Case, p: Profile, series: Series) -> bool:
 DURATION = SeriesRule(
     id="adjuvant.duration",
     kinds=("therapy_review",),
-    triggers=(*TUMOUR, *THERAPY),
+    triggers=(*STARTS_AND_STOPS, *ADVANCED_ONSET, *RESECTION_FACTS),
     condition=_duration_review,
     schedule=lambda p, o: p.oneoff_after_months(12 * p.adjuvant_years),
     ends=_course_stopped_or_advanced,

@@ -14,6 +14,7 @@ from scheduler.domain.case import TKIS, Case, Course
 from scheduler.domain.dates import add_days, add_months
 from scheduler.domain.profile import Profile
 from scheduler.domain.rules.base import (
+    ADVANCED_ONSET,
     AYVAKIT,
     BFR14,
     DEMETRI_2006,
@@ -23,10 +24,9 @@ from scheduler.domain.rules.base import (
     PROGRESSIVE_SCAN,
     QINLOCK,
     SEED_SUMMARY,
+    STARTS_AND_STOPS,
     STIVARGA,
     SUTENT,
-    THERAPY,
-    TUMOUR,
     ZALCBERG_2021,
     AlertRule,
     Finding,
@@ -51,7 +51,7 @@ def _imaging(case: Case, p: Profile, day: dt.date) -> Iterator[Opening]:
 IMAGING = SeriesRule(
     id="advanced.imaging",
     kinds=("ct",),
-    triggers=(*TUMOUR, *THERAPY),
+    triggers=(*ADVANCED_ONSET, *STARTS_AND_STOPS),
     condition=_imaging,
     schedule=lambda p, o: p.advanced_imaging,
     message="Advanced disease on treatment: CT every 3 months to detect progression early.",
@@ -69,7 +69,7 @@ def _became_advanced(case: Case, p: Profile, day: dt.date) -> Iterator[Opening]:
 MDT = SeriesRule(
     id="advanced.mdt",
     kinds=("mdt_review",),
-    triggers=(*TUMOUR, *THERAPY),
+    triggers=ADVANCED_ONSET,
     condition=_became_advanced,
     schedule=lambda p, o: p.oneoff,
     message="Advanced GIST is managed by a multidisciplinary team.",
@@ -123,7 +123,7 @@ def _no_longer_responding(case: Case, p: Profile, series: Series) -> bool:
 CYTOREDUCTION = SeriesRule(
     id="advanced.cytoreduction",
     kinds=("mdt_review",),
-    triggers=(*TUMOUR, *THERAPY, PROGRESSIVE_SCAN),
+    triggers=(*ADVANCED_ONSET, *STARTS_AND_STOPS, PROGRESSIVE_SCAN, *on("resection")),
     condition=_cytoreduction,
     schedule=lambda p, o: p.oneoff_after_months(p.cytoreduction_from_months),
     ends=_no_longer_responding,

@@ -83,9 +83,20 @@ def on_field(event_type: str, field_name: str, *values: Any) -> Trigger:
     return Trigger(event_type, field_name, frozenset(values))
 
 
-# the facts most rules read, as triggers: what makes a tumour known, tissue, resected or advanced
-TUMOUR = on("diagnosis", "biopsy", "metastasis", "rupture", "resection", "pathology", "progression")
-THERAPY = on("therapy_started", "therapy_stopped", "dose_changed")
+# Trigger groups, named by the facts they change (a rule lists every group its condition reads):
+# what makes the disease advanced (§1 "Advanced since")
+ADVANCED_ONSET = (
+    on_field("diagnosis", "metastatic", True),
+    *on("metastasis", "progression"),
+    on_field("resection", "margin", "R2"),
+    on_field("therapy_started", "setting", "advanced"),
+)
+# what the tumour is and whether tissue confirmed it (size, site, biopsy, pathology)
+TUMOUR_FACTS = on("diagnosis", "biopsy", "metastasis", "resection", "pathology")
+# resection, its pathology (the risk tier) and rupture
+RESECTION_FACTS = on("resection", "pathology", "rupture")
+# courses starting and stopping (a dose change changes no reminder rule's condition)
+STARTS_AND_STOPS = on("therapy_started", "therapy_stopped")
 PROGRESSIVE_SCAN = on_field("imaging", "result", "progression", "growth", "new_lesion")
 
 # ---- reminder rules -------------------------------------------------------------------------------

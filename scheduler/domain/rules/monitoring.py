@@ -17,9 +17,9 @@ from scheduler.domain.rules.base import (
     AYVAKIT,
     GLEEVEC,
     QINLOCK,
+    STARTS_AND_STOPS,
     STIVARGA,
     SUTENT,
-    THERAPY,
     AlertRule,
     Finding,
     Opening,
@@ -51,7 +51,7 @@ def _monitoring_rule(drug: str, kinds: tuple[str, ...], message: str, citation: 
     return SeriesRule(
         id=f"monitoring.{drug}",
         kinds=kinds,
-        triggers=THERAPY,
+        triggers=STARTS_AND_STOPS,
         condition=condition,
         schedule=schedule,  # type: ignore[arg-type]
         message=message,
@@ -131,7 +131,7 @@ def _regorafenib_weekly(case: Case, p: Profile, day: dt.date) -> Iterator[Openin
 REGORAFENIB_LIVER = SeriesRule(
     id="monitoring.regorafenib_liver",
     kinds=("lab_lft",),
-    triggers=(*THERAPY, LIVER_RESULT),
+    triggers=(*STARTS_AND_STOPS, LIVER_RESULT),
     condition=_regorafenib_weekly,
     schedule=lambda p, o: p.liver_weekly,
     message="Regorafenib with ALT or AST > {regorafenib_liver_weekly_above_uln:g}× ULN: liver tests "
@@ -229,7 +229,7 @@ def _imatinib_weekly(case: Case, p: Profile, day: dt.date) -> Iterator[Opening]:
 IMATINIB_LIVER = SeriesRule(
     id="monitoring.imatinib_liver",
     kinds=("lab_lft",),
-    triggers=(*THERAPY, LIVER_RESULT),
+    triggers=(*STARTS_AND_STOPS, LIVER_RESULT),
     condition=_imatinib_weekly,
     schedule=lambda p, o: p.liver_weekly,
     message="Imatinib held for hepatotoxicity: liver tests weekly until bilirubin < "

@@ -12,12 +12,13 @@ from collections.abc import Iterator
 from scheduler.domain.case import GROWTH_ON_EUS, Case
 from scheduler.domain.profile import Profile
 from scheduler.domain.rules.base import (
+    ADVANCED_ONSET,
     ESMO,
     NCCN,
     OSLO,
     SEED_SUMMARY,
-    THERAPY,
-    TUMOUR,
+    STARTS_AND_STOPS,
+    TUMOUR_FACTS,
     AlertRule,
     Finding,
     Opening,
@@ -61,7 +62,7 @@ def _rectal(case: Case, p: Profile, day: dt.date) -> Iterator[Opening]:
 RECTAL = SeriesRule(
     id="workup.rectal",
     kinds=("eus", "mri", "biopsy"),
-    triggers=TUMOUR,
+    triggers=(*TUMOUR_FACTS, *ADVANCED_ONSET),
     condition=_rectal,
     schedule=lambda p, o: p.oneoff,
     ends=_resected,
@@ -121,7 +122,7 @@ def _small_gastric_chain(case: Case, p: Profile, day: dt.date) -> Iterator[Openi
 SMALL_GASTRIC = SeriesRule(
     id="workup.small_gastric",
     kinds=("eus",),
-    triggers=(*TUMOUR, *THERAPY, EUS_SCAN),
+    triggers=(*TUMOUR_FACTS, *ADVANCED_ONSET, *STARTS_AND_STOPS, EUS_SCAN),
     condition=_small_gastric_chain,
     schedule=lambda p, o: p.small_gastric_eus,
     message="Gastric/duodenal nodule < {small_tumour_cm:g} cm without tissue: EUS at 3 months, then "
@@ -143,7 +144,7 @@ def _eus_series_ended(case: Case, p: Profile, series: Series) -> bool:
 SMALL_GASTRIC_INITIAL = SeriesRule(
     id="workup.small_gastric_initial",
     kinds=("eus",),
-    triggers=(*TUMOUR, *THERAPY, EUS_SCAN),
+    triggers=(*TUMOUR_FACTS, *ADVANCED_ONSET, *STARTS_AND_STOPS, EUS_SCAN),
     condition=_initial_eus,
     schedule=lambda p, o: p.oneoff,
     ends=_eus_series_ended,
@@ -233,7 +234,7 @@ def _tissue_obtained_or_resection_decided(case: Case, p: Profile, series: Series
 TISSUE = SeriesRule(
     id="workup.tissue",
     kinds=("biopsy",),
-    triggers=(*TUMOUR, *THERAPY, RESECT_DECISION),
+    triggers=(*TUMOUR_FACTS, *ADVANCED_ONSET, *STARTS_AND_STOPS, RESECT_DECISION),
     condition=_tissue,
     schedule=lambda p, o: p.oneoff,
     ends=_tissue_obtained_or_resection_decided,
@@ -251,7 +252,7 @@ def _tissue_review(case: Case, p: Profile, day: dt.date) -> Iterator[Opening]:
 TISSUE_REVIEW = SeriesRule(
     id="workup.tissue",
     kinds=("mdt_review",),
-    triggers=(*TUMOUR, *THERAPY),
+    triggers=(*TUMOUR_FACTS, *ADVANCED_ONSET, *STARTS_AND_STOPS),
     condition=_tissue_review,
     schedule=lambda p, o: p.oneoff,
     ends=_resected,
@@ -280,7 +281,7 @@ def _mutation(case: Case, p: Profile, day: dt.date) -> Iterator[Opening]:
 MUTATION = SeriesRule(
     id="workup.mutation",
     kinds=("mutation_test",),
-    triggers=(*TUMOUR, *on("mutation")),
+    triggers=(*TUMOUR_FACTS, *on("mutation")),
     condition=_mutation,
     schedule=lambda p, o: p.oneoff,
     message="KIT/PDGFRA mutational analysis is standard: it confirms the diagnosis, predicts drug "

@@ -200,14 +200,18 @@ class Engine:
         for kind, results in by_kind.items():
             candidates = []
             for series in self._unsettled.get(kind, ()):
-                accepted = next((e for e in results if series.accepts(e)), None)
+                if series.fulfils is None:  # any result of the kind (§9)
+                    accepted: Event | None = results[0]
+                else:
+                    accepted = next((e for e in results if series.accepts(e)), None)
                 item = series.candidate(day) if accepted is not None else None
                 if accepted is not None and item is not None:
-                    candidates.append((item.due, series.rule, series.key(item), series, item, accepted))
-            candidates.sort(key=lambda c: c[:3])  # earliest due date, then rule id, then key (§9)
-            if kind != "mdt_review":
-                candidates = candidates[:1]  # one item per kind a day; one MDT review covers all
-            for _, _, _, series, item, event in candidates:
+                    candidates.append((series, item, accepted))
+            if len(candidates) > 1:  # earliest due date, then rule id, then key (§9)
+                candidates.sort(key=lambda c: (c[1].due, c[0].rule, c[0].key(c[1])))
+                if kind != "mdt_review":
+                    candidates = candidates[:1]  # one item per kind a day; one MDT review covers all
+            for series, item, event in candidates:
                 series.fulfil(item, day, event.event_id)
 
     def _close(self, series: Series, day: dt.date) -> None:

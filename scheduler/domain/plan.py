@@ -151,21 +151,21 @@ def list_series(
         else:
             run_start, run_length = None, 0
         out.append(
-            Reminder(
-                key=series.key(item),
-                kind=series.kind,  # type: ignore[arg-type]
-                due_on=item.due,
-                window_days=item.window,
-                status=status,
-                rule=series.rule,
-                rationale=series.rationale,
-                citation=series.citation,
-                completed_on=item.completed_on,
-                completed_by=item.completed_by,
-                cancelled_on=cancelled_on,
-                overdue_since=overdue_since,
-                missed=missed,
-                last_done_on=last_done if status in ("planned", "due", "overdue") else None,
+            Reminder(  # fields in the order of event-contract.md §2, then the extra ones
+                series.key(item),
+                series.kind,  # type: ignore[arg-type]
+                item.due,
+                item.window,
+                status,
+                series.rule,
+                series.rationale,
+                series.citation,
+                item.completed_on,
+                item.completed_by,
+                cancelled_on,
+                overdue_since,
+                missed,
+                last_done if status in ("planned", "due", "overdue") else None,
             )
         )
     return out

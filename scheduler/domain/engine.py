@@ -25,17 +25,19 @@ from scheduler.domain.profile import ChainedSchedule, OneOffSchedule, Profile
 from scheduler.domain.rules.base import Opening, SeriesRule, Trigger
 from scheduler.domain.series import Chained, Fixed, OneOff, Series, SeriesId
 
-_TRIGGER_INDEXES: dict[int, dict[str, list[tuple[Trigger, int]]]] = {}
+TriggerIndex = dict[str, dict[Trigger, list[int]]]
+_TRIGGER_INDEXES: dict[int, TriggerIndex] = {}
 
 
-def _trigger_index(rules: Sequence[SeriesRule]) -> dict[str, list[tuple[Trigger, int]]]:
-    """Event type → (trigger, index of its rule), made once per rule set."""
+def _trigger_index(rules: Sequence[SeriesRule]) -> TriggerIndex:
+    """Event type → each distinct trigger of that type → the indexes of the rules declaring it;
+    made once per rule set."""
     index = _TRIGGER_INDEXES.get(id(rules))
     if index is None:
         index = {}
         for position, rule in enumerate(rules):
             for trigger in rule.triggers:
-                index.setdefault(trigger.event_type, []).append((trigger, position))
+                index.setdefault(trigger.event_type, {}).setdefault(trigger, []).append(position)
         _TRIGGER_INDEXES[id(rules)] = index
     return index
 
@@ -95,9 +97,9 @@ class Engine:
         """The indexes of the declarations that one of ``events`` triggers."""
         triggered: set[int] = set()
         for event in events:
-            for trigger, index in self._triggers.get(event.type, ()):
-                if index not in triggered and trigger.matches(event):
-                    triggered.add(index)
+            for trigger, indexes in self._triggers.get(event.type, {}).items():
+                if trigger.matches(event):
+                    triggered.update(indexes)
         return triggered
 
     # ---- step one: what each rule wants -----------------------------------------------------------

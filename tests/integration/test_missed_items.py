@@ -5,7 +5,7 @@ worklist (JSON and dashboard), the patient page, the navigator digest and the ca
 
 The plans are the cohort's own, with chosen open reminders given missed items by hand and passed
 through :func:`scheduler.processing.store_plan` (what ``patients.process`` runs), so these tests
-do not depend on the planner filling the fields.
+show each surface with chosen values; the planner's own are checked in test_missed_items_e2e.
 """
 
 from __future__ import annotations
@@ -116,6 +116,8 @@ def test_the_fields_are_stored_and_returned_on_open_items_only(missed: tuple[Dat
         assert row is not None
         assert (row.overdue_since, row.missed, row.last_done_on, row.revision) == (SINCE, 3, LAST_DONE, 2)
         plan = stored_plan(session, "P07")
+        payloads = session.scalars(select(EventRow.payload).where(EventRow.patient_id == "P07"))
+        pure = {r.key: r for r in plan_follow_up([parse_event(p) for p in payloads], AS_OF).reminders}
     assert plan is not None
     assert plan["profile"] == DEFAULT_PROFILE.name
     assert plan["profile_hash"] == profile_hash(DEFAULT_PROFILE)
@@ -126,21 +128,25 @@ def test_the_fields_are_stored_and_returned_on_open_items_only(missed: tuple[Dat
             assert (reminder["overdue_since"], reminder["missed"], reminder["last_done_on"]) == (
                 "2026-09-25", 3, "2026-09-11",
             )  # fmt: skip
-        elif is_open:
+        elif is_open:  # the planner's own values (clinical-rules v4 §9)
+            expected = pure[reminder["key"]]
             assert (reminder["overdue_since"], reminder["missed"], reminder["last_done_on"]) == (
-                None,
-                0,
-                None,
+                expected.overdue_since.isoformat() if expected.overdue_since else None,
+                expected.missed,
+                expected.last_done_on.isoformat() if expected.last_done_on else None,
             )
 
     store_with_missed(db, "P07", by_key(key), SINCE, 3, LAST_DONE)  # the same plan again: no change
-    process_patient(db.sessions, "P07", AS_OF, force=True)  # a plan without them: a new revision
+    process_patient(db.sessions, "P07", AS_OF, force=True)  # the planner's own values: a new revision
     with db.sessions() as session:
         row = session.scalar(
             select(ReminderRow).where(ReminderRow.patient_id == "P07", ReminderRow.key == key)
         )
         assert row is not None
-        assert (row.overdue_since, row.missed, row.last_done_on, row.revision) == (None, 0, None, 3)
+        own = pure[key]
+        assert (row.overdue_since, row.missed, row.last_done_on, row.revision) == (
+            own.overdue_since, own.missed, own.last_done_on, 3,
+        )  # fmt: skip
 
 
 def test_the_worklist_lists_a_missed_item_as_overdue_since_its_first_miss(
@@ -233,7 +239,8 @@ def test_the_feeds_mark_a_missed_item_as_overdue_since(
     assert re.search(
         r"^DESCRIPTION:overdue since 2026-09-25 \(3 missed\)\\; last done on 2026-09-11\.", unfolded, re.M
     ), unfolded[:2000]
-    assert len(re.findall(r"^SUMMARY:.*overdue since", unfolded, re.M)) == 1  # that event only
+    # that event only carries the chosen date (the planner's own missed items carry theirs)
+    assert len(re.findall(r"^SUMMARY:.*overdue since 2026-09-25", unfolded, re.M)) == 1
 
 
 def overdue_oracle(db: Database, principal: Principal, days: int, limit: int) -> dict[str, Any]:

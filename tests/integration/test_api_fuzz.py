@@ -3,7 +3,6 @@ never get a 500 from the API, and every answer matches the document's status cod
 
 from __future__ import annotations
 
-import datetime as dt
 from pathlib import Path
 from typing import Any
 
@@ -16,12 +15,12 @@ from models.migrate import upgrade
 from scheduler.processing import process_patient
 from scheduler.settings import Settings
 from scheduler.users import create_user
-from tests.integration.support import by_patient, intake, read_cohort
+from tests.support.common import by_patient, intake, read_cohort
+from tests.support.staff import AS_OF
 from web.app import create_app
 
 pytestmark = pytest.mark.integration
 
-AS_OF = dt.date(2026, 11, 27)
 TOKEN: dict[str, str] = {}
 
 

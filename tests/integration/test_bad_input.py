@@ -23,7 +23,6 @@ order.
 from __future__ import annotations
 
 import ast
-import datetime as dt
 import json
 import os
 import re
@@ -42,24 +41,20 @@ from hypothesis import strategies as st
 from pydantic import ValidationError
 from sqlalchemy import func, select
 
-from models.db import make_engine, make_sessionmaker
-from models.migrate import upgrade
 from models.rows import AuditRow, EventRow, PatientRow
 from scheduler.domain.events import DATA_MODELS, EVENT_TYPES, ULN_REQUIRED_TESTS
-from scheduler.processing import process_patient
 from scheduler.settings import Settings
-from scheduler.users import create_user
-from tests.integration.services import Database, PostgresServer
-from tests.integration.support import by_patient, cli_env, gistsched, intake, read_cohort
 from tests.strategies import st_event, st_patient_id
+from tests.support.common import cli_env, gistsched, read_cohort
+from tests.support.services import Database
+from tests.support.staff import AS_OF, PASSWORD
+from tests.support.stores import close_store, open_store
 from web.app import create_app
 from web.deps import COOKIE
 from web.forms import FORMS
 
 pytestmark = pytest.mark.integration
 
-AS_OF = dt.date(2026, 11, 27)
-PASSWORD = "correct horse battery"
 MB = 1024 * 1024
 PATIENT = "P05"  # an existing cohort patient (nav-ana's) for the valid companions of junk lines
 
@@ -91,32 +86,6 @@ class Store:
     def post(self, body: bytes) -> Any:
         headers = {"Authorization": f"Bearer {self.token}", "content-type": "application/json"}
         return self.client.post("/api/events", content=body, headers=headers)
-
-
-def open_store(
-    backend: str, folder: Path, postgres: PostgresServer | None, users: dict[str, tuple[str, str | None]]
-) -> tuple[Database, str, dict[str, str]]:
-    """A fresh database of ``backend`` (its own PostgreSQL database, not the session's shared one),
-    the cohort stored and planned, and ``users`` (name: (role, navigator_id)) with their tokens."""
-    url = f"sqlite:///{folder / 'gist.sqlite3'}" if postgres is None else postgres.create_database()
-    upgrade(url)
-    engine = make_engine(url)
-    db = Database(backend, url, engine, make_sessionmaker(engine))
-    events = read_cohort()
-    intake(db.sessions, events, AS_OF)
-    for patient_id in by_patient(events):
-        process_patient(db.sessions, patient_id, AS_OF)
-    tokens = {
-        name: create_user(db.sessions, name, role, PASSWORD, navigator_id).token
-        for name, (role, navigator_id) in users.items()
-    }
-    return db, url, tokens
-
-
-def close_store(db: Database, url: str, postgres: PostgresServer | None) -> None:
-    db.engine.dispose()
-    if postgres is not None:
-        postgres.drop_database(url)
 
 
 @pytest.fixture(scope="module", params=["sqlite", "postgresql"])

@@ -20,8 +20,7 @@ from models.rows import EventRow
 from scheduler.processing import ProcessResult, process_patient
 from scheduler.stored import stored_plan
 from tasks.app import GistCelery, send_process
-from tests.integration.services import Database, Pipeline, Workers
-from tests.integration.support import (
+from tests.support.common import (
     assert_matches_pure,
     intake,
     pure_plan,
@@ -30,6 +29,7 @@ from tests.integration.support import (
     utc_today,
     wait_until,
 )
+from tests.support.services import Database, Pipeline, Workers
 
 pytestmark = [pytest.mark.integration, pytest.mark.timeout(120)]
 

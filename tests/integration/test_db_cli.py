@@ -16,8 +16,7 @@ from models.migrate import alembic_config
 from models.rows import Base, EventRow, ReminderRow
 from scheduler.processing import process_patient
 from scheduler.stored import stored_plan
-from tests.integration.services import Database
-from tests.integration.support import (
+from tests.support.common import (
     assert_cli_error,
     assert_matches_pure,
     by_patient,
@@ -27,6 +26,7 @@ from tests.integration.support import (
     pure_plan,
     read_cohort,
 )
+from tests.support.services import Database
 
 pytestmark = [pytest.mark.integration, pytest.mark.timeout(120)]
 

@@ -20,8 +20,7 @@ from sqlalchemy import func, select, text
 from models.rows import EventRow, ProcessingFailureRow, ReminderRow
 from scheduler.clock_jobs import ClockState, TickResult, claim_day, tick
 from tasks.app import GistCelery, send_process
-from tests.integration.services import Database, Pipeline, WorkerProcess, Workers
-from tests.integration.support import (
+from tests.support.common import (
     assert_all_converged,
     by_patient,
     pure_plan,
@@ -32,6 +31,7 @@ from tests.integration.support import (
     wait_until,
     write_jsonl,
 )
+from tests.support.services import Database, Pipeline, WorkerProcess, Workers
 
 pytestmark = [pytest.mark.integration, pytest.mark.timeout(180)]
 

@@ -15,7 +15,7 @@ from sqlalchemy import text
 from models.db import make_engine
 from models.migrate import alembic_config, upgrade
 from models.rows import Base
-from tests.integration.services import Database, PostgresServer
+from tests.support.services import Database, PostgresServer
 
 pytestmark = pytest.mark.integration
 

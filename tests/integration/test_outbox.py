@@ -20,13 +20,12 @@ from scheduler.processing import process_patient
 from scheduler.sending import send_notification
 from scheduler.settings import Settings
 from scheduler.users import create_user
-from tests.integration.cohort import store_cohort
-from tests.integration.services import Database
-from tests.integration.support import intake
+from tests.support.cohort import store_cohort
+from tests.support.common import intake
+from tests.support.services import Database
+from tests.support.staff import AS_OF
 
 pytestmark = pytest.mark.integration
-
-AS_OF = dt.date(2026, 11, 27)
 
 
 def settings_for(db: Database, tmp_path: Path, as_of: dt.date = AS_OF) -> Settings:

@@ -54,8 +54,7 @@ from scheduler.processing import process_patient
 from scheduler.sending import outbox_counts
 from scheduler.settings import Settings
 from scheduler.tokens import token_digest, verify_password
-from tests.integration.services import Database, stop_process_group
-from tests.integration.support import (
+from tests.support.common import (
     COHORT,
     GISTSCHED,
     cli_env,
@@ -64,16 +63,16 @@ from tests.integration.support import (
     unprocessed_count,
     wait_until,
 )
-from tests.integration.test_bad_input import close_store, open_store
-from tests.unit.test_tokens import legacy_scrypt_hash
+from tests.support.passwords import legacy_scrypt_hash
+from tests.support.services import Database, stop_process_group
+from tests.support.staff import AS_OF, PASSWORD
+from tests.support.stores import close_store, open_store
 from web.app import create_app
 from web.dashboard import router as dashboard_router
 from web.deps import COOKIE
 
 pytestmark = pytest.mark.integration
 
-AS_OF = dt.date(2026, 11, 27)
-PASSWORD = "correct horse battery"
 USERS: dict[str, tuple[str, str | None]] = {
     "ana": ("navigator", "nav-ana"),  # P01, P03, P05, P07
     "ben": ("navigator", "nav-ben"),  # P02, P04, P06, P08

@@ -9,7 +9,6 @@ the events alone: the synthetic histories end on 2026-11-26, the day before :dat
 from __future__ import annotations
 
 import contextlib
-import datetime as dt
 import random
 import re
 import subprocess
@@ -31,8 +30,7 @@ from scheduler.processing import process_patient
 from scheduler.stored import stored_plan
 from scheduler.users import create_user
 from tasks.app import GistCelery, send_process
-from tests.integration.services import Pipeline, WorkerProcess, Workers, kill_group, stop_process_group
-from tests.integration.support import (
+from tests.support.common import (
     GISTSCHED,
     assert_matches_pure,
     by_patient,
@@ -42,9 +40,10 @@ from tests.integration.support import (
     synthetic_events,
     wait_until,
 )
-from tests.smtp_server import Collector, SmtpServer
+from tests.support.services import Pipeline, WorkerProcess, Workers, kill_group, stop_process_group
+from tests.support.smtp_server import Collector, SmtpServer
+from tests.support.staff import AS_OF
 
-AS_OF = dt.date(2026, 11, 27)
 DOCUMENTED_GAP = (
     "the gap README.md documents under 'Exactly once': a task killed after the SMTP server accepted "
     "the message but before the `sent` commit; the row is sent again once stale (docs/reliability.md)"

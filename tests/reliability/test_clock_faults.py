@@ -19,7 +19,6 @@ from sqlalchemy import select
 
 from models.rows import ClockLeaseRow
 from tasks.app import GistCelery
-from tests.integration.services import Pipeline, Workers
 from tests.reliability.harness import (
     ClockProcess,
     Clocks,
@@ -35,7 +34,8 @@ from tests.reliability.harness import (
     service_env,
     wait_converged,
 )
-from tests.smtp_server import SmtpServer
+from tests.support.services import Pipeline, Workers
+from tests.support.smtp_server import SmtpServer
 
 pytestmark = [pytest.mark.integration, pytest.mark.reliability, pytest.mark.timeout(420)]
 

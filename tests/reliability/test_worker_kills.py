@@ -21,8 +21,6 @@ import time
 import pytest
 
 from tasks.app import GistCelery
-from tests.integration.services import Pipeline, WorkerProcess, Workers
-from tests.integration.support import wait_until
 from tests.reliability.harness import (
     DOCUMENTED_GAP,
     Clocks,
@@ -39,7 +37,9 @@ from tests.reliability.harness import (
     spawn_worker,
     wait_converged,
 )
-from tests.smtp_server import SmtpServer
+from tests.support.common import wait_until
+from tests.support.services import Pipeline, WorkerProcess, Workers
+from tests.support.smtp_server import SmtpServer
 
 
 def is_ready(worker: WorkerProcess) -> bool:

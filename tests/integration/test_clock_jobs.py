@@ -34,6 +34,8 @@ from scheduler.clock_jobs import (
 )
 from scheduler.settings import Settings
 
+pytestmark = pytest.mark.integration
+
 T0 = dt.datetime(2026, 11, 27, 9, 0, tzinfo=dt.UTC)
 TTL = dt.timedelta(seconds=180)
 DAY = dt.date(2026, 11, 27)

@@ -15,6 +15,8 @@ from models.migrate import upgrade
 from models.rows import EventRow
 from scheduler.intake import parse_lines, record_events
 
+pytestmark = pytest.mark.integration
+
 TODAY = dt.date(2026, 11, 27)
 
 

@@ -19,6 +19,8 @@ import pytest
 from scheduler.domain.events import read_jsonl
 from scheduler.domain.plan import plan_patients
 
+pytestmark = pytest.mark.integration
+
 ROOT = Path(__file__).resolve().parents[2]
 SCRIPT = Path(sys.executable).parent / "gistsched"
 COMMAND = [str(SCRIPT)] if SCRIPT.exists() else [sys.executable, "-m", "scheduler.cli"]

@@ -8,6 +8,11 @@ machine, so while it does, the other worker's pool process is the one killed (th
 it die, forks a new one and retries the task: Celery's ``retry_on_worker_lost``). Meanwhile the
 events arrive in batches through the intake and a real ``gistsched clock`` sweeps stalled events
 and sends the due emails to an SMTP server.
+
+A duplicate email is the gap README.md documents only when the process that sent the unrecorded
+copy (the SMTP server notes the owner of each client socket) is one this test SIGKILLed, within
+tens of milliseconds of the server accepting that copy (``harness.RECORD_GAP_SECONDS``); then the
+test is an xfail naming the gap. Any other duplicate fails it.
 """
 
 from __future__ import annotations
@@ -26,6 +31,7 @@ from tests.reliability.harness import (
     Clocks,
     FaultLog,
     Feeder,
+    TimedCollector,
     arrival_batches,
     assert_no_loss_no_duplicate,
     check,
@@ -65,17 +71,24 @@ def test_workers_killed_every_second_or_two(
     slots: list[WorkerProcess] = workers.start(count=2, **env)
     clocks.start(**env)
     rng = random.Random(SEED)
+    handler = smtp.handler
+    assert isinstance(handler, TimedCollector)
+    # the SMTP server notes which worker process sent each message (the one that held its row)
+    handler.candidates = lambda: [pid for w in workers.started if w.is_running()
+                                  for pid in (w.process.pid, *w.pool_pids())]  # fmt: skip
 
     def kill_one(log: FaultLog) -> None:
         ready = wait_until(lambda: [w for w in slots if is_ready(w)], timeout=60, message="a ready worker")
         victim = rng.choice(ready)
         if len(ready) == len(slots):  # the other one keeps working meanwhile
             with log.fault("worker"):
+                log.killed([victim.process.pid, *victim.pool_pids()])
                 victim.kill()
                 slots[slots.index(victim)] = spawn_worker(workers, **env)
         else:  # the other is still starting: crash only the pool process, which is back in a moment
             pool = victim.pool_pids()
             with contextlib.suppress(ProcessLookupError), log.fault("pool"):
+                log.killed(pool[:1])
                 os.kill(pool[0], signal.SIGKILL)
 
     feeder = Feeder(pipeline.db.sessions, celery_app, arrival_batches(events, 100, SEED), pause=0.8)

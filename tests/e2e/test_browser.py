@@ -43,7 +43,7 @@ from tests.support.guard import unavailable
 from tests.support.services import stop_process_group
 from tests.support.staff import AS_OF, PASSWORD
 
-pytestmark = [pytest.mark.integration, pytest.mark.timeout(300)]
+pytestmark = [pytest.mark.integration, pytest.mark.slow, pytest.mark.timeout(300)]
 
 CHROMIUM = Path("/usr/bin/chromium")
 CHROMIUM_ARGS = [

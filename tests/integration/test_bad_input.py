@@ -29,7 +29,7 @@ import re
 import string
 import subprocess
 import uuid
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -380,9 +380,14 @@ SWEEP = settings(
 SCALE = int(os.environ.get("GIST_TEST_SWEEP_SCALE", "1"))  # e.g. 20 for a long exploratory sweep
 
 
-def sweep(examples: int) -> settings:
-    """Hypothesis settings of a sweep: bounded examples, no deadline (subprocesses, a loaded host)."""
-    return settings(SWEEP, max_examples=examples * SCALE)
+def sweep(examples: int) -> Callable[[Callable[..., None]], Callable[..., None]]:
+    """A sweep: Hypothesis settings with bounded examples and no deadline (subprocesses, a loaded
+    host), marked ``slow``."""
+
+    def apply(test: Callable[..., None]) -> Callable[..., None]:
+        return pytest.mark.slow(settings(SWEEP, max_examples=examples * SCALE)(test))
+
+    return apply
 
 
 # ---- the API -----------------------------------------------------------------------------------------

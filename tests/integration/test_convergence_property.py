@@ -20,7 +20,7 @@ from tests.histories import PATIENT_ID, patient_histories
 from tests.support.common import assert_matches_pure, intake, pure_plan
 from tests.support.services import Database
 
-pytestmark = [pytest.mark.integration, pytest.mark.timeout(240)]
+pytestmark = [pytest.mark.integration, pytest.mark.slow, pytest.mark.timeout(240)]
 
 # Histories end by 2026-06-30; processing days run from then to FINAL_DAY, never backwards.
 FIRST_PROCESSING_DAY = dt.date(2026, 6, 30)

@@ -55,7 +55,7 @@ from tests.support.guard import unavailable
 from tests.support.services import Database, Pipeline, PostgresServer, Workers
 from tests.support.smtp_server import SmtpServer
 
-pytestmark = [pytest.mark.integration, pytest.mark.reliability, pytest.mark.timeout(480)]
+pytestmark = [pytest.mark.integration, pytest.mark.reliability, pytest.mark.slow, pytest.mark.timeout(480)]
 
 PATIENTS = 80
 SEED = 63

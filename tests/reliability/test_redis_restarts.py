@@ -49,7 +49,7 @@ from tests.support.common import wait_until
 from tests.support.services import Pipeline, Workers
 from tests.support.smtp_server import SmtpServer
 
-pytestmark = [pytest.mark.integration, pytest.mark.reliability, pytest.mark.timeout(420)]
+pytestmark = [pytest.mark.integration, pytest.mark.reliability, pytest.mark.slow, pytest.mark.timeout(420)]
 
 PATIENTS = 80
 SEED = 62

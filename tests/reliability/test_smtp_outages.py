@@ -50,7 +50,7 @@ from tests.reliability.harness import (
 from tests.support.services import Database, Pipeline, Workers
 from tests.support.smtp_server import SmtpServer
 
-pytestmark = [pytest.mark.integration, pytest.mark.reliability, pytest.mark.timeout(420)]
+pytestmark = [pytest.mark.integration, pytest.mark.reliability, pytest.mark.slow, pytest.mark.timeout(420)]
 
 PATIENTS = 80
 SEED = 64

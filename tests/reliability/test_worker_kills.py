@@ -53,7 +53,7 @@ def is_ready(worker: WorkerProcess) -> bool:
     return worker.is_running() and " ready." in worker.log() and len(worker.pool_pids()) == 1
 
 
-pytestmark = [pytest.mark.integration, pytest.mark.reliability, pytest.mark.timeout(480)]
+pytestmark = [pytest.mark.integration, pytest.mark.reliability, pytest.mark.slow, pytest.mark.timeout(480)]
 
 PATIENTS = 200  # 5,000 events or so (10–40 per synthetic history)
 SEED = 61

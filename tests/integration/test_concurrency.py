@@ -7,7 +7,6 @@ with two real worker processes racing on one patient's events arriving one by on
 
 from __future__ import annotations
 
-import datetime as dt
 import threading
 from collections.abc import Callable
 from typing import Any
@@ -29,10 +28,11 @@ from tests.support.common import (
     wait_until,
 )
 from tests.support.services import Database, Pipeline, Workers
+from tests.support.staff import AS_OF
 
 pytestmark = [pytest.mark.integration, pytest.mark.timeout(120)]
 
-TODAY = dt.date(2026, 11, 27)  # after every synthetic event (they end on 2026-11-26)
+TODAY = AS_OF  # after every synthetic event (they end on 2026-11-26)
 
 
 def long_history(min_events: int = 30) -> list[dict[str, Any]]:

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import datetime as dt
 import json
 from collections.abc import Iterator
 from pathlib import Path
@@ -27,10 +26,11 @@ from tests.support.common import (
     read_cohort,
 )
 from tests.support.services import Database
+from tests.support.staff import AS_OF
 
 pytestmark = [pytest.mark.integration, pytest.mark.timeout(120)]
 
-TODAY = dt.date(2026, 11, 27)  # the service-level "today": after every event of the example cohort
+TODAY = AS_OF  # the service-level "today": after every event of the example cohort
 
 
 @pytest.fixture(params=["sqlite", "postgresql"])

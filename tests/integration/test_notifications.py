@@ -28,7 +28,7 @@ from tasks.app import GistCelery, send_notification_task
 from tests.support.common import GISTSCHED, by_patient, intake, read_cohort, wait_until
 from tests.support.services import Pipeline, Workers, stop_process_group
 from tests.support.smtp_server import SmtpServer
-from tests.support.staff import AS_OF
+from tests.support.staff import AS_OF, PASSWORD
 
 pytestmark = [pytest.mark.integration, pytest.mark.timeout(240)]
 
@@ -68,7 +68,7 @@ def plan_cohort(pipeline: Pipeline) -> None:
             sessions,
             navigator_id,
             "navigator",
-            "correct horse battery",
+            PASSWORD,
             navigator_id,
             f"{navigator_id}@clinic.example",
         )

@@ -65,7 +65,7 @@ from tests.support.common import (
 )
 from tests.support.passwords import legacy_scrypt_hash
 from tests.support.services import Database, stop_process_group
-from tests.support.staff import AS_OF, PASSWORD
+from tests.support.staff import AS_OF, PASSWORD, STAFF
 from tests.support.stores import close_store, open_store
 from web.app import create_app
 from web.dashboard import router as dashboard_router
@@ -73,11 +73,7 @@ from web.deps import COOKIE
 
 pytestmark = pytest.mark.integration
 
-USERS: dict[str, tuple[str, str | None]] = {
-    "ana": ("navigator", "nav-ana"),  # P01, P03, P05, P07
-    "ben": ("navigator", "nav-ben"),  # P02, P04, P06, P08
-    "cleo": ("clinician", None),
-    "ada": ("admin", None),
+USERS: dict[str, tuple[str, str | None]] = STAFF | {
     "eve": ("navigator", "nav-ana"),  # signed in, signed out, expired and deactivated by the tests
     "lee": ("navigator", "nav-ana"),  # the legacy-hash user
     "gone": ("clinician", None),  # deactivated: its token is a revoked one

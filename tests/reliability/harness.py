@@ -43,7 +43,7 @@ from tests.support.common import (
 )
 from tests.support.services import Pipeline, WorkerProcess, Workers, kill_group, stop_process_group
 from tests.support.smtp_server import Collector, SmtpServer
-from tests.support.staff import AS_OF
+from tests.support.staff import AS_OF, PASSWORD
 
 DOCUMENTED_GAP = (
     "the gap README.md documents under 'Exactly once': a task killed after the SMTP server accepted "
@@ -254,7 +254,7 @@ def register_navigators(sessions: sessionmaker[Session]) -> None:
     """A navigator user with an email for each synthetic navigator (overdue escalations, digests)."""
     for navigator_id in NAVIGATORS:
         create_user(
-            sessions, navigator_id, "navigator", "correct horse battery", navigator_id,
+            sessions, navigator_id, "navigator", PASSWORD, navigator_id,
             f"{navigator_id}@clinic.example",
         )  # fmt: skip
 

@@ -291,8 +291,9 @@ class TimedCollector(Collector):
     which process sent it (the owner of the client's socket), so that a duplicate can be set
     against the kill of the very process that held its row.
 
-    ``candidates``: the pids that may own a client socket (all processes when None); a narrow list
-    keeps the look-up, done at RCPT (before the message is accepted), quick."""
+    ``candidates``: the pids that may own a client socket; the senders are looked up only when it
+    is set (at RCPT, before the message is accepted: the look-up reads /proc, so a narrow list keeps
+    it quick and the other tests' timings untouched)."""
 
     def __init__(self) -> None:
         super().__init__()
@@ -305,8 +306,8 @@ class TimedCollector(Collector):
         self, server: Any, session: Any, envelope: Any, address: str, rcpt_options: list[str]
     ) -> str:
         peer = tuple(session.peer[:2])
-        if peer not in self._peers:
-            self._peers[peer] = socket_owner(peer[1], self.candidates() if self.candidates else None)
+        if self.candidates is not None and peer not in self._peers:
+            self._peers[peer] = socket_owner(peer[1], self.candidates())
         return await super().handle_RCPT(server, session, envelope, address, rcpt_options)
 
     async def handle_DATA(self, server: Any, session: Any, envelope: Any) -> str:  # noqa: N802
@@ -327,10 +328,10 @@ def socket_owner(client_port: int, candidates: Iterable[int] | None = None) -> i
     with contextlib.suppress(OSError), open("/proc/net/tcp", encoding="ascii") as table:
         for line in table.readlines()[1:]:
             fields = line.split()
-            if int(fields[1].rsplit(":", 1)[1], 16) == client_port:
-                inode = fields[9]
+            if int(fields[1].rsplit(":", 1)[1], 16) == client_port and fields[9] != "0":
+                inode = fields[9]  # (inode 0: a closed connection that used the port before)
                 break
-    if inode is None or inode == "0":
+    if inode is None:
         return None
     target = f"socket:[{inode}]"
     pids = candidates if candidates is not None else (int(p.name) for p in Path("/proc").glob("[0-9]*"))

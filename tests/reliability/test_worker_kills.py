@@ -95,7 +95,11 @@ def test_workers_killed_every_second_or_two(
     log = inject_while_feeding(feeder, kill_one, gap=(1.0, 2.0), at_least=20, seed=SEED)
     converged_at = wait_converged(pipeline, len(events), timeout=240)
     outcome = check(pipeline, events, smtp, log)
-    detail = f"kills: {log.notes.count('worker')} whole workers, {log.notes.count('pool')} pool processes"
+    known = sum(sender is not None for sender in handler.sent_by)
+    detail = (
+        f"kills: {log.notes.count('worker')} whole workers, {log.notes.count('pool')} pool processes; "
+        f"sender known for {known} of {len(handler.sent_by)} emails"
+    )
     report("worker SIGKILLed (whole worker or its pool process), restarted", log, events, outcome,
            converged_at, started, clocks, detail)  # fmt: skip
     assert_no_loss_no_duplicate(outcome, known_email_gap=DOCUMENTED_GAP)

@@ -29,7 +29,52 @@ MAX_BODY_BYTES = 5 * 1024 * 1024  # a big batch of events is ~1 KB each
 MAX_EVENTS = 5000
 REMINDER_KINDS: tuple[str, ...] = get_args(ReminderKind)  # the worklist's ?kind= values
 
-router = APIRouter(prefix="/api", tags=["api"])
+
+class Problem(BaseModel):
+    """An error answer: what is wrong, naming the field."""
+
+    detail: str
+
+
+def problem(description: str) -> dict[str, Any]:
+    """One documented error answer of a route (OpenAPI ``responses``)."""
+    return {"model": Problem, "description": description}
+
+
+# What any route may answer besides its own results: the document lists them so that a client (and
+# the schemathesis test validating every answer against it) knows every status it can get.
+COMMON_RESPONSES: dict[int | str, dict[str, Any]] = {
+    400: {
+        "description": "a NUL character in the URL (refused before any route)",
+        "content": {"text/plain": {"schema": {"type": "string"}}},
+    },
+    401: problem("no valid `Authorization: Bearer` token"),
+}
+NOT_FOUND = problem("no such patient, or not one of the navigator's")
+# A route with parameters or a body answers FastAPI's validation error (``detail``: a list); the
+# acknowledgement also refuses a note it cannot store (``detail``: text).
+ACK_REFUSED: dict[str, Any] = {
+    "description": "invalid alert id or note",
+    "content": {
+        "application/json": {
+            "schema": {
+                "type": "object",
+                "required": ["detail"],
+                "properties": {
+                    "detail": {
+                        "oneOf": [
+                            {"type": "string"},
+                            {"$ref": "#/components/schemas/ValidationError"},
+                            {"type": "array", "items": {"$ref": "#/components/schemas/ValidationError"}},
+                        ]
+                    }
+                },
+            }
+        }
+    },
+}
+
+router = APIRouter(prefix="/api", tags=["api"], responses=COMMON_RESPONSES)
 
 
 class SubmitResult(BaseModel):
@@ -52,7 +97,8 @@ class CreatedFeed(BaseModel):
     status_code=202,
     response_model=SubmitResult,
     responses={
-        403: {"description": "a patient_registered from an account that may not register patients"},
+        403: problem("a patient_registered from an account that may not register patients"),
+        413: problem("the body is over 5 MB"),
         422: {"model": SubmitResult, "description": "invalid events: nothing was stored"},
     },
     summary="submit one event or a list of events",
@@ -124,7 +170,11 @@ def _rejected(rejected: list[dict[str, Any]]) -> JSONResponse:
     return JSONResponse({"accepted": 0, "duplicates": 0, "rejected": rejected}, status_code=422)
 
 
-@router.get("/patients/{patient_id}", summary="the stored plan of a patient, in the plan's shape")
+@router.get(
+    "/patients/{patient_id}",
+    summary="the stored plan of a patient, in the plan's shape",
+    responses={404: NOT_FOUND},
+)
 def get_patient(patient_id: str, request: Request, principal: ApiPrincipal) -> dict[str, Any]:
     plan = read_plan(sessions_of(request), principal, patient_id, client_of(request))
     if plan is None:
@@ -132,7 +182,11 @@ def get_patient(patient_id: str, request: Request, principal: ApiPrincipal) -> d
     return plan
 
 
-@router.get("/patients/{patient_id}/record", summary="plan, event timeline, alerts and contact details")
+@router.get(
+    "/patients/{patient_id}/record",
+    summary="plan, event timeline, alerts and contact details",
+    responses={404: NOT_FOUND},
+)
 def get_record(patient_id: str, request: Request, principal: ApiPrincipal) -> dict[str, Any]:
     record = read_record(sessions_of(request), principal, patient_id, client_of(request))
     if record is None:
@@ -176,7 +230,11 @@ def get_worklist(
     return JSONResponse(result)
 
 
-@router.post("/alerts/{alert_id}/acknowledge", summary="record that an alert was seen, and what was done")
+@router.post(
+    "/alerts/{alert_id}/acknowledge",
+    summary="record that an alert was seen, and what was done",
+    responses={404: problem("no such alert, or not of the navigator's patients"), 422: ACK_REFUSED},
+)
 def post_acknowledge(
     alert_id: Annotated[int, Path(ge=1, le=MAX_ID)],
     body: Acknowledgement,
@@ -192,7 +250,9 @@ def post_acknowledge(
     return done
 
 
-@router.post("/patients/{patient_id}/feeds", status_code=201, response_model=CreatedFeed)
+@router.post(
+    "/patients/{patient_id}/feeds", status_code=201, response_model=CreatedFeed, responses={404: NOT_FOUND}
+)
 def post_feed(patient_id: str, request: Request, principal: ApiPrincipal) -> CreatedFeed:
     """A calendar subscription for the patient; its URL (with the token) is shown only here."""
     sessions = sessions_of(request)
@@ -207,7 +267,11 @@ def post_feed(patient_id: str, request: Request, principal: ApiPrincipal) -> Cre
     return CreatedFeed(id=created.id, url=created.url)
 
 
-@router.get("/unassigned", summary="patients with events but no navigator yet (admins)")
+@router.get(
+    "/unassigned",
+    summary="patients with events but no navigator yet (admins)",
+    responses={403: problem("the caller is not an admin")},
+)
 def get_unassigned(
     request: Request,
     principal: ApiPrincipal,
@@ -223,7 +287,9 @@ def get_unassigned(
     return found
 
 
-@router.get("/audit", summary="the audit trail (admins)")
+@router.get(
+    "/audit", summary="the audit trail (admins)", responses={403: problem("the caller is not an admin")}
+)
 def get_audit(
     request: Request, principal: ApiPrincipal, patient_id: Annotated[str | None, Query(max_length=64)] = None
 ) -> list[dict[str, Any]]:

@@ -13,11 +13,10 @@ import pytest
 
 from scheduler.processing import process_patient
 from scheduler.users import create_user, reset_password
-from tests.e2e.test_browser import AS_OF, CHROMIUM, CHROMIUM_ARGS, NAVIGATOR, SCREENSHOTS, Stack, stack
-from tests.integration.support import intake
+from tests.support.browser import AS_OF, CHROMIUM, CHROMIUM_ARGS, NAVIGATOR, SCREENSHOTS, Stack
+from tests.support.common import intake
 
 pytestmark = [pytest.mark.integration, pytest.mark.timeout(300)]
-__all__ = ["stack"]  # the fixture, shared with test_browser.py
 
 NEW_PASSWORD = "a brand new passphrase"
 ADMIN, ADMIN_PASSWORD = "ada", "admin passphrase 1"

@@ -28,8 +28,8 @@ from models.types import utcnow
 from scheduler.access import MAX_FAILURES, backoff
 from scheduler.settings import Settings
 from scheduler.users import create_token, create_user, list_tokens, reset_password, set_active, unlock
-from tests.integration.services import Database
-from tests.integration.support import cli_env, gistsched, write_jsonl
+from tests.support.common import cli_env, gistsched, write_jsonl
+from tests.support.services import Database
 from web.app import create_app
 
 pytestmark = pytest.mark.integration

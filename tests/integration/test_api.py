@@ -4,7 +4,6 @@ trail and ``gistsched audit``."""
 
 from __future__ import annotations
 
-import datetime as dt
 import json
 from collections.abc import Iterator
 from pathlib import Path
@@ -15,31 +14,19 @@ from sqlalchemy import func, select
 
 from models.rows import AlertRow, AuditRow, EventRow
 from scheduler.settings import Settings
-from scheduler.users import create_user
-from tests.integration.cohort import store_cohort
-from tests.integration.services import Database
-from tests.integration.support import cli_env, gistsched
+from tests.support.common import cli_env, gistsched
+from tests.support.services import Database
+from tests.support.staff import AS_OF
 from web.app import create_app
 
 pytestmark = pytest.mark.integration
 
-AS_OF = dt.date(2026, 11, 27)
 OWN, OTHER = "P05", "P02"  # nav-ana's and nav-ben's (both with alerts)
-PASSWORD = "correct horse battery"
 
 
 @pytest.fixture
-def tokens(db: Database) -> dict[str, str]:
-    store_cohort(db)
-    users = {
-        "ana": ("navigator", "nav-ana"),
-        "ben": ("navigator", "nav-ben"),
-        "cleo": ("clinician", None),
-        "ada": ("admin", None),
-    }
-    return {
-        name: create_user(db.sessions, name, role, PASSWORD, nav).token for name, (role, nav) in users.items()
-    }
+def tokens(staff_tokens: dict[str, str]) -> dict[str, str]:
+    return staff_tokens
 
 
 @pytest.fixture

@@ -28,19 +28,20 @@ import tomllib
 from collections.abc import Iterator
 from fnmatch import fnmatch
 from pathlib import Path
-from typing import Any, NoReturn
+from typing import Any
 
 import pytest
 import yaml
 
 from notifications.smtp import parse_smtp_url
 from scheduler.settings import Settings
-from tests.integration.services import Workers
-from tests.integration.support import ROOT
+from tests.support.common import ROOT
+from tests.support.guard import unavailable
+from tests.support.services import Workers
 
 pytestmark = [pytest.mark.integration, pytest.mark.timeout(120)]
 
-IN_CI = os.environ.get("CI", "").strip().lower() == "true"
+WHAT = "the compose tests"
 COMPOSE_FILE = ROOT / "docker-compose.yml"
 DOCKERFILE = ROOT / "Dockerfile"
 ENV_EXAMPLE = ROOT / ".env.example"
@@ -63,13 +64,6 @@ SECRET_NAME = re.compile(r"PASSWORD|SECRET|TOKEN|KEY", re.IGNORECASE)
 Obj = dict[str, Any]
 
 
-def unavailable(reason: str) -> NoReturn:
-    """Skip outside CI; fail in CI, where these tests must run."""
-    if IN_CI:
-        pytest.fail(f"{reason} (CI=true: the compose tests must run, not skip)", pytrace=False)
-    pytest.skip(reason)
-
-
 # ---- running compose --------------------------------------------------------------------------
 
 
@@ -90,13 +84,15 @@ def compose() -> list[str]:
     if os.environ.get("GIST_TEST_COMPOSE"):
         command = shlex.split(os.environ["GIST_TEST_COMPOSE"])
         if not _works(command):
-            unavailable(f"GIST_TEST_COMPOSE={os.environ['GIST_TEST_COMPOSE']!r} does not run")
+            unavailable(f"GIST_TEST_COMPOSE={os.environ['GIST_TEST_COMPOSE']!r} does not run", what=WHAT)
         return command
     if shutil.which("docker") and _works(["docker", "compose"]):
         return ["docker", "compose"]
     if shutil.which("docker-compose") and _works(["docker-compose"]):
         return ["docker-compose"]
-    unavailable("no compose command: apt-get install docker-compose (or the docker compose plugin)")
+    return unavailable(
+        "no compose command: apt-get install docker-compose (or the docker compose plugin)", what=WHAT
+    )
 
 
 def env_text(**values: str | None) -> str:

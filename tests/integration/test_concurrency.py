@@ -7,21 +7,18 @@ with two real worker processes racing on one patient's events arriving one by on
 
 from __future__ import annotations
 
-import datetime as dt
 import threading
-import time
 from collections.abc import Callable
 from typing import Any
 
 import pytest
-from sqlalchemy import event
+from sqlalchemy import event, text
 
 from models.rows import EventRow
 from scheduler.processing import ProcessResult, process_patient
 from scheduler.stored import stored_plan
 from tasks.app import GistCelery, send_process
-from tests.integration.services import Database, Pipeline, Workers
-from tests.integration.support import (
+from tests.support.common import (
     assert_matches_pure,
     intake,
     pure_plan,
@@ -30,10 +27,12 @@ from tests.integration.support import (
     utc_today,
     wait_until,
 )
+from tests.support.services import Database, Pipeline, Workers
+from tests.support.staff import AS_OF
 
 pytestmark = [pytest.mark.integration, pytest.mark.timeout(120)]
 
-TODAY = dt.date(2026, 11, 27)  # after every synthetic event (they end on 2026-11-26)
+TODAY = AS_OF  # after every synthetic event (they end on 2026-11-26)
 
 
 def long_history(min_events: int = 30) -> list[dict[str, Any]]:
@@ -100,6 +99,16 @@ def test_events_arriving_while_a_patient_is_processed_are_not_lost(db: Database)
 
         return run
 
+    running: dict[str, str] = {}  # thread name → the statement it is executing now
+
+    def before(_conn: Any, _cursor: Any, statement: str, *_args: Any) -> None:
+        running[threading.current_thread().name] = statement
+
+    def after(_conn: Any, _cursor: Any, _statement: str, *_args: Any) -> None:
+        running.pop(threading.current_thread().name, None)
+
+    event.listen(db.engine, "before_cursor_execute", before)
+    event.listen(db.engine, "after_cursor_execute", after)
     event.listen(db.engine, "after_cursor_execute", hold_worker_a)
     try:
         threads.start("worker-a", worker("a"))
@@ -110,13 +119,18 @@ def test_events_arriving_while_a_patient_is_processed_are_not_lost(db: Database)
             threads.start("worker-b", worker("b"))
 
         threads.start("intake", lambda: intake(db.sessions, late, TODAY, queue_worker_b))
-        time.sleep(0.3)
+        # The signal that the others now wait on A: the intake or worker B is inside a statement
+        # that cannot return while A holds the patient (SQLite: its BEGIN IMMEDIATE; PostgreSQL:
+        # a backend waiting on a lock).
+        wait_until(lambda: blocked_on_a(db, running), timeout=30, message="the intake or B to wait on A")
         assert "b" not in results, "worker B ran while worker A held the patient"
         release.set()
         threads.join()
     finally:
         release.set()
         event.remove(db.engine, "after_cursor_execute", hold_worker_a)
+        event.remove(db.engine, "after_cursor_execute", after)
+        event.remove(db.engine, "before_cursor_execute", before)
 
     assert results["a"].events == len(first) + len(second)  # A planned without the late events…
     assert not results["b"].skipped
@@ -124,6 +138,21 @@ def test_events_arriving_while_a_patient_is_processed_are_not_lost(db: Database)
     assert db.count(EventRow, EventRow.processed_at.is_(None)) == 0
     with db.sessions() as session:
         assert_matches_pure(stored_plan(session, pid), pure_plan(history, TODAY))
+
+
+def blocked_on_a(db: Database, running: dict[str, str]) -> bool:
+    """The intake or worker B is inside a statement that waits for worker A's lock."""
+    waiting = [running.get(name, "") for name in ("intake", "worker-b")]
+    if db.backend == "sqlite":
+        return any(statement.startswith("BEGIN IMMEDIATE") for statement in waiting)
+    if not any(waiting):
+        return False
+    with db.engine.connect() as conn:
+        query = text(
+            "SELECT count(*) FROM pg_stat_activity"
+            " WHERE datname = current_database() AND wait_event_type = 'Lock'"
+        )
+        return bool(conn.scalar(query))
 
 
 def test_two_workers_racing_on_one_patient_lose_no_update(

@@ -17,10 +17,10 @@ from scheduler.domain.events import Event
 from scheduler.processing import process_patient
 from scheduler.stored import stored_plan
 from tests.histories import PATIENT_ID, patient_histories
-from tests.integration.services import Database
-from tests.integration.support import assert_matches_pure, intake, pure_plan
+from tests.support.common import assert_matches_pure, intake, pure_plan
+from tests.support.services import Database
 
-pytestmark = [pytest.mark.integration, pytest.mark.timeout(240)]
+pytestmark = [pytest.mark.integration, pytest.mark.slow, pytest.mark.timeout(240)]
 
 # Histories end by 2026-06-30; processing days run from then to FINAL_DAY, never backwards.
 FIRST_PROCESSING_DAY = dt.date(2026, 6, 30)

@@ -21,32 +21,23 @@ from models.rows import AlertRow, AuditRow, EventRow, FeedRow, ReminderRow, User
 from scheduler.access import MAX_FAILURES, Principal
 from scheduler.processing import process_patient
 from scheduler.settings import Settings
-from scheduler.users import create_user
 from scheduler.worklist import worklist
-from tests.integration.cohort import store_cohort
-from tests.integration.services import Database
+from tests.support.services import Database
+from tests.support.staff import AS_OF, PASSWORD, STAFF, create_staff
 from web.app import create_app
 from web.deps import COOKIE
 
 pytestmark = pytest.mark.integration
 
-AS_OF = dt.date(2026, 11, 27)
-PASSWORD = "correct horse battery"
 HTTP_BASE = "http://testserver"
-USERS = {  # username: (role, navigator_id)
-    "ana": ("navigator", "nav-ana"),  # P01, P03, P05, P07
-    "ben": ("navigator", "nav-ben"),  # P02, P04, P06, P08
-    "cleo": ("clinician", None),
-}
+USERS = {name: STAFF[name] for name in ("ana", "ben", "cleo")}
 
 
 @pytest.fixture
-def stored(db: Database) -> Database:
+def stored(stored: Database) -> Database:
     """The example cohort stored and planned as of AS_OF, and three users."""
-    store_cohort(db)
-    for username, (role, navigator_id) in USERS.items():
-        create_user(db.sessions, username, role, PASSWORD, navigator_id=navigator_id)
-    return db
+    create_staff(stored.sessions, USERS)
+    return stored
 
 
 def settings_for(db: Database, tmp_path: Path, base_url: str = HTTP_BASE) -> Settings:

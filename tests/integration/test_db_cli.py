@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import datetime as dt
 import json
 from collections.abc import Iterator
 from pathlib import Path
@@ -16,8 +15,7 @@ from models.migrate import alembic_config
 from models.rows import Base, EventRow, ReminderRow
 from scheduler.processing import process_patient
 from scheduler.stored import stored_plan
-from tests.integration.services import Database
-from tests.integration.support import (
+from tests.support.common import (
     assert_cli_error,
     assert_matches_pure,
     by_patient,
@@ -27,10 +25,12 @@ from tests.integration.support import (
     pure_plan,
     read_cohort,
 )
+from tests.support.services import Database
+from tests.support.staff import AS_OF
 
 pytestmark = [pytest.mark.integration, pytest.mark.timeout(120)]
 
-TODAY = dt.date(2026, 11, 27)  # the service-level "today": after every event of the example cohort
+TODAY = AS_OF  # the service-level "today": after every event of the example cohort
 
 
 @pytest.fixture(params=["sqlite", "postgresql"])

@@ -9,7 +9,6 @@ import datetime as dt
 import json
 import os
 import signal
-import time
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -18,10 +17,9 @@ import pytest
 from sqlalchemy import func, select, text
 
 from models.rows import EventRow, ProcessingFailureRow, ReminderRow
-from scheduler.clock_jobs import ClockState, TickResult, claim_day, tick
+from scheduler.clock_jobs import ClockState, TickResult, claim_day, stalled_patient_ids, tick
 from tasks.app import GistCelery, send_process
-from tests.integration.services import Database, Pipeline, WorkerProcess, Workers
-from tests.integration.support import (
+from tests.support.common import (
     assert_all_converged,
     by_patient,
     pure_plan,
@@ -32,6 +30,7 @@ from tests.integration.support import (
     wait_until,
     write_jsonl,
 )
+from tests.support.services import Database, Pipeline, WorkerProcess, Workers
 
 pytestmark = [pytest.mark.integration, pytest.mark.timeout(180)]
 
@@ -101,14 +100,21 @@ def assert_converged_without_duplicates(
     assert rows == expected
 
 
-def stuck(*workers: WorkerProcess) -> bool:
-    """Each worker is inside a task, and still inside the same one 0.3 s later."""
-    logs = [w.log() for w in workers]
-    if not all(in_flight(log) for log in logs):
-        time.sleep(0.01)
+def stuck(db: Database, *workers: WorkerProcess) -> bool:
+    """Each worker is inside a task that cannot finish while :func:`processing_blocked` holds:
+    its log shows a task received and not finished, and — on PostgreSQL, where it is visible — as
+    many backends wait on the test's locks as there are workers. (On SQLite a task in flight is
+    inside its first write or before it, which the held write lock keeps it from passing.)"""
+    if not all(in_flight(w.log()) for w in workers):
         return False
-    time.sleep(0.3)
-    return [w.log() for w in workers] == logs
+    if db.backend == "sqlite":
+        return True
+    with db.engine.connect() as conn:
+        query = text(
+            "SELECT count(*) FROM pg_stat_activity"
+            " WHERE datname = current_database() AND wait_event_type = 'Lock'"
+        )
+        return (conn.scalar(query) or 0) >= len(workers)
 
 
 def in_flight(log: str) -> bool:
@@ -137,18 +143,17 @@ def test_workers_killed_mid_batch_still_converge(
     )
     with processing_blocked(pipeline.db):
         wait_until(
-            lambda: stuck(worker_a, worker_b), timeout=30, interval=0, message="both workers stuck in a task"
+            lambda: stuck(pipeline.db, worker_a, worker_b), timeout=30, message="both workers stuck in a task"
         )
         (pool_process,) = worker_a.pool_pids()
         os.kill(pool_process, signal.SIGKILL)
         worker_b.kill()
     assert unprocessed(pipeline) > 0
-    workers.start(count=1)
+    (worker_c,) = workers.start(count=1)
 
     wait_until(lambda: pipeline.queued() == 0, timeout=90, message="the queue to drain")
-    lost = wait_until(lambda: settled(pipeline), timeout=30, interval=0, message="the workers to settle")
-    assert lost is not None
-    lost.discard("-")
+    wait_until(lambda: idle(worker_a, worker_c), timeout=60, message="the surviving workers to be idle")
+    lost = unprocessed_patients(pipeline)
     if pipeline.db.backend == "postgresql":  # B was stuck before its commit, on the patient's row lock
         assert lost, "B's message should have died with B"
     # (On SQLite B may have been stuck after its commit, in the task's second write: nothing lost.)
@@ -171,13 +176,9 @@ def processing_blocked(db: Database) -> Iterator[None]:
         yield
 
 
-def settled(pipeline: Pipeline) -> set[str] | None:
-    """The patients with unprocessed events once that set stays the same for a second (the workers
-    are idle), plus a marker so an empty set still counts as settled; None while it changes."""
-    before = unprocessed_patients(pipeline)
-    time.sleep(1.0)
-    after = unprocessed_patients(pipeline)
-    return after | {"-"} if after == before else None
+def idle(*workers: WorkerProcess) -> bool:
+    """Every worker has finished each task its log shows received (nothing left in flight)."""
+    return not any(in_flight(w.log()) for w in workers)
 
 
 def unprocessed_patients(pipeline: Pipeline) -> set[str]:
@@ -199,8 +200,14 @@ def test_redis_restarted_empty_while_messages_are_queued(
 
     pipeline.redis.restart_empty()  # every queued message is gone; the events are safe in the database
     assert pipeline.queued() == 0
-    workers.start(count=1)
-    time.sleep(1.0)  # past GIST_STALLED_AFTER_SECONDS; the worker has nothing to do meanwhile
+    (worker,) = workers.start(count=1)  # ready: consuming the (empty) queue
+    stall = dt.timedelta(seconds=pipeline.stalled_after_seconds)
+    wait_until(  # every event is now older than GIST_STALLED_AFTER_SECONDS, so the sweep takes them
+        lambda: set(stalled_patient_ids(pipeline.db.sessions, dt.datetime.now(dt.UTC) - stall)) == patients,
+        timeout=30,
+        message="the events to be stalled",
+    )
+    assert idle(worker)  # it received nothing: the messages died with Redis
     assert unprocessed(pipeline) == len(events)
 
     clock = Clock(pipeline, celery_app)

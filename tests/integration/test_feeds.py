@@ -21,20 +21,20 @@ from sqlalchemy import event, select
 from models.rows import Base, FeedRow, UserRow
 from scheduler.processing import process_patient
 from scheduler.settings import Settings
-from tests.integration.cohort import store_cohort
-from tests.integration.services import Database
-from tests.integration.support import (
+from tests.support.cohort import store_cohort
+from tests.support.common import (
     GISTSCHED,
     assert_cli_error,
     cli_env,
     gistsched,
     intake,
 )
+from tests.support.services import Database
+from tests.support.staff import AS_OF
 from web.app import create_app
 
 pytestmark = pytest.mark.integration
 
-AS_OF = dt.date(2026, 11, 27)
 BASE = "https://gist.example.org"
 CLINICAL = re.compile(
     r"\b(gist|tumou?r|cancer|imatinib|sunitinib|regorafenib|ripretinib|avapritinib|liver|alt|ct|mri|eus|"
@@ -339,8 +339,8 @@ def test_gistsched_serve_never_logs_a_feed_token(stored: Database, tmp_path: Pat
     import urllib.error
     import urllib.request
 
-    from tests.integration.services import stop_process_group
-    from tests.integration.support import free_port, wait_until
+    from tests.support.common import free_port, wait_until
+    from tests.support.services import stop_process_group
 
     token_url = create(stored, tmp_path, "--patient", "P01")["url"]
     token = token_url.rsplit("/", 1)[1].removesuffix(".ics")

@@ -17,7 +17,7 @@ from scheduler.processing import process_patient
 from scheduler.records import patient_record
 from scheduler.settings import Settings
 from scheduler.users import create_user
-from tests.integration.services import Database, Pipeline
+from tests.support.services import Database, Pipeline
 from web.app import create_app
 
 pytestmark = [pytest.mark.integration, pytest.mark.timeout(120)]

@@ -35,8 +35,8 @@ from scheduler.settings import Settings
 from scheduler.stored import stored_plan
 from scheduler.users import create_user
 from scheduler.worklist import worklist
-from tests.integration.cohort import AS_OF, store_cohort
-from tests.integration.services import Database
+from tests.support.cohort import AS_OF, store_cohort
+from tests.support.services import Database
 from web.app import create_app
 
 pytestmark = pytest.mark.integration

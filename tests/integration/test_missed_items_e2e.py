@@ -12,8 +12,8 @@ import pytest
 
 from scheduler.access import Principal
 from scheduler.worklist import worklist
-from tests.integration.services import Pipeline, Workers
-from tests.integration.support import write_jsonl
+from tests.support.common import write_jsonl
+from tests.support.services import Pipeline, Workers
 
 pytestmark = [pytest.mark.integration, pytest.mark.timeout(180)]
 

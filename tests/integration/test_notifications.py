@@ -25,13 +25,13 @@ from scheduler.processing import process_patient
 from scheduler.settings import Settings
 from scheduler.users import create_user
 from tasks.app import GistCelery, send_notification_task
-from tests.integration.services import Pipeline, Workers, stop_process_group
-from tests.integration.support import GISTSCHED, by_patient, intake, read_cohort, wait_until
-from tests.smtp_server import SmtpServer
+from tests.support.common import GISTSCHED, by_patient, intake, read_cohort, wait_until
+from tests.support.services import Pipeline, Workers, stop_process_group
+from tests.support.smtp_server import SmtpServer
+from tests.support.staff import AS_OF, PASSWORD
 
 pytestmark = [pytest.mark.integration, pytest.mark.timeout(240)]
 
-AS_OF = dt.date(2026, 11, 27)
 FINAL = ("sent", "failed", "superseded", "skipped")
 
 
@@ -68,7 +68,7 @@ def plan_cohort(pipeline: Pipeline) -> None:
             sessions,
             navigator_id,
             "navigator",
-            "correct horse battery",
+            PASSWORD,
             navigator_id,
             f"{navigator_id}@clinic.example",
         )

@@ -20,13 +20,12 @@ from scheduler.processing import process_patient
 from scheduler.sending import send_notification
 from scheduler.settings import Settings
 from scheduler.users import create_user
-from tests.integration.cohort import store_cohort
-from tests.integration.services import Database
-from tests.integration.support import intake
+from tests.support.cohort import store_cohort
+from tests.support.common import intake
+from tests.support.services import Database
+from tests.support.staff import AS_OF, PASSWORD
 
 pytestmark = pytest.mark.integration
-
-AS_OF = dt.date(2026, 11, 27)
 
 
 def settings_for(db: Database, tmp_path: Path, as_of: dt.date = AS_OF) -> Settings:
@@ -55,8 +54,8 @@ def emails(folder: Path) -> list[EmailMessage]:
 
 def test_one_digest_per_navigator_per_day(db: Database, tmp_path: Path) -> None:
     store(db)
-    create_user(db.sessions, "ana", "navigator", "correct horse battery", "nav-ana", "ana@clinic.example")
-    create_user(db.sessions, "ben", "navigator", "correct horse battery", "nav-ben")  # no email: no digest
+    create_user(db.sessions, "ana", "navigator", PASSWORD, "nav-ana", "ana@clinic.example")
+    create_user(db.sessions, "ben", "navigator", PASSWORD, "nav-ben")  # no email: no digest
     settings = settings_for(db, tmp_path)
     assert dispatch.create_digests(db.sessions, AS_OF) == 1
     assert dispatch.create_digests(db.sessions, AS_OF) == 0  # the same day again
@@ -122,7 +121,7 @@ def test_notices_wait_for_the_registration_then_are_told(db: Database, tmp_path:
     lines = [json.loads(line) for line in Path("examples/cohort.jsonl").read_text().splitlines() if line]
     p04 = [e for e in lines if e["patient_id"] == "P04"]
     registration = [e for e in p04 if e["type"] == "patient_registered"]
-    create_user(db.sessions, "ben", "navigator", "correct horse battery", "nav-ben", "ben@clinic.example")
+    create_user(db.sessions, "ben", "navigator", PASSWORD, "nav-ben", "ben@clinic.example")
     settings = settings_for(db, tmp_path)
     intake(db.sessions, [e for e in p04 if e not in registration], AS_OF)
     process_patient(db.sessions, "P04", AS_OF)

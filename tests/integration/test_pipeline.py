@@ -11,8 +11,7 @@ import pytest
 from sqlalchemy import func, select
 
 from models.rows import ReminderRow
-from tests.integration.services import Pipeline, Workers
-from tests.integration.support import (
+from tests.support.common import (
     assert_all_converged,
     assert_matches_pure,
     by_patient,
@@ -22,6 +21,7 @@ from tests.integration.support import (
     utc_today,
     write_jsonl,
 )
+from tests.support.services import Pipeline, Workers
 
 pytestmark = [pytest.mark.integration, pytest.mark.timeout(180)]
 

@@ -21,8 +21,8 @@ from scheduler.profiles import load_profile, profile_hash
 from scheduler.settings import Settings
 from scheduler.stored import stored_plan
 from tasks.app import GistCelery, send_process
-from tests.integration.services import Pipeline, Workers
-from tests.integration.support import assert_matches_pure, by_patient, read_cohort, wait_until, write_jsonl
+from tests.support.common import assert_matches_pure, by_patient, read_cohort, wait_until, write_jsonl
+from tests.support.services import Pipeline, Workers
 
 pytestmark = [pytest.mark.integration, pytest.mark.timeout(240)]
 

@@ -27,8 +27,8 @@ from scheduler.processing import process_patient
 from scheduler.sending import send_notification
 from scheduler.settings import Settings
 from scheduler.users import create_user
-from tests.integration.cohort import store_cohort
-from tests.integration.services import Database
+from tests.support.cohort import store_cohort
+from tests.support.services import Database
 from web.app import create_app
 
 pytestmark = pytest.mark.integration

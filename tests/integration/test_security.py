@@ -54,8 +54,7 @@ from scheduler.processing import process_patient
 from scheduler.sending import outbox_counts
 from scheduler.settings import Settings
 from scheduler.tokens import token_digest, verify_password
-from tests.integration.services import Database, stop_process_group
-from tests.integration.support import (
+from tests.support.common import (
     COHORT,
     GISTSCHED,
     cli_env,
@@ -64,21 +63,17 @@ from tests.integration.support import (
     unprocessed_count,
     wait_until,
 )
-from tests.integration.test_bad_input import close_store, known_bug, open_store
-from tests.unit.test_tokens import legacy_scrypt_hash
+from tests.support.passwords import legacy_scrypt_hash
+from tests.support.services import Database, stop_process_group
+from tests.support.staff import AS_OF, PASSWORD, STAFF
+from tests.support.stores import close_store, open_store
 from web.app import create_app
 from web.dashboard import router as dashboard_router
 from web.deps import COOKIE
 
 pytestmark = pytest.mark.integration
 
-AS_OF = dt.date(2026, 11, 27)
-PASSWORD = "correct horse battery"
-USERS: dict[str, tuple[str, str | None]] = {
-    "ana": ("navigator", "nav-ana"),  # P01, P03, P05, P07
-    "ben": ("navigator", "nav-ben"),  # P02, P04, P06, P08
-    "cleo": ("clinician", None),
-    "ada": ("admin", None),
+USERS: dict[str, tuple[str, str | None]] = STAFF | {
     "eve": ("navigator", "nav-ana"),  # signed in, signed out, expired and deactivated by the tests
     "lee": ("navigator", "nav-ana"),  # the legacy-hash user
     "gone": ("clinician", None),  # deactivated: its token is a revoked one
@@ -88,10 +83,6 @@ NAMES = {"P05": "Aiko Tanaka", "P02": "Daniel Okafor"}
 # NUL is no injection string but unstorable text: refused everywhere (test_nul_is_refused_everywhere).
 INJECTIONS = ["' OR 1=1 --", '"; DROP TABLE events; --', "%", "_", "\\", "') OR ('1'='1"]
 INJECTION_IDS = ["or-1-1", "drop-table", "percent", "underscore", "backslash", "paren-or"]
-NUL_ON_POSTGRES = (
-    "PostgreSQL text cannot hold NUL: a \\x00 in this field reaches a text column or a query "
-    "parameter unchecked and psycopg raises DataError → 500"
-)
 
 
 # ---- the site: one cohort per backend, signed-in browsers ------------------------------------------------
@@ -568,14 +559,7 @@ def test_matrix_patient_routes(
 
 
 @pytest.mark.parametrize("text", INJECTIONS, ids=INJECTION_IDS)
-def test_injection_strings_in_event_fields_are_stored_verbatim(
-    site: Site, request: pytest.FixtureRequest, text: str
-) -> None:
-    known_bug(
-        request,
-        NUL_ON_POSTGRES + " (event_id: POST /api/events; name, email and navigator_id: every recompute)",
-        when=site.backend == "postgresql" and "\x00" in text,
-    )
+def test_injection_strings_in_event_fields_are_stored_verbatim(site: Site, text: str) -> None:
     index = INJECTIONS.index(text)
     patient = f"SQLI{index}-{uuid.uuid4().hex[:6]}"
 
@@ -615,10 +599,8 @@ def test_injection_strings_in_event_fields_are_stored_verbatim(
 
 @pytest.mark.parametrize("text", INJECTIONS, ids=INJECTION_IDS)
 def test_injection_strings_in_query_parameters(
-    site: Site, browsers: dict[str | None, Browser], request: pytest.FixtureRequest, text: str
+    site: Site, browsers: dict[str | None, Browser], text: str
 ) -> None:
-    known_bug(request, NUL_ON_POSTGRES + " (GET /api/worklist?kind=, GET /api/audit?patient_id=)",
-              when=site.backend == "postgresql" and "\x00" in text)  # fmt: skip
     with TestClient(site.app, raise_server_exceptions=False) as client:
         worklist = client.get("/api/worklist", params={"kind": text}, headers=auth(site.tokens["cleo"]))
         assert worklist.status_code == 422, worklist.text[:300]  # not a reminder kind: never an empty list
@@ -635,12 +617,10 @@ def test_injection_strings_in_query_parameters(
 
 @pytest.mark.parametrize("text", INJECTIONS, ids=INJECTION_IDS)
 def test_injection_strings_in_path_parameters(
-    site: Site, browsers: dict[str | None, Browser], request: pytest.FixtureRequest, text: str
+    site: Site, browsers: dict[str | None, Browser], text: str
 ) -> None:
     """A navigator's requests with the string as a patient id, alert id or feed token: 404 (or 422
     for an id that must be a number) — never another patient, never a 500."""
-    known_bug(request, NUL_ON_POSTGRES + " (every route with a patient_id in its path)",
-              when=site.backend == "postgresql" and "\x00" in text)  # fmt: skip
     ana = browsers["ana"]
     quoted = quote(text, safe="")
     events, feeds = site.db.count(EventRow), site.db.count(FeedRow)
@@ -670,11 +650,7 @@ def test_injection_strings_in_path_parameters(
 
 
 @pytest.mark.parametrize("text", INJECTIONS, ids=INJECTION_IDS)
-def test_injection_strings_as_the_sign_in_username(
-    site: Site, request: pytest.FixtureRequest, text: str
-) -> None:
-    known_bug(request, NUL_ON_POSTGRES + " (POST /login: the rate-limit query and the audit row)",
-              when=site.backend == "postgresql" and "\x00" in text)  # fmt: skip
+def test_injection_strings_as_the_sign_in_username(site: Site, text: str) -> None:
     attempt = f"{text}{uuid.uuid4().hex[:4]}"  # a fresh username: the rate limit is per username
     with TestClient(site.app, raise_server_exceptions=False) as client:
         response = client.post(
@@ -693,10 +669,8 @@ def test_injection_strings_as_the_sign_in_username(
 
 @pytest.mark.parametrize("text", INJECTIONS, ids=INJECTION_IDS)
 def test_injection_strings_as_acknowledgement_notes(
-    site: Site, browsers: dict[str | None, Browser], request: pytest.FixtureRequest, text: str
+    site: Site, browsers: dict[str | None, Browser], text: str
 ) -> None:
-    known_bug(request, NUL_ON_POSTGRES + " (the acknowledgement note, API and dashboard)",
-              when=site.backend == "postgresql" and "\x00" in text)  # fmt: skip
     alert = alert_of(site.db, "P05")
 
     def note() -> str | None:

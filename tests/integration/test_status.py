@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import datetime as dt
 import json
 from pathlib import Path
 
@@ -12,13 +11,12 @@ from prometheus_client.parser import text_string_to_metric_families
 
 from scheduler.processing import process_patient
 from scheduler.settings import Settings
-from tests.integration.services import Database
-from tests.integration.support import by_patient, cli_env, gistsched, intake, read_cohort
+from tests.support.common import by_patient, cli_env, gistsched, intake, read_cohort
+from tests.support.services import Database
+from tests.support.staff import AS_OF
 from web.app import create_app
 
 pytestmark = pytest.mark.integration
-
-AS_OF = dt.date(2026, 11, 27)
 
 
 def test_status_and_metrics_agree(db: Database, tmp_path: Path) -> None:

@@ -13,8 +13,8 @@ import pytest
 from sqlalchemy import select
 
 from models.rows import EventRow
-from tests.integration.services import Pipeline
-from tests.integration.support import by_patient, read_cohort, utc_today, write_jsonl
+from tests.support.common import by_patient, read_cohort, utc_today, write_jsonl
+from tests.support.services import Pipeline
 
 pytestmark = [pytest.mark.integration, pytest.mark.timeout(120)]
 

@@ -21,9 +21,9 @@ from models.rows import AlertRow, NotificationRow, PatientRow, ReminderRow
 from scheduler.access import Principal
 from scheduler.processing import process_patient
 from scheduler.worklist import DEFAULT_ITEMS, worklist
-from tests.integration.cohort import AS_OF, store_cohort
-from tests.integration.services import Database
-from tests.integration.support import intake, read_cohort
+from tests.support.cohort import AS_OF, store_cohort
+from tests.support.common import intake, read_cohort
+from tests.support.services import Database
 
 pytestmark = pytest.mark.integration
 

@@ -18,7 +18,7 @@ import subprocess
 import tempfile
 from pathlib import Path
 
-from tests.integration.support import free_port
+from tests.support.common import free_port
 
 
 class ClusterUnavailableError(RuntimeError):

@@ -1,6 +1,7 @@
-"""Fixtures of the fault-injection suite (issue 6): the integration suite's real components
-(``tests/integration/conftest.py``), on PostgreSQL only, plus an SMTP server, real clock processes
-and, for the database restarts, a private PostgreSQL cluster of the test's own.
+"""Fixtures of the fault-injection suite (issue 6): the real components of
+:mod:`tests.support.fixtures` on PostgreSQL only (this ``db`` replaces the integration suite's),
+plus an SMTP server, real clock processes and, for the database restarts, a private PostgreSQL
+cluster of the test's own.
 
 Run: ``.venv/bin/pytest tests/reliability -m reliability -s`` — each test prints its row of the
 table in docs/reliability.md, and the session's summary repeats them all.
@@ -14,20 +15,9 @@ from pathlib import Path
 import pytest
 
 from models.db import make_engine, make_sessionmaker
-from tests.integration.conftest import (  # the integration suite's fixtures, reused as they are
-    celery_app,
-    pipeline,
-    postgres_server,
-    postgres_url,
-    redis,
-    redis_server,
-    workers,
-)
-from tests.integration.services import Database, Pipeline
 from tests.reliability.harness import RESULTS, Clocks, Figures, timed_smtp_server
-from tests.smtp_server import SmtpServer
-
-__all__ = ["celery_app", "pipeline", "postgres_server", "postgres_url", "redis", "redis_server", "workers"]
+from tests.support.services import Database, Pipeline
+from tests.support.smtp_server import SmtpServer
 
 
 @pytest.fixture

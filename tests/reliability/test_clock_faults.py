@@ -19,7 +19,6 @@ from sqlalchemy import select
 
 from models.rows import ClockLeaseRow
 from tasks.app import GistCelery
-from tests.integration.services import Pipeline, Workers
 from tests.reliability.harness import (
     ClockProcess,
     Clocks,
@@ -35,9 +34,10 @@ from tests.reliability.harness import (
     service_env,
     wait_converged,
 )
-from tests.smtp_server import SmtpServer
+from tests.support.services import Pipeline, Workers
+from tests.support.smtp_server import SmtpServer
 
-pytestmark = [pytest.mark.integration, pytest.mark.reliability, pytest.mark.timeout(420)]
+pytestmark = [pytest.mark.integration, pytest.mark.reliability, pytest.mark.slow, pytest.mark.timeout(420)]
 
 PATIENTS = 70
 

@@ -34,8 +34,6 @@ from scheduler.domain.profile import DEFAULT_PROFILE
 from scheduler.sending import send_notification
 from scheduler.settings import Settings
 from tasks.app import GistCelery
-from tests.integration.conftest import unavailable
-from tests.integration.services import Database, Pipeline, PostgresServer, Workers
 from tests.reliability.cluster import ClusterUnavailableError, PrivateCluster
 from tests.reliability.harness import (
     AS_OF,
@@ -53,9 +51,11 @@ from tests.reliability.harness import (
     service_env,
     wait_converged,
 )
-from tests.smtp_server import SmtpServer
+from tests.support.guard import unavailable
+from tests.support.services import Database, Pipeline, PostgresServer, Workers
+from tests.support.smtp_server import SmtpServer
 
-pytestmark = [pytest.mark.integration, pytest.mark.reliability, pytest.mark.timeout(480)]
+pytestmark = [pytest.mark.integration, pytest.mark.reliability, pytest.mark.slow, pytest.mark.timeout(480)]
 
 PATIENTS = 80
 SEED = 63

@@ -28,8 +28,6 @@ from scheduler import dispatch
 from scheduler.domain.profile import DEFAULT_PROFILE
 from scheduler.sending import send_notification
 from tasks.app import GistCelery, send_notification_task
-from tests.integration.services import Pipeline, Workers
-from tests.integration.support import wait_until
 from tests.reliability.harness import (
     AS_OF,
     Clocks,
@@ -47,9 +45,11 @@ from tests.reliability.harness import (
     service_env,
     wait_converged,
 )
-from tests.smtp_server import SmtpServer
+from tests.support.common import wait_until
+from tests.support.services import Pipeline, Workers
+from tests.support.smtp_server import SmtpServer
 
-pytestmark = [pytest.mark.integration, pytest.mark.reliability, pytest.mark.timeout(420)]
+pytestmark = [pytest.mark.integration, pytest.mark.reliability, pytest.mark.slow, pytest.mark.timeout(420)]
 
 PATIENTS = 80
 SEED = 62

@@ -29,7 +29,6 @@ from scheduler.domain.profile import DEFAULT_PROFILE
 from scheduler.sending import send_notification
 from scheduler.settings import Settings
 from tasks.app import GistCelery
-from tests.integration.services import Database, Pipeline, Workers
 from tests.reliability.harness import (
     AS_OF,
     Clocks,
@@ -48,9 +47,10 @@ from tests.reliability.harness import (
     service_env,
     wait_converged,
 )
-from tests.smtp_server import SmtpServer
+from tests.support.services import Database, Pipeline, Workers
+from tests.support.smtp_server import SmtpServer
 
-pytestmark = [pytest.mark.integration, pytest.mark.reliability, pytest.mark.timeout(420)]
+pytestmark = [pytest.mark.integration, pytest.mark.reliability, pytest.mark.slow, pytest.mark.timeout(420)]
 
 PATIENTS = 80
 SEED = 64

@@ -25,6 +25,7 @@ from scheduler.tokens import (
     token_digest,
     verify_password,
 )
+from tests.support.passwords import legacy_scrypt_hash
 
 PASSWORD = "correct horse battery"
 URLSAFE = re.compile(r"[A-Za-z0-9_-]+")
@@ -34,13 +35,6 @@ URLSAFE = re.compile(r"[A-Za-z0-9_-]+")
 def stored() -> str:
     """One Argon2id hash of PASSWORD for the module (each costs 64 MiB and a few hundred ms)."""
     return hash_password(PASSWORD)
-
-
-def legacy_scrypt_hash(password: str, n: int = 2**14, r: int = 8, p: int = 1) -> str:
-    """A hash as the scrypt version of tokens.hash_password wrote it (before Argon2id)."""
-    salt = secrets.token_bytes(16)
-    digest = hashlib.scrypt(password.encode(), salt=salt, n=n, r=r, p=p)
-    return f"scrypt${n}${r}${p}${salt.hex()}${digest.hex()}"
 
 
 # ---- tokens -------------------------------------------------------------------------------------------

@@ -112,6 +112,7 @@ class Collector:
         self.rcpt_replies: dict[str, str] = {}  # for one address
         self.data_reply: str | None = None
         self.quit_reply: str | None = None  # e.g. a 421: a server that must close may answer so
+        self.quits = 0  # sessions the client ended with QUIT: nothing more comes on them
 
     async def handle_RCPT(  # noqa: N802  (aiosmtpd's hook names)
         self, server: SMTP, session: Session, envelope: Envelope, address: str, rcpt_options: list[str]
@@ -123,6 +124,8 @@ class Collector:
         return "250 OK"
 
     async def handle_QUIT(self, server: SMTP, session: Session, envelope: Envelope) -> str:  # noqa: N802
+        with self.lock:
+            self.quits += 1
         return self.quit_reply or "221 Bye"
 
     async def handle_DATA(self, server: SMTP, session: Session, envelope: Envelope) -> str:  # noqa: N802

@@ -27,6 +27,8 @@ from tasks.app import NOOP, PROCESS, RECOMPUTE_ALL, SEND, make_celery, worker_ar
 from tasks.embedded import Transport, transport_options
 from tasks.patients import MAX_BACKOFF_SECONDS, backoff_seconds
 
+pytestmark = pytest.mark.integration
+
 
 def settings_for(tmp_path: Path, **overrides: Any) -> Settings:
     values: dict[str, Any] = {"env": "test", "data_dir": tmp_path, "database_url": None, "broker_url": None}

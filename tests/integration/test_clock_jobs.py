@@ -33,10 +33,13 @@ from scheduler.clock_jobs import (
     unclaim_day,
 )
 from scheduler.settings import Settings
+from tests.support.staff import AS_OF
+
+pytestmark = pytest.mark.integration
 
 T0 = dt.datetime(2026, 11, 27, 9, 0, tzinfo=dt.UTC)
 TTL = dt.timedelta(seconds=180)
-DAY = dt.date(2026, 11, 27)
+DAY = AS_OF
 
 
 @pytest.fixture

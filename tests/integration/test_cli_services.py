@@ -20,6 +20,8 @@ from sqlalchemy import select
 from models.db import make_engine, make_sessionmaker
 from models.rows import ClockLeaseRow
 
+pytestmark = pytest.mark.integration
+
 ROOT = Path(__file__).resolve().parents[2]
 COMMAND = [sys.executable, "-m", "scheduler.cli"]
 

@@ -21,7 +21,7 @@ from models.db import make_engine, normalise_url
 from models.rows import Base
 from scheduler.settings import Settings
 from tasks.app import QUEUE
-from tests.integration.support import GISTSCHED, cli_env, gistsched, wait_until
+from tests.support.common import GISTSCHED, cli_env, gistsched, wait_until
 
 # ---- databases ----------------------------------------------------------------------------------
 

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import datetime as dt
 import json
 from pathlib import Path
 
@@ -14,8 +13,11 @@ from models.db import make_engine, make_sessionmaker
 from models.migrate import upgrade
 from models.rows import EventRow
 from scheduler.intake import parse_lines, record_events
+from tests.support.staff import AS_OF
 
-TODAY = dt.date(2026, 11, 27)
+pytestmark = pytest.mark.integration
+
+TODAY = AS_OF
 
 
 @pytest.fixture

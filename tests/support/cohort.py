@@ -23,10 +23,10 @@ from sqlalchemy.engine import make_url
 
 from models.rows import Base
 from scheduler.processing import process_patient
-from tests.integration.services import Database
-from tests.integration.support import by_patient, intake, read_cohort
+from tests.support.common import by_patient, intake, read_cohort
+from tests.support.services import Database
+from tests.support.staff import AS_OF
 
-AS_OF = dt.date(2026, 11, 27)
 SCHEMA = "snapshot"
 _snapshots: dict[str, str] = {}  # backend (and URL) → where its snapshot is
 

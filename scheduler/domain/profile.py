@@ -194,6 +194,7 @@ class Profile:
     line_continuation_days: int = 30
     first_line_dose_mg: float = 400.0
     avapritinib_dose_mg: float = 300.0
+    ripretinib_escalate_from_dose_mg: float = 150.0  # at or below: 150 mg twice daily is the next step
     cytoreduction_from_months: int = 6
     cytoreduction_until_months: int = 24
     resume_review_due_days: int = 14

@@ -27,6 +27,7 @@ from scheduler.domain.rules.base import (
     SeriesRule,
     cite,
     on,
+    starts_and_stops_of,
 )
 from scheduler.domain.series import Series
 
@@ -120,7 +121,7 @@ def _course_stopped_or_advanced(case: Case, p: Profile, series: Series) -> bool:
 DURATION = SeriesRule(
     id="adjuvant.duration",
     kinds=("therapy_review",),
-    triggers=(*STARTS_AND_STOPS, *ADVANCED_ONSET, *RESECTION_FACTS),
+    triggers=(*starts_and_stops_of("imatinib"), *ADVANCED_ONSET, *RESECTION_FACTS),
     condition=_duration_review,
     schedule=lambda p, o: p.oneoff_after_months(12 * p.adjuvant_years),
     ends=_course_stopped_or_advanced,

@@ -250,7 +250,7 @@ def option_after(case: Case, p: Profile, drug: str, dose: float | None) -> tuple
         return "regorafenib 160 mg/day on days 1–21 of each 28-day cycle", cite(GRID, STIVARGA)
     if drug == "regorafenib":
         return "ripretinib 150 mg/day", cite(INVICTUS, QINLOCK)
-    if drug == "ripretinib" and dose is not None and dose <= 150:
+    if drug == "ripretinib" and dose is not None and dose <= p.ripretinib_escalate_from_dose_mg:
         return "ripretinib 150 mg twice daily, or a clinical trial", ZALCBERG_2021
     return "MDT review or a clinical trial", ESMO
 

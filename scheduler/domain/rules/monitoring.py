@@ -17,7 +17,6 @@ from scheduler.domain.rules.base import (
     AYVAKIT,
     GLEEVEC,
     QINLOCK,
-    STARTS_AND_STOPS,
     STIVARGA,
     SUTENT,
     AlertRule,
@@ -25,6 +24,7 @@ from scheduler.domain.rules.base import (
     Opening,
     SeriesRule,
     on_field,
+    starts_and_stops_of,
 )
 
 LIVER_RESULT = on_field("lab_result", "test", "alt", "ast", "bilirubin")
@@ -51,7 +51,7 @@ def _monitoring_rule(drug: str, kinds: tuple[str, ...], message: str, citation: 
     return SeriesRule(
         id=f"monitoring.{drug}",
         kinds=kinds,
-        triggers=STARTS_AND_STOPS,
+        triggers=starts_and_stops_of(drug),
         condition=condition,
         schedule=schedule,  # type: ignore[arg-type]
         message=message,
@@ -131,7 +131,7 @@ def _regorafenib_weekly(case: Case, p: Profile, day: dt.date) -> Iterator[Openin
 REGORAFENIB_LIVER = SeriesRule(
     id="monitoring.regorafenib_liver",
     kinds=("lab_lft",),
-    triggers=(*STARTS_AND_STOPS, LIVER_RESULT),
+    triggers=(*starts_and_stops_of("regorafenib"), LIVER_RESULT),
     condition=_regorafenib_weekly,
     schedule=lambda p, o: p.liver_weekly,
     message="Regorafenib with ALT or AST > {regorafenib_liver_weekly_above_uln:g}× ULN: liver tests "
@@ -229,7 +229,7 @@ def _imatinib_weekly(case: Case, p: Profile, day: dt.date) -> Iterator[Opening]:
 IMATINIB_LIVER = SeriesRule(
     id="monitoring.imatinib_liver",
     kinds=("lab_lft",),
-    triggers=(*STARTS_AND_STOPS, LIVER_RESULT),
+    triggers=(*starts_and_stops_of("imatinib"), LIVER_RESULT),
     condition=_imatinib_weekly,
     schedule=lambda p, o: p.liver_weekly,
     message="Imatinib held for hepatotoxicity: liver tests weekly until bilirubin < "

@@ -13,11 +13,11 @@ from typing import NamedTuple
 from scheduler.domain.case import Case
 from scheduler.domain.profile import Profile
 from scheduler.domain.rules.base import (
+    ADJUVANT_STARTS_AND_STOPS,
     ADVANCED_ONSET,
     FOLLOW_UP,
     RESECTION_FACTS,
     SEED,
-    STARTS_AND_STOPS,
     AlertRule,
     Finding,
     Opening,
@@ -70,7 +70,7 @@ def _row_rule(name: str, message: str, citation: str = FOLLOW_UP) -> SeriesRule:
     return SeriesRule(
         id=f"surveillance.{name}",
         kinds=("ct",),
-        triggers=(*RESECTION_FACTS, *ADVANCED_ONSET, *STARTS_AND_STOPS),
+        triggers=(*RESECTION_FACTS, *ADVANCED_ONSET, *ADJUVANT_STARTS_AND_STOPS),
         condition=condition,
         schedule=lambda p, o: p.surveillance[name],
         message=message,

@@ -47,6 +47,8 @@ class _RuleState:
     its open held series, its one-offs still open, and the first day of each kind's current run of
     its condition (an episode)."""
 
+    __slots__ = ("episodes", "held", "open_oneoffs", "rule")
+
     def __init__(self, rule: SeriesRule) -> None:
         self.rule = rule
         self.held: dict[SeriesId, Series] = {}

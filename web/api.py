@@ -53,6 +53,11 @@ COMMON_RESPONSES: dict[int | str, dict[str, Any]] = {
 NOT_FOUND = problem("no such patient, or not one of the navigator's")
 # A route with parameters or a body answers FastAPI's validation error (``detail``: a list); the
 # acknowledgement also refuses a note it cannot store (``detail``: text).
+def refused(description: str) -> dict[str, Any]:
+    """A 422 that is FastAPI's validation error (``detail``: a list) or the route's own (text)."""
+    return {**ACK_REFUSED, "description": description}
+
+
 ACK_REFUSED: dict[str, Any] = {
     "description": "invalid alert id or note",
     "content": {
@@ -198,6 +203,7 @@ def get_record(patient_id: str, request: Request, principal: ApiPrincipal) -> di
     "/worklist",
     summary="overdue, due soon, alerts and failed notifications of the caller's patients",
     response_model=dict[str, Any],
+    responses={422: refused("a query value out of range, or a kind that is not a reminder kind")},
 )
 def get_worklist(
     request: Request,

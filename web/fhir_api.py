@@ -20,13 +20,17 @@ from scheduler.fhir import FhirError, load_json
 from scheduler.fhir.export import export_plan
 from scheduler.fhir_intake import map_bundle, store_import
 from scheduler.records import read_plan
+from web.api import COMMON_RESPONSES, NOT_FOUND, problem, refused
 from web.deps import ApiPrincipal, client_of, sessions_of, settings_of
 
-FHIR_WRITE_ROLES: Final = frozenset({"admin"})
+FHIR_WRITE_ROLES: Final = frozenset({"admin", "integration"})
 MAX_BODY_BYTES: Final = 20 * 1024 * 1024
 FHIR_JSON: Final = "application/fhir+json"
 
-router = APIRouter(prefix="/fhir", tags=["fhir"])
+router = APIRouter(prefix="/fhir", tags=["fhir"], responses=COMMON_RESPONSES)
+OPERATION_OUTCOME: dict[str, Any] = {
+    "content": {FHIR_JSON: {"schema": {"type": "object", "description": "a FHIR OperationOutcome"}}}
+}
 
 
 def outcome(status: int, severity: str, text: str, extra: dict[str, Any] | None = None) -> JSONResponse:
@@ -50,10 +54,21 @@ def outcome(status: int, severity: str, text: str, extra: dict[str, Any] | None 
     return JSONResponse(body, status_code=status, media_type=FHIR_JSON)
 
 
-@router.post("/Bundle", summary="import a FHIR R4 Bundle (or one resource) as events")
+@router.post(
+    "/Bundle",
+    summary="import a FHIR R4 Bundle (or one resource) as events",
+    status_code=202,
+    responses={
+        202: {"description": "imported: accepted, duplicates, needs_review, as `submit` prints"},
+        400: {**OPERATION_OUTCOME, "description": "not FHIR JSON, or an entry that cannot be read"},
+        403: problem("the account may not import (admins and integration accounts may)"),
+        413: problem("the body is too large"),
+        422: {**OPERATION_OUTCOME, "description": "events that break the contract: nothing was stored"},
+    },
+)
 async def post_bundle(request: Request, principal: ApiPrincipal) -> JSONResponse:
     if principal.role not in FHIR_WRITE_ROLES:
-        raise HTTPException(403, "FHIR import is for admin accounts")
+        raise HTTPException(403, "FHIR import is for admin and integration accounts")
     body = await request.body()
     if len(body) > MAX_BODY_BYTES:
         raise HTTPException(413, f"body: at most {MAX_BODY_BYTES} bytes")
@@ -81,7 +96,15 @@ async def post_bundle(request: Request, principal: ApiPrincipal) -> JSONResponse
     return JSONResponse(result.to_json(), status_code=202)
 
 
-@router.get("/CarePlan", summary="the patient's plan as a FHIR R4 Bundle")
+@router.get(
+    "/CarePlan",
+    summary="the patient's plan as a FHIR R4 Bundle",
+    responses={
+        200: {"content": {FHIR_JSON: {"schema": {"type": "object", "description": "a FHIR Bundle"}}}},
+        404: NOT_FOUND,
+        422: refused("a missing or too long patient id"),
+    },
+)
 def get_care_plan(
     request: Request, principal: ApiPrincipal, patient: Annotated[str, Query(min_length=1, max_length=64)]
 ) -> JSONResponse:

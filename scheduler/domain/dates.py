@@ -25,7 +25,3 @@ def add_months(day: dt.date, months: int) -> dt.date:
 
 def add_years(day: dt.date, years: int) -> dt.date:
     return add_months(day, 12 * years)
-
-
-def days_between(earlier: dt.date, later: dt.date) -> int:
-    return (later - earlier).days

@@ -85,15 +85,6 @@ class ChainedSchedule:
             if earlier.end_months is None or earlier.end_months > later.start_months:
                 raise ValueError(f"ChainedSchedule phases overlap or are out of order: {self.phases}")
 
-    def step_at(self, anchor: dt.date, base: dt.date) -> Step | None:
-        """The step of the phase holding ``base`` (phases are half-open), or None past them all."""
-        for phase in self.phases:
-            starts = add_months(anchor, phase.start_months)
-            ends = add_months(anchor, phase.end_months) if phase.end_months is not None else None
-            if starts <= base and (ends is None or base < ends):
-                return phase.step
-        return None
-
 
 @dataclass(frozen=True, slots=True)
 class FixedSchedule:

@@ -344,5 +344,3 @@ class Fixed(Series):
         self._generate_through(limit)
         return [item for item in self.items if item.due <= limit]
 
-    def is_suspended(self) -> bool:
-        return bool(self._suspensions) and self._suspensions[-1][1] is None

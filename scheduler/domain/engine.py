@@ -60,6 +60,9 @@ _LAB_KINDS = frozenset({"lab_lft", "lab_cbc", "lab_tsh"})
 
 
 class Engine:
+    """One patient's replay: the case, every series opened so far (``series``) and, per rule
+    declaration, what it holds open. ``run_day`` is called once per event day, in date order."""
+
     def __init__(
         self, case: Case, profile: Profile, rules: Sequence[SeriesRule], every_day: bool = False
     ) -> None:

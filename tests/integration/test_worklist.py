@@ -75,11 +75,17 @@ def oracle(db: Database, *, kind: str | None, severity: str | None, days: int, l
         alerts = session.scalars(select(AlertRow)).all()
         failed = session.scalars(select(NotificationRow).where(NotificationRow.status == "failed")).all()
     mine = [r for r in reminders if not kind or r.kind == kind]
-    overdue = sorted((r.due_on, r.patient_id, r.id) for r in mine if r.status == "overdue")
+    # overdue: past its window, or open after missed items (clinical-rules v4 §9), by the date it
+    # has been overdue since; due soon: the other open ones up to the horizon
+    overdue = sorted(
+        (r.overdue_since or r.due_on, r.patient_id, r.id)
+        for r in mine
+        if r.status == "overdue" or (r.status in ("due", "planned") and r.overdue_since is not None)
+    )
     soon = sorted(
         (r.due_on, r.patient_id, r.id)
         for r in mine
-        if r.status == "due" or (r.status == "planned" and r.due_on <= horizon)
+        if r.overdue_since is None and (r.status == "due" or (r.status == "planned" and r.due_on <= horizon))
     )
     active = [a for a in alerts if a.is_active]
     shown = [a for a in active if not severity or a.severity == severity]

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import datetime as dt
+from functools import lru_cache
 
 _MONTH_DAYS = (31, 28, 31, 30, 31, 30, 31, 31, 30, 31, 30, 31)
 
@@ -16,6 +17,7 @@ def add_days(day: dt.date, days: int) -> dt.date:
     return day + dt.timedelta(days=days)
 
 
+@lru_cache(maxsize=1 << 16)  # schedules step through the same months from the same anchors
 def add_months(day: dt.date, months: int) -> dt.date:
     """``day`` plus whole calendar months; 31 Jan + 1 month is 28/29 Feb (clamped, not rolled over)."""
     years, month0 = divmod(day.month - 1 + months, 12)

@@ -246,6 +246,7 @@ def get_record(patient_id: str, request: Request, principal: ApiPrincipal) -> di
     "/worklist",
     summary="overdue, due soon, alerts and failed notifications of the caller's patients",
     response_model=dict[str, Any],
+    responses={422: {**ACK_REFUSED, "description": "an invalid query value (a `kind` no reminder has)"}},
 )
 def get_worklist(
     request: Request,

@@ -361,7 +361,8 @@ def patients_page(
     stage = stage if stage in STAGES else ""
     overdue = overdue if overdue in FLAGS else ""
     critical = critical if critical in FLAGS else ""
-    number = int(page) if page.isdigit() and 1 <= int(page) <= MAX_PAGE else 1
+    is_number = page.isascii() and page.isdigit() and len(page) <= len(str(MAX_PAGE))
+    number = int(page) if is_number and 1 <= int(page) <= MAX_PAGE else 1
     query = PatientQuery(
         q=q,
         navigator=navigator or None,

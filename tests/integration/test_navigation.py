@@ -365,6 +365,8 @@ def test_the_patient_list_page_searches_filters_and_is_linked(client: TestClient
     odd = client.get("/patients", params={"stage": "recovered", "overdue": "maybe", "page": "-3"})
     assert odd.status_code == 200
     assert len(listed(odd.text)) == 8
+    for page in ("9" * 5000, "\u00b2", "1.5", "200000"):
+        assert len(listed(client.get("/patients", params={"page": page}).text)) == 8, page
 
 
 def test_the_patient_list_has_pages(client: TestClient, stored: Database, tokens: dict[str, str]) -> None:

@@ -346,6 +346,9 @@ def test_a_navigator_cannot_see_or_search_another_navigators_patients(
 
 
 def test_the_patient_list_page_searches_filters_and_is_linked(client: TestClient, stored: Database) -> None:
+    signed_out = client.get("/patients?q=santos", follow_redirects=False)
+    assert signed_out.status_code == 303
+    assert signed_out.headers["location"] == "/login?next=%2Fpatients%3Fq%3Dsantos"
     dashboard_sign_in(client, "cleo")
     worklist_page = client.get("/").text
     assert '<a href="/patients">Patients</a>' in worklist_page

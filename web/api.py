@@ -17,9 +17,10 @@ from sqlalchemy.orm import Session
 from scheduler import audit
 from scheduler.access import Principal, may_see, registration_refused, write_gate
 from scheduler.domain.events import EventError, parse_event
-from scheduler.domain.model import ReminderKind
+from scheduler.domain.model import ReminderKind, Stage
 from scheduler.feeds import create_feed
 from scheduler.intake import record_events
+from scheduler.patients import MAX_PAGE, MAX_QUERY_CHARS, PAGE_SIZE, PatientQuery, find_patients
 from scheduler.records import AcknowledgeError, acknowledge_alert, read_plan, read_record
 from scheduler.unassigned import unassigned_patients
 from scheduler.worklist import DEFAULT_DAYS, DEFAULT_ITEMS, MAX_ITEMS, worklist
@@ -173,6 +174,53 @@ def _is_valid(obj: object, today: dt.date) -> bool:
 
 def _rejected(rejected: list[dict[str, Any]]) -> JSONResponse:
     return JSONResponse({"accepted": 0, "duplicates": 0, "rejected": rejected}, status_code=422)
+
+
+class PatientSummary(BaseModel):
+    patient_id: str
+    name: str | None
+    navigator_id: str | None
+    stage: str | None = Field(description="the stage of the latest stored plan (none before the first)")
+    is_active: bool
+    overdue: int = Field(description="open reminders past their window or with missed items before them")
+    critical_alerts: int = Field(description="active critical alerts")
+
+
+class PatientPage(BaseModel):
+    total: int = Field(description="patients matching, on every page")
+    page: int
+    per_page: int
+    pages: int
+    patients: list[PatientSummary]
+
+
+@router.get(
+    "/patients",
+    summary="find patients by id or name, with filters, a page at a time",
+    response_model=PatientPage,
+)
+def get_patients(
+    request: Request,
+    principal: ApiPrincipal,
+    q: Annotated[
+        str, Query(max_length=MAX_QUERY_CHARS, description="part of the patient id or name (any case)")
+    ] = "",
+    navigator: Annotated[str | None, Query(max_length=128, description="a navigator_id")] = None,
+    stage: Annotated[Stage | None, Query(description="the stage of the latest plan")] = None,
+    overdue: Annotated[
+        bool | None, Query(description="true: only patients with overdue items; false: only without")
+    ] = None,
+    critical: Annotated[
+        bool | None, Query(description="true: only patients with an active critical alert; false: without")
+    ] = None,
+    page: Annotated[int, Query(ge=1, le=MAX_PAGE, description=f"{PAGE_SIZE} patients a page")] = 1,
+) -> JSONResponse:
+    """The patients the caller may see (a navigator: their own), by patient id."""
+    query = PatientQuery(q=q, navigator=navigator, stage=stage, overdue=overdue, critical=critical, page=page)
+    with sessions_of(request).begin() as session:
+        found = find_patients(session, principal, query)
+        audit.record(session, principal.actor(client_of(request)), "read_worklist", detail="patients")
+    return JSONResponse(found)
 
 
 @router.get(

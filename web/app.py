@@ -29,6 +29,7 @@ from scheduler.settings import Settings, load_settings
 from tasks.store import sessions_for
 from web.api import router as api_router
 from web.dashboard import install as install_dashboard
+from web.errors import install as install_error_pages
 from web.fhir_api import router as fhir_router
 from web.metrics import CONTENT_TYPE as METRICS_CONTENT_TYPE
 from web.metrics import render_metrics
@@ -86,6 +87,7 @@ def create_app(settings: Settings | None = None, sessions: sessionmaker[Session]
     app.include_router(api_router)
     app.include_router(fhir_router)
     install_dashboard(app)  # pages, forms, /static
+    install_error_pages(app)  # HTML for the pages, JSON for the API
 
     @app.middleware("http")
     async def access_log(request: Request, call_next: Callable[[Request], Awaitable[Response]]) -> Response:

@@ -29,10 +29,11 @@ from fastapi.responses import RedirectResponse, Response
 from fastapi.staticfiles import StaticFiles
 from fastapi.templating import Jinja2Templates
 from jinja2 import Environment, FileSystemLoader, StrictUndefined
+from sqlalchemy import select
 from sqlalchemy.orm import Session
 from starlette.concurrency import run_in_threadpool
 
-from models.rows import AlertRow, UserRow
+from models.rows import AlertRow, FeedRow, UserRow
 from notifications.labels import label, missed_text
 from scheduler import audit
 from scheduler.access import (
@@ -46,8 +47,9 @@ from scheduler.access import (
     write_gate,
 )
 from scheduler.domain.events import EventError, parse_event
-from scheduler.feeds import create_feed
+from scheduler.feeds import FeedError, create_feed, feed_url, revoke_feed
 from scheduler.intake import record_events
+from scheduler.patients import MAX_PAGE, MAX_QUERY_CHARS, STAGES, PatientQuery, find_patients
 from scheduler.records import AcknowledgeError, acknowledge_alert, read_record
 from scheduler.tokens import verify_password
 from scheduler.unassigned import unassigned_patients
@@ -72,12 +74,15 @@ from web.forms import (
 HERE = Path(__file__).resolve().parent
 STATIC = HERE / "static"
 FLASH = "gist_flash"
+NEW_FEED = "gist_new_feed"  # "<feed id>~<token>": the new feed's URL, shown once after the redirect
 PAGE_ITEMS = 50  # per worklist section on the page; "show more" asks for MAX_ITEMS (counts are complete)
 FLASHES = {
     "saved": "Saved; the plan updates in a few seconds.",
     "acknowledged": "Alert acknowledged.",
     "signed_out": "You are signed out.",
     "password_changed": "Your password is changed.",
+    "feed_created": "Calendar subscription created.",
+    "feed_revoked": "Calendar subscription revoked: its address answers nothing from now on.",
 }
 
 templates = Jinja2Templates(
@@ -152,6 +157,16 @@ def _render(
     if flash_code:
         response.delete_cookie(FLASH, path="/", httponly=True, samesite="lax", secure=_is_https(request))
     return response
+
+
+def render_error(
+    request: Request, status_code: int, title: str, message: str, *, signed_in: bool
+) -> Response:
+    """An HTML error page (web/errors.py), with the navigation when someone is signed in."""
+    ws = web_session(request) if signed_in else None
+    return _render(
+        request, "error.html", {"title": title, "message": message}, ws=ws, status_code=status_code
+    )
 
 
 PASSWORD_PAGE = "/account/password"
@@ -320,6 +335,79 @@ def _window_end(due_on: str, window_days: int) -> str:
     return (dt.date.fromisoformat(due_on) + dt.timedelta(days=window_days)).isoformat()
 
 
+# ---- patient list ---------------------------------------------------------------------------------------
+
+
+FLAGS = {"yes": True, "no": False}  # the list's overdue / critical choices ("" = either)
+
+
+@router.get("/patients")
+def patients_page(
+    request: Request,
+    q: str = "",
+    navigator: str = "",
+    stage: str = "",
+    overdue: str = "",
+    critical: str = "",
+    page: str = "1",
+) -> Response:
+    """Every patient the user may see (a navigator: their own), found by id or name and filtered;
+    a value the form does not offer is ignored, like the worklist's filters."""
+    ws, elsewhere = _signed_in(request)
+    if ws is None:
+        assert elsewhere is not None
+        return elsewhere
+    q, navigator = q.strip()[:MAX_QUERY_CHARS], navigator.strip()[:128]
+    stage = stage if stage in STAGES else ""
+    overdue = overdue if overdue in FLAGS else ""
+    critical = critical if critical in FLAGS else ""
+    is_number = page.isascii() and page.isdigit() and len(page) <= len(str(MAX_PAGE))
+    number = int(page) if is_number and 1 <= int(page) <= MAX_PAGE else 1
+    query = PatientQuery(
+        q=q,
+        navigator=navigator or None,
+        stage=stage or None,
+        overdue=FLAGS.get(overdue),
+        critical=FLAGS.get(critical),
+        page=number,
+    )
+    with sessions_of(request).begin() as session:
+        found = find_patients(session, ws.principal, query)
+        audit.record(session, ws.principal.actor(client_of(request)), "read_worklist", detail="patients")
+    filters = {
+        k: v
+        for k, v in (
+            ("q", q),
+            ("navigator", navigator),
+            ("stage", stage),
+            ("overdue", overdue),
+            ("critical", critical),
+        )
+        if v
+    }
+
+    def page_link(n: int) -> str:
+        return "/patients?" + urlencode({**filters, "page": str(n)})
+
+    for patient in found["patients"]:
+        patient["stage_name"] = STAGE_NAMES.get(patient["stage"] or "", patient["stage"] or "no plan yet")
+    context = {
+        "active": "patients",
+        "found": found,
+        "q": q,
+        "navigator": navigator,
+        "stage": stage,
+        "overdue": overdue,
+        "critical": critical,
+        "stages": {name: STAGE_NAMES.get(name, name) for name in STAGES},
+        "filtered": bool(filters),
+        "previous_link": page_link(found["page"] - 1) if found["page"] > 1 else None,
+        "next_link": page_link(found["page"] + 1) if found["page"] < found["pages"] else None,
+        "sees_all": ws.principal.sees_all,
+    }
+    return _render(request, "patients.html", context, ws=ws)
+
+
 # ---- patient ------------------------------------------------------------------------------------------
 
 
@@ -400,6 +488,8 @@ def _patient_page(
     record = read_record(sessions_of(request), ws.principal, patient_id, client_of(request))
     if record is None:
         return _not_found(request, ws)
+    feeds = _feeds_of(request, patient_id)
+    new_feed = _new_feed(request, feeds)
     context: dict[str, Any] = {
         **_patient_view(record, settings_of(request).today()),
         "forms": FORMS,
@@ -408,12 +498,45 @@ def _patient_page(
         "form_errors": {},
         "ack_errors": {},
         "ack_notes": {},
-        "feed_url": None,
+        "feed_url": new_feed,
+        "feeds": feeds,
         "FORM_ERROR": FORM_ERROR,
         "here": _here(request),
         **extra,
     }
-    return _render(request, "patient.html", context, ws=ws, status_code=status_code)
+    response = _render(request, "patient.html", context, ws=ws, status_code=status_code)
+    if NEW_FEED in request.cookies and new_feed is not None:
+        response.delete_cookie(NEW_FEED, path="/patients/", httponly=True, samesite="lax",
+                               secure=_is_https(request))  # fmt: skip
+    return response
+
+
+def _feeds_of(request: Request, patient_id: str) -> list[dict[str, Any]]:
+    """The patient's calendar subscriptions, newest first: id, created, revoked (the token is not
+    stored, so the address itself cannot be shown again)."""
+    with sessions_of(request)() as session:
+        rows = session.scalars(
+            select(FeedRow)
+            .where(FeedRow.scope == "patient", FeedRow.subject_id == patient_id)
+            .order_by(FeedRow.created_at.desc(), FeedRow.id)
+        ).all()
+        return [
+            {
+                "id": row.id,
+                "created_at": row.created_at.isoformat(timespec="minutes"),
+                "revoked_at": row.revoked_at.isoformat(timespec="minutes") if row.revoked_at else None,
+            }
+            for row in rows
+        ]
+
+
+def _new_feed(request: Request, feeds: list[dict[str, Any]]) -> str | None:
+    """The URL of the feed just created (from its one-minute cookie), if it is a live feed of this
+    patient: shown on the page the creation redirected to, and not again."""
+    feed_id, _, token = request.cookies.get(NEW_FEED, "").partition("~")
+    if not token or not any(f["id"] == feed_id and f["revoked_at"] is None for f in feeds):
+        return None
+    return feed_url(settings_of(request).base_url, token)
 
 
 @router.get("/patients/{patient_id}")
@@ -531,7 +654,44 @@ def _create_feed(request: Request, patient_id: str, form: Form) -> Response:
         audit.record(
             session, ws.principal.actor(client_of(request)), "feed_create", patient_id, detail=created.id
         )
-    return _patient_page(request, ws, patient_id, feed_url=created.url)
+    # Post/Redirect/Get: reloading the page that shows the URL must not create another feed. The
+    # URL rides to that page in a short-lived HttpOnly cookie, read and deleted there.
+    token = created.url.rsplit("/", 1)[-1].removesuffix(".ics")
+    response = _redirect(request, f"/patients/{quote(patient_id, safe='')}#feeds", "feed_created")
+    response.set_cookie(NEW_FEED, f"{created.id}~{token}", max_age=60, path="/patients/", httponly=True,
+                        samesite="lax", secure=_is_https(request))  # fmt: skip
+    return response
+
+
+@router.post("/patients/{patient_id}/feeds/{feed_id}/revoke")
+async def post_revoke_feed(request: Request, patient_id: str, feed_id: str) -> Response:
+    form = await _form(request)
+    return await run_in_threadpool(_revoke_feed, request, patient_id, feed_id, form)
+
+
+def _revoke_feed(request: Request, patient_id: str, feed_id: str, form: Form) -> Response:
+    """Revoke one of the patient's feeds (audited like ``gistsched feed revoke``); a feed of another
+    patient, or of a navigator, is not found here."""
+    ws, refused = _guard(request, form, f"/patients/{quote(patient_id, safe='')}")
+    if ws is None:
+        assert refused is not None
+        return refused
+    if not _visible(request, ws, patient_id):
+        return _not_found(request, ws)
+    sessions = sessions_of(request)
+    with sessions() as session:
+        feed = session.get(FeedRow, feed_id)
+        if feed is None or (feed.scope, feed.subject_id) != ("patient", patient_id):
+            return _not_found(request, ws, "calendar subscription")
+    try:
+        revoke_feed(sessions, feed_id)
+    except FeedError:
+        return _not_found(request, ws, "calendar subscription")
+    with sessions.begin() as session:
+        audit.record(
+            session, ws.principal.actor(client_of(request)), "feed_revoke", patient_id, detail=feed_id
+        )
+    return _redirect(request, f"/patients/{quote(patient_id, safe='')}#feeds", "feed_revoked")
 
 
 # ---- alerts -------------------------------------------------------------------------------------------

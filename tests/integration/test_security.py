@@ -418,6 +418,7 @@ FORM_ROUTES = {
     "/logout",
     "/patients/{patient_id}/events",
     "/patients/{patient_id}/feeds",
+    "/patients/{patient_id}/feeds/{feed_id}/revoke",
     "/alerts/{alert_id}/acknowledge",
     "/account/password",
 }
@@ -436,9 +437,11 @@ def test_every_post_form_route_refuses_a_bad_csrf_token_with_403(
 ) -> None:
     ana, ben = browsers["ana"], browsers["ben"]
     alert = alert_of(site.db, "P05")
+    feed = create_feed(site.db.sessions, "patient", "P05", "http://testserver")
     posts = {
         "/patients/P05/events": {"form": "visit", "occurred_on": "2026-11-20", "kind": "clinic_visit"},
         "/patients/P05/feeds": {},
+        f"/patients/P05/feeds/{feed.id}/revoke": {},
         f"/alerts/{alert}/acknowledge": {"note": "called the patient"},
         "/account/password": {
             "current_password": PASSWORD, "new_password": "x" * 12, "confirm_password": "x" * 12,
@@ -466,6 +469,7 @@ def test_every_post_form_route_refuses_a_bad_csrf_token_with_403(
         after = session.get(AlertRow, alert)
         assert after is not None
         assert (after.acknowledged_at, after.acknowledgement_note) == acknowledged
+        assert session.get_one(FeedRow, feed.id).revoked_at is None
     assert ana.client.get("/", follow_redirects=False).status_code == 200  # still signed in
 
 
@@ -542,7 +546,7 @@ def test_matrix_patient_routes(
         assert NAMES[patient] not in response.text
         assert "no such" in response.text.lower()
     else:
-        expected = {"page": 200, "print": 200, "event": 303, "acknowledge": 303, "feed": 200}[route]
+        expected = {"page": 200, "print": 200, "event": 303, "acknowledge": 303, "feed": 303}[route]
         assert response.status_code == expected, response.text[:300]
     assert site.db.count(EventRow) == counts[0] + int(may is True and route == "event")
     assert site.db.count(FeedRow) == counts[1] + int(may is True and route == "feed")
@@ -824,7 +828,8 @@ def test_a_whole_run_logs_no_name_email_token_or_password(tmp_path: Path) -> Non
         assert web.request("/patients/P02")[0] == 404
         saved = web.request("/patients/P05/events", visit(csrf.group(1)))
         assert saved[0] == 303
-        status, page = web.request("/patients/P05/feeds", {"csrf_token": csrf.group(1)})
+        assert web.request("/patients/P05/feeds", {"csrf_token": csrf.group(1)})[0] == 303
+        status, page = web.request("/patients/P05")  # where the creation redirects: the URL, once
         assert status == 200
         feed_url = re.search(r'id="feed-url" value="([^"]+)"', page)
         assert feed_url

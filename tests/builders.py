@@ -106,3 +106,13 @@ def alert(p: Plan, code: str) -> Alert | None:
 
 def alert_codes(p: Plan) -> set[str]:
     return {a.code for a in p.alerts}
+
+
+def imatinib_in_advanced_disease() -> History:
+    """Metastatic gastric GIST, KIT exon 11, on imatinib 400 mg/day from 2024-02-01 (line 1)."""
+    h = History()
+    h.add("diagnosis", "2024-01-10", site="stomach", size_cm=8.0, metastatic=True)
+    h.add("biopsy", "2024-01-15", result="gist")
+    h.add("mutation", "2024-01-25", gene="KIT", exon=11)
+    h.add("therapy_started", "2024-02-01", drug="imatinib", dose_mg=400, setting="advanced")
+    return h

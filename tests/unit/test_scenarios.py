@@ -22,6 +22,7 @@ from tests.builders import (
     alert_codes,
     d,
     dues,
+    imatinib_in_advanced_disease,
     is_cancelled_or_omitted,
     keys,
     open_reminders,
@@ -841,15 +842,6 @@ class TestRegorafenibHepatotoxicity:
         p = plan(regorafenib_with_labs(("ast", 130, 40)), "2026-03-11")
         weekly = reminders(p, rule=REGO_LIVER, kind="lab_lft")
         assert dues(weekly[:2]) == [("2026-03-17", 3), ("2026-03-24", 3)]
-
-
-def imatinib_in_advanced_disease() -> History:
-    h = History()
-    h.add("diagnosis", "2024-01-10", site="stomach", size_cm=8.0, metastatic=True)
-    h.add("biopsy", "2024-01-15", result="gist")
-    h.add("mutation", "2024-01-25", gene="KIT", exon=11)
-    h.add("therapy_started", "2024-02-01", drug="imatinib", dose_mg=400, setting="advanced")
-    return h
 
 
 class TestImatinibInAdvancedDisease:

@@ -6,7 +6,17 @@ out by hand from the spec (§0 evaluation, §4–§9 rules) and written as liter
 
 from __future__ import annotations
 
-from tests.builders import History, alert, alert_codes, d, open_reminders, plan, reminder, reminders
+from tests.builders import (
+    History,
+    alert,
+    alert_codes,
+    d,
+    imatinib_in_advanced_disease,
+    open_reminders,
+    plan,
+    reminder,
+    reminders,
+)
 
 # ---- helpers: histories the tests share ----------------------------------------------------------
 
@@ -352,18 +362,9 @@ def test_kit_exon9_in_the_adjuvant_setting_says_consider() -> None:
 # ---- §7 advanced disease ---------------------------------------------------------------------------
 
 
-def advanced_on_imatinib() -> History:
-    h = History()
-    h.add("diagnosis", "2024-01-10", site="stomach", size_cm=8.0, metastatic=True)
-    h.add("biopsy", "2024-01-15", result="gist")
-    h.add("mutation", "2024-01-25", gene="KIT", exon=11)
-    h.add("therapy_started", "2024-02-01", drug="imatinib", dose_mg=400, setting="advanced")
-    return h
-
-
 class TestLines:
     def test_a_restart_after_a_long_hold_without_progression_keeps_its_line(self) -> None:
-        h = advanced_on_imatinib()
+        h = imatinib_in_advanced_disease()
         h.add("therapy_stopped", "2024-06-01", drug="imatinib", reason="toxicity")
         h.add("therapy_started", "2024-09-01", drug="imatinib", dose_mg=300, setting="advanced")
         p = plan(h, "2024-09-02")
@@ -371,7 +372,7 @@ class TestLines:
         assert p.therapy.line == 1
 
     def test_a_restart_after_a_stop_for_progression_is_a_new_line(self) -> None:
-        h = advanced_on_imatinib()
+        h = imatinib_in_advanced_disease()
         h.add("therapy_stopped", "2024-06-01", drug="imatinib", reason="progression")
         h.add("therapy_started", "2024-06-10", drug="imatinib", dose_mg=800, setting="advanced")
         p = plan(h, "2024-06-11")
@@ -392,7 +393,7 @@ def test_recurrence_after_completed_adjuvant_therapy_gets_a_first_line_option() 
 
 class TestNoSuccessor:
     def test_sunitinib_stopped_for_toxicity_without_a_successor(self) -> None:
-        h = advanced_on_imatinib()
+        h = imatinib_in_advanced_disease()
         h.add("progression", "2024-08-01")
         h.add("therapy_stopped", "2024-08-05", drug="imatinib", reason="progression")
         h.add("therapy_started", "2024-08-05", drug="sunitinib", dose_mg=50, setting="advanced")
@@ -404,7 +405,7 @@ class TestNoSuccessor:
         assert "GRID" in found.citation
 
     def test_not_when_never_stop_is_critical(self) -> None:
-        h = advanced_on_imatinib().add(
+        h = imatinib_in_advanced_disease().add(
             "therapy_stopped", "2024-06-01", drug="imatinib", reason="patient_choice"
         )
         p = plan(h, "2024-06-05")
@@ -431,14 +432,14 @@ class TestAdvancedMdt:
 
 
 def test_no_cytoreduction_review_once_the_surgery_is_done() -> None:
-    h = advanced_on_imatinib().add("resection", "2024-07-01", margin="R0", intent="cytoreductive")
+    h = imatinib_in_advanced_disease().add("resection", "2024-07-01", margin="R0", intent="cytoreductive")
     p = plan(h, "2024-08-15")
     assert open_reminders(p, rule="advanced.cytoreduction") == []
     assert alert(p, "cytoreductive_surgery_window") is None
 
 
 def test_a_secondary_kit_exon13_mutation_prefers_sunitinib() -> None:
-    h = advanced_on_imatinib().add("dose_changed", "2024-05-01", drug="imatinib", dose_mg=800)
+    h = imatinib_in_advanced_disease().add("dose_changed", "2024-05-01", drug="imatinib", dose_mg=800)
     h.add("progression", "2024-09-01")
     h.add("mutation", "2024-09-10", gene="KIT", exon=13)
     found = alert(plan(h, "2024-09-11"), "next_line_due")
@@ -451,7 +452,7 @@ def test_a_secondary_kit_exon13_mutation_prefers_sunitinib() -> None:
 
 class TestCitations:
     def test_the_sunitinib_option_cites_its_label_and_demetri_2006(self) -> None:
-        h = advanced_on_imatinib().add("dose_changed", "2024-05-01", drug="imatinib", dose_mg=800)
+        h = imatinib_in_advanced_disease().add("dose_changed", "2024-05-01", drug="imatinib", dose_mg=800)
         h.add("progression", "2024-09-01")
         found = alert(plan(h, "2024-09-02"), "next_line_due")
         assert found is not None

@@ -116,7 +116,6 @@ class Case:
     diagnoses: list[tuple[dt.date, ev.DiagnosisData]] = field(default_factory=list)
     biopsies: list[tuple[dt.date, ev.BiopsyData]] = field(default_factory=list)
     pathology: ev.PathologyData | None = None
-    pathology_on: dt.date | None = None
     has_bouin: bool = False
     mutations: list[tuple[dt.date, ev.MutationData]] = field(default_factory=list)
     resections: list[dt.date] = field(default_factory=list)
@@ -170,7 +169,7 @@ class Case:
         elif isinstance(data, ev.ResectionData):
             self._resect(day, data.margin)
         elif isinstance(data, ev.PathologyData):
-            self.pathology, self.pathology_on = data, day
+            self.pathology = data
             self.has_bouin = self.has_bouin or data.fixative == "bouin"
         elif isinstance(data, ev.MutationData):
             self.mutations.append((day, data))

@@ -17,11 +17,12 @@ that the declared triggers are complete.
 from __future__ import annotations
 
 import datetime as dt
-from collections.abc import Iterable, Sequence
+from collections.abc import Callable, Iterable, Sequence
+from typing import NamedTuple
 
 from scheduler.domain.case import Case, kinds_done_by
 from scheduler.domain.events import Event
-from scheduler.domain.profile import ChainedSchedule, OneOffSchedule, Profile
+from scheduler.domain.profile import ChainedSchedule, CycleSchedule, FixedSchedule, OneOffSchedule, Profile
 from scheduler.domain.rules.base import Opening, SeriesRule, Trigger
 from scheduler.domain.series import Chained, Fixed, OneOff, Series, SeriesId
 
@@ -40,6 +41,14 @@ def _trigger_index(rules: Sequence[SeriesRule]) -> TriggerIndex:
                 index.setdefault(trigger.event_type, {}).setdefault(trigger, []).append(position)
         _TRIGGER_INDEXES[id(rules)] = index
     return index
+
+
+class _Covered(NamedTuple):
+    """A review not opened because ``cover`` was open: ``make(day)`` opens it on ``day``."""
+
+    state: _RuleState
+    make: Callable[[dt.date], OneOff]
+    cover: OneOff
 
 
 class _RuleState:
@@ -68,12 +77,13 @@ class Engine:
     ) -> None:
         self.case = case
         self.profile = profile
-        self.rules = rules
         self.every_day = every_day
         self.series: list[Series] = []
         self._oneoffs: dict[SeriesId, OneOff] = {}  # every one-off ever opened
         self._states = [_RuleState(rule) for rule in rules]
-        self._covered: set[SeriesId] = set()  # reviews not opened because another covered them
+        # reviews not opened because another open review covered them: what to open if that one is
+        # cancelled rather than held (so a covered review never vanishes with its cover)
+        self._covered: dict[SeriesId, _Covered] = {}
         self._unsettled: dict[str, list[Series]] = {}  # by kind: open, or closed today
         self._closed_today: list[Series] = []
         self._triggers = _trigger_index(rules)
@@ -96,7 +106,7 @@ class Engine:
             for index in triggered:  # in declaration order
                 self._evaluate(self._states[index], day)
         self._fulfil(day, events)
-        self._settle()
+        self._settle(day)
 
     def _triggered_by(self, events: Iterable[Event]) -> set[int]:
         """The indexes of the declarations that one of ``events`` triggers."""
@@ -153,26 +163,57 @@ class Engine:
         if sid in self._oneoffs or sid in self._covered:
             return  # a one-off opens at most once per anchor
         rationale = rule.rationale(self.profile, opening.detail)
-        series = OneOff(sid, day, rationale, rule.citation, opening.fulfils, schedule, opening.counted_from)
-        if rule.covered_by_open_review and self._covering_review(series):
-            self._covered.add(sid)
+
+        def make(opened_on: dt.date) -> OneOff:
+            return OneOff(
+                sid, opened_on, rationale, rule.citation, opening.fulfils, schedule, opening.counted_from
+            )
+
+        self._open_or_cover(state, make(day), make)
+
+    def _open_or_cover(self, state: _RuleState, series: OneOff, make: Callable[[dt.date], OneOff]) -> None:
+        cover = self._covering_review(series) if state.rule.covered_by_open_review else None
+        if cover is not None:
+            self._covered[series.id] = _Covered(state, make, cover)
             return
-        self._oneoffs[sid] = series
+        self._oneoffs[series.id] = series
         state.open_oneoffs.append(series)
         self._open(series)
 
-    def _covering_review(self, review: OneOff) -> bool:
+    def _covering_review(self, review: OneOff) -> OneOff | None:
         """Another open review of the same kind, due no later, covers this one (v4 readings)."""
-        return any(
-            other.kind == review.kind
-            and other.is_open
-            and other.item.is_open
-            and other.item.due <= review.item.due
-            for other in self._oneoffs.values()
+        return next(
+            (
+                other
+                for other in self._oneoffs.values()
+                if other.kind == review.kind
+                and other.is_open
+                and other.item.is_open
+                and other.item.due <= review.item.due
+            ),
+            None,
         )
 
+    def _uncover(self, day: dt.date) -> None:
+        """A covering review that was held covers for good; one cancelled unheld (its series ended)
+        no longer does: the review it covered opens now, unless its own end has come."""
+        for sid, covered in list(self._covered.items()):
+            cover = covered.cover
+            if cover.item.completed_on is not None or cover.is_open:
+                continue
+            del self._covered[sid]
+            rule = covered.state.rule
+            review = covered.make(day)
+            if not rule.ends(self.case, self.profile, review):
+                self._open_or_cover(covered.state, review, covered.make)
+
     def _held_series(
-        self, rule: SeriesRule, sid: SeriesId, opening: Opening, schedule: object, day: dt.date
+        self,
+        rule: SeriesRule,
+        sid: SeriesId,
+        opening: Opening,
+        schedule: ChainedSchedule | FixedSchedule | CycleSchedule,
+        day: dt.date,
     ) -> Series:
         rationale = rule.rationale(self.profile, opening.detail)
         if isinstance(schedule, ChainedSchedule):
@@ -180,7 +221,7 @@ class Engine:
             return Chained(sid, day, rationale, rule.citation, opening.fulfils, schedule, last_done)
         p = self.profile
         short = p.short_lab_window_days if sid.kind in _LAB_KINDS else p.long_window_days
-        dues = schedule.dues(sid.anchor, opening.dose_on)  # type: ignore[attr-defined]
+        dues = schedule.dues(sid.anchor, opening.dose_on)
         windows = (short, p.long_window_days, p.short_lab_max_gap_days)
         return Fixed(sid, day, rationale, rule.citation, opening.fulfils, dues, windows)
 
@@ -225,10 +266,12 @@ class Engine:
         series.close(day)
         self._closed_today.append(series)
 
-    def _settle(self) -> None:
+    def _settle(self, day: dt.date) -> None:
         """After the day's fulfilment: series closed today cancel what is still open in them, and
         fulfil nothing after that."""
         for series in self._closed_today:
             series.settle()
             self._unsettled[series.kind].remove(series)
+        if self._closed_today and self._covered:
+            self._uncover(day)
         self._closed_today.clear()

@@ -343,4 +343,3 @@ class Fixed(Series):
         limit = self.closed_on or horizon
         self._generate_through(limit)
         return [item for item in self.items if item.due <= limit]
-

@@ -422,6 +422,24 @@ class TestAdvancedMdt:
         review = reminder(plan(h, "2025-01-11"), "advanced.mdt:mdt_review:2025-01-10:1")
         assert (review.due_on, review.status) == (d("2025-01-24"), "planned")
 
+    def covered_history(self) -> History:
+        """An open work-up review (due 2024-01-24) when the disease becomes advanced on 01-12."""
+        h = History().add("diagnosis", "2024-01-10", site="jejunum_ileum", size_cm=6.0)
+        return h.add("metastasis", "2024-01-12", sites=["liver"])
+
+    def test_a_review_held_covers_the_one_it_covered(self) -> None:
+        h = self.covered_history().add("mdt_review", "2024-01-22", outcome="biopsy")
+        p = plan(h, "2024-02-01")
+        assert [r.rule for r in reminders(p, kind="mdt_review")] == ["workup.tissue"]
+        assert open_reminders(p, kind="mdt_review") == []
+
+    def test_a_review_cancelled_unheld_lets_the_covered_one_open(self) -> None:
+        # the resection ends the work-up review before any MDT met: the advanced review opens then
+        h = self.covered_history().add("resection", "2024-01-20", margin="R1", intent="cytoreductive")
+        p = plan(h, "2024-01-21")
+        review = reminder(p, "advanced.mdt:mdt_review:2024-01-12:1")
+        assert (review.due_on, review.status) == (d("2024-01-26"), "planned")
+
     def test_one_mdt_review_fulfils_every_eligible_open_review(self) -> None:
         h = high_risk_resected().add("metastasis", "2025-01-10", sites=["liver"])
         h.add("progression", "2025-01-12", pattern="focal")

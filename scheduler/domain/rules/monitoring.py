@@ -12,7 +12,7 @@ import datetime as dt
 from collections.abc import Iterator
 
 from scheduler.domain.case import Case, Course
-from scheduler.domain.profile import Profile
+from scheduler.domain.profile import Profile, Schedule
 from scheduler.domain.rules.base import (
     AYVAKIT,
     GLEEVEC,
@@ -43,7 +43,7 @@ def _monitoring_rule(drug: str, kinds: tuple[str, ...], message: str, citation: 
         if drug == "ripretinib":
             yield Opening("skin_exam", course.start, detail)
 
-    def schedule(p: Profile, opening: Opening) -> object:
+    def schedule(p: Profile, opening: Opening) -> Schedule:
         if opening.kind == "skin_exam":
             return p.ripretinib_skin
         return p.monitoring[drug][opening.kind]
@@ -53,7 +53,7 @@ def _monitoring_rule(drug: str, kinds: tuple[str, ...], message: str, citation: 
         kinds=kinds,
         triggers=starts_and_stops_of(drug),
         condition=condition,
-        schedule=schedule,  # type: ignore[arg-type]
+        schedule=schedule,
         message=message,
         citation=citation,
     )

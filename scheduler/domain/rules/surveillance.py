@@ -13,11 +13,12 @@ from typing import NamedTuple
 from scheduler.domain.case import Case
 from scheduler.domain.profile import Profile
 from scheduler.domain.rules.base import (
-    ADJUVANT_STARTS_AND_STOPS,
     ADVANCED_ONSET,
     FOLLOW_UP,
     RESECTION_FACTS,
     SEED,
+    STARTS_AND_STOPS,
+    TUMOUR_FACTS,
     AlertRule,
     Finding,
     Opening,
@@ -70,7 +71,9 @@ def _row_rule(name: str, message: str, citation: str = FOLLOW_UP) -> SeriesRule:
     return SeriesRule(
         id=f"surveillance.{name}",
         kinds=("ct",),
-        triggers=(*RESECTION_FACTS, *ADVANCED_ONSET, *ADJUVANT_STARTS_AND_STOPS),
+        # the row reads the risk tier, which reads the diagnosis (site; size before a neoadjuvant
+        # course), the biopsy count and the neoadjuvant course besides the specimen
+        triggers=(*TUMOUR_FACTS, *RESECTION_FACTS, *ADVANCED_ONSET, *STARTS_AND_STOPS),
         condition=condition,
         schedule=lambda p, o: p.surveillance[name],
         message=message,

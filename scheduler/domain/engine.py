@@ -272,6 +272,6 @@ class Engine:
         for series in self._closed_today:
             series.settle()
             self._unsettled[series.kind].remove(series)
-        if self._closed_today and self._covered:
-            self._uncover(day)
+        if self._closed_today and self._covered and not self.case.is_ended:
+            self._uncover(day)  # after follow-up ended nothing opens
         self._closed_today.clear()

@@ -440,6 +440,10 @@ class TestAdvancedMdt:
         review = reminder(p, "advanced.mdt:mdt_review:2024-01-12:1")
         assert (review.due_on, review.status) == (d("2024-01-26"), "planned")
 
+    def test_nothing_opens_when_follow_up_ends(self) -> None:
+        h = self.covered_history().add("follow_up_ended", "2024-01-20", reason="transferred")
+        assert open_reminders(plan(h, "2024-01-21")) == []
+
     def test_one_mdt_review_fulfils_every_eligible_open_review(self) -> None:
         h = high_risk_resected().add("metastasis", "2025-01-10", sites=["liver"])
         h.add("progression", "2025-01-12", pattern="focal")

@@ -250,6 +250,7 @@ def _update_contact(patient: PatientRow, events: list[Event], plan: Plan) -> Non
         latest = max(registrations, key=lambda e: (e.occurred_on, e.event_id)).data
         assert isinstance(latest, PatientRegisteredData)
         patient.name, patient.email, patient.navigator_id = latest.name, latest.email, latest.navigator_id
+        patient.phone = latest.phone
         patient.timezone = latest.timezone or "UTC"
     patient.is_active = plan.stage != "ended"
 

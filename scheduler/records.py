@@ -1,4 +1,4 @@
-"""A patient's record for staff (issue 5): the stored plan, the event timeline, contact details,
+"""A patient's record for staff: the stored plan, the event timeline, contact details, notes,
 and the writes a navigator makes from it (acknowledge an alert). Each read and write is audited
 in its own transaction; callers check scope first (:func:`scheduler.access.may_see`)."""
 
@@ -15,6 +15,7 @@ from models.types import utcnow
 from scheduler import audit
 from scheduler.access import Principal, may_see
 from scheduler.fhir_intake import open_review_items
+from scheduler.notes import notes_of
 from scheduler.stored import pending_events, stored_plan
 
 MAX_NOTE_CHARS = 2000
@@ -34,6 +35,7 @@ def patient_record(session: Session, patient_id: str) -> dict[str, Any] | None:
         "patient_id": patient_id,
         "name": patient.name,
         "email": patient.email,
+        "phone": patient.phone,
         "navigator_id": patient.navigator_id,
         "timezone": patient.timezone,
         "is_active": patient.is_active,
@@ -67,6 +69,7 @@ def patient_record(session: Session, patient_id: str) -> dict[str, Any] | None:
             for a in alerts
         ],
         "fhir_review": open_review_items(session, patient_id),
+        "notes": notes_of(session, patient_id),
     }
 
 

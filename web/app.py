@@ -33,6 +33,7 @@ from web.errors import install as install_error_pages
 from web.fhir_api import router as fhir_router
 from web.metrics import CONTENT_TYPE as METRICS_CONTENT_TYPE
 from web.metrics import render_metrics
+from web.navigator import install as install_navigator
 from web.security import security_headers
 
 CALENDAR = "text/calendar; charset=utf-8"
@@ -87,6 +88,7 @@ def create_app(settings: Settings | None = None, sessions: sessionmaker[Session]
     app.include_router(api_router)
     app.include_router(fhir_router)
     install_dashboard(app)  # pages, forms, /static
+    install_navigator(app)  # week view, CSV, notes, contact, end of follow-up
     install_error_pages(app)  # HTML for the pages, JSON for the API
 
     @app.middleware("http")

@@ -94,8 +94,8 @@ def latest_results(events: Iterable[Mapping[str, Any]]) -> list[dict[str, Any]]:
 
 def results_on(session: Session, wanted: Iterable[Wanted]) -> dict[tuple[str, str], dict[str, Any]]:
     """For each (patient, kind, day) the results of that kind the patient had that day:
-    ``{"on": day, "text": "ALT 95 (2.4× ULN) · AST 60 (1.5× ULN)", "is_above_uln": …}`` by
-    (patient, kind). One statement over ``ix_events_patient``."""
+    ``{"on": day, "text": "ALT 95 (2.4× ULN) · AST 60 (1.5× ULN)", "is_above_uln": …, "parts":
+    [{"text", "is_above_uln"}, …]}`` by (patient, kind). One statement over ``ix_events_patient``."""
     wanted = set(wanted)
     if not wanted:
         return {}
@@ -130,6 +130,7 @@ def results_on(session: Session, wanted: Iterable[Wanted]) -> dict[tuple[str, st
             "on": days_of[key].isoformat(),
             "text": " · ".join(text for text, _ in parts),
             "is_above_uln": any(above for _, above in parts),
+            "parts": [{"text": text, "is_above_uln": above} for text, above in parts],
         }
         for key, parts in found.items()
     }

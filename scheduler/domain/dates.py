@@ -13,6 +13,7 @@ def days_in_month(year: int, month: int) -> int:
     return 29 if month == 2 and leap else _MONTH_DAYS[month - 1]
 
 
+@lru_cache(maxsize=1 << 16)  # series add the same windows and steps to the same due dates
 def add_days(day: dt.date, days: int) -> dt.date:
     return day + dt.timedelta(days=days)
 

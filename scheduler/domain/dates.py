@@ -26,5 +26,14 @@ def add_months(day: dt.date, months: int) -> dt.date:
     return dt.date(year, month, min(day.day, days_in_month(year, month)))
 
 
+def first_day_reaching(target: dt.date, months: int) -> dt.date:
+    """The first day ``d`` with ``add_months(d, months) >= target`` (``add_months`` never decreases
+    as ``d`` grows; clamping to month end means ``add_months(target, -months)`` may fall short)."""
+    day = add_months(target, -months)
+    while add_months(day, months) < target:
+        day = add_days(day, 1)
+    return day
+
+
 def add_years(day: dt.date, years: int) -> dt.date:
     return add_months(day, 12 * years)

@@ -93,6 +93,9 @@ class PatientStateRow(Base):
 OPEN_REMINDER_SQL = "status IN ('overdue', 'due', 'planned')"
 # An open reminder with missed items before it: ix_reminders_missed's and ..._navigator_missed's.
 MISSED_REMINDER_SQL = f"{OPEN_REMINDER_SQL} AND overdue_since IS NOT NULL"
+# Due now or planned, with no missed item before it: ix_reminders_soon's predicate (the worklist's
+# "due soon" section for a caller who sees everyone, and its count).
+SOON_REMINDER_SQL = "status IN ('due', 'planned') AND overdue_since IS NULL"
 FAILED_NOTIFICATION_SQL = "status = 'failed'"  # likewise, ix_notifications_failed's
 
 
@@ -122,6 +125,15 @@ class ReminderRow(Base):
             postgresql_include=["id", "kind", "patient_id", "status", "due_on"],
             sqlite_where=text(MISSED_REMINDER_SQL),
             postgresql_where=text(MISSED_REMINDER_SQL),
+        ),
+        # Everyone's due-soon items, counted from the index alone: with ix_reminders_status_due the
+        # missed ones had to be read from the table to be left out.
+        Index(
+            "ix_reminders_soon",
+            "status",
+            "due_on",
+            sqlite_where=text(SOON_REMINDER_SQL),
+            postgresql_where=text(SOON_REMINDER_SQL),
         ),
         Index(
             "ix_reminders_missed",

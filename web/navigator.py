@@ -132,7 +132,7 @@ def patient_status(request: Request, patient_id: str) -> Response:
     page's script polls it after a save and reloads once it is 0. Not audited: it says nothing of
     the record."""
     ws = web_session(request)
-    if ws is None:
+    if ws is None or ws.must_change_password:
         return JSONResponse({"detail": "sign in first"}, status_code=401)
     with sessions_of(request)() as session:
         if not may_see(session, ws.principal, patient_id):

@@ -1,4 +1,4 @@
-"""patient_notes: the navigators' notes and call log; patients.phone from the registration
+"""patient_notes: the navigators' notes and call log; patients.phone; ix_reminders_soon
 
 Revision ID: 0011
 Revises: 0008
@@ -8,6 +8,11 @@ Create Date: 2026-12-08
 a call (reached, no answer, message left), who wrote it and when. Rows are only added, never
 edited. ``patients.phone`` is the optional ``phone`` of the latest ``patient_registered``, kept
 by processing like the name and email.
+
+``ix_reminders_soon`` holds the reminders due now or planned with no missed item before them: the
+worklist of a caller who sees everyone counts and lists its "due soon" section from it alone (with
+``ix_reminders_status_due`` the missed ones had to be read from the table to be left out, and the
+planner, misjudging how few planned reminders fall before the horizon, scanned the whole table).
 """
 
 from __future__ import annotations
@@ -19,6 +24,8 @@ revision = "0011"
 down_revision = "0008"
 branch_labels = None
 depends_on = None
+
+SOON = "status IN ('due', 'planned') AND overdue_since IS NULL"
 
 
 def upgrade() -> None:
@@ -35,9 +42,17 @@ def upgrade() -> None:
         sa.Column("created_at", sa.DateTime(timezone=True), nullable=False),
     )
     op.create_index("ix_patient_notes_patient", "patient_notes", ["patient_id", "created_at"])
+    op.create_index(
+        "ix_reminders_soon",
+        "reminders",
+        ["status", "due_on"],
+        sqlite_where=sa.text(SOON),
+        postgresql_where=sa.text(SOON),
+    )
 
 
 def downgrade() -> None:
+    op.drop_index("ix_reminders_soon", table_name="reminders")
     op.drop_index("ix_patient_notes_patient", table_name="patient_notes")
     op.drop_table("patient_notes")
     # Not a batch operation: on SQLite that would copy ``patients``, which other tables reference.

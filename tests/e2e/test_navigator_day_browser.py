@@ -217,8 +217,9 @@ SCREENS = ("/", "/week", "/patients", "/patients/P07", "/patients/P07/print", "/
 
 
 def test_every_screen_fits_a_phone(stack: Stack, browser: Any) -> None:
-    """At 390 px: the Acknowledge button and the days overdue are on screen, and no element of the
-    page reaches past the right edge (nothing to scroll sideways to)."""
+    """At 390 px: the Acknowledge button and the days overdue are on screen, a section sorts from
+    its own small form, and no element of the page reaches past the right edge (nothing to scroll
+    sideways to)."""
     from playwright.sync_api import expect
 
     create_user(stack.sessions, ADMIN, "admin", PASSWORD)
@@ -233,6 +234,15 @@ def test_every_screen_fits_a_phone(stack: Stack, browser: Any) -> None:
     expect(days).to_be_visible()
     expect(days).to_contain_text("days overdue")
     _assert_inside(days.bounding_box(), "the days overdue")
+    sort = page.locator("#overdue").get_by_label("Sort by")
+    expect(sort).to_be_visible()  # the headings fold into the cards: sorting is a form here
+    sort.select_option("-days")
+    page.locator("#overdue").get_by_role("button", name="Sort").click()
+    expect(page).to_have_url(stack.base + "/?sort_overdue=-days#overdue")
+    shown = [int(text.split()[0]) for text in page.locator("#overdue .days-overdue").all_inner_texts()]
+    assert shown == sorted(shown, reverse=True)
+    acknowledge = page.locator("#alerts tbody tr summary", has_text="Acknowledge").first
+    acknowledge.scroll_into_view_if_needed()
     acknowledge.click()
     expect(page.locator("#alerts tbody tr textarea").first).to_be_visible()
     _assert_inside(

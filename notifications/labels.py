@@ -1,9 +1,10 @@
-"""What a reminder may be called outside the clinic: minimum necessary (style.md; issue 4).
+"""What a reminder may be called outside the clinic: minimum necessary (style.md).
 
-Calendar titles, email subjects and patient emails never name a diagnosis, a drug, a test result
-or even the kind of scan: a lock screen, a shared family calendar or a mail preview would show it.
-"Scan" covers CT, MRI, EUS and echocardiography; "Blood test" every laboratory check. Staff follow a
-link to the dashboard for the details.
+Calendar titles, email subjects and patient emails name the test or appointment in plain words —
+"MRI scan", "Liver blood test", "Clinic appointment" — so that two different ones never look the
+same ("Scan" for both an EUS and an MRI left a patient guessing which one to book). They never name
+a diagnosis, a drug, a dose, a result or the reason for the test: a lock screen, a shared family
+calendar or a mail preview would show it. Staff follow a link to the dashboard for the details.
 
 ``patient_facing`` says whether the patient takes part: an MDT review or a mutation test on stored
 tissue is work for the care team, so the patient is not told about it (the navigator is: the daily
@@ -27,17 +28,17 @@ class KindLabel(NamedTuple):
     patient_facing: bool  # from the core's notice table
 
 
-_WORDS: dict[str, tuple[str, str]] = {
-    "ct": ("Scan", "a scan"),
-    "mri": ("Scan", "a scan"),
-    "eus": ("Scan", "a scan"),
-    "echo": ("Scan", "a scan"),
-    "lab_lft": ("Blood test", "a blood test"),
-    "lab_cbc": ("Blood test", "a blood test"),
-    "lab_tsh": ("Blood test", "a blood test"),
-    "clinic_visit": ("Clinic review", "a clinic appointment"),
-    "therapy_review": ("Clinic review", "a clinic appointment"),
-    "skin_exam": ("Clinic review", "a clinic appointment"),
+_WORDS: dict[str, tuple[str, str]] = {  # each kind its own words: no two kinds share a summary
+    "ct": ("CT scan", "a CT scan"),
+    "mri": ("MRI scan", "an MRI scan"),
+    "eus": ("Endoscopic ultrasound", "an endoscopic ultrasound"),
+    "echo": ("Heart ultrasound", "a heart ultrasound"),
+    "lab_lft": ("Liver blood test", "a liver blood test"),
+    "lab_cbc": ("Blood count", "a blood count test"),
+    "lab_tsh": ("Thyroid blood test", "a thyroid blood test"),
+    "clinic_visit": ("Clinic appointment", "a clinic appointment"),
+    "therapy_review": ("Follow-up review", "a follow-up review appointment"),
+    "skin_exam": ("Skin check", "a skin check"),
     "biopsy": ("Procedure", "a hospital procedure"),
     "mdt_review": ("Team review", "a care-team review"),
     "mutation_test": ("Lab task", "a laboratory task"),

@@ -22,6 +22,7 @@ PIPELINE_BENCH_ARGS ?=
 NOTIFY_BENCH_ARGS ?=
 WEB_BENCH_ARGS ?=
 DEMO_DIR ?= var/demo
+DASHBOARD_PORT ?= 8000
 
 .PHONY: help venv demo dashboard run test reliability lint bench bench-plan bench-pipeline bench-notify bench-web contract clean
 
@@ -58,7 +59,7 @@ dashboard: venv ## the dashboard, worker and clock on the data `make demo` left 
 	@if [ ! -f $(DEMO_DIR)/demo.env ]; then \
 	  echo "No demo data in $(DEMO_DIR): run 'make demo' first" >&2; exit 1; fi
 	@cat $(DEMO_DIR)/sign-in.txt
-	set -a && . $(DEMO_DIR)/demo.env && set +a && $(BIN)/gistsched run --host 127.0.0.1 --port 8000
+	set -a && . $(DEMO_DIR)/demo.env && set +a && exec $(BIN)/gistsched run --host 127.0.0.1 --port $(DASHBOARD_PORT)
 
 run: venv ## the long-running service on this machine (worker + clock; GIST_* env); Ctrl-C stops it
 	$(BIN)/gistsched run

@@ -289,7 +289,7 @@ def calendar_item(
 ) -> CalendarItem:
     """The calendar entry of a reminder, the same in feeds and invitations (one UID per reminder).
     An open one with missed items before it says so in its summary and description."""
-    summary = summary or label(reminder.kind).summary
+    summary = summary or label(reminder.kind).calendar
     description = ""
     if reminder.status in OPEN and reminder.overdue_since is not None:
         summary = f"{summary} (overdue since {reminder.overdue_since.isoformat()})"

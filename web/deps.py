@@ -74,10 +74,11 @@ def api_principal(request: Request, credentials: Credentials) -> Principal:
 
 
 def api_reader(request: Request, credentials: Credentials, cookie: Cookie) -> Principal:
-    """For reads: the bearer token's user, else the signed-in dashboard user of the session cookie
-    (one who must change their password first is not signed in here); 401 otherwise."""
+    """For reads: the bearer token's user; without a token, the signed-in dashboard user of the
+    session cookie (one who must change their password first is not signed in here); 401 otherwise,
+    and for a wrong token whatever the cookie."""
     principal = _token_principal(request, credentials)
-    if principal is None and cookie:
+    if principal is None and credentials is None and cookie:
         found = web_session(request)
         if found is not None and not found.must_change_password:
             principal = found.principal

@@ -77,6 +77,7 @@ def test_the_session_cookie_reads_but_never_writes(
         refused = client.post(path, json=body)
         assert refused.status_code == 401, (path, refused.text)
         assert refused.headers["www-authenticate"] == "Bearer"
+    assert client.get("/api/me", headers=auth("a-wrong-token")).status_code == 401  # not the cookie's user
     client.cookies.set(COOKIE, "not-a-session")
     assert client.get("/api/me").status_code == 401
 

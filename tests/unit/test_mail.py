@@ -578,3 +578,20 @@ def test_a_due_notice_sent_after_its_day_says_due_now_not_today() -> None:
         clinic_name="Clinic", clinic_phone=None, today=_dt.date(2026, 11, 27),
     )  # fmt: skip
     assert on_day["Subject"] == "A CT scan is due today, 27 November 2026"
+
+
+@pytest.mark.parametrize("kind", ALL_KINDS)
+def test_calendar_entries_keep_to_the_broad_kind(kind: str) -> None:
+    """Feeds and invitations (a shared calendar, a lock screen) say "Scan", not which scan."""
+    calendar = label(kind).calendar
+    assert calendar in {
+        "Scan",
+        "Blood test",
+        "Clinic review",
+        "Procedure",
+        "Team review",
+        "Lab task",
+        "Appointment",
+    }
+    assert clinical_words(calendar) == []
+    assert not [word for word in TEST_WORDS if re.search(rf"\b{word}\b", calendar, re.IGNORECASE)]

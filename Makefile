@@ -21,8 +21,10 @@ BENCH_ARGS ?=
 PIPELINE_BENCH_ARGS ?=
 NOTIFY_BENCH_ARGS ?=
 WEB_BENCH_ARGS ?=
+DEMO_DIR ?= var/demo
+DASHBOARD_PORT ?= 8000
 
-.PHONY: help venv demo run test reliability lint bench bench-plan bench-pipeline bench-notify bench-web contract clean
+.PHONY: help venv demo dashboard run test reliability lint bench bench-plan bench-pipeline bench-notify bench-web contract clean
 
 help: ## list every entry point (the default)
 	@echo "gist-scheduler: make targets"
@@ -51,7 +53,13 @@ $(STAMP): pyproject.toml
 	@touch $@
 
 demo: venv ## the example cohort through the pipeline (SQLite, embedded broker, one worker); exits when done
-	$(BIN)/gistsched demo --data-dir var/demo
+	$(BIN)/gistsched demo --data-dir $(DEMO_DIR)
+
+dashboard: venv ## the dashboard, worker and clock on the data `make demo` left (DEMO_DIR); Ctrl-C stops them
+	@if [ ! -f $(DEMO_DIR)/demo.env ]; then \
+	  echo "No demo data in $(DEMO_DIR): run 'make demo' first" >&2; exit 1; fi
+	@cat $(DEMO_DIR)/sign-in.txt
+	set -a && . $(DEMO_DIR)/demo.env && set +a && exec $(BIN)/gistsched run --host 127.0.0.1 --port $(DASHBOARD_PORT)
 
 run: venv ## the long-running service on this machine (worker + clock; GIST_* env); Ctrl-C stops it
 	$(BIN)/gistsched run

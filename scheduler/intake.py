@@ -28,6 +28,7 @@ from scheduler.domain.events import EventError, fingerprint, parse_event
 class Rejection:
     line: int
     error: str
+    is_conflict: bool = False  # the event_id is stored with other content (the HTTP API's 409)
 
 
 @dataclass(slots=True)
@@ -156,7 +157,7 @@ def _classify(
             if known == item.fingerprint:
                 duplicates.append(item)
             else:
-                conflicts.append(_conflict(item, "the stored event"))
+                conflicts.append(_conflict(item, "the stored event", is_stored=True))
             continue
         earlier = first_line.get(item.event_id)
         if earlier is None:
@@ -169,11 +170,12 @@ def _classify(
     return new, duplicates, conflicts
 
 
-def _conflict(item: _Valid, reference: str) -> Rejection:
+def _conflict(item: _Valid, reference: str, *, is_stored: bool = False) -> Rejection:
     return Rejection(
         item.line,
         f"line {item.line}: event_id {item.event_id!r} conflicts with {reference} "
         "(same event_id, different content)",
+        is_conflict=is_stored,
     )
 
 

@@ -28,7 +28,6 @@ from scheduler.domain.events import EventError, fingerprint, parse_event
 class Rejection:
     line: int
     error: str
-    is_conflict: bool = False  # the event_id is stored with other content (the HTTP API's 409)
 
 
 @dataclass(slots=True)
@@ -157,7 +156,7 @@ def _classify(
             if known == item.fingerprint:
                 duplicates.append(item)
             else:
-                conflicts.append(_conflict(item, "the stored event", is_stored=True))
+                conflicts.append(_conflict(item, "the stored event"))
             continue
         earlier = first_line.get(item.event_id)
         if earlier is None:
@@ -170,12 +169,11 @@ def _classify(
     return new, duplicates, conflicts
 
 
-def _conflict(item: _Valid, reference: str, *, is_stored: bool = False) -> Rejection:
+def _conflict(item: _Valid, reference: str) -> Rejection:
     return Rejection(
         item.line,
         f"line {item.line}: event_id {item.event_id!r} conflicts with {reference} "
         "(same event_id, different content)",
-        is_conflict=is_stored,
     )
 
 

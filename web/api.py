@@ -67,15 +67,12 @@ router = APIRouter(prefix="/api", tags=["api"], responses=COMMON_RESPONSES)
     response_model=SubmitResult,
     responses={
         403: problem("a patient_registered from an account that may not register patients"),
-        409: {
-            "model": SubmitResult,
-            "description": "an event_id already stored with other content: nothing was stored",
-        },
         413: problem("the body is over 5 MB"),
         422: {
             "model": SubmitResult | Refused,
-            "description": "invalid events (`rejected`: each one's position, field and problem): nothing "
-            "was stored; or a query parameter given twice (`detail`)",
+            "description": "invalid events (`rejected`: each one's position, field and problem, "
+            "including an event_id already stored with other content): nothing was stored; or a "
+            "query parameter given twice (`detail`)",
         },
     },
     summary="submit one event or a list of events",
@@ -83,8 +80,8 @@ router = APIRouter(prefix="/api", tags=["api"], responses=COMMON_RESPONSES)
 )
 async def post_events(request: Request, principal: ApiPrincipal) -> JSONResponse:
     """All or nothing: valid events are stored and queued (202). An invalid event (its position,
-    field and problem in ``rejected``): nothing is stored (422). An ``event_id`` already stored
-    with different content, and nothing else wrong: nothing is stored (409)."""
+    field and problem in ``rejected``), or an ``event_id`` already stored with different content:
+    nothing is stored (422, as event-contract.md §4 fixes for a refused event)."""
     body = await request.body()
     if len(body) > MAX_BODY_BYTES:
         raise HTTPException(413, f"body: at most {MAX_BODY_BYTES} bytes")
@@ -117,8 +114,7 @@ async def post_events(request: Request, principal: ApiPrincipal) -> JSONResponse
         audit=audited,
     )
     if result.rejected:
-        status = 409 if all(r.is_conflict for r in result.rejected) else 422
-        return _rejected(result.to_json()["rejected"], status)
+        return _rejected(result.to_json()["rejected"], 422)
     return JSONResponse(result.to_json(), status_code=202)
 
 

@@ -1,7 +1,8 @@
 """What the OpenAPI document promises, tried route by route on SQLite and PostgreSQL: the answers
 match their declared models, the GET routes take the dashboard's session cookie and the writes do
-not, an event_id stored with other content is a 409, a query parameter given twice is a 422 naming
-it, and /api/docs is served with Swagger UI's assets from this server (no other origin)."""
+not, an event_id stored with other content is refused (422, as the contract fixes), a query
+parameter given twice is a 422 naming it, and /api/docs is served with Swagger UI's assets from
+this server (no other origin)."""
 
 from __future__ import annotations
 
@@ -82,7 +83,7 @@ def test_the_session_cookie_reads_but_never_writes(
     assert client.get("/api/me").status_code == 401
 
 
-def test_an_event_id_stored_with_other_content_is_a_conflict(
+def test_an_event_id_stored_with_other_content_is_refused_as_a_conflict(
     client: TestClient, db: Database, staff_tokens: dict[str, str]
 ) -> None:
     with db.sessions() as session:
@@ -92,13 +93,13 @@ def test_an_event_id_stored_with_other_content_is_a_conflict(
     fresh = {"event_id": "new-visit", "patient_id": OWN, "type": "visit", "occurred_on": "2026-11-20",
              "data": {"kind": "clinic_visit"}}  # fmt: skip
     conflict = client.post("/api/events", json=[fresh, changed], headers=auth(staff_tokens["ada"]))
-    assert conflict.status_code == 409, conflict.text
+    assert conflict.status_code == 422, conflict.text  # event-contract.md §4: a refused event is a 422
     assert conflict.json()["accepted"] == 0
     (rejected,) = conflict.json()["rejected"]
     assert rejected["line"] == 2
     assert "conflicts with the stored event" in rejected["error"]
     invalid = client.post("/api/events", json=[changed, {"event_id": "x"}], headers=auth(staff_tokens["ada"]))
-    assert invalid.status_code == 422  # something invalid as well: the invalid request's answer
+    assert invalid.status_code == 422
     again = client.post("/api/events", json=[stored], headers=auth(staff_tokens["ada"]))
     assert again.status_code == 202
     assert again.json() == {"accepted": 0, "duplicates": 1, "rejected": []}

@@ -72,12 +72,17 @@ def instant(moment: dt.datetime) -> str:
 
 def parse_since(text: str) -> dt.datetime:
     """``--since``: a date (midnight UTC) or a date-time with its offset; ``ValueError`` otherwise."""
+    problem = ValueError(
+        f"{text!r} is not a date (YYYY-MM-DD) or a date-time with seconds and offset (YYYY-MM-DDThh:mm:ssZ)"
+    )
     if not _INSTANT.fullmatch(text) or ("T" in text and text.count(":") < 2):
-        raise ValueError(f"{text!r} is not a date (YYYY-MM-DD) or a date-time with seconds and offset "
-                         "(YYYY-MM-DDThh:mm:ssZ)")  # fmt: skip
-    if "T" not in text:
-        return dt.datetime.combine(dt.date.fromisoformat(text), dt.time(), dt.UTC)
-    return dt.datetime.fromisoformat(text.replace("Z", "+00:00")).astimezone(dt.UTC)
+        raise problem
+    try:
+        if "T" not in text:
+            return dt.datetime.combine(dt.date.fromisoformat(text), dt.time(), dt.UTC)
+        return dt.datetime.fromisoformat(text.replace("Z", "+00:00")).astimezone(dt.UTC)
+    except ValueError:
+        raise problem from None
 
 
 def _query(params: Iterable[tuple[str, str]]) -> str:

@@ -10,7 +10,7 @@ from __future__ import annotations
 import datetime as dt
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import TypeVar
+from typing import Any, TypeVar
 
 from scheduler.domain import events as ev
 from scheduler.domain.dates import add_days
@@ -33,24 +33,24 @@ _LAB_KINDS = {
 }  # fmt: skip
 
 
+_THERAPY_REVIEW = ("therapy_review",)
+_KINDS_DONE_BY: dict[type[ev.EventData], Callable[[Any], tuple[str, ...]]] = {
+    ev.ImagingData: lambda data: _IMAGING_KINDS[data.modality],
+    ev.LabResultData: lambda data: _LAB_KINDS[data.test],
+    ev.VisitData: lambda data: (data.kind,),
+    ev.BiopsyData: lambda data: ("biopsy",) if data.result in TISSUE_RESULTS else (),
+    ev.MdtReviewData: lambda data: ("mdt_review", "therapy_review"),
+    ev.MutationData: lambda data: ("mutation_test",),
+    ev.TherapyStartedData: lambda data: _THERAPY_REVIEW,
+    ev.TherapyStoppedData: lambda data: _THERAPY_REVIEW,
+    ev.DoseChangedData: lambda data: _THERAPY_REVIEW,
+}
+
+
 def kinds_done_by(event: ev.Event) -> tuple[str, ...]:
-    """The reminder kinds ``event`` is a result of (clinical-rules §9)."""
-    data = event.data
-    if isinstance(data, ev.ImagingData):
-        return _IMAGING_KINDS[data.modality]
-    if isinstance(data, ev.LabResultData):
-        return _LAB_KINDS[data.test]
-    if isinstance(data, ev.VisitData):
-        return (data.kind,)
-    if isinstance(data, ev.BiopsyData):
-        return ("biopsy",) if data.result in TISSUE_RESULTS else ()
-    if isinstance(data, ev.MdtReviewData):
-        return ("mdt_review", "therapy_review")
-    if isinstance(data, ev.MutationData):
-        return ("mutation_test",)
-    if isinstance(data, ev.TherapyStartedData | ev.TherapyStoppedData | ev.DoseChangedData):
-        return ("therapy_review",)
-    return ()
+    """The reminder kinds ``event`` is a result of (clinical-rules §9); other events: none."""
+    kinds_of = _KINDS_DONE_BY.get(type(event.data))
+    return kinds_of(event.data) if kinds_of is not None else ()
 
 
 @dataclass(frozen=True, slots=True)

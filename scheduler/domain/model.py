@@ -161,6 +161,10 @@ class Plan:
     alerts: tuple[Alert, ...]
     reminders: tuple[Reminder, ...]
     profile: str = "esmo2022-seed"
+    # The first day after ``as_of`` on which the plan's content (all but the statuses planned, due
+    # and overdue, which only the date moves) can change with no new event; None: only an event can
+    # change it. Not part of the contract's plan object: the service schedules recomputes by it.
+    changes_on: dt.date | None = None
 
     def to_json(self) -> dict[str, Any]:
         return {

@@ -134,6 +134,11 @@ class Series:
         """Every item due up to ``horizon``, or to the closing day for a closed series."""
         return self.items
 
+    def first_due_after(self, limit: dt.date) -> dt.date | None:
+        """The due date of the first item due after ``limit`` (None: the series has none); called
+        after ``items_until(limit)``."""
+        return next((item.due for item in self.items if item.due > limit), None)
+
     def settle(self) -> None:
         """After the closing day's fulfilment: what is still open is cancelled as of the close."""
         if self.closed_on is not None:
@@ -256,6 +261,13 @@ class Chained(Series):
                 break
             self._append(following)
         return self.items
+
+    def first_due_after(self, limit: dt.date) -> dt.date | None:
+        beyond = super().first_due_after(limit)
+        if beyond is not None or not self.items:
+            return beyond
+        following = self._following_last()
+        return following[0] if following is not None else None
 
 
 class Fixed(Series):

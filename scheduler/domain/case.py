@@ -14,7 +14,7 @@ from typing import Any, TypeVar
 
 from scheduler.domain import events as ev
 from scheduler.domain.dates import add_days
-from scheduler.domain.model import RiskAssessment
+from scheduler.domain.model import Booking, RiskAssessment
 from scheduler.domain.risk import assess_risk
 
 T = TypeVar("T")
@@ -130,6 +130,8 @@ class Case:
     courses: list[Course] = field(default_factory=list)
     lines_opened: int = 0
     mdt_reviews: list[tuple[dt.date, str | None]] = field(default_factory=list)  # (day, outcome)
+    bookings: dict[str, Booking] = field(default_factory=dict)  # reminder key → latest booking
+    snoozes: dict[str, dt.date] = field(default_factory=dict)  # reminder key → off the worklist until
     ended_on: dt.date | None = None
     _derived: dict[object, object] = field(default_factory=dict)  # see remember()
 
@@ -190,6 +192,10 @@ class Case:
             self.mdt_reviews.append((day, data.outcome))
         elif isinstance(data, ev.FollowUpEndedData):
             self.ended_on = self.ended_on or day
+        elif isinstance(data, ev.ReminderBookedData):
+            self.bookings[data.reminder_key] = Booking(data.appointment_on, data.place, day)
+        elif isinstance(data, ev.ReminderSnoozedData):
+            self.snoozes[data.reminder_key] = data.until
 
     def _apply_therapy(
         self, day: dt.date, data: ev.TherapyStartedData | ev.TherapyStoppedData | ev.DoseChangedData

@@ -21,7 +21,8 @@ from collections.abc import Callable, Iterable, Sequence
 from typing import Any, NamedTuple
 
 from scheduler.domain.case import Case, kinds_done_by
-from scheduler.domain.events import Event
+from scheduler.domain.events import Event, ReminderWaivedData
+from scheduler.domain.model import Waiver
 from scheduler.domain.profile import ChainedSchedule, CycleSchedule, FixedSchedule, OneOffSchedule, Profile
 from scheduler.domain.rules.base import Opening, SeriesRule
 from scheduler.domain.series import Chained, Fixed, OneOff, Series, SeriesId
@@ -117,6 +118,7 @@ class Engine:
         self._covered: dict[SeriesId, _Covered] = {}
         self._unsettled: dict[str, list[Series]] = {}  # by kind: open, or closed today
         self._closed_today: list[Series] = []
+        self._by_key_prefix: dict[str, Series] = {}
         self._triggers = _trigger_index(rules)
 
     # ---- a day ---------------------------------------------------------------------------------
@@ -137,6 +139,7 @@ class Engine:
             for index in triggered:  # in declaration order
                 self._evaluate(self._states[index], day)
         self._fulfil(day, events)
+        self._waive(events)
         self._settle(day)
 
     def _triggered_by(self, events: Iterable[Event]) -> set[int]:
@@ -188,6 +191,7 @@ class Engine:
 
     def _open(self, series: Series) -> None:
         self.series.append(series)
+        self._by_key_prefix[series.key_prefix] = series
         self._unsettled.setdefault(series.kind, []).append(series)
 
     def _open_oneoff(
@@ -295,6 +299,18 @@ class Engine:
                     candidates = candidates[:1]  # one item per kind a day; one MDT review covers all
             for series, item, event in candidates:
                 series.fulfil(item, day, event.event_id)
+
+    def _waive(self, events: Sequence[Event]) -> None:
+        """A navigator's waiver cancels the item it names (after the day's results: a result of the
+        same day fulfils it first). A key that names no series of this plan changes nothing."""
+        for event in events:
+            if isinstance(event.data, ReminderWaivedData):
+                data = event.data
+                prefix, ordinal = data.reminder_key.rsplit(":", 1)
+                series = self._by_key_prefix.get(f"{prefix}:")
+                if series is not None:
+                    waiver = Waiver(event.occurred_on, data.reason, data.done_on, data.note)
+                    series.waive(int(ordinal), waiver)
 
     def _close(self, series: Series, day: dt.date) -> None:
         series.close(day)

@@ -63,7 +63,7 @@ def plan_from(engine: Engine, as_of: dt.date, *, next_event_on: dt.date | None =
     reminders: list[Reminder] = []
     changes = [next_event_on]
     for series in sorted(engine.series, key=lambda s: (s.rule, s.key(s.items[0]) if s.items else "")):
-        reminders.extend(list_series(series, as_of, horizon, case.last_done.get(series.kind)))
+        reminders.extend(list_series(series, as_of, horizon, case.last_done.get(series.kind), case))
         changes.append(series_changes_on(series, as_of, horizon, profile.horizon_months))
     reminders.sort(key=lambda r: (r.due_on, r.rule, r.key))
     alerts = assess_alerts(case, profile, as_of)
@@ -116,7 +116,7 @@ def assess_alerts(case: Case, profile: Profile, as_of: dt.date) -> tuple[Alert, 
 
 
 def list_series(
-    series: Series, as_of: dt.date, horizon: dt.date, last_done: dt.date | None
+    series: Series, as_of: dt.date, horizon: dt.date, last_done: dt.date | None, case: Case | None = None
 ) -> list[Reminder]:
     """A series' items as reminders with their status at ``as_of`` (§0, §9).
 
@@ -128,6 +128,8 @@ def list_series(
       its series is due (at ``as_of``, or by the closing day of a closed series).
     * The open item after a run of missed items carries ``overdue_since`` (the first missed item's
       due date) and ``missed`` (how many).
+    * A waived item is listed, cancelled with its waiver, even before its due date; an open item
+      shows the navigator's latest booking and snooze of its key (from ``case``).
     """
     items = series.items_until(horizon)
     open_ended = series.closed_on is None and not (isinstance(series, Chained) and series.end is not None)
@@ -149,7 +151,7 @@ def list_series(
         ):
             item.supersede(following.due)
         status, cancelled_on = _status(series, item, as_of)
-        if status == "cancelled" and cancelled_on is not None and item.due > cancelled_on:
+        if status == "cancelled" and cancelled_on is not None and item.due > cancelled_on and not item.waiver:
             continue
         overdue_since, missed = None, 0
         if item.missed:
@@ -159,9 +161,14 @@ def list_series(
             run_start, run_length = None, 0
         else:
             run_start, run_length = None, 0
+        key = series.key(item)
+        is_open = status in ("planned", "due", "overdue")
+        booking = snoozed_until = None
+        if is_open and case is not None and (case.bookings or case.snoozes):
+            booking, snoozed_until = case.bookings.get(key), case.snoozes.get(key)
         out.append(
             Reminder(  # fields in the order of event-contract.md §2, then the extra ones
-                series.key(item),
+                key,
                 series.kind,  # type: ignore[arg-type]
                 item.due,
                 item.window,
@@ -174,7 +181,10 @@ def list_series(
                 cancelled_on,
                 overdue_since,
                 missed,
-                last_done if status in ("planned", "due", "overdue") else None,
+                last_done if is_open else None,
+                booking,
+                snoozed_until,
+                item.waiver if status == "cancelled" else None,
             )
         )
     return out

@@ -14,7 +14,7 @@ import urllib.error
 import urllib.request
 from collections.abc import Iterator
 from pathlib import Path
-from typing import Any
+from typing import Any, ClassVar
 
 import pytest
 
@@ -165,6 +165,7 @@ def test_a_bad_answer_stores_nothing_and_keeps_the_sync_points(
 
     wrong = pipeline.gistsched("fhir", "pull", "--server", server.base_url, GIST_FHIR_TOKEN="not-the-token")
     assert_cli_error(wrong, "HTTP 401", "a valid bearer token is required", "nothing was stored")
+    assert "not-the-token" not in wrong.stderr
 
     bad = {"resourceType": "Observation", "id": "bad-1", "status": "final", "valueQuantiti": {"value": 1},
            "code": {"coding": [{"system": "http://loinc.org", "code": "1742-6"}]},
@@ -325,3 +326,57 @@ def test_a_second_push_updates_the_same_resources_in_place(
 
     assert_cli_error(pipeline.gistsched(*push, "nobody", GIST_FHIR_TOKEN=TOKEN), "PATIENT", "nobody")
     assert_cli_error(pipeline.gistsched(*push, GIST_FHIR_TOKEN="wrong-token-000"), "HTTP 401")
+
+
+class _Redirect(http.server.BaseHTTPRequestHandler):
+    """Answers every request with a redirect to ``target`` (another address)."""
+
+    target = ""
+
+    def do_GET(self) -> None:
+        self.send_response(302)
+        self.send_header("Location", self.target + self.path)
+        self.send_header("Content-Length", "0")
+        self.end_headers()
+
+    def log_message(self, *args: Any) -> None:
+        pass
+
+
+class _Recorder(http.server.BaseHTTPRequestHandler):
+    seen: ClassVar[list[str | None]] = []
+
+    def do_GET(self) -> None:
+        self.seen.append(self.headers.get("Authorization"))
+        self.send_response(200)
+        self.send_header("Content-Type", "application/fhir+json")
+        self.end_headers()
+        self.wfile.write(b'{"resourceType": "Bundle", "type": "searchset", "total": 0}')
+
+    def log_message(self, *args: Any) -> None:
+        pass
+
+
+def test_the_token_never_follows_a_redirect(pipeline: Pipeline, tmp_path: Path) -> None:
+    enroll(pipeline, tmp_path, "gist-rego-alt")
+    recorder = http.server.ThreadingHTTPServer(("127.0.0.1", 0), _Recorder)
+    target = f"http://127.0.0.1:{recorder.server_address[1]}"
+    redirect = http.server.ThreadingHTTPServer(("127.0.0.1", 0), type("R", (_Redirect,), {"target": target}))
+    threads = [threading.Thread(target=s.serve_forever, daemon=True) for s in (recorder, redirect)]
+    for thread in threads:
+        thread.start()
+    try:
+        done = pipeline.gistsched(
+            "fhir",
+            "pull",
+            "--server",
+            f"http://127.0.0.1:{redirect.server_address[1]}",
+            GIST_FHIR_TOKEN=TOKEN,
+        )
+    finally:
+        for served in (recorder, redirect):
+            served.shutdown()
+            served.server_close()
+    assert_cli_error(done, "HTTP 302", "nothing was stored")
+    assert _Recorder.seen == []  # the other address never heard from us, let alone the token
+    assert TOKEN not in done.stderr

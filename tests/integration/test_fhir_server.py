@@ -113,7 +113,9 @@ def test_pull_reads_enrolled_records_page_by_page_into_the_event_files_plans(
         seed(server, name)
     enroll(pipeline, tmp_path, *TWINS.values())  # gist-d842v is on the server but not enrolled here
 
+    queued = pipeline.queued()
     first = pull(pipeline, server, "--page-size", "2")
+    assert pipeline.queued() == queued + 2  # one patients.process task per patient, as submit queues
     assert (first["patients"], first["read"], first["rejected"], first["needs_review"]) == (2, 2, 0, 0)
     assert first["resources"] == 18  # both records, each resource once
     assert first["requests"] > 2 * 12  # searches of more than two results went on through next links

@@ -304,8 +304,8 @@ class Engine:
         """A navigator's waiver cancels the item it names (after the day's results: a result of the
         same day fulfils it first). A key that names no series of this plan changes nothing."""
         for event in events:
-            if isinstance(event.data, ReminderWaivedData):
-                data = event.data
+            data = event.data
+            if type(data) is ReminderWaivedData:
                 prefix, ordinal = data.reminder_key.rsplit(":", 1)
                 series = self._by_key_prefix.get(f"{prefix}:")
                 if series is not None:

@@ -159,9 +159,8 @@ class Series:
 
     def _add(self, item: Item) -> Item:
         """Append a new item, waived at once if a navigator waived it ahead."""
-        waiver = self._waivers.get(item.ordinal)
-        if waiver is not None:
-            item.waive(waiver)
+        if self._waivers and item.ordinal in self._waivers:
+            item.waive(self._waivers[item.ordinal])
         self.items.append(item)
         return item
 

@@ -69,6 +69,15 @@ class Settings(BaseSettings):
     # client that sends ``Authorization: Bearer <GIST_METRICS_TOKEN>``; everyone else gets 403.
     metrics_allow: str = "127.0.0.1,::1"
     metrics_token: str | None = Field(default=None, min_length=16)
+    # `gistsched fhir pull|push` (scheduler/fhir_sync.py): the bearer token sent to the FHIR server
+    # (an RFC 6750 token: letters, digits and -._~+/ then optional '='), the timeout of one request,
+    # and how far back before the last pull's server time the next incremental pull starts reading
+    # (search indexes lag; what is read twice is a duplicate).
+    fhir_token: str | None = Field(
+        default=None, min_length=8, max_length=4096, pattern=r"^[A-Za-z0-9._~+/-]+=*$"
+    )
+    fhir_timeout_seconds: float = Field(default=30.0, gt=0, le=600)
+    fhir_sync_overlap_seconds: float = Field(default=300.0, ge=0, le=7 * 86400)
 
     @field_validator("clinic_phone")
     @classmethod

@@ -38,23 +38,23 @@ from email.message import EmailMessage
 from email.utils import parseaddr
 from typing import TypeVar
 
-from sqlalchemy import and_, func, or_, select, update
+from sqlalchemy import func, select, update
 from sqlalchemy.orm import Session, sessionmaker
 
-from models.rows import AlertRow, NotificationRow, PatientRow, ReminderRow, UserRow
+from models.rows import NotificationRow, PatientRow, ReminderRow, UserRow
 from models.types import utcnow
 from notifications import mail
 from notifications.ical import CalendarItem, item_uid, render_invitation
 from notifications.labels import label, missed_text
 from notifications.smtp import PermanentSendError, Sender, TransientSendError
 from scheduler.clock_jobs import rowcount
+from scheduler.digest import compose_digest
 from scheduler.domain.notices import lead_days
 from scheduler.domain.profile import DEFAULT_PROFILE, Profile
 from scheduler.failures import is_transient
 from scheduler.outbox import HELD, OPEN
 from scheduler.settings import Settings
 
-DIGEST_DAYS_AHEAD = 7
 _T = TypeVar("_T")
 RECORD_RETRY_SECONDS = 60.0  # well inside the task's soft time limit (120 s)
 RECORD_RETRY_FIRST_PAUSE = 0.1  # doubling to RECORD_RETRY_MAX_PAUSE: back soon after the database
@@ -266,7 +266,7 @@ def compose(
                 due_on=reminder.due_on,
                 ics=ics,
                 clinic_name=settings.clinic_name,
-                contact_line=settings.clinic_contact,
+                clinic_phone=settings.clinic_phone,
             )
         )
     ics = render_invitation(item, "REQUEST", organizer=organizer, attendee=envelope_to[0])
@@ -278,7 +278,7 @@ def compose(
             stage="due" if row.kind == "due" else "advance",
             ics=ics,
             clinic_name=settings.clinic_name,
-            contact_line=settings.clinic_contact,
+            clinic_phone=settings.clinic_phone,
             today=settings.today(now),
         )
     )
@@ -289,7 +289,7 @@ def calendar_item(
 ) -> CalendarItem:
     """The calendar entry of a reminder, the same in feeds and invitations (one UID per reminder).
     An open one with missed items before it says so in its summary and description."""
-    summary = summary or label(reminder.kind).summary
+    summary = summary or label(reminder.kind).calendar
     description = ""
     if reminder.status in OPEN and reminder.overdue_since is not None:
         summary = f"{summary} (overdue since {reminder.overdue_since.isoformat()})"
@@ -347,72 +347,13 @@ def _compose_digest(session: Session, row: NotificationRow, settings: Settings, 
     user = session.get(UserRow, row.user_id) if row.user_id is not None else None
     if user is None or not user.is_active or not user.email or not mail.is_valid_address(user.email):
         return Compose(status="failed", detail="the digest's user is gone, inactive or has no valid email")
-    day = row.day
-    patients = select(PatientRow.patient_id).where(PatientRow.navigator_id == user.navigator_id)
-    since = now - dt.timedelta(days=1)
-    alerts = session.execute(
-        select(AlertRow.patient_id, AlertRow.severity, AlertRow.code)
-        .where(
-            AlertRow.patient_id.in_(patients), AlertRow.is_active.is_(True), AlertRow.first_seen_at >= since
-        )
-        .order_by(AlertRow.patient_id, AlertRow.code)
-    ).all()
-    since_on = func.coalesce(ReminderRow.overdue_since, ReminderRow.due_on)
-    overdue = session.execute(  # past their window, or with missed items before them
-        select(
-            ReminderRow.patient_id,
-            ReminderRow.kind,
-            ReminderRow.due_on,
-            ReminderRow.overdue_since,
-            ReminderRow.missed,
-            ReminderRow.last_done_on,
-        )
-        .where(
-            ReminderRow.patient_id.in_(patients),
-            or_(
-                ReminderRow.status == "overdue",
-                and_(ReminderRow.status.in_(("planned", "due")), ReminderRow.overdue_since.is_not(None)),
-            ),
-        )
-        .order_by(since_on, ReminderRow.patient_id)
-    ).all()
-    week = session.execute(
-        select(ReminderRow.patient_id, ReminderRow.kind, ReminderRow.due_on)
-        .where(
-            ReminderRow.patient_id.in_(patients),
-            ReminderRow.status.in_(("planned", "due")),
-            ReminderRow.overdue_since.is_(None),
-            ReminderRow.due_on >= day,
-            ReminderRow.due_on < day + dt.timedelta(days=DIGEST_DAYS_AHEAD),
-        )
-        .order_by(ReminderRow.due_on, ReminderRow.patient_id)
-    ).all()
-    failed = session.execute(
-        select(NotificationRow.patient_id, NotificationRow.kind, NotificationRow.last_error)
-        .where(
-            NotificationRow.status == "failed",
-            NotificationRow.navigator_id == user.navigator_id,
-            NotificationRow.updated_at >= since,
-        )
-        .order_by(NotificationRow.id)
-    ).all()
-    if not (alerts or overdue or week or failed):
-        return Compose(status="skipped", detail="nothing to report")
     envelope = mail.Envelope(
         sender=settings.mail_from, to=(user.email,), message_id=message_id(row, settings), date=now
     )
-    return Compose(
-        mail.compose_digest(
-            envelope,
-            navigator_name=user.username,
-            day=day,
-            new_alerts=[mail.DigestAlert(p, s, c) for p, s, c in alerts],
-            overdue=[mail.DigestItem(*row) for row in overdue],
-            due_this_week=[mail.DigestItem(p, k, d) for p, k, d in week],
-            failed=[mail.DigestFailure(p, f"{k} email", e or "") for p, k, e in failed],
-            dashboard_url=settings.base_url.rstrip("/") + "/",
-        )
-    )
+    message = compose_digest(session, user, row.day, now, envelope, settings.base_url)
+    if message is None:
+        return Compose(status="skipped", detail="nothing to report")
+    return Compose(message)
 
 
 def outbox_counts(session: Session) -> dict[str, int]:

@@ -34,6 +34,7 @@ from web.fhir_api import router as fhir_router
 from web.metrics import CONTENT_TYPE as METRICS_CONTENT_TYPE
 from web.metrics import render_metrics
 from web.navigator import install as install_navigator
+from web.openapi import install as install_api_docs
 from web.security import security_headers
 
 CALENDAR = "text/calendar; charset=utf-8"
@@ -79,7 +80,7 @@ def create_app(settings: Settings | None = None, sessions: sessionmaker[Session]
         title="gist-scheduler",
         version="0.1.0",
         description="Guideline-driven follow-up for patients with GIST: events in, plans and worklists out.",
-        docs_url=None,  # the interactive page loads scripts from a CDN, which the CSP forbids
+        docs_url=None,  # FastAPI's pages load scripts from a CDN: web.openapi serves /api/docs instead
         redoc_url=None,
         openapi_url="/api/openapi.json",
     )
@@ -87,6 +88,7 @@ def create_app(settings: Settings | None = None, sessions: sessionmaker[Session]
     app.middleware("http")(security_headers)
     app.include_router(api_router)
     app.include_router(fhir_router)
+    install_api_docs(app)  # the document's event models, /api/docs with its assets
     install_dashboard(app)  # pages, forms, /static
     install_navigator(app)  # week view, CSV, notes, contact, end of follow-up
     install_error_pages(app)  # HTML for the pages, JSON for the API

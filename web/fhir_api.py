@@ -20,8 +20,8 @@ from scheduler.fhir import FhirError, load_json
 from scheduler.fhir.export import export_plan
 from scheduler.fhir_intake import map_bundle, store_import
 from scheduler.records import read_plan
-from web.api import COMMON_RESPONSES, NOT_FOUND, problem, refused
 from web.deps import ApiPrincipal, client_of, sessions_of, settings_of
+from web.openapi import COMMON_RESPONSES, NO_NUL, NOT_FOUND, problem, refused
 
 FHIR_WRITE_ROLES: Final = frozenset({"admin", "integration"})
 MAX_BODY_BYTES: Final = 20 * 1024 * 1024
@@ -106,7 +106,9 @@ async def post_bundle(request: Request, principal: ApiPrincipal) -> JSONResponse
     },
 )
 def get_care_plan(
-    request: Request, principal: ApiPrincipal, patient: Annotated[str, Query(min_length=1, max_length=64)]
+    request: Request,
+    principal: ApiPrincipal,
+    patient: Annotated[str, Query(min_length=1, max_length=64, pattern=NO_NUL)],
 ) -> JSONResponse:
     plan = read_plan(sessions_of(request), principal, patient, client_of(request))
     if plan is None:

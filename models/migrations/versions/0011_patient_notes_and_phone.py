@@ -1,7 +1,7 @@
 """patient_notes: the navigators' notes and call log; patients.phone; ix_reminders_soon
 
 Revision ID: 0011
-Revises: 0008
+Revises: 0010
 Create Date: 2026-12-08
 
 ``patient_notes`` holds what staff write about a patient outside the clinical record: a note or
@@ -21,7 +21,7 @@ import sqlalchemy as sa
 from alembic import op
 
 revision = "0011"
-down_revision = "0008"
+down_revision = "0010"
 branch_labels = None
 depends_on = None
 

@@ -11,7 +11,7 @@ migrated in-process with ``models.migrate.upgrade`` (what ``gistsched db upgrade
 
 1. **Navigator feed.** ``--patients`` synthetic histories (``synthetic.py``, seed 1), every
    ``patient_registered`` given the same ``navigator_id``, go through the real intake
-   (``scheduler.intake.record_events``) and ``process_patient`` as of 2026-11-27 (both timed, as
+   (``scheduler.patients.intake.record_events``) and ``process_patient`` as of 2026-11-27 (both timed, as
    context). A navigator feed is created (``create_feed``) and fetched through the real FastAPI app
    (``web.app.create_app``, in-process ``fastapi.testclient.TestClient``): the first GET (ETag query
    and render, cold cache), 50 conditional GETs answered 304 (``If-None-Match``), a second full GET
@@ -61,13 +61,13 @@ from models.db import make_engine, make_sessionmaker
 from models.migrate import upgrade
 from models.rows import NotificationRow, PatientRow, ReminderRow
 from models.types import utcnow
-from scheduler.dispatch import CLAIM_BATCH, claim_sendable, create_due_notices
+from scheduler.config.settings import Settings
 from scheduler.domain.notices import NOTICE_KINDS, first_notice_on, lead_days
 from scheduler.domain.profile import DEFAULT_PROFILE
-from scheduler.feeds import create_feed, feed_etag, find_feed, render, revoke_feed
-from scheduler.intake import record_events
-from scheduler.processing import process_patient
-from scheduler.settings import Settings
+from scheduler.notifications.dispatch import CLAIM_BATCH, claim_sendable, create_due_notices
+from scheduler.notifications.feeds import create_feed, feed_etag, find_feed, render, revoke_feed
+from scheduler.patients.intake import record_events
+from scheduler.patients.processing import process_patient
 from web.app import create_app
 
 AS_OF = dt.date(2026, 11, 27)  # the synthetic histories end the day before (as in plan_bench.py)

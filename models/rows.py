@@ -80,7 +80,7 @@ class PatientStateRow(Base):
     risk: Mapped[dict[str, Any]] = mapped_column(JSON)
     therapy: Mapped[dict[str, Any] | None] = mapped_column(JSON, nullable=True)
     profile: Mapped[str] = mapped_column(String(64))  # the profile's name
-    # Its content hash (scheduler/profiles.py): the clock recomputes a patient planned under another.
+    # Its content hash (scheduler/config/profiles.py): the clock recomputes a patient planned under another.
     profile_hash: Mapped[str | None] = mapped_column(String(16))
     events_seen: Mapped[int] = mapped_column(Integer)
     computed_at: Mapped[Timestamp] = mapped_column(default=utcnow)
@@ -133,7 +133,7 @@ class ReminderRow(Base):
     id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
     patient_id: Mapped[str] = mapped_column(String(64), ForeignKey("patients.patient_id"))
     # A copy of the patient's navigator_id, so that a navigator's worklist is one index range
-    # (kept by scheduler.processing, which alone writes patients.navigator_id).
+    # (kept by scheduler.patients.processing, which alone writes patients.navigator_id).
     navigator_id: Mapped[str | None] = mapped_column(String(128))
     key: Mapped[str] = mapped_column(String(200))
     kind: Mapped[str] = mapped_column(String(32))
@@ -172,7 +172,7 @@ class AlertRow(Base):
             sqlite_where=text("is_active"),
             postgresql_where=text("is_active"),
         ),
-        # The worklist (scheduler/worklist.py): a navigator's active alerts, index-only; everyone's,
+        # The worklist (scheduler/staff/worklist.py): a navigator's active alerts, index-only; everyone's,
         # one severity and acknowledgement state at a time, newest first.
         Index(
             "ix_alerts_active_navigator",

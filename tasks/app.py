@@ -1,4 +1,4 @@
-"""The Celery app, configured from :class:`~scheduler.settings.Settings`.
+"""The Celery app, configured from :class:`~scheduler.config.settings.Settings`.
 
 * JSON only; no result backend (tasks pass ids, their effects are rows);
 * ``acks_late`` + ``reject_on_worker_lost`` + prefetch 1 (except ``notifications.send``, whose
@@ -26,7 +26,7 @@ from typing import Any
 from celery import Celery
 from kombu.exceptions import KombuError
 
-from scheduler.settings import Settings, load_settings
+from scheduler.config.settings import Settings, load_settings
 from tasks.embedded import transport_options
 
 PROCESS = "patients.process"
@@ -107,7 +107,7 @@ def _connect_logging(settings: Settings) -> None:
     """Celery sets up the worker's logging itself; give its handlers our format and redaction."""
     from celery.signals import after_setup_logger, after_setup_task_logger
 
-    from scheduler.logs import prepare
+    from scheduler.config.logs import prepare
 
     def adopt(logger: logging.Logger | None = None, **_: Any) -> None:
         for handler in logger.handlers if logger is not None else []:

@@ -1,7 +1,7 @@
 """The JSON API (event-contract.md §4). Every route needs ``Authorization: Bearer``; a navigator
 sees only their own patients (another's answers 404, like one that does not exist). Registering a
 patient (``patient_registered``: its navigator and contact details) is for admins and integration
-accounts; anyone else gets 403 and nothing is stored (scheduler/access.py)."""
+accounts; anyone else gets 403 and nothing is stored (scheduler/staff/access.py)."""
 
 from __future__ import annotations
 
@@ -14,16 +14,16 @@ from fastapi.responses import JSONResponse
 from pydantic import BaseModel, Field
 from sqlalchemy.orm import Session
 
-from scheduler import audit
-from scheduler.access import Principal, may_see, registration_refused, write_gate
 from scheduler.domain.events import EventError, parse_event
 from scheduler.domain.model import ReminderKind, Stage
-from scheduler.feeds import create_feed
-from scheduler.intake import record_events
-from scheduler.patients import MAX_PAGE, MAX_QUERY_CHARS, PAGE_SIZE, PatientQuery, find_patients
-from scheduler.records import AcknowledgeError, acknowledge_alert, read_plan, read_record
-from scheduler.unassigned import unassigned_patients
-from scheduler.worklist import DEFAULT_DAYS, DEFAULT_ITEMS, MAX_ITEMS, worklist
+from scheduler.notifications.feeds import create_feed
+from scheduler.patients.directory import MAX_PAGE, MAX_QUERY_CHARS, PAGE_SIZE, PatientQuery, find_patients
+from scheduler.patients.intake import record_events
+from scheduler.patients.records import AcknowledgeError, acknowledge_alert, read_plan, read_record
+from scheduler.patients.unassigned import unassigned_patients
+from scheduler.staff import audit
+from scheduler.staff.access import Principal, may_see, registration_refused, write_gate
+from scheduler.staff.worklist import DEFAULT_DAYS, DEFAULT_ITEMS, MAX_ITEMS, worklist
 from web.deps import MAX_ID, ApiPrincipal, client_of, sessions_of, settings_of
 
 MAX_BODY_BYTES = 5 * 1024 * 1024  # a big batch of events is ~1 KB each

@@ -24,9 +24,9 @@ from fastapi.responses import JSONResponse, PlainTextResponse
 from sqlalchemy import text
 from sqlalchemy.orm import Session, sessionmaker
 
-from scheduler.feeds import feed_etag, find_feed, render
-from scheduler.settings import Settings, load_settings
-from tasks.store import sessions_for
+from models.store import sessions_for
+from scheduler.config.settings import Settings, load_settings
+from scheduler.notifications.feeds import feed_etag, find_feed, render
 from web.api import router as api_router
 from web.dashboard import install as install_dashboard
 from web.errors import install as install_error_pages

@@ -8,8 +8,14 @@ from typing import Annotated
 from fastapi import Depends, HTTPException, Request
 from sqlalchemy.orm import Session, sessionmaker
 
-from scheduler.access import Principal, WebSession, principal_for_session, principal_for_token, touch_session
-from scheduler.settings import Settings
+from scheduler.config.settings import Settings
+from scheduler.staff.access import (
+    Principal,
+    WebSession,
+    principal_for_session,
+    principal_for_token,
+    touch_session,
+)
 
 COOKIE = "gist_session"
 MAX_ID = 2**63 - 1  # row ids are 64-bit: a larger one in a URL is a 404/422, not a database error

@@ -14,12 +14,12 @@ from fastapi import APIRouter, HTTPException, Query, Request
 from fastapi.responses import JSONResponse
 from sqlalchemy.orm import Session
 
-from scheduler import audit
-from scheduler.access import write_gate
 from scheduler.fhir import FhirError, load_json
 from scheduler.fhir.export import export_plan
-from scheduler.fhir_intake import map_bundle, store_import
-from scheduler.records import read_plan
+from scheduler.patients.fhir_intake import map_bundle, store_import
+from scheduler.patients.records import read_plan
+from scheduler.staff import audit
+from scheduler.staff.access import write_gate
 from web.api import COMMON_RESPONSES, NOT_FOUND, problem, refused
 from web.deps import ApiPrincipal, client_of, sessions_of, settings_of
 

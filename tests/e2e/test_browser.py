@@ -18,8 +18,8 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session, sessionmaker
 
 from models.rows import EventRow, PatientRow, ReminderRow, UserRow
-from scheduler.access import Principal
-from scheduler.worklist import worklist
+from scheduler.staff.access import Principal
+from scheduler.staff.worklist import worklist
 from tests.support.browser import (
     AS_OF,
     CHROMIUM,

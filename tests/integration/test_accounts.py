@@ -25,9 +25,9 @@ from sqlalchemy import event, select, update
 
 from models.rows import ApiTokenRow, AuditRow, WebSessionRow
 from models.types import utcnow
-from scheduler.access import MAX_FAILURES, backoff
-from scheduler.settings import Settings
-from scheduler.users import create_token, create_user, list_tokens, reset_password, set_active, unlock
+from scheduler.config.settings import Settings
+from scheduler.staff.access import MAX_FAILURES, backoff
+from scheduler.staff.users import create_token, create_user, list_tokens, reset_password, set_active, unlock
 from tests.support.common import cli_env, gistsched, write_jsonl
 from tests.support.services import Database
 from web.app import create_app

@@ -13,7 +13,7 @@ from fastapi.testclient import TestClient
 from sqlalchemy import func, select
 
 from models.rows import AlertRow, AuditRow, EventRow
-from scheduler.settings import Settings
+from scheduler.config.settings import Settings
 from tests.support.common import cli_env, gistsched
 from tests.support.services import Database
 from tests.support.staff import AS_OF

@@ -15,8 +15,8 @@ from schemathesis.specs.openapi.checks import positive_data_acceptance
 
 from models.db import make_engine, make_sessionmaker
 from models.migrate import upgrade
-from scheduler.processing import process_patient
-from scheduler.settings import Settings
+from scheduler.config.settings import Settings
+from scheduler.patients.processing import process_patient
 from tests.support.common import by_patient, intake, read_cohort
 from tests.support.staff import AS_OF, STAFF, create_staff
 from web.app import create_app

@@ -42,8 +42,8 @@ from pydantic import ValidationError
 from sqlalchemy import func, select
 
 from models.rows import AuditRow, EventRow, PatientRow
+from scheduler.config.settings import Settings
 from scheduler.domain.events import DATA_MODELS, EVENT_TYPES, ULN_REQUIRED_TESTS
-from scheduler.settings import Settings
 from tests.strategies import st_event, st_patient_id
 from tests.support.common import cli_env, gistsched, read_cohort
 from tests.support.services import Database

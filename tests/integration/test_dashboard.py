@@ -18,10 +18,10 @@ from fastapi.testclient import TestClient
 from sqlalchemy import select
 
 from models.rows import AlertRow, AuditRow, EventRow, FeedRow, ReminderRow, UserRow
-from scheduler.access import MAX_FAILURES, Principal
-from scheduler.processing import process_patient
-from scheduler.settings import Settings
-from scheduler.worklist import worklist
+from scheduler.config.settings import Settings
+from scheduler.patients.processing import process_patient
+from scheduler.staff.access import MAX_FAILURES, Principal
+from scheduler.staff.worklist import worklist
 from tests.support.services import Database
 from tests.support.staff import AS_OF, PASSWORD, STAFF, create_staff
 from web.app import create_app
@@ -426,7 +426,7 @@ def test_long_sections_say_how_many_are_not_shown_and_offer_more(
 def test_a_capped_count_shows_as_at_least(
     client: TestClient, stored: Database, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    monkeypatch.setattr("scheduler.worklist.COUNT_CAP", 1)
+    monkeypatch.setattr("scheduler.staff.worklist.COUNT_CAP", 1)
     sign_in(client, "cleo")
     page = client.get("/").text
     assert counts_on(page)["due_soon"] == 1

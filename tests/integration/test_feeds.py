@@ -19,8 +19,8 @@ from fastapi.testclient import TestClient
 from sqlalchemy import event, select
 
 from models.rows import Base, FeedRow, UserRow
-from scheduler.processing import process_patient
-from scheduler.settings import Settings
+from scheduler.config.settings import Settings
+from scheduler.patients.processing import process_patient
 from tests.support.cohort import store_cohort
 from tests.support.common import (
     GISTSCHED,

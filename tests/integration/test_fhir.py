@@ -13,10 +13,10 @@ import pytest
 from fastapi.testclient import TestClient
 
 from models.rows import EventRow, FhirReviewRow
-from scheduler.processing import process_patient
-from scheduler.records import patient_record
-from scheduler.settings import Settings
-from scheduler.users import create_user
+from scheduler.config.settings import Settings
+from scheduler.patients.processing import process_patient
+from scheduler.patients.records import patient_record
+from scheduler.staff.users import create_user
 from tests.support.services import Database, Pipeline
 from web.app import create_app
 

@@ -21,12 +21,12 @@ from sqlalchemy import func, select
 
 from models.rows import EventRow, NotificationRow, PatientRow
 from notifications.smtp import FolderSender
-from scheduler.dispatch import create_due_notices
+from scheduler.config.settings import Settings
 from scheduler.domain.profile import DEFAULT_PROFILE
-from scheduler.processing import process_patient
-from scheduler.sending import send_notification
-from scheduler.settings import Settings
-from scheduler.users import create_user
+from scheduler.notifications.dispatch import create_due_notices
+from scheduler.notifications.sending import send_notification
+from scheduler.patients.processing import process_patient
+from scheduler.staff.users import create_user
 from tests.support.cohort import store_cohort
 from tests.support.services import Database
 from web.app import create_app

@@ -48,12 +48,12 @@ from sqlalchemy.orm import Session, sessionmaker
 from models.db import make_engine, make_sessionmaker
 from models.rows import AlertRow, AuditRow, Base, EventRow, FeedRow, PatientRow, UserRow, WebSessionRow
 from models.types import utcnow
-from scheduler.feeds import create_feed
-from scheduler.logs import EMAIL
-from scheduler.processing import process_patient
-from scheduler.sending import outbox_counts
-from scheduler.settings import Settings
-from scheduler.tokens import token_digest, verify_password
+from scheduler.config.logs import EMAIL
+from scheduler.config.settings import Settings
+from scheduler.notifications.feeds import create_feed
+from scheduler.notifications.sending import outbox_counts
+from scheduler.patients.processing import process_patient
+from scheduler.staff.tokens import token_digest, verify_password
 from tests.support.common import (
     COHORT,
     GISTSCHED,

@@ -9,8 +9,8 @@ import pytest
 from fastapi.testclient import TestClient
 from prometheus_client.parser import text_string_to_metric_families
 
-from scheduler.processing import process_patient
-from scheduler.settings import Settings
+from scheduler.config.settings import Settings
+from scheduler.patients.processing import process_patient
 from tests.support.common import by_patient, cli_env, gistsched, intake, read_cohort
 from tests.support.services import Database
 from tests.support.staff import AS_OF

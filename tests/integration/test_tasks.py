@@ -21,8 +21,8 @@ from sqlalchemy.orm import Session, sessionmaker
 from models.db import make_engine, make_sessionmaker
 from models.migrate import upgrade
 from models.rows import PatientRow, ProcessingFailureRow
-from scheduler.failures import is_transient, record_failure, resolve_failures
-from scheduler.settings import Settings
+from scheduler.config.settings import Settings
+from scheduler.patients.failures import is_transient, record_failure, resolve_failures
 from tasks.app import NOOP, PROCESS, RECOMPUTE_ALL, SEND, make_celery, worker_argv
 from tasks.embedded import Transport, transport_options
 from tasks.patients import MAX_BACKOFF_SECONDS, backoff_seconds

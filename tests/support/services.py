@@ -19,7 +19,7 @@ from sqlalchemy.orm import Session, sessionmaker
 
 from models.db import make_engine, normalise_url
 from models.rows import Base
-from scheduler.settings import Settings
+from scheduler.config.settings import Settings
 from tasks.app import QUEUE
 from tests.support.common import GISTSCHED, cli_env, gistsched, wait_until
 

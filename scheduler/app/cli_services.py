@@ -8,11 +8,11 @@ import sys
 from typing import TYPE_CHECKING
 
 if TYPE_CHECKING:  # imported lazily so `gistsched risk` and `plan` start fast
-    from scheduler.settings import Settings
+    from scheduler.config.settings import Settings
 
 
 def load_settings() -> Settings:
-    from scheduler.settings import load_settings as load
+    from scheduler.config.settings import load_settings as load
 
     return load()
 
@@ -51,7 +51,7 @@ def cmd_worker(args: argparse.Namespace) -> int:
 
 
 def cmd_clock(args: argparse.Namespace) -> int:
-    from scheduler.logs import configure
+    from scheduler.config.logs import configure
     from tasks.clock import run_clock
 
     settings = load_settings()
@@ -65,7 +65,7 @@ def cmd_serve(args: argparse.Namespace) -> int:
     """The HTTP API and feeds under uvicorn. Its access log is off: ours redacts feed tokens."""
     import uvicorn
 
-    from scheduler.logs import configure
+    from scheduler.config.logs import configure
     from web.app import create_app
 
     settings = load_settings()
@@ -86,7 +86,7 @@ def cmd_serve(args: argparse.Namespace) -> int:
 
 def cmd_run(args: argparse.Namespace) -> int:
     """Worker, clock and web server as children; Ctrl-C/SIGTERM stops them all."""
-    from scheduler.processes import Supervisor, gistsched_command, start_child
+    from scheduler.app.processes import Supervisor, gistsched_command, start_child
 
     settings = load_settings()
     migrate_embedded(settings)
@@ -120,7 +120,7 @@ def cmd_run(args: argparse.Namespace) -> int:
 def migrate_embedded(settings: Settings) -> None:
     """On SQLite (the embedded default) bring the schema to head, so a fresh clone just runs.
     PostgreSQL is migrated by its own one-shot step (``gistsched db upgrade``), not by every start."""
-    from scheduler.cli_pipeline import StoreError
+    from scheduler.app.cli_pipeline import StoreError
 
     if not settings.resolved_database_url.startswith("sqlite"):
         return

@@ -13,7 +13,7 @@ if TYPE_CHECKING:  # imported lazily: `gistsched risk` and `plan` must start fas
     from sqlalchemy.exc import OperationalError, ProgrammingError
     from sqlalchemy.orm import Session, sessionmaker
 
-    from scheduler.settings import Settings
+    from scheduler.config.settings import Settings
 
 
 class StoreError(Exception):
@@ -40,7 +40,7 @@ def cmd_db(args: argparse.Namespace) -> int:
     from sqlalchemy.exc import OperationalError
 
     from models.migrate import upgrade
-    from scheduler.settings import load_settings
+    from scheduler.config.settings import load_settings
 
     settings = load_settings()
     settings.data_dir.mkdir(parents=True, exist_ok=True)
@@ -55,9 +55,9 @@ def cmd_db(args: argparse.Namespace) -> int:
 def cmd_submit(args: argparse.Namespace) -> int:
     from sqlalchemy.exc import OperationalError, ProgrammingError
 
-    from scheduler import audit
-    from scheduler.intake import parse_lines, record_events, unprocessed
-    from scheduler.settings import load_settings
+    from scheduler.config.settings import load_settings
+    from scheduler.patients.intake import parse_lines, record_events, unprocessed
+    from scheduler.staff import audit
     from tasks.app import enqueue_process
 
     settings = load_settings()
@@ -106,8 +106,8 @@ def cmd_submit(args: argparse.Namespace) -> int:
 def cmd_patient(args: argparse.Namespace) -> int:
     from sqlalchemy.exc import OperationalError, ProgrammingError
 
-    from scheduler.settings import load_settings
-    from scheduler.stored import patient_exists, pending_events, stored_plan
+    from scheduler.config.settings import load_settings
+    from scheduler.patients.stored import patient_exists, pending_events, stored_plan
 
     settings = load_settings()
     sessions = _sessions(settings)
@@ -132,9 +132,9 @@ def cmd_status(args: argparse.Namespace) -> int:
     """The service's figures as JSON (the same as ``GET /metrics``)."""
     from sqlalchemy.exc import OperationalError, ProgrammingError
 
-    from scheduler.broker_status import broker_queue_length
-    from scheduler.settings import load_settings
-    from scheduler.status import read_status
+    from scheduler.config.settings import load_settings
+    from scheduler.operations.broker_status import broker_queue_length
+    from scheduler.operations.status import read_status
 
     settings = load_settings()
     try:

@@ -26,9 +26,9 @@ from typing import Any
 
 from sqlalchemy import func, select
 
+from scheduler.app.processes import Child, gistsched_command, start_child, stop_children
+from scheduler.config.settings import Settings
 from scheduler.domain.model import Alert, Plan, Reminder, RiskAssessment, Therapy
-from scheduler.processes import Child, gistsched_command, start_child, stop_children
-from scheduler.settings import Settings
 
 POLL_SECONDS = 0.1
 _RISK_FIELDS = tuple(f.name for f in fields(RiskAssessment))
@@ -39,7 +39,7 @@ class DemoError(Exception):
 
 
 def plan_from_stored(data: Mapping[str, Any]) -> Plan:
-    """The stored plan (``scheduler.stored.stored_plan``) as the core's :class:`Plan`, so the
+    """The stored plan (``scheduler.patients.stored.stored_plan``) as the core's :class:`Plan`, so the
     terminal summary renders stored and pure plans alike."""
     risk = data["risk"]
     therapy = data.get("therapy")
@@ -159,11 +159,11 @@ def _fresh(folder: Path) -> None:
 def _run_pipeline(settings: Settings, path: Path, timeout: float) -> tuple[Child, str]:
     from models.migrate import upgrade
     from models.rows import EventRow, PatientRow, ReminderRow
-    from scheduler.intake import parse_lines, record_events, unprocessed
-    from scheduler.stored import stored_plan
-    from scheduler.summary import render_summary
+    from models.store import sessions_for
+    from scheduler.patients.intake import parse_lines, record_events, unprocessed
+    from scheduler.patients.stored import stored_plan
+    from scheduler.patients.summary import render_summary
     from tasks.app import enqueue_process
-    from tasks.store import sessions_for
 
     upgrade(settings.resolved_database_url)
     log_path = settings.data_dir / "worker.log"
@@ -257,11 +257,11 @@ def _run_notifications(settings: Settings, worker: Child, timeout: float, *, kee
     from email import message_from_bytes, policy
 
     from models.rows import NotificationRow, PatientRow
-    from scheduler import dispatch
-    from scheduler.sending import outbox_counts
-    from scheduler.users import create_user
+    from models.store import sessions_for
+    from scheduler.notifications import dispatch
+    from scheduler.notifications.sending import outbox_counts
+    from scheduler.staff.users import create_user
     from tasks.app import get_app, send_notification_task
-    from tasks.store import sessions_for
 
     sessions = sessions_for(settings)
     today = settings.today()
@@ -322,8 +322,8 @@ def _run_notifications(settings: Settings, worker: Child, timeout: float, *, kee
 def _write_feeds(
     settings: Settings, patient_id: str | None, navigators: list[str], *, keep: bool
 ) -> list[str]:
-    from scheduler.feeds import create_feed, find_feed, render
-    from tasks.store import sessions_for
+    from models.store import sessions_for
+    from scheduler.notifications.feeds import create_feed, find_feed, render
 
     sessions = sessions_for(settings)
     out: list[str] = []

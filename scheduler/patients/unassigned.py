@@ -2,9 +2,9 @@
 
 Their events are stored and their plan is computed like anyone's, but no navigator sees them on a
 worklist and no email goes out for them (the clock writes no notice for a patient without a
-navigator, and one written earlier is held: scheduler/dispatch.py, scheduler/sending.py) until an
-admin or an integration account registers them. Admins see this queue (``GET /api/unassigned``,
-the dashboard's "Unassigned" page).
+navigator, and one written earlier is held: scheduler/notifications/dispatch.py,
+scheduler/notifications/sending.py) until an admin or an integration account registers them.
+Admins see this queue (``GET /api/unassigned``, the dashboard's "Unassigned" page).
 """
 
 from __future__ import annotations

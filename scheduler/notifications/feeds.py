@@ -2,7 +2,7 @@
 
 A feed is a patient's own reminders (the kinds the patient takes part in) or every reminder of a
 navigator's patients. Its URL carries a 256-bit token; the database keeps only the token's SHA-256
-digest (:mod:`scheduler.tokens`), so the URL is shown once, at creation, and never logged.
+digest (:mod:`scheduler.staff.tokens`), so the URL is shown once, at creation, and never logged.
 
 What a feed lists at ``today``: every open reminder; completed ones due or done in the last
 :data:`COMPLETED_DAYS` days (recent history: an item fulfilled late stays in the calendar);
@@ -29,8 +29,8 @@ from models.types import utcnow
 from notifications.ical import CalendarItem, render_feed
 from scheduler.domain.notices import NOTICE_KINDS
 from scheduler.domain.profile import DEFAULT_PROFILE, Profile
-from scheduler.sending import calendar_item
-from scheduler.tokens import new_token, token_digest
+from scheduler.notifications.sending import calendar_item
+from scheduler.staff.tokens import new_token, token_digest
 
 COMPLETED_DAYS = 90
 CANCELLED_DAYS = 30

@@ -1,6 +1,6 @@
 """A patient's record for staff (issue 5): the stored plan, the event timeline, contact details,
 and the writes a navigator makes from it (acknowledge an alert). Each read and write is audited
-in its own transaction; callers check scope first (:func:`scheduler.access.may_see`)."""
+in its own transaction; callers check scope first (:func:`scheduler.staff.access.may_see`)."""
 
 from __future__ import annotations
 
@@ -12,10 +12,10 @@ from sqlalchemy.orm import Session, sessionmaker
 
 from models.rows import AlertRow, EventRow, PatientRow
 from models.types import utcnow
-from scheduler import audit
-from scheduler.access import Principal, may_see
-from scheduler.fhir_intake import open_review_items
-from scheduler.stored import pending_events, stored_plan
+from scheduler.patients.fhir_intake import open_review_items
+from scheduler.patients.stored import pending_events, stored_plan
+from scheduler.staff import audit
+from scheduler.staff.access import Principal, may_see
 
 MAX_NOTE_CHARS = 2000
 

@@ -16,7 +16,7 @@ Statuses are as the workers last stored them (the clock recomputes every patient
 ``status IN ('due', 'planned') AND due_on <= today + days``, an index range.
 
 How it stays fast at 100,000 patients (docs/performance.md §4): every reminder and alert carries
-its patient's ``navigator_id`` (``scheduler.processing`` keeps the copies), so a navigator's open
+its patient's ``navigator_id`` (``scheduler.patients.processing`` keeps the copies), so a navigator's open
 reminders up to the horizon are one range of ``ix_reminders_navigator_open``, counted and ranked
 by window functions over the index alone in one statement that reads whole only the rows shown;
 their alerts likewise over ``ix_alerts_active_navigator``. For a caller who sees everyone there
@@ -43,7 +43,7 @@ from models.rows import (
     ReminderRow,
 )
 from notifications.labels import label, missed_text
-from scheduler.access import Principal
+from scheduler.staff.access import Principal
 
 DEFAULT_DAYS = 7
 DEFAULT_ITEMS = 100  # per section

@@ -12,15 +12,15 @@ import sys
 from collections.abc import Callable
 from typing import TYPE_CHECKING
 
-from scheduler.cli_pipeline import StoreError, _sessions
+from scheduler.app.cli_pipeline import StoreError, _sessions
 
 if TYPE_CHECKING:
     from sqlalchemy.orm import Session, sessionmaker
 
 
 def cmd_user_add(args: argparse.Namespace) -> int:
-    from scheduler.settings import load_settings
-    from scheduler.users import UserError, create_user
+    from scheduler.config.settings import load_settings
+    from scheduler.staff.users import UserError, create_user
 
     password = sys.stdin.readline().rstrip("\r\n")
     settings = load_settings()
@@ -36,8 +36,8 @@ def cmd_user_add(args: argparse.Namespace) -> int:
 
 
 def _run(work: Callable[[sessionmaker[Session]], object]) -> object:
-    from scheduler.settings import load_settings
-    from scheduler.users import UserError
+    from scheduler.config.settings import load_settings
+    from scheduler.staff.users import UserError
 
     try:
         return work(_sessions(load_settings()))
@@ -46,7 +46,7 @@ def _run(work: Callable[[sessionmaker[Session]], object]) -> object:
 
 
 def cmd_user_list(args: argparse.Namespace) -> int:
-    from scheduler.users import list_users
+    from scheduler.staff.users import list_users
 
     users = _run(list_users)
     assert isinstance(users, list)
@@ -56,7 +56,7 @@ def cmd_user_list(args: argparse.Namespace) -> int:
 
 
 def cmd_user_disable(args: argparse.Namespace) -> int:
-    from scheduler.users import set_active
+    from scheduler.staff.users import set_active
 
     _run(lambda sessions: set_active(sessions, args.username, False))
     print(json.dumps({"username": args.username, "is_active": False}))
@@ -64,7 +64,7 @@ def cmd_user_disable(args: argparse.Namespace) -> int:
 
 
 def cmd_user_enable(args: argparse.Namespace) -> int:
-    from scheduler.users import set_active
+    from scheduler.staff.users import set_active
 
     _run(lambda sessions: set_active(sessions, args.username, True))
     print(json.dumps({"username": args.username, "is_active": True}))
@@ -72,7 +72,7 @@ def cmd_user_enable(args: argparse.Namespace) -> int:
 
 
 def cmd_user_unlock(args: argparse.Namespace) -> int:
-    from scheduler.users import unlock
+    from scheduler.staff.users import unlock
 
     _run(lambda sessions: unlock(sessions, args.username))
     print(json.dumps({"username": args.username, "unlocked": True}))
@@ -80,7 +80,7 @@ def cmd_user_unlock(args: argparse.Namespace) -> int:
 
 
 def cmd_user_reset_password(args: argparse.Namespace) -> int:
-    from scheduler.users import reset_password
+    from scheduler.staff.users import reset_password
 
     password = _run(lambda sessions: reset_password(sessions, args.username))
     print(json.dumps({"username": args.username, "one_time_password": password, "must_change": True}))
@@ -94,7 +94,7 @@ def _shown(token_id: int, token: str, expires_at: dt.datetime | None) -> str:
 
 
 def cmd_token_create(args: argparse.Namespace) -> int:
-    from scheduler.users import create_token
+    from scheduler.staff.users import create_token
 
     created = _run(lambda sessions: create_token(sessions, args.username, args.expires_days))
     assert isinstance(created, tuple)
@@ -103,7 +103,7 @@ def cmd_token_create(args: argparse.Namespace) -> int:
 
 
 def cmd_token_list(args: argparse.Namespace) -> int:
-    from scheduler.users import list_tokens
+    from scheduler.staff.users import list_tokens
 
     tokens = _run(lambda sessions: list_tokens(sessions, args.user))
     assert isinstance(tokens, list)
@@ -113,7 +113,7 @@ def cmd_token_list(args: argparse.Namespace) -> int:
 
 
 def cmd_token_revoke(args: argparse.Namespace) -> int:
-    from scheduler.users import revoke_token
+    from scheduler.staff.users import revoke_token
 
     _run(lambda sessions: revoke_token(sessions, args.id))
     print(json.dumps({"id": args.id, "revoked": True}))
@@ -121,7 +121,7 @@ def cmd_token_revoke(args: argparse.Namespace) -> int:
 
 
 def cmd_token_rotate(args: argparse.Namespace) -> int:
-    from scheduler.users import rotate_token
+    from scheduler.staff.users import rotate_token
 
     created = _run(lambda sessions: rotate_token(sessions, args.id))
     assert isinstance(created, tuple)
@@ -129,13 +129,13 @@ def cmd_token_rotate(args: argparse.Namespace) -> int:
     return 0
 
 
-CLI_ACTOR = "cli"  # the audit trail's name for the operator at the command line (scheduler.users.CLI)
+CLI_ACTOR = "cli"  # the audit trail's name for the operator at the command line (scheduler.staff.users.CLI)
 
 
 def cmd_feed_create(args: argparse.Namespace) -> int:
-    from scheduler import audit
-    from scheduler.feeds import FeedError, create_feed
-    from scheduler.settings import load_settings
+    from scheduler.config.settings import load_settings
+    from scheduler.notifications.feeds import FeedError, create_feed
+    from scheduler.staff import audit
 
     settings = load_settings()
     sessions = _sessions(settings)
@@ -157,9 +157,9 @@ def cmd_feed_create(args: argparse.Namespace) -> int:
 
 
 def cmd_feed_revoke(args: argparse.Namespace) -> int:
-    from scheduler import audit
-    from scheduler.feeds import FeedError, revoke_feed
-    from scheduler.settings import load_settings
+    from scheduler.config.settings import load_settings
+    from scheduler.notifications.feeds import FeedError, revoke_feed
+    from scheduler.staff import audit
 
     sessions = _sessions(load_settings())
     try:
@@ -174,8 +174,8 @@ def cmd_feed_revoke(args: argparse.Namespace) -> int:
 
 def cmd_audit(args: argparse.Namespace) -> int:
     """The audit trail as JSON Lines, oldest first (``--patient`` for one patient's)."""
-    from scheduler import audit
-    from scheduler.settings import load_settings
+    from scheduler.config.settings import load_settings
+    from scheduler.staff import audit
 
     with _sessions(load_settings())() as session:
         lines = audit.trail(session, args.patient, limit=args.limit)

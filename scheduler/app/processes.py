@@ -27,7 +27,7 @@ _PR_SET_PDEATHSIG = 1
 
 def gistsched_command(*args: str) -> list[str]:
     """``gistsched ARGS`` with this interpreter (works without the console script on PATH)."""
-    return [sys.executable, "-m", "scheduler.cli", *args]
+    return [sys.executable, "-m", "scheduler.app.cli", *args]
 
 
 def _die_with_parent(parent: int) -> None:  # runs in the child between fork and exec

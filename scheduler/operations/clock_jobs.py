@@ -10,10 +10,11 @@ One tick (:func:`tick`), every ``GIST_CLOCK_INTERVAL_SECONDS``:
    ``GIST_STALLED_AFTER_SECONDS`` (a broker that lost its messages, a worker killed mid-task) gets
    one ``patients.process`` again — one per patient, not per event, and at most once per stall
    period per patient.
-3. **Notifications** (with a ``notify`` callback; :mod:`scheduler.dispatch`): outbox rows for the
-   reminders whose notice day has come, the navigators' daily digests once ``digest_at`` has passed
-   (claimed per day like the recompute), then every sendable outbox row is claimed and one
-   ``notifications.send`` queued per row; rows that could not be queued are given back.
+3. **Notifications** (with a ``notify`` callback; :mod:`scheduler.notifications.dispatch`): outbox
+   rows for the reminders whose notice day has come, the navigators' daily digests once
+   ``digest_at`` has passed (claimed per day like the recompute), then every sendable outbox row is
+   claimed and one ``notifications.send`` queued per row; rows that could not be queued are given
+   back.
 4. **Daily recompute.** Once per clinic day (at ``daily_recompute_at`` clinic time, or at the
    clock's first tick if the day's run has not happened), every active patient is recomputed
    (``force``), so statuses and rolling horizons follow the calendar. The day is claimed by a
@@ -49,8 +50,8 @@ from sqlalchemy.orm import Session, sessionmaker
 
 from models.rows import ClockLeaseRow, ClockMarkRow, EventRow, PatientRow, PatientStateRow
 from models.types import utcnow
-from scheduler.broker_status import broker_queue_length
-from scheduler.settings import Settings
+from scheduler.config.settings import Settings
+from scheduler.operations.broker_status import broker_queue_length
 
 LEASE = "clock"
 DAILY_RECOMPUTE = "daily_recompute"
@@ -271,7 +272,7 @@ def run_notifications(
     sessions: sessionmaker[Session], settings: Settings, notify: Notify, now: dt.datetime
 ) -> tuple[int, int, int]:
     """Write due notices and digests to the outbox, then queue every sendable row."""
-    from scheduler import dispatch
+    from scheduler.notifications import dispatch
 
     today = settings.today(now)
     notices = dispatch.create_due_notices(sessions, today, settings.active_profile.profile)

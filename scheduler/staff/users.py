@@ -3,7 +3,7 @@
 Roles: ``navigator`` (sees the patients assigned to their ``navigator_id``, gets the escalations
 and the daily digest at ``email``), ``clinician`` and ``admin`` (see every patient), and
 ``integration`` (a hospital system's account: sees and writes every patient, may register
-patients; see :mod:`scheduler.access`). The password is stored as an Argon2id hash; each API
+patients; see :mod:`scheduler.staff.access`). The password is stored as an Argon2id hash; each API
 token, shown once, as its SHA-256 digest, with an optional expiry.
 
 Every change is written to the audit trail in its own transaction, with the account it is about
@@ -27,8 +27,8 @@ from sqlalchemy.orm import Session, sessionmaker
 from models.rows import ApiTokenRow, UserRow, WebSessionRow
 from models.types import utcnow
 from notifications.mail import is_valid_address
-from scheduler import audit
-from scheduler.tokens import hash_password, new_token, token_digest
+from scheduler.staff import audit
+from scheduler.staff.tokens import hash_password, new_token, token_digest
 
 ROLES = ("navigator", "clinician", "admin", "integration")
 MAX_TOKEN_DAYS = 3650

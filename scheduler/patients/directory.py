@@ -20,8 +20,8 @@ from sqlalchemy import ColumnElement, and_, exists, func, or_, select
 from sqlalchemy.orm import Session
 
 from models.rows import AlertRow, PatientRow, PatientStateRow, ReminderRow
-from scheduler.access import Principal
 from scheduler.domain.model import Stage
+from scheduler.staff.access import Principal
 
 PAGE_SIZE = 50
 MAX_PAGE = 100_000

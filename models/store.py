@@ -16,7 +16,7 @@ from sqlalchemy import Engine
 from sqlalchemy.orm import Session, sessionmaker
 
 from models.db import make_engine, make_sessionmaker
-from scheduler.settings import Settings
+from scheduler.config.settings import Settings
 
 
 @dataclass

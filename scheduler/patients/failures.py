@@ -14,7 +14,7 @@ from sqlalchemy.orm import Session, sessionmaker
 
 from models.rows import ProcessingFailureRow
 from models.types import utcnow
-from scheduler.clock_jobs import rowcount
+from scheduler.operations.clock_jobs import rowcount
 
 MAX_ERROR_CHARS = 2000
 _SCHEMA_ERRORS = ("no such table", "no such column")  # SQLite says these as OperationalError

@@ -17,18 +17,18 @@ from typing import TYPE_CHECKING, NoReturn, get_args
 
 from pydantic import ValidationError
 
-from scheduler.cli_pipeline import StoreError
+from scheduler.app.cli_pipeline import StoreError
+from scheduler.config.profiles import ProfileError, load_profile
 from scheduler.domain.events import EventError, Site, read_jsonl
 from scheduler.domain.plan import plan_patients
 from scheduler.domain.profile import DEFAULT_PROFILE, Profile
 from scheduler.domain.risk import assess_risk
-from scheduler.profiles import ProfileError, load_profile
 
 if TYPE_CHECKING:
-    from scheduler.settings import Settings
+    from scheduler.config.settings import Settings
 
 SITES: tuple[str, ...] = get_args(Site)  # the contract's site enumeration, from the event types
-EXAMPLES = Path(__file__).resolve().parent.parent / "examples" / "cohort.jsonl"
+EXAMPLES = Path(__file__).resolve().parents[2] / "examples" / "cohort.jsonl"
 
 
 class UsageError(Exception):
@@ -93,7 +93,7 @@ def _load_profile(spec: str | None) -> Profile:
 
 
 def _settings() -> Settings:
-    from scheduler.settings import load_settings
+    from scheduler.config.settings import load_settings
 
     return load_settings()
 
@@ -133,7 +133,7 @@ def cmd_plan(args: argparse.Namespace) -> int:
 
 
 def cmd_demo(args: argparse.Namespace) -> int:
-    """By default the end-to-end pipeline (scheduler/demo.py); ``--pure`` plans in memory only."""
+    """By default the end-to-end pipeline (scheduler/app/demo.py); ``--pure`` plans in memory only."""
     as_of = _date(args.as_of, "--as-of") if args.as_of else None
     path = Path(args.file) if args.file else EXAMPLES
     try:
@@ -146,13 +146,13 @@ def cmd_demo(args: argparse.Namespace) -> int:
             print(f"{path}: {error.message}", file=sys.stderr)
         return 2
     if not args.pure:
-        from scheduler.demo import run_demo
+        from scheduler.app.demo import run_demo
 
         if not math.isfinite(args.timeout) or args.timeout <= 0:
             raise UsageError(f"--timeout: must be greater than 0 (got {args.timeout:g})")
         return run_demo(path, as_of, Path(args.data_dir) if args.data_dir else None, args.timeout)
 
-    from scheduler.summary import render_summary
+    from scheduler.patients.summary import render_summary
 
     as_of = as_of or dt.date.today()  # noqa: DTZ011 — the shell reads the clinic's local date
     active = _settings().active_profile
@@ -199,7 +199,7 @@ def build_parser() -> argparse.ArgumentParser:
     demo.add_argument("--pure", action="store_true", help="in memory only: no database, broker or worker")
     demo.set_defaults(func=cmd_demo)
 
-    from scheduler import cli_access, cli_fhir, cli_pipeline, cli_services
+    from scheduler.app import cli_access, cli_fhir, cli_pipeline, cli_services
 
     cli_pipeline.add_commands(sub)
     cli_services.add_commands(sub)

@@ -19,7 +19,7 @@ from sqlalchemy.orm import Session, sessionmaker
 
 from models.rows import FhirReviewRow, PatientRow
 from scheduler.fhir import ImportResult, ReviewItem, import_fhir
-from scheduler.intake import Audit, Gate, Rejection, record_events
+from scheduler.patients.intake import Audit, Gate, Rejection, record_events
 
 
 @dataclass(slots=True)

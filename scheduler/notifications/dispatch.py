@@ -17,8 +17,9 @@ Every tick:
    could not queue (:func:`release`).
 
 A second clock is kept out by the lease; even without it, the row locks and conditional updates
-mean an outbox row is queued by one claimer only, and :func:`scheduler.sending.send_notification`
-sends it only once whatever number of tasks arrive for it.
+mean an outbox row is queued by one claimer only, and
+:func:`scheduler.notifications.sending.send_notification` sends it only once whatever number of tasks
+arrive for it.
 """
 
 from __future__ import annotations
@@ -31,10 +32,10 @@ from sqlalchemy.orm import Session, sessionmaker
 
 from models.rows import NotificationRow, PatientRow, ReminderRow, UserRow
 from models.types import utcnow
-from scheduler.clock_jobs import rowcount
 from scheduler.domain.notices import due_notice, lead_days, recipient
 from scheduler.domain.profile import Profile
-from scheduler.outbox import OPEN, dedup_key
+from scheduler.notifications.outbox import OPEN, dedup_key
+from scheduler.operations.clock_jobs import rowcount
 
 CLAIM_BATCH = 500
 LIVE = ("pending", "queued", "sending", "sent")  # statuses that mean "this was or will be told"

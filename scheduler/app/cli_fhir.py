@@ -7,7 +7,7 @@ import json
 import sys
 from pathlib import Path
 
-from scheduler.cli_pipeline import StoreError, _not_ready, _sessions
+from scheduler.app.cli_pipeline import StoreError, _not_ready, _sessions
 
 
 def _bundle_files(target: Path) -> list[Path]:
@@ -23,9 +23,9 @@ def cmd_fhir_import(args: argparse.Namespace) -> int:
     """Each file is validated and stored whole; a refused file leaves nothing stored (exit 2)."""
     from sqlalchemy.exc import OperationalError, ProgrammingError
 
+    from scheduler.config.settings import load_settings
     from scheduler.fhir import FhirError, load_json
-    from scheduler.fhir_intake import map_bundle, store_import
-    from scheduler.settings import load_settings
+    from scheduler.patients.fhir_intake import map_bundle, store_import
     from tasks.app import enqueue_process
 
     settings = load_settings()
@@ -65,9 +65,9 @@ def cmd_fhir_import(args: argparse.Namespace) -> int:
 def cmd_fhir_export(args: argparse.Namespace) -> int:
     from sqlalchemy.exc import OperationalError, ProgrammingError
 
+    from scheduler.config.settings import load_settings
     from scheduler.fhir.export import export_plan
-    from scheduler.settings import load_settings
-    from scheduler.stored import stored_plan
+    from scheduler.patients.stored import stored_plan
 
     settings = load_settings()
     try:

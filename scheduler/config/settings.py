@@ -17,7 +17,7 @@ from zoneinfo import ZoneInfo
 from pydantic import Field, PrivateAttr, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
-from scheduler.profiles import LoadedProfile, ProfileError, load_profile
+from scheduler.config.profiles import LoadedProfile, ProfileError, load_profile
 
 
 class Settings(BaseSettings):
@@ -52,7 +52,7 @@ class Settings(BaseSettings):
     # Pins the clinic's date (demos, tests, replays): every plan is computed as of this day.
     as_of: dt.date | None = None
     # The rule profile every plan and notice uses: a built-in name or a JSON file of overrides
-    # (scheduler/profiles.py); loaded and checked once, when the settings are.
+    # (scheduler/config/profiles.py); loaded and checked once, when the settings are.
     profile: str = "esmo2022-seed"
     _loaded_profile: LoadedProfile | None = PrivateAttr(default=None)
     # Access (docs/security.md). A dashboard session ends after this long without a request, and

@@ -47,12 +47,12 @@ from notifications import mail
 from notifications.ical import CalendarItem, item_uid, render_invitation
 from notifications.labels import label, missed_text
 from notifications.smtp import PermanentSendError, Sender, TransientSendError
-from scheduler.clock_jobs import rowcount
+from scheduler.config.settings import Settings
 from scheduler.domain.notices import lead_days
 from scheduler.domain.profile import DEFAULT_PROFILE, Profile
-from scheduler.failures import is_transient
-from scheduler.outbox import HELD, OPEN
-from scheduler.settings import Settings
+from scheduler.notifications.outbox import HELD, OPEN
+from scheduler.operations.clock_jobs import rowcount
+from scheduler.patients.failures import is_transient
 
 DIGEST_DAYS_AHEAD = 7
 _T = TypeVar("_T")

@@ -31,8 +31,8 @@ from sqlalchemy.orm import Session, sessionmaker
 
 from models.rows import ApiTokenRow, AuditRow, PatientRow, UserRow, WebSessionRow
 from models.types import utcnow
-from scheduler import audit
-from scheduler.tokens import hash_password, needs_rehash, new_token, token_digest, verify_password
+from scheduler.staff import audit
+from scheduler.staff.tokens import hash_password, needs_rehash, new_token, token_digest, verify_password
 
 SESSION_LIFETIME = dt.timedelta(hours=12)
 SESSION_TOUCH_EVERY = dt.timedelta(minutes=1)  # last_seen_at is written at most this often

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from scheduler.settings import Settings
+from scheduler.config.settings import Settings
 
 QUEUE = "gistsched"  # tasks.app.QUEUE, named here so the status needs no Celery import
 

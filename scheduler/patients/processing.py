@@ -20,14 +20,14 @@ from sqlalchemy.orm import Session, sessionmaker
 
 from models.rows import AlertRow, EventRow, NotificationRow, PatientRow, PatientStateRow, ReminderRow
 from models.types import utcnow
-from scheduler import outbox
+from scheduler.config.profiles import profile_hash
 from scheduler.domain.events import Event, PatientRegisteredData, parse_event
 from scheduler.domain.model import Plan, Reminder
 from scheduler.domain.plan import plan_follow_up
 from scheduler.domain.profile import DEFAULT_PROFILE, Profile
 from scheduler.domain.reconcile import StoredAlert, StoredReminder, reconcile_alerts, reconcile_reminders
-from scheduler.outbox import HELD, initial_notice_on
-from scheduler.profiles import profile_hash
+from scheduler.notifications import outbox
+from scheduler.notifications.outbox import HELD, initial_notice_on
 
 
 @dataclass(slots=True)

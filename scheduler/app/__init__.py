@@ -1,0 +1,1 @@
+"""The entry points: the ``gistsched`` command, the demo and the process supervisor."""

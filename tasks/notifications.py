@@ -22,7 +22,7 @@ from typing import Protocol
 from models.store import sessions_for
 from notifications.smtp import Sender, sender_for
 from scheduler.notifications.sending import send_notification
-from tasks.app import SEND, GistCelery
+from tasks.base import SEND, GistCelery
 
 log = logging.getLogger(__name__)
 

@@ -24,10 +24,11 @@ from typing import Any, Protocol
 
 from celery.signals import task_failure
 
+from models.db import is_transient
 from models.store import sessions_for
-from scheduler.patients.failures import describe, is_transient, record_failure, resolve_failures
+from scheduler.patients.failures import describe, record_failure, resolve_failures
 from scheduler.patients.processing import process_patient
-from tasks.app import PROCESS, RECOMPUTE_ALL, GistCelery, send_process
+from tasks.base import PROCESS, RECOMPUTE_ALL, GistCelery, send_process
 
 MAX_BACKOFF_SECONDS = 30.0
 LOST_WORKER_RETRY_DELAY_SECONDS = 2

@@ -24,7 +24,7 @@ from scheduler.patients.unassigned import unassigned_patients
 from scheduler.staff import audit
 from scheduler.staff.access import Principal, may_see, registration_refused, write_gate
 from scheduler.staff.worklist import DEFAULT_DAYS, DEFAULT_ITEMS, MAX_ITEMS, worklist
-from web.deps import MAX_ID, ApiPrincipal, client_of, sessions_of, settings_of
+from web.deps import MAX_ID, ApiPrincipal, client_of, enqueue_of, sessions_of, settings_of
 
 MAX_BODY_BYTES = 5 * 1024 * 1024  # a big batch of events is ~1 KB each
 MAX_EVENTS = 5000
@@ -144,8 +144,6 @@ async def post_events(request: Request, principal: ApiPrincipal) -> JSONResponse
     if refused is not None and all(_is_valid(obj, settings_of(request).today()) for obj in objs):
         raise HTTPException(403, refused)  # an invalid body is a 422 naming its fields, below
     settings, sessions, client = settings_of(request), sessions_of(request), client_of(request)
-    from tasks.app import enqueue_process
-
     def audited(session: Session, patient_ids: list[str]) -> None:
         for patient_id in patient_ids:
             audit.record(session, principal.actor(client), "submit_events", patient_id)
@@ -154,7 +152,7 @@ async def post_events(request: Request, principal: ApiPrincipal) -> JSONResponse
         sessions,
         list(enumerate(objs, start=1)),
         settings.today(),
-        lambda patient_id: enqueue_process(patient_id, settings),
+        enqueue_of(request),
         all_or_nothing=True,
         gate=write_gate(principal),
         audit=audited,

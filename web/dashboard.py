@@ -55,7 +55,7 @@ from scheduler.staff.access import (
 from scheduler.staff.tokens import verify_password
 from scheduler.staff.users import MIN_PASSWORD_CHARS, UserError, change_password
 from scheduler.staff.worklist import MAX_ITEMS, worklist
-from web.deps import COOKIE, MAX_ID, client_of, sessions_of, settings_of, web_session
+from web.deps import COOKIE, MAX_ID, client_of, enqueue_of, sessions_of, settings_of, web_session
 from web.forms import (
     FORM_ERROR,
     FORMS,
@@ -615,8 +615,6 @@ def _record_event(request: Request, patient_id: str, form: Form) -> Response:
     except EventError as exc:
         return refused_with(error_slot(event_form, exc.field), exc.problem)
 
-    from tasks.app import enqueue_process
-
     def audited(session: Session, patient_ids: list[str]) -> None:
         for written in patient_ids:
             audit.record(session, principal.actor(client), "submit_events", written, detail=event["event_id"])
@@ -625,7 +623,7 @@ def _record_event(request: Request, patient_id: str, form: Form) -> Response:
         sessions_of(request),
         [(1, event)],
         today,
-        lambda queued: enqueue_process(queued, settings),
+        enqueue_of(request),
         all_or_nothing=True,
         gate=write_gate(principal),
         audit=audited,

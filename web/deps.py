@@ -1,4 +1,5 @@
-"""Request-scoped helpers shared by the API and the dashboard: settings, sessions, the caller."""
+"""Request-scoped helpers shared by the API and the dashboard: settings, sessions, how to queue a
+patient's processing, the caller."""
 
 from __future__ import annotations
 
@@ -9,6 +10,7 @@ from fastapi import Depends, HTTPException, Request
 from sqlalchemy.orm import Session, sessionmaker
 
 from scheduler.config.settings import Settings
+from scheduler.patients.intake import QueueProcessing
 from scheduler.staff.access import (
     Principal,
     WebSession,
@@ -29,6 +31,11 @@ def settings_of(request: Request) -> Settings:
 def sessions_of(request: Request) -> sessionmaker[Session]:
     sessions: sessionmaker[Session] = request.app.state.sessions
     return sessions
+
+
+def enqueue_of(request: Request) -> QueueProcessing:
+    enqueue: QueueProcessing = request.app.state.enqueue
+    return enqueue
 
 
 def client_of(request: Request) -> str | None:

@@ -1,1 +1,2 @@
-"""The entry points: the ``gistsched`` command, the demo and the process supervisor."""
+"""The composition root: the ``gistsched`` command, the demo, the process supervisor and the wiring
+they share. The only package that imports :mod:`tasks` and :mod:`web`."""

@@ -23,10 +23,10 @@ def cmd_fhir_import(args: argparse.Namespace) -> int:
     """Each file is validated and stored whole; a refused file leaves nothing stored (exit 2)."""
     from sqlalchemy.exc import OperationalError, ProgrammingError
 
+    from scheduler.app.wiring import queue_processing
     from scheduler.config.settings import load_settings
     from scheduler.fhir import FhirError, load_json
     from scheduler.patients.fhir_intake import map_bundle, store_import
-    from tasks.app import enqueue_process
 
     settings = load_settings()
     sessions = _sessions(settings)
@@ -36,9 +36,7 @@ def cmd_fhir_import(args: argparse.Namespace) -> int:
         try:
             obj = load_json(path.read_bytes())
             mapped = map_bundle(sessions, obj)
-            result = store_import(
-                sessions, mapped, settings.today(), lambda pid: enqueue_process(pid, settings)
-            )
+            result = store_import(sessions, mapped, settings.today(), queue_processing(settings))
         except OSError as exc:
             raise StoreError(f"FILE: cannot read {path}: {exc.strerror}") from None
         except FhirError as exc:

@@ -55,10 +55,10 @@ def cmd_db(args: argparse.Namespace) -> int:
 def cmd_submit(args: argparse.Namespace) -> int:
     from sqlalchemy.exc import OperationalError, ProgrammingError
 
+    from scheduler.app.wiring import queue_processing
     from scheduler.config.settings import load_settings
     from scheduler.patients.intake import parse_lines, record_events, unprocessed
     from scheduler.staff import audit
-    from tasks.app import enqueue_process
 
     settings = load_settings()
     path = Path(args.file)
@@ -81,7 +81,7 @@ def cmd_submit(args: argparse.Namespace) -> int:
             sessions,
             parse_lines(text.split("\n")),  # JSON Lines: only \n ends a line (not U+2028 inside a string)
             settings.today(),
-            lambda pid: enqueue_process(pid, settings),
+            queue_processing(settings),
             audit=audited,
         )
     except (OperationalError, ProgrammingError) as exc:

@@ -65,14 +65,14 @@ def cmd_serve(args: argparse.Namespace) -> int:
     """The HTTP API and feeds under uvicorn. Its access log is off: ours redacts feed tokens."""
     import uvicorn
 
+    from scheduler.app.wiring import create_web_app
     from scheduler.config.logs import configure
-    from web.app import create_app
 
     settings = load_settings()
     migrate_embedded(settings)
     configure(settings.log_format, "web", args.loglevel)
     uvicorn.run(
-        create_app(settings),
+        create_web_app(settings),
         host=args.host,
         port=args.port,
         access_log=False,

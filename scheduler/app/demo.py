@@ -160,10 +160,10 @@ def _run_pipeline(settings: Settings, path: Path, timeout: float) -> tuple[Child
     from models.migrate import upgrade
     from models.rows import EventRow, PatientRow, ReminderRow
     from models.store import sessions_for
+    from scheduler.app.wiring import queue_processing
     from scheduler.patients.intake import parse_lines, record_events, unprocessed
     from scheduler.patients.stored import stored_plan
     from scheduler.patients.summary import render_summary
-    from tasks.app import enqueue_process
 
     upgrade(settings.resolved_database_url)
     log_path = settings.data_dir / "worker.log"
@@ -179,7 +179,7 @@ def _run_pipeline(settings: Settings, path: Path, timeout: float) -> tuple[Child
         print(f"  left out     {len(later)} events after --as-of {settings.as_of}")
         items = [i for i in items if i not in later]
     submitted = time.monotonic()
-    result = record_events(sessions, items, settings.today(), lambda pid: enqueue_process(pid, settings))
+    result = record_events(sessions, items, settings.today(), queue_processing(settings))
     print(
         f"  submitted    {result.accepted} events accepted, {result.duplicates} duplicates, "
         f"{len(result.rejected)} rejected, for {len(result.patient_ids)} patients"
@@ -261,7 +261,8 @@ def _run_notifications(settings: Settings, worker: Child, timeout: float, *, kee
     from scheduler.notifications import dispatch
     from scheduler.notifications.sending import outbox_counts
     from scheduler.staff.users import create_user
-    from tasks.app import get_app, send_notification_task
+    from tasks.app import get_app
+    from tasks.base import send_notification_task
 
     sessions = sessions_for(settings)
     today = settings.today()

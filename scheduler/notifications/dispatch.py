@@ -30,12 +30,12 @@ import logging
 from sqlalchemy import and_, or_, select, text, update
 from sqlalchemy.orm import Session, sessionmaker
 
+from models.db import rowcount
 from models.rows import NotificationRow, PatientRow, ReminderRow, UserRow
 from models.types import utcnow
 from scheduler.domain.notices import due_notice, lead_days, recipient
 from scheduler.domain.profile import Profile
 from scheduler.notifications.outbox import OPEN, dedup_key
-from scheduler.operations.clock_jobs import rowcount
 
 CLAIM_BATCH = 500
 LIVE = ("pending", "queued", "sending", "sent")  # statuses that mean "this was or will be told"

@@ -41,6 +41,7 @@ from typing import TypeVar
 from sqlalchemy import and_, func, or_, select, update
 from sqlalchemy.orm import Session, sessionmaker
 
+from models.db import is_transient, rowcount
 from models.rows import AlertRow, NotificationRow, PatientRow, ReminderRow, UserRow
 from models.types import utcnow
 from notifications import mail
@@ -51,8 +52,6 @@ from scheduler.config.settings import Settings
 from scheduler.domain.notices import lead_days
 from scheduler.domain.profile import DEFAULT_PROFILE, Profile
 from scheduler.notifications.outbox import HELD, OPEN
-from scheduler.operations.clock_jobs import rowcount
-from scheduler.patients.failures import is_transient
 
 DIGEST_DAYS_AHEAD = 7
 _T = TypeVar("_T")

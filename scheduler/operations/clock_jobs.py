@@ -42,15 +42,16 @@ import uuid
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from functools import partial
-from typing import Any, cast
 
-from sqlalchemy import CursorResult, Delete, Update, delete, or_, select, update
+from sqlalchemy import delete, or_, select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session, sessionmaker
 
+from models.db import rowcount
 from models.rows import ClockLeaseRow, ClockMarkRow, EventRow, PatientRow, PatientStateRow
 from models.types import utcnow
 from scheduler.config.settings import Settings
+from scheduler.notifications import dispatch
 from scheduler.operations.broker_status import broker_queue_length
 
 LEASE = "clock"
@@ -65,13 +66,6 @@ QueueLength = Callable[[], int | None]  # messages waiting in the broker's queue
 Enqueue = Callable[[str, bool], object]  # (patient_id, force); False: not sent, anything else: sent
 Notify = Callable[[int], object]  # (notification_id); False: not sent
 log = logging.getLogger(__name__)
-
-
-def rowcount(session: Session, statement: Update | Delete) -> int:
-    """Run a bulk UPDATE/DELETE (no ORM session synchronisation) and return the rows it matched:
-    the conditional writes below decide by this count."""
-    result = session.execute(statement.execution_options(synchronize_session=False))
-    return int(cast(CursorResult[Any], result).rowcount)
 
 
 def new_holder() -> str:
@@ -272,8 +266,6 @@ def run_notifications(
     sessions: sessionmaker[Session], settings: Settings, notify: Notify, now: dt.datetime
 ) -> tuple[int, int, int]:
     """Write due notices and digests to the outbox, then queue every sendable row."""
-    from scheduler.notifications import dispatch
-
     today = settings.today(now)
     notices = dispatch.create_due_notices(sessions, today, settings.active_profile.profile)
     digests = 0

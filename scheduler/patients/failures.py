@@ -1,5 +1,5 @@
-"""Processing failures: which database errors are worth retrying, and the worklist rows recorded
-when a patient could not be processed (style.md "failures are visible").
+"""Processing failures: the worklist rows recorded when a patient could not be processed, and how
+an error is described there (style.md "failures are visible").
 
 A patient has at most one open failure per task: a repeat (the clock re-queues the patient's
 stalled events, it fails again) adds to its ``attempts`` instead of flooding the worklist; the next
@@ -9,29 +9,13 @@ successful run resolves it.
 from __future__ import annotations
 
 from sqlalchemy import select, update
-from sqlalchemy.exc import DBAPIError, OperationalError
 from sqlalchemy.orm import Session, sessionmaker
 
+from models.db import rowcount
 from models.rows import ProcessingFailureRow
 from models.types import utcnow
-from scheduler.operations.clock_jobs import rowcount
 
 MAX_ERROR_CHARS = 2000
-_SCHEMA_ERRORS = ("no such table", "no such column")  # SQLite says these as OperationalError
-
-
-def is_transient(exc: BaseException) -> bool:
-    """A database error that may well not recur: a lock or busy timeout ("database is locked"), a
-    serialization failure or deadlock, a dropped connection. A missing table will recur."""
-    if isinstance(exc, OperationalError):
-        return not any(text in str(exc.orig) for text in _SCHEMA_ERRORS)
-    if isinstance(exc, DBAPIError):
-        if exc.connection_invalidated:
-            return True
-        import psycopg.errors as pg
-
-        return isinstance(exc.orig, (pg.SerializationFailure, pg.DeadlockDetected, pg.LockNotAvailable))
-    return False
 
 
 def describe(exc: BaseException) -> str:

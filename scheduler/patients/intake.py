@@ -77,6 +77,7 @@ class _JsonError:
     message: str
 
 
+QueueProcessing = Callable[[str], None]  # queue ``patients.process`` for a patient, after the commit
 Gate = Callable[[Session, str], str | None]  # (session, patient_id) → why it may not be written, or None
 Audit = Callable[[Session, list[str]], None]  # (session, patient ids written) inside the transaction
 
@@ -85,7 +86,7 @@ def record_events(
     sessions: sessionmaker[Session],
     items: Sequence[tuple[int, object]],
     received_on: dt.date,
-    enqueue: Callable[[str], None],
+    enqueue: QueueProcessing,
     *,
     all_or_nothing: bool = False,
     gate: Gate | None = None,

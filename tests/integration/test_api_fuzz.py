@@ -15,11 +15,11 @@ from schemathesis.specs.openapi.checks import positive_data_acceptance
 
 from models.db import make_engine, make_sessionmaker
 from models.migrate import upgrade
+from scheduler.app.wiring import create_web_app
 from scheduler.config.settings import Settings
 from scheduler.patients.processing import process_patient
 from tests.support.common import by_patient, intake, read_cohort
 from tests.support.staff import AS_OF, STAFF, create_staff
-from web.app import create_app
 
 pytestmark = pytest.mark.integration
 
@@ -39,7 +39,7 @@ def api_schema(tmp_path_factory: pytest.TempPathFactory) -> Any:
         process_patient(sessions, patient_id, AS_OF)
     TOKEN.update(create_staff(sessions, {name: STAFF[name] for name in ROLES.values()}))
     settings = Settings(env="test", database_url=url, data_dir=Path(folder), as_of=AS_OF)
-    return schemathesis.openapi.from_asgi("/api/openapi.json", create_app(settings, sessions))
+    return schemathesis.openapi.from_asgi("/api/openapi.json", create_web_app(settings, sessions))
 
 
 @pytest.mark.slow

@@ -22,6 +22,7 @@ from fastapi.testclient import TestClient
 from sqlalchemy import select
 
 from models.rows import EventRow, NotificationRow, PatientRow, ReminderRow, UserRow
+from scheduler.app.wiring import create_web_app
 from scheduler.config.profiles import profile_hash
 from scheduler.config.settings import Settings
 from scheduler.domain.events import parse_event
@@ -37,7 +38,6 @@ from scheduler.staff.users import create_user
 from scheduler.staff.worklist import worklist
 from tests.support.cohort import AS_OF, store_cohort
 from tests.support.services import Database
-from web.app import create_app
 
 pytestmark = pytest.mark.integration
 
@@ -182,7 +182,7 @@ def test_the_dashboard_shows_overdue_since_and_last_done(
     db, key = missed
     create_user(db.sessions, "cleo", "clinician", PASSWORD)
     settings = Settings(env="test", database_url=db.url, data_dir=tmp_path, as_of=AS_OF)
-    with TestClient(create_app(settings, db.sessions)) as client:
+    with TestClient(create_web_app(settings, db.sessions)) as client:
         response = client.post(
             "/login", data={"username": "cleo", "password": PASSWORD}, follow_redirects=False
         )

@@ -20,7 +20,7 @@ from scheduler.domain.events import parse_event
 from scheduler.domain.plan import plan_follow_up
 from scheduler.operations.clock_jobs import ClockState, tick
 from scheduler.patients.stored import stored_plan
-from tasks.app import GistCelery, send_process
+from tasks.base import GistCelery, send_process
 from tests.support.common import assert_matches_pure, by_patient, read_cohort, wait_until, write_jsonl
 from tests.support.services import Pipeline, Workers
 

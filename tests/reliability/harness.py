@@ -30,7 +30,7 @@ from models.rows import EventRow, NotificationRow, ProcessingFailureRow, Reminde
 from scheduler.patients.processing import process_patient
 from scheduler.patients.stored import stored_plan
 from scheduler.staff.users import create_user
-from tasks.app import GistCelery, send_process
+from tasks.base import GistCelery, send_process
 from tests.support.common import (
     GISTSCHED,
     assert_matches_pure,

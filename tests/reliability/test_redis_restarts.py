@@ -27,7 +27,7 @@ from notifications.smtp import sender_for
 from scheduler.domain.profile import DEFAULT_PROFILE
 from scheduler.notifications import dispatch
 from scheduler.notifications.sending import send_notification
-from tasks.app import GistCelery, send_notification_task
+from tasks.base import GistCelery, send_notification_task
 from tests.reliability.harness import (
     AS_OF,
     Clocks,

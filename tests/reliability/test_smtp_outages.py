@@ -28,7 +28,7 @@ from scheduler.config.settings import Settings
 from scheduler.domain.profile import DEFAULT_PROFILE
 from scheduler.notifications import dispatch
 from scheduler.notifications.sending import send_notification
-from tasks.app import GistCelery
+from tasks.base import GistCelery
 from tests.reliability.harness import (
     AS_OF,
     Clocks,

@@ -20,7 +20,8 @@ from apscheduler.triggers.interval import IntervalTrigger
 
 from models.store import dispose_all, sessions_for
 from scheduler.config.settings import Settings
-from scheduler.operations.clock_jobs import ClockState, TickResult, release_lease, tick
+from scheduler.operations.clock_jobs import ClockState, TickResult, tick
+from scheduler.operations.repository import release_lease
 from tasks.app import get_app
 from tasks.base import send_notification_task, send_process
 

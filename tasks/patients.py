@@ -90,7 +90,7 @@ def process(task: BoundTask, patient_id: str, force: bool = False) -> None:
 
 def recompute_all(task: BoundTask) -> int:
     """Queue a forced ``patients.process`` for every active patient (what the clock does daily)."""
-    from scheduler.operations.clock_jobs import active_patient_ids
+    from scheduler.operations.repository import active_patient_ids
 
     patients = active_patient_ids(sessions_for(task.app.gist_settings))
     for patient_id in patients:

@@ -57,7 +57,8 @@ def cmd_submit(args: argparse.Namespace) -> int:
 
     from scheduler.app.wiring import queue_processing
     from scheduler.config.settings import load_settings
-    from scheduler.patients.intake import parse_lines, record_events, unprocessed
+    from scheduler.patients.intake import parse_lines, record_events
+    from scheduler.patients.repository import unprocessed
     from scheduler.staff import audit
 
     settings = load_settings()

@@ -161,7 +161,8 @@ def _run_pipeline(settings: Settings, path: Path, timeout: float) -> tuple[Child
     from models.rows import EventRow, PatientRow, ReminderRow
     from models.store import sessions_for
     from scheduler.app.wiring import queue_processing
-    from scheduler.patients.intake import parse_lines, record_events, unprocessed
+    from scheduler.patients.intake import parse_lines, record_events
+    from scheduler.patients.repository import unprocessed
     from scheduler.patients.stored import stored_plan
     from scheduler.patients.summary import render_summary
 
@@ -257,6 +258,7 @@ def _run_notifications(settings: Settings, worker: Child, timeout: float, *, kee
     from email import message_from_bytes, policy
 
     from models.rows import NotificationRow, PatientRow
+    from models.statuses import SENDABLE_NOTIFICATION_STATUSES, NotificationStatus
     from models.store import sessions_for
     from scheduler.notifications import dispatch
     from scheduler.notifications.sending import outbox_counts
@@ -289,7 +291,7 @@ def _run_notifications(settings: Settings, worker: Child, timeout: float, *, kee
     while True:
         with sessions() as session:
             counts = outbox_counts(session)
-        if not any(counts.get(s, 0) for s in ("pending", "queued", "sending")):
+        if not any(counts.get(s, 0) for s in SENDABLE_NOTIFICATION_STATUSES):
             break
         if not worker.is_running or time.monotonic() >= deadline:
             raise DemoError(f"emails still waiting after {timeout:g} s: {counts}; see the worker log")
@@ -311,7 +313,7 @@ def _run_notifications(settings: Settings, worker: Child, timeout: float, *, kee
     with sessions() as session:
         failed = session.execute(
             select(NotificationRow.kind, NotificationRow.patient_id, NotificationRow.last_error).where(
-                NotificationRow.status == "failed"
+                NotificationRow.status == NotificationStatus.FAILED
             )
         ).all()
     for kind, patient_id, error in failed:

@@ -1,4 +1,4 @@
-"""The clock's notification work, as plain functions over a sessionmaker (issue 4, step 1).
+"""The clock's notification work, as plain functions over a sessionmaker.
 
 Every tick:
 
@@ -27,21 +27,17 @@ from __future__ import annotations
 import datetime as dt
 import logging
 
-from sqlalchemy import and_, or_, select, text, update
 from sqlalchemy.orm import Session, sessionmaker
 
-from models.db import rowcount
-from models.rows import NotificationRow, PatientRow, ReminderRow, UserRow
+from models.rows import NotificationRow, PatientRow, ReminderRow
+from models.statuses import OPEN_REMINDER_STATUSES
 from models.types import utcnow
 from scheduler.domain.notices import due_notice, lead_days, recipient
 from scheduler.domain.profile import Profile
-from scheduler.notifications.outbox import OPEN, dedup_key
+from scheduler.notifications import repository
+from scheduler.notifications.outbox import dedup_key
 
 CLAIM_BATCH = 500
-LIVE = ("pending", "queued", "sending", "sent")  # statuses that mean "this was or will be told"
-# The partial index's predicate as literal SQL: SQLite uses a partial index only when the query's
-# WHERE contains the index's condition with the same constants, not bound parameters.
-SENDABLE_CLAUSE = text("notifications.status IN ('pending', 'queued', 'sending')")
 
 log = logging.getLogger(__name__)
 
@@ -56,18 +52,8 @@ def create_due_notices(
     created = 0
     while True:
         with sessions.begin() as session, session.no_autoflush:
-            rows = session.execute(
-                select(ReminderRow, PatientRow)
-                .join(PatientRow, PatientRow.patient_id == ReminderRow.patient_id)
-                # Held until the patient's registration arrives (it brings the email address and
-                # the navigator): told then, at the stage reached by that day, instead of failing
-                # now for want of a recipient and never being told again (reliability finding 4).
-                .where(ReminderRow.notice_on <= today, PatientRow.navigator_id.is_not(None))
-                .order_by(ReminderRow.notice_on, ReminderRow.id)
-                .limit(batch)
-                .with_for_update(skip_locked=True, of=ReminderRow)
-            ).all()
-            told = _told(session, [reminder.id for reminder, _ in rows])
+            rows = repository.lock_due_reminders(session, today, batch)
+            told = repository.told(session, [reminder.id for reminder, _ in rows])
             now = utcnow()
             for reminder, patient in rows:
                 notice = _notice(reminder, patient, today, profile, told, now)
@@ -78,36 +64,16 @@ def create_due_notices(
             return created
 
 
-def _told(session: Session, reminder_ids: list[int]) -> set[tuple[object, ...]]:
-    """What was already told about these reminders: their dedup keys, and (reminder, stage, date)
-    of every live notice — a revision bumped by a status change alone does not tell again."""
-    if not reminder_ids:
-        return set()
-    told: set[tuple[object, ...]] = set()
-    for key, reminder_id, kind, due_on, status in session.execute(
-        select(
-            NotificationRow.dedup_key,
-            NotificationRow.reminder_id,
-            NotificationRow.kind,
-            NotificationRow.due_on,
-            NotificationRow.status,
-        ).where(NotificationRow.reminder_id.in_(reminder_ids))
-    ):
-        told.add((key,))
-        if status in LIVE:
-            told.add((reminder_id, kind, due_on))
-    return told
-
-
 def _notice(
     reminder: ReminderRow,
     patient: PatientRow,
     today: dt.date,
     profile: Profile,
-    told: set[tuple[object, ...]],
+    told: repository.Told,
     now: dt.datetime,
 ) -> NotificationRow | None:
-    if reminder.status not in OPEN or not patient.is_active:
+    """The notice due for ``reminder`` today, if any and not told yet; moves its ``notice_on`` on."""
+    if reminder.status not in OPEN_REMINDER_STATUSES or not patient.is_active:
         reminder.notice_on = None
         return None
     stage, reminder.notice_on = due_notice(
@@ -122,21 +88,18 @@ def _notice(
     if to.audience is None or (key,) in told or (reminder.id, stage, reminder.due_on) in told:
         return None
     told.add((key,))
-    return NotificationRow(
-        dedup_key=key,
-        kind=stage,
-        audience=to.audience,
+    return repository.pending_notification(
+        key,
+        stage,
+        to.audience,
+        today,
+        now,
         reminder_id=reminder.id,
         patient_id=patient.patient_id,
         navigator_id=patient.navigator_id,
         revision=reminder.revision,
         due_on=reminder.due_on,
-        day=today,
         reason=to.reason,
-        status="pending",
-        attempts=0,
-        created_at=now,
-        updated_at=now,
     )
 
 
@@ -144,39 +107,23 @@ def create_digests(sessions: sessionmaker[Session], day: dt.date) -> int:
     """One digest row per active navigator user with an email address, for ``day``."""
     created = 0
     with sessions.begin() as session:
-        users = session.scalars(
-            select(UserRow).where(
-                UserRow.role == "navigator",
-                UserRow.is_active.is_(True),
-                UserRow.email.is_not(None),
-                UserRow.navigator_id.is_not(None),
-            )
-        ).all()
-        existing = set(
-            session.scalars(
-                select(NotificationRow.dedup_key).where(
-                    NotificationRow.kind == "digest", NotificationRow.day == day
-                )
-            )
-        )
+        users = repository.navigators_with_email(session)
+        existing = repository.digest_keys(session, day)
         now = utcnow()
         for user in users:
             key = f"digest:{user.id}:{day.isoformat()}"
             if key in existing:
                 continue
             session.add(
-                NotificationRow(
-                    dedup_key=key,
-                    kind="digest",
-                    audience="navigator",
+                repository.pending_notification(
+                    key,
+                    "digest",
+                    "navigator",
+                    day,
+                    now,
                     user_id=user.id,
                     navigator_id=user.navigator_id,
-                    day=day,
                     reason="daily digest",
-                    status="pending",
-                    attempts=0,
-                    created_at=now,
-                    updated_at=now,
                 )
             )
             created += 1
@@ -188,38 +135,7 @@ def claim_sendable(
 ) -> list[int]:
     """Move up to ``limit`` sendable outbox rows to ``queued``; their ids, for the caller to queue."""
     with sessions.begin() as session:
-        ids = list(
-            session.scalars(
-                select(NotificationRow.id)
-                .where(
-                    SENDABLE_CLAUSE,  # literally ix_notifications_sendable's predicate (SQLite needs it so)
-                    or_(
-                        and_(
-                            NotificationRow.status == "pending",
-                            or_(
-                                NotificationRow.next_attempt_at.is_(None),
-                                NotificationRow.next_attempt_at <= now,
-                            ),
-                        ),
-                        and_(
-                            NotificationRow.status.in_(("queued", "sending")),
-                            NotificationRow.claimed_at < now - stale_after,
-                        ),
-                    ),
-                )
-                .order_by(NotificationRow.id)
-                .limit(limit)
-                .with_for_update(skip_locked=True)
-            )
-        )
-        if ids:
-            rowcount(
-                session,
-                update(NotificationRow)
-                .where(NotificationRow.id.in_(ids))
-                .values(status="queued", claimed_at=now, updated_at=now),
-            )
-    return ids
+        return repository.claim_sendable(session, now, stale_after, limit)
 
 
 def release(sessions: sessionmaker[Session], ids: list[int]) -> None:
@@ -227,9 +143,4 @@ def release(sessions: sessionmaker[Session], ids: list[int]) -> None:
     if not ids:
         return
     with sessions.begin() as session:
-        rowcount(
-            session,
-            update(NotificationRow)
-            .where(NotificationRow.id.in_(ids), NotificationRow.status == "queued")
-            .values(status="pending", claimed_at=None, updated_at=utcnow()),
-        )
+        repository.release(session, ids)

@@ -1,4 +1,4 @@
-"""Calendar subscriptions (issue 4; event-contract.md ``feed create/revoke``, ``GET /feeds/…``).
+"""Calendar subscriptions (event-contract.md ``feed create/revoke``, ``GET /feeds/…``).
 
 A feed is a patient's own reminders (the kinds the patient takes part in) or every reminder of a
 navigator's patients. Its URL carries a 256-bit token; the database keeps only the token's SHA-256
@@ -25,11 +25,12 @@ from sqlalchemy import Select, and_, func, or_, select
 from sqlalchemy.orm import Session, sessionmaker
 
 from models.rows import FeedRow, PatientRow, ReminderRow, UserRow
+from models.statuses import OPEN_REMINDER_STATUSES, ReminderStatus
 from models.types import utcnow
 from notifications.ical import CalendarItem, render_feed
 from scheduler.domain.notices import NOTICE_KINDS
 from scheduler.domain.profile import DEFAULT_PROFILE, Profile
-from scheduler.notifications.sending import calendar_item
+from scheduler.notifications.calendar import calendar_item
 from scheduler.staff.tokens import new_token, token_digest
 
 COMPLETED_DAYS = 90
@@ -110,13 +111,13 @@ def find_feed(session: Session, token: str) -> FeedRow | None:
 def _listed(feed: FeedRow, today: dt.date) -> Select[ReminderRow]:
     recent = today - dt.timedelta(days=COMPLETED_DAYS)
     visible = or_(
-        ReminderRow.status.in_(("planned", "due", "overdue")),
+        ReminderRow.status.in_(OPEN_REMINDER_STATUSES),
         and_(
-            ReminderRow.status == "completed",
+            ReminderRow.status == ReminderStatus.COMPLETED,
             or_(ReminderRow.due_on >= recent, ReminderRow.completed_on >= recent),
         ),
         and_(
-            ReminderRow.status == "cancelled",
+            ReminderRow.status == ReminderStatus.CANCELLED,
             ReminderRow.cancelled_on >= today - dt.timedelta(days=CANCELLED_DAYS),
         ),
     )

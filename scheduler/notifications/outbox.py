@@ -8,51 +8,34 @@ commit"; the clock queues them once committed).
   already sent an invitation for it is sent the moved date at once (same UID, higher SEQUENCE),
   rather than keeping the old date in their calendar until the next notice;
 * a reminder that closes is not looked at again; one that is cancelled after the patient was sent
-  an invitation gets a CANCEL, so the calendar entry disappears.
+  an invitation gets a CANCEL, so the calendar entry disappears;
+* a patient who gets a navigator has the notices held for want of one released to be sent.
+
+The queries are in :mod:`scheduler.notifications.repository`.
 """
 
 from __future__ import annotations
 
 import datetime as dt
 
-from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from models.rows import NotificationRow, PatientRow, ReminderRow
+from models.rows import PatientRow, ReminderRow
+from models.statuses import OPEN_REMINDER_STATUSES, ReminderStatus
 from models.types import utcnow
 from scheduler.domain.notices import first_notice_on
 from scheduler.domain.profile import Profile
-
-OPEN = frozenset({"planned", "due", "overdue"})
-HELD = "held"  # an outbox row of a patient without a navigator: pending again once one is assigned
-INVITING_KINDS = ("advance", "due", "moved")  # patient emails that carry a REQUEST invitation
+from scheduler.notifications import repository
 
 
 def initial_notice_on(
     kind: str, due_on: dt.date, window_days: int, status: str, profile: Profile
 ) -> dt.date | None:
-    return first_notice_on(kind, due_on, window_days, profile) if status in OPEN else None
+    return first_notice_on(kind, due_on, window_days, profile) if status in OPEN_REMINDER_STATUSES else None
 
 
 def dedup_key(reminder_id: int, kind: str, revision: int) -> str:
     return f"reminder:{reminder_id}:{kind}:{revision}"
-
-
-def was_invited(session: Session, reminder_id: int) -> bool:
-    """Whether the patient was sent a calendar invitation for this reminder."""
-    return (
-        session.scalar(
-            select(NotificationRow.id)
-            .where(
-                NotificationRow.reminder_id == reminder_id,
-                NotificationRow.audience == "patient",
-                NotificationRow.kind.in_(INVITING_KINDS),
-                NotificationRow.status == "sent",
-            )
-            .limit(1)
-        )
-        is not None
-    )
 
 
 def after_update(
@@ -65,43 +48,46 @@ def after_update(
 ) -> None:
     """``row`` was just changed (its revision bumped) from ``before`` = (due_on, window_days, status)."""
     due_on, window_days, status = before
-    if row.status not in OPEN:
+    was_open = status in OPEN_REMINDER_STATUSES
+    if row.status not in OPEN_REMINDER_STATUSES:
         row.notice_on = None
-        if row.status == "cancelled" and status in OPEN:
+        if row.status == ReminderStatus.CANCELLED and was_open:
             after_cancel(session, patient, row, today)
         return
     moved = (row.due_on, row.window_days) != (due_on, window_days)
-    if moved or status not in OPEN:
+    if moved or not was_open:
         row.notice_on = first_notice_on(row.kind, row.due_on, row.window_days, profile)
-    if moved and status in OPEN and was_invited(session, row.id):
+    if moved and was_open and repository.has_sent_invitation(session, row.id):
         _add(session, patient, row, "moved", today)
 
 
 def after_cancel(session: Session, patient: PatientRow, row: ReminderRow, today: dt.date) -> None:
     row.notice_on = None
-    if was_invited(session, row.id):
+    if repository.has_sent_invitation(session, row.id):
         _add(session, patient, row, "cancel", today)
+
+
+def release_held(session: Session, patient: PatientRow) -> None:
+    """The patient has a navigator now: the notices held until then are to be sent."""
+    if patient.navigator_id is not None:
+        repository.release_held(session, patient.patient_id, patient.navigator_id)
 
 
 def _add(session: Session, patient: PatientRow, row: ReminderRow, kind: str, today: dt.date) -> None:
     key = dedup_key(row.id, kind, row.revision)
-    if session.scalar(select(NotificationRow.id).where(NotificationRow.dedup_key == key)) is not None:
+    if repository.has_notification(session, key):
         return
-    now = utcnow()
     session.add(
-        NotificationRow(
-            dedup_key=key,
-            kind=kind,
-            audience="patient",
+        repository.pending_notification(
+            key,
+            kind,
+            "patient",
+            today,
+            utcnow(),
             reminder_id=row.id,
             patient_id=patient.patient_id,
             navigator_id=patient.navigator_id,
             revision=row.revision,
             due_on=row.due_on,
-            day=today,
-            status="pending",
-            attempts=0,
-            created_at=now,
-            updated_at=now,
         )
     )

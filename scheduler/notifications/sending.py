@@ -1,4 +1,4 @@
-"""``notifications.send``: send one outbox row, exactly once (issue 4; style.md "send after commit").
+"""``notifications.send``: send one outbox row, exactly once (style.md "send after commit").
 
 1. **Claim.** A conditional UPDATE moves the row from ``pending``/``queued`` to ``sending`` and
    counts the attempt. Only one caller can win it: a redelivered or duplicated task, or a second
@@ -23,7 +23,7 @@
 The one gap no outbox can close: a worker killed after the SMTP server accepted the message but
 before step 3 committed leaves the row ``sending``; the clock re-queues it after
 ``notify_stale_seconds`` and it is sent again. The Message-ID is stable per row, so the copy is
-recognisable as the same message.
+recognisable as the same message. The queries are in :mod:`scheduler.notifications.repository`.
 """
 
 from __future__ import annotations
@@ -38,26 +38,26 @@ from email.message import EmailMessage
 from email.utils import parseaddr
 from typing import TypeVar
 
-from sqlalchemy import and_, func, or_, select, update
 from sqlalchemy.orm import Session, sessionmaker
 
-from models.db import is_transient, rowcount
-from models.rows import AlertRow, NotificationRow, PatientRow, ReminderRow, UserRow
+from models.db import is_transient
+from models.rows import NotificationRow, PatientRow, ReminderRow, UserRow
+from models.statuses import OPEN_REMINDER_STATUSES, NotificationStatus
 from models.types import utcnow
 from notifications import mail
-from notifications.ical import CalendarItem, item_uid, render_invitation
-from notifications.labels import label, missed_text
+from notifications.ical import render_invitation
 from notifications.smtp import PermanentSendError, Sender, TransientSendError
 from scheduler.config.settings import Settings
-from scheduler.domain.notices import lead_days
 from scheduler.domain.profile import DEFAULT_PROFILE, Profile
-from scheduler.notifications.outbox import HELD, OPEN
+from scheduler.notifications import repository
+from scheduler.notifications.calendar import calendar_item
 
 DIGEST_DAYS_AHEAD = 7
 _T = TypeVar("_T")
 RECORD_RETRY_SECONDS = 60.0  # well inside the task's soft time limit (120 s)
 RECORD_RETRY_FIRST_PAUSE = 0.1  # doubling to RECORD_RETRY_MAX_PAUSE: back soon after the database
 RECORD_RETRY_MAX_PAUSE = 1.0
+NOT_CLAIMED = "not-claimed"  # send_notification's answer when another caller has the row
 
 log = logging.getLogger(__name__)
 
@@ -67,7 +67,7 @@ class Compose:
     """What step 2 decided: a message to send, or a final status with the reason."""
 
     message: EmailMessage | None = None
-    status: str = "sent"
+    status: NotificationStatus = NotificationStatus.SENT
     detail: str = ""
 
 
@@ -90,14 +90,9 @@ def send_notification(
     patient without a navigator) or ``not-claimed``."""
     now = now or utcnow()
     with sessions.begin() as session:
-        claimed = rowcount(
-            session,
-            update(NotificationRow)
-            .where(NotificationRow.id == notification_id, NotificationRow.status.in_(("pending", "queued")))
-            .values(status="sending", claimed_at=now, attempts=NotificationRow.attempts + 1, updated_at=now),
-        )
-    if claimed != 1:
-        return "not-claimed"
+        claimed = repository.claim_for_sending(session, notification_id, now)
+    if not claimed:
+        return NOT_CLAIMED
     try:
         with sessions() as session:
             row = session.get_one(NotificationRow, notification_id)
@@ -123,12 +118,12 @@ def send_notification(
         return _record(sessions, notification_id, now, *_retry_or_fail(settings, attempts, str(exc), now))
     except PermanentSendError as exc:
         log.warning("notification %d: permanent failure (%s)", notification_id, exc)
-        return _record(sessions, notification_id, now, "failed", str(exc), None)
+        return _record(sessions, notification_id, now, NotificationStatus.FAILED, str(exc), None)
     return _record(
         sessions,
         notification_id,
         now,
-        "sent",
+        NotificationStatus.SENT,
         None,
         None,
         recipients=", ".join(a.addr_spec for a in message["To"].addresses),
@@ -138,25 +133,23 @@ def send_notification(
 
 def attempts_of(sessions: sessionmaker[Session], notification_id: int) -> int:
     with sessions() as session:
-        return int(
-            session.scalar(select(NotificationRow.attempts).where(NotificationRow.id == notification_id)) or 0
-        )
+        return repository.attempts(session, notification_id)
 
 
 def _retry_or_fail(
     settings: Settings, attempts: int, error: str, now: dt.datetime
-) -> tuple[str, str, dt.datetime | None]:
+) -> tuple[NotificationStatus, str, dt.datetime | None]:
     if attempts >= settings.notify_max_attempts:
-        return "failed", f"gave up after {attempts} attempts: {error}", None
+        return NotificationStatus.FAILED, f"gave up after {attempts} attempts: {error}", None
     delay = retry_delay(attempts, settings.notify_retry_first_seconds, settings.notify_retry_max_seconds)
-    return "pending", error, now + delay
+    return NotificationStatus.PENDING, error, now + delay
 
 
 def _record(
     sessions: sessionmaker[Session],
     notification_id: int,
     claimed_at: dt.datetime,
-    status: str,
+    status: NotificationStatus,
     error: str | None,
     next_attempt_at: dt.datetime | None,
     *,
@@ -170,25 +163,16 @@ def _record(
         "next_attempt_at": next_attempt_at,
         "updated_at": now,
     }
-    if status == "sent":
+    if status == NotificationStatus.SENT:
         values |= {"sent_at": now, "recipients": recipients, "message_id": message_id}
-    if status == "pending":
+    if status == NotificationStatus.PENDING:
         values["claimed_at"] = None
-    statement = (
-        update(NotificationRow)
-        .where(
-            NotificationRow.id == notification_id,
-            NotificationRow.status == "sending",
-            NotificationRow.claimed_at == claimed_at,  # still ours (not re-queued as stale)
-        )
-        .values(**values)
-    )
 
     def write() -> None:
         with sessions.begin() as session:
-            rowcount(session, statement)
+            repository.record_outcome(session, notification_id, claimed_at, values)
 
-    _retrying(write, what=f"notification {notification_id}: recording {status!r}")
+    _retrying(write, what=f"notification {notification_id}: recording {status.value!r}")
     return status
 
 
@@ -221,21 +205,20 @@ def _retrying(
 def compose(
     session: Session, row: NotificationRow, settings: Settings, now: dt.datetime, profile: Profile
 ) -> Compose:
+    """The email of ``row`` as things stand now, or the status it ends in without one."""
     if row.kind == "digest":
         return _compose_digest(session, row, settings, now)
     reminder = session.get(ReminderRow, row.reminder_id) if row.reminder_id is not None else None
     patient = session.get(PatientRow, row.patient_id) if row.patient_id is not None else None
     if reminder is None or patient is None:
-        return Compose(status="failed", detail="the reminder or patient no longer exists")
-    if row.kind == "cancel":
-        if reminder.status in OPEN:
-            return Compose(status="superseded", detail="the reminder is open again")
-    elif reminder.status not in OPEN:
-        return Compose(status="superseded", detail=f"the reminder is {reminder.status}")
-    elif reminder.due_on != row.due_on:
-        return Compose(status="superseded", detail="the date moved; the new date is told separately")
+        return Compose(status=NotificationStatus.FAILED, detail="the reminder or patient no longer exists")
+    stale = _superseded(row, reminder)
+    if stale is not None:
+        return stale
     if patient.navigator_id is None:  # not registered (or unassigned): nobody vouches for the address
-        return Compose(status=HELD, detail="held until the patient is assigned a navigator")
+        return Compose(
+            status=NotificationStatus.HELD, detail="held until the patient is assigned a navigator"
+        )
     envelope_to = _recipients(session, row, patient)
     if isinstance(envelope_to, Compose):
         return envelope_to
@@ -243,65 +226,76 @@ def compose(
         sender=settings.mail_from, to=envelope_to, message_id=message_id(row, settings), date=now
     )
     if row.audience == "navigator":
-        return Compose(
-            mail.compose_navigator_notice(
-                envelope,
-                patient_code=patient.patient_id,
-                kind=reminder.kind,
-                due_on=reminder.due_on,
-                stage="overdue" if row.kind == "overdue" else "due" if row.kind == "due" else "advance",
-                reason=row.reason or "",
-                dashboard_url=f"{settings.base_url.rstrip('/')}/patients/{patient.patient_id}",
-            )
-        )
-    item = calendar_item(patient.patient_id, reminder, profile)
-    organizer = parseaddr(settings.mail_from)[1]
+        return Compose(_navigator_notice(envelope, row, patient, reminder, settings))
+    return Compose(_patient_email(envelope, row, patient, reminder, settings, now, profile))
+
+
+def _superseded(row: NotificationRow, reminder: ReminderRow) -> Compose | None:
+    """A notice the reminder no longer calls for: it closed (or, for a CANCEL, opened again) or
+    its date moved since the row was written (the move wrote its own notice)."""
+    is_open = reminder.status in OPEN_REMINDER_STATUSES
     if row.kind == "cancel":
-        ics = render_invitation(item, "CANCEL", organizer=organizer, attendee=envelope_to[0])
+        if is_open:
+            return Compose(status=NotificationStatus.SUPERSEDED, detail="the reminder is open again")
+    elif not is_open:
+        return Compose(status=NotificationStatus.SUPERSEDED, detail=f"the reminder is {reminder.status}")
+    elif reminder.due_on != row.due_on:
         return Compose(
-            mail.compose_patient_cancellation(
-                envelope,
-                kind=reminder.kind,
-                due_on=reminder.due_on,
-                ics=ics,
-                clinic_name=settings.clinic_name,
-                contact_line=settings.clinic_contact,
-            )
+            status=NotificationStatus.SUPERSEDED, detail="the date moved; the new date is told separately"
         )
-    ics = render_invitation(item, "REQUEST", organizer=organizer, attendee=envelope_to[0])
-    return Compose(
-        mail.compose_patient_notice(
-            envelope,
-            kind=reminder.kind,
-            due_on=reminder.due_on,
-            stage="due" if row.kind == "due" else "advance",
-            ics=ics,
-            clinic_name=settings.clinic_name,
-            contact_line=settings.clinic_contact,
-            today=settings.today(now),
-        )
+    return None
+
+
+def _navigator_notice(
+    envelope: mail.Envelope,
+    row: NotificationRow,
+    patient: PatientRow,
+    reminder: ReminderRow,
+    settings: Settings,
+) -> EmailMessage:
+    return mail.compose_navigator_notice(
+        envelope,
+        patient_code=patient.patient_id,
+        kind=reminder.kind,
+        due_on=reminder.due_on,
+        stage="overdue" if row.kind == "overdue" else "due" if row.kind == "due" else "advance",
+        reason=row.reason or "",
+        dashboard_url=f"{settings.base_url.rstrip('/')}/patients/{patient.patient_id}",
     )
 
 
-def calendar_item(
-    patient_id: str, reminder: ReminderRow, profile: Profile, summary: str | None = None
-) -> CalendarItem:
-    """The calendar entry of a reminder, the same in feeds and invitations (one UID per reminder).
-    An open one with missed items before it says so in its summary and description."""
-    summary = summary or label(reminder.kind).summary
-    description = ""
-    if reminder.status in OPEN and reminder.overdue_since is not None:
-        summary = f"{summary} (overdue since {reminder.overdue_since.isoformat()})"
-        description = missed_text(reminder.overdue_since, reminder.missed, reminder.last_done_on) + "."
-    return CalendarItem(
-        uid=item_uid(patient_id, reminder.key),
-        summary=summary,
-        description=description,
+def _patient_email(
+    envelope: mail.Envelope,
+    row: NotificationRow,
+    patient: PatientRow,
+    reminder: ReminderRow,
+    settings: Settings,
+    now: dt.datetime,
+    profile: Profile,
+) -> EmailMessage:
+    """A notice with a REQUEST invitation, or a cancellation with a CANCEL."""
+    item = calendar_item(patient.patient_id, reminder, profile)
+    organizer = parseaddr(settings.mail_from)[1]
+    if row.kind == "cancel":
+        ics = render_invitation(item, "CANCEL", organizer=organizer, attendee=envelope.to[0])
+        return mail.compose_patient_cancellation(
+            envelope,
+            kind=reminder.kind,
+            due_on=reminder.due_on,
+            ics=ics,
+            clinic_name=settings.clinic_name,
+            contact_line=settings.clinic_contact,
+        )
+    ics = render_invitation(item, "REQUEST", organizer=organizer, attendee=envelope.to[0])
+    return mail.compose_patient_notice(
+        envelope,
+        kind=reminder.kind,
         due_on=reminder.due_on,
-        sequence=reminder.revision,
-        stamp=reminder.updated_at,
-        is_cancelled=reminder.status == "cancelled",
-        alarm_days_before=lead_days(profile, reminder.kind),
+        stage="due" if row.kind == "due" else "advance",
+        ics=ics,
+        clinic_name=settings.clinic_name,
+        contact_line=settings.clinic_contact,
+        today=settings.today(now),
     )
 
 
@@ -315,88 +309,39 @@ def message_id(row: NotificationRow, settings: Settings) -> str:
 def _recipients(session: Session, row: NotificationRow, patient: PatientRow) -> tuple[str, ...] | Compose:
     if row.audience == "patient":
         if not patient.email or not mail.is_valid_address(patient.email):
-            return Compose(status="failed", detail=f"patient {patient.patient_id} has no valid email address")
+            return Compose(
+                status=NotificationStatus.FAILED,
+                detail=f"patient {patient.patient_id} has no valid email address",
+            )
         return (patient.email,)
     emails = navigator_emails(session, patient.navigator_id)
     if not emails:
         return Compose(
-            status="failed",
+            status=NotificationStatus.FAILED,
             detail=f"no navigator user with an email address for navigator_id {patient.navigator_id!r}",
         )
     return emails
 
 
 def navigator_emails(session: Session, navigator_id: str | None) -> tuple[str, ...]:
+    """The valid email addresses of ``navigator_id``'s active navigator users."""
     if navigator_id is None:
         return ()
-    emails = session.scalars(
-        select(UserRow.email)
-        .where(
-            UserRow.navigator_id == navigator_id,
-            UserRow.role == "navigator",
-            UserRow.is_active.is_(True),
-            UserRow.email.is_not(None),
-        )
-        .order_by(UserRow.id)
-    )
-    return tuple(e for e in emails if e and mail.is_valid_address(e))
+    return tuple(e for e in repository.navigator_emails(session, navigator_id) if mail.is_valid_address(e))
 
 
 def _compose_digest(session: Session, row: NotificationRow, settings: Settings, now: dt.datetime) -> Compose:
     user = session.get(UserRow, row.user_id) if row.user_id is not None else None
     if user is None or not user.is_active or not user.email or not mail.is_valid_address(user.email):
-        return Compose(status="failed", detail="the digest's user is gone, inactive or has no valid email")
-    day = row.day
-    patients = select(PatientRow.patient_id).where(PatientRow.navigator_id == user.navigator_id)
-    since = now - dt.timedelta(days=1)
-    alerts = session.execute(
-        select(AlertRow.patient_id, AlertRow.severity, AlertRow.code)
-        .where(
-            AlertRow.patient_id.in_(patients), AlertRow.is_active.is_(True), AlertRow.first_seen_at >= since
+        return Compose(
+            status=NotificationStatus.FAILED,
+            detail="the digest's user is gone, inactive or has no valid email",
         )
-        .order_by(AlertRow.patient_id, AlertRow.code)
-    ).all()
-    since_on = func.coalesce(ReminderRow.overdue_since, ReminderRow.due_on)
-    overdue = session.execute(  # past their window, or with missed items before them
-        select(
-            ReminderRow.patient_id,
-            ReminderRow.kind,
-            ReminderRow.due_on,
-            ReminderRow.overdue_since,
-            ReminderRow.missed,
-            ReminderRow.last_done_on,
-        )
-        .where(
-            ReminderRow.patient_id.in_(patients),
-            or_(
-                ReminderRow.status == "overdue",
-                and_(ReminderRow.status.in_(("planned", "due")), ReminderRow.overdue_since.is_not(None)),
-            ),
-        )
-        .order_by(since_on, ReminderRow.patient_id)
-    ).all()
-    week = session.execute(
-        select(ReminderRow.patient_id, ReminderRow.kind, ReminderRow.due_on)
-        .where(
-            ReminderRow.patient_id.in_(patients),
-            ReminderRow.status.in_(("planned", "due")),
-            ReminderRow.overdue_since.is_(None),
-            ReminderRow.due_on >= day,
-            ReminderRow.due_on < day + dt.timedelta(days=DIGEST_DAYS_AHEAD),
-        )
-        .order_by(ReminderRow.due_on, ReminderRow.patient_id)
-    ).all()
-    failed = session.execute(
-        select(NotificationRow.patient_id, NotificationRow.kind, NotificationRow.last_error)
-        .where(
-            NotificationRow.status == "failed",
-            NotificationRow.navigator_id == user.navigator_id,
-            NotificationRow.updated_at >= since,
-        )
-        .order_by(NotificationRow.id)
-    ).all()
-    if not (alerts or overdue or week or failed):
-        return Compose(status="skipped", detail="nothing to report")
+    facts = repository.digest_facts(
+        session, user.navigator_id, row.day, DIGEST_DAYS_AHEAD, since=now - dt.timedelta(days=1)
+    )
+    if not (facts.new_alerts or facts.overdue or facts.due_this_week or facts.failed):
+        return Compose(status=NotificationStatus.SKIPPED, detail="nothing to report")
     envelope = mail.Envelope(
         sender=settings.mail_from, to=(user.email,), message_id=message_id(row, settings), date=now
     )
@@ -404,11 +349,11 @@ def _compose_digest(session: Session, row: NotificationRow, settings: Settings, 
         mail.compose_digest(
             envelope,
             navigator_name=user.username,
-            day=day,
-            new_alerts=[mail.DigestAlert(p, s, c) for p, s, c in alerts],
-            overdue=[mail.DigestItem(*row) for row in overdue],
-            due_this_week=[mail.DigestItem(p, k, d) for p, k, d in week],
-            failed=[mail.DigestFailure(p, f"{k} email", e or "") for p, k, e in failed],
+            day=row.day,
+            new_alerts=[mail.DigestAlert(p, s, c) for p, s, c in facts.new_alerts],
+            overdue=[mail.DigestItem(*item) for item in facts.overdue],
+            due_this_week=[mail.DigestItem(p, k, d) for p, k, d in facts.due_this_week],
+            failed=[mail.DigestFailure(p, f"{k} email", e or "") for p, k, e in facts.failed],
             dashboard_url=settings.base_url.rstrip("/") + "/",
         )
     )
@@ -416,6 +361,4 @@ def _compose_digest(session: Session, row: NotificationRow, settings: Settings, 
 
 def outbox_counts(session: Session) -> dict[str, int]:
     """Rows per status (the demo and operators)."""
-    return dict(
-        session.execute(select(NotificationRow.status, func.count()).group_by(NotificationRow.status)).all()
-    )
+    return repository.outbox_counts(session)

@@ -29,7 +29,9 @@ One tick (:func:`tick`), every ``GIST_CLOCK_INTERVAL_SECONDS``:
    another profile than the clock's shows as patients queued again and again: logged).
 
 ``enqueue(patient_id, force)`` is called only after the transaction that decided it committed; it
-may return ``False`` to say the message was not sent (the clock then tries again next tick).
+may return ``False`` to say the message was not sent (the clock then tries again next tick). The
+lease, the daily marks and the queries of what to queue are in
+:mod:`scheduler.operations.repository`.
 """
 
 from __future__ import annotations
@@ -43,20 +45,14 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from functools import partial
 
-from sqlalchemy import delete, or_, select, update
-from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session, sessionmaker
 
-from models.db import rowcount
-from models.rows import ClockLeaseRow, ClockMarkRow, EventRow, PatientRow, PatientStateRow
 from models.types import utcnow
 from scheduler.config.settings import Settings
 from scheduler.notifications import dispatch
+from scheduler.operations import repository
 from scheduler.operations.broker_status import broker_queue_length
 
-LEASE = "clock"
-DAILY_RECOMPUTE = "daily_recompute"
-DAILY_DIGEST = "daily_digest"
 LEASE_INTERVALS = 3  # a lease outlives two missed renewals
 REQUEUE_MAX_WAIT = dt.timedelta(hours=1)  # the doubling wait between re-queues of a stalled patient
 PROFILE_BATCH = 500  # patients queued per tick after a profile change
@@ -71,136 +67,6 @@ log = logging.getLogger(__name__)
 def new_holder() -> str:
     """``host:pid:random`` — unique per clock process, readable in the table."""
     return f"{socket.gethostname()}:{os.getpid()}:{uuid.uuid4().hex[:12]}"
-
-
-# ---- the lease ----------------------------------------------------------------------------------
-
-
-def claim_lease(
-    sessions: sessionmaker[Session], holder: str, ttl: dt.timedelta, now: dt.datetime, name: str = LEASE
-) -> bool:
-    """Claim or renew ``name`` for ``holder`` until ``now + ttl``; False while another holds it."""
-    expires_at = now + ttl
-    with sessions.begin() as session:
-        renewed = rowcount(
-            session,
-            update(ClockLeaseRow)
-            .where(
-                ClockLeaseRow.name == name,
-                or_(ClockLeaseRow.holder == holder, ClockLeaseRow.expires_at <= now),
-            )
-            .values(holder=holder, expires_at=expires_at),
-        )
-        if renewed == 1:
-            return True
-        if session.get(ClockLeaseRow, name) is not None:
-            return False
-    try:
-        with sessions.begin() as session:
-            session.add(ClockLeaseRow(name=name, holder=holder, expires_at=expires_at))
-    except IntegrityError:
-        return False  # another clock inserted it first
-    return True
-
-
-def release_lease(sessions: sessionmaker[Session], holder: str, name: str = LEASE) -> bool:
-    """Give the lease up (clean shutdown) so a standby clock need not wait for it to expire."""
-    with sessions.begin() as session:
-        return (
-            rowcount(
-                session,
-                delete(ClockLeaseRow).where(ClockLeaseRow.name == name, ClockLeaseRow.holder == holder),
-            )
-            == 1
-        )
-
-
-# ---- the daily mark -----------------------------------------------------------------------------
-
-
-def claim_day(sessions: sessionmaker[Session], day: dt.date, name: str = DAILY_RECOMPUTE) -> bool:
-    """Mark ``day`` as run for ``name``; True only for the one caller that moved the mark to it."""
-    with sessions.begin() as session:
-        moved = rowcount(
-            session,
-            update(ClockMarkRow)
-            .where(ClockMarkRow.name == name, ClockMarkRow.last_run_on < day)
-            .values(last_run_on=day),
-        )
-        if moved == 1:
-            return True
-        if session.get(ClockMarkRow, name) is not None:
-            return False
-    try:
-        with sessions.begin() as session:
-            session.add(ClockMarkRow(name=name, last_run_on=day))
-    except IntegrityError:
-        return False
-    return True
-
-
-def unclaim_day(sessions: sessionmaker[Session], day: dt.date, name: str = DAILY_RECOMPUTE) -> None:
-    """Give ``day`` back after a failed run, so the next tick runs it again."""
-    with sessions.begin() as session:
-        rowcount(
-            session,
-            update(ClockMarkRow)
-            .where(ClockMarkRow.name == name, ClockMarkRow.last_run_on == day)
-            .values(last_run_on=day - dt.timedelta(days=1)),
-        )
-
-
-def last_run_on(sessions: sessionmaker[Session], name: str = DAILY_RECOMPUTE) -> dt.date | None:
-    with sessions() as session:
-        return session.scalar(select(ClockMarkRow.last_run_on).where(ClockMarkRow.name == name))
-
-
-# ---- what to queue ------------------------------------------------------------------------------
-
-
-def stalled_patient_ids(sessions: sessionmaker[Session], received_before: dt.datetime) -> list[str]:
-    """Patients with an event received before ``received_before`` and still unprocessed."""
-    with sessions() as session:
-        return list(
-            session.scalars(
-                select(EventRow.patient_id)
-                .where(EventRow.processed_at.is_(None), EventRow.received_at < received_before)
-                .group_by(EventRow.patient_id)
-                .order_by(EventRow.patient_id)
-            )
-        )
-
-
-def other_profile_patient_ids(sessions: sessionmaker[Session], digest: str, limit: int) -> list[str]:
-    """Active patients whose stored plan was made under a profile other than ``digest`` (or one
-    not recorded), in ``patient_id`` order, at most ``limit``."""
-    with sessions() as session:
-        return list(
-            session.scalars(
-                select(PatientStateRow.patient_id)
-                .join(PatientRow, PatientRow.patient_id == PatientStateRow.patient_id)
-                .where(
-                    PatientRow.is_active.is_(True),
-                    or_(PatientStateRow.profile_hash.is_(None), PatientStateRow.profile_hash != digest),
-                )
-                .order_by(PatientStateRow.patient_id)
-                .limit(limit)
-            )
-        )
-
-
-def active_patient_ids(sessions: sessionmaker[Session]) -> list[str]:
-    with sessions() as session:
-        return list(
-            session.scalars(
-                select(PatientRow.patient_id)
-                .where(PatientRow.is_active.is_(True))
-                .order_by(PatientRow.patient_id)
-            )
-        )
-
-
-# ---- one tick -----------------------------------------------------------------------------------
 
 
 @dataclass
@@ -242,7 +108,7 @@ def tick(
     state = state or ClockState()
     now = now or utcnow()
     ttl = dt.timedelta(seconds=settings.clock_interval_seconds * LEASE_INTERVALS)
-    if not claim_lease(sessions, state.holder, ttl, now):
+    if not repository.claim_lease(sessions, state.holder, ttl, now):
         log.debug("clock lease held by another clock; idle this tick")
         return TickResult(has_lease=False)
     notices = digests = queued = 0
@@ -258,7 +124,7 @@ def tick(
         profile_recomputed = run_profile_recompute(sessions, settings, enqueue, state, now)
     finally:
         if one_shot:
-            release_lease(sessions, state.holder)
+            repository.release_lease(sessions, state.holder)
     return TickResult(True, requeued, recomputed, notices, digests, queued, profile_recomputed)
 
 
@@ -269,11 +135,12 @@ def run_notifications(
     today = settings.today(now)
     notices = dispatch.create_due_notices(sessions, today, settings.active_profile.profile)
     digests = 0
-    if settings.local_time(now) >= settings.digest_at and claim_day(sessions, today, DAILY_DIGEST):
+    is_digest_time = settings.local_time(now) >= settings.digest_at
+    if is_digest_time and repository.claim_day(sessions, today, repository.DAILY_DIGEST):
         try:
             digests = dispatch.create_digests(sessions, today)
         except Exception:
-            unclaim_day(sessions, today, DAILY_DIGEST)
+            repository.unclaim_day(sessions, today, repository.DAILY_DIGEST)
             raise
     ids = dispatch.claim_sendable(sessions, now, dt.timedelta(seconds=settings.notify_stale_seconds))
     unsent = [notification_id for notification_id in ids if notify(notification_id) is False]
@@ -300,7 +167,7 @@ def requeue_stalled(
     queue is seen empty, nothing of ours waits there (a broker restarted empty, say), so every
     stalled patient is re-queued after one stall period, without the doubling."""
     stall = dt.timedelta(seconds=settings.stalled_after_seconds)
-    stalled = stalled_patient_ids(sessions, now - stall)
+    stalled = repository.stalled_patient_ids(sessions, now - stall)
     still = set(stalled)
     state.requeued = {pid: last for pid, last in state.requeued.items() if pid in still}
     is_queue_empty: bool | None = None
@@ -340,17 +207,17 @@ def run_daily_recompute(
     if state.has_started and settings.local_time(now) < settings.daily_recompute_at:
         return None
     day = settings.today(now)
-    if not claim_day(sessions, day):
+    if not repository.claim_day(sessions, day):
         state.has_started = True  # today's run is done (by us, another clock or before a restart)
         return None
     try:
-        patients = active_patient_ids(sessions)
+        patients = repository.active_patient_ids(sessions)
         unsent = [patient_id for patient_id in patients if enqueue(patient_id, True) is False]
     except Exception:
-        unclaim_day(sessions, day)
+        repository.unclaim_day(sessions, day)
         raise
     if unsent:  # the broker is down: give the day back, the next tick runs it again
-        unclaim_day(sessions, day)
+        repository.unclaim_day(sessions, day)
         log.warning("daily recompute for %s: %d patient(s) not queued; will retry", day, len(unsent))
         return None
     state.has_started = True
@@ -373,7 +240,7 @@ def run_profile_recompute(
     active = settings.active_profile
     wait = dt.timedelta(seconds=settings.stalled_after_seconds)
     state.profile_queued = {pid: at for pid, at in state.profile_queued.items() if now - at < wait}
-    found = other_profile_patient_ids(sessions, active.digest, batch + len(state.profile_queued))
+    found = repository.other_profile_patient_ids(sessions, active.digest, batch + len(state.profile_queued))
     if not found:
         state.profile_settled_at = now
         return ()

@@ -19,6 +19,7 @@ from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
 from models.rows import AlertRow, EventRow, NotificationRow, PatientRow, ProcessingFailureRow, ReminderRow
+from models.statuses import SENDABLE_NOTIFICATION_STATUSES
 from models.types import utcnow
 
 
@@ -78,7 +79,7 @@ def read_status(
     ).one()
     oldest_sendable = session.scalar(
         select(func.min(NotificationRow.created_at)).where(
-            NotificationRow.status.in_(("pending", "queued", "sending"))
+            NotificationRow.status.in_(SENDABLE_NOTIFICATION_STATUSES)
         )
     )
     return Status(

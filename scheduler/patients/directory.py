@@ -20,6 +20,7 @@ from sqlalchemy import ColumnElement, and_, exists, func, or_, select
 from sqlalchemy.orm import Session
 
 from models.rows import AlertRow, PatientRow, PatientStateRow, ReminderRow
+from models.statuses import OPEN_REMINDER_STATUSES, ReminderStatus
 from scheduler.domain.model import Stage
 from scheduler.staff.access import Principal
 
@@ -27,7 +28,6 @@ PAGE_SIZE = 50
 MAX_PAGE = 100_000
 MAX_QUERY_CHARS = 200
 STAGES: tuple[str, ...] = get_args(Stage)
-OPEN_STATUSES = ("overdue", "due", "planned")
 
 
 @dataclass(frozen=True, slots=True)
@@ -46,8 +46,8 @@ class PatientQuery:
 def _has_overdue() -> ColumnElement[bool]:
     return exists().where(
         ReminderRow.patient_id == PatientRow.patient_id,
-        ReminderRow.status.in_(OPEN_STATUSES),
-        or_(ReminderRow.status == "overdue", ReminderRow.overdue_since.is_not(None)),
+        ReminderRow.status.in_(OPEN_REMINDER_STATUSES),
+        or_(ReminderRow.status == ReminderStatus.OVERDUE, ReminderRow.overdue_since.is_not(None)),
     )
 
 
@@ -99,8 +99,8 @@ def find_patients(session: Session, principal: Principal, query: PatientQuery) -
         select(func.count())
         .where(
             ReminderRow.patient_id == PatientRow.patient_id,
-            ReminderRow.status.in_(OPEN_STATUSES),
-            or_(ReminderRow.status == "overdue", ReminderRow.overdue_since.is_not(None)),
+            ReminderRow.status.in_(OPEN_REMINDER_STATUSES),
+            or_(ReminderRow.status == ReminderStatus.OVERDUE, ReminderRow.overdue_since.is_not(None)),
         )
         .scalar_subquery()
     )

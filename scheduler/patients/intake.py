@@ -15,13 +15,12 @@ from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
-from sqlalchemy import select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session, sessionmaker
 
-from models.rows import EventRow, PatientRow
 from models.types import utcnow
 from scheduler.domain.events import EventError, fingerprint, parse_event
+from scheduler.patients import repository
 
 
 @dataclass(frozen=True, slots=True)
@@ -191,12 +190,7 @@ def _store(
     ``refuse`` (all-or-nothing and something was already rejected), or when a conflict or the gate
     rejects anything under ``all_or_nothing``, nothing is stored: the caller gets every reason."""
     with sessions.begin() as session:
-        stored: dict[str, str] = {}
-        ids = sorted({v.event_id for v in valid})
-        for start in range(0, len(ids), 500):
-            chunk = ids[start : start + 500]
-            query = select(EventRow.event_id, EventRow.fingerprint).where(EventRow.event_id.in_(chunk))
-            stored.update((event_id, fp) for event_id, fp in session.execute(query))
+        stored = repository.event_fingerprints(session, sorted({v.event_id for v in valid}))
         new, duplicates, conflicts = _classify(valid, stored)
         if gate is not None:
             closed = {p: why for p in sorted({v.patient_id for v in valid}) if (why := gate(session, p))}
@@ -207,38 +201,12 @@ def _store(
         if refuse or (all_or_nothing and conflicts):
             return [], [], conflicts
         patient_ids = sorted({v.patient_id for v in new})
-        if patient_ids:
-            known_patients = set(
-                session.scalars(select(PatientRow.patient_id).where(PatientRow.patient_id.in_(patient_ids)))
-            )
-            session.add_all(PatientRow(patient_id=p) for p in patient_ids if p not in known_patients)
-            session.flush()
-        now = utcnow()
-        session.add_all(
-            EventRow(
-                event_id=v.event_id,
-                patient_id=v.patient_id,
-                type=v.type,
-                occurred_on=v.occurred_on,
-                payload=v.raw,
-                fingerprint=v.fingerprint,
-                received_at=now,
-            )
+        repository.enrol(session, patient_ids)
+        events = [
+            repository.NewEvent(v.event_id, v.patient_id, v.type, v.occurred_on, v.raw, v.fingerprint)
             for v in new
-        )
+        ]
+        repository.add_events(session, events, utcnow())
         if audit is not None and new:
             audit(session, patient_ids)
     return new, duplicates, conflicts
-
-
-def unprocessed(session: Session, event_ids: Sequence[str]) -> int:
-    """How many of ``event_ids`` are stored but not yet folded into a plan (for ``submit --wait``)."""
-    total = 0
-    for start in range(0, len(event_ids), 500):
-        chunk = event_ids[start : start + 500]
-        total += len(
-            session.scalars(
-                select(EventRow.id).where(EventRow.event_id.in_(chunk), EventRow.processed_at.is_(None))
-            ).all()
-        )
-    return total

@@ -6,6 +6,11 @@ serialises writers), so two workers on one patient run one after the other and t
 the first's result: no lost update. A burst of events costs one recompute: a task that finds no
 unprocessed event of its patient (an earlier task already covered them) does nothing, unless it is
 the clock's daily ``force`` recompute that moves statuses with the calendar.
+
+Storing a plan (:func:`store_plan`) is four steps: the contact details from the latest
+registration (and the navigator's copy on the patient's rows when it changed), the computed state,
+the reminders reconciled by key with their notices, the alerts reconciled by rule and code. The
+queries are in :mod:`scheduler.patients.repository`.
 """
 
 from __future__ import annotations
@@ -15,10 +20,10 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 from typing import Any
 
-from sqlalchemy import insert, select, update
 from sqlalchemy.orm import Session, sessionmaker
 
-from models.rows import AlertRow, EventRow, NotificationRow, PatientRow, PatientStateRow, ReminderRow
+from models.rows import AlertRow, PatientRow, ReminderRow
+from models.statuses import ReminderStatus
 from models.types import utcnow
 from scheduler.config.profiles import profile_hash
 from scheduler.domain.events import Event, PatientRegisteredData, parse_event
@@ -27,7 +32,7 @@ from scheduler.domain.plan import plan_follow_up
 from scheduler.domain.profile import DEFAULT_PROFILE, Profile
 from scheduler.domain.reconcile import StoredAlert, StoredReminder, reconcile_alerts, reconcile_reminders
 from scheduler.notifications import outbox
-from scheduler.notifications.outbox import HELD, initial_notice_on
+from scheduler.patients import repository
 
 
 @dataclass(slots=True)
@@ -54,36 +59,19 @@ def process_patient(
     """``digest`` is ``profile``'s content hash, recorded with the plan (computed when not given)."""
     digest = digest or profile_hash(profile)
     with sessions.begin() as session:
-        patient = session.execute(
-            # FOR NO KEY UPDATE: keeps two workers apart without blocking intake's FK checks
-            select(PatientRow).where(PatientRow.patient_id == patient_id).with_for_update(key_share=True)
-        ).scalar_one_or_none()
+        patient = repository.lock_patient(session, patient_id)
         if patient is None:
             return ProcessResult(patient_id, skipped=True)
-        pending = session.scalars(
-            select(EventRow.id)
-            .where(EventRow.patient_id == patient_id, EventRow.processed_at.is_(None))
-            .limit(1)
-        ).first()
-        if pending is None and not force:
+        if not force and not repository.has_unprocessed_events(session, patient_id):
             return ProcessResult(patient_id, skipped=True)
-        rows = session.execute(
-            select(EventRow.id, EventRow.payload).where(EventRow.patient_id == patient_id)
-        ).all()
+        rows = repository.event_log(session, patient_id)
         events = [parse_event(payload) for _, payload in rows]
         result = ProcessResult(patient_id, events=len(events))
         relevant = [e for e in events if e.occurred_on <= today]
         if relevant:
             plan = plan_follow_up(relevant, today, profile)
             store_plan(session, patient, plan, relevant, today, result, profile, digest)
-        ids = [row_id for row_id, _ in rows]
-        now = utcnow()
-        for start in range(0, len(ids), 500):
-            session.execute(
-                update(EventRow)
-                .where(EventRow.id.in_(ids[start : start + 500]), EventRow.processed_at.is_(None))
-                .values(processed_at=now)
-            )
+        repository.mark_processed(session, [row_id for row_id, _ in rows], utcnow())
         return result
 
 
@@ -101,58 +89,50 @@ def store_plan(
     locked ``patient``: state, reminders reconciled by key (with their notices), alerts; counts
     into ``result``."""
     now = utcnow()
-    navigator_before = patient.navigator_id
-    _update_contact(patient, events, plan)
-    if patient.navigator_id != navigator_before:
-        _copy_navigator(session, patient)
-    state = session.get(PatientStateRow, patient.patient_id)
-    therapy = plan.therapy.to_json() if plan.therapy else None
-    if state is None:
-        session.add(
-            PatientStateRow(
-                patient_id=patient.patient_id,
-                as_of=today,
-                stage=plan.stage,
-                risk=plan.risk.to_json(),
-                therapy=therapy,
-                profile=plan.profile,
-                profile_hash=digest,
-                events_seen=len(events),
-                computed_at=now,
-            )
-        )
-    else:
-        state.as_of, state.stage, state.risk, state.therapy = today, plan.stage, plan.risk.to_json(), therapy
-        state.profile, state.profile_hash = plan.profile, digest
-        state.events_seen, state.computed_at = len(events), now
+    _update_contact(session, patient, events, plan)
+    repository.save_state(
+        session, patient.patient_id, plan, as_of=today, digest=digest, events_seen=len(events), now=now
+    )
+    _store_reminders(session, patient, plan, today, result, profile, now)
+    _store_alerts(session, patient, plan, result, now)
 
-    rows = {
-        r.key: r
-        for r in session.scalars(select(ReminderRow).where(ReminderRow.patient_id == patient.patient_id))
-    }
+
+def _update_contact(session: Session, patient: PatientRow, events: list[Event], plan: Plan) -> None:
+    """Contact details come from the latest registration event (the log is the truth). A patient
+    who moved to another navigator (or got a first one) has the copies of ``navigator_id`` on
+    their reminders and alerts rewritten (the worklist's index leads with it), in the same
+    transaction, so no worklist ever shows a patient to the wrong navigator or to none; the
+    notices held while they had no navigator are released to be sent."""
+    navigator_before = patient.navigator_id
+    registrations = [e for e in events if isinstance(e.data, PatientRegisteredData)]
+    if registrations:
+        latest = max(registrations, key=lambda e: (e.occurred_on, e.event_id)).data
+        assert isinstance(latest, PatientRegisteredData)
+        patient.name, patient.email, patient.navigator_id = latest.name, latest.email, latest.navigator_id
+        patient.timezone = latest.timezone or "UTC"
+    patient.is_active = plan.stage != "ended"
+    if patient.navigator_id != navigator_before:
+        repository.copy_navigator(session, patient.patient_id, patient.navigator_id)
+        outbox.release_held(session, patient)
+
+
+def _store_reminders(
+    session: Session,
+    patient: PatientRow,
+    plan: Plan,
+    today: dt.date,
+    result: ProcessResult,
+    profile: Profile,
+    now: dt.datetime,
+) -> None:
+    """Reconcile the stored reminders with the plan's by key: insert the new, update the moved
+    (revision + 1), cancel the gone (never delete); keep the outbox in step with each change."""
+    rows = repository.reminders_by_key(session, patient.patient_id)
     _mend_navigator(rows.values(), patient.navigator_id)
-    stored = {key: _stored(r) for key, r in rows.items()}
-    changes = reconcile_reminders(stored, plan.reminders)
-    if changes.inserts:  # one executemany: a new patient brings dozens of reminders at once
-        session.execute(
-            insert(ReminderRow),
-            [
-                {
-                    "patient_id": patient.patient_id,
-                    "navigator_id": patient.navigator_id,
-                    "revision": 1,
-                    "created_at": now,
-                    "updated_at": now,
-                }
-                | _fields(reminder)
-                | {
-                    "notice_on": initial_notice_on(
-                        reminder.kind, reminder.due_on, reminder.window_days, reminder.status, profile
-                    )
-                }
-                for reminder in changes.inserts
-            ],
-        )
+    changes = reconcile_reminders({key: _stored(r) for key, r in rows.items()}, plan.reminders)
+    repository.insert_reminders(
+        session, [_new_reminder(patient, reminder, profile, now) for reminder in changes.inserts]
+    )
     for current, reminder in changes.updates:
         row = rows[current.key]
         before = (row.due_on, row.window_days, row.status)
@@ -163,7 +143,7 @@ def store_plan(
         outbox.after_update(session, patient, row, before, today, profile)
     for current in changes.cancels:
         row = rows[current.key]
-        row.status, row.cancelled_on = "cancelled", today
+        row.status, row.cancelled_on = ReminderStatus.CANCELLED, today
         row.revision += 1
         row.updated_at = now
         outbox.after_cancel(session, patient, row, today)
@@ -173,17 +153,18 @@ def store_plan(
         len(changes.cancels),
     )
 
-    active = {
-        (a.rule, a.code): a
-        for a in session.scalars(
-            select(AlertRow).where(AlertRow.patient_id == patient.patient_id, AlertRow.is_active.is_(True))
-        )
-    }
+
+def _store_alerts(
+    session: Session, patient: PatientRow, plan: Plan, result: ProcessResult, now: dt.datetime
+) -> None:
+    """Reconcile the active alerts with the plan's by (rule, code): raise the new, update the
+    changed, resolve the gone."""
+    active = repository.active_alerts(session, patient.patient_id)
     _mend_navigator(active.values(), patient.navigator_id)
-    alert_changes = reconcile_alerts(
+    changes = reconcile_alerts(
         (StoredAlert(a.rule, a.code, a.severity, a.message) for a in active.values()), plan.alerts
     )
-    for alert in alert_changes.raised:
+    for alert in changes.raised:
         session.add(
             AlertRow(
                 patient_id=patient.patient_id,
@@ -198,41 +179,18 @@ def store_plan(
                 updated_at=now,
             )
         )
-    for existing, alert in alert_changes.updated:
-        row_a = active[(existing.rule, existing.code)]
-        row_a.severity, row_a.message, row_a.citation, row_a.updated_at = (
+    for existing, alert in changes.updated:
+        row = active[(existing.rule, existing.code)]
+        row.severity, row.message, row.citation, row.updated_at = (
             alert.severity,
             alert.message,
             alert.citation,
             now,
         )
-    for gone in alert_changes.resolved:
-        row_a = active[(gone.rule, gone.code)]
-        row_a.is_active, row_a.resolved_at, row_a.updated_at = False, now, now
-    result.alerts_raised, result.alerts_resolved = len(alert_changes.raised), len(alert_changes.resolved)
-
-
-def _copy_navigator(session: Session, patient: PatientRow) -> None:
-    """The patient moved to another navigator (or got a first one): their reminders and alerts
-    carry a copy of ``navigator_id`` (the worklist's index leads with it), rewritten here in the
-    same transaction, so no worklist ever shows a patient to the wrong navigator or to none. The
-    notices held while the patient had no navigator are released to be sent."""
-    for row in (ReminderRow, AlertRow):
-        session.execute(
-            update(row)
-            .where(row.patient_id == patient.patient_id)
-            .values(navigator_id=patient.navigator_id)
-            .execution_options(synchronize_session=False)
-        )
-    if patient.navigator_id is not None:
-        session.execute(
-            update(NotificationRow)
-            .where(NotificationRow.patient_id == patient.patient_id, NotificationRow.status == HELD)
-            .values(
-                status="pending", navigator_id=patient.navigator_id, next_attempt_at=None, updated_at=utcnow()
-            )
-            .execution_options(synchronize_session=False)
-        )
+    for gone in changes.resolved:
+        row = active[(gone.rule, gone.code)]
+        row.is_active, row.resolved_at, row.updated_at = False, now, now
+    result.alerts_raised, result.alerts_resolved = len(changes.raised), len(changes.resolved)
 
 
 def _mend_navigator(rows: Iterable[ReminderRow | AlertRow], navigator_id: str | None) -> None:
@@ -243,15 +201,25 @@ def _mend_navigator(rows: Iterable[ReminderRow | AlertRow], navigator_id: str | 
             row.navigator_id = navigator_id
 
 
-def _update_contact(patient: PatientRow, events: list[Event], plan: Plan) -> None:
-    """Contact details come from the latest registration event (the log is the truth)."""
-    registrations = [e for e in events if isinstance(e.data, PatientRegisteredData)]
-    if registrations:
-        latest = max(registrations, key=lambda e: (e.occurred_on, e.event_id)).data
-        assert isinstance(latest, PatientRegisteredData)
-        patient.name, patient.email, patient.navigator_id = latest.name, latest.email, latest.navigator_id
-        patient.timezone = latest.timezone or "UTC"
-    patient.is_active = plan.stage != "ended"
+def _new_reminder(
+    patient: PatientRow, reminder: Reminder, profile: Profile, now: dt.datetime
+) -> dict[str, Any]:
+    """The values of a new reminder row: the plan's fields, revision 1 and its first notice day."""
+    return (
+        {
+            "patient_id": patient.patient_id,
+            "navigator_id": patient.navigator_id,
+            "revision": 1,
+            "created_at": now,
+            "updated_at": now,
+        }
+        | _fields(reminder)
+        | {
+            "notice_on": outbox.initial_notice_on(
+                reminder.kind, reminder.due_on, reminder.window_days, reminder.status, profile
+            )
+        }
+    )
 
 
 def _stored(row: ReminderRow) -> StoredReminder:

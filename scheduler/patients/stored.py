@@ -12,9 +12,8 @@ from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
 from models.rows import AlertRow, EventRow, PatientRow, PatientStateRow, ReminderRow
+from models.statuses import OPEN_REMINDER_STATUSES
 from scheduler.domain.model import SEVERITY_RANK
-
-OPEN_STATUSES = ("planned", "due", "overdue")
 
 
 def stored_plan(session: Session, patient_id: str) -> dict[str, Any] | None:
@@ -74,7 +73,7 @@ def stored_reminder_json(r: ReminderRow) -> dict[str, Any]:
         "completed_by": r.completed_by,
         "cancelled_on": r.cancelled_on.isoformat() if r.cancelled_on else None,
     }
-    if r.status in OPEN_STATUSES:
+    if r.status in OPEN_REMINDER_STATUSES:
         out["overdue_since"] = r.overdue_since.isoformat() if r.overdue_since else None
         out["missed"] = r.missed or 0
         out["last_done_on"] = r.last_done_on.isoformat() if r.last_done_on else None

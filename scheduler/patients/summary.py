@@ -17,7 +17,6 @@ MAX_REMINDERS = 8
 WIDTH = 100
 LABEL_WIDTH = 10
 INDENT = " " * (LABEL_WIDTH + 1)
-OPEN_STATUSES = ("due", "overdue", "planned")
 _STATUS_ORDER = {"overdue": 0, "due": 0, "planned": 1}
 
 
@@ -96,7 +95,7 @@ def _alerts(alerts: Iterable[Alert]) -> list[str]:
 def _reminders(reminders: Iterable[Reminder]) -> list[str]:
     every = list(reminders)
     open_ = sorted(
-        (r for r in every if r.status in OPEN_STATUSES),
+        (r for r in every if r.is_open),
         key=lambda r: (_STATUS_ORDER[r.status], r.due_on, r.rule, r.key),
     )
     shown = open_[:MAX_REMINDERS]

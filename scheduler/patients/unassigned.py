@@ -15,6 +15,7 @@ from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
 from models.rows import AlertRow, EventRow, PatientRow, ReminderRow
+from models.statuses import OPEN_REMINDER_STATUSES, ReminderStatus
 
 
 def unassigned_patients(session: Session, limit: int) -> dict[str, Any]:
@@ -40,11 +41,11 @@ def unassigned_patients(session: Session, limit: int) -> dict[str, Any]:
     reminders: dict[str, tuple[int, int]] = {}
     for patient_id, status, n in session.execute(
         select(ReminderRow.patient_id, ReminderRow.status, func.count())
-        .where(ReminderRow.patient_id.in_(ids), ReminderRow.status.in_(("overdue", "due", "planned")))
+        .where(ReminderRow.patient_id.in_(ids), ReminderRow.status.in_(OPEN_REMINDER_STATUSES))
         .group_by(ReminderRow.patient_id, ReminderRow.status)
     ):
         open_, overdue = reminders.get(patient_id, (0, 0))
-        reminders[patient_id] = (open_ + n, overdue + (n if status == "overdue" else 0))
+        reminders[patient_id] = (open_ + n, overdue + (n if status == ReminderStatus.OVERDUE else 0))
     alerts = dict(
         session.execute(
             select(AlertRow.patient_id, func.count())

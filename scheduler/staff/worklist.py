@@ -33,15 +33,8 @@ from typing import Any
 from sqlalchemy import and_, case, func, literal, or_, select, text, union_all
 from sqlalchemy.orm import Session
 
-from models.rows import (
-    FAILED_NOTIFICATION_SQL,
-    MISSED_REMINDER_SQL,
-    OPEN_REMINDER_SQL,
-    AlertRow,
-    NotificationRow,
-    PatientRow,
-    ReminderRow,
-)
+from models.rows import AlertRow, NotificationRow, PatientRow, ReminderRow
+from models.statuses import FAILED_NOTIFICATION_SQL, MISSED_REMINDER_SQL, OPEN_REMINDER_SQL, ReminderStatus
 from notifications.labels import label, missed_text
 from scheduler.staff.access import Principal
 
@@ -194,10 +187,14 @@ def _listed(
     where = [*where, *of_kind]
     order = (ReminderRow.due_on, ReminderRow.patient_id, ReminderRow.id)
     missed_order = (ReminderRow.overdue_since, ReminderRow.patient_id, ReminderRow.id)
-    is_overdue = ReminderRow.status == "overdue"
-    is_soon = ReminderRow.status.in_(("due", "planned"))
+    is_overdue = ReminderRow.status == ReminderStatus.OVERDUE
+    is_soon = ReminderRow.status.in_((ReminderStatus.DUE, ReminderStatus.PLANNED))
     not_missed = ReminderRow.overdue_since.is_(None)
-    soon_parts = [ReminderRow.status == "due", ReminderRow.status == "planned"] if split_soon else [is_soon]
+    soon_parts = (
+        [ReminderRow.status == ReminderStatus.DUE, ReminderRow.status == ReminderStatus.PLANNED]
+        if split_soon
+        else [is_soon]
+    )
     missed_where = [*scope, MISSED_REMINDER, *of_kind]  # whatever their own due date
 
     def first(conditions: list[Any], ordered_by: tuple[Any, ...]) -> Any:
@@ -222,11 +219,11 @@ def _listed(
     if not rows:
         return [], [], 0, 0
     overdue = sorted(
-        (row for row in rows if row.status == "overdue" or row.overdue_since is not None),
+        (row for row in rows if row.status == ReminderStatus.OVERDUE or row.overdue_since is not None),
         key=lambda row: (row.overdue_since or row.due_on, row.patient_id, row.id),
     )[:limit]
     soon = sorted(
-        (row for row in rows if row.status != "overdue" and row.overdue_since is None),
+        (row for row in rows if row.status != ReminderStatus.OVERDUE and row.overdue_since is None),
         key=lambda row: (row.due_on, row.patient_id, row.id),
     )[:limit]
     first_row = rows[0]

@@ -20,17 +20,14 @@ from models.db import make_engine, make_sessionmaker
 from models.migrate import upgrade
 from models.rows import EventRow, PatientRow
 from scheduler.config.settings import Settings
-from scheduler.operations.clock_jobs import (
-    REQUEUE_MAX_WAIT,
-    ClockState,
+from scheduler.operations.clock_jobs import REQUEUE_MAX_WAIT, ClockState, requeue_wait, tick
+from scheduler.operations.repository import (
     active_patient_ids,
     claim_day,
     claim_lease,
     last_run_on,
     release_lease,
-    requeue_wait,
     stalled_patient_ids,
-    tick,
     unclaim_day,
 )
 from tests.support.staff import AS_OF

@@ -110,13 +110,60 @@ _DATA_FIELDS: dict[str, st.SearchStrategy[dict[str, Any]]] = {
     ),
     "follow_up_ended": _fields({"reason": _one_of(ev.EndReason)}, {}),
 }
-assert set(_DATA_FIELDS) == set(EVENT_TYPES), "a strategy is missing for an event type"
 
 
-def st_event_data(event_type: str) -> st.SearchStrategy[EventData]:
-    """Valid ``data`` of one type; only the optional fields drawn are set (and so written by to_json)."""
+def _iso(days: st.SearchStrategy[dt.date]) -> st.SearchStrategy[str]:
+    return days.map(dt.date.isoformat)
+
+
+_reminder_key = st.builds(
+    lambda rule, kind, anchor, ordinal: f"{rule}:{kind}:{anchor.isoformat()}:{ordinal}",
+    st.sampled_from(
+        ("surveillance.high", "monitoring.regorafenib_liver", "workup.tissue", "advanced.imaging")
+    ),
+    st.sampled_from(("ct", "lab_lft", "biopsy", "mdt_review")),
+    st.dates(dt.date(2000, 1, 1), dt.date(2030, 12, 31)),
+    st.integers(1, 9999),
+)
+
+
+def _action_fields(event_type: str, occurred_on: dt.date) -> st.SearchStrategy[dict[str, Any]]:
+    """Navigator actions: a snooze ends after ``occurred_on``, a test done elsewhere was done by it."""
+    if event_type == "reminder_booked":
+        return _fields(
+            {"reminder_key": _reminder_key, "appointment_on": _iso(st.dates(dt.date(1990, 1, 1)))},
+            {"place": st.text(_chars, min_size=1, max_size=ev.PLACE_MAX_CHARS)},
+        )
+    if event_type == "reminder_snoozed":
+        later = st.integers(1, 400).map(lambda n: occurred_on + dt.timedelta(days=n))
+        return _fields({"reminder_key": _reminder_key, "until": _iso(later)}, {})
+    done_elsewhere = _fields(
+        {
+            "reminder_key": _reminder_key,
+            "reason": st.just("done_elsewhere"),
+            "done_on": _iso(st.integers(0, 400).map(lambda n: occurred_on - dt.timedelta(days=n))),
+        },
+        {"note": st.text(_chars, min_size=1, max_size=ev.NOTE_MAX_CHARS)},
+    )
+    other = _fields(
+        {"reminder_key": _reminder_key, "reason": st.sampled_from(("not_applicable", "declined"))},
+        {"note": st.text(_chars, min_size=1, max_size=ev.NOTE_MAX_CHARS)},
+    )
+    return done_elsewhere | other
+
+
+_ACTION_TYPES = ("reminder_booked", "reminder_snoozed", "reminder_waived")
+assert set(_DATA_FIELDS) | set(_ACTION_TYPES) == set(EVENT_TYPES), "a strategy is missing for an event type"
+
+
+def st_event_data(event_type: str, occurred_on: dt.date = DEFAULT_MAX_DATE) -> st.SearchStrategy[EventData]:
+    """Valid ``data`` of one type for an event on ``occurred_on``; only the optional fields drawn are
+    set (and so written by to_json)."""
     model = DATA_MODELS[event_type]
-    return _DATA_FIELDS[event_type].map(lambda fields: model(**fields))
+    fields = (
+        _action_fields(event_type, occurred_on) if event_type in _ACTION_TYPES else _DATA_FIELDS[event_type]
+    )
+    return fields.map(model.model_validate)
 
 
 def st_patient_id() -> st.SearchStrategy[str]:
@@ -142,12 +189,13 @@ def st_event(
     @st.composite
     def build(draw: st.DrawFn) -> Event:
         chosen = draw(types)
+        occurred_on = draw(st.dates(min_value=min_date, max_value=max_date))
         return Event(
             event_id=event_id if event_id is not None else draw(st_event_id()),
             patient_id=patient_id if patient_id is not None else draw(st_patient_id()),
             type=chosen,
-            occurred_on=draw(st.dates(min_value=min_date, max_value=max_date)),
-            data=draw(st_event_data(chosen)),
+            occurred_on=occurred_on,
+            data=draw(st_event_data(chosen, occurred_on)),
         )
 
     return build()

@@ -10,11 +10,11 @@ from __future__ import annotations
 import datetime as dt
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import TypeVar
+from typing import Any, TypeVar
 
 from scheduler.domain import events as ev
 from scheduler.domain.dates import add_days
-from scheduler.domain.model import RiskAssessment
+from scheduler.domain.model import Booking, RiskAssessment
 from scheduler.domain.risk import assess_risk
 
 T = TypeVar("T")
@@ -33,24 +33,24 @@ _LAB_KINDS = {
 }  # fmt: skip
 
 
+_THERAPY_REVIEW = ("therapy_review",)
+_KINDS_DONE_BY: dict[type[ev.EventData], Callable[[Any], tuple[str, ...]]] = {
+    ev.ImagingData: lambda data: _IMAGING_KINDS[data.modality],
+    ev.LabResultData: lambda data: _LAB_KINDS[data.test],
+    ev.VisitData: lambda data: (data.kind,),
+    ev.BiopsyData: lambda data: ("biopsy",) if data.result in TISSUE_RESULTS else (),
+    ev.MdtReviewData: lambda data: ("mdt_review", "therapy_review"),
+    ev.MutationData: lambda data: ("mutation_test",),
+    ev.TherapyStartedData: lambda data: _THERAPY_REVIEW,
+    ev.TherapyStoppedData: lambda data: _THERAPY_REVIEW,
+    ev.DoseChangedData: lambda data: _THERAPY_REVIEW,
+}
+
+
 def kinds_done_by(event: ev.Event) -> tuple[str, ...]:
-    """The reminder kinds ``event`` is a result of (clinical-rules §9)."""
-    data = event.data
-    if isinstance(data, ev.ImagingData):
-        return _IMAGING_KINDS[data.modality]
-    if isinstance(data, ev.LabResultData):
-        return _LAB_KINDS[data.test]
-    if isinstance(data, ev.VisitData):
-        return (data.kind,)
-    if isinstance(data, ev.BiopsyData):
-        return ("biopsy",) if data.result in TISSUE_RESULTS else ()
-    if isinstance(data, ev.MdtReviewData):
-        return ("mdt_review", "therapy_review")
-    if isinstance(data, ev.MutationData):
-        return ("mutation_test",)
-    if isinstance(data, ev.TherapyStartedData | ev.TherapyStoppedData | ev.DoseChangedData):
-        return ("therapy_review",)
-    return ()
+    """The reminder kinds ``event`` is a result of (clinical-rules §9); other events: none."""
+    kinds_of = _KINDS_DONE_BY.get(type(event.data))
+    return kinds_of(event.data) if kinds_of is not None else ()
 
 
 @dataclass(frozen=True, slots=True)
@@ -130,6 +130,8 @@ class Case:
     courses: list[Course] = field(default_factory=list)
     lines_opened: int = 0
     mdt_reviews: list[tuple[dt.date, str | None]] = field(default_factory=list)  # (day, outcome)
+    bookings: dict[str, Booking] = field(default_factory=dict)  # reminder key → latest booking
+    snoozes: dict[str, dt.date] = field(default_factory=dict)  # reminder key → off the worklist until
     ended_on: dt.date | None = None
     _derived: dict[object, object] = field(default_factory=dict)  # see remember()
 
@@ -190,6 +192,10 @@ class Case:
             self.mdt_reviews.append((day, data.outcome))
         elif isinstance(data, ev.FollowUpEndedData):
             self.ended_on = self.ended_on or day
+        elif isinstance(data, ev.ReminderBookedData):
+            self.bookings[data.reminder_key] = Booking(data.appointment_on, data.place, day)
+        elif isinstance(data, ev.ReminderSnoozedData):
+            self.snoozes[data.reminder_key] = data.until
 
     def _apply_therapy(
         self, day: dt.date, data: ev.TherapyStartedData | ev.TherapyStoppedData | ev.DoseChangedData

@@ -18,27 +18,54 @@ from __future__ import annotations
 
 import datetime as dt
 from collections.abc import Callable, Iterable, Sequence
-from typing import NamedTuple
+from typing import Any, NamedTuple
 
 from scheduler.domain.case import Case, kinds_done_by
-from scheduler.domain.events import Event
+from scheduler.domain.events import Event, ReminderWaivedData
+from scheduler.domain.model import Waiver
 from scheduler.domain.profile import ChainedSchedule, CycleSchedule, FixedSchedule, OneOffSchedule, Profile
-from scheduler.domain.rules.base import Opening, SeriesRule, Trigger
+from scheduler.domain.rules.base import Opening, SeriesRule
 from scheduler.domain.series import Chained, Fixed, OneOff, Series, SeriesId
 
-TriggerIndex = dict[str, dict[Trigger, list[int]]]
+
+class _TypeTriggers(NamedTuple):
+    """The declarations one event type triggers: ``always`` whatever its data, and per data field
+    and value the ones a narrowed trigger names."""
+
+    always: frozenset[int]
+    by_field: dict[str, dict[Any, frozenset[int]]]
+
+
+TriggerIndex = dict[str, _TypeTriggers]
 _TRIGGER_INDEXES: dict[int, TriggerIndex] = {}
 
 
 def _trigger_index(rules: Sequence[SeriesRule]) -> TriggerIndex:
-    """Event type → each distinct trigger of that type → the indexes of the rules declaring it;
+    """Event type → the declarations its events trigger (by field value for narrowed triggers);
     made once per rule set."""
     index = _TRIGGER_INDEXES.get(id(rules))
     if index is None:
-        index = {}
+        always: dict[str, set[int]] = {}
+        by_field: dict[str, dict[str, dict[Any, set[int]]]] = {}
         for position, rule in enumerate(rules):
             for trigger in rule.triggers:
-                index.setdefault(trigger.event_type, {}).setdefault(trigger, []).append(position)
+                always.setdefault(trigger.event_type, set())
+                if trigger.field is None:
+                    always[trigger.event_type].add(position)
+                    continue
+                by_value = by_field.setdefault(trigger.event_type, {}).setdefault(trigger.field, {})
+                for value in trigger.values:
+                    by_value.setdefault(value, set()).add(position)
+        index = {
+            event_type: _TypeTriggers(
+                frozenset(positions),
+                {
+                    name: {value: frozenset(p) for value, p in by_value.items()}
+                    for name, by_value in by_field.get(event_type, {}).items()
+                },
+            )
+            for event_type, positions in always.items()
+        }
         _TRIGGER_INDEXES[id(rules)] = index
     return index
 
@@ -81,11 +108,17 @@ class Engine:
         self.series: list[Series] = []
         self._oneoffs: dict[SeriesId, OneOff] = {}  # every one-off ever opened
         self._states = [_RuleState(rule) for rule in rules]
+        self._replaced = {  # a declaration that replaces another's items → that rule's declarations
+            id(state): [other for other in self._states if other.rule.id == state.rule.replaces[0]]
+            for state in self._states
+            if state.rule.replaces is not None
+        }
         # reviews not opened because another open review covered them: what to open if that one is
         # cancelled rather than held (so a covered review never vanishes with its cover)
         self._covered: dict[SeriesId, _Covered] = {}
         self._unsettled: dict[str, list[Series]] = {}  # by kind: open, or closed today
         self._closed_today: list[Series] = []
+        self._by_key_prefix: dict[str, Series] = {}
         self._triggers = _trigger_index(rules)
 
     # ---- a day ---------------------------------------------------------------------------------
@@ -106,15 +139,19 @@ class Engine:
             for index in triggered:  # in declaration order
                 self._evaluate(self._states[index], day)
         self._fulfil(day, events)
+        self._waive(events)
         self._settle(day)
 
     def _triggered_by(self, events: Iterable[Event]) -> set[int]:
         """The indexes of the declarations that one of ``events`` triggers."""
         triggered: set[int] = set()
         for event in events:
-            for trigger, indexes in self._triggers.get(event.type, {}).items():
-                if trigger.matches(event):
-                    triggered.update(indexes)
+            triggers = self._triggers.get(event.type)
+            if triggers is None:
+                continue
+            triggered |= triggers.always
+            for name, by_value in triggers.by_field.items():
+                triggered |= by_value.get(getattr(event.data, name), frozenset())
         return triggered
 
     # ---- step one: what each rule wants -----------------------------------------------------------
@@ -154,6 +191,7 @@ class Engine:
 
     def _open(self, series: Series) -> None:
         self.series.append(series)
+        self._by_key_prefix[series.key_prefix] = series
         self._unsettled.setdefault(series.kind, []).append(series)
 
     def _open_oneoff(
@@ -228,11 +266,11 @@ class Engine:
     def _replace(self, state: _RuleState, day: dt.date) -> None:
         """While a series of a rule is open, the items of the series it replaces are suspended."""
         assert state.rule.replaces is not None
-        target_rule, target_kind = state.rule.replaces
+        _, target_kind = state.rule.replaces
         own = list(state.held.values())
-        targets = [(sid, s) for other in self._states for sid, s in other.held.items()]
+        targets = [(sid, s) for other in self._replaced[id(state)] for sid, s in other.held.items()]
         for sid, target in targets:
-            if (sid.rule, sid.kind) == (target_rule, target_kind) and isinstance(target, Fixed):
+            if sid.kind == target_kind and isinstance(target, Fixed):
                 if own:
                     target.suspend(own[0].anchor)
                 else:
@@ -261,6 +299,18 @@ class Engine:
                     candidates = candidates[:1]  # one item per kind a day; one MDT review covers all
             for series, item, event in candidates:
                 series.fulfil(item, day, event.event_id)
+
+    def _waive(self, events: Sequence[Event]) -> None:
+        """A navigator's waiver cancels the item it names (after the day's results: a result of the
+        same day fulfils it first). A key that names no series of this plan changes nothing."""
+        for event in events:
+            data = event.data
+            if type(data) is ReminderWaivedData:
+                prefix, ordinal = data.reminder_key.rsplit(":", 1)
+                series = self._by_key_prefix.get(f"{prefix}:")
+                if series is not None:
+                    waiver = Waiver(event.occurred_on, data.reason, data.done_on, data.note)
+                    series.waive(int(ordinal), waiver)
 
     def _close(self, series: Series, day: dt.date) -> None:
         series.close(day)

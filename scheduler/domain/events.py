@@ -58,6 +58,9 @@ __all__ = [
     "PatientRegisteredData",
     "ProgressionData",
     "ReadResult",
+    "ReminderBookedData",
+    "ReminderSnoozedData",
+    "ReminderWaivedData",
     "ResectionData",
     "RuptureData",
     "TherapyStartedData",
@@ -87,6 +90,9 @@ EVENT_TYPES: Final[tuple[str, ...]] = (
     "therapy_started",
     "dose_changed",
     "mdt_review",
+    "reminder_booked",
+    "reminder_snoozed",
+    "reminder_waived",
     "follow_up_ended",
 )
 TYPE_ORDER: Final[dict[str, int]] = {name: index for index, name in enumerate(EVENT_TYPES)}
@@ -119,6 +125,10 @@ EndReason = Literal["deceased", "transferred", "discharged", "declined"]
 MdtOutcome = Literal[
     "resect", "biopsy", "surveil", "start_therapy", "change_therapy", "continue", "stop_therapy", "other"
 ]
+
+WaiverReason = Literal["not_applicable", "done_elsewhere", "declined"]
+PLACE_MAX_CHARS: Final = 200
+NOTE_MAX_CHARS: Final = 500
 
 # Liver tests are judged against their upper limit of normal, so a result without one is useless.
 ULN_REQUIRED_TESTS: Final = frozenset({"alt", "ast", "bilirubin"})
@@ -156,6 +166,39 @@ def _list_as_tuple(value: object) -> object:
     return tuple(value) if isinstance(value, list) else value
 
 
+def _iso_date(value: object) -> object:
+    """A JSON ``YYYY-MM-DD`` text as a date (a date passes, for Python callers)."""
+    if isinstance(value, dt.date) and not isinstance(value, dt.datetime):
+        day = value
+    elif isinstance(value, str) and _DATE.fullmatch(value):
+        try:
+            day = dt.date.fromisoformat(value)
+        except ValueError:
+            raise PydanticCustomError("date", "{got} is not a calendar date", {"got": _show(value)}) from None
+    else:
+        raise PydanticCustomError("date", "must be a date as YYYY-MM-DD (got {got})", {"got": _show(value)})
+    if day < EARLIEST_DATE:
+        raise PydanticCustomError("date", "must be on or after 1900-01-01 (got {got})", {"got": _show(value)})
+    return day
+
+
+_REMINDER_KEY = re.compile(
+    r"[a-z_]+(?:\.[a-z_0-9]+)*:[a-z_]+:[0-9]{4}-[0-9]{2}-[0-9]{2}:[1-9][0-9]{0,3}", re.ASCII
+)
+
+
+def _reminder_key(value: object) -> object:
+    if not isinstance(value, str) or not _REMINDER_KEY.fullmatch(value):
+        raise PydanticCustomError(
+            "reminder_key",
+            "must be a reminder key as the plan gives it, rule:kind:anchor:ordinal (got {got})",
+            {"got": _show(value)},
+        )
+    return value
+
+
+IsoDate = Annotated[dt.date, BeforeValidator(_iso_date)]
+ReminderKey = Annotated[str, BeforeValidator(_reminder_key)]
 SizeCm = Annotated[float, Field(gt=0, le=100, allow_inf_nan=False)]
 DoseMg = Annotated[float, Field(gt=0, le=2000, allow_inf_nan=False)]
 Mitoses = Annotated[int, BeforeValidator(_whole_number), Field(ge=0, le=1000)]
@@ -185,7 +228,9 @@ class _EventDataBase(BaseModel):
         for name in type(self).model_fields:
             if name in given:
                 value = getattr(self, name)
-                if value is not None:
+                if isinstance(value, dt.date):
+                    out[name] = value.isoformat()
+                elif value is not None:
                     out[name] = list(value) if isinstance(value, tuple) else value
         return out
 
@@ -308,10 +353,44 @@ class FollowUpEndedData(_EventDataBase):
     reason: EndReason
 
 
+class ReminderBookedData(_EventDataBase):
+    """A navigator booked the item ``reminder_key`` for ``appointment_on`` (optionally where)."""
+
+    reminder_key: ReminderKey
+    appointment_on: IsoDate
+    place: Annotated[str, Field(min_length=1, max_length=PLACE_MAX_CHARS)] | None = None
+
+
+class ReminderSnoozedData(_EventDataBase):
+    """The item ``reminder_key`` leaves the navigators' worklist until ``until``."""
+
+    reminder_key: ReminderKey
+    until: IsoDate
+
+
+class ReminderWaivedData(_EventDataBase):
+    """The item ``reminder_key`` is not to be done: not applicable, done elsewhere (on ``done_on``,
+    which that reason requires) or declined by the patient."""
+
+    reminder_key: ReminderKey
+    reason: WaiverReason
+    done_on: IsoDate | None = None
+    note: Annotated[str, Field(min_length=1, max_length=NOTE_MAX_CHARS)] | None = None
+
+    @model_validator(mode="after")
+    def _done_on_with_done_elsewhere(self) -> ReminderWaivedData:
+        if self.reason == "done_elsewhere" and self.done_on is None:
+            raise PydanticCustomError("done_on", "required when the reason is done_elsewhere", {})
+        if self.reason != "done_elsewhere" and self.done_on is not None:
+            raise PydanticCustomError("done_on", "only for the reason done_elsewhere", {})
+        return self
+
+
 EventData = (
     PatientRegisteredData | DiagnosisData | BiopsyData | PathologyData | MutationData | ResectionData
     | RuptureData | TherapyStartedData | TherapyStoppedData | DoseChangedData | ImagingData
     | ProgressionData | MetastasisData | LabResultData | VisitData | MdtReviewData | FollowUpEndedData
+    | ReminderBookedData | ReminderSnoozedData | ReminderWaivedData
 )  # fmt: skip
 
 DATA_MODELS: Final[Mapping[str, type[EventData]]] = {
@@ -331,6 +410,9 @@ DATA_MODELS: Final[Mapping[str, type[EventData]]] = {
     "therapy_started": TherapyStartedData,
     "dose_changed": DoseChangedData,
     "mdt_review": MdtReviewData,
+    "reminder_booked": ReminderBookedData,
+    "reminder_snoozed": ReminderSnoozedData,
+    "reminder_waived": ReminderWaivedData,
     "follow_up_ended": FollowUpEndedData,
 }
 
@@ -381,6 +463,10 @@ class Event(BaseModel):
             raise ValueError(f"data: a {type(self.data).__name__} cannot be the data of a {self.type} event")
         if self.occurred_on < EARLIEST_DATE:  # strict mode already refused datetimes and strings
             raise ValueError("occurred_on: must be a date on or after 1900-01-01")
+        try:
+            _check_dates_against_occurred_on(self.data, self.occurred_on)
+        except EventError as exc:
+            raise ValueError(str(exc)) from None
         return self
 
     def to_json(self) -> dict[str, Any]:
@@ -473,6 +559,8 @@ def _data_error(exc: ValidationError, event_type: str, model: type[BaseModel]) -
     errors = exc.errors(include_url=False)
     first = min(errors, key=lambda error: error["type"] != "extra_forbidden")
     path = "".join(f"[{part}]" if isinstance(part, int) else f".{part}" for part in first["loc"])
+    if not first["loc"] and first["type"] in model.model_fields:  # a check across fields names its field
+        path = f".{first['type']}"
     return EventError(f"data{path}", _describe(first, event_type, model))
 
 
@@ -537,6 +625,14 @@ def _check_text(value: object, path: str, depth: int = 0) -> None:
             _check_text(item, f"{path}[{index}]", depth + 1)
 
 
+def _check_dates_against_occurred_on(data: EventData, occurred_on: dt.date) -> None:
+    """A test done elsewhere was done by the day the waiver was recorded; a snooze ends later."""
+    if isinstance(data, ReminderWaivedData) and data.done_on is not None and data.done_on > occurred_on:
+        raise EventError("data.done_on", f"{data.done_on.isoformat()} is after occurred_on ({occurred_on})")
+    if isinstance(data, ReminderSnoozedData) and data.until <= occurred_on:
+        raise EventError("data.until", f"{data.until.isoformat()} must be after occurred_on ({occurred_on})")
+
+
 def parse_event(obj: object, *, received_on: dt.date | None = None) -> Event:
     """Validate one parsed JSON object as a contract event, or raise ``EventError`` naming the field.
 
@@ -567,6 +663,7 @@ def parse_event(obj: object, *, received_on: dt.date | None = None) -> Event:
     occurred_on = _parse_date(obj["occurred_on"])
     _check_text(obj["data"], "data")
     data = _parse_data(obj["data"], event_type)
+    _check_dates_against_occurred_on(data, occurred_on)
     if received_on is not None and occurred_on > received_on:
         raise EventError(
             "occurred_on",

@@ -106,6 +106,36 @@ class Alert:
         }
 
 
+@dataclass(frozen=True, slots=True)
+class Booking:
+    """A navigator booked an item: the appointment day and, optionally, where (reminder_booked)."""
+
+    appointment_on: dt.date
+    place: str | None
+    booked_on: dt.date
+
+    def to_json(self) -> dict[str, Any]:
+        return {"appointment_on": self.appointment_on.isoformat(), "place": self.place}
+
+
+@dataclass(frozen=True, slots=True)
+class Waiver:
+    """A navigator waived an item (reminder_waived): it is cancelled on ``waived_on`` with its reason."""
+
+    waived_on: dt.date
+    reason: str  # not_applicable, done_elsewhere or declined
+    done_on: dt.date | None = None  # done elsewhere on this day
+    note: str | None = None
+
+    def to_json(self) -> dict[str, Any]:
+        return {
+            "reason": self.reason,
+            "waived_on": self.waived_on.isoformat(),
+            "done_on": self.done_on.isoformat() if self.done_on else None,
+            "note": self.note,
+        }
+
+
 class Reminder(NamedTuple):
     """One item of a plan, with its status at ``as_of`` (event-contract.md §2)."""
 
@@ -125,6 +155,10 @@ class Reminder(NamedTuple):
     overdue_since: dt.date | None = None
     missed: int = 0
     last_done_on: dt.date | None = None  # the latest fulfilment of this kind in the plan, if any
+    # navigator actions (reminder_booked / _snoozed on open items, reminder_waived on cancelled ones)
+    booking: Booking | None = None
+    snoozed_until: dt.date | None = None
+    waiver: Waiver | None = None
 
     @property
     def is_open(self) -> bool:
@@ -148,6 +182,12 @@ class Reminder(NamedTuple):
             out["overdue_since"] = self.overdue_since.isoformat() if self.overdue_since else None
             out["missed"] = self.missed
             out["last_done_on"] = self.last_done_on.isoformat() if self.last_done_on else None
+            if self.booking is not None:
+                out["booking"] = self.booking.to_json()
+            if self.snoozed_until is not None:
+                out["snoozed_until"] = self.snoozed_until.isoformat()
+        if self.waiver is not None:
+            out["waiver"] = self.waiver.to_json()
         return out
 
 
@@ -161,6 +201,10 @@ class Plan:
     alerts: tuple[Alert, ...]
     reminders: tuple[Reminder, ...]
     profile: str = "esmo2022-seed"
+    # The first day after ``as_of`` on which the plan's content (all but the statuses planned, due
+    # and overdue, which only the date moves) can change with no new event; None: only an event can
+    # change it. Not part of the contract's plan object: the service schedules recomputes by it.
+    changes_on: dt.date | None = None
 
     def to_json(self) -> dict[str, Any]:
         return {

@@ -14,7 +14,7 @@ from collections.abc import Iterable, Sequence
 from itertools import groupby
 
 from scheduler.domain.case import Case
-from scheduler.domain.dates import add_months
+from scheduler.domain.dates import add_days, add_months, first_day_reaching
 from scheduler.domain.engine import Engine
 from scheduler.domain.events import TYPE_ORDER, Event, collapse_duplicates
 from scheduler.domain.model import SEVERITY_RANK, Alert, Plan, Reminder, Status, Therapy
@@ -50,17 +50,25 @@ def plan_follow_up(events: Sequence[Event], as_of: dt.date, profile: Profile = D
     ``events`` must belong to one patient; identical duplicates collapse and a conflicting
     duplicate raises ``EventError`` (see events.collapse_duplicates).
     """
-    return plan_from(replay(events, as_of, profile), as_of)
+    next_event_on = min((e.occurred_on for e in events if e.occurred_on > as_of), default=None)
+    return plan_from(replay(events, as_of, profile), as_of, next_event_on=next_event_on)
 
 
-def plan_from(engine: Engine, as_of: dt.date) -> Plan:
+def plan_from(engine: Engine, as_of: dt.date, *, next_event_on: dt.date | None = None) -> Plan:
+    """The plan at ``as_of`` of a replayed engine; ``next_event_on``, the first event dated after
+    ``as_of`` already known, bounds ``Plan.changes_on``."""
     case, profile = engine.case, engine.profile
     stage = stage_of(case, profile)
     horizon = add_months(as_of, profile.horizon_months)
     reminders: list[Reminder] = []
+    changes = [next_event_on]
     for series in sorted(engine.series, key=lambda s: (s.rule, s.key(s.items[0]) if s.items else "")):
-        reminders.extend(list_series(series, as_of, horizon, case.last_done.get(series.kind)))
+        reminders.extend(list_series(series, as_of, horizon, case.last_done.get(series.kind), case))
+        changes.append(series_changes_on(series, as_of, horizon, profile.horizon_months))
     reminders.sort(key=lambda r: (r.due_on, r.rule, r.key))
+    alerts = assess_alerts(case, profile, as_of)
+    if not case.is_ended:
+        changes.extend(rule.changes_on(case, profile, as_of) for rule in ALERT_RULES if rule.changes_on)
     course = case.current_course()
     therapy = None
     if course is not None:
@@ -72,9 +80,10 @@ def plan_from(engine: Engine, as_of: dt.date) -> Plan:
         risk=case.risk(),
         stage=stage,
         therapy=therapy,
-        alerts=assess_alerts(case, profile, as_of),
+        alerts=alerts,
         reminders=tuple(reminders),
         profile=profile.name,
+        changes_on=min((day for day in changes if day is not None and day > as_of), default=None),
     )
 
 
@@ -107,7 +116,7 @@ def assess_alerts(case: Case, profile: Profile, as_of: dt.date) -> tuple[Alert, 
 
 
 def list_series(
-    series: Series, as_of: dt.date, horizon: dt.date, last_done: dt.date | None
+    series: Series, as_of: dt.date, horizon: dt.date, last_done: dt.date | None, case: Case | None = None
 ) -> list[Reminder]:
     """A series' items as reminders with their status at ``as_of`` (§0, §9).
 
@@ -119,6 +128,8 @@ def list_series(
       its series is due (at ``as_of``, or by the closing day of a closed series).
     * The open item after a run of missed items carries ``overdue_since`` (the first missed item's
       due date) and ``missed`` (how many).
+    * A waived item is listed, cancelled with its waiver, even before its due date; an open item
+      shows the navigator's latest booking and snooze of its key (from ``case``).
     """
     items = series.items_until(horizon)
     open_ended = series.closed_on is None and not (isinstance(series, Chained) and series.end is not None)
@@ -140,7 +151,7 @@ def list_series(
         ):
             item.supersede(following.due)
         status, cancelled_on = _status(series, item, as_of)
-        if status == "cancelled" and cancelled_on is not None and item.due > cancelled_on:
+        if status == "cancelled" and cancelled_on is not None and item.due > cancelled_on and not item.waiver:
             continue
         overdue_since, missed = None, 0
         if item.missed:
@@ -150,9 +161,14 @@ def list_series(
             run_start, run_length = None, 0
         else:
             run_start, run_length = None, 0
+        key = series.key(item)
+        is_open = status in ("planned", "due", "overdue")
+        booking = snoozed_until = None
+        if is_open and case is not None and (case.bookings or case.snoozes):
+            booking, snoozed_until = case.bookings.get(key), case.snoozes.get(key)
         out.append(
             Reminder(  # fields in the order of event-contract.md §2, then the extra ones
-                series.key(item),
+                key,
                 series.kind,  # type: ignore[arg-type]
                 item.due,
                 item.window,
@@ -165,10 +181,34 @@ def list_series(
                 cancelled_on,
                 overdue_since,
                 missed,
-                last_done if status in ("planned", "due", "overdue") else None,
+                last_done if is_open else None,
+                booking,
+                snoozed_until,
+                item.waiver if status == "cancelled" else None,
             )
         )
     return out
+
+
+def series_changes_on(
+    series: Series, as_of: dt.date, horizon: dt.date, horizon_months: int
+) -> dt.date | None:
+    """The first day after ``as_of`` on which ``list_series`` would list this series differently,
+    statuses aside, with no new event (called after it). A closed series is judged on its closing
+    day, so it never changes; an open one changes when an open item is superseded (its window has
+    passed and the next item is due) and, if open-ended, when the next item enters the horizon."""
+    if series.closed_on is not None:
+        return None
+    days: list[dt.date] = []
+    items = series.items
+    for index, item in enumerate(items[:-1]):
+        if item.is_open and not item.suspended:
+            days.append(max(items[index + 1].due, add_days(item.due, item.window + 1)))
+    if isinstance(series, Fixed) or (isinstance(series, Chained) and series.end is None):
+        beyond = series.first_due_after(horizon)
+        if beyond is not None:
+            days.append(first_day_reaching(beyond, horizon_months))
+    return min((day for day in days if day > as_of), default=None)
 
 
 def _status(series: Series, item: Item, as_of: dt.date) -> tuple[Status, dt.date | None]:

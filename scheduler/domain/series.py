@@ -23,6 +23,7 @@ from dataclasses import dataclass
 
 from scheduler.domain.dates import add_days, add_months
 from scheduler.domain.events import Event
+from scheduler.domain.model import Waiver
 from scheduler.domain.profile import ChainedSchedule, OneOffSchedule, Step
 
 Fulfils = Callable[[Event], bool]
@@ -42,6 +43,7 @@ class Item:
     cancelled_on: dt.date | None = None
     missed: bool = False  # cancelled because the next item became due (superseded)
     suspended: bool = False  # replaced by another series while that one ran
+    waiver: Waiver | None = None  # cancelled because a navigator waived it
 
     @property
     def is_open(self) -> bool:
@@ -62,6 +64,21 @@ class Item:
     def supersede(self, next_due: dt.date) -> None:
         self.cancelled_on = max(add_days(self.window_ends, 1), next_due)
         self.missed = True
+
+    def waive(self, waiver: Waiver) -> None:
+        """Cancelled with the navigator's reason, if still open."""
+        if self.is_open:
+            self.cancelled_on, self.waiver = waiver.waived_on, waiver
+
+    @property
+    def counted_from(self) -> dt.date:
+        """What the next chained item counts from: its fulfilment, the day it was done elsewhere, or
+        its due date (§0)."""
+        if self.completed_on is not None:
+            return self.completed_on
+        if self.waiver is not None and self.waiver.done_on is not None:
+            return self.waiver.done_on
+        return self.due
 
 
 @dataclass(frozen=True, slots=True)
@@ -89,7 +106,8 @@ class Series:
         self.fulfils = fulfils  # None: any event that is a result of the kind (§9)
         self.closed_on: dt.date | None = None
         self.items: list[Item] = []
-        self._key_prefix = f"{sid.rule}:{sid.kind}:{sid.anchor.isoformat()}:"
+        self.key_prefix = f"{sid.rule}:{sid.kind}:{sid.anchor.isoformat()}:"
+        self._waivers: dict[int, Waiver] = {}  # by ordinal, for items not made yet too
 
     @property
     def rule(self) -> str:
@@ -104,7 +122,7 @@ class Series:
         return self.id.anchor
 
     def key(self, item: Item) -> str:
-        return f"{self._key_prefix}{item.ordinal}"
+        return f"{self.key_prefix}{item.ordinal}"
 
     @property
     def is_open(self) -> bool:
@@ -130,9 +148,30 @@ class Series:
     def fulfil(self, item: Item, day: dt.date, event_id: str) -> None:
         item.completed_on, item.completed_by = day, event_id
 
+    def waive(self, ordinal: int, waiver: Waiver) -> None:
+        """A navigator waived the item ``ordinal``: now if it exists, else when it is made."""
+        if self.closed_on is not None:
+            return  # its open items were cancelled when it closed
+        self._waivers[ordinal] = waiver
+        self.catch_up(waiver.waived_on)
+        if ordinal <= len(self.items):
+            self.items[ordinal - 1].waive(waiver)
+
+    def _add(self, item: Item) -> Item:
+        """Append a new item, waived at once if a navigator waived it ahead."""
+        if self._waivers and item.ordinal in self._waivers:
+            item.waive(self._waivers[item.ordinal])
+        self.items.append(item)
+        return item
+
     def items_until(self, horizon: dt.date) -> list[Item]:
         """Every item due up to ``horizon``, or to the closing day for a closed series."""
         return self.items
+
+    def first_due_after(self, limit: dt.date) -> dt.date | None:
+        """The due date of the first item due after ``limit`` (None: the series has none); called
+        after ``items_until(limit)``."""
+        return next((item.due for item in self.items if item.due > limit), None)
 
     def settle(self) -> None:
         """After the closing day's fulfilment: what is still open is cancelled as of the close."""
@@ -156,7 +195,7 @@ class OneOff(Series):
         super().__init__(sid, opened_on, rationale, citation, fulfils)
         due = max(schedule.due(counted_from or sid.anchor), opened_on)  # never before it opened (§0)
         window = schedule.window(due)
-        self.items.append(Item(1, due, window, window, None))
+        self._add(Item(1, due, window, window, None))
 
     @property
     def item(self) -> Item:
@@ -190,7 +229,7 @@ class Chained(Series):
         if schedule.starts_on_day_zero:
             step = schedule.phases[0].step
             window = step.window(sid.anchor, add_months(sid.anchor, step.months))
-            self.items.append(Item(1, opened_on, window, 0, None))
+            self._add(Item(1, opened_on, window, 0, None))
         else:
             base = sid.anchor if last_done is None or last_done < sid.anchor else last_done
             self._append(self._following(base, first=True))
@@ -218,18 +257,16 @@ class Chained(Series):
         if following is None:
             return None
         due, window, tolerance = following
-        item = Item(len(self.items) + 1, due, window, tolerance, None)
-        self.items.append(item)
-        return item
+        return self._add(Item(len(self.items) + 1, due, window, tolerance, None))
 
     def _following_last(self) -> tuple[dt.date, int, int] | None:
-        """The item after the last one: counted from its fulfilment, or from its due date."""
-        last = self.items[-1]
-        return self._following(last.completed_on or last.due)
+        """The item after the last one: counted from its fulfilment (or the day it was done
+        elsewhere), or from its due date."""
+        return self._following(self.items[-1].counted_from)
 
     def catch_up(self, day: dt.date) -> None:
-        """While replaying, up to ``day``: a fulfilled last item is followed by the next one; an
-        unfulfilled last item whose window has passed is superseded once the next one is due."""
+        """While replaying, up to ``day``: a fulfilled or waived last item is followed by the next
+        one; an unfulfilled last item whose window has passed is superseded once the next is due."""
         if self.closed_on is not None:
             return
         while self.items:
@@ -237,7 +274,7 @@ class Chained(Series):
             following = self._following_last()
             if following is None:
                 return
-            if last.completed_on is not None:
+            if last.completed_on is not None or last.waiver is not None:
                 self._append(following)
             elif last.is_missed_by(day, following[0]):
                 last.supersede(following[0])
@@ -256,6 +293,13 @@ class Chained(Series):
                 break
             self._append(following)
         return self.items
+
+    def first_due_after(self, limit: dt.date) -> dt.date | None:
+        beyond = super().first_due_after(limit)
+        if beyond is not None or not self.items:
+            return beyond
+        following = self._following_last()
+        return following[0] if following is not None else None
 
 
 class Fixed(Series):
@@ -290,7 +334,7 @@ class Fixed(Series):
             window = self._window(due, previous)
             item = Item(len(self.items) + 1, due, window, window, add_days(due, window))
             item.suspended = bool(self._suspensions) and self._is_suspended(due)
-            self.items.append(item)
+            self._add(item)
 
     def _window(self, due: dt.date, previous: dt.date | None) -> int:
         short, long_, max_gap = self._windows

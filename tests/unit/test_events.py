@@ -70,6 +70,9 @@ MINIMAL: dict[str, dict[str, Any]] = {
     "dose_changed": {"drug": "imatinib", "dose_mg": 800},
     "mdt_review": {},
     "follow_up_ended": {"reason": "discharged"},
+    "reminder_booked": {"reminder_key": "surveillance.high:ct:2024-03-01:2", "appointment_on": "2025-01-09"},
+    "reminder_snoozed": {"reminder_key": "surveillance.high:ct:2024-03-01:2", "until": "2099-01-01"},
+    "reminder_waived": {"reminder_key": "surveillance.high:ct:2024-03-01:2", "reason": "declined"},
 }
 
 FULL: dict[str, dict[str, Any]] = {
@@ -102,15 +105,30 @@ FULL: dict[str, dict[str, Any]] = {
     "dose_changed": {"drug": "imatinib", "dose_mg": 600},
     "mdt_review": {"decision": "Adjuvant imatinib for 3 years."},
     "follow_up_ended": {"reason": "transferred"},
+    "reminder_booked": {
+        "reminder_key": "monitoring.regorafenib_liver:lab_lft:2026-08-28:12",
+        "appointment_on": "2026-12-09",
+        "place": "Day unit, room 4",
+    },
+    "reminder_snoozed": {"reminder_key": "advanced.imaging:ct:2026-08-28:2", "until": "2099-12-31"},
+    "reminder_waived": {
+        "reminder_key": "advanced.imaging:ct:2026-08-28:2",
+        "reason": "done_elsewhere",
+        "done_on": "1999-12-31",
+        "note": "CT at the regional hospital; report requested",
+    },
 }
 
 
 def test_event_types_are_the_contract_types_in_replay_order() -> None:
-    assert EVENT_TYPES == (
+    contract = (
         "patient_registered", "diagnosis", "biopsy", "metastasis", "rupture", "resection", "pathology",
         "mutation", "progression", "imaging", "lab_result", "visit", "therapy_stopped", "therapy_started",
         "dose_changed", "mdt_review", "follow_up_ended",
     )  # fmt: skip
+    # the navigator's actions extend the contract: after the day's results and reviews, before an end
+    actions = ("reminder_booked", "reminder_snoozed", "reminder_waived")
+    assert (*contract[:-1], *actions, contract[-1]) == EVENT_TYPES
     assert dict(zip(EVENT_TYPES, range(len(EVENT_TYPES)), strict=True)) == TYPE_ORDER
     assert set(DATA_MODELS) == set(EVENT_TYPES) == set(MINIMAL) == set(FULL)
 
@@ -175,6 +193,12 @@ REQUIRED = [
     ("lab_result", "value"),
     ("visit", "kind"),
     ("follow_up_ended", "reason"),
+    ("reminder_booked", "reminder_key"),
+    ("reminder_booked", "appointment_on"),
+    ("reminder_snoozed", "reminder_key"),
+    ("reminder_snoozed", "until"),
+    ("reminder_waived", "reminder_key"),
+    ("reminder_waived", "reason"),
 ]
 
 
@@ -233,6 +257,7 @@ ENUMS: list[tuple[str, str, tuple[str, ...]]] = [
     ("lab_result", "test", LAB_TESTS),
     ("visit", "kind", ("clinic_visit", "skin_exam")),
     ("follow_up_ended", "reason", ("deceased", "transferred", "discharged", "declined")),
+    ("reminder_waived", "reason", ("not_applicable", "done_elsewhere", "declined")),
 ]
 
 ENUM_IDS = [f"{t}.{f}" for t, f, _ in ENUMS]
@@ -241,7 +266,10 @@ ENUM_IDS = [f"{t}.{f}" for t, f, _ in ENUMS]
 @pytest.mark.parametrize(("event_type", "field", "allowed"), ENUMS, ids=ENUM_IDS)
 def test_each_enumeration_value_is_accepted(event_type: str, field: str, allowed: tuple[str, ...]) -> None:
     for value in allowed:
-        event = parse_event(raw(event_type, {**FULL[event_type], field: value}))
+        data = {**FULL[event_type], field: value}
+        if event_type == "reminder_waived" and value != "done_elsewhere":
+            del data["done_on"]  # a date done elsewhere goes only with that reason
+        event = parse_event(raw(event_type, data))
         assert getattr(event.data, field) == value
 
 

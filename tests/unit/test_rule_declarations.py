@@ -19,6 +19,8 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 
 from benchmarks.synthetic import synthetic_cohort
+from scheduler.domain.case import Case
+from scheduler.domain.engine import Engine
 from scheduler.domain.events import Event, read_jsonl
 from scheduler.domain.plan import plan_follow_up, plan_from, replay
 from scheduler.domain.profile import DEFAULT_PROFILE
@@ -60,6 +62,17 @@ def test_declared_triggers_hold_on_the_synthetic_cohort() -> None:
             assert plan_follow_up(events, as_of).to_json() == every_day_plan(events, as_of), events[
                 0
             ].patient_id
+
+
+def test_the_engines_trigger_index_selects_what_the_declarations_match() -> None:
+    """The engine looks triggers up by event type and field value; that lookup must select exactly
+    the declarations whose triggers match the event."""
+    engine = Engine(Case("P"), DEFAULT_PROFILE, SERIES_RULES)
+    events = [e for history in synthetic_cohort(200, seed=5) for e in history]
+    assert len({e.type for e in events}) >= 15
+    for event in events:
+        declared = {i for i, rule in enumerate(SERIES_RULES) if any(t.matches(event) for t in rule.triggers)}
+        assert engine._triggered_by([event]) == declared, event
 
 
 def test_declared_triggers_hold_on_the_example_cohort() -> None:

@@ -1000,7 +1000,10 @@ class TestAcrossPathways:
     def test_events_after_as_of_are_ignored(self) -> None:
         full = metastatic()
         cut = History([e for e in full if e.occurred_on <= d("2025-08-05")])
-        assert plan(full, "2025-08-05") == plan(cut, "2025-08-05")
+        assert plan(full, "2025-08-05").to_json() == plan(cut, "2025-08-05").to_json()
+        # only the day the plan can next change sees them: the first of them, at the latest
+        first_later = min(e.occurred_on for e in full if e.occurred_on > d("2025-08-05"))
+        assert plan(full, "2025-08-05").changes_on == min(first_later, plan(cut, "2025-08-05").changes_on)
         # and a later resection does not make the low-risk patient resected early
         p = plan(low_risk(), "2024-02-14")
         assert p.stage == "workup"

@@ -235,15 +235,29 @@ UNLIKELY_TO_BENEFIT_ALERT = AlertRule(
 )
 
 
-def _rupture(case: Case, p: Profile, as_of: dt.date) -> Finding | None:
+def _rupture_critical_on(case: Case, p: Profile) -> tuple[dt.date, dt.date] | None:
+    """(since, the day the alert becomes critical) while the rupture alert is raised."""
     if not rupture_alert_raised(case):
         return None
     resection = case.resection_on
     assert resection is not None
     since = max(resection, case.ruptures[-1])
-    if as_of >= add_days(since, p.rupture_critical_after_days):
+    return since, add_days(since, p.rupture_critical_after_days)
+
+
+def _rupture(case: Case, p: Profile, as_of: dt.date) -> Finding | None:
+    raised = _rupture_critical_on(case, p)
+    if raised is None:
+        return None
+    since, critical_on = raised
+    if as_of >= critical_on:
         return Finding("critical", "late", {"since": since.isoformat()})
     return Finding("warning")
+
+
+def _rupture_changes_on(case: Case, p: Profile, as_of: dt.date) -> dt.date | None:
+    raised = _rupture_critical_on(case, p)
+    return raised[1] if raised is not None else None
 
 
 RUPTURE_ALERT = AlertRule(
@@ -258,6 +272,7 @@ RUPTURE_ALERT = AlertRule(
         "treatment); more than {rupture_critical_after_days} days since {since}.",
     },
     citation=cite(ESMO, OSLO, SEED.replace("this schedule", '"mandatory, consider lifelong"')),
+    changes_on=_rupture_changes_on,
 )
 
 

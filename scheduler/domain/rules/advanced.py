@@ -133,13 +133,26 @@ CYTOREDUCTION = SeriesRule(
 )
 
 
-def _cytoreduction_window(case: Case, p: Profile, as_of: dt.date) -> Finding | None:
+def _cytoreduction_dates(case: Case, p: Profile) -> tuple[dt.date, dt.date] | None:
+    """The first and last day of the window for surgery of residual disease, while responding."""
     imatinib = responding_imatinib(case)
     if imatinib is None:
         return None
     opens = add_months(imatinib.start, p.cytoreduction_from_months)
-    closes = add_months(imatinib.start, p.cytoreduction_until_months)
-    return Finding("info") if opens <= as_of <= closes else None
+    return opens, add_months(imatinib.start, p.cytoreduction_until_months)
+
+
+def _cytoreduction_window(case: Case, p: Profile, as_of: dt.date) -> Finding | None:
+    window = _cytoreduction_dates(case, p)
+    return Finding("info") if window is not None and window[0] <= as_of <= window[1] else None
+
+
+def _cytoreduction_changes_on(case: Case, p: Profile, as_of: dt.date) -> dt.date | None:
+    window = _cytoreduction_dates(case, p)
+    if window is None:
+        return None
+    opens, closes = window
+    return opens if as_of < opens else add_days(closes, 1)
 
 
 CYTOREDUCTION_ALERT = AlertRule(
@@ -152,6 +165,7 @@ CYTOREDUCTION_ALERT = AlertRule(
         "{cytoreduction_until_months} months: the MDT may consider surgery of residual disease.",
     },
     citation=ESMO,
+    changes_on=_cytoreduction_changes_on,
 )
 
 # ---- advanced.resume_after_surgery ----------------------------------------------------------------
@@ -189,12 +203,21 @@ RESUME_AFTER_SURGERY = SeriesRule(
 )
 
 
+def _resume_late_on(surgery: dt.date, p: Profile) -> dt.date:
+    return add_days(surgery, p.resume_critical_after_days)
+
+
+def _resume_changes_on(case: Case, p: Profile, as_of: dt.date) -> dt.date | None:
+    surgery = _resume_needed(case, p)
+    return _resume_late_on(surgery, p) if surgery is not None else None
+
+
 def _resume_alert(case: Case, p: Profile, as_of: dt.date) -> Finding | None:
     surgery = _resume_needed(case, p)
     if surgery is None:
         return None
     recorded_running = any(c.drug in TKIS and c.is_running for c in case.courses)
-    late = as_of >= add_days(surgery, p.resume_critical_after_days)
+    late = as_of >= _resume_late_on(surgery, p)
     variant = ("confirm" if recorded_running else "resume") + ("_late" if late else "")
     return Finding("critical" if late else "warning", variant, {"surgery": surgery.isoformat()})
 
@@ -216,6 +239,7 @@ RESUME_ALERT = AlertRule(
         "{resume_critical_after_days} days after surgery).",
     },
     citation=ESMO,
+    changes_on=_resume_changes_on,
 )
 
 # ---- next_line_due: first line, next line, no successor ------------------------------------------

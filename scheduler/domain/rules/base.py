@@ -8,7 +8,8 @@ began to hold" — and detail); its *schedule* (from the profile); its *end*
 *message* (a template rendered with the profile's values); its *citation*.
 
 An **alert rule** (``AlertRule``) names its id and code, its condition at ``as_of`` (returning a
-``Finding``: severity, message variant, facts), its message templates and its citation.
+``Finding``: severity, message variant, facts), its message templates and its citation; a
+condition with a time threshold also names the next day its finding can change (``changes_on``).
 
 The engine (``scheduler/domain/engine.py``) evaluates a reminder rule on the days one of its
 triggers happens, and alerts once, at ``as_of``; no rule decides when it is looked at.
@@ -163,6 +164,7 @@ class Finding:
 
 
 AlertCondition = Callable[[Case, Profile, dt.date], Finding | None]
+ChangeDay = Callable[[Case, Profile, dt.date], dt.date | None]
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -173,6 +175,9 @@ class AlertRule:
     condition: AlertCondition
     messages: Mapping[str, str]
     citation: str
+    # a condition that reads ``as_of`` (a time threshold) names the first day after ``as_of`` on
+    # which its finding can change with no new event
+    changes_on: ChangeDay | None = None
 
     def message(self, finding: Finding, profile: Profile) -> str:
         return render(self.messages[finding.variant], profile, finding.facts)

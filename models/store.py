@@ -1,4 +1,5 @@
-"""One engine per process and database URL, for the worker's tasks and the clock.
+"""One engine per process and database URL, for the worker's tasks, the clock, the web server and
+the demo (:func:`sessions_for`).
 
 Creating an engine per task would open a connection pool per task. A forked child must not reuse
 the parent's pooled connections (two processes on one socket corrupt each other's protocol

@@ -1,4 +1,4 @@
-"""What a reminder may be called outside the clinic: minimum necessary (style.md; issue 4).
+"""What a reminder may be called outside the clinic: minimum necessary (style.md).
 
 Calendar titles, email subjects and patient emails never name a diagnosis, a drug, a test result
 or even the kind of scan: a lock screen, a shared family calendar or a mail preview would show it.

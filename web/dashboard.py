@@ -1,4 +1,4 @@
-"""The navigator dashboard (issue 5; event-contract.md §4 ``GET /login``, ``POST /login``, ``GET /``).
+"""The navigator dashboard (event-contract.md §4 ``GET /login``, ``POST /login``, ``GET /``).
 
 Server-rendered pages over the same use cases as the JSON API (:mod:`web.api`): the worklist, a
 patient's record with its plan, forms that record the common events, alert acknowledgement and

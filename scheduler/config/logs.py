@@ -1,4 +1,4 @@
-"""Logging for the long-running processes (issue 6): text for people, JSON lines for machines
+"""Logging for the long-running processes: text for people, JSON lines for machines
 (``GIST_LOG_FORMAT=json``), never an email address, and no raw control character.
 
 Log lines carry ids (patient, event, notification) and counts, not names, emails or clinical

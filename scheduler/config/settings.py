@@ -37,7 +37,7 @@ class Settings(BaseSettings):
     worker_name: str | None = Field(default=None, pattern=r"^[A-Za-z0-9_.-]{1,64}$")  # Celery node name
     task_max_retries: int = Field(default=5, ge=0, le=50)
     log_format: Literal["text", "json"] = "text"  # json: one JSON object per line, for log shippers
-    # Notifications (issue 4). Without GIST_SMTP_URL emails are written as .eml files to mail_folder.
+    # Notifications. Without GIST_SMTP_URL emails are written as .eml files to mail_folder.
     mail_from: str = "Follow-up team <noreply@gist-scheduler.invalid>"
     mail_folder: Path | None = None  # default: <data_dir>/mail
     clinic_name: str = "Your care team"

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from scheduler.config.settings import Settings
 
-QUEUE = "gistsched"  # tasks.app.QUEUE, named here so the status needs no Celery import
+QUEUE = "gistsched"  # tasks.base.QUEUE, named here so the status needs no Celery import
 
 
 def broker_queue_length(settings: Settings) -> int | None:

@@ -1,4 +1,4 @@
-"""How the service is doing, read from the database (issue 6): the same figures for
+"""How the service is doing, read from the database: the same figures for
 ``gistsched status`` and ``GET /metrics``. The database is the truth for every counter, so the
 figures agree across web, worker and clock processes and survive restarts.
 

@@ -1,4 +1,4 @@
-"""A patient's record for staff (issue 5): the stored plan, the event timeline, contact details,
+"""A patient's record for staff: the stored plan, the event timeline, contact details,
 and the writes a navigator makes from it (acknowledge an alert). Each read and write is audited
 in its own transaction; callers check scope first (:func:`scheduler.staff.access.may_see`)."""
 

@@ -1,4 +1,4 @@
-"""The navigator's worklist (issue 5; event-contract.md ``GET /api/worklist``): what needs doing,
+"""The navigator's worklist (event-contract.md ``GET /api/worklist``): what needs doing,
 for the patients the caller may see. Shared by the JSON API and the dashboard.
 
 * ``overdue`` — open reminders past their window, oldest first;

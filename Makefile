@@ -21,8 +21,11 @@ BENCH_ARGS ?=
 PIPELINE_BENCH_ARGS ?=
 NOTIFY_BENCH_ARGS ?=
 WEB_BENCH_ARGS ?=
+DEMO_DIR ?= var/demo
+DASHBOARD_PORT ?= 8000
+IMPORT_BENCH_ARGS ?=
 
-.PHONY: help venv demo run test reliability lint bench bench-plan bench-pipeline bench-notify bench-web contract clean
+.PHONY: help venv demo dashboard run test reliability lint bench bench-plan bench-pipeline bench-notify bench-web bench-import contract clean
 
 help: ## list every entry point (the default)
 	@echo "gist-scheduler: make targets"
@@ -35,6 +38,7 @@ help: ## list every entry point (the default)
 	@echo "  .venv/bin/gistsched run | worker | clock | serve | submit FILE [--wait S] | patient ID | db upgrade"
 	@echo "  .venv/bin/gistsched user add NAME --role ROLE | feed create|revoke | audit [--patient ID] | status"
 	@echo "  .venv/bin/gistsched fhir import FILE|DIR | fhir export PATIENT_ID"
+	@echo "  .venv/bin/gistsched fhir pull --server URL [--since T] | fhir push --server URL [PATIENT...]"
 	@echo "Variables: PYTHON=$(or $(PYTHON),<none found: need python3.11 or python3 >= 3.11>)  BENCH_ARGS='$(BENCH_ARGS)'"
 
 venv: $(STAMP) ## create .venv and install the project with its dev tools (only when needed)
@@ -51,7 +55,13 @@ $(STAMP): pyproject.toml
 	@touch $@
 
 demo: venv ## the example cohort through the pipeline (SQLite, embedded broker, one worker); exits when done
-	$(BIN)/gistsched demo --data-dir var/demo
+	$(BIN)/gistsched demo --data-dir $(DEMO_DIR)
+
+dashboard: venv ## the dashboard, worker and clock on the data `make demo` left (DEMO_DIR); Ctrl-C stops them
+	@if [ ! -f $(DEMO_DIR)/demo.env ]; then \
+	  echo "No demo data in $(DEMO_DIR): run 'make demo' first" >&2; exit 1; fi
+	@cat $(DEMO_DIR)/sign-in.txt
+	set -a && . $(DEMO_DIR)/demo.env && set +a && exec $(BIN)/gistsched run --host 127.0.0.1 --port $(DASHBOARD_PORT)
 
 run: venv ## the long-running service on this machine (worker + clock; GIST_* env); Ctrl-C stops it
 	$(BIN)/gistsched run
@@ -69,7 +79,7 @@ lint: venv ## ruff on the code, tests and benchmarks; mypy --strict; the import 
 	$(BIN)/mypy --strict scheduler tasks models notifications web
 	$(BIN)/lint-imports
 
-bench: bench-plan bench-pipeline bench-notify bench-web ## the benchmarks below: planner, pipeline, notifications, web
+bench: bench-plan bench-pipeline bench-notify bench-web bench-import ## the benchmarks below: planner, pipeline, notifications, web, FHIR import
 
 bench-plan: venv ## time the planner on synthetic patients (BENCH_ARGS='--patients 1000' or '--profile')
 	$(BIN)/python benchmarks/plan_bench.py $(BENCH_ARGS)
@@ -82,6 +92,9 @@ bench-notify: venv ## navigator feed (2,000 patients) and dispatch over 1M remin
 
 bench-web: venv ## worklist and patient pages over HTTP, 100,000 patients / 3M reminders, PostgreSQL (WEB_BENCH_ARGS)
 	$(BIN)/python benchmarks/web_bench.py $(WEB_BENCH_ARGS)
+
+bench-import: venv ## 300 synthetic FHIR bundles → stored plans beside JSON Lines submit, SQLite+PostgreSQL (IMPORT_BENCH_ARGS)
+	$(BIN)/python benchmarks/import_bench.py $(IMPORT_BENCH_ARGS)
 
 contract: venv ## check the command line against ../shared/event-contract.md (if the checker exists)
 	@if [ -f $(CONTRACT_CHECK) ]; then \

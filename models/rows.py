@@ -384,3 +384,19 @@ class FhirReviewRow(Base):
     reason: Mapped[str] = mapped_column(Text)
     received_at: Mapped[Timestamp] = mapped_column(default=utcnow)
     resolved_at: Mapped[dt.datetime | None] = mapped_column(UtcDateTime(), nullable=True)
+
+
+class FhirSyncPointRow(Base):
+    """Where the next ``gistsched fhir pull`` from a server starts reading a patient's record.
+
+    ``read_from`` is the server's own clock at the start of the last complete pull, less the
+    overlap setting: the next pull asks for ``_lastUpdated=ge<read_from>``. A patient with no row
+    for a server (newly enrolled) is read whole.
+    """
+
+    __tablename__ = "fhir_sync_points"
+
+    server: Mapped[str] = mapped_column(String(500), primary_key=True)
+    patient_id: Mapped[str] = mapped_column(String(64), primary_key=True)
+    read_from: Mapped[Timestamp] = mapped_column()
+    pulled_at: Mapped[Timestamp] = mapped_column(default=utcnow)

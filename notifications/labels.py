@@ -1,9 +1,12 @@
 """What a reminder may be called outside the clinic: minimum necessary (style.md).
 
-Calendar titles, email subjects and patient emails never name a diagnosis, a drug, a test result
-or even the kind of scan: a lock screen, a shared family calendar or a mail preview would show it.
-"Scan" covers CT, MRI, EUS and echocardiography; "Blood test" every laboratory check. Staff follow a
-link to the dashboard for the details.
+Email subjects and bodies name the test or appointment in plain words — "MRI scan", "Liver blood
+test", "Clinic appointment" (``summary``, ``phrase``) — so that two different ones never look the
+same ("Scan" for both an EUS and an MRI left a patient guessing which one to book). They never name
+a diagnosis, a drug, a dose, a result or the reason for the test: a mail preview would show it.
+Calendar entries (feeds and invitations) say only the broad kind (``calendar``: "Scan", "Blood
+test"): a subscribed calendar is often shared with family or shown on a lock screen, and the email
+that carries an invitation names the test. Staff follow a link to the dashboard for the details.
 
 ``patient_facing`` says whether the patient takes part: an MDT review or a mutation test on stored
 tissue is work for the care team, so the patient is not told about it (the navigator is: the daily
@@ -22,33 +25,34 @@ from scheduler.domain.notices import Category, notice_kind
 
 class KindLabel(NamedTuple):
     category: Category  # from the core's notice table: picks the advance lead time
-    summary: str  # calendar SUMMARY and the staff-facing noun: "Scan"
-    phrase: str  # patient-facing noun phrase in a sentence: "a scan"
+    summary: str  # the noun of subjects and staff lists: "MRI scan"
+    phrase: str  # patient-facing noun phrase in a sentence: "an MRI scan"
     patient_facing: bool  # from the core's notice table
+    calendar: str  # calendar SUMMARY (feeds and invitations): the broad kind, "Scan"
 
 
-_WORDS: dict[str, tuple[str, str]] = {
-    "ct": ("Scan", "a scan"),
-    "mri": ("Scan", "a scan"),
-    "eus": ("Scan", "a scan"),
-    "echo": ("Scan", "a scan"),
-    "lab_lft": ("Blood test", "a blood test"),
-    "lab_cbc": ("Blood test", "a blood test"),
-    "lab_tsh": ("Blood test", "a blood test"),
-    "clinic_visit": ("Clinic review", "a clinic appointment"),
-    "therapy_review": ("Clinic review", "a clinic appointment"),
-    "skin_exam": ("Clinic review", "a clinic appointment"),
-    "biopsy": ("Procedure", "a hospital procedure"),
-    "mdt_review": ("Team review", "a care-team review"),
-    "mutation_test": ("Lab task", "a laboratory task"),
+_WORDS: dict[str, tuple[str, str, str]] = {  # no two kinds share a summary or a phrase
+    "ct": ("CT scan", "a CT scan", "Scan"),
+    "mri": ("MRI scan", "an MRI scan", "Scan"),
+    "eus": ("Endoscopic ultrasound", "an endoscopic ultrasound", "Scan"),
+    "echo": ("Heart ultrasound", "a heart ultrasound", "Scan"),
+    "lab_lft": ("Liver blood test", "a liver blood test", "Blood test"),
+    "lab_cbc": ("Blood count", "a blood count test", "Blood test"),
+    "lab_tsh": ("Thyroid blood test", "a thyroid blood test", "Blood test"),
+    "clinic_visit": ("Clinic appointment", "a clinic appointment", "Clinic review"),
+    "therapy_review": ("Follow-up review", "a follow-up review appointment", "Clinic review"),
+    "skin_exam": ("Skin check", "a skin check", "Clinic review"),
+    "biopsy": ("Procedure", "a hospital procedure", "Procedure"),
+    "mdt_review": ("Team review", "a care-team review", "Team review"),
+    "mutation_test": ("Lab task", "a laboratory task", "Lab task"),
 }
-_FALLBACK_WORDS = ("Appointment", "an appointment")
+_FALLBACK_WORDS = ("Appointment", "an appointment", "Appointment")
 
 
 def _label(kind: str) -> KindLabel:
-    summary, phrase = _WORDS.get(kind, _FALLBACK_WORDS)
+    summary, phrase, calendar = _WORDS.get(kind, _FALLBACK_WORDS)
     facts = notice_kind(kind)
-    return KindLabel(facts.category, summary, phrase, facts.patient_facing)
+    return KindLabel(facts.category, summary, phrase, facts.patient_facing, calendar)
 
 
 LABELS: dict[str, KindLabel] = {kind: _label(kind) for kind in _WORDS}

@@ -66,9 +66,23 @@ class Envelope:
 
 
 class DigestAlert(NamedTuple):
+    """An active alert as the digest shows it: whose, how severe, since when. Its code and message
+    (they name mutations and drugs) stay behind the dashboard's sign-in."""
+
     patient_code: str
     severity: str
-    code: str  # the alert's rule code; its details stay behind the dashboard link
+    first_seen_on: dt.date
+    is_new: bool = False  # first seen since the previous digest
+
+
+class DigestCounts(NamedTuple):
+    """The worklist's counts (the lists may show fewer)."""
+
+    critical: int
+    overdue: int
+    due_soon: int
+    alerts: int  # every active alert, critical ones included
+    failed: int
 
 
 class DigestItem(NamedTuple):
@@ -124,7 +138,7 @@ def compose_patient_notice(
     stage: Literal["advance", "due", "due_since"],
     ics: bytes | None,
     clinic_name: str,
-    contact_line: str,
+    clinic_phone: str | None,
     today: dt.date | None = None,
 ) -> EmailMessage:
     """The advance notice or the due-day reminder to a patient, with the invitation (REQUEST).
@@ -142,7 +156,7 @@ def compose_patient_notice(
     else:
         raise ValueError(f"unknown patient notice stage {stage!r}")
     context = {"phrase": phrase, "when": when, "stage": stage, "has_invitation": ics is not None}
-    context |= {"clinic_name": clinic_name, "contact_line": contact_line}
+    context |= _contact(clinic_name, clinic_phone)
     message = _compose(env, subject, "patient_notice", context)
     if ics is not None:
         _attach_calendar(message, ics, "REQUEST")
@@ -150,14 +164,20 @@ def compose_patient_notice(
 
 
 def compose_patient_cancellation(
-    env: Envelope, *, kind: str, due_on: dt.date, ics: bytes | None, clinic_name: str, contact_line: str
+    env: Envelope,
+    *,
+    kind: str,
+    due_on: dt.date,
+    ics: bytes | None,
+    clinic_name: str,
+    clinic_phone: str | None,
 ) -> EmailMessage:
     """A reminder sent earlier no longer stands; the invitation's CANCEL removes the calendar entry."""
     phrase = _patient_label(kind).phrase
     when = long_date(due_on)
     subject = f"A reminder was withdrawn: {phrase} on {when}"
     context = {"phrase": phrase, "when": when, "has_invitation": ics is not None}
-    context |= {"clinic_name": clinic_name, "contact_line": contact_line}
+    context |= _contact(clinic_name, clinic_phone)
     message = _compose(env, subject, "patient_cancellation", context)
     if ics is not None:
         _attach_calendar(message, ics, "CANCEL")
@@ -197,25 +217,35 @@ def compose_digest(
     *,
     navigator_name: str,
     day: dt.date,
-    new_alerts: Sequence[DigestAlert],
+    counts: DigestCounts,
+    alerts: Sequence[DigestAlert],
     overdue: Sequence[DigestItem],
     due_this_week: Sequence[DigestItem],
     failed: Sequence[DigestFailure],
     dashboard_url: str,
 ) -> EmailMessage:
-    """A navigator's daily digest; each list keeps the caller's order."""
-    counts = [f"{len(overdue)} overdue", f"{len(due_this_week)} due this week"]
-    counts.append(_plural(len(new_alerts), "new alert"))
-    if failed:
-        counts.append(_plural(len(failed), "failed notification"))
-    subject = f"Daily follow-up digest for {long_date(day)}: {', '.join(counts)}"
+    """A navigator's daily digest, critical alerts first: the worklist's ``counts`` and the first
+    items of each of its lists (each in the caller's order; "and N more" when a list is shorter
+    than its count). Patients by code, items by label, alerts by severity and date only."""
+    critical = [alert for alert in alerts if alert.severity == "critical"]
+    others = [alert for alert in alerts if alert.severity != "critical"]
+    parts = [_plural(counts.critical, "critical alert")] if counts.critical else []
+    parts += [f"{counts.overdue} overdue", f"{counts.due_soon} due this week"]
+    if counts.alerts > counts.critical:
+        parts.append(_plural(counts.alerts - counts.critical, "other alert"))
+    if counts.failed:
+        parts.append(_plural(counts.failed, "failed notification"))
+    subject = f"Daily follow-up digest for {long_date(day)}: {', '.join(parts)}"
     context = {
         "navigator_name": navigator_name,
         "day": long_date(day),
-        "new_alerts": list(new_alerts),
-        "overdue": [_digest_row(item) for item in overdue],
-        "due_this_week": [_digest_row(item) for item in due_this_week],
-        "failed": list(failed),
+        "sections": [
+            _section("Critical alerts", counts.critical, [_alert_row(a) for a in critical]),
+            _section("Overdue", counts.overdue, [_digest_row(item, day) for item in overdue]),
+            _section("Due this week", counts.due_soon, [_digest_row(item, day) for item in due_this_week]),
+            _section("Other alerts", counts.alerts - counts.critical, [_alert_row(a) for a in others]),
+        ],
+        "failed": _section("Failed notifications", counts.failed, [_failure_row(f) for f in failed]),
         "dashboard_url": _web_url(dashboard_url),
     }
     return _compose(env, subject, "digest", context)
@@ -270,14 +300,40 @@ def _patient_label(kind: str) -> KindLabel:
     return kind_label
 
 
-def _digest_row(item: DigestItem) -> dict[str, str]:
+def _contact(clinic_name: str, clinic_phone: str | None) -> dict[str, str | None]:
+    """The signature and the one contact sentence's number (``tel`` for the HTML link)."""
+    tel = None
+    if clinic_phone:
+        tel = ("+" if clinic_phone.lstrip().startswith("+") else "") + re.sub(r"\D", "", clinic_phone)
+    return {"clinic_name": clinic_name, "clinic_phone": clinic_phone, "clinic_tel": tel}
+
+
+def _section(title: str, count: int, rows: list[dict[str, str]]) -> dict[str, Any]:
+    return {"title": title, "count": count, "rows": rows, "more": max(0, count - len(rows))}
+
+
+def _alert_row(alert: DigestAlert) -> dict[str, str]:
+    new = " (new)" if alert.is_new else ""
+    what = f"{alert.severity} alert since {long_date(alert.first_seen_on)}{new}"
+    return {"patient_code": alert.patient_code, "what": _capitalise(what)}
+
+
+def _digest_row(item: DigestItem, day: dt.date) -> dict[str, str]:
+    """An item's line: a missed run says since when; an item whose window opened before ``day``
+    is "due since" its date."""
     summary = label(item.kind).summary
-    missed = missed_text(item.overdue_since, item.missed, item.last_done_on) if item.overdue_since else ""
+    if item.overdue_since:
+        missed = missed_text(item.overdue_since, item.missed, item.last_done_on)
+        what = f"{summary}, {missed}, next due {long_date(item.due_on)}"
+    else:
+        what = f"{summary}, {'due since' if item.due_on < day else 'due'} {long_date(item.due_on)}"
+    return {"patient_code": item.patient_code, "what": what}
+
+
+def _failure_row(failure: DigestFailure) -> dict[str, str]:
     return {
-        "patient_code": item.patient_code,
-        "summary": summary,
-        "when": long_date(item.due_on),
-        "missed": missed,
+        "patient_code": failure.patient_code or "(no patient)",
+        "what": f"{failure.what}: {failure.error}",
     }
 
 
@@ -312,6 +368,7 @@ def _plural(count: int, noun: str) -> str:
 
 __all__ = [
     "DigestAlert",
+    "DigestCounts",
     "DigestFailure",
     "DigestItem",
     "Envelope",

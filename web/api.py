@@ -1,7 +1,12 @@
-"""The JSON API (event-contract.md §4). Every route needs ``Authorization: Bearer``; a navigator
-sees only their own patients (another's answers 404, like one that does not exist). Registering a
-patient (``patient_registered``: its navigator and contact details) is for admins and integration
-accounts; anyone else gets 403 and nothing is stored (scheduler/staff/access.py)."""
+"""The JSON API (event-contract.md §4). Every route takes ``Authorization: Bearer``; the GET routes
+also take the dashboard's session cookie (:mod:`web.deps`). A navigator sees only their own
+patients (another's answers 404, like one that does not exist). Registering a patient
+(``patient_registered``: its navigator and contact details) is for admins and integration
+accounts; anyone else gets 403 and nothing is stored (scheduler/staff/access.py).
+
+Each route declares its answer model (:mod:`web.api_models`) and the error answers it can give;
+the hot reads (worklist, patient list) return their JSON directly, and the property-based test
+validates those answers against the same document."""
 
 from __future__ import annotations
 
@@ -11,7 +16,6 @@ from typing import Annotated, Any, get_args
 
 from fastapi import APIRouter, HTTPException, Path, Query, Request
 from fastapi.responses import JSONResponse
-from pydantic import BaseModel, Field
 from sqlalchemy.orm import Session
 
 from scheduler.domain.events import EventError, parse_event
@@ -22,80 +26,39 @@ from scheduler.patients.intake import record_events
 from scheduler.patients.records import AcknowledgeError, acknowledge_alert, read_plan, read_record
 from scheduler.patients.unassigned import unassigned_patients
 from scheduler.staff import audit
-from scheduler.staff.access import Principal, may_see, registration_refused, write_gate
+from scheduler.staff.access import may_see, registration_refused, write_gate
 from scheduler.staff.worklist import DEFAULT_DAYS, DEFAULT_ITEMS, MAX_ITEMS, worklist
-from web.deps import MAX_ID, ApiPrincipal, client_of, enqueue_of, sessions_of, settings_of
+from web.api_models import (
+    MAX_EVENTS,
+    AcknowledgedAlert,
+    Acknowledgement,
+    AuditEntry,
+    CreatedFeed,
+    Me,
+    PatientPage,
+    PatientRecord,
+    Refused,
+    StoredPlan,
+    SubmitResult,
+    UnassignedPage,
+    Worklist,
+)
+from web.deps import MAX_ID, ApiPrincipal, ApiReader, client_of, enqueue_of, sessions_of, settings_of
+from web.openapi import (
+    ADMINS_ONLY,
+    COMMON_RESPONSES,
+    EVENTS_REQUEST,
+    INVALID,
+    NO_NUL,
+    NOT_FOUND,
+    problem,
+    refused,
+)
 
 MAX_BODY_BYTES = 5 * 1024 * 1024  # a big batch of events is ~1 KB each
-MAX_EVENTS = 5000
 REMINDER_KINDS: tuple[str, ...] = get_args(ReminderKind)  # the worklist's ?kind= values
 
-
-class Problem(BaseModel):
-    """An error answer: what is wrong, naming the field."""
-
-    detail: str
-
-
-def problem(description: str) -> dict[str, Any]:
-    """One documented error answer of a route (OpenAPI ``responses``)."""
-    return {"model": Problem, "description": description}
-
-
-# What any route may answer besides its own results: the document lists them so that a client (and
-# the schemathesis test validating every answer against it) knows every status it can get.
-COMMON_RESPONSES: dict[int | str, dict[str, Any]] = {
-    400: {
-        "description": "a NUL character in the URL (refused before any route)",
-        "content": {"text/plain": {"schema": {"type": "string"}}},
-    },
-    401: problem("no valid `Authorization: Bearer` token"),
-}
-NOT_FOUND = problem("no such patient, or not one of the navigator's")
-# A route with parameters or a body answers FastAPI's validation error (``detail``: a list); the
-# acknowledgement also refuses a note it cannot store (``detail``: text).
-def refused(description: str) -> dict[str, Any]:
-    """A 422 that is FastAPI's validation error (``detail``: a list) or the route's own (text)."""
-    return {**ACK_REFUSED, "description": description}
-
-
-ACK_REFUSED: dict[str, Any] = {
-    "description": "invalid alert id or note",
-    "content": {
-        "application/json": {
-            "schema": {
-                "type": "object",
-                "required": ["detail"],
-                "properties": {
-                    "detail": {
-                        "oneOf": [
-                            {"type": "string"},
-                            {"$ref": "#/components/schemas/ValidationError"},
-                            {"type": "array", "items": {"$ref": "#/components/schemas/ValidationError"}},
-                        ]
-                    }
-                },
-            }
-        }
-    },
-}
-
 router = APIRouter(prefix="/api", tags=["api"], responses=COMMON_RESPONSES)
-
-
-class SubmitResult(BaseModel):
-    accepted: int
-    duplicates: int
-    rejected: list[dict[str, Any]]
-
-
-class Acknowledgement(BaseModel):
-    note: str = Field(min_length=1, max_length=2000, description="what was done about the alert")
-
-
-class CreatedFeed(BaseModel):
-    id: str
-    url: str
 
 
 @router.post(
@@ -105,29 +68,20 @@ class CreatedFeed(BaseModel):
     responses={
         403: problem("a patient_registered from an account that may not register patients"),
         413: problem("the body is over 5 MB"),
-        422: {"model": SubmitResult, "description": "invalid events: nothing was stored"},
+        422: {
+            "model": SubmitResult | Refused,
+            "description": "invalid events (`rejected`: each one's position, field and problem, "
+            "including an event_id already stored with other content): nothing was stored; or a "
+            "query parameter given twice (`detail`)",
+        },
     },
     summary="submit one event or a list of events",
-    openapi_extra={
-        "requestBody": {
-            "required": True,
-            "content": {
-                "application/json": {
-                    "schema": {
-                        "description": "an event of event-contract.md §1, or a list of them",
-                        "oneOf": [
-                            {"type": "object", "additionalProperties": True},
-                            {"type": "array", "items": {"type": "object", "additionalProperties": True}},
-                        ],
-                    }
-                }
-            },
-        }
-    },
+    openapi_extra=EVENTS_REQUEST,
 )
 async def post_events(request: Request, principal: ApiPrincipal) -> JSONResponse:
-    """All or nothing: valid events are stored and queued (202); one invalid event (its position,
-    field and problem in ``rejected``) and nothing is stored (422)."""
+    """All or nothing: valid events are stored and queued (202). An invalid event (its position,
+    field and problem in ``rejected``), or an ``event_id`` already stored with different content:
+    nothing is stored (422, as event-contract.md §4 fixes for a refused event)."""
     body = await request.body()
     if len(body) > MAX_BODY_BYTES:
         raise HTTPException(413, f"body: at most {MAX_BODY_BYTES} bytes")
@@ -140,9 +94,9 @@ async def post_events(request: Request, principal: ApiPrincipal) -> JSONResponse
         return _rejected([{"line": 1, "error": "body: an event or a non-empty list of events"}])
     if len(objs) > MAX_EVENTS:
         return _rejected([{"line": 1, "error": f"body: at most {MAX_EVENTS} events per request"}])
-    refused = registration_refused(principal, objs)
-    if refused is not None and all(_is_valid(obj, settings_of(request).today()) for obj in objs):
-        raise HTTPException(403, refused)  # an invalid body is a 422 naming its fields, below
+    refusal = registration_refused(principal, objs)
+    if refusal is not None and all(_is_valid(obj, settings_of(request).today()) for obj in objs):
+        raise HTTPException(403, refusal)  # an invalid body is a 422 naming its fields, below
     settings, sessions, client = settings_of(request), sessions_of(request), client_of(request)
     def audited(session: Session, patient_ids: list[str]) -> None:
         for patient_id in patient_ids:
@@ -158,7 +112,7 @@ async def post_events(request: Request, principal: ApiPrincipal) -> JSONResponse
         audit=audited,
     )
     if result.rejected:
-        return _rejected(result.to_json()["rejected"])
+        return _rejected(result.to_json()["rejected"], 422)
     return JSONResponse(result.to_json(), status_code=202)
 
 
@@ -170,40 +124,30 @@ def _is_valid(obj: object, today: dt.date) -> bool:
     return True
 
 
-def _rejected(rejected: list[dict[str, Any]]) -> JSONResponse:
-    return JSONResponse({"accepted": 0, "duplicates": 0, "rejected": rejected}, status_code=422)
-
-
-class PatientSummary(BaseModel):
-    patient_id: str
-    name: str | None
-    navigator_id: str | None
-    stage: str | None = Field(description="the stage of the latest stored plan (none before the first)")
-    is_active: bool
-    overdue: int = Field(description="open reminders past their window or with missed items before them")
-    critical_alerts: int = Field(description="active critical alerts")
-
-
-class PatientPage(BaseModel):
-    total: int = Field(description="patients matching, on every page")
-    page: int
-    per_page: int
-    pages: int
-    patients: list[PatientSummary]
+def _rejected(rejected: list[dict[str, Any]], status: int = 422) -> JSONResponse:
+    return JSONResponse({"accepted": 0, "duplicates": 0, "rejected": rejected}, status_code=status)
 
 
 @router.get(
     "/patients",
     summary="find patients by id or name, with filters, a page at a time",
     response_model=PatientPage,
+    responses={422: INVALID},
 )
 def get_patients(
     request: Request,
-    principal: ApiPrincipal,
+    principal: ApiReader,
     q: Annotated[
-        str, Query(max_length=MAX_QUERY_CHARS, description="part of the patient id or name (any case)")
+        str,
+        Query(
+            max_length=MAX_QUERY_CHARS,
+            pattern=NO_NUL,
+            description="part of the patient id or name (any case)",
+        ),
     ] = "",
-    navigator: Annotated[str | None, Query(max_length=128, description="a navigator_id")] = None,
+    navigator: Annotated[
+        str | None, Query(max_length=128, pattern=NO_NUL, description="a navigator_id")
+    ] = None,
     stage: Annotated[Stage | None, Query(description="the stage of the latest plan")] = None,
     overdue: Annotated[
         bool | None, Query(description="true: only patients with overdue items; false: only without")
@@ -221,44 +165,58 @@ def get_patients(
     return JSONResponse(found)
 
 
+PatientId = Annotated[str, Path(pattern=NO_NUL, description="the patient's id (event-contract.md §1)")]
+
+
 @router.get(
     "/patients/{patient_id}",
     summary="the stored plan of a patient, in the plan's shape",
+    response_model=StoredPlan,
     responses={404: NOT_FOUND},
 )
-def get_patient(patient_id: str, request: Request, principal: ApiPrincipal) -> dict[str, Any]:
+def get_patient(patient_id: PatientId, request: Request, principal: ApiReader) -> JSONResponse:
     plan = read_plan(sessions_of(request), principal, patient_id, client_of(request))
     if plan is None:
         raise HTTPException(404, f"patient_id: no patient {patient_id!r} with a stored plan")
-    return plan
+    return JSONResponse(plan)
 
 
 @router.get(
     "/patients/{patient_id}/record",
     summary="plan, event timeline, alerts and contact details",
+    response_model=PatientRecord,
     responses={404: NOT_FOUND},
 )
-def get_record(patient_id: str, request: Request, principal: ApiPrincipal) -> dict[str, Any]:
+def get_record(patient_id: PatientId, request: Request, principal: ApiReader) -> JSONResponse:
     record = read_record(sessions_of(request), principal, patient_id, client_of(request))
     if record is None:
         raise HTTPException(404, f"patient_id: no patient {patient_id!r}")
-    return record
+    return JSONResponse(record)
 
 
 @router.get(
     "/worklist",
     summary="overdue, due soon, alerts and failed notifications of the caller's patients",
-    response_model=dict[str, Any],
+    response_model=Worklist,
     responses={422: refused("a query value out of range, or a kind that is not a reminder kind")},
 )
 def get_worklist(
     request: Request,
-    principal: ApiPrincipal,
+    principal: ApiReader,
     kind: Annotated[
-        str | None, Query(max_length=32, description="a reminder kind (ct, mri, lab_lft …)")
+        str | None,
+        Query(
+            max_length=32,
+            description="only reminders of this kind",
+            json_schema_extra={"enum": list(REMINDER_KINDS)},
+        ),
     ] = None,
-    severity: Annotated[str | None, Query(pattern="^(info|warning|critical)$")] = None,
-    days: Annotated[int, Query(ge=0, le=366)] = DEFAULT_DAYS,
+    severity: Annotated[
+        str | None, Query(pattern="^(info|warning|critical)$", description="only alerts of this severity")
+    ] = None,
+    days: Annotated[
+        int, Query(ge=0, le=366, description="due soon: up to this many days ahead")
+    ] = DEFAULT_DAYS,
     limit: Annotated[
         int, Query(ge=1, le=MAX_ITEMS, description="items per section; `counts` are always complete")
     ] = DEFAULT_ITEMS,
@@ -285,28 +243,37 @@ def get_worklist(
 @router.post(
     "/alerts/{alert_id}/acknowledge",
     summary="record that an alert was seen, and what was done",
-    responses={404: problem("no such alert, or not of the navigator's patients"), 422: ACK_REFUSED},
+    response_model=AcknowledgedAlert,
+    responses={
+        404: problem("no such alert, or not of the navigator's patients"),
+        422: refused("an alert id out of range, or a missing, blank or too long note"),
+    },
 )
 def post_acknowledge(
     alert_id: Annotated[int, Path(ge=1, le=MAX_ID)],
     body: Acknowledgement,
     request: Request,
     principal: ApiPrincipal,
-) -> dict[str, Any]:
+) -> AcknowledgedAlert:
     try:
         done = acknowledge_alert(sessions_of(request), principal, alert_id, body.note, client_of(request))
     except AcknowledgeError as exc:
         raise HTTPException(422, str(exc)) from None
     if done is None:
         raise HTTPException(404, f"alert_id: no alert {alert_id}")
-    return done
+    return AcknowledgedAlert(**done)
 
 
 @router.post(
-    "/patients/{patient_id}/feeds", status_code=201, response_model=CreatedFeed, responses={404: NOT_FOUND}
+    "/patients/{patient_id}/feeds",
+    status_code=201,
+    summary="a calendar subscription for the patient",
+    response_model=CreatedFeed,
+    responses={404: NOT_FOUND},
 )
-def post_feed(patient_id: str, request: Request, principal: ApiPrincipal) -> CreatedFeed:
-    """A calendar subscription for the patient; its URL (with the token) is shown only here."""
+def post_feed(patient_id: PatientId, request: Request, principal: ApiPrincipal) -> CreatedFeed:
+    """Its URL (with the token) is shown only here; revoke it with ``gistsched feed revoke ID`` or on
+    the patient page."""
     sessions = sessions_of(request)
     with sessions() as session:
         if not may_see(session, principal, patient_id):
@@ -322,13 +289,14 @@ def post_feed(patient_id: str, request: Request, principal: ApiPrincipal) -> Cre
 @router.get(
     "/unassigned",
     summary="patients with events but no navigator yet (admins)",
-    responses={403: problem("the caller is not an admin")},
+    response_model=UnassignedPage,
+    responses={403: ADMINS_ONLY, 422: INVALID},
 )
 def get_unassigned(
     request: Request,
-    principal: ApiPrincipal,
-    limit: Annotated[int, Query(ge=1, le=MAX_ITEMS)] = DEFAULT_ITEMS,
-) -> dict[str, Any]:
+    principal: ApiReader,
+    limit: Annotated[int, Query(ge=1, le=MAX_ITEMS, description="patients listed")] = DEFAULT_ITEMS,
+) -> JSONResponse:
     """Patients whose events arrived before a registration assigned them a navigator: their plan is
     computed but no email goes out for them until an admin or integration registers them."""
     if principal.role != "admin":
@@ -336,25 +304,28 @@ def get_unassigned(
     with sessions_of(request).begin() as session:
         found = unassigned_patients(session, limit)
         audit.record(session, principal.actor(client_of(request)), "read_worklist", detail="unassigned")
-    return found
+    return JSONResponse(found)
 
 
 @router.get(
-    "/audit", summary="the audit trail (admins)", responses={403: problem("the caller is not an admin")}
+    "/audit",
+    summary="the audit trail, oldest first, at most 1,000 entries (admins)",
+    response_model=list[AuditEntry],
+    responses={403: ADMINS_ONLY, 422: INVALID},
 )
 def get_audit(
-    request: Request, principal: ApiPrincipal, patient_id: Annotated[str | None, Query(max_length=64)] = None
-) -> list[dict[str, Any]]:
+    request: Request,
+    principal: ApiReader,
+    patient_id: Annotated[
+        str | None, Query(max_length=64, pattern=NO_NUL, description="only this patient's")
+    ] = None,
+) -> JSONResponse:
     if principal.role != "admin":
         raise HTTPException(403, "the audit trail is for admins")
     with sessions_of(request)() as session:
-        return audit.trail(session, patient_id)
+        return JSONResponse(audit.trail(session, patient_id))
 
 
-def principal_json(principal: Principal) -> dict[str, Any]:
-    return {"username": principal.username, "role": principal.role, "navigator_id": principal.navigator_id}
-
-
-@router.get("/me", summary="who the token belongs to")
-def get_me(principal: ApiPrincipal) -> dict[str, Any]:
-    return principal_json(principal)
+@router.get("/me", summary="who the token (or the session) belongs to", response_model=Me)
+def get_me(principal: ApiReader) -> Me:
+    return Me(username=principal.username, role=principal.role, navigator_id=principal.navigator_id)

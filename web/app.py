@@ -36,6 +36,7 @@ from web.errors import install as install_error_pages
 from web.fhir_api import router as fhir_router
 from web.metrics import CONTENT_TYPE as METRICS_CONTENT_TYPE
 from web.metrics import render_metrics
+from web.openapi import install as install_api_docs
 from web.security import security_headers
 
 CALENDAR = "text/calendar; charset=utf-8"
@@ -81,7 +82,7 @@ def create_app(settings: Settings, sessions: sessionmaker[Session], enqueue: Que
         title="gist-scheduler",
         version="0.1.0",
         description="Guideline-driven follow-up for patients with GIST: events in, plans and worklists out.",
-        docs_url=None,  # the interactive page loads scripts from a CDN, which the CSP forbids
+        docs_url=None,  # FastAPI's pages load scripts from a CDN: web.openapi serves /api/docs instead
         redoc_url=None,
         openapi_url="/api/openapi.json",
     )
@@ -89,6 +90,7 @@ def create_app(settings: Settings, sessions: sessionmaker[Session], enqueue: Que
     app.middleware("http")(security_headers)
     app.include_router(api_router)
     app.include_router(fhir_router)
+    install_api_docs(app)  # the document's event models, /api/docs with its assets
     install_dashboard(app)  # pages, forms, /static
     install_error_pages(app)  # HTML for the pages, JSON for the API
 

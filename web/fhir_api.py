@@ -20,8 +20,8 @@ from scheduler.patients.fhir_intake import map_bundle, store_import
 from scheduler.patients.records import read_plan
 from scheduler.staff import audit
 from scheduler.staff.access import write_gate
-from web.api import COMMON_RESPONSES, NOT_FOUND, problem, refused
 from web.deps import ApiPrincipal, client_of, enqueue_of, sessions_of, settings_of
+from web.openapi import COMMON_RESPONSES, NO_NUL, NOT_FOUND, problem, refused
 
 FHIR_WRITE_ROLES: Final = frozenset({"admin", "integration"})
 MAX_BODY_BYTES: Final = 20 * 1024 * 1024
@@ -104,7 +104,9 @@ async def post_bundle(request: Request, principal: ApiPrincipal) -> JSONResponse
     },
 )
 def get_care_plan(
-    request: Request, principal: ApiPrincipal, patient: Annotated[str, Query(min_length=1, max_length=64)]
+    request: Request,
+    principal: ApiPrincipal,
+    patient: Annotated[str, Query(min_length=1, max_length=64, pattern=NO_NUL)],
 ) -> JSONResponse:
     plan = read_plan(sessions_of(request), principal, patient, client_of(request))
     if plan is None:

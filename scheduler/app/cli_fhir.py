@@ -1,4 +1,5 @@
-"""``gistsched fhir import FILE|DIR`` and ``gistsched fhir export PATIENT_ID``."""
+"""``gistsched fhir import FILE|DIR`` and ``gistsched fhir export PATIENT_ID`` (``pull`` and ``push``:
+``cli_fhir_sync``)."""
 
 from __future__ import annotations
 
@@ -80,7 +81,9 @@ def cmd_fhir_export(args: argparse.Namespace) -> int:
 
 
 def add_commands(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
-    fhir = sub.add_parser("fhir", help="FHIR R4 / mCODE: import Bundles, export plans")
+    fhir = sub.add_parser(
+        "fhir", help="FHIR R4 / mCODE: import Bundles, export plans, pull from and push to a server"
+    )
     fhir_sub = fhir.add_subparsers(dest="fhir_command", required=True, parser_class=type(fhir))
     imp = fhir_sub.add_parser("import", help="store the events of FHIR Bundles (a .json file or a folder)")
     imp.add_argument("target", metavar="FILE|DIR")
@@ -88,3 +91,6 @@ def add_commands(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-
     exp = fhir_sub.add_parser("export", help="the stored plan of a patient as a FHIR R4 Bundle")
     exp.add_argument("patient_id", metavar="PATIENT_ID")
     exp.set_defaults(func=cmd_fhir_export)
+    from scheduler.app import cli_fhir_sync
+
+    cli_fhir_sync.add_commands(fhir_sub)

@@ -9,12 +9,18 @@ reminder whose notice day has come and today's digests, one ``notifications.send
 the same worker, written as ``.eml`` files (no SMTP server needed); a patient's and each navigator's
 calendar feed are written as ``.ics`` files. The demo prints where all of it went. Nothing of the
 user's configuration (``GIST_DATABASE_URL``, ``GIST_BROKER_URL``, ``GIST_SMTP_URL``) is touched.
+
+A kept folder (``--data-dir``; ``make demo`` keeps ``var/demo``) also gets what ``make dashboard``
+needs to serve it: ``demo.env`` (the settings that point ``gistsched run`` at it) and
+``sign-in.txt`` (the demo's users and their passwords). The demo ends by printing that one command.
+Feed URLs and email links name :data:`DASHBOARD_URL`, the address ``make dashboard`` serves.
 """
 
 from __future__ import annotations
 
 import datetime as dt
 import os
+import shlex
 import shutil
 import sys
 import tempfile
@@ -31,6 +37,9 @@ from scheduler.config.settings import Settings
 from scheduler.domain.model import Alert, Plan, Reminder, RiskAssessment, Therapy
 
 POLL_SECONDS = 0.1
+DASHBOARD_URL = "http://127.0.0.1:8000"  # where `make dashboard` (gistsched run's defaults) serves
+DEFAULT_FOLDER = Path("var/demo")  # make demo's --data-dir: `make dashboard` serves it
+ADMIN = "admin"  # the demo's admin user, beside one navigator user per navigator of the cohort
 _RISK_FIELDS = tuple(f.name for f in fields(RiskAssessment))
 
 
@@ -97,7 +106,13 @@ def run_demo(path: Path, as_of: dt.date | None, data_dir: Path | None, timeout: 
         print(f"gistsched demo: {exc}", file=sys.stderr)
         return 2
     settings = Settings(
-        env="development", data_dir=folder, database_url=None, broker_url=None, smtp_url=None, as_of=as_of
+        env="development",
+        data_dir=folder,
+        database_url=None,
+        broker_url=None,
+        smtp_url=None,
+        as_of=as_of,
+        base_url=DASHBOARD_URL,
     )
     worker: Child | None = None
     ok = False
@@ -116,17 +131,10 @@ def run_demo(path: Path, as_of: dt.date | None, data_dir: Path | None, timeout: 
         worker = None
         print(f"Done in {time.monotonic() - started:.1f} s.")
         print("Decision support only: every item recommends and explains; the care team decides.")
-        print(
-            "The long-running service (worker, clock and web server on these defaults): make run  "
-            "(.venv/bin/gistsched run)"
-        )
-        if not is_temporary and SIGN_INS:
-            pin = f" GIST_AS_OF={as_of.isoformat()}" if as_of else ""
-            users = " or ".join(f"{name} / {password}" for name, password in sorted(SIGN_INS.items()))
-            print(
-                f"The dashboard on this demo's data: GIST_DATA_DIR={folder}{pin} make run, then open "
-                f"http://127.0.0.1:8000/ and sign in as {users}"
-            )
+        if is_temporary:
+            print("To open the dashboard on the demo's data, keep it: gistsched demo --data-dir var/demo")
+        else:
+            print(_hand_over(settings, folder))
         ok = True
         return 0
     except DemoError as exc:
@@ -142,7 +150,36 @@ def run_demo(path: Path, as_of: dt.date | None, data_dir: Path | None, timeout: 
 
 
 MARKER = ".gistsched-demo"
-SIGN_INS: dict[str, str] = {}  # the demo's navigator users and their passwords
+SIGN_INS: dict[str, str] = {}  # the demo's users and their passwords
+ENV_FILE = "demo.env"
+SIGN_IN_FILE = "sign-in.txt"
+
+
+def _hand_over(settings: Settings, folder: Path) -> str:
+    """Write what ``make dashboard`` needs into ``folder`` and say the one command to run."""
+    pinned = {"GIST_AS_OF": settings.as_of.isoformat()} if settings.as_of else {}
+    values = {
+        "GIST_DATA_DIR": str(folder.resolve()),
+        "GIST_DATABASE_URL": "",  # the demo's SQLite file and embedded broker, whatever the shell says
+        "GIST_BROKER_URL": "",
+        "GIST_SMTP_URL": "",  # emails go to <data dir>/mail as .eml files
+        "GIST_ENV": "development",
+        "GIST_BASE_URL": settings.base_url,
+        **pinned,
+    }
+    lines = "".join(f"{name}={shlex.quote(value)}\n" for name, value in values.items())
+    (folder / ENV_FILE).write_text(lines, encoding="utf-8")  # sourced by a shell (make dashboard)
+    users = "\n".join(f"  {name:<9} password {password}" for name, password in sorted(SIGN_INS.items()))
+    sign_in = f"The dashboard: {settings.base_url}/ — sign in as one of\n{users}\n"
+    target = folder / SIGN_IN_FILE
+    target.write_text(sign_in, encoding="utf-8")
+    target.chmod(0o600)
+    command = "make dashboard" if _same(folder, DEFAULT_FOLDER) else f"make dashboard DEMO_DIR={folder}"
+    return f"Open the dashboard on this demo's data (Ctrl-C stops it):  {command}\n{sign_in.rstrip()}"
+
+
+def _same(one: Path, other: Path) -> bool:
+    return one.resolve() == other.resolve()
 
 
 def _fresh(folder: Path) -> None:
@@ -247,6 +284,7 @@ def _worker_env(settings: Settings) -> dict[str, str]:
     }
     env["GIST_DATA_DIR"] = str(settings.data_dir)
     env["GIST_ENV"] = "development"
+    env["GIST_BASE_URL"] = settings.base_url
     if settings.as_of is not None:
         env["GIST_AS_OF"] = settings.as_of.isoformat()
     return env
@@ -281,6 +319,8 @@ def _run_notifications(settings: Settings, worker: Child, timeout: float, *, kee
             sessions, navigator_id, "navigator", password, navigator_id, f"{navigator_id}@clinic.example"
         )
         SIGN_INS[navigator_id] = password
+    SIGN_INS[ADMIN] = secrets.token_urlsafe(9)
+    create_user(sessions, ADMIN, "admin", SIGN_INS[ADMIN], None, None)
     notices = dispatch.create_due_notices(sessions, today, settings.active_profile.profile)
     digests = dispatch.create_digests(sessions, today)
     app = get_app(settings)
@@ -345,7 +385,7 @@ def _write_feeds(
             f"  feed         {scope} {subject}: {body.count(b'BEGIN:VEVENT')} events, "
             f"{target if keep else target.name}"
         )
-        out.append(f"               subscribe at {created.url} while `make run` serves it")
+        out.append(f"               subscribe at {created.url} while `make dashboard` serves it")
     return out
 
 

@@ -9,15 +9,18 @@ from __future__ import annotations
 
 import datetime as dt
 import ipaddress
+import re
 from functools import cached_property
 from pathlib import Path
 from typing import Literal
 from zoneinfo import ZoneInfo
 
-from pydantic import Field, PrivateAttr, model_validator
+from pydantic import Field, PrivateAttr, field_validator, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from scheduler.config.profiles import LoadedProfile, ProfileError, load_profile
+
+PHONE = re.compile(r"\+?\(?[0-9][0-9 ()./-]*[0-9]")
 
 
 class Settings(BaseSettings):
@@ -28,7 +31,9 @@ class Settings(BaseSettings):
     database_url: str | None = None  # default: sqlite:///<data_dir>/gistsched.sqlite3
     broker_url: str | None = None  # default: an embedded filesystem broker under <data_dir>/broker
     smtp_url: str | None = None
-    base_url: str = "http://localhost:8000"  # links in emails and feed URLs (no trailing slash needed)
+    # Links in emails and feed URLs (no trailing slash needed); the default is where `gistsched serve`
+    # and `gistsched run` listen by default.
+    base_url: str = "http://127.0.0.1:8000"
     clock_interval_seconds: float = Field(default=60.0, gt=0)
     stalled_after_seconds: float = Field(default=300.0, gt=0)
     clinic_timezone: str = "UTC"  # the clinic's calendar: "today" for plans and statuses
@@ -40,8 +45,10 @@ class Settings(BaseSettings):
     # Notifications. Without GIST_SMTP_URL emails are written as .eml files to mail_folder.
     mail_from: str = "Follow-up team <noreply@gist-scheduler.invalid>"
     mail_folder: Path | None = None  # default: <data_dir>/mail
-    clinic_name: str = "Your care team"
-    clinic_contact: str = "Please contact your care team to book or change this appointment."
+    clinic_name: str = "Your care team"  # the signature of patient emails
+    # The number patient emails give to book or change an item ("please call us on …"); without
+    # it they say "please contact your care team". Checked by _valid_phone.
+    clinic_phone: str | None = None
     notify_max_attempts: int = Field(default=10, ge=1, le=100)  # transient failures, with backoff
     notify_retry_first_seconds: float = Field(default=30.0, gt=0)  # then doubling per attempt
     notify_retry_max_seconds: float = Field(default=3600.0, gt=0)  # the longest wait between attempts
@@ -62,6 +69,31 @@ class Settings(BaseSettings):
     # client that sends ``Authorization: Bearer <GIST_METRICS_TOKEN>``; everyone else gets 403.
     metrics_allow: str = "127.0.0.1,::1"
     metrics_token: str | None = Field(default=None, min_length=16)
+    # `gistsched fhir pull|push` (scheduler/patients/fhir_sync.py): the bearer token sent to the FHIR server
+    # (an RFC 6750 token: letters, digits and -._~+/ then optional '='), the timeout of one request,
+    # and how far back before the last pull's server time the next incremental pull starts reading
+    # (search indexes lag; what is read twice is a duplicate).
+    fhir_token: str | None = Field(
+        default=None, min_length=8, max_length=4096, pattern=r"^[A-Za-z0-9._~+/-]+=*$"
+    )
+    fhir_timeout_seconds: float = Field(default=30.0, gt=0, le=600)
+    fhir_sync_overlap_seconds: float = Field(default=300.0, ge=0, le=7 * 86400)
+
+    @field_validator("clinic_phone")
+    @classmethod
+    def _valid_phone(cls, value: str | None) -> str | None:
+        """A number as people write it: digits with spaces, dashes, dots, slashes or brackets, an
+        optional leading +, and 5 to 15 digits (E.164's most)."""
+        if value is None or not value.strip():
+            return None
+        value = " ".join(value.split())
+        digits = sum(c.isdigit() for c in value)
+        if not PHONE.fullmatch(value) or not 5 <= digits <= 15:
+            raise ValueError(
+                f"GIST_CLINIC_PHONE: {value!r} is not a phone number (digits, spaces, - . / ( ), "
+                "an optional leading +; 5 to 15 digits), e.g. +44 1234 567890"
+            )
+        return value
 
     @model_validator(mode="after")
     def _refuse_unsafe_production_defaults(self) -> Settings:

@@ -4,8 +4,9 @@ One CarePlan (``instantiatesCanonical`` = the rule set's PlanDefinition ``url|ve
 Observation, a ServiceRequest + Task per reminder (FHIR has no "overdue" status: it goes in
 ``Task.businessStatus``, with ``overdue_since`` as an extension) and a DetectedIssue per active
 alert (``reference`` = the rule's action in the PlanDefinition, whose documentation holds the
-citation). Ids are UUIDv5 of the patient and reminder key or alert code, and nothing reads a clock,
-so exporting the same plan twice gives identical JSON. Every code comes from ``terminology``.
+citation). Ids are UUIDv5 of the patient and reminder key or alert code, and every resource has an
+``identifier`` of our own that is unique across patients (what ``push`` updates by); nothing reads a
+clock, so exporting the same plan twice gives identical JSON. Every code comes from ``terminology``.
 """
 
 from __future__ import annotations
@@ -19,7 +20,9 @@ from scheduler.fhir import terminology as t
 from scheduler.fhir.knowledge import activity_url, plan_definition_canonical
 
 NAMESPACE: Final = uuid.uuid5(uuid.NAMESPACE_URL, t.BASE)
-KEY_SYSTEM: Final = f"{t.BASE}/reminder-key"
+KEY_SYSTEM: Final = f"{t.BASE}/reminder-key"  # value: patient id, ':', reminder key
+ALERT_SYSTEM: Final = f"{t.BASE}/alert"  # value: patient id, ':', alert code
+RISK_SYSTEM: Final = f"{t.BASE}/risk"  # value: patient id
 TASK_CODE: Final = {"system": "http://hl7.org/fhir/CodeSystem/task-code", "code": "fulfill"}
 EXT_OVERDUE_SINCE: Final = f"{t.BASE}/StructureDefinition/overdue-since"
 TASK_STATUS: Final = {"planned": "requested", "due": "requested", "overdue": "requested",
@@ -82,7 +85,7 @@ def _reminder(
     key, status = str(r["key"]), str(r["status"])
     due = dt.date.fromisoformat(r["due_on"])
     period = {"start": due.isoformat(), "end": (due + dt.timedelta(days=int(r["window_days"]))).isoformat()}
-    identifier = [{"system": KEY_SYSTEM, "value": key}]
+    identifier = [{"system": KEY_SYSTEM, "value": f"{pid}:{key}"}]
     name = KIND_NAMES.get(r["kind"], r["kind"])
     request: dict[str, Any] = {
         "resourceType": "ServiceRequest",
@@ -127,6 +130,7 @@ def _risk(pid: str, subject: dict[str, str], as_of: str, risk: Mapping[str, Any]
     return {
         "resourceType": "Observation",
         "id": rid("risk", pid),
+        "identifier": [{"system": RISK_SYSTEM, "value": pid}],
         "status": "final",
         "code": t.RISK_CODE.concept(),
         "subject": subject,
@@ -140,7 +144,7 @@ def _issue(pid: str, as_of: str, alert: Mapping[str, Any]) -> dict[str, Any]:
     return {
         "resourceType": "DetectedIssue",
         "id": rid("detectedissue", pid, str(alert["code"])),
-        "identifier": [{"system": f"{t.BASE}/alert", "value": f"{pid}:{alert['code']}"}],
+        "identifier": [{"system": ALERT_SYSTEM, "value": f"{pid}:{alert['code']}"}],
         "status": "final",
         "code": t.local(str(alert["code"]), str(alert["code"])).concept(),
         "severity": t.SEVERITY[str(alert["severity"])],

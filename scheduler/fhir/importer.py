@@ -17,6 +17,13 @@ from typing import Any, Final
 
 from scheduler.fhir import terminology as t
 from scheduler.fhir.bundle import Source, read_sources
+from scheduler.fhir.care import (
+    map_administration,
+    map_clinical_impression,
+    map_encounter,
+    map_episode,
+    map_patient,
+)
 from scheduler.fhir.conditions import (
     is_gist,
     is_mitotic_count,
@@ -25,6 +32,7 @@ from scheduler.fhir.conditions import (
     map_pathology_report,
 )
 from scheduler.fhir.context import Context, ImportResult, effective_day, has_code
+from scheduler.fhir.imaging import is_imaging_report, map_imaging_report
 from scheduler.fhir.observations import map_observation
 from scheduler.fhir.treatments import map_medication, map_procedure
 
@@ -38,8 +46,10 @@ NOT_CLINICAL: Final = frozenset({
 def _diagnostic_report(ctx: Context, source: Source) -> None:
     if has_code(source.resource.get("code"), t.LOINC, t.PATHOLOGY_REPORT.code):
         map_pathology_report(ctx, source)
+    elif is_imaging_report(source):
+        map_imaging_report(ctx, source)
     else:
-        ctx.not_used(source, "not a pathology report (22637-3)")
+        ctx.not_used(source, "neither a pathology report (22637-3) nor an imaging report")
 
 
 MAPPERS: Final[Mapping[str, Callable[[Context, Source], None]]] = {
@@ -49,6 +59,11 @@ MAPPERS: Final[Mapping[str, Callable[[Context, Source], None]]] = {
     "MedicationRequest": map_medication,
     "MedicationStatement": map_medication,
     "Procedure": map_procedure,
+    "Encounter": map_encounter,
+    "ClinicalImpression": map_clinical_impression,
+    "EpisodeOfCare": map_episode,
+    "Patient": map_patient,
+    "MedicationAdministration": map_administration,
 }
 
 
@@ -60,7 +75,7 @@ def import_fhir(obj: object, enrolled: Collection[str] = ()) -> ImportResult:
         mapper = MAPPERS.get(source.type)
         if mapper is not None:
             mapper(ctx, source)
-        elif source.type not in ("Patient", "EpisodeOfCare"):
+        else:
             why = "carries no follow-up input" if source.type in NOT_CLINICAL else "resource type not mapped"
             (ctx.not_used if source.type in NOT_CLINICAL else ctx.review)(source, why)
     _unread(ctx)

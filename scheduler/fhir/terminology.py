@@ -180,6 +180,37 @@ LAB_BOUNDS: Final[Mapping[str, float]] = {  # above this a value is implausible:
     "hemoglobin": 30, "tsh": 500, "lvef": 100,
 }  # fmt: skip
 
+# Visits, MDT reviews, the end of follow-up and imaging reports (scheduler/fhir/care.py, imaging.py).
+# Encounter.type and imaging DiagnosticReport.code accept the local codes the export writes for
+# the matching reminder kinds, so an EHR can answer an order with the same code.
+VISIT_KINDS: Final = ("clinic_visit", "skin_exam")  # local codes = the contract's visit kinds
+MDT_REVIEW: Final = local("mdt_review", "Multidisciplinary team review")
+MDT_OUTCOMES: Final[Mapping[str, str]] = {  # ClinicalImpression.finding local code → contract outcome
+    f"mdt-{o.replace('_', '-')}": o for o in (
+        "resect", "biopsy", "surveil", "start_therapy", "change_therapy", "continue", "stop_therapy", "other"
+    )
+}  # fmt: skip
+EXT_END_REASON: Final = f"{BASE}/StructureDefinition/follow-up-end-reason"
+END_REASONS: Final = ("deceased", "transferred", "discharged", "declined")  # local codes of the extension
+DICOM: Final = "http://dicom.nema.org/resources/ontology/DCM"
+DICOM_MODALITIES: Final[Mapping[str, str]] = {"CT": "ct", "MR": "mri", "PT": "pet"}  # "US" cannot tell EUS
+IMAGING_REPORT_CODES: Final[Mapping[tuple[str, str], str]] = {
+    (LOCAL, "ct"): "ct", (LOCAL, "mri"): "mri", (LOCAL, "eus"): "eus", (LOCAL, "pet"): "pet",
+    (LOINC, "36813-4"): "ct",  # unverified (ORDER_CODES): recognised on import, never exported unwaived
+}  # fmt: skip
+RADIOLOGY_CATEGORIES: Final = frozenset({
+    ("http://terminology.hl7.org/CodeSystem/v2-0074", "RAD"),
+    (LOINC, "LP29684-5"),  # US Core report category "Radiology"; from memory, not re-checked
+})  # fmt: skip
+IMAGING_RESULTS: Final[Mapping[tuple[str, str], str]] = {
+    (SNOMED, "268910001"): "response",  # CancerDiseaseStatus improved
+    (SNOMED, "359746009"): "stable",
+    (SNOMED, WORSENED): "progression",
+    (LOCAL, "no-evidence-of-disease"): "no_evidence_of_disease",
+    (LOCAL, "response"): "response", (LOCAL, "stable"): "stable", (LOCAL, "progression"): "progression",
+    (LOCAL, "growth"): "growth", (LOCAL, "new-lesion"): "new_lesion",
+}  # fmt: skip
+
 # --- export ----------------------------------------------------------------------------------
 
 ORDER_CODES: Final[Mapping[str, tuple[Code, ...]]] = {

@@ -105,6 +105,8 @@ def map_medication(ctx: Context, source: Source) -> None:
             ctx.review(source, f"{drug}: no treatment-setting extension (adjuvant, neoadjuvant or advanced)")
             return
         ctx.event(source, "therapy_started", start, {"drug": drug, "dose_mg": dose, "setting": setting})
+    if status in ("stopped", "completed") and _superseded(ctx, source):
+        return  # replaced by a new dose (priorPrescription): the course goes on, nothing stopped
     if status in ("stopped", "completed"):
         end = day_of(bounds.get("end")) or day_of(resource.get("effectivePeriod", {}).get("end"))
         reason = (
@@ -123,6 +125,13 @@ def map_medication(ctx: Context, source: Source) -> None:
             ctx.review(source, f"{drug} {status}: needs boundsPeriod.end and a statusReason we know")
             return
         ctx.event(source, "therapy_stopped", end, {"drug": drug, "reason": reason})
+
+
+def _superseded(ctx: Context, source: Source) -> bool:
+    return any(
+        other.type == source.type and ctx.resolve(other.resource.get("priorPrescription")) is source
+        for other in ctx.sources
+    )
 
 
 def map_procedure(ctx: Context, source: Source) -> None:

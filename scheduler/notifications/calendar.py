@@ -15,7 +15,7 @@ from scheduler.domain.profile import Profile
 def calendar_item(
     patient_id: str, reminder: ReminderRow, profile: Profile, summary: str | None = None
 ) -> CalendarItem:
-    summary = summary or label(reminder.kind).summary
+    summary = summary or label(reminder.kind).calendar
     description = ""
     if reminder.status in OPEN_REMINDER_STATUSES and reminder.overdue_since is not None:
         summary = f"{summary} (overdue since {reminder.overdue_since.isoformat()})"

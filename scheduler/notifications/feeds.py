@@ -161,7 +161,7 @@ def feed_items(
 def _navigator_summary(reminder: ReminderRow) -> str:
     from notifications.labels import label
 
-    return f"{label(reminder.kind).summary} · {reminder.patient_id}"
+    return f"{label(reminder.kind).calendar} · {reminder.patient_id}"
 
 
 def render(session: Session, feed: FeedRow, today: dt.date, profile: Profile = DEFAULT_PROFILE) -> bytes:

@@ -10,20 +10,18 @@ from __future__ import annotations
 
 import datetime as dt
 from collections.abc import Sequence
-from dataclasses import dataclass
 from typing import Any
 
 from sqlalchemy import Row, and_, func, or_, select, text, update
 from sqlalchemy.orm import Session
 
 from models.db import rowcount
-from models.rows import AlertRow, NotificationRow, PatientRow, ReminderRow, UserRow
+from models.rows import NotificationRow, PatientRow, ReminderRow, UserRow
 from models.statuses import (
     CLAIMABLE_NOTIFICATION_STATUSES,
     LIVE_NOTIFICATION_STATUSES,
     SENDABLE_NOTIFICATION_SQL,
     NotificationStatus,
-    ReminderStatus,
 )
 from models.types import utcnow
 
@@ -261,73 +259,6 @@ def navigator_emails(session: Session, navigator_id: str) -> list[str]:
         .order_by(UserRow.id)
     )
     return [email for email in emails if email]
-
-
-@dataclass(frozen=True, slots=True)
-class DigestFacts:
-    """What a navigator's digest tells, as rows of plain values."""
-
-    new_alerts: Sequence[Row[str, str, str]]  # patient, severity, code
-    overdue: Sequence[Row[str, str, dt.date, dt.date | None, int, dt.date | None]]
-    due_this_week: Sequence[Row[str, str, dt.date]]  # patient, kind, due on
-    failed: Sequence[Row[str | None, str, str | None]]  # patient, kind, last error
-
-
-def digest_facts(
-    session: Session, navigator_id: str | None, day: dt.date, days_ahead: int, since: dt.datetime
-) -> DigestFacts:
-    """For the patients of ``navigator_id``: alerts raised since ``since``; open reminders past their
-    window or with missed items before them, oldest first; the others due from ``day`` for
-    ``days_ahead`` days; the navigator's emails that failed since ``since``."""
-    patients = select(PatientRow.patient_id).where(PatientRow.navigator_id == navigator_id)
-    alerts = session.execute(
-        select(AlertRow.patient_id, AlertRow.severity, AlertRow.code)
-        .where(
-            AlertRow.patient_id.in_(patients), AlertRow.is_active.is_(True), AlertRow.first_seen_at >= since
-        )
-        .order_by(AlertRow.patient_id, AlertRow.code)
-    ).all()
-    since_on = func.coalesce(ReminderRow.overdue_since, ReminderRow.due_on)
-    not_yet_overdue = (ReminderStatus.PLANNED, ReminderStatus.DUE)
-    overdue = session.execute(  # past their window, or with missed items before them
-        select(
-            ReminderRow.patient_id,
-            ReminderRow.kind,
-            ReminderRow.due_on,
-            ReminderRow.overdue_since,
-            ReminderRow.missed,
-            ReminderRow.last_done_on,
-        )
-        .where(
-            ReminderRow.patient_id.in_(patients),
-            or_(
-                ReminderRow.status == ReminderStatus.OVERDUE,
-                and_(ReminderRow.status.in_(not_yet_overdue), ReminderRow.overdue_since.is_not(None)),
-            ),
-        )
-        .order_by(since_on, ReminderRow.patient_id)
-    ).all()
-    week = session.execute(
-        select(ReminderRow.patient_id, ReminderRow.kind, ReminderRow.due_on)
-        .where(
-            ReminderRow.patient_id.in_(patients),
-            ReminderRow.status.in_(not_yet_overdue),
-            ReminderRow.overdue_since.is_(None),
-            ReminderRow.due_on >= day,
-            ReminderRow.due_on < day + dt.timedelta(days=days_ahead),
-        )
-        .order_by(ReminderRow.due_on, ReminderRow.patient_id)
-    ).all()
-    failed = session.execute(
-        select(NotificationRow.patient_id, NotificationRow.kind, NotificationRow.last_error)
-        .where(
-            NotificationRow.status == NotificationStatus.FAILED,
-            NotificationRow.navigator_id == navigator_id,
-            NotificationRow.updated_at >= since,
-        )
-        .order_by(NotificationRow.id)
-    ).all()
-    return DigestFacts(alerts, overdue, week, failed)
 
 
 def outbox_counts(session: Session) -> dict[str, int]:

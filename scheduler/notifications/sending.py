@@ -51,8 +51,8 @@ from scheduler.config.settings import Settings
 from scheduler.domain.profile import DEFAULT_PROFILE, Profile
 from scheduler.notifications import repository
 from scheduler.notifications.calendar import calendar_item
+from scheduler.notifications.digest import compose_digest
 
-DIGEST_DAYS_AHEAD = 7
 _T = TypeVar("_T")
 RECORD_RETRY_SECONDS = 60.0  # well inside the task's soft time limit (120 s)
 RECORD_RETRY_FIRST_PAUSE = 0.1  # doubling to RECORD_RETRY_MAX_PAUSE: back soon after the database
@@ -284,7 +284,7 @@ def _patient_email(
             due_on=reminder.due_on,
             ics=ics,
             clinic_name=settings.clinic_name,
-            contact_line=settings.clinic_contact,
+            clinic_phone=settings.clinic_phone,
         )
     ics = render_invitation(item, "REQUEST", organizer=organizer, attendee=envelope.to[0])
     return mail.compose_patient_notice(
@@ -294,7 +294,7 @@ def _patient_email(
         stage="due" if row.kind == "due" else "advance",
         ics=ics,
         clinic_name=settings.clinic_name,
-        contact_line=settings.clinic_contact,
+        clinic_phone=settings.clinic_phone,
         today=settings.today(now),
     )
 
@@ -337,26 +337,13 @@ def _compose_digest(session: Session, row: NotificationRow, settings: Settings, 
             status=NotificationStatus.FAILED,
             detail="the digest's user is gone, inactive or has no valid email",
         )
-    facts = repository.digest_facts(
-        session, user.navigator_id, row.day, DIGEST_DAYS_AHEAD, since=now - dt.timedelta(days=1)
-    )
-    if not (facts.new_alerts or facts.overdue or facts.due_this_week or facts.failed):
-        return Compose(status=NotificationStatus.SKIPPED, detail="nothing to report")
     envelope = mail.Envelope(
         sender=settings.mail_from, to=(user.email,), message_id=message_id(row, settings), date=now
     )
-    return Compose(
-        mail.compose_digest(
-            envelope,
-            navigator_name=user.username,
-            day=row.day,
-            new_alerts=[mail.DigestAlert(p, s, c) for p, s, c in facts.new_alerts],
-            overdue=[mail.DigestItem(*item) for item in facts.overdue],
-            due_this_week=[mail.DigestItem(p, k, d) for p, k, d in facts.due_this_week],
-            failed=[mail.DigestFailure(p, f"{k} email", e or "") for p, k, e in facts.failed],
-            dashboard_url=settings.base_url.rstrip("/") + "/",
-        )
-    )
+    message = compose_digest(session, user, row.day, now, envelope, settings.base_url)
+    if message is None:
+        return Compose(status=NotificationStatus.SKIPPED, detail="nothing to report")
+    return Compose(message)
 
 
 def outbox_counts(session: Session) -> dict[str, int]:

@@ -86,6 +86,8 @@ def store_import(
 
 
 def _store_review(session: Session, items: list[ReviewItem]) -> None:
+    if not items:
+        return
     keys = {item.key: item for item in items}
     stored = set(session.scalars(select(FhirReviewRow.key).where(FhirReviewRow.key.in_(sorted(keys)))))
     session.add_all(

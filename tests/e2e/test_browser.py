@@ -18,6 +18,7 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session, sessionmaker
 
 from models.rows import EventRow, PatientRow, ReminderRow, UserRow
+from notifications.labels import label
 from scheduler.staff.access import Principal
 from scheduler.staff.worklist import worklist
 from tests.support.browser import (
@@ -124,7 +125,7 @@ def test_a_navigator_records_a_blood_test_and_sees_the_reminder_completed(
             expect(page).to_have_url(f"{stack.base}/patients/{patient_id}")
             row = page.locator(f'tr[data-key="{key}"]')
             expect(row).to_have_attribute("data-status", reminder.status)
-            expect(row).to_contain_text("Blood test")
+            expect(row).to_contain_text(label(reminder.kind).summary)
             shoot(page, "03-patient")
 
             # Record the result through the lab form.

@@ -71,7 +71,7 @@ def notice(message_id: str = "<n-42.abc@gist-scheduler>", *to: str, date: dt.dat
     )
     return compose_patient_notice(
         env, kind="ct", due_on=dt.date(2027, 3, 12), stage="advance", ics=ICS,
-        clinic_name="Riverside Hospital", contact_line="Call 01234 567890",
+        clinic_name="Riverside Hospital", clinic_phone="01234 567890",
     )  # fmt: skip
 
 
@@ -99,13 +99,14 @@ def test_plain_delivery_arrives_once_and_parses_back(server: SmtpServer) -> None
     assert received.rcpt_tos == ("patient@example.org",)
     assert not received.is_tls
     parsed = received.message
-    assert parsed["Subject"] == "Reminder: a scan is due on 12 March 2027"
+    assert parsed["Subject"] == "Reminder: a CT scan is due on 12 March 2027"
     assert parsed["Message-ID"] == "<n-42.abc@gist-scheduler>"
     assert parsed.get_content_type() == "multipart/mixed"
     text, html = parsed.get_body(("plain",)), parsed.get_body(("html",))
     assert text is not None
     assert html is not None
-    assert "a scan is due on 12 March 2027" in text.get_content()
+    assert "a CT scan is due on 12 March 2027" in text.get_content()
+    assert "please call us on 01234 567890" in text.get_content()
     assert "<strong>12 March 2027</strong>" in html.get_content()
     (attachment,) = parsed.iter_attachments()
     assert attachment.get_content_type() == "text/calendar"
@@ -331,7 +332,7 @@ def test_folder_sender_file_parses_back(tmp_path: Path) -> None:
     FolderSender(tmp_path).send(notice())
     (path,) = tmp_path.iterdir()
     parsed = message_from_bytes(path.read_bytes(), policy=default)
-    assert parsed["Subject"] == "Reminder: a scan is due on 12 March 2027"
+    assert parsed["Subject"] == "Reminder: a CT scan is due on 12 March 2027"
     assert b"\r\n" in path.read_bytes()  # policy=SMTP: CRLF line ends
 
 

@@ -15,7 +15,7 @@ import pytest
 ADAPTER = Path(__file__).resolve().parents[2] / "scheduler" / "fhir"
 ALLOWED = (
     "__future__", "base64", "collections", "dataclasses", "datetime", "hashlib", "json", "re", "typing",
-    "uuid", "pydantic", "fhir", "scheduler.domain", "scheduler.fhir",
+    "uuid", "urllib.parse", "pydantic", "fhir", "scheduler.domain", "scheduler.fhir",
 )  # fmt: skip
 
 

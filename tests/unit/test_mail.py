@@ -2,8 +2,11 @@
 calendar attachment, digest counts, header injection and the address check.
 
 Table-driven over every kind in ``labels.LABELS`` (plus an unknown kind, which gets the neutral
-fallback): nothing a patient reads and no subject line may name a diagnosis, a drug, a test or a
-result (``CLINICAL_WORDS``, matched case-insensitively on word boundaries).
+fallback): nothing a patient reads and no subject line may name a diagnosis, a drug, a dose, a
+mutation, a result or the reason for a test (``CLINICAL_WORDS``, matched case-insensitively on word
+boundaries). They name the test itself in plain words ("MRI scan", "liver blood test": the
+``TEST_WORDS`` the labels may use), so that two different tests never share a subject; the staff
+digest names no alert code (they name mutations and drugs).
 """
 
 from __future__ import annotations
@@ -20,6 +23,7 @@ import pytest
 from notifications.labels import LABELS, label
 from notifications.mail import (
     DigestAlert,
+    DigestCounts,
     DigestFailure,
     DigestItem,
     Envelope,
@@ -34,11 +38,14 @@ from notifications.mail import (
 CLINICAL_WORDS = [
     "GIST", "gastrointestinal", "stromal", "tumour", "tumor", "cancer", "oncology", "sarcoma",
     "imatinib", "sunitinib", "regorafenib", "ripretinib", "avapritinib", "Glivec", "Gleevec",
-    "liver", "LFT", "ALT", "AST", "bilirubin", "CBC", "TSH", "thyroid", "echo", "echocardiogram",
-    "CT", "MRI", "EUS", "ultrasound", "endoscopy", "mutation", "KIT", "PDGFRA", "exon",
-    "metasta", "progress", "recurren", "relapse", "biopsy", "skin", "MDT", "result", "diagnos",
-    "toxicity", "drug", "therapy", "treatment", "dose",
+    "LFT", "ALT", "AST", "bilirubin", "CBC", "TSH", "echo", "echocardiogram",
+    "EUS", "endoscopy", "mutation", "KIT", "PDGFRA", "exon", "D842V",
+    "metasta", "progress", "recurren", "relapse", "biopsy", "MDT", "result", "diagnos",
+    "toxicity", "drug", "therapy", "treatment", "dose", "resistan", "hepato",
 ]  # fmt: skip
+# What the labels may say of a test, so that a patient knows which one to book: the kind of scan and
+# the organ a blood test looks at, never why.
+TEST_WORDS = ["CT", "MRI", "ultrasound", "liver", "thyroid", "heart", "skin"]
 CLINICAL = re.compile(r"\b(?:" + "|".join(map(re.escape, CLINICAL_WORDS)) + r")", re.IGNORECASE)
 
 ALL_KINDS = [*LABELS, "some_future_kind"]
@@ -51,7 +58,7 @@ REQUEST_ICS = (
     b"BEGIN:VCALENDAR\r\nVERSION:2.0\r\nMETHOD:REQUEST\r\nBEGIN:VEVENT\r\nEND:VEVENT\r\nEND:VCALENDAR\r\n"
 )
 CANCEL_ICS = REQUEST_ICS.replace(b"METHOD:REQUEST", b"METHOD:CANCEL")
-PATIENT = {"clinic_name": "Riverside Hospital follow-up team", "contact_line": "Call 01234 567890 (9am-5pm)"}
+PATIENT = {"clinic_name": "Riverside Hospital follow-up team", "clinic_phone": "+44 1234 567890"}
 
 
 def envelope(**changes: object) -> Envelope:
@@ -92,6 +99,11 @@ def patient_messages(kind: str) -> dict[str, EmailMessage]:
     }
 
 
+def untagged(html: str) -> str:
+    """The HTML's text, as a reader sees it (tags dropped)."""
+    return re.sub(r"<[^>]+>", "", html)
+
+
 def clinical_words(text: str) -> list[str]:
     return CLINICAL.findall(text)
 
@@ -105,6 +117,8 @@ def test_patient_emails_name_no_clinical_word(kind: str) -> None:
         text, html = parts(message)
         for where, content in (("subject", str(message["Subject"])), ("text", text), ("html", html)):
             assert clinical_words(content) == [], f"{kind} {stage} {where}: {content}"
+            other_tests = [w for w in TEST_WORDS if re.search(rf"\b{w}\b", content, re.IGNORECASE)]
+            assert all(re.search(rf"\b{w}\b", label(kind).phrase, re.IGNORECASE) for w in other_tests)
         assert label(kind).phrase in text
 
 
@@ -124,16 +138,33 @@ def test_navigator_subject_names_no_clinical_word(kind: str, stage: str) -> None
     assert "the patient has no email address on file" in text
 
 
-@pytest.mark.parametrize("kind", ALL_KINDS)
-def test_digest_subject_and_items_use_the_summary(kind: str) -> None:
-    message = compose_digest(
-        envelope(to=("navigator@clinic.example",)), navigator_name="Sam", day=DUE, new_alerts=[],
-        overdue=[DigestItem("P01", kind, dt.date(2027, 3, 1))], due_this_week=[], failed=[],
+def digest(
+    counts: DigestCounts,
+    alerts: list[DigestAlert] | None = None,
+    overdue: list[DigestItem] | None = None,
+    week: list[DigestItem] | None = None,
+    failed: list[DigestFailure] | None = None,
+    navigator_name: str = "Sam",
+) -> EmailMessage:
+    return compose_digest(
+        envelope(to=("navigator@clinic.example",)), navigator_name=navigator_name, day=DUE, counts=counts,
+        alerts=alerts or [], overdue=overdue or [], due_this_week=week or [], failed=failed or [],
         dashboard_url=DASHBOARD,
     )  # fmt: skip
+
+
+def counts(
+    critical: int = 0, overdue: int = 0, due_soon: int = 0, alerts: int = 0, failed: int = 0
+) -> DigestCounts:
+    return DigestCounts(critical, overdue, due_soon, alerts, failed)
+
+
+@pytest.mark.parametrize("kind", ALL_KINDS)
+def test_digest_subject_and_items_use_the_summary(kind: str) -> None:
+    message = digest(counts(overdue=1), overdue=[DigestItem("P01", kind, dt.date(2027, 3, 1))])
     assert clinical_words(str(message["Subject"])) == []
     text, html = parts(message)
-    assert f"P01: {label(kind).summary}, due 1 March 2027" in text
+    assert f"P01: {label(kind).summary}, due since 1 March 2027" in text
     assert label(kind).summary in html
 
 
@@ -151,9 +182,12 @@ def test_care_team_kinds_are_never_emailed_to_the_patient(kind: str) -> None:
 @pytest.mark.parametrize(
     ("kind", "stage", "subject"),
     [
-        pytest.param("ct", "advance", "Reminder: a scan is due on 12 March 2027", id="scan-advance"),
-        pytest.param("ct", "due", "A scan is due today, 12 March 2027", id="scan-due"),
-        pytest.param("lab_lft", "due", "A blood test is due today, 12 March 2027", id="blood-due"),
+        pytest.param("ct", "advance", "Reminder: a CT scan is due on 12 March 2027", id="ct-advance"),
+        pytest.param("ct", "due", "A CT scan is due today, 12 March 2027", id="ct-due"),
+        pytest.param("mri", "due", "An MRI scan is due today, 12 March 2027", id="mri-due"),
+        pytest.param("eus", "due", "An endoscopic ultrasound is due today, 12 March 2027", id="eus-due"),
+        pytest.param("lab_lft", "due", "A liver blood test is due today, 12 March 2027", id="lft-due"),
+        pytest.param("lab_cbc", "due", "A blood count test is due today, 12 March 2027", id="cbc-due"),
         pytest.param(
             "clinic_visit", "advance", "Reminder: a clinic appointment is due on 12 March 2027", id="visit"
         ),
@@ -168,9 +202,9 @@ def test_patient_subjects(kind: str, stage: str, subject: str) -> None:
 @pytest.mark.parametrize(
     ("stage", "subject"),
     [
-        ("advance", "Upcoming: Scan for patient P01 (due 12 March 2027)"),
-        ("due", "Due today: Scan for patient P01 (due 12 March 2027)"),
-        ("overdue", "Overdue: Scan for patient P01 (due 12 March 2027)"),
+        ("advance", "Upcoming: MRI scan for patient P01 (due 12 March 2027)"),
+        ("due", "Due today: MRI scan for patient P01 (due 12 March 2027)"),
+        ("overdue", "Overdue: MRI scan for patient P01 (due 12 March 2027)"),
     ],
 )
 def test_navigator_subjects(stage: str, subject: str) -> None:
@@ -214,12 +248,12 @@ def test_patient_body_says_how_to_book_or_change() -> None:
     text, html = parts(
         compose_patient_notice(envelope(), kind="ct", due_on=DUE, stage="advance", ics=None, **PATIENT)
     )
-    for body in (text, html):
-        assert "contact your care team" in body
+    for body in (text, untagged(html)):
+        assert "please call us on +44 1234 567890" in body
         assert "book" in body
         assert "change" in body
         assert "Riverside Hospital follow-up team" in body
-    assert "Call 01234 567890 (9am-5pm)" in text
+    assert 'href="tel:+441234567890"' in html
 
 
 # ---- escaping, attachments, digest ---------------------------------------------------------------
@@ -231,18 +265,20 @@ def test_html_escapes_a_hostile_patient_code() -> None:
         envelope(), patient_code=code, kind="ct", due_on=DUE, stage="overdue", reason="overdue <b>x</b>",
         dashboard_url=DASHBOARD,
     )  # fmt: skip
-    digest = compose_digest(
-        envelope(), navigator_name="<i>Sam</i>", day=DUE, new_alerts=[DigestAlert(code, "high", "A<1>")],
-        overdue=[DigestItem(code, "ct", DUE)], due_this_week=[],
-        failed=[DigestFailure(code, "notice", "<550>")], dashboard_url=DASHBOARD,
-    )  # fmt: skip
-    for message in (notice, digest):
+    hostile = digest(
+        counts(critical=1, overdue=1, alerts=1, failed=1),
+        alerts=[DigestAlert(code, "critical", DUE)],
+        overdue=[DigestItem(code, "ct", DUE)],
+        failed=[DigestFailure(code, "notice", "<550>")],
+        navigator_name="<i>Sam</i>",
+    )
+    for message in (notice, hostile):
         text, html = parts(message)
         assert "<script>" not in html
         assert "&lt;script&gt;" in html
         assert "<script>" in text  # plain text is not HTML: shown as typed
     assert "<b>" not in parts(notice)[1]
-    assert "<i>" not in parts(digest)[1]
+    assert "<i>" not in parts(hostile)[1]
 
 
 @pytest.mark.parametrize(
@@ -277,38 +313,124 @@ def test_no_invitation_no_attachment() -> None:
 
 
 @pytest.mark.parametrize(
-    ("alerts", "overdue", "week", "failed", "subject"),
+    ("shown", "subject"),
     [
-        (3, 2, 5, 0, "Daily follow-up digest for 12 March 2027: 2 overdue, 5 due this week, 3 new alerts"),
-        (1, 3, 5, 0, "Daily follow-up digest for 12 March 2027: 3 overdue, 5 due this week, 1 new alert"),
-        (0, 0, 0, 0, "Daily follow-up digest for 12 March 2027: 0 overdue, 0 due this week, 0 new alerts"),
-        (0, 1, 0, 1, "Daily follow-up digest for 12 March 2027: 1 overdue, 0 due this week, 0 new alerts, "
-                     "1 failed notification"),
-        (0, 0, 0, 2, "Daily follow-up digest for 12 March 2027: 0 overdue, 0 due this week, 0 new alerts, "
-                     "2 failed notifications"),
+        (counts(2, 2, 5, 3), "Daily follow-up digest for 12 March 2027: 2 critical alerts, 2 overdue, "
+                             "5 due this week, 1 other alert"),
+        (counts(0, 3, 5, 1), "Daily follow-up digest for 12 March 2027: 3 overdue, 5 due this week, "
+                             "1 other alert"),
+        (counts(1, 0, 0, 1), "Daily follow-up digest for 12 March 2027: 1 critical alert, 0 overdue, "
+                             "0 due this week"),
+        (counts(0, 0, 0, 0), "Daily follow-up digest for 12 March 2027: 0 overdue, 0 due this week"),
+        (counts(0, 1, 0, 0, 1), "Daily follow-up digest for 12 March 2027: 1 overdue, 0 due this week, "
+                                "1 failed notification"),
+        (counts(0, 0, 0, 0, 2), "Daily follow-up digest for 12 March 2027: 0 overdue, 0 due this week, "
+                                "2 failed notifications"),
     ],
 )  # fmt: skip
-def test_digest_counts(alerts: int, overdue: int, week: int, failed: int, subject: str) -> None:
-    message = compose_digest(
-        envelope(to=("navigator@clinic.example",)),
-        navigator_name="Sam",
-        day=DUE,
-        new_alerts=[DigestAlert(f"P{i:02}", "high", "LIVER_ALT_G3") for i in range(alerts)],
-        overdue=[DigestItem(f"P{i:02}", "ct", dt.date(2027, 3, 1)) for i in range(overdue)],
-        due_this_week=[DigestItem(f"P{i:02}", "lab_cbc", dt.date(2027, 3, 15)) for i in range(week)],
-        failed=[DigestFailure(None, "patient notice", "550 mailbox unavailable") for _ in range(failed)],
-        dashboard_url=DASHBOARD,
+def test_digest_counts(shown: DigestCounts, subject: str) -> None:
+    """The subject and each heading carry the worklist's counts, whatever the lists hold."""
+    message = digest(
+        shown,
+        alerts=[DigestAlert(f"P{i:02}", "critical", DUE) for i in range(shown.critical)]
+        + [DigestAlert(f"P{i:02}", "warning", DUE) for i in range(shown.alerts - shown.critical)],
+        overdue=[DigestItem(f"P{i:02}", "ct", dt.date(2027, 3, 1)) for i in range(shown.overdue)],
+        week=[DigestItem(f"P{i:02}", "lab_cbc", dt.date(2027, 3, 15)) for i in range(shown.due_soon)],
+        failed=[
+            DigestFailure(None, "patient notice", "550 mailbox unavailable") for _ in range(shown.failed)
+        ],
     )
     assert message["Subject"] == subject
     text, html = parts(message)
-    assert f"Overdue ({overdue})" in text
-    assert f"Overdue ({overdue})" in html
-    assert f"Due this week ({week})" in text
-    assert f"New alerts ({alerts})" in text
-    assert ("Failed notifications" in text) == bool(failed)
+    for heading, n in (
+        ("Critical alerts", shown.critical),
+        ("Overdue", shown.overdue),
+        ("Due this week", shown.due_soon),
+        ("Other alerts", shown.alerts - shown.critical),
+    ):
+        assert f"{heading} ({n})" in text
+        assert f"{heading} ({n})" in html
+    assert ("Failed notifications" in text) == bool(shown.failed)
+    assert "more on the dashboard" not in text
     assert DASHBOARD in text
     assert f'href="{DASHBOARD}"' in html
-    assert text.count("LIVER_ALT_G3") == alerts  # the alert code, and no more of it than that
+
+
+def test_digest_puts_critical_alerts_first_and_names_no_code() -> None:
+    """Critical alerts head the email, before overdue items and other alerts; an alert is its
+    patient, severity and date: no code or message (they name mutations and drugs)."""
+    message = digest(
+        counts(critical=1, overdue=1, due_soon=1, alerts=2),
+        alerts=[DigestAlert("P03", "critical", dt.date(2027, 3, 11), is_new=True),
+                DigestAlert("P05", "warning", dt.date(2027, 2, 1))],
+        overdue=[DigestItem("P07", "lab_lft", dt.date(2027, 3, 1))],
+        week=[DigestItem("P01", "mri", dt.date(2027, 3, 15))],
+    )  # fmt: skip
+    text, html = parts(message)
+    for body in (text, html):
+        order = [body.index(h) for h in ("Critical alerts", "Overdue", "Due this week", "Other alerts")]
+        assert order == sorted(order)
+        assert clinical_words(body.replace(DASHBOARD, "")) == [], body
+    assert "  - P03: Critical alert since 11 March 2027 (new)" in text
+    assert "  - P05: Warning alert since 1 February 2027" in text
+    assert "  - P07: Liver blood test, due since 1 March 2027" in text
+    assert "  - P01: MRI scan, due 15 March 2027" in text
+
+
+def test_digest_says_how_many_more_are_on_the_dashboard() -> None:
+    message = digest(counts(overdue=30), overdue=[DigestItem(f"P{i:02}", "ct", DUE) for i in range(25)])
+    text, html = parts(message)
+    assert "Overdue (30)" in text
+    assert text.count("CT scan, due") == 25
+    assert "… and 5 more on the dashboard." in text
+    assert "… and 5 more on the dashboard." in html
+
+
+# ---- telling tests apart, one contact sentence -----------------------------------------------------
+
+
+def test_no_two_kinds_share_a_label() -> None:
+    summaries = [label(kind).summary for kind in LABELS]
+    phrases = [label(kind).phrase for kind in LABELS]
+    assert len(set(summaries)) == len(summaries)
+    assert len(set(phrases)) == len(phrases)
+
+
+@pytest.mark.parametrize("stage", ["advance", "due"])
+def test_two_different_tests_never_share_a_subject(stage: str) -> None:
+    """Same day, same stage: every kind a patient is told about has its own subject, and so has
+    every kind a navigator is told about (an EUS and an MRI are no longer both "Scan")."""
+    patient = {notice(kind, stage)["Subject"] for kind in PATIENT_KINDS}
+    assert len(patient) == len(PATIENT_KINDS)
+    navigator = {
+        compose_navigator_notice(
+            envelope(), patient_code="P01", kind=kind, due_on=DUE, stage=stage,  # type: ignore[arg-type]
+            reason="", dashboard_url=DASHBOARD,
+        )["Subject"]
+        for kind in ALL_KINDS
+    }  # fmt: skip
+    assert len(navigator) == len(ALL_KINDS)
+
+
+@pytest.mark.parametrize("phone", ["+44 1234 567890", None])
+@pytest.mark.parametrize("kind", ["ct", "lab_lft"])
+def test_patient_emails_say_how_to_reach_the_clinic_once(kind: str, phone: str | None) -> None:
+    """One sentence tells the patient how to book or ask: the clinic's number when it is set,
+    else to contact the care team — never both, never twice."""
+    for compose in (
+        lambda: compose_patient_notice(
+            envelope(), kind=kind, due_on=DUE, stage="advance", ics=None, clinic_name="Riverside",
+            clinic_phone=phone,
+        ),
+        lambda: compose_patient_cancellation(
+            envelope(), kind=kind, due_on=DUE, ics=None, clinic_name="Riverside", clinic_phone=phone
+        ),
+    ):  # fmt: skip
+        text, html = parts(compose())
+        for body in (text, untagged(html)):
+            sentences = body.count("contact your care team") + body.count("call us")
+            assert sentences == 1, body
+            assert (phone is not None) == (f"call us on {phone}" in body)
 
 
 # ---- header injection and envelopes ---------------------------------------------------------------
@@ -425,7 +547,7 @@ def test_navigator_reason_line(reason: str, line: str | None) -> None:
         dashboard_url=DASHBOARD,
     )  # fmt: skip
     text, html = parts(message)
-    assert text.startswith("Overdue: Scan for patient P01, due 12 March 2027.\n\n")
+    assert text.startswith("Overdue: CT scan for patient P01, due 12 March 2027.\n\n")
     if line is None:
         assert "Why" not in text
         assert "Why" not in html
@@ -447,12 +569,29 @@ def test_a_due_notice_sent_after_its_day_says_due_now_not_today() -> None:
     )
     late = compose_patient_notice(
         envelope, kind="ct", due_on=_dt.date(2026, 6, 15), stage="due", ics=None,
-        clinic_name="Clinic", contact_line="Call us.", today=_dt.date(2026, 11, 27),
+        clinic_name="Clinic", clinic_phone=None, today=_dt.date(2026, 11, 27),
     )  # fmt: skip
-    assert late["Subject"] == "A scan is now due (since 15 June 2026)"
+    assert late["Subject"] == "A CT scan is now due (since 15 June 2026)"
     assert "today" not in late.get_body(("plain",)).get_content()  # type: ignore[union-attr]
     on_day = compose_patient_notice(
         envelope, kind="ct", due_on=_dt.date(2026, 11, 27), stage="due", ics=None,
-        clinic_name="Clinic", contact_line="Call us.", today=_dt.date(2026, 11, 27),
+        clinic_name="Clinic", clinic_phone=None, today=_dt.date(2026, 11, 27),
     )  # fmt: skip
-    assert on_day["Subject"] == "A scan is due today, 27 November 2026"
+    assert on_day["Subject"] == "A CT scan is due today, 27 November 2026"
+
+
+@pytest.mark.parametrize("kind", ALL_KINDS)
+def test_calendar_entries_keep_to_the_broad_kind(kind: str) -> None:
+    """Feeds and invitations (a shared calendar, a lock screen) say "Scan", not which scan."""
+    calendar = label(kind).calendar
+    assert calendar in {
+        "Scan",
+        "Blood test",
+        "Clinic review",
+        "Procedure",
+        "Team review",
+        "Lab task",
+        "Appointment",
+    }
+    assert clinical_words(calendar) == []
+    assert not [word for word in TEST_WORDS if re.search(rf"\b{word}\b", calendar, re.IGNORECASE)]

@@ -1,0 +1,265 @@
+"""What ``gistsched fhir pull`` asks a FHIR server and what ``push`` sends it (pure: URLs and JSON).
+
+Pull works per enrolled patient in two steps. First, *has anything changed*: one search per
+resource type with ``_lastUpdated=ge<since>`` and ``_count=1`` (:func:`change_searches`). Then, for
+a changed (or never-read) patient, the whole record the importer reads (:func:`record_searches`:
+Observations by code, the other types by patient, with the resources reports and surgery point
+at), read page by page through ``next`` links and imported as one collection Bundle
+(:func:`record_bundle`). Reading the whole record gives every mapper its context (a pathology
+report needs its size and mitotic count even when only the report changed); what was read before
+comes back with the same event ids, as duplicates.
+
+Push turns the export Bundle into a transaction of conditional updates
+(``PUT ServiceRequest?identifier=system|value``) without ids, so the server keeps its own ids and
+a second push updates the same resources in place.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import re
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass
+from typing import Any, Final
+from urllib.parse import quote, urlencode
+
+from scheduler.fhir import terminology as t
+from scheduler.fhir.bundle import FhirError
+from scheduler.fhir.export import ALERT_SYSTEM, rid
+
+# The resource types of a patient's record, and the resources they point at that the mappers read.
+RECORD_SEARCHES: Final[tuple[tuple[str, tuple[tuple[str, str], ...]], ...]] = (
+    ("Patient", ()),
+    ("Condition", ()),
+    ("Observation", ()),  # by code: see observation_codes()
+    ("MedicationRequest", ()),
+    ("MedicationStatement", ()),
+    ("Procedure", (("_revinclude", "Observation:part-of"),)),  # margin Observations
+    (
+        "DiagnosticReport",
+        (("_include", "DiagnosticReport:result"), ("_include", "DiagnosticReport:specimen")),
+    ),
+    ("ImagingStudy", ()),
+    ("Specimen", ()),
+    ("Encounter", ()),
+    ("ClinicalImpression", ()),
+    ("EpisodeOfCare", ()),
+)
+# Change detection reads every Observation (a margin Observation has no code of ours).
+CHANGE_TYPES: Final = tuple(name for name, _ in RECORD_SEARCHES)
+_INSTANT = re.compile(
+    r"[0-9]{4}-[0-9]{2}-[0-9]{2}(T[0-9]{2}:[0-9]{2}(:[0-9]{2}(\.[0-9]+)?)?(Z|[+-][0-9]{2}:[0-9]{2}))?"
+)
+
+
+def observation_codes() -> str:
+    """The Observation codes the importer maps, as one OR-list token search value."""
+    pairs = [(t.LOINC, code) for code in t.LABS]
+    pairs += [(c.system, c.code) for c in (t.TUMOR_SIZE, t.VARIANT, t.DISEASE_STATUS, t.MITOSES_PER_10HPF)]
+    pairs += [(c.system, c.code) for c in (t.MITOTIC_COUNT, t.BIOPSY_RESULT, t.RUPTURE)]
+    return ",".join(f"{system}|{_escape(code)}" for system, code in pairs)
+
+
+def _escape(value: str) -> str:
+    """A token search value with FHIR's special characters (``\\ , $ |``) escaped."""
+    return re.sub(r"([\\,$|])", r"\\\1", value)
+
+
+def instant(moment: dt.datetime) -> str:
+    """A FHIR instant in UTC to the second (``2026-03-01T08:00:00Z``)."""
+    return moment.astimezone(dt.UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
+
+
+def parse_since(text: str) -> dt.datetime:
+    """``--since``: a date (midnight UTC) or a date-time with its offset; ``ValueError`` otherwise."""
+    problem = ValueError(
+        f"{text!r} is not a date (YYYY-MM-DD) or a date-time with seconds and offset (YYYY-MM-DDThh:mm:ssZ)"
+    )
+    if not _INSTANT.fullmatch(text) or ("T" in text and text.count(":") < 2):
+        raise problem
+    try:
+        if "T" not in text:
+            return dt.datetime.combine(dt.date.fromisoformat(text), dt.time(), dt.UTC)
+        return dt.datetime.fromisoformat(text.replace("Z", "+00:00")).astimezone(dt.UTC)
+    except ValueError:
+        raise problem from None
+
+
+def _query(params: Iterable[tuple[str, str]]) -> str:
+    return urlencode(list(params), safe=":/|,")
+
+
+def change_searches(patient_id: str, since: dt.datetime) -> list[str]:
+    """Relative search URLs, one per type, that find anything of the patient updated at or after ``since``."""
+    urls = []
+    for name in CHANGE_TYPES:
+        who = ("_id", patient_id) if name == "Patient" else ("patient", patient_id)
+        urls.append(f"{name}?{_query([who, ('_lastUpdated', 'ge' + instant(since)), ('_count', '1')])}")
+    return urls
+
+
+def record_searches(patient_id: str, page_size: int) -> list[str]:
+    """Relative search URLs that read the patient's whole record (as far as the importer reads it)."""
+    urls = []
+    for name, extra in RECORD_SEARCHES:
+        who = ("_id", patient_id) if name == "Patient" else ("patient", patient_id)
+        params = [who, *extra]
+        if name == "Observation":
+            params.append(("code", observation_codes()))
+        urls.append(f"{name}?{_query([*params, ('_count', str(page_size))])}")
+    return urls
+
+
+@dataclass(frozen=True, slots=True)
+class Page:
+    """One searchset page: its entries (resource and fullUrl), ``total`` if given, the next link."""
+
+    entries: list[tuple[Mapping[str, Any], str | None]]
+    total: int | None
+    next_url: str | None
+
+
+def read_page(obj: object, where: str) -> Page:
+    """A searchset Bundle as a :class:`Page`; ``FhirError`` naming ``where`` for anything else."""
+    if not isinstance(obj, Mapping):
+        raise FhirError(where, "the answer is not a JSON object")
+    if obj.get("resourceType") == "OperationOutcome":
+        raise FhirError(where, f"the server answered an OperationOutcome: {outcome_text(obj)}")
+    if obj.get("resourceType") != "Bundle" or obj.get("type") != "searchset":
+        raise FhirError(where, f"expected a searchset Bundle, got {_kind(obj)}")
+    entries: list[tuple[Mapping[str, Any], str | None]] = []
+    raw = obj.get("entry", [])
+    if not isinstance(raw, list):
+        raise FhirError(where, "Bundle.entry must be a list")
+    for index, entry in enumerate(raw):
+        resource = entry.get("resource") if isinstance(entry, Mapping) else None
+        if not isinstance(resource, Mapping) or not isinstance(resource.get("resourceType"), str):
+            raise FhirError(f"{where} entry[{index}]", "has no resource")
+        if resource["resourceType"] == "OperationOutcome":
+            continue  # search warnings (mode "outcome")
+        if not isinstance(resource.get("id"), str):
+            raise FhirError(f"{where} entry[{index}] {resource['resourceType']}", "a resource without an id")
+        full_url = entry.get("fullUrl")
+        entries.append((resource, full_url if isinstance(full_url, str) else None))
+    links = obj.get("link", [])
+    next_url = next(
+        (str(link["url"]) for link in links if isinstance(link, Mapping) and link.get("relation") == "next"
+         and isinstance(link.get("url"), str)),
+        None,
+    ) if isinstance(links, list) else None  # fmt: skip
+    total = obj.get("total")
+    return Page(entries, total if isinstance(total, int) else None, next_url)
+
+
+def _kind(obj: Mapping[str, Any]) -> str:
+    kind = obj.get("resourceType")
+    if kind == "Bundle":
+        return f"a {obj.get('type')!r} Bundle"
+    return repr(kind) if isinstance(kind, str) else "JSON without resourceType"
+
+
+def outcome_text(obj: Mapping[str, Any]) -> str:
+    """The issues of an OperationOutcome, as one line."""
+    texts = []
+    for issue in obj.get("issue", []) if isinstance(obj.get("issue"), list) else []:
+        if isinstance(issue, Mapping):
+            details = issue.get("details")
+            text = issue.get("diagnostics") or (details.get("text") if isinstance(details, Mapping) else None)
+            texts.append(str(text or issue.get("code") or "error"))
+    return "; ".join(texts)[:500] or "no issue given"
+
+
+def record_bundle(base_url: str, entries: Iterable[tuple[Mapping[str, Any], str | None]]) -> dict[str, Any]:
+    """One collection Bundle of a patient's record: each resource once (the latest ``lastUpdated``
+    when searches returned two versions), in the order first seen."""
+    chosen: dict[tuple[str, str], tuple[Mapping[str, Any], str]] = {}
+    for resource, full_url in entries:
+        key = (str(resource["resourceType"]), str(resource["id"]))
+        url = full_url or f"{base_url}/{key[0]}/{key[1]}"
+        if key not in chosen or _updated(resource) > _updated(chosen[key][0]):
+            chosen[key] = (resource, url)
+    return {
+        "resourceType": "Bundle",
+        "type": "collection",
+        "entry": [{"fullUrl": url, "resource": dict(resource)} for resource, url in chosen.values()],
+    }
+
+
+def _updated(resource: Mapping[str, Any]) -> str:
+    meta = resource.get("meta")
+    return str(meta.get("lastUpdated", "")) if isinstance(meta, Mapping) else ""
+
+
+# --- push ------------------------------------------------------------------------------------
+
+
+def push_transaction(
+    export: Mapping[str, Any], patient_id: str, resolved_alerts: Sequence[str] = ()
+) -> dict[str, Any]:
+    """The export Bundle as a transaction of conditional PUTs by identifier, ids left to the server.
+
+    ``resolved_alerts`` are alert codes no longer raised: each is written as a ``cancelled``
+    DetectedIssue, so one pushed while it was active does not stay on the server as current.
+    """
+    entries = []
+    for entry in export["entry"]:
+        resource = {k: v for k, v in entry["resource"].items() if k != "id"}
+        entries.append(_put(str(entry["fullUrl"]), resource))
+    active = {
+        str(e["resource"]["identifier"][0]["value"])
+        for e in export["entry"] if e["resource"]["resourceType"] == "DetectedIssue"
+    }  # fmt: skip
+    for code in sorted(set(resolved_alerts)):
+        value = f"{patient_id}:{code}"
+        if value in active:
+            continue
+        issue = {
+            "resourceType": "DetectedIssue",
+            "identifier": [{"system": ALERT_SYSTEM, "value": value}],
+            "status": "cancelled",
+            "code": t.local(code, code).concept(),
+            "patient": {"reference": f"Patient/{patient_id}"},
+            "detail": "No longer raised by the follow-up rules.",
+        }
+        entries.append(_put(f"urn:uuid:{rid('detectedissue', patient_id, code)}", issue))
+    return {"resourceType": "Bundle", "type": "transaction", "entry": entries}
+
+
+def _put(full_url: str, resource: dict[str, Any]) -> dict[str, Any]:
+    identifiers = resource.get("identifier")
+    if not isinstance(identifiers, list) or not identifiers:
+        raise ValueError(f"{resource['resourceType']} has no identifier to update it by")
+    system, value = identifiers[0]["system"], identifiers[0]["value"]
+    url = (
+        f"{resource['resourceType']}?identifier={quote(system, safe=':/')}|{quote(_escape(value), safe=':')}"
+    )
+    return {"fullUrl": full_url, "resource": resource, "request": {"method": "PUT", "url": url}}
+
+
+def read_transaction_response(obj: object, sent: int) -> tuple[int, int]:
+    """(created, updated) from a transaction-response; ``FhirError`` for a refusal or anything else."""
+    if isinstance(obj, Mapping) and obj.get("resourceType") == "OperationOutcome":
+        raise FhirError("transaction", f"refused: {outcome_text(obj)}")
+    if (
+        not isinstance(obj, Mapping)
+        or obj.get("resourceType") != "Bundle"
+        or obj.get("type") != ("transaction-response")
+    ):
+        raise FhirError("transaction", f"expected a transaction-response Bundle, got "
+                        f"{_kind(obj) if isinstance(obj, Mapping) else 'no JSON object'}")  # fmt: skip
+    entries = obj.get("entry")
+    if not isinstance(entries, list) or len(entries) != sent:
+        raise FhirError("transaction", f"the response has {len(entries or [])} entries for {sent} sent")
+    created = updated = 0
+    for index, entry in enumerate(entries):
+        response = entry.get("response") if isinstance(entry, Mapping) else None
+        status = str(response.get("status", "")) if isinstance(response, Mapping) else ""
+        if status.startswith("201"):
+            created += 1
+        elif status.startswith("200"):
+            updated += 1
+        else:
+            outcome = response.get("outcome") if isinstance(response, Mapping) else None
+            why = f": {outcome_text(outcome)}" if isinstance(outcome, Mapping) else ""
+            raise FhirError(f"transaction entry[{index}]", f"status {status or 'missing'}{why}")
+    return created, updated

@@ -1,0 +1,202 @@
+"""The pure parts of ``fhir pull`` and ``push``: search URLs, searchset pages, record Bundles,
+conditional-update transactions and their responses, and the server URL and ``--since`` checks."""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+from pathlib import Path
+from typing import Any
+from urllib.parse import parse_qs, urlsplit
+
+import pytest
+
+from scheduler.domain.plan import plan_follow_up
+from scheduler.fhir import FhirError, import_fhir, read_sources
+from scheduler.fhir.export import export_plan
+from scheduler.fhir.sync import (
+    change_searches,
+    observation_codes,
+    parse_since,
+    push_transaction,
+    read_page,
+    read_transaction_response,
+    record_bundle,
+    record_searches,
+)
+from scheduler.patients.fhir_client import FhirClient, FhirServerError, server_base
+
+FIXTURES = Path(__file__).resolve().parent.parent / "fixtures" / "fhir"
+
+
+def export(name: str, as_of: str) -> dict[str, Any]:
+    events = import_fhir(json.loads((FIXTURES / f"{name}.json").read_text())).events
+    return export_plan(plan_follow_up(events, dt.date.fromisoformat(as_of)).to_json())
+
+
+def test_change_searches_ask_each_type_for_what_changed_since_the_sync_point() -> None:
+    urls = change_searches("P-1", dt.datetime(2026, 3, 1, 8, 30, tzinfo=dt.UTC))
+    assert urls[0] == "Patient?_id=P-1&_lastUpdated=ge2026-03-01T08:30:00Z&_count=1"
+    assert "Condition?patient=P-1&_lastUpdated=ge2026-03-01T08:30:00Z&_count=1" in urls
+    assert "Observation?patient=P-1&_lastUpdated=ge2026-03-01T08:30:00Z&_count=1" in urls  # any code
+
+
+def test_record_searches_read_observations_by_our_codes_and_what_reports_point_at() -> None:
+    urls = {url.split("?")[0]: parse_qs(urlsplit(url).query) for url in record_searches("P-1", 50)}
+    assert urls["Observation"]["code"] == [observation_codes()]
+    assert "http://loinc.org|1742-6" in observation_codes().split(",")
+    assert urls["DiagnosticReport"]["_include"] == ["DiagnosticReport:result", "DiagnosticReport:specimen"]
+    assert urls["Procedure"]["_revinclude"] == ["Observation:part-of"]
+    assert all(query["_count"] == ["50"] for query in urls.values())
+
+
+def page(*entries: dict[str, Any], **extra: Any) -> dict[str, Any]:
+    return {"resourceType": "Bundle", "type": "searchset", "entry": list(entries), **extra}
+
+
+def test_a_searchset_page_gives_its_resources_and_next_link() -> None:
+    obs = {
+        "resource": {"resourceType": "Observation", "id": "o1"},
+        "fullUrl": "https://ehr/fhir/Observation/o1",
+    }
+    warning = {"resource": {"resourceType": "OperationOutcome", "issue": []}, "search": {"mode": "outcome"}}
+    read = read_page(page(obs, warning, link=[{"relation": "next", "url": "https://ehr/fhir/Observation?p=2"}],
+                          total=3), "GET x")  # fmt: skip
+    assert read.entries == [(obs["resource"], "https://ehr/fhir/Observation/o1")]
+    assert (read.total, read.next_url) == (3, "https://ehr/fhir/Observation?p=2")
+
+
+@pytest.mark.parametrize(
+    ("answer", "needle"),
+    [
+        pytest.param([], "not a JSON object", id="a-list"),
+        pytest.param({"resourceType": "OperationOutcome", "issue": [{"diagnostics": "too costly"}]},
+                     "OperationOutcome: too costly", id="outcome"),
+        pytest.param({"resourceType": "Bundle", "type": "collection"}, "expected a searchset Bundle",
+                     id="collection"),
+        pytest.param({"resourceType": "Patient"}, "expected a searchset Bundle, got 'Patient'", id="patient"),
+        pytest.param(page({"fullUrl": "x"}), "entry[0]: has no resource", id="no-resource"),
+        pytest.param(page({"resource": {"resourceType": "Observation"}}), "without an id", id="no-id"),
+    ],
+)  # fmt: skip
+def test_anything_but_a_searchset_is_refused_naming_the_request(answer: object, needle: str) -> None:
+    with pytest.raises(FhirError) as raised:
+        read_page(answer, "GET https://ehr/fhir/Observation?patient=P-1")
+    assert needle in str(raised.value)
+    assert "GET https://ehr/fhir/Observation?patient=P-1" in str(raised.value)
+
+
+def test_a_record_bundle_keeps_each_resource_once_in_its_latest_version() -> None:
+    old = {"resourceType": "Observation", "id": "o1", "meta": {"lastUpdated": "2026-03-01T08:00:00Z"}}
+    newer = {**old, "meta": {"lastUpdated": "2026-03-02T08:00:00Z"}}
+    condition = {"resourceType": "Condition", "id": "c1"}
+    bundle = record_bundle(
+        "https://ehr/fhir", [(old, None), (condition, None), (newer, "https://ehr/fhir/Observation/o1")]
+    )
+    assert [e["fullUrl"] for e in bundle["entry"]] == [
+        "https://ehr/fhir/Observation/o1",
+        "https://ehr/fhir/Condition/c1",
+    ]
+    assert bundle["entry"][0]["resource"]["meta"] == newer["meta"]
+
+
+def test_push_is_a_transaction_of_conditional_updates_without_ids() -> None:
+    exported = export("regorafenib-alt", "2026-03-12")
+    transaction = push_transaction(
+        exported, "gist-rego-alt", resolved_alerts=["hepatotoxicity", "kit_exon9_dose"]
+    )
+    read_sources(transaction)  # valid R4 (R4B models) as sent
+    entries = transaction["entry"]
+    assert all("id" not in e["resource"] for e in entries)
+    assert all(e["request"]["method"] == "PUT" for e in entries)
+    urls = [e["request"]["url"] for e in entries]
+    assert len(set(urls)) == len(urls)  # one resource per identifier
+    task = next(e for e in entries if e["resource"]["resourceType"] == "Task")
+    key = task["resource"]["identifier"][0]["value"]
+    assert key.startswith("gist-rego-alt:")  # unique across patients, whose reminder keys can be equal
+    assert task["request"]["url"] == (
+        f"Task?identifier=https://gist-scheduler.example.org/fhir/reminder-key|{key}"
+    )
+    assert task["resource"]["focus"]["reference"].startswith("urn:uuid:")  # resolved by the server
+    issues = {e["resource"]["identifier"][0]["value"]: e["resource"]["status"] for e in entries
+              if e["resource"]["resourceType"] == "DetectedIssue"}  # fmt: skip
+    assert issues["gist-rego-alt:hepatotoxicity"] == "final"  # still active: not cancelled
+    assert issues["gist-rego-alt:kit_exon9_dose"] == "cancelled"
+    assert push_transaction(exported, "gist-rego-alt") == push_transaction(exported, "gist-rego-alt")
+
+
+def response(*statuses: str) -> dict[str, Any]:
+    return {"resourceType": "Bundle", "type": "transaction-response",
+            "entry": [{"response": {"status": s}} for s in statuses]}  # fmt: skip
+
+
+def test_a_transaction_response_counts_creates_and_updates_and_refuses_a_failure() -> None:
+    assert read_transaction_response(response("201 Created", "200 OK", "200"), 3) == (1, 2)
+    with pytest.raises(FhirError, match=r"entry\[1\]: status 412"):
+        read_transaction_response(response("200", "412"), 2)
+    with pytest.raises(FhirError, match="2 entries for 3 sent"):
+        read_transaction_response(response("200", "200"), 3)
+    with pytest.raises(FhirError, match="refused: busy"):
+        read_transaction_response({"resourceType": "OperationOutcome", "issue": [{"diagnostics": "busy"}]}, 1)
+
+
+@pytest.mark.parametrize(
+    ("url", "base"),
+    [
+        ("https://ehr.example.org/fhir/r4/", "https://ehr.example.org/fhir/r4"),
+        ("http://127.0.0.1:8080", "http://127.0.0.1:8080"),
+        ("http://localhost:8080/fhir", "http://localhost:8080/fhir"),
+        ("http://[::1]:8080/fhir", "http://[::1]:8080/fhir"),
+    ],
+)
+def test_server_base_accepts_https_and_loopback_http(url: str, base: str) -> None:
+    assert server_base(url) == base
+
+
+@pytest.mark.parametrize(
+    ("url", "needle"),
+    [
+        ("http://ehr.example.org/fhir", "use https://"),
+        ("ftp://ehr.example.org/fhir", "not an http\\(s\\) URL"),
+        ("https://user:pw@ehr.example.org/fhir", "base URL only"),
+        ("https://ehr.example.org/fhir?x=1", "base URL only"),
+        ("ehr.example.org/fhir", "not an http\\(s\\) URL"),
+    ],
+)
+def test_server_base_refuses_what_would_leak_or_mislead(url: str, needle: str) -> None:
+    with pytest.raises(ValueError, match=needle):
+        server_base(url)
+
+
+def test_links_off_the_server_are_not_followed() -> None:
+    client = FhirClient("https://ehr.example.org/fhir", "token-123", 5)
+    assert client.url("Observation?code=http://loinc.org|1742-6") == (
+        "https://ehr.example.org/fhir/Observation?code=http://loinc.org|1742-6"
+    )
+    assert client.url("https://ehr.example.org/fhir/Observation?page=2").endswith("page=2")
+    for elsewhere in (
+        "https://evil.example.org/fhir/Observation",
+        "https://ehr.example.org/fhirx/Observation",
+    ):
+        with pytest.raises(FhirServerError, match="not followed"):
+            client.url(elsewhere)
+
+
+@pytest.mark.parametrize(
+    ("text", "moment"),
+    [
+        ("2026-03-01", dt.datetime(2026, 3, 1, tzinfo=dt.UTC)),
+        ("2026-03-01T08:30:00Z", dt.datetime(2026, 3, 1, 8, 30, tzinfo=dt.UTC)),
+        ("2026-03-01T10:30:00+02:00", dt.datetime(2026, 3, 1, 8, 30, tzinfo=dt.UTC)),
+    ],
+)
+def test_since_is_a_date_or_a_date_time_with_offset(text: str, moment: dt.datetime) -> None:
+    assert parse_since(text) == moment
+
+
+@pytest.mark.parametrize(
+    "text", ["yesterday", "2026-03-01T08:30", "2026-03-01T08:30:00", "2026-13-01", "2026-03-01T25:00:00Z"]
+)
+def test_since_refuses_anything_else(text: str) -> None:
+    with pytest.raises(ValueError, match="YYYY-MM-DD"):
+        parse_since(text)

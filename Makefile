@@ -74,9 +74,10 @@ test: venv ## lint, then run the whole test suite; the fault-injection suite (ab
 reliability: venv ## the fault-injection suite (tests/reliability; about 9 minutes; docs/reliability.md)
 	$(BIN)/pytest tests/reliability -m reliability -s
 
-lint: venv ## ruff check on the code, tests and benchmarks; mypy --strict on scheduler, tasks, models
+lint: venv ## ruff on the code, tests and benchmarks; mypy --strict; the import contracts (lint-imports)
 	$(BIN)/ruff check scheduler tasks models notifications web deploy tests benchmarks
 	$(BIN)/mypy --strict scheduler tasks models notifications web
+	$(BIN)/lint-imports
 
 bench: bench-plan bench-pipeline bench-notify bench-web bench-import ## the benchmarks below: planner, pipeline, notifications, web, FHIR import
 
@@ -102,5 +103,5 @@ contract: venv ## check the command line against ../shared/event-contract.md (if
 	  echo "$(CONTRACT_CHECK) not found: skipping the contract check"; fi
 
 clean: ## remove .venv, caches and build output
-	rm -rf $(VENV) build dist *.egg-info .pytest_cache .mypy_cache .ruff_cache .hypothesis
+	rm -rf $(VENV) build dist *.egg-info .pytest_cache .mypy_cache .ruff_cache .hypothesis .import_linter_cache .grimp_cache
 	find . -name __pycache__ -type d -prune -exec rm -rf {} +

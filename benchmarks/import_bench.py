@@ -53,7 +53,7 @@ from models.migrate import upgrade
 from models.rows import ReminderRow
 from scheduler.domain.events import parse_event
 from scheduler.fhir import import_fhir, load_json
-from scheduler.processing import process_patient
+from scheduler.patients.processing import process_patient
 
 AS_OF = dt.date(2026, 11, 27)  # the synthetic histories end the day before (as in plan_bench.py)
 

@@ -11,11 +11,12 @@ migrated in-process with ``models.migrate.upgrade`` (what ``gistsched db upgrade
 
 1. **Navigator feed.** ``--patients`` synthetic histories (``synthetic.py``, seed 1), every
    ``patient_registered`` given the same ``navigator_id``, go through the real intake
-   (``scheduler.intake.record_events``) and ``process_patient`` as of 2026-11-27 (both timed, as
-   context). A navigator feed is created (``create_feed``) and fetched through the real FastAPI app
-   (``web.app.create_app``, in-process ``fastapi.testclient.TestClient``): the first GET (ETag query
-   and render, cold cache), 50 conditional GETs answered 304 (``If-None-Match``), a second full GET
-   with the in-process cache warm. ``render()`` and ``feed_etag()`` are also timed alone.
+   (``scheduler.patients.intake.record_events``) and ``process_patient`` as of 2026-11-27 (both
+   timed, as context). A navigator feed is created (``create_feed``) and fetched through the real
+   FastAPI app (``scheduler.app.wiring.create_web_app``, in-process
+   ``fastapi.testclient.TestClient``): the first GET (ETag query and render, cold cache), 50
+   conditional GETs answered 304 (``If-None-Match``), a second full GET with the in-process cache
+   warm. ``render()`` and ``feed_etag()`` are also timed alone.
 2. **Dispatch.** ``--reminders`` planned reminders of ``--reminders``/50 patients are bulk-loaded
    (COPY on PostgreSQL, 10,000-row ``insert()`` batches on SQLite), ``--due`` of them with
    ``notice_on`` on or before 2026-11-27 and the rest in the future, then ANALYZE. Timed:
@@ -61,14 +62,14 @@ from models.db import make_engine, make_sessionmaker
 from models.migrate import upgrade
 from models.rows import NotificationRow, PatientRow, ReminderRow
 from models.types import utcnow
-from scheduler.dispatch import CLAIM_BATCH, claim_sendable, create_due_notices
+from scheduler.app.wiring import create_web_app
+from scheduler.config.settings import Settings
 from scheduler.domain.notices import NOTICE_KINDS, first_notice_on, lead_days
 from scheduler.domain.profile import DEFAULT_PROFILE
-from scheduler.feeds import create_feed, feed_etag, find_feed, render, revoke_feed
-from scheduler.intake import record_events
-from scheduler.processing import process_patient
-from scheduler.settings import Settings
-from web.app import create_app
+from scheduler.notifications.dispatch import CLAIM_BATCH, claim_sendable, create_due_notices
+from scheduler.notifications.feeds import create_feed, feed_etag, find_feed, render, revoke_feed
+from scheduler.patients.intake import record_events
+from scheduler.patients.processing import process_patient
 
 AS_OF = dt.date(2026, 11, 27)  # the synthetic histories end the day before (as in plan_bench.py)
 BACKENDS = ("postgresql", "sqlite")
@@ -336,7 +337,7 @@ def feed_part(url: str, args: argparse.Namespace, folder: Path, report: Report) 
         settings = Settings(
             env="development", database_url=url, data_dir=folder, as_of=AS_OF, base_url=BASE_URL
         )
-        with TestClient(create_app(settings, sessions)) as client:
+        with TestClient(create_web_app(settings, sessions)) as client:
             fetch_feed(client, path, len(patients), report)
             refused_404s(client, sessions, report)
 

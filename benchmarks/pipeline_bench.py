@@ -57,8 +57,9 @@ from synthetic import synthetic_histories
 
 from models.db import make_engine, normalise_url
 from models.rows import EventRow, PatientStateRow, ProcessingFailureRow, ReminderRow
-from scheduler.settings import Settings
-from tasks.app import NOOP, PROCESS, QUEUE, enqueue_noop, get_app
+from scheduler.config.settings import Settings
+from tasks.app import enqueue_noop, get_app
+from tasks.base import NOOP, PROCESS, QUEUE
 
 AS_OF = dt.date(2026, 11, 27)  # the synthetic histories end the day before (as in plan_bench.py)
 BACKENDS = ("sqlite", "postgresql")

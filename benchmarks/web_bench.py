@@ -86,14 +86,14 @@ from sqlalchemy.orm import Session, sessionmaker
 from synthetic import synthetic_histories
 
 from models.rows import AlertRow, EventRow, NotificationRow, PatientRow, ReminderRow, UserRow
-from scheduler.access import Principal
 from scheduler.domain.events import parse_event
 from scheduler.domain.model import Plan, Reminder
 from scheduler.domain.plan import plan_follow_up
 from scheduler.domain.profile import DEFAULT_PROFILE
-from scheduler.outbox import initial_notice_on
-from scheduler.users import create_user
-from scheduler.worklist import worklist
+from scheduler.notifications.outbox import initial_notice_on
+from scheduler.staff.access import Principal
+from scheduler.staff.users import create_user
+from scheduler.staff.worklist import worklist
 from web.worklist_view import add_glance
 
 AS_OF = dt.date(2026, 11, 27)  # the synthetic histories end the day before (as in plan_bench.py)

@@ -38,7 +38,7 @@ def check_web(url: str) -> tuple[bool, str]:
 def check_worker() -> tuple[bool, str]:
     from celery import Celery
 
-    from scheduler.settings import load_settings
+    from scheduler.config.settings import load_settings
 
     settings = load_settings()
     if not settings.worker_name:

@@ -3,15 +3,20 @@
 SQLite runs in WAL mode with a busy timeout so several worker processes can share the file
 (writers are serialised; ``BEGIN IMMEDIATE`` takes the write lock up front so two workers never
 deadlock upgrading read locks). PostgreSQL uses psycopg 3 and row locks (``FOR UPDATE``).
+:func:`is_transient` tells which errors of either are worth retrying; :func:`rowcount` runs the
+conditional writes that claims and fences decide by.
 """
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, cast
 
-from sqlalchemy import Engine, create_engine, event
+from sqlalchemy import CursorResult, Delete, Engine, Update, create_engine, event
 from sqlalchemy.engine import make_url
+from sqlalchemy.exc import DBAPIError, OperationalError
 from sqlalchemy.orm import Session, sessionmaker
+
+_SCHEMA_ERRORS = ("no such table", "no such column")  # SQLite says these as OperationalError
 
 
 def normalise_url(url: str) -> str:
@@ -50,3 +55,24 @@ def make_engine(url: str, **kwargs: Any) -> Engine:
 
 def make_sessionmaker(engine: Engine) -> sessionmaker[Session]:
     return sessionmaker(engine, expire_on_commit=False)
+
+
+def rowcount(session: Session, statement: Update | Delete) -> int:
+    """Run a bulk UPDATE/DELETE (no ORM session synchronisation) and return the rows it matched:
+    conditional writes (a claim, a lease, a fenced record) decide by this count."""
+    result = session.execute(statement.execution_options(synchronize_session=False))
+    return int(cast(CursorResult[Any], result).rowcount)
+
+
+def is_transient(exc: BaseException) -> bool:
+    """A database error that may well not recur: a lock or busy timeout ("database is locked"), a
+    serialization failure or deadlock, a dropped connection. A missing table will recur."""
+    if isinstance(exc, OperationalError):
+        return not any(text in str(exc.orig) for text in _SCHEMA_ERRORS)
+    if isinstance(exc, DBAPIError):
+        if exc.connection_invalidated:
+            return True
+        import psycopg.errors as pg
+
+        return isinstance(exc.orig, (pg.SerializationFailure, pg.DeadlockDetected, pg.LockNotAvailable))
+    return False

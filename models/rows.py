@@ -33,6 +33,14 @@ from typing import Any
 from sqlalchemy import JSON, Boolean, Date, ForeignKey, Index, Integer, String, Text, UniqueConstraint, text
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
 
+from models.statuses import (
+    FAILED_NOTIFICATION_SQL,
+    MISSED_REMINDER_SQL,
+    OPEN_REMINDER_SQL,
+    SENDABLE_NOTIFICATION_SQL,
+    SOON_REMINDER_SQL,
+    NotificationStatus,
+)
 from models.types import EventId, PatientId, Timestamp, UtcDateTime, utcnow
 
 
@@ -82,21 +90,10 @@ class PatientStateRow(Base):
     risk: Mapped[dict[str, Any]] = mapped_column(JSON)
     therapy: Mapped[dict[str, Any] | None] = mapped_column(JSON, nullable=True)
     profile: Mapped[str] = mapped_column(String(64))  # the profile's name
-    # Its content hash (scheduler/profiles.py): the clock recomputes a patient planned under another.
+    # Its content hash (scheduler/config/profiles.py): the clock recomputes a patient planned under another.
     profile_hash: Mapped[str | None] = mapped_column(String(16))
     events_seen: Mapped[int] = mapped_column(Integer)
     computed_at: Mapped[Timestamp] = mapped_column(default=utcnow)
-
-
-# The open reminders, as literal SQL: the partial index ix_reminders_navigator_open's predicate,
-# which a query must repeat (constants, not parameters) for SQLite to use the index.
-OPEN_REMINDER_SQL = "status IN ('overdue', 'due', 'planned')"
-# An open reminder with missed items before it: ix_reminders_missed's and ..._navigator_missed's.
-MISSED_REMINDER_SQL = f"{OPEN_REMINDER_SQL} AND overdue_since IS NOT NULL"
-# Due now or planned, with no missed item before it: ix_reminders_soon's predicate (the worklist's
-# "due soon" section for a caller who sees everyone, and its count).
-SOON_REMINDER_SQL = "status IN ('due', 'planned') AND overdue_since IS NULL"
-FAILED_NOTIFICATION_SQL = "status = 'failed'"  # likewise, ix_notifications_failed's
 
 
 class ReminderRow(Base):
@@ -147,13 +144,13 @@ class ReminderRow(Base):
     id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
     patient_id: Mapped[str] = mapped_column(String(64), ForeignKey("patients.patient_id"))
     # A copy of the patient's navigator_id, so that a navigator's worklist is one index range
-    # (kept by scheduler.processing, which alone writes patients.navigator_id).
+    # (kept by scheduler.patients.processing, which alone writes patients.navigator_id).
     navigator_id: Mapped[str | None] = mapped_column(String(128))
     key: Mapped[str] = mapped_column(String(200))
     kind: Mapped[str] = mapped_column(String(32))
     due_on: Mapped[dt.date] = mapped_column(Date)
     window_days: Mapped[int] = mapped_column(Integer)
-    status: Mapped[str] = mapped_column(String(16))
+    status: Mapped[str] = mapped_column(String(16))  # a models.statuses.ReminderStatus
     rule: Mapped[str] = mapped_column(String(64))
     rationale: Mapped[str] = mapped_column(Text)
     citation: Mapped[str] = mapped_column(Text)
@@ -186,7 +183,7 @@ class AlertRow(Base):
             sqlite_where=text("is_active"),
             postgresql_where=text("is_active"),
         ),
-        # The worklist (scheduler/worklist.py): a navigator's active alerts, index-only; everyone's,
+        # The worklist (scheduler/staff/worklist.py): a navigator's active alerts, index-only; everyone's,
         # one severity and acknowledgement state at a time, newest first.
         Index(
             "ix_alerts_active_navigator",
@@ -303,11 +300,7 @@ class FeedRow(Base):
 
 
 class NotificationRow(Base):
-    """One email in the outbox. Status: ``pending`` (to be queued; ``next_attempt_at`` delays a
-    retry) → ``queued`` (a ``notifications.send`` is on the broker) → ``sending`` (a worker holds
-    it) → ``sent`` | ``failed`` (permanent, or retries exhausted: on the worklist) |
-    ``superseded`` (the reminder moved or closed first) | ``skipped`` (nothing to say) |
-    ``held`` (the patient has no navigator: back to ``pending`` when one is assigned)."""
+    """One email in the outbox; its status is a :class:`~models.statuses.NotificationStatus`."""
 
     __tablename__ = "notifications"
     __table_args__ = (
@@ -315,8 +308,8 @@ class NotificationRow(Base):
         Index(  # the clock's claim: small whatever the outbox's history (see docs/performance.md §3)
             "ix_notifications_sendable",
             "id",
-            sqlite_where=text("status IN ('pending', 'queued', 'sending')"),
-            postgresql_where=text("status IN ('pending', 'queued', 'sending')"),
+            sqlite_where=text(SENDABLE_NOTIFICATION_SQL),
+            postgresql_where=text(SENDABLE_NOTIFICATION_SQL),
         ),
         Index(  # the worklist's failed emails, newest first, counted and scoped from the index alone
             "ix_notifications_failed",
@@ -340,7 +333,7 @@ class NotificationRow(Base):
     due_on: Mapped[dt.date | None] = mapped_column(Date)  # the date the email tells
     day: Mapped[dt.date] = mapped_column(Date)  # the clinic day it was created for
     reason: Mapped[str | None] = mapped_column(String(200))
-    status: Mapped[str] = mapped_column(String(16), default="pending")
+    status: Mapped[str] = mapped_column(String(16), default=NotificationStatus.PENDING.value)
     attempts: Mapped[int] = mapped_column(Integer, default=0)
     next_attempt_at: Mapped[dt.datetime | None] = mapped_column(UtcDateTime(), nullable=True)
     claimed_at: Mapped[dt.datetime | None] = mapped_column(UtcDateTime(), nullable=True)

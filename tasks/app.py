@@ -1,15 +1,6 @@
-"""The Celery app, configured from :class:`~scheduler.settings.Settings`.
-
-* JSON only; no result backend (tasks pass ids, their effects are rows);
-* ``acks_late`` + ``reject_on_worker_lost`` + prefetch 1 (except ``notifications.send``, whose
-  outbox row brings it back, see :mod:`tasks.notifications`): a message is acknowledged only after its
-  task ran, and a task whose process died is delivered again — capped, because
-  ``patients.process`` retries a lost worker as a counted retry (Celery ≥ 5.7
-  ``retry_on_worker_lost``) and gives up into a failure row after ``task_max_retries``;
-* no long ETA/countdown anywhere (retries wait at most 30 s, far inside Redis's
-  ``visibility_timeout``): what is due in days or weeks lives in database rows;
-* ``GIST_BROKER_URL`` unset → the embedded broker (:mod:`tasks.embedded`), folders under
-  ``<data_dir>/broker``, no server; real, separate worker processes consume it.
+"""The Celery app of a process: built once per settings from :mod:`tasks.base`'s configuration,
+with every task registered by explicit name (:mod:`tasks.patients`, :mod:`tasks.notifications`,
+:mod:`tasks.ops`); queueing a patient's processing by name; the worker's arguments.
 
 ``celery -A tasks.app worker`` works too: the module-level ``app`` is built on first access from
 the environment.
@@ -20,74 +11,10 @@ from __future__ import annotations
 import logging
 import os
 import threading
-import time
 from typing import Any
 
-from celery import Celery
-from kombu.exceptions import KombuError
-
-from scheduler.settings import Settings, load_settings
-from tasks.embedded import transport_options
-
-PROCESS = "patients.process"
-SEND = "notifications.send"
-RECOMPUTE_ALL = "patients.recompute_all"
-NOOP = "ops.noop"
-QUEUE = "gistsched"
-
-EMBEDDED_POLLING_SECONDS = 0.1  # kombu's default 1 s caps a virtual-transport worker at ~1 task/s/slot
-REDIS_VISIBILITY_TIMEOUT_SECONDS = 900  # > longest task + retry countdown; a lost message returns in 15 min
-TASK_SOFT_TIME_LIMIT_SECONDS = 120
-TASK_TIME_LIMIT_SECONDS = 150
-BROKER_DOWN_BACKOFF_SECONDS = 30.0
-
-log = logging.getLogger(__name__)
-
-
-class GistCelery(Celery):  # type: ignore[misc]  # celery is untyped
-    """A Celery app that carries the settings its tasks read (database URL, retries, clinic day)."""
-
-    def __init__(self, settings: Settings) -> None:
-        super().__init__("gistsched")
-        self.gist_settings = settings
-        self.broker_down_until = 0.0  # monotonic time: skip publishing until then (see enqueue)
-
-
-def celery_config(settings: Settings) -> dict[str, Any]:
-    config: dict[str, Any] = {
-        "task_serializer": "json",
-        "result_serializer": "json",
-        "event_serializer": "json",
-        "accept_content": ["json"],
-        "result_accept_content": ["json"],
-        "result_backend": None,
-        "task_ignore_result": True,
-        "task_acks_late": True,
-        "task_reject_on_worker_lost": True,
-        "worker_prefetch_multiplier": 1,
-        "worker_cancel_long_running_tasks_on_connection_loss": True,
-        "broker_connection_retry_on_startup": True,
-        "task_default_queue": QUEUE,
-        "task_soft_time_limit": TASK_SOFT_TIME_LIMIT_SECONDS,
-        "task_time_limit": TASK_TIME_LIMIT_SECONDS,
-        "enable_utc": True,
-    }
-    if settings.is_embedded_broker:
-        options = transport_options(settings.broker_folder)
-        options["polling_interval"] = EMBEDDED_POLLING_SECONDS
-        config |= {
-            "broker_url": "filesystem://localhost/",  # host is unused; naming it avoids a kombu warning
-            "broker_transport": "tasks.embedded:Transport",
-            "broker_transport_options": options,
-            # Remote control and events are fan-out exchanges, kept as shared files by this
-            # transport; nothing here uses them, so no worker writes them.
-            "worker_enable_remote_control": False,
-        }
-    else:
-        config["broker_url"] = settings.broker_url
-        if settings.broker_url and settings.broker_url.startswith(("redis://", "rediss://", "sentinel://")):
-            config["broker_transport_options"] = {"visibility_timeout": REDIS_VISIBILITY_TIMEOUT_SECONDS}
-    return config
+from scheduler.config.settings import Settings, load_settings
+from tasks.base import NOOP, QUEUE, GistCelery, celery_config, send_process
 
 
 def make_celery(settings: Settings) -> GistCelery:
@@ -107,7 +34,7 @@ def _connect_logging(settings: Settings) -> None:
     """Celery sets up the worker's logging itself; give its handlers our format and redaction."""
     from celery.signals import after_setup_logger, after_setup_task_logger
 
-    from scheduler.logs import prepare
+    from scheduler.config.logs import prepare
 
     def adopt(logger: logging.Logger | None = None, **_: Any) -> None:
         for handler in logger.handlers if logger is not None else []:
@@ -136,38 +63,6 @@ def __getattr__(name: str) -> Any:
     if name == "app":  # `celery -A tasks.app …`
         return get_app()
     raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
-
-
-def send_process(app: GistCelery, patient_id: str, *, force: bool = False) -> bool:
-    """Queue ``patients.process`` for one patient; False (logged) when the broker cannot be reached.
-
-    The events are already stored, so a failed send loses nothing: the clock re-queues events left
-    unprocessed. After a failure the app stops trying for a short while, so a burst of sends (a
-    submit of many patients) does not wait out a connection timeout for each.
-    """
-    if time.monotonic() < app.broker_down_until:
-        return False
-    try:
-        app.send_task(PROCESS, args=[patient_id], kwargs={"force": force}, ignore_result=True)
-    except (KombuError, OSError) as exc:
-        app.broker_down_until = time.monotonic() + BROKER_DOWN_BACKOFF_SECONDS
-        log.warning("could not queue %s for %s (%s); the clock will queue it again", PROCESS, patient_id, exc)
-        return False
-    return True
-
-
-def send_notification_task(app: GistCelery, notification_id: int) -> bool:
-    """Queue ``notifications.send`` for one outbox row; False when the broker cannot be reached
-    (the clock then gives the row back and tries again next tick)."""
-    if time.monotonic() < app.broker_down_until:
-        return False
-    try:
-        app.send_task(SEND, args=[notification_id], ignore_result=True)
-    except (KombuError, OSError) as exc:
-        app.broker_down_until = time.monotonic() + BROKER_DOWN_BACKOFF_SECONDS
-        log.warning("could not queue %s %d (%s); the clock will queue it again", SEND, notification_id, exc)
-        return False
-    return True
 
 
 def enqueue_process(patient_id: str, settings: Settings | None = None, force: bool = False) -> None:

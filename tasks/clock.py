@@ -1,5 +1,5 @@
 """``gistsched clock``: one APScheduler 3 ``BlockingScheduler`` that runs
-:func:`scheduler.clock_jobs.tick` every ``GIST_CLOCK_INTERVAL_SECONDS``: stalled events, due
+:func:`scheduler.operations.clock_jobs.tick` every ``GIST_CLOCK_INTERVAL_SECONDS``: stalled events, due
 notifications and digests, the daily recompute.
 
 The job store is in memory and holds only that one interval job: the schedule itself (what is
@@ -18,10 +18,12 @@ from types import FrameType
 from apscheduler.schedulers.blocking import BlockingScheduler
 from apscheduler.triggers.interval import IntervalTrigger
 
-from scheduler.clock_jobs import ClockState, TickResult, release_lease, tick
-from scheduler.settings import Settings
-from tasks.app import get_app, send_notification_task, send_process
-from tasks.store import dispose_all, sessions_for
+from models.store import dispose_all, sessions_for
+from scheduler.config.settings import Settings
+from scheduler.operations.clock_jobs import ClockState, TickResult, tick
+from scheduler.operations.repository import release_lease
+from tasks.app import get_app
+from tasks.base import send_notification_task, send_process
 
 log = logging.getLogger(__name__)
 

@@ -1,4 +1,5 @@
-"""``notifications.send(notification_id)``: a thin task over :func:`scheduler.sending.send_notification`.
+"""``notifications.send(notification_id)``: a thin task over
+:func:`scheduler.notifications.sending.send_notification`.
 
 Every outcome is written to the outbox row by the use case (sent, retry later, failed,
 superseded), so the task itself never retries through the broker: a transient SMTP failure puts
@@ -18,10 +19,10 @@ import logging
 from functools import cache
 from typing import Protocol
 
+from models.store import sessions_for
 from notifications.smtp import Sender, sender_for
-from scheduler.sending import send_notification
-from tasks.app import SEND, GistCelery
-from tasks.store import sessions_for
+from scheduler.notifications.sending import send_notification
+from tasks.base import SEND, GistCelery
 
 log = logging.getLogger(__name__)
 

@@ -4,10 +4,10 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
-from tasks.app import NOOP
+from tasks.base import NOOP
 
 if TYPE_CHECKING:
-    from tasks.app import GistCelery
+    from tasks.base import GistCelery
 
 
 def noop() -> None:

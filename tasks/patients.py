@@ -1,6 +1,6 @@
 """``patients.process`` and ``patients.recompute_all``: thin tasks over the use cases.
 
-``patients.process(patient_id, force=False)`` calls :func:`scheduler.processing.process_patient`
+``patients.process(patient_id, force=False)`` calls :func:`scheduler.patients.processing.process_patient`
 (one transaction, idempotent, a no-op when nothing is left to process unless ``force``).
 
 Failure policy, so nothing loops and nothing is silent:
@@ -24,10 +24,11 @@ from typing import Any, Protocol
 
 from celery.signals import task_failure
 
-from scheduler.failures import describe, is_transient, record_failure, resolve_failures
-from scheduler.processing import process_patient
-from tasks.app import PROCESS, RECOMPUTE_ALL, GistCelery, send_process
-from tasks.store import sessions_for
+from models.db import is_transient
+from models.store import sessions_for
+from scheduler.patients.failures import describe, record_failure, resolve_failures
+from scheduler.patients.processing import process_patient
+from tasks.base import PROCESS, RECOMPUTE_ALL, GistCelery, send_process
 
 MAX_BACKOFF_SECONDS = 30.0
 LOST_WORKER_RETRY_DELAY_SECONDS = 2
@@ -89,7 +90,7 @@ def process(task: BoundTask, patient_id: str, force: bool = False) -> None:
 
 def recompute_all(task: BoundTask) -> int:
     """Queue a forced ``patients.process`` for every active patient (what the clock does daily)."""
-    from scheduler.clock_jobs import active_patient_ids
+    from scheduler.operations.repository import active_patient_ids
 
     patients = active_patient_ids(sessions_for(task.app.gist_settings))
     for patient_id in patients:

@@ -2,7 +2,7 @@
 also take the dashboard's session cookie (:mod:`web.deps`). A navigator sees only their own
 patients (another's answers 404, like one that does not exist). Registering a patient
 (``patient_registered``: its navigator and contact details) is for admins and integration
-accounts; anyone else gets 403 and nothing is stored (scheduler/access.py).
+accounts; anyone else gets 403 and nothing is stored (scheduler/staff/access.py).
 
 Each route declares its answer model (:mod:`web.api_models`) and the error answers it can give;
 the hot reads (worklist, patient list) return their JSON directly, and the property-based test
@@ -18,16 +18,16 @@ from fastapi import APIRouter, HTTPException, Path, Query, Request
 from fastapi.responses import JSONResponse
 from sqlalchemy.orm import Session
 
-from scheduler import audit
-from scheduler.access import may_see, registration_refused, write_gate
 from scheduler.domain.events import EventError, parse_event
 from scheduler.domain.model import ReminderKind, Stage
-from scheduler.feeds import create_feed
-from scheduler.intake import record_events
-from scheduler.patients import MAX_PAGE, MAX_QUERY_CHARS, PAGE_SIZE, PatientQuery, find_patients
-from scheduler.records import AcknowledgeError, acknowledge_alert, read_plan, read_record
-from scheduler.unassigned import unassigned_patients
-from scheduler.worklist import DEFAULT_DAYS, DEFAULT_ITEMS, MAX_ITEMS, worklist
+from scheduler.notifications.feeds import create_feed
+from scheduler.patients.directory import MAX_PAGE, MAX_QUERY_CHARS, PAGE_SIZE, PatientQuery, find_patients
+from scheduler.patients.intake import record_events
+from scheduler.patients.records import AcknowledgeError, acknowledge_alert, read_plan, read_record
+from scheduler.patients.unassigned import unassigned_patients
+from scheduler.staff import audit
+from scheduler.staff.access import may_see, registration_refused, write_gate
+from scheduler.staff.worklist import DEFAULT_DAYS, DEFAULT_ITEMS, MAX_ITEMS, worklist
 from web.api_models import (
     MAX_EVENTS,
     AcknowledgedAlert,
@@ -43,7 +43,7 @@ from web.api_models import (
     UnassignedPage,
     Worklist,
 )
-from web.deps import MAX_ID, ApiPrincipal, ApiReader, client_of, sessions_of, settings_of
+from web.deps import MAX_ID, ApiPrincipal, ApiReader, client_of, enqueue_of, sessions_of, settings_of
 from web.openapi import (
     ADMINS_ONLY,
     COMMON_RESPONSES,
@@ -98,8 +98,6 @@ async def post_events(request: Request, principal: ApiPrincipal) -> JSONResponse
     if refusal is not None and all(_is_valid(obj, settings_of(request).today()) for obj in objs):
         raise HTTPException(403, refusal)  # an invalid body is a 422 naming its fields, below
     settings, sessions, client = settings_of(request), sessions_of(request), client_of(request)
-    from tasks.app import enqueue_process
-
     def audited(session: Session, patient_ids: list[str]) -> None:
         for patient_id in patient_ids:
             audit.record(session, principal.actor(client), "submit_events", patient_id)
@@ -108,7 +106,7 @@ async def post_events(request: Request, principal: ApiPrincipal) -> JSONResponse
         sessions,
         list(enumerate(objs, start=1)),
         settings.today(),
-        lambda patient_id: enqueue_process(patient_id, settings),
+        enqueue_of(request),
         all_or_nothing=True,
         gate=write_gate(principal),
         audit=audited,

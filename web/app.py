@@ -1,4 +1,7 @@
-"""The FastAPI application: ``/healthz`` and ``GET /feeds/{token}.ics`` (event-contract.md §4).
+"""The FastAPI application: ``/healthz`` and ``GET /feeds/{token}.ics`` (event-contract.md §4),
+with the API, the FHIR routes and the dashboard mounted. The caller (the composition root,
+:mod:`scheduler.app.wiring`) hands it the settings, the sessions and how to queue a patient's
+processing: the web layer knows no broker.
 
 Feeds are the only unauthenticated route: the token in the URL is the credential. So the token
 never reaches a log (uvicorn's access log is off; :class:`AccessLog` writes the path with the
@@ -24,9 +27,9 @@ from fastapi.responses import JSONResponse, PlainTextResponse
 from sqlalchemy import text
 from sqlalchemy.orm import Session, sessionmaker
 
-from scheduler.feeds import feed_etag, find_feed, render
-from scheduler.settings import Settings, load_settings
-from tasks.store import sessions_for
+from scheduler.config.settings import Settings
+from scheduler.notifications.feeds import feed_etag, find_feed, render
+from scheduler.patients.intake import QueueProcessing
 from web.api import router as api_router
 from web.dashboard import install as install_dashboard
 from web.errors import install as install_error_pages
@@ -72,9 +75,9 @@ def redact(path: str) -> str:
     return "/feeds/<token>.ics" if _FEED_PATH.match(path) else path
 
 
-def create_app(settings: Settings | None = None, sessions: sessionmaker[Session] | None = None) -> FastAPI:
-    settings = settings or load_settings()
-    sessions = sessions or sessions_for(settings)
+def create_app(settings: Settings, sessions: sessionmaker[Session], enqueue: QueueProcessing) -> FastAPI:
+    """The application over ``sessions``; ``enqueue`` queues a patient's processing after events of
+    theirs were stored (the API, the dashboard's forms, a FHIR import)."""
     cache = FeedCache()
     app = FastAPI(
         title="gist-scheduler",
@@ -84,7 +87,7 @@ def create_app(settings: Settings | None = None, sessions: sessionmaker[Session]
         redoc_url=None,
         openapi_url="/api/openapi.json",
     )
-    app.state.settings, app.state.sessions = settings, sessions
+    app.state.settings, app.state.sessions, app.state.enqueue = settings, sessions, enqueue
     app.middleware("http")(security_headers)
     app.include_router(api_router)
     app.include_router(fhir_router)

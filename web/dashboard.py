@@ -1,4 +1,4 @@
-"""The navigator dashboard (issue 5; event-contract.md §4 ``GET /login``, ``POST /login``, ``GET /``).
+"""The navigator dashboard (event-contract.md §4 ``GET /login``, ``POST /login``, ``GET /``).
 
 Server-rendered pages over the same use cases as the JSON API (:mod:`web.api`): the worklist, a
 patient's record with its plan, forms that record the common events, alert acknowledgement and
@@ -6,7 +6,7 @@ calendar subscriptions. Pages are Jinja2 with autoescape; CSS and the little Jav
 live in ``web/static`` (the CSP forbids inline script and style).
 
 * Sign-in sets an HttpOnly, SameSite=Lax session cookie (Secure when ``base_url`` is https) that
-  lasts as long as the session row (:data:`scheduler.access.SESSION_LIFETIME`). A page without a
+  lasts as long as the session row (:data:`scheduler.staff.access.SESSION_LIFETIME`). A page without a
   session redirects to ``/login?next=…``; ``next`` is followed only when it is a local path.
 * Every POST but sign-in carries the session's CSRF token in a hidden ``csrf_token`` input (403
   otherwise, before anything is read or written); sign-in refuses a cross-site ``Origin``.
@@ -35,8 +35,16 @@ from starlette.concurrency import run_in_threadpool
 
 from models.rows import AlertRow, FeedRow, UserRow
 from notifications.labels import label, missed_text
-from scheduler import audit
-from scheduler.access import (
+from scheduler.domain.events import EventError, parse_event
+from scheduler.notifications.feeds import FeedError, create_feed, feed_url, revoke_feed
+from scheduler.patients.directory import MAX_PAGE, MAX_QUERY_CHARS, STAGES, PatientQuery, find_patients
+from scheduler.patients.intake import record_events
+from scheduler.patients.notes import NOTE_KINDS
+from scheduler.patients.records import AcknowledgeError, acknowledge_alert, read_record
+from scheduler.patients.results import latest_results
+from scheduler.patients.unassigned import navigator_ids, unassigned_patients
+from scheduler.staff import audit
+from scheduler.staff.access import (
     SESSION_LIFETIME,
     SignInError,
     WebSession,
@@ -46,18 +54,10 @@ from scheduler.access import (
     sign_out,
     write_gate,
 )
-from scheduler.domain.events import EventError, parse_event
-from scheduler.feeds import FeedError, create_feed, feed_url, revoke_feed
-from scheduler.intake import record_events
-from scheduler.notes import NOTE_KINDS
-from scheduler.patients import MAX_PAGE, MAX_QUERY_CHARS, STAGES, PatientQuery, find_patients
-from scheduler.records import AcknowledgeError, acknowledge_alert, read_record
-from scheduler.results import latest_results
-from scheduler.tokens import verify_password
-from scheduler.unassigned import navigator_ids, unassigned_patients
-from scheduler.users import MIN_PASSWORD_CHARS, UserError, change_password
-from scheduler.worklist import MAX_ITEMS, worklist
-from web.deps import COOKIE, MAX_ID, client_of, sessions_of, settings_of, web_session
+from scheduler.staff.tokens import verify_password
+from scheduler.staff.users import MIN_PASSWORD_CHARS, UserError, change_password
+from scheduler.staff.worklist import MAX_ITEMS, worklist
+from web.deps import COOKIE, MAX_ID, client_of, enqueue_of, sessions_of, settings_of, web_session
 from web.forms import (
     END_REASONS,
     FORM_ERROR,
@@ -686,8 +686,6 @@ def _record_event(request: Request, patient_id: str, form: Form) -> Response:
     except EventError as exc:
         return refused_with(error_slot(event_form, exc.field), exc.problem)
 
-    from tasks.app import enqueue_process
-
     def audited(session: Session, patient_ids: list[str]) -> None:
         for written in patient_ids:
             audit.record(session, principal.actor(client), "submit_events", written, detail=event["event_id"])
@@ -696,7 +694,7 @@ def _record_event(request: Request, patient_id: str, form: Form) -> Response:
         sessions_of(request),
         [(1, event)],
         today,
-        lambda queued: enqueue_process(queued, settings),
+        enqueue_of(request),
         all_or_nothing=True,
         gate=write_gate(principal),
         audit=audited,

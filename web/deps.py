@@ -1,4 +1,5 @@
-"""Request-scoped helpers shared by the API and the dashboard: settings, sessions, the caller."""
+"""Request-scoped helpers shared by the API and the dashboard: settings, sessions, how to queue a
+patient's processing, the caller."""
 
 from __future__ import annotations
 
@@ -9,8 +10,15 @@ from fastapi import Depends, HTTPException, Request
 from fastapi.security import APIKeyCookie, HTTPAuthorizationCredentials, HTTPBearer
 from sqlalchemy.orm import Session, sessionmaker
 
-from scheduler.access import Principal, WebSession, principal_for_session, principal_for_token, touch_session
-from scheduler.settings import Settings
+from scheduler.config.settings import Settings
+from scheduler.patients.intake import QueueProcessing
+from scheduler.staff.access import (
+    Principal,
+    WebSession,
+    principal_for_session,
+    principal_for_token,
+    touch_session,
+)
 
 COOKIE = "gist_session"
 MAX_ID = 2**63 - 1  # row ids are 64-bit: a larger one in a URL is a 404/422, not a database error
@@ -24,6 +32,11 @@ def settings_of(request: Request) -> Settings:
 def sessions_of(request: Request) -> sessionmaker[Session]:
     sessions: sessionmaker[Session] = request.app.state.sessions
     return sessions
+
+
+def enqueue_of(request: Request) -> QueueProcessing:
+    enqueue: QueueProcessing = request.app.state.enqueue
+    return enqueue
 
 
 def client_of(request: Request) -> str | None:

@@ -14,13 +14,13 @@ from fastapi import APIRouter, HTTPException, Query, Request
 from fastapi.responses import JSONResponse
 from sqlalchemy.orm import Session
 
-from scheduler import audit
-from scheduler.access import write_gate
 from scheduler.fhir import FhirError, load_json
 from scheduler.fhir.export import export_plan
-from scheduler.fhir_intake import map_bundle, store_import
-from scheduler.records import read_plan
-from web.deps import ApiPrincipal, client_of, sessions_of, settings_of
+from scheduler.patients.fhir_intake import map_bundle, store_import
+from scheduler.patients.records import read_plan
+from scheduler.staff import audit
+from scheduler.staff.access import write_gate
+from web.deps import ApiPrincipal, client_of, enqueue_of, sessions_of, settings_of
 from web.openapi import COMMON_RESPONSES, NO_NUL, NOT_FOUND, problem, refused
 
 FHIR_WRITE_ROLES: Final = frozenset({"admin", "integration"})
@@ -77,8 +77,6 @@ async def post_bundle(request: Request, principal: ApiPrincipal) -> JSONResponse
         mapped = map_bundle(sessions, load_json(body))
     except FhirError as exc:
         return outcome(400, "error", str(exc))
-    from tasks.app import enqueue_process
-
     def audited(session: Session, patient_ids: list[str]) -> None:
         for patient_id in patient_ids:
             audit.record(session, principal.actor(client), "submit_events", patient_id, detail="fhir")
@@ -87,7 +85,7 @@ async def post_bundle(request: Request, principal: ApiPrincipal) -> JSONResponse
         sessions,
         mapped,
         settings.today(),
-        lambda patient_id: enqueue_process(patient_id, settings),
+        enqueue_of(request),
         gate=write_gate(principal),
         audit=audited,
     )

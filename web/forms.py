@@ -15,6 +15,8 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any, Literal
 
+from models.statuses import OPEN_REMINDER_STATUSES
+
 FORM_ERROR = "_form"  # the slot of an error that belongs to no single input
 
 # ---- vocabulary --------------------------------------------------------------------------------
@@ -42,7 +44,7 @@ STATUS_NAMES: dict[str, str] = {
     "completed": "Completed",
     "cancelled": "Cancelled",
 }
-OPEN_STATUSES = ("overdue", "due", "planned")
+OPEN_STATUSES = OPEN_REMINDER_STATUSES
 STAGE_NAMES: dict[str, str] = {
     "workup": "Work-up",
     "small_tumour_surveillance": "Small-tumour surveillance",

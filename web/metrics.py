@@ -1,4 +1,4 @@
-"""``GET /metrics``: Prometheus text exposition of :mod:`scheduler.status`, read at scrape time.
+"""``GET /metrics``: Prometheus text exposition of :mod:`scheduler.operations.status`, read at scrape time.
 
 Counts only — no patient id, name or clinical content — so it can be scraped from the internal
 network without the API's bearer token."""
@@ -12,9 +12,9 @@ from prometheus_client.core import GaugeMetricFamily
 from prometheus_client.registry import Collector
 from sqlalchemy.orm import Session, sessionmaker
 
-from scheduler.broker_status import broker_queue_length
-from scheduler.settings import Settings
-from scheduler.status import Status, read_status
+from scheduler.config.settings import Settings
+from scheduler.operations.broker_status import broker_queue_length
+from scheduler.operations.status import Status, read_status
 
 CONTENT_TYPE = "text/plain; version=0.0.4; charset=utf-8"
 

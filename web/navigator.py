@@ -26,14 +26,14 @@ from starlette.concurrency import run_in_threadpool
 
 from models.rows import EventRow
 from notifications.mail import is_valid_address
-from scheduler import audit
-from scheduler.access import REGISTRATION, WebSession, may_see, write_gate
 from scheduler.domain.events import EVENT_ID_MAX_CHARS, EventError, parse_event
-from scheduler.intake import record_events
-from scheduler.notes import NoteError, add_note
-from scheduler.stored import pending_events
-from scheduler.unassigned import navigator_ids
-from scheduler.week import week_view
+from scheduler.patients.intake import record_events
+from scheduler.patients.notes import NoteError, add_note
+from scheduler.patients.stored import pending_events
+from scheduler.patients.unassigned import navigator_ids
+from scheduler.staff import audit
+from scheduler.staff.access import REGISTRATION, WebSession, may_see, write_gate
+from scheduler.staff.week import week_view
 from web.dashboard import (
     _form,
     _guard,
@@ -45,7 +45,7 @@ from web.dashboard import (
     _visible,
     worklist_context,
 )
-from web.deps import client_of, sessions_of, settings_of, web_session
+from web.deps import client_of, enqueue_of, sessions_of, settings_of, web_session
 from web.forms import END_REASONS, FORM_ERROR, KIND_NAMES, STATUS_NAMES
 from web.worklist_view import worklist_csv
 
@@ -179,8 +179,6 @@ def _add_note(request: Request, patient_id: str, form: dict[str, str]) -> Respon
 def _submit(request: Request, ws: WebSession, event: dict[str, Any]) -> str | None:
     """Store one event through the intake (the write gate, audited, queued after commit); the
     rejection's message, or None once stored."""
-    from tasks.app import enqueue_process
-
     settings, principal, client = settings_of(request), ws.principal, client_of(request)
 
     def audited(session: Session, patient_ids: list[str]) -> None:
@@ -191,7 +189,7 @@ def _submit(request: Request, ws: WebSession, event: dict[str, Any]) -> str | No
         sessions_of(request),
         [(1, event)],
         settings.today(),
-        lambda queued: enqueue_process(queued, settings),
+        enqueue_of(request),
         all_or_nothing=True,
         gate=write_gate(principal),
         audit=audited,

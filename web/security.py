@@ -1,4 +1,4 @@
-"""Security headers on every response (issue 5): a strict Content-Security-Policy (no inline
+"""Security headers on every response: a strict Content-Security-Policy (no inline
 script, no third-party origin), no MIME sniffing, no framing, no referrer from calendar feeds
 (their URL is a credential) and a same-origin referrer elsewhere; HSTS when served over https."""
 

@@ -19,7 +19,7 @@ from typing import Any
 
 from sqlalchemy.orm import Session
 
-from scheduler.results import ALERT_RESULT_KINDS, result_days, results_on
+from scheduler.patients.results import ALERT_RESULT_KINDS, result_days, results_on
 
 Item = dict[str, Any]
 SortKey = Callable[[Item], Any]

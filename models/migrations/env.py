@@ -15,7 +15,7 @@ def _url() -> str:
     url = config.get_main_option("sqlalchemy.url")
     if url:
         return url
-    from scheduler.settings import load_settings
+    from scheduler.config.settings import load_settings
 
     return load_settings().resolved_database_url
 

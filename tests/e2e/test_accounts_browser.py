@@ -11,8 +11,8 @@ from typing import Any
 
 import pytest
 
-from scheduler.processing import process_patient
-from scheduler.users import create_user, reset_password
+from scheduler.patients.processing import process_patient
+from scheduler.staff.users import create_user, reset_password
 from tests.support.browser import AS_OF, CHROMIUM, CHROMIUM_ARGS, NAVIGATOR, SCREENSHOTS, Stack
 from tests.support.common import intake
 

@@ -19,8 +19,8 @@ from sqlalchemy.orm import Session, sessionmaker
 
 from models.rows import EventRow, PatientRow, ReminderRow, UserRow
 from notifications.labels import label
-from scheduler.access import Principal
-from scheduler.worklist import worklist
+from scheduler.staff.access import Principal
+from scheduler.staff.worklist import worklist
 from tests.support.browser import (
     AS_OF,
     CHROMIUM,

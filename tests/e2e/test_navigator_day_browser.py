@@ -22,7 +22,7 @@ import pytest
 from sqlalchemy import select
 
 from models.rows import EventRow, PatientNoteRow, PatientRow, ReminderRow
-from scheduler.users import create_user
+from scheduler.staff.users import create_user
 from tests.support.browser import AS_OF, CHROMIUM, CHROMIUM_ARGS, NAVIGATOR, SCREENSHOTS, Stack
 from tests.support.common import wait_until
 from tests.support.staff import PASSWORD

@@ -25,12 +25,12 @@ from sqlalchemy import event, select, update
 
 from models.rows import ApiTokenRow, AuditRow, WebSessionRow
 from models.types import utcnow
-from scheduler.access import MAX_FAILURES, backoff
-from scheduler.settings import Settings
-from scheduler.users import create_token, create_user, list_tokens, reset_password, set_active, unlock
+from scheduler.app.wiring import create_web_app
+from scheduler.config.settings import Settings
+from scheduler.staff.access import MAX_FAILURES, backoff
+from scheduler.staff.users import create_token, create_user, list_tokens, reset_password, set_active, unlock
 from tests.support.common import cli_env, gistsched, write_jsonl
 from tests.support.services import Database
-from web.app import create_app
 
 pytestmark = pytest.mark.integration
 
@@ -47,7 +47,7 @@ def settings_for(db: Database, tmp_path: Path, **extra: object) -> Settings:
 def app(db: Database, tmp_path: Path) -> FastAPI:
     create_user(db.sessions, "ana", "navigator", PASSWORD, navigator_id="nav-ana")
     create_user(db.sessions, "ada", "admin", PASSWORD)
-    return create_app(settings_for(db, tmp_path), db.sessions)
+    return create_web_app(settings_for(db, tmp_path), db.sessions)
 
 
 def browser(app: FastAPI, address: tuple[str, int] = HOME) -> TestClient:
@@ -139,7 +139,7 @@ def test_the_throttle_runs_the_same_statements_for_a_known_and_an_unknown_user(
 
 def test_an_idle_session_ends_after_the_idle_timeout(db: Database, tmp_path: Path) -> None:
     create_user(db.sessions, "ana", "navigator", PASSWORD, navigator_id="nav-ana")
-    app = create_app(settings_for(db, tmp_path, session_idle_minutes=30), db.sessions)
+    app = create_web_app(settings_for(db, tmp_path, session_idle_minutes=30), db.sessions)
     with browser(app) as client:
         assert login(client, "ana", PASSWORD) == 303
         assert client.get("/", follow_redirects=False).status_code == 200
@@ -290,7 +290,7 @@ def test_events_submitted_through_the_cli_are_audited(db: Database, tmp_path: Pa
 
 def test_metrics_answer_the_allow_list_or_the_token_only(db: Database, tmp_path: Path) -> None:
     token = "m" * 32
-    app = create_app(
+    app = create_web_app(
         settings_for(db, tmp_path, metrics_allow="10.1.0.0/16", metrics_token=token), db.sessions
     )
     with browser(app, ("10.1.2.3", 1)) as inside, browser(app, ATTACKER) as outside:
@@ -298,7 +298,7 @@ def test_metrics_answer_the_allow_list_or_the_token_only(db: Database, tmp_path:
         assert outside.get("/metrics").status_code == 403
         assert outside.get("/metrics", headers={"Authorization": "Bearer wrong"}).status_code == 403
         assert outside.get("/metrics", headers={"Authorization": f"Bearer {token}"}).status_code == 200
-    default = create_app(settings_for(db, tmp_path), db.sessions)
+    default = create_web_app(settings_for(db, tmp_path), db.sessions)
     with browser(default, ("127.0.0.1", 1)) as local, browser(default, HOME) as remote:
         assert local.get("/metrics").status_code == 200
         assert remote.get("/metrics").status_code == 403

@@ -13,11 +13,11 @@ from fastapi.testclient import TestClient
 from sqlalchemy import func, select
 
 from models.rows import AlertRow, AuditRow, EventRow
-from scheduler.settings import Settings
+from scheduler.app.wiring import create_web_app
+from scheduler.config.settings import Settings
 from tests.support.common import cli_env, gistsched
 from tests.support.services import Database
 from tests.support.staff import AS_OF
-from web.app import create_app
 
 pytestmark = pytest.mark.integration
 
@@ -32,7 +32,7 @@ def tokens(staff_tokens: dict[str, str]) -> dict[str, str]:
 @pytest.fixture
 def client(db: Database, tmp_path: Path, tokens: dict[str, str]) -> Iterator[TestClient]:
     settings = Settings(env="test", database_url=db.url, data_dir=tmp_path, as_of=AS_OF)
-    with TestClient(create_app(settings, db.sessions)) as test_client:
+    with TestClient(create_web_app(settings, db.sessions)) as test_client:
         yield test_client
 
 

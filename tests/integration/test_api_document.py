@@ -18,12 +18,12 @@ from pydantic import BaseModel, TypeAdapter
 from sqlalchemy import func, select
 
 from models.rows import AlertRow, EventRow
-from scheduler.access import sign_in
-from scheduler.settings import Settings
+from scheduler.app.wiring import create_web_app
+from scheduler.config.settings import Settings
+from scheduler.staff.access import sign_in
 from tests.support.services import Database
 from tests.support.staff import AS_OF, PASSWORD
 from web import api_models
-from web.app import create_app
 from web.deps import COOKIE
 
 pytestmark = pytest.mark.integration
@@ -34,7 +34,7 @@ OWN = "P05"  # nav-ana's
 @pytest.fixture
 def client(db: Database, tmp_path: Path, staff_tokens: dict[str, str]) -> Iterator[TestClient]:
     settings = Settings(env="test", database_url=db.url, data_dir=tmp_path, as_of=AS_OF)
-    with TestClient(create_app(settings, db.sessions)) as test_client:
+    with TestClient(create_web_app(settings, db.sessions)) as test_client:
         yield test_client
 
 

@@ -22,13 +22,13 @@ from schemathesis.specs.openapi.checks import (
 
 from models.db import make_engine, make_sessionmaker
 from models.migrate import upgrade
-from scheduler.access import sign_in
+from scheduler.app.wiring import create_web_app
+from scheduler.config.settings import Settings
 from scheduler.domain.events import EVENT_TYPES
-from scheduler.processing import process_patient
-from scheduler.settings import Settings
+from scheduler.patients.processing import process_patient
+from scheduler.staff.access import sign_in
 from tests.support.common import by_patient, intake, read_cohort
 from tests.support.staff import AS_OF, PASSWORD, STAFF, create_staff
-from web.app import create_app
 from web.deps import COOKIE
 
 pytestmark = pytest.mark.integration
@@ -58,7 +58,7 @@ def api_schema(tmp_path_factory: pytest.TempPathFactory) -> Any:
     signed_in = sign_in(sessions, "ana", PASSWORD, client="testclient")
     CREDENTIALS["navigator-session"] = {"cookies": {COOKIE: signed_in.cookie}}
     settings = Settings(env="test", database_url=url, data_dir=Path(folder), as_of=AS_OF)
-    return schemathesis.openapi.from_asgi("/api/openapi.json", create_app(settings, sessions))
+    return schemathesis.openapi.from_asgi("/api/openapi.json", create_web_app(settings, sessions))
 
 
 def test_the_document_declares_security_and_errors(api_schema: Any) -> None:

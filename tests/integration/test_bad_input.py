@@ -42,14 +42,14 @@ from pydantic import ValidationError
 from sqlalchemy import func, select
 
 from models.rows import AuditRow, EventRow, PatientRow
+from scheduler.app.wiring import create_web_app
+from scheduler.config.settings import Settings
 from scheduler.domain.events import DATA_MODELS, EVENT_TYPES, ULN_REQUIRED_TESTS
-from scheduler.settings import Settings
 from tests.strategies import st_event, st_patient_id
 from tests.support.common import cli_env, gistsched, read_cohort
 from tests.support.services import Database
 from tests.support.staff import AS_OF, PASSWORD
 from tests.support.stores import close_store, open_store
-from web.app import create_app
 from web.deps import COOKIE
 from web.forms import FORMS
 
@@ -96,7 +96,7 @@ def store(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFacto
     db, url, tokens = open_store(backend, folder, postgres, {"cleo": ("clinician", None)})
     settings_ = Settings(env="test", database_url=url, data_dir=folder, as_of=AS_OF)
     try:
-        with TestClient(create_app(settings_, db.sessions), raise_server_exceptions=False) as client:
+        with TestClient(create_web_app(settings_, db.sessions), raise_server_exceptions=False) as client:
             yield Store(db, folder, tokens["cleo"], client)
     finally:
         close_store(db, url, postgres)

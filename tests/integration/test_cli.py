@@ -24,7 +24,7 @@ pytestmark = pytest.mark.integration
 
 ROOT = Path(__file__).resolve().parents[2]
 SCRIPT = Path(sys.executable).parent / "gistsched"
-COMMAND = [str(SCRIPT)] if SCRIPT.exists() else [sys.executable, "-m", "scheduler.cli"]
+COMMAND = [str(SCRIPT)] if SCRIPT.exists() else [sys.executable, "-m", "scheduler.app.cli"]
 CONTRACT_CHECK = ROOT.parent / "shared" / "tools" / "contract-check"
 COHORT = ROOT / "examples" / "cohort.jsonl"
 PLAN_KEYS = {"patient_id", "as_of", "risk", "stage", "therapy", "alerts", "reminders"}

@@ -23,7 +23,7 @@ from models.rows import ClockLeaseRow
 pytestmark = pytest.mark.integration
 
 ROOT = Path(__file__).resolve().parents[2]
-COMMAND = [sys.executable, "-m", "scheduler.cli"]
+COMMAND = [sys.executable, "-m", "scheduler.app.cli"]
 
 
 def env_for(data_dir: Path) -> dict[str, str]:

@@ -1,4 +1,4 @@
-"""The clock's decisions (scheduler/clock_jobs.py) on a real SQLite file, with explicit times.
+"""The clock's decisions (scheduler/operations/clock_jobs.py) on a real SQLite file, with explicit times.
 
 Lease: two holders, renewal, expiry, release. Daily mark: claimed once per day, given back on
 failure. Stalled sweep: only events both unprocessed and older than the stall period, one entry
@@ -19,20 +19,17 @@ from sqlalchemy.orm import Session, sessionmaker
 from models.db import make_engine, make_sessionmaker
 from models.migrate import upgrade
 from models.rows import EventRow, PatientRow
-from scheduler.clock_jobs import (
-    REQUEUE_MAX_WAIT,
-    ClockState,
+from scheduler.config.settings import Settings
+from scheduler.operations.clock_jobs import REQUEUE_MAX_WAIT, ClockState, requeue_wait, tick
+from scheduler.operations.repository import (
     active_patient_ids,
     claim_day,
     claim_lease,
     last_run_on,
     release_lease,
-    requeue_wait,
     stalled_patient_ids,
-    tick,
     unclaim_day,
 )
-from scheduler.settings import Settings
 from tests.support.staff import AS_OF
 
 pytestmark = pytest.mark.integration

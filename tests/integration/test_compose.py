@@ -34,7 +34,7 @@ import pytest
 import yaml
 
 from notifications.smtp import parse_smtp_url
-from scheduler.settings import Settings
+from scheduler.config.settings import Settings
 from tests.support.common import ROOT
 from tests.support.guard import unavailable
 from tests.support.services import Workers

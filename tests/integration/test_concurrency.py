@@ -15,9 +15,9 @@ import pytest
 from sqlalchemy import event, text
 
 from models.rows import EventRow
-from scheduler.processing import ProcessResult, process_patient
-from scheduler.stored import stored_plan
-from tasks.app import GistCelery, send_process
+from scheduler.patients.processing import ProcessResult, process_patient
+from scheduler.patients.stored import stored_plan
+from tasks.base import GistCelery, send_process
 from tests.support.common import (
     assert_matches_pure,
     intake,

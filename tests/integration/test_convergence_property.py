@@ -14,8 +14,8 @@ from sqlalchemy import select
 
 from models.rows import EventRow, ReminderRow
 from scheduler.domain.events import Event
-from scheduler.processing import process_patient
-from scheduler.stored import stored_plan
+from scheduler.patients.processing import process_patient
+from scheduler.patients.stored import stored_plan
 from tests.histories import PATIENT_ID, patient_histories
 from tests.support.common import assert_matches_pure, intake, pure_plan
 from tests.support.services import Database

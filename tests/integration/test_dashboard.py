@@ -18,13 +18,13 @@ from fastapi.testclient import TestClient
 from sqlalchemy import select
 
 from models.rows import AlertRow, AuditRow, EventRow, FeedRow, ReminderRow, UserRow
-from scheduler.access import MAX_FAILURES, Principal
-from scheduler.processing import process_patient
-from scheduler.settings import Settings
-from scheduler.worklist import worklist
+from scheduler.app.wiring import create_web_app
+from scheduler.config.settings import Settings
+from scheduler.patients.processing import process_patient
+from scheduler.staff.access import MAX_FAILURES, Principal
+from scheduler.staff.worklist import worklist
 from tests.support.services import Database
 from tests.support.staff import AS_OF, PASSWORD, STAFF, create_staff
-from web.app import create_app
 from web.deps import COOKIE
 
 pytestmark = pytest.mark.integration
@@ -46,7 +46,7 @@ def settings_for(db: Database, tmp_path: Path, base_url: str = HTTP_BASE) -> Set
 
 @pytest.fixture
 def client(stored: Database, tmp_path: Path) -> Iterator[TestClient]:
-    with TestClient(create_app(settings_for(stored, tmp_path), stored.sessions)) as test_client:
+    with TestClient(create_web_app(settings_for(stored, tmp_path), stored.sessions)) as test_client:
         yield test_client
 
 
@@ -169,7 +169,7 @@ def test_sign_in_sets_an_http_only_lax_cookie_and_redirects(client: TestClient) 
 
 
 def test_cookie_is_secure_when_the_base_url_is_https(stored: Database, tmp_path: Path) -> None:
-    app = create_app(settings_for(stored, tmp_path, "https://gist.example.org"), stored.sessions)
+    app = create_web_app(settings_for(stored, tmp_path, "https://gist.example.org"), stored.sessions)
     with TestClient(app, base_url="https://testserver") as https_client:
         response = https_client.post(
             "/login", data={"username": "ana", "password": PASSWORD}, follow_redirects=False
@@ -426,7 +426,7 @@ def test_long_sections_say_how_many_are_not_shown_and_offer_more(
 def test_a_capped_count_shows_as_at_least(
     client: TestClient, stored: Database, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    monkeypatch.setattr("scheduler.worklist.COUNT_CAP", 1)
+    monkeypatch.setattr("scheduler.staff.worklist.COUNT_CAP", 1)
     sign_in(client, "cleo")
     page = client.get("/").text
     assert counts_on(page)["due_soon"] == 1

@@ -13,8 +13,8 @@ from sqlalchemy import inspect, text
 from models.db import make_engine, make_sessionmaker
 from models.migrate import alembic_config
 from models.rows import Base, EventRow, ReminderRow
-from scheduler.processing import process_patient
-from scheduler.stored import stored_plan
+from scheduler.patients.processing import process_patient
+from scheduler.patients.stored import stored_plan
 from tests.support.common import (
     assert_cli_error,
     assert_matches_pure,

@@ -17,7 +17,7 @@ from pathlib import Path
 
 import pytest
 
-from scheduler.demo import DASHBOARD_URL
+from scheduler.app.demo import DASHBOARD_URL
 from tests.support.common import GISTSCHED, ROOT, free_port, wait_until
 from tests.support.services import stop_process_group
 

@@ -20,13 +20,13 @@ from sqlalchemy import select
 
 from models.rows import AlertRow, NotificationRow, PatientRow, ReminderRow
 from notifications.smtp import SmtpSender, parse_smtp_url
-from scheduler import dispatch
-from scheduler.access import Principal
+from scheduler.config.settings import Settings
 from scheduler.domain.profile import DEFAULT_PROFILE
-from scheduler.sending import send_notification
-from scheduler.settings import Settings
-from scheduler.users import create_user
-from scheduler.worklist import worklist
+from scheduler.notifications import dispatch
+from scheduler.notifications.sending import send_notification
+from scheduler.staff.access import Principal
+from scheduler.staff.users import create_user
+from scheduler.staff.worklist import worklist
 from tests.support.cohort import store_cohort
 from tests.support.services import Database
 from tests.support.smtp_server import SmtpServer

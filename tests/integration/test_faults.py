@@ -17,8 +17,9 @@ import pytest
 from sqlalchemy import func, select, text
 
 from models.rows import EventRow, ProcessingFailureRow, ReminderRow
-from scheduler.clock_jobs import ClockState, TickResult, claim_day, stalled_patient_ids, tick
-from tasks.app import GistCelery, send_process
+from scheduler.operations.clock_jobs import ClockState, TickResult, tick
+from scheduler.operations.repository import claim_day, stalled_patient_ids
+from tasks.base import GistCelery, send_process
 from tests.support.common import (
     assert_all_converged,
     by_patient,

@@ -19,8 +19,9 @@ from fastapi.testclient import TestClient
 from sqlalchemy import event, select
 
 from models.rows import Base, FeedRow, UserRow
-from scheduler.processing import process_patient
-from scheduler.settings import Settings
+from scheduler.app.wiring import create_web_app
+from scheduler.config.settings import Settings
+from scheduler.patients.processing import process_patient
 from tests.support.cohort import store_cohort
 from tests.support.common import (
     GISTSCHED,
@@ -31,7 +32,6 @@ from tests.support.common import (
 )
 from tests.support.services import Database
 from tests.support.staff import AS_OF
-from web.app import create_app
 
 pytestmark = pytest.mark.integration
 
@@ -55,7 +55,7 @@ def settings_for(db: Database, tmp_path: Path, as_of: dt.date = AS_OF) -> Settin
 
 @pytest.fixture
 def client(stored: Database, tmp_path: Path) -> Iterator[TestClient]:
-    with TestClient(create_app(settings_for(stored, tmp_path), stored.sessions)) as test_client:
+    with TestClient(create_web_app(settings_for(stored, tmp_path), stored.sessions)) as test_client:
         yield test_client
 
 
@@ -274,7 +274,7 @@ def test_cancelled_items_stay_30_days_then_go(stored: Database, tmp_path: Path) 
     process_patient(stored.sessions, "P01", AS_OF)
     for days, expect_cancelled in ((0, True), (30, True), (31, False)):
         settings = settings_for(stored, tmp_path, AS_OF + dt.timedelta(days=days))
-        with TestClient(create_app(settings, stored.sessions)) as test_client:
+        with TestClient(create_web_app(settings, stored.sessions)) as test_client:
             events = events_of(test_client.get(path).content)
         cancelled = [e for e in events if str(e["STATUS"]) == "CANCELLED"]
         assert bool(cancelled) == expect_cancelled, days
@@ -326,12 +326,12 @@ def test_wrong_revoked_and_malformed_tokens_all_404_alike(
 def test_healthz(stored: Database, tmp_path: Path) -> None:
     settings = settings_for(stored, tmp_path)
     settings.broker_folder.mkdir(parents=True)
-    with TestClient(create_app(settings, stored.sessions)) as test_client:
+    with TestClient(create_web_app(settings, stored.sessions)) as test_client:
         ok = test_client.get("/healthz")
     assert ok.status_code == 200
     assert ok.json()["database"] == "ok"
     down = settings.model_copy(update={"broker_url": "redis://127.0.0.1:9/0"})
-    with TestClient(create_app(down, stored.sessions)) as test_client:
+    with TestClient(create_web_app(down, stored.sessions)) as test_client:
         bad = test_client.get("/healthz")
     assert bad.status_code == 503
     assert bad.json()["broker"].startswith("error")

@@ -13,12 +13,12 @@ import pytest
 from fastapi.testclient import TestClient
 
 from models.rows import EventRow, FhirReviewRow
-from scheduler.processing import process_patient
-from scheduler.records import patient_record
-from scheduler.settings import Settings
-from scheduler.users import create_user
+from scheduler.app.wiring import create_web_app
+from scheduler.config.settings import Settings
+from scheduler.patients.processing import process_patient
+from scheduler.patients.records import patient_record
+from scheduler.staff.users import create_user
 from tests.support.services import Database, Pipeline
-from web.app import create_app
 
 pytestmark = [pytest.mark.integration, pytest.mark.timeout(120)]
 
@@ -43,7 +43,7 @@ def tokens(db: Database) -> dict[str, str]:
 @pytest.fixture
 def client(db: Database, tmp_path: Path, tokens: dict[str, str]) -> Iterator[TestClient]:
     settings = Settings(env="test", database_url=db.url, data_dir=tmp_path, as_of=AS_OF)
-    with TestClient(create_app(settings, db.sessions)) as test_client:
+    with TestClient(create_web_app(settings, db.sessions)) as test_client:
         yield test_client
 
 

@@ -14,11 +14,11 @@ import pytest
 from fastapi.testclient import TestClient
 
 from models.rows import EventRow, FhirReviewRow, PatientRow
-from scheduler.settings import Settings
-from scheduler.users import create_user
+from scheduler.app.wiring import create_web_app
+from scheduler.config.settings import Settings
+from scheduler.staff.users import create_user
 from tests.support.common import assert_cli_error
 from tests.support.services import Database, Pipeline
-from web.app import create_app
 
 pytestmark = [pytest.mark.integration, pytest.mark.timeout(180)]
 
@@ -78,7 +78,7 @@ def test_cli_refuses_a_bad_file_whole(pipeline: Pipeline, tmp_path: Path, case: 
 def client(db: Database, tmp_path: Path) -> Iterator[tuple[TestClient, str]]:
     token = create_user(db.sessions, "ada", "admin", "correct horse battery", None).token
     settings = Settings(env="test", database_url=db.url, data_dir=tmp_path)
-    with TestClient(create_app(settings, db.sessions)) as test_client:
+    with TestClient(create_web_app(settings, db.sessions)) as test_client:
         yield test_client, token
 
 

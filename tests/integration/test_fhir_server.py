@@ -21,8 +21,8 @@ import pytest
 from models.rows import EventRow, FhirReviewRow, FhirSyncPointRow
 from scheduler.domain.events import parse_event, read_jsonl
 from scheduler.domain.plan import plan_follow_up
-from scheduler.processing import process_patient
-from scheduler.stored import stored_plan
+from scheduler.patients.processing import process_patient
+from scheduler.patients.stored import stored_plan
 from tests.fhir_server import FhirServer, running
 from tests.support.common import assert_cli_error
 from tests.support.services import Pipeline

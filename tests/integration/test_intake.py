@@ -12,7 +12,7 @@ from sqlalchemy.orm import Session, sessionmaker
 from models.db import make_engine, make_sessionmaker
 from models.migrate import upgrade
 from models.rows import EventRow
-from scheduler.intake import parse_lines, record_events
+from scheduler.patients.intake import parse_lines, record_events
 from tests.support.staff import AS_OF
 
 pytestmark = pytest.mark.integration

@@ -4,7 +4,7 @@ uses, returned in the stored plan, and shown as overdue since that date on every
 worklist (JSON and dashboard), the patient page, the navigator digest and the calendar feeds.
 
 The plans are the cohort's own, with chosen open reminders given missed items by hand and passed
-through :func:`scheduler.processing.store_plan` (what ``patients.process`` runs), so these tests
+through :func:`scheduler.patients.processing.store_plan` (what ``patients.process`` runs), so these tests
 show each surface with chosen values; the planner's own are checked in test_missed_items_e2e.
 """
 
@@ -22,22 +22,22 @@ from fastapi.testclient import TestClient
 from sqlalchemy import select
 
 from models.rows import EventRow, NotificationRow, PatientRow, ReminderRow, UserRow
-from scheduler.access import Principal
+from scheduler.app.wiring import create_web_app
+from scheduler.config.profiles import profile_hash
+from scheduler.config.settings import Settings
 from scheduler.domain.events import parse_event
 from scheduler.domain.model import Reminder
 from scheduler.domain.plan import plan_follow_up
 from scheduler.domain.profile import DEFAULT_PROFILE
-from scheduler.feeds import create_feed, find_feed, render
-from scheduler.processing import ProcessResult, process_patient, store_plan
-from scheduler.profiles import profile_hash
-from scheduler.sending import compose
-from scheduler.settings import Settings
-from scheduler.stored import stored_plan
-from scheduler.users import create_user
-from scheduler.worklist import worklist
+from scheduler.notifications.feeds import create_feed, find_feed, render
+from scheduler.notifications.sending import compose
+from scheduler.patients.processing import ProcessResult, process_patient, store_plan
+from scheduler.patients.stored import stored_plan
+from scheduler.staff.access import Principal
+from scheduler.staff.users import create_user
+from scheduler.staff.worklist import worklist
 from tests.support.cohort import AS_OF, store_cohort
 from tests.support.services import Database
-from web.app import create_app
 
 pytestmark = pytest.mark.integration
 
@@ -182,7 +182,7 @@ def test_the_dashboard_shows_overdue_since_and_last_done(
     db, key = missed
     create_user(db.sessions, "cleo", "clinician", PASSWORD)
     settings = Settings(env="test", database_url=db.url, data_dir=tmp_path, as_of=AS_OF)
-    with TestClient(create_app(settings, db.sessions)) as client:
+    with TestClient(create_web_app(settings, db.sessions)) as client:
         response = client.post(
             "/login", data={"username": "cleo", "password": PASSWORD}, follow_redirects=False
         )

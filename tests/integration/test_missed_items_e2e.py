@@ -10,8 +10,8 @@ from typing import Any
 
 import pytest
 
-from scheduler.access import Principal
-from scheduler.worklist import worklist
+from scheduler.staff.access import Principal
+from scheduler.staff.worklist import worklist
 from tests.support.common import write_jsonl
 from tests.support.services import Pipeline, Workers
 

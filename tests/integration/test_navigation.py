@@ -17,11 +17,11 @@ from fastapi.testclient import TestClient
 from sqlalchemy import select
 
 from models.rows import AlertRow, EventRow, FeedRow, PatientRow, PatientStateRow, ReminderRow
+from scheduler.app.wiring import create_web_app
 from tests.integration.test_dashboard import assert_csp_clean, assert_landmarks, audit_rows, settings_for
 from tests.integration.test_dashboard import sign_in as dashboard_sign_in
 from tests.support.services import Database
 from tests.support.staff import create_staff
-from web.app import create_app
 
 pytestmark = pytest.mark.integration
 
@@ -30,7 +30,7 @@ NAVIGATOR_OF = {"ana": "nav-ana", "ben": "nav-ben"}
 
 @pytest.fixture
 def app(stored: Database, tmp_path: Path) -> FastAPI:
-    return create_app(settings_for(stored, tmp_path), stored.sessions)
+    return create_web_app(settings_for(stored, tmp_path), stored.sessions)
 
 
 @pytest.fixture

@@ -19,11 +19,11 @@ from fastapi.testclient import TestClient
 from sqlalchemy import select, update
 
 from models.rows import AlertRow, EventRow, PatientNoteRow, PatientRow, ReminderRow
-from scheduler.access import Principal
-from scheduler.processing import process_patient
-from scheduler.results import LAB_NAMES
-from scheduler.week import fortnight
-from scheduler.worklist import worklist
+from scheduler.patients.processing import process_patient
+from scheduler.patients.results import LAB_NAMES
+from scheduler.staff.access import Principal
+from scheduler.staff.week import fortnight
+from scheduler.staff.worklist import worklist
 from tests.integration.test_dashboard import assert_csp_clean, assert_landmarks, audit_rows, settings_for
 from tests.integration.test_dashboard import sign_in as dashboard_sign_in
 from tests.support.services import Database

@@ -20,11 +20,11 @@ import pytest
 from sqlalchemy import func, select
 
 from models.rows import NotificationRow, PatientRow
-from scheduler.clock_jobs import run_notifications
-from scheduler.processing import process_patient
-from scheduler.settings import Settings
-from scheduler.users import create_user
-from tasks.app import GistCelery, send_notification_task
+from scheduler.config.settings import Settings
+from scheduler.operations.clock_jobs import run_notifications
+from scheduler.patients.processing import process_patient
+from scheduler.staff.users import create_user
+from tasks.base import GistCelery, send_notification_task
 from tests.support.common import GISTSCHED, by_patient, intake, read_cohort, wait_until
 from tests.support.services import Pipeline, Workers, stop_process_group
 from tests.support.smtp_server import SmtpServer

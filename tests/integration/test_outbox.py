@@ -14,12 +14,12 @@ from sqlalchemy import select
 
 from models.rows import NotificationRow
 from notifications.smtp import FolderSender
-from scheduler import dispatch
+from scheduler.config.settings import Settings
 from scheduler.domain.profile import DEFAULT_PROFILE
-from scheduler.processing import process_patient
-from scheduler.sending import send_notification
-from scheduler.settings import Settings
-from scheduler.users import create_user
+from scheduler.notifications import dispatch
+from scheduler.notifications.sending import send_notification
+from scheduler.patients.processing import process_patient
+from scheduler.staff.users import create_user
 from tests.support.cohort import store_cohort
 from tests.support.common import intake
 from tests.support.services import Database

@@ -14,13 +14,13 @@ import pytest
 from sqlalchemy import select
 
 from models.rows import PatientRow, PatientStateRow
-from scheduler.clock_jobs import ClockState, tick
+from scheduler.config.profiles import load_profile, profile_hash
+from scheduler.config.settings import Settings
 from scheduler.domain.events import parse_event
 from scheduler.domain.plan import plan_follow_up
-from scheduler.profiles import load_profile, profile_hash
-from scheduler.settings import Settings
-from scheduler.stored import stored_plan
-from tasks.app import GistCelery, send_process
+from scheduler.operations.clock_jobs import ClockState, tick
+from scheduler.patients.stored import stored_plan
+from tasks.base import GistCelery, send_process
 from tests.support.common import assert_matches_pure, by_patient, read_cohort, wait_until, write_jsonl
 from tests.support.services import Pipeline, Workers
 

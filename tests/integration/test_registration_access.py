@@ -21,15 +21,15 @@ from sqlalchemy import func, select
 
 from models.rows import EventRow, NotificationRow, PatientRow
 from notifications.smtp import FolderSender
-from scheduler.dispatch import create_due_notices
+from scheduler.app.wiring import create_web_app
+from scheduler.config.settings import Settings
 from scheduler.domain.profile import DEFAULT_PROFILE
-from scheduler.processing import process_patient
-from scheduler.sending import send_notification
-from scheduler.settings import Settings
-from scheduler.users import create_user
+from scheduler.notifications.dispatch import create_due_notices
+from scheduler.notifications.sending import send_notification
+from scheduler.patients.processing import process_patient
+from scheduler.staff.users import create_user
 from tests.support.cohort import store_cohort
 from tests.support.services import Database
-from web.app import create_app
 
 pytestmark = pytest.mark.integration
 
@@ -88,7 +88,7 @@ def site(db: Database, tmp_path: Path) -> Iterator[tuple[Database, TestClient, d
         for name, (role, nav) in USERS.items()
     }
     settings = Settings(env="test", database_url=db.url, data_dir=tmp_path, as_of=AS_OF)
-    with TestClient(create_app(settings, db.sessions), raise_server_exceptions=False) as client:
+    with TestClient(create_web_app(settings, db.sessions), raise_server_exceptions=False) as client:
         yield db, client, tokens
 
 

@@ -58,12 +58,13 @@ from models.rows import (
     WebSessionRow,
 )
 from models.types import utcnow
-from scheduler.feeds import create_feed
-from scheduler.logs import EMAIL
-from scheduler.processing import process_patient
-from scheduler.sending import outbox_counts
-from scheduler.settings import Settings
-from scheduler.tokens import token_digest, verify_password
+from scheduler.app.wiring import create_web_app
+from scheduler.config.logs import EMAIL
+from scheduler.config.settings import Settings
+from scheduler.notifications.feeds import create_feed
+from scheduler.notifications.sending import outbox_counts
+from scheduler.patients.processing import process_patient
+from scheduler.staff.tokens import token_digest, verify_password
 from tests.support.common import (
     COHORT,
     GISTSCHED,
@@ -77,7 +78,6 @@ from tests.support.passwords import legacy_scrypt_hash
 from tests.support.services import Database, stop_process_group
 from tests.support.staff import AS_OF, PASSWORD, STAFF
 from tests.support.stores import close_store, open_store
-from web.app import create_app
 from web.dashboard import router as dashboard_router
 from web.deps import COOKIE
 from web.navigator import router as navigator_router
@@ -117,7 +117,7 @@ class Site:
 
 def make_app(db: Database, url: str, folder: Path, base_url: str = "http://testserver") -> FastAPI:
     settings = Settings(env="test", database_url=url, data_dir=folder, as_of=AS_OF, base_url=base_url)
-    return create_app(settings, db.sessions)
+    return create_web_app(settings, db.sessions)
 
 
 @pytest.fixture(scope="module", params=["sqlite", "postgresql"])

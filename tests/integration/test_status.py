@@ -9,12 +9,12 @@ import pytest
 from fastapi.testclient import TestClient
 from prometheus_client.parser import text_string_to_metric_families
 
-from scheduler.processing import process_patient
-from scheduler.settings import Settings
+from scheduler.app.wiring import create_web_app
+from scheduler.config.settings import Settings
+from scheduler.patients.processing import process_patient
 from tests.support.common import by_patient, cli_env, gistsched, intake, read_cohort
 from tests.support.services import Database
 from tests.support.staff import AS_OF
-from web.app import create_app
 
 pytestmark = pytest.mark.integration
 
@@ -35,7 +35,7 @@ def test_status_and_metrics_agree(db: Database, tmp_path: Path) -> None:
     assert status["reminders"]["overdue"] >= 1
     settings = Settings(env="test", database_url=db.url, data_dir=tmp_path, as_of=AS_OF)
     # /metrics answers the loopback address by default (GIST_METRICS_ALLOW; tests/unit/test_metrics_access.py)
-    with TestClient(create_app(settings, db.sessions), client=("127.0.0.1", 50000)) as client:
+    with TestClient(create_web_app(settings, db.sessions), client=("127.0.0.1", 50000)) as client:
         response = client.get("/metrics")
     assert response.status_code == 200
     samples = {

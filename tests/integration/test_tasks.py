@@ -18,12 +18,13 @@ from sqlalchemy import select
 from sqlalchemy.exc import IntegrityError, OperationalError
 from sqlalchemy.orm import Session, sessionmaker
 
-from models.db import make_engine, make_sessionmaker
+from models.db import is_transient, make_engine, make_sessionmaker
 from models.migrate import upgrade
 from models.rows import PatientRow, ProcessingFailureRow
-from scheduler.failures import is_transient, record_failure, resolve_failures
-from scheduler.settings import Settings
-from tasks.app import NOOP, PROCESS, RECOMPUTE_ALL, SEND, make_celery, worker_argv
+from scheduler.config.settings import Settings
+from scheduler.patients.failures import record_failure, resolve_failures
+from tasks.app import make_celery, worker_argv
+from tasks.base import NOOP, PROCESS, RECOMPUTE_ALL, SEND
 from tasks.embedded import Transport, transport_options
 from tasks.patients import MAX_BACKOFF_SECONDS, backoff_seconds
 

@@ -1,6 +1,6 @@
 """The worklist's statements against a plain reading of its definition (SQLite and PostgreSQL).
 
-``scheduler.worklist`` answers a navigator from the copies of ``navigator_id`` on reminders and
+``scheduler.staff.worklist`` answers a navigator from the copies of ``navigator_id`` on reminders and
 alerts, ranked by the database, and a caller who sees everyone with counts and ordered index scans
 that stop at the limit (see its docstring). Both must give exactly what the definition says, for
 every filter and limit: the oracle here reads every row and applies the definition in Python. The
@@ -18,9 +18,9 @@ from sqlalchemy import ColumnElement, select, true, update
 from sqlalchemy.orm import Session
 
 from models.rows import AlertRow, NotificationRow, PatientRow, ReminderRow
-from scheduler.access import Principal
-from scheduler.processing import process_patient
-from scheduler.worklist import DEFAULT_ITEMS, worklist
+from scheduler.patients.processing import process_patient
+from scheduler.staff.access import Principal
+from scheduler.staff.worklist import DEFAULT_ITEMS, worklist
 from tests.support.cohort import AS_OF, store_cohort
 from tests.support.common import intake, read_cohort
 from tests.support.services import Database

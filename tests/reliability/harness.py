@@ -27,10 +27,10 @@ from sqlalchemy.exc import DBAPIError
 from sqlalchemy.orm import Session, sessionmaker
 
 from models.rows import EventRow, NotificationRow, ProcessingFailureRow, ReminderRow
-from scheduler.processing import process_patient
-from scheduler.stored import stored_plan
-from scheduler.users import create_user
-from tasks.app import GistCelery, send_process
+from scheduler.patients.processing import process_patient
+from scheduler.patients.stored import stored_plan
+from scheduler.staff.users import create_user
+from tasks.base import GistCelery, send_process
 from tests.support.common import (
     GISTSCHED,
     assert_matches_pure,

@@ -18,7 +18,7 @@ import pytest
 from sqlalchemy import select
 
 from models.rows import ClockLeaseRow
-from tasks.app import GistCelery
+from tasks.base import GistCelery
 from tests.reliability.harness import (
     ClockProcess,
     Clocks,

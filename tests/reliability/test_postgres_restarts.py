@@ -29,11 +29,11 @@ from sqlalchemy.exc import DBAPIError
 from models.db import make_engine, make_sessionmaker
 from models.migrate import upgrade
 from notifications.smtp import Sender, sender_for
-from scheduler import dispatch
+from scheduler.config.settings import Settings
 from scheduler.domain.profile import DEFAULT_PROFILE
-from scheduler.sending import send_notification
-from scheduler.settings import Settings
-from tasks.app import GistCelery
+from scheduler.notifications import dispatch
+from scheduler.notifications.sending import send_notification
+from tasks.base import GistCelery
 from tests.reliability.cluster import ClusterUnavailableError, PrivateCluster
 from tests.reliability.harness import (
     AS_OF,

@@ -24,10 +24,10 @@ import pytest
 
 from models.rows import NotificationRow
 from notifications.smtp import sender_for
-from scheduler import dispatch
 from scheduler.domain.profile import DEFAULT_PROFILE
-from scheduler.sending import send_notification
-from tasks.app import GistCelery, send_notification_task
+from scheduler.notifications import dispatch
+from scheduler.notifications.sending import send_notification
+from tasks.base import GistCelery, send_notification_task
 from tests.reliability.harness import (
     AS_OF,
     Clocks,

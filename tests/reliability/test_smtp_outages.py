@@ -24,11 +24,11 @@ from typing import Any
 import pytest
 
 from notifications.smtp import sender_for
-from scheduler import dispatch
+from scheduler.config.settings import Settings
 from scheduler.domain.profile import DEFAULT_PROFILE
-from scheduler.sending import send_notification
-from scheduler.settings import Settings
-from tasks.app import GistCelery
+from scheduler.notifications import dispatch
+from scheduler.notifications.sending import send_notification
+from tasks.base import GistCelery
 from tests.reliability.harness import (
     AS_OF,
     Clocks,

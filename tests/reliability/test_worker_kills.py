@@ -25,7 +25,7 @@ import time
 
 import pytest
 
-from tasks.app import GistCelery
+from tasks.base import GistCelery
 from tests.reliability.harness import (
     DOCUMENTED_GAP,
     Clocks,

@@ -17,8 +17,8 @@ from sqlalchemy.orm import Session, sessionmaker
 
 from models.db import make_engine, make_sessionmaker
 from models.migrate import upgrade
-from scheduler.processing import process_patient
-from scheduler.users import create_user
+from scheduler.patients.processing import process_patient
+from scheduler.staff.users import create_user
 from tests.support.common import (
     GISTSCHED,
     ROOT,

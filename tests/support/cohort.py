@@ -22,7 +22,7 @@ from sqlalchemy import text
 from sqlalchemy.engine import make_url
 
 from models.rows import Base
-from scheduler.processing import process_patient
+from scheduler.patients.processing import process_patient
 from tests.support.common import by_patient, intake, read_cohort
 from tests.support.services import Database
 from tests.support.staff import AS_OF

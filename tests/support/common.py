@@ -19,8 +19,8 @@ from sqlalchemy.orm import Session, sessionmaker
 from models.rows import EventRow
 from scheduler.domain.events import parse_event
 from scheduler.domain.plan import plan_follow_up
-from scheduler.intake import IntakeResult, record_events
-from scheduler.stored import stored_plan
+from scheduler.patients.intake import IntakeResult, record_events
+from scheduler.patients.stored import stored_plan
 
 ROOT = Path(__file__).resolve().parents[2]
 GISTSCHED = Path(sys.executable).parent / "gistsched"

@@ -31,7 +31,8 @@ from sqlalchemy.engine import make_url
 from sqlalchemy.exc import OperationalError
 
 from models.migrate import upgrade
-from tasks.app import GistCelery, make_celery
+from tasks.app import make_celery
+from tasks.base import GistCelery
 from tests.support.common import free_port
 from tests.support.guard import unavailable
 from tests.support.services import Database, Pipeline, PostgresServer, RedisServer, Workers

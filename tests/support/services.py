@@ -19,8 +19,8 @@ from sqlalchemy.orm import Session, sessionmaker
 
 from models.db import make_engine, normalise_url
 from models.rows import Base
-from scheduler.settings import Settings
-from tasks.app import QUEUE
+from scheduler.config.settings import Settings
+from tasks.base import QUEUE
 from tests.support.common import GISTSCHED, cli_env, gistsched, wait_until
 
 # ---- databases ----------------------------------------------------------------------------------

@@ -11,7 +11,7 @@ from collections.abc import Mapping
 
 from sqlalchemy.orm import Session, sessionmaker
 
-from scheduler.users import create_user
+from scheduler.staff.users import create_user
 
 AS_OF = dt.date(2026, 11, 27)
 PASSWORD = "correct horse battery"

@@ -9,7 +9,7 @@ from pathlib import Path
 
 from models.db import make_engine, make_sessionmaker
 from models.migrate import upgrade
-from scheduler.processing import process_patient
+from scheduler.patients.processing import process_patient
 from tests.support.common import by_patient, intake, read_cohort
 from tests.support.services import Database, PostgresServer
 from tests.support.staff import AS_OF, create_staff

@@ -24,7 +24,7 @@ from scheduler.fhir.sync import (
     record_bundle,
     record_searches,
 )
-from scheduler.fhir_client import FhirClient, FhirServerError, server_base
+from scheduler.patients.fhir_client import FhirClient, FhirServerError, server_base
 
 FIXTURES = Path(__file__).resolve().parent.parent / "fixtures" / "fhir"
 

@@ -1,4 +1,4 @@
-"""Log lines never carry an email address; JSON lines carry the ids (scheduler/logs.py)."""
+"""Log lines never carry an email address; JSON lines carry the ids (scheduler/config/logs.py)."""
 
 from __future__ import annotations
 
@@ -8,7 +8,7 @@ import logging
 
 import pytest
 
-from scheduler.logs import prepare, redact
+from scheduler.config.logs import prepare, redact
 
 
 @pytest.mark.parametrize(

@@ -11,9 +11,9 @@ from typing import Any
 
 import pytest
 
-from scheduler.notes import MAX_NOTE_CHARS, NoteError, check_note
-from scheduler.results import describe, latest_results
-from scheduler.week import fortnight
+from scheduler.patients.notes import MAX_NOTE_CHARS, NoteError, check_note
+from scheduler.patients.results import describe, latest_results
+from scheduler.staff.week import fortnight
 from web.worklist_view import Sort, parse_sort, sort_items, worklist_csv
 
 

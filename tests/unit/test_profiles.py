@@ -15,11 +15,11 @@ from typing import Any
 import pytest
 from pydantic import ValidationError
 
+from scheduler.config.profiles import BUILT_IN, ProfileError, load_profile, profile_hash
+from scheduler.config.settings import Settings
 from scheduler.domain.profile import DEFAULT_PROFILE, FixedSchedule
-from scheduler.profiles import BUILT_IN, ProfileError, load_profile, profile_hash
-from scheduler.settings import Settings
 
-COMMAND = [sys.executable, "-m", "scheduler.cli"]
+COMMAND = [sys.executable, "-m", "scheduler.app.cli"]
 
 
 def write(path: Path, content: Any) -> Path:

@@ -8,7 +8,7 @@ import sqlite3
 import pytest
 from sqlalchemy.exc import OperationalError
 
-from scheduler.sending import RECORD_RETRY_MAX_PAUSE, _retrying
+from scheduler.notifications.sending import RECORD_RETRY_MAX_PAUSE, _retrying
 
 
 def locked() -> OperationalError:

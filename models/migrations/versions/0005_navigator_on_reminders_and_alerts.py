@@ -7,7 +7,7 @@ Create Date: 2026-11-28
 Why (docs/performance.md §4): with 100,000 patients the navigator's worklist found their open
 reminders by probing ``ix_reminders_open`` once for each of their 2,000 patients (20–28 ms of a
 100 ms budget). Each reminder and alert now carries a copy of its patient's ``navigator_id``
-(written by ``scheduler.processing``, which alone sets ``patients.navigator_id``), and the
+(written by ``scheduler.patients.processing``, which alone sets ``patients.navigator_id``), and the
 partial indexes lead with it, so the navigator's open reminders and active alerts are each one
 range of one index. The copies are filled here from ``patients``. The worklist's failed emails get
 a partial index of their own (counted and scoped without reading the outbox's rows).

@@ -1,0 +1,60 @@
+"""Processing failures: the worklist rows recorded when a patient could not be processed, and how
+an error is described there (style.md "failures are visible").
+
+A patient has at most one open failure per task: a repeat (the clock re-queues the patient's
+stalled events, it fails again) adds to its ``attempts`` instead of flooding the worklist; the next
+successful run resolves it.
+"""
+
+from __future__ import annotations
+
+from sqlalchemy import select, update
+from sqlalchemy.orm import Session, sessionmaker
+
+from models.db import rowcount
+from models.rows import ProcessingFailureRow
+from models.types import utcnow
+
+MAX_ERROR_CHARS = 2000
+
+
+def describe(exc: BaseException) -> str:
+    """One line for the worklist: the exception's type and message, bounded."""
+    text = " ".join(f"{type(exc).__name__}: {exc}".split())
+    return text[:MAX_ERROR_CHARS]
+
+
+def record_failure(
+    sessions: sessionmaker[Session], patient_id: str, task: str, error: str, attempts: int
+) -> None:
+    """Open (or add to) the patient's failure for ``task``, in a transaction of its own."""
+    with sessions.begin() as session:
+        row = session.scalars(
+            select(ProcessingFailureRow)
+            .where(
+                ProcessingFailureRow.patient_id == patient_id,
+                ProcessingFailureRow.task == task,
+                ProcessingFailureRow.resolved_at.is_(None),
+            )
+            .order_by(ProcessingFailureRow.id)
+            .limit(1)
+        ).first()
+        if row is None:
+            session.add(
+                ProcessingFailureRow(
+                    patient_id=patient_id, task=task, error=error, attempts=attempts, occurred_at=utcnow()
+                )
+            )
+        else:
+            row.error, row.attempts = error, row.attempts + attempts
+
+
+def resolve_failures(sessions: sessionmaker[Session], patient_id: str) -> int:
+    """Close the patient's open failures after a successful run (an indexed no-op when none)."""
+    with sessions.begin() as session:
+        return rowcount(
+            session,
+            update(ProcessingFailureRow)
+            .where(ProcessingFailureRow.patient_id == patient_id, ProcessingFailureRow.resolved_at.is_(None))
+            .values(resolved_at=utcnow()),
+        )

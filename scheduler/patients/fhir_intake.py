@@ -1,0 +1,107 @@
+"""FHIR intake: map a Bundle with the pure adapter, then store its events and review items together.
+
+Shared by ``gistsched fhir import`` and ``POST /fhir/Bundle``. The Bundle is validated whole first
+(``FhirError`` → nothing stored). Events go through the normal intake (``record_events``, all or
+nothing: a conflict or a future date refuses the Bundle); the review items are written in the
+same transaction as the events (or alone when every event was already stored), keyed so a
+re-import stores nothing twice.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+from sqlalchemy import select
+from sqlalchemy.orm import Session, sessionmaker
+
+from models.rows import FhirReviewRow, PatientRow
+from scheduler.fhir import ImportResult, ReviewItem, import_fhir
+from scheduler.patients.intake import Audit, Gate, Rejection, record_events
+
+
+@dataclass(slots=True)
+class FhirIntakeResult:
+    accepted: int = 0
+    duplicates: int = 0
+    needs_review: int = 0
+    not_used: int = 0
+    rejected: list[Rejection] = field(default_factory=list)
+    review: list[ReviewItem] = field(default_factory=list)
+
+    def to_json(self) -> dict[str, Any]:
+        return {
+            "accepted": self.accepted,
+            "duplicates": self.duplicates,
+            "needs_review": self.needs_review,
+            "not_used": self.not_used,
+            "rejected": [{"line": r.line, "error": r.error} for r in self.rejected],
+            "review": [item.to_json() for item in self.review],
+        }
+
+
+def map_bundle(sessions: sessionmaker[Session], obj: object) -> ImportResult:
+    """Map with the stored patients counted as enrolled (their later Bundles need no Condition)."""
+    first = import_fhir(obj)
+    mentioned = sorted({i.patient_id for i in first.review if i.patient_id} | set(first.patient_ids))
+    with sessions() as session:
+        enrolled = set(
+            session.scalars(select(PatientRow.patient_id).where(PatientRow.patient_id.in_(mentioned)))
+        )
+    return import_fhir(obj, enrolled) if enrolled - set(first.patient_ids) else first
+
+
+def store_import(
+    sessions: sessionmaker[Session],
+    mapped: ImportResult,
+    received_on: dt.date,
+    enqueue: Callable[[str], None],
+    *,
+    gate: Gate | None = None,
+    audit: Audit | None = None,
+) -> FhirIntakeResult:
+    result = FhirIntakeResult(not_used=len(mapped.not_used), review=list(mapped.review))
+    written = False
+
+    def hook(session: Session, patient_ids: list[str]) -> None:
+        nonlocal written
+        _store_review(session, mapped.review)
+        written = True
+        if audit is not None:
+            audit(session, patient_ids)
+
+    items: Sequence[tuple[int, object]] = [(n, e.to_json()) for n, e in enumerate(mapped.events, start=1)]
+    intake = record_events(sessions, items, received_on, enqueue, all_or_nothing=True, gate=gate, audit=hook)
+    result.accepted, result.duplicates, result.rejected = intake.accepted, intake.duplicates, intake.rejected
+    if result.rejected:
+        result.review = []
+        return result
+    if not written and mapped.review:
+        with sessions.begin() as session:
+            _store_review(session, mapped.review)
+    result.needs_review = len(mapped.review)
+    return result
+
+
+def _store_review(session: Session, items: list[ReviewItem]) -> None:
+    if not items:
+        return
+    keys = {item.key: item for item in items}
+    stored = set(session.scalars(select(FhirReviewRow.key).where(FhirReviewRow.key.in_(sorted(keys)))))
+    session.add_all(
+        FhirReviewRow(key=key, patient_id=item.patient_id, source=item.source[:300], reason=item.reason)
+        for key, item in keys.items()
+        if key not in stored
+    )
+
+
+def open_review_items(session: Session, patient_id: str) -> list[dict[str, Any]]:
+    """A patient's unresolved FHIR review items, oldest first (the patient page shows them)."""
+    rows = session.scalars(
+        select(FhirReviewRow)
+        .where(FhirReviewRow.patient_id == patient_id, FhirReviewRow.resolved_at.is_(None))
+        .order_by(FhirReviewRow.id)
+    )
+    return [{"source": r.source, "reason": r.reason, "received_at": r.received_at.isoformat()} for r in rows]

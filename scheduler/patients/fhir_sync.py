@@ -1,0 +1,232 @@
+"""``gistsched fhir pull`` and ``push``: read enrolled patients' records from a FHIR server into the
+event log, and write their plans back as conditional updates.
+
+Pull is all or nothing. Every page of every patient is read first, then every patient's record
+is validated and mapped (``scheduler.fhir``), and only then are the events and review items
+stored, in one transaction of the normal intake (which queues each patient for processing, as
+``submit`` does). A bad answer, an invalid resource or a conflicting event stores nothing and
+leaves the sync points where they were, so the next pull reads the same changes again. The sync
+point of each patient on each server is the server's own clock (its HTTP ``Date``) at the first
+request of the last complete pull, less ``GIST_FHIR_SYNC_OVERLAP_SECONDS``.
+
+Push writes one transaction per patient; a refused transaction stops the push (patients written
+before it stay written: each transaction is complete on its own).
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+from sqlalchemy import select
+from sqlalchemy.orm import Session, sessionmaker
+
+from models.rows import AlertRow, FhirSyncPointRow, PatientRow, PatientStateRow
+from scheduler.fhir import FhirError, ImportResult, import_fhir
+from scheduler.fhir.export import export_plan
+from scheduler.fhir.sync import (
+    change_searches,
+    instant,
+    push_transaction,
+    read_page,
+    read_transaction_response,
+    record_bundle,
+    record_searches,
+)
+from scheduler.patients.fhir_client import FhirClient, FhirServerError
+from scheduler.patients.fhir_intake import FhirIntakeResult, store_import
+from scheduler.patients.stored import stored_plan
+from scheduler.staff import audit
+
+MAX_PAGES = 10_000  # of one search: a server whose next links never end is refused
+
+
+class SyncError(Exception):
+    """The pull or push stopped: one line naming the server, the patient and the request."""
+
+
+@dataclass(slots=True)
+class PullResult:
+    server: str
+    patients: int = 0  # enrolled patients looked at
+    read: int = 0  # records read whole (changed since the sync point, or never read)
+    resources: int = 0
+    requests: int = 0
+    read_from: str | None = None  # where the next pull starts (the new sync point)
+    intake: FhirIntakeResult = field(default_factory=FhirIntakeResult)
+
+    def to_json(self) -> dict[str, Any]:
+        counts = self.intake.to_json()
+        return {
+            "server": self.server,
+            "patients": self.patients,
+            "read": self.read,
+            "resources": self.resources,
+            "requests": self.requests,
+            **{k: counts[k] for k in ("accepted", "duplicates", "needs_review", "not_used")},
+            "rejected": len(self.intake.rejected),
+            "next_since": self.read_from,
+        }
+
+
+def enrolled_patients(sessions: sessionmaker[Session]) -> list[str]:
+    """Patients whose follow-up is running (stored, not ended)."""
+    with sessions() as session:
+        return list(
+            session.scalars(
+                select(PatientRow.patient_id)
+                .where(PatientRow.is_active.is_(True))
+                .order_by(PatientRow.patient_id)
+            )
+        )
+
+
+def pull(
+    sessions: sessionmaker[Session],
+    client: FhirClient,
+    *,
+    received_on: dt.date,
+    enqueue: Callable[[str], None],
+    since: dt.datetime | None,
+    page_size: int,
+    overlap: dt.timedelta,
+) -> PullResult:
+    result = PullResult(client.base)
+    patients = enrolled_patients(sessions)
+    with sessions() as session:
+        points = {
+            row.patient_id: row.read_from
+            for row in session.scalars(select(FhirSyncPointRow).where(FhirSyncPointRow.server == client.base))
+        }
+    started: dt.datetime | None = None
+    records: dict[str, list[tuple[Any, str | None]]] = {}
+    for patient_id in patients:
+        start = since or points.get(patient_id)
+        if start is not None:
+            changed = False
+            for url in change_searches(patient_id, start):
+                page, when = _page(client, url, patient_id)
+                started = started or when
+                if page.entries or (page.total or 0) > 0:
+                    changed = True
+                    break
+            if not changed:
+                continue
+        entries: list[tuple[Any, str | None]] = []
+        for url in record_searches(patient_id, page_size):
+            started = _read_all(client, url, patient_id, entries, started)
+        records[patient_id] = entries
+    mapped = ImportResult()
+    for patient_id, entries in records.items():
+        bundle = record_bundle(client.base, entries)
+        try:
+            found = import_fhir(bundle, enrolled={patient_id})
+        except FhirError as exc:
+            where = exc.where.split(" ", 1)[1] if exc.where.startswith("entry[") else exc.where
+            raise SyncError(f"{client.base}: patient {patient_id}: {where}: {exc.problem}") from None
+        mapped.events += [e for e in found.events if e.type != "patient_registered"]  # enrolled already
+        mapped.review += found.review
+        mapped.not_used += found.not_used
+        result.resources += len(bundle["entry"])
+    mapped.patient_ids = sorted({e.patient_id for e in mapped.events})
+    result.patients, result.read, result.requests = len(patients), len(records), client.requests
+
+    def audited(session: Session, patient_ids: list[str]) -> None:
+        for patient_id in patient_ids:
+            audit.record(
+                session,
+                audit.Actor(None, "cli"),
+                "submit_events",
+                patient_id,
+                detail=f"fhir pull {client.base}",
+            )
+
+    result.intake = store_import(sessions, mapped, received_on, enqueue, audit=audited)
+    if result.intake.rejected or not patients:
+        return result
+    read_from = (started or dt.datetime.now(dt.UTC)) - overlap
+    result.read_from = instant(read_from)
+    with sessions.begin() as session:
+        for patient_id in patients:
+            session.merge(FhirSyncPointRow(server=client.base, patient_id=patient_id, read_from=read_from,
+                                           pulled_at=dt.datetime.now(dt.UTC)))  # fmt: skip
+    return result
+
+
+def _page(client: FhirClient, url: str, patient_id: str) -> tuple[Any, dt.datetime]:
+    try:
+        answer = client.get(url)
+        page = read_page(answer.body, f"GET {url}")
+    except FhirServerError as exc:
+        raise SyncError(f"{client.base}: patient {patient_id}: {exc}") from None
+    except FhirError as exc:
+        raise SyncError(f"{client.base}: patient {patient_id}: {exc}") from None
+    return page, answer.server_time or dt.datetime.now(dt.UTC)
+
+
+def _read_all(
+    client: FhirClient,
+    url: str,
+    patient_id: str,
+    entries: list[tuple[Any, str | None]],
+    started: dt.datetime | None,
+) -> dt.datetime | None:
+    """Every page of one search, following ``next`` links (each at most once)."""
+    seen: set[str] = set()
+    next_url: str | None = url
+    while next_url is not None:
+        if next_url in seen or len(seen) >= MAX_PAGES:
+            raise SyncError(f"{client.base}: patient {patient_id}: GET {url}: the next links do not end")
+        seen.add(next_url)
+        page, when = _page(client, next_url, patient_id)
+        started = started or when
+        entries += page.entries
+        next_url = page.next_url
+    return started
+
+
+@dataclass(slots=True)
+class PushResult:
+    server: str
+    patients: int = 0
+    created: int = 0
+    updated: int = 0
+
+    def to_json(self) -> dict[str, Any]:
+        return {
+            "server": self.server,
+            "patients": self.patients,
+            "created": self.created,
+            "updated": self.updated,
+        }
+
+
+def push(sessions: sessionmaker[Session], client: FhirClient, patient_ids: Sequence[str]) -> PushResult:
+    """Each patient's stored plan as one transaction; every patient named must have a stored plan."""
+    with sessions() as session:
+        chosen = list(patient_ids) or list(
+            session.scalars(select(PatientStateRow.patient_id).order_by(PatientStateRow.patient_id))
+        )
+        transactions = []
+        for patient_id in chosen:
+            plan = stored_plan(session, patient_id)
+            if plan is None:
+                raise SyncError(f"PATIENT: no stored plan for {patient_id!r}")
+            resolved = session.scalars(
+                select(AlertRow.code).where(AlertRow.patient_id == patient_id, AlertRow.is_active.is_(False))
+            ).all()
+            transactions.append((patient_id, push_transaction(export_plan(plan), patient_id, resolved)))
+    result = PushResult(client.base)
+    for patient_id, transaction in transactions:
+        try:
+            answer = client.post(client.base, transaction)
+            created, updated = read_transaction_response(answer.body, len(transaction["entry"]))
+        except (FhirServerError, FhirError) as exc:
+            written = f" ({result.patients} patients written before it)" if result.patients else ""
+            raise SyncError(f"{client.base}: patient {patient_id}: {exc}{written}") from None
+        result.patients += 1
+        result.created += created
+        result.updated += updated
+    return result

@@ -1,0 +1,262 @@
+"""Process a patient: rebuild from every stored event, plan with the core, reconcile — one
+transaction, idempotent (style.md "recompute, then reconcile").
+
+The patient row is locked first (``FOR NO KEY UPDATE`` on PostgreSQL; SQLite's ``BEGIN IMMEDIATE``
+serialises writers), so two workers on one patient run one after the other and the second sees
+the first's result: no lost update. A burst of events costs one recompute: a task that finds no
+unprocessed event of its patient (an earlier task already covered them) does nothing, unless it is
+the clock's daily ``force`` recompute that moves statuses with the calendar.
+
+Storing a plan (:func:`store_plan`) is four steps: the contact details from the latest
+registration (and the navigator's copy on the patient's rows when it changed), the computed state,
+the reminders reconciled by key with their notices, the alerts reconciled by rule and code. The
+queries are in :mod:`scheduler.patients.repository`.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections.abc import Iterable
+from dataclasses import dataclass
+from typing import Any
+
+from sqlalchemy.orm import Session, sessionmaker
+
+from models.rows import AlertRow, PatientRow, ReminderRow
+from models.statuses import ReminderStatus
+from models.types import utcnow
+from scheduler.config.profiles import profile_hash
+from scheduler.domain.events import Event, PatientRegisteredData, parse_event
+from scheduler.domain.model import Plan, Reminder
+from scheduler.domain.plan import plan_follow_up
+from scheduler.domain.profile import DEFAULT_PROFILE, Profile
+from scheduler.domain.reconcile import StoredAlert, StoredReminder, reconcile_alerts, reconcile_reminders
+from scheduler.notifications import outbox
+from scheduler.patients import repository
+
+
+@dataclass(slots=True)
+class ProcessResult:
+    patient_id: str
+    skipped: bool = False
+    events: int = 0
+    inserted: int = 0
+    updated: int = 0
+    cancelled: int = 0
+    alerts_raised: int = 0
+    alerts_resolved: int = 0
+
+
+def process_patient(
+    sessions: sessionmaker[Session],
+    patient_id: str,
+    today: dt.date,
+    profile: Profile = DEFAULT_PROFILE,
+    *,
+    force: bool = False,
+    digest: str | None = None,
+) -> ProcessResult:
+    """``digest`` is ``profile``'s content hash, recorded with the plan (computed when not given)."""
+    digest = digest or profile_hash(profile)
+    with sessions.begin() as session:
+        patient = repository.lock_patient(session, patient_id)
+        if patient is None:
+            return ProcessResult(patient_id, skipped=True)
+        if not force and not repository.has_unprocessed_events(session, patient_id):
+            return ProcessResult(patient_id, skipped=True)
+        rows = repository.event_log(session, patient_id)
+        events = [parse_event(payload) for _, payload in rows]
+        result = ProcessResult(patient_id, events=len(events))
+        relevant = [e for e in events if e.occurred_on <= today]
+        if relevant:
+            plan = plan_follow_up(relevant, today, profile)
+            store_plan(session, patient, plan, relevant, today, result, profile, digest)
+        repository.mark_processed(session, [row_id for row_id, _ in rows], utcnow())
+        return result
+
+
+def store_plan(
+    session: Session,
+    patient: PatientRow,
+    plan: Plan,
+    events: list[Event],
+    today: dt.date,
+    result: ProcessResult,
+    profile: Profile,
+    digest: str,
+) -> None:
+    """Store ``plan`` (made from ``events`` under ``profile``, whose hash is ``digest``) for the
+    locked ``patient``: state, reminders reconciled by key (with their notices), alerts; counts
+    into ``result``."""
+    now = utcnow()
+    _update_contact(session, patient, events, plan)
+    repository.save_state(
+        session, patient.patient_id, plan, as_of=today, digest=digest, events_seen=len(events), now=now
+    )
+    _store_reminders(session, patient, plan, today, result, profile, now)
+    _store_alerts(session, patient, plan, result, now)
+
+
+def _update_contact(session: Session, patient: PatientRow, events: list[Event], plan: Plan) -> None:
+    """Contact details come from the latest registration event (the log is the truth). A patient
+    who moved to another navigator (or got a first one) has the copies of ``navigator_id`` on
+    their reminders and alerts rewritten (the worklist's index leads with it), in the same
+    transaction, so no worklist ever shows a patient to the wrong navigator or to none; the
+    notices held while they had no navigator are released to be sent."""
+    navigator_before = patient.navigator_id
+    registrations = [e for e in events if isinstance(e.data, PatientRegisteredData)]
+    if registrations:
+        latest = max(registrations, key=lambda e: (e.occurred_on, e.event_id)).data
+        assert isinstance(latest, PatientRegisteredData)
+        patient.name, patient.email, patient.navigator_id = latest.name, latest.email, latest.navigator_id
+        patient.phone = latest.phone
+        patient.timezone = latest.timezone or "UTC"
+    patient.is_active = plan.stage != "ended"
+    if patient.navigator_id != navigator_before:
+        repository.copy_navigator(session, patient.patient_id, patient.navigator_id)
+        outbox.release_held(session, patient)
+
+
+def _store_reminders(
+    session: Session,
+    patient: PatientRow,
+    plan: Plan,
+    today: dt.date,
+    result: ProcessResult,
+    profile: Profile,
+    now: dt.datetime,
+) -> None:
+    """Reconcile the stored reminders with the plan's by key: insert the new, update the moved
+    (revision + 1), cancel the gone (never delete); keep the outbox in step with each change."""
+    rows = repository.reminders_by_key(session, patient.patient_id)
+    _mend_navigator(rows.values(), patient.navigator_id)
+    changes = reconcile_reminders({key: _stored(r) for key, r in rows.items()}, plan.reminders)
+    repository.insert_reminders(
+        session, [_new_reminder(patient, reminder, profile, now) for reminder in changes.inserts]
+    )
+    for current, reminder in changes.updates:
+        row = rows[current.key]
+        before = (row.due_on, row.window_days, row.status)
+        for name, value in _fields(reminder).items():
+            setattr(row, name, value)
+        row.revision += 1
+        row.updated_at = now
+        outbox.after_update(session, patient, row, before, today, profile)
+    for current in changes.cancels:
+        row = rows[current.key]
+        row.status, row.cancelled_on = ReminderStatus.CANCELLED, today
+        row.revision += 1
+        row.updated_at = now
+        outbox.after_cancel(session, patient, row, today)
+    result.inserted, result.updated, result.cancelled = (
+        len(changes.inserts),
+        len(changes.updates),
+        len(changes.cancels),
+    )
+
+
+def _store_alerts(
+    session: Session, patient: PatientRow, plan: Plan, result: ProcessResult, now: dt.datetime
+) -> None:
+    """Reconcile the active alerts with the plan's by (rule, code): raise the new, update the
+    changed, resolve the gone."""
+    active = repository.active_alerts(session, patient.patient_id)
+    _mend_navigator(active.values(), patient.navigator_id)
+    changes = reconcile_alerts(
+        (StoredAlert(a.rule, a.code, a.severity, a.message) for a in active.values()), plan.alerts
+    )
+    for alert in changes.raised:
+        session.add(
+            AlertRow(
+                patient_id=patient.patient_id,
+                navigator_id=patient.navigator_id,
+                code=alert.code,
+                rule=alert.rule,
+                severity=alert.severity,
+                message=alert.message,
+                citation=alert.citation,
+                is_active=True,
+                first_seen_at=now,
+                updated_at=now,
+            )
+        )
+    for existing, alert in changes.updated:
+        row = active[(existing.rule, existing.code)]
+        row.severity, row.message, row.citation, row.updated_at = (
+            alert.severity,
+            alert.message,
+            alert.citation,
+            now,
+        )
+    for gone in changes.resolved:
+        row = active[(gone.rule, gone.code)]
+        row.is_active, row.resolved_at, row.updated_at = False, now, now
+    result.alerts_raised, result.alerts_resolved = len(changes.raised), len(changes.resolved)
+
+
+def _mend_navigator(rows: Iterable[ReminderRow | AlertRow], navigator_id: str | None) -> None:
+    """A loaded reminder's or active alert's copy that drifted from the patient's (a hand edit, a
+    bug) is written back: every recompute, the clock's daily one at the latest, mends it."""
+    for row in rows:
+        if row.navigator_id != navigator_id:
+            row.navigator_id = navigator_id
+
+
+def _new_reminder(
+    patient: PatientRow, reminder: Reminder, profile: Profile, now: dt.datetime
+) -> dict[str, Any]:
+    """The values of a new reminder row: the plan's fields, revision 1 and its first notice day."""
+    return (
+        {
+            "patient_id": patient.patient_id,
+            "navigator_id": patient.navigator_id,
+            "revision": 1,
+            "created_at": now,
+            "updated_at": now,
+        }
+        | _fields(reminder)
+        | {
+            "notice_on": outbox.initial_notice_on(
+                reminder.kind, reminder.due_on, reminder.window_days, reminder.status, profile
+            )
+        }
+    )
+
+
+def _stored(row: ReminderRow) -> StoredReminder:
+    return StoredReminder(
+        row.key,
+        row.kind,
+        row.due_on,
+        row.window_days,
+        row.status,
+        row.rule,
+        row.rationale,
+        row.citation,
+        row.completed_on,
+        row.completed_by,
+        row.cancelled_on,
+        row.revision,
+        row.overdue_since,
+        row.missed,
+        row.last_done_on,
+    )
+
+
+def _fields(reminder: Reminder) -> dict[str, Any]:
+    return {
+        "key": reminder.key,
+        "kind": reminder.kind,
+        "due_on": reminder.due_on,
+        "window_days": reminder.window_days,
+        "status": reminder.status,
+        "rule": reminder.rule,
+        "rationale": reminder.rationale,
+        "citation": reminder.citation,
+        "completed_on": reminder.completed_on,
+        "completed_by": reminder.completed_by,
+        "cancelled_on": reminder.cancelled_on,
+        "overdue_since": reminder.overdue_since,
+        "missed": reminder.missed,
+        "last_done_on": reminder.last_done_on,
+    }

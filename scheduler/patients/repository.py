@@ -1,0 +1,175 @@
+"""The queries of the patient use cases: the event log, the patient rows, the stored plan (state,
+reminders, active alerts). Every function works in the caller's session (the caller owns the
+transaction)."""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections.abc import Iterable, Sequence
+from typing import Any, NamedTuple
+
+from sqlalchemy import insert, select, update
+from sqlalchemy.orm import Session
+
+from models.rows import AlertRow, EventRow, PatientRow, PatientStateRow, ReminderRow
+from scheduler.domain.model import Plan
+
+CHUNK = 500  # ids per IN list
+
+
+class NewEvent(NamedTuple):
+    event_id: str
+    patient_id: str
+    type: str
+    occurred_on: dt.date
+    payload: dict[str, Any]  # the event exactly as received
+    fingerprint: str
+
+
+# ---- the event log -------------------------------------------------------------------------------
+
+
+def event_fingerprints(session: Session, event_ids: Sequence[str]) -> dict[str, str]:
+    """The stored fingerprint of each of ``event_ids`` that is stored."""
+    stored: dict[str, str] = {}
+    for start in range(0, len(event_ids), CHUNK):
+        chunk = event_ids[start : start + CHUNK]
+        query = select(EventRow.event_id, EventRow.fingerprint).where(EventRow.event_id.in_(chunk))
+        stored.update((event_id, fp) for event_id, fp in session.execute(query))
+    return stored
+
+
+def enrol(session: Session, patient_ids: Sequence[str]) -> None:
+    """A patient row for each of ``patient_ids`` not stored yet (flushed: events refer to them)."""
+    if not patient_ids:
+        return
+    known_patients = set(
+        session.scalars(select(PatientRow.patient_id).where(PatientRow.patient_id.in_(patient_ids)))
+    )
+    session.add_all(PatientRow(patient_id=p) for p in patient_ids if p not in known_patients)
+    session.flush()
+
+
+def add_events(session: Session, events: Iterable[NewEvent], received_at: dt.datetime) -> None:
+    session.add_all(EventRow(**event._asdict(), received_at=received_at) for event in events)
+
+
+def unprocessed(session: Session, event_ids: Sequence[str]) -> int:
+    """How many of ``event_ids`` are stored but not yet folded into a plan."""
+    total = 0
+    for start in range(0, len(event_ids), CHUNK):
+        chunk = event_ids[start : start + CHUNK]
+        total += len(
+            session.scalars(
+                select(EventRow.id).where(EventRow.event_id.in_(chunk), EventRow.processed_at.is_(None))
+            ).all()
+        )
+    return total
+
+
+def has_unprocessed_events(session: Session, patient_id: str) -> bool:
+    return (
+        session.scalars(
+            select(EventRow.id)
+            .where(EventRow.patient_id == patient_id, EventRow.processed_at.is_(None))
+            .limit(1)
+        ).first()
+        is not None
+    )
+
+
+def event_log(session: Session, patient_id: str) -> list[tuple[int, dict[str, Any]]]:
+    """Every stored event of the patient: (row id, payload)."""
+    return [
+        (row_id, payload)
+        for row_id, payload in session.execute(
+            select(EventRow.id, EventRow.payload).where(EventRow.patient_id == patient_id)
+        )
+    ]
+
+
+def mark_processed(session: Session, row_ids: Sequence[int], now: dt.datetime) -> None:
+    """Stamp those of ``row_ids`` not processed yet as processed at ``now``."""
+    for start in range(0, len(row_ids), CHUNK):
+        session.execute(
+            update(EventRow)
+            .where(EventRow.id.in_(row_ids[start : start + CHUNK]), EventRow.processed_at.is_(None))
+            .values(processed_at=now)
+        )
+
+
+# ---- the patient and the stored plan -------------------------------------------------------------
+
+
+def lock_patient(session: Session, patient_id: str) -> PatientRow | None:
+    """The patient row, locked for this transaction (``FOR NO KEY UPDATE`` on PostgreSQL: keeps two
+    workers apart without blocking intake's foreign-key checks)."""
+    return session.execute(
+        select(PatientRow).where(PatientRow.patient_id == patient_id).with_for_update(key_share=True)
+    ).scalar_one_or_none()
+
+
+def save_state(
+    session: Session,
+    patient_id: str,
+    plan: Plan,
+    *,
+    as_of: dt.date,
+    digest: str,
+    events_seen: int,
+    now: dt.datetime,
+) -> None:
+    """Insert or update the patient's computed state: risk, stage, therapy and the profile used."""
+    state = session.get(PatientStateRow, patient_id)
+    therapy = plan.therapy.to_json() if plan.therapy else None
+    if state is None:
+        session.add(
+            PatientStateRow(
+                patient_id=patient_id,
+                as_of=as_of,
+                stage=plan.stage,
+                risk=plan.risk.to_json(),
+                therapy=therapy,
+                profile=plan.profile,
+                profile_hash=digest,
+                events_seen=events_seen,
+                computed_at=now,
+            )
+        )
+    else:
+        state.as_of, state.stage, state.risk, state.therapy = as_of, plan.stage, plan.risk.to_json(), therapy
+        state.profile, state.profile_hash = plan.profile, digest
+        state.events_seen, state.computed_at = events_seen, now
+
+
+def reminders_by_key(session: Session, patient_id: str) -> dict[str, ReminderRow]:
+    return {
+        r.key: r for r in session.scalars(select(ReminderRow).where(ReminderRow.patient_id == patient_id))
+    }
+
+
+def insert_reminders(session: Session, values: list[dict[str, Any]]) -> None:
+    """One executemany: a new patient brings dozens of reminders at once."""
+    if values:
+        session.execute(insert(ReminderRow), values)
+
+
+def active_alerts(session: Session, patient_id: str) -> dict[tuple[str, str], AlertRow]:
+    """The patient's active alerts by (rule, code)."""
+    return {
+        (a.rule, a.code): a
+        for a in session.scalars(
+            select(AlertRow).where(AlertRow.patient_id == patient_id, AlertRow.is_active.is_(True))
+        )
+    }
+
+
+def copy_navigator(session: Session, patient_id: str, navigator_id: str | None) -> None:
+    """Rewrite the copy of the patient's ``navigator_id`` on all their reminders and alerts."""
+    for row in (ReminderRow, AlertRow):
+        session.execute(
+            update(row)
+            .where(row.patient_id == patient_id)
+            .values(navigator_id=navigator_id)
+            .execution_options(synchronize_session=False)
+        )

@@ -1,0 +1,392 @@
+"""The navigator's worklist (event-contract.md ``GET /api/worklist``): what needs doing,
+for the patients the caller may see. Shared by the JSON API and the dashboard.
+
+* ``overdue`` — open reminders past their window, oldest first;
+* ``due_soon`` — reminders due now (window open) and planned ones due by ``today + days``;
+* ``alerts`` — active alerts, critical first, then warning, then info (unacknowledged first,
+  newest first);
+* ``failed_notifications`` — emails that finally failed (a bad address, no navigator email, a
+  5xx), newest first: someone has to tell the patient another way.
+
+Each section lists at most ``limit`` items (100 unless asked, at most 500); ``counts`` are exact,
+except that for a caller who sees everyone each count stops at ``COUNT_CAP`` (10,000) and
+``capped_counts`` names those that did.
+Statuses are as the workers last stored them (the clock recomputes every patient daily), so a
+``due`` reminder has ``due_on <= today`` and a ``planned`` one ``due_on > today``: due soon is
+``status IN ('due', 'planned') AND due_on <= today + days``, an index range.
+
+How it stays fast at 100,000 patients (docs/performance.md §4): every reminder and alert carries
+its patient's ``navigator_id`` (``scheduler.patients.processing`` keeps the copies), so a navigator's open
+reminders up to the horizon are one range of ``ix_reminders_navigator_open``, counted and ranked
+by window functions over the index alone in one statement that reads whole only the rows shown;
+their alerts likewise over ``ix_alerts_active_navigator``. For a caller who sees everyone there
+is no filter at all: counts are index-only range scans (``ix_reminders_status_due``, the alert
+partial indexes) that stop at the cap, and the lists are ordered index scans that stop at the
+limit.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from typing import Any
+
+from sqlalchemy import and_, case, func, literal, or_, select, text, union_all
+from sqlalchemy.orm import Session
+
+from models.rows import AlertRow, NotificationRow, PatientRow, ReminderRow
+from models.statuses import (
+    FAILED_NOTIFICATION_SQL,
+    MISSED_REMINDER_SQL,
+    OPEN_REMINDER_SQL,
+    SOON_REMINDER_SQL,
+    ReminderStatus,
+)
+from notifications.labels import label, missed_text
+from scheduler.staff.access import Principal
+
+DEFAULT_DAYS = 7
+DEFAULT_ITEMS = 100  # per section
+MAX_ITEMS = 500
+# A caller who sees everyone gets reminder counts exact up to this, then "at least this" (named in
+# ``capped_counts``): counting 176,000 overdue reminders of 100,000 patients exactly took 40–70 ms
+# of a 100 ms budget, to tell a clinician what "10,000+" tells them. A navigator's are exact.
+COUNT_CAP = 10_000
+SEVERITY_ORDER = ("critical", "warning", "info")
+# Literally the partial indexes' predicates (SQLite uses a partial index only when the query says
+# the same with the same constants).
+ACTIVE = text("alerts.is_active")
+OPEN_REMINDER = text(f"reminders.{OPEN_REMINDER_SQL}")
+MISSED_REMINDER = text(f"reminders.{MISSED_REMINDER_SQL.replace(' AND ', ' AND reminders.')}")
+SOON_REMINDER = text(f"reminders.{SOON_REMINDER_SQL.replace(' AND ', ' AND reminders.')}")
+FAILED = text(f"notifications.{FAILED_NOTIFICATION_SQL}")
+
+Shown = Any  # a Row of REMINDER_COLUMNS or ALERT_COLUMNS (SQLAlchemy's Row types them column by column)
+# What the worklist shows of each row (selected as columns: ORM objects cost more than the SQL).
+REMINDER_COLUMNS = (
+    ReminderRow.id, ReminderRow.patient_id, ReminderRow.key, ReminderRow.kind, ReminderRow.due_on,
+    ReminderRow.window_days, ReminderRow.status, ReminderRow.rule, ReminderRow.rationale,
+    ReminderRow.citation, ReminderRow.overdue_since, ReminderRow.missed, ReminderRow.last_done_on,
+)  # fmt: skip
+ALERT_COLUMNS = (
+    AlertRow.id, AlertRow.patient_id, AlertRow.code, AlertRow.severity, AlertRow.message, AlertRow.rule,
+    AlertRow.citation, AlertRow.first_seen_at, AlertRow.acknowledged_at, AlertRow.acknowledged_by,
+    AlertRow.acknowledgement_note,
+)  # fmt: skip
+
+
+def worklist(
+    session: Session,
+    principal: Principal,
+    today: dt.date,
+    *,
+    kind: str | None = None,
+    severity: str | None = None,
+    days: int = DEFAULT_DAYS,
+    limit: int = DEFAULT_ITEMS,
+    count_cap: int | None = None,
+    with_names: bool = False,
+) -> dict[str, Any]:
+    """The worklist as JSON-ready data. ``with_names`` adds ``names`` (patient id → name) for the
+    patients listed, read in the same statements (the dashboard shows them; the API does not)."""
+    limit = max(1, min(limit, MAX_ITEMS))
+    horizon = today + dt.timedelta(days=days)
+    scope = None if principal.sees_all else principal.navigator_id or ""
+    cap = COUNT_CAP if count_cap is None else count_cap
+    if scope is None:
+        overdue, soon, n_overdue, n_soon = _reminders_of_everyone(session, horizon, kind, limit, cap)
+        alerts, n_alerts, n_critical = _alerts_of_everyone(session, severity, limit, cap)
+    else:
+        overdue, soon, n_overdue, n_soon = _reminders_of(session, scope, horizon, kind, limit)
+        alerts, n_alerts, n_critical = _alerts_of(session, scope, severity, limit)
+    failed, n_failed = _failed_notifications(session, scope, limit)
+    counts = {
+        "overdue": n_overdue,
+        "due_soon": n_soon,
+        "alerts": n_alerts,
+        "critical": n_critical,
+        "failed_notifications": n_failed,
+    }
+    found: dict[str, Any] = {
+        "as_of": today.isoformat(),
+        "counts": {name: min(n, cap) if scope is None else n for name, n in counts.items()},
+        "capped_counts": [name for name, n in counts.items() if scope is None and n > cap],
+        "overdue": [reminder_json(r, today) for r in overdue],
+        "due_soon": [reminder_json(r, today) for r in soon],
+        "alerts": [alert_json(a) for a in alerts],
+        "failed_notifications": [failure_json(row[0]) for row in failed],
+    }
+    if with_names:
+        names = {row.patient_id: row.patient_name for row in (*overdue, *soon, *alerts)}
+        names |= {row[0].patient_id: row.patient_name for row in failed if row[0].patient_id}
+        found["names"] = names
+    return found
+
+
+def _name_of(patient_id: Any) -> Any:
+    """The patient's name, for the dashboard (``with_names``), as a subquery per row shown: a join
+    let the planner, misjudging how few rows the ranking keeps, hash all 100,000 patients."""
+    return (
+        select(PatientRow.name)
+        .where(PatientRow.patient_id == patient_id)
+        .scalar_subquery()
+        .label("patient_name")
+    )
+
+
+def _patients_of(navigator_id: str) -> Any:
+    return select(PatientRow.patient_id).where(PatientRow.navigator_id == navigator_id)
+
+
+def _count(table: Any, cap: int | None, *where: Any) -> Any:
+    """``count(*)`` of the rows matching ``where`` as a scalar subquery; with a ``cap``, an index
+    range scan that stops after ``cap + 1`` rows (more than ``cap`` then means "at least ``cap``")."""
+    if cap is None:
+        return select(func.count()).select_from(table).where(*where).scalar_subquery()
+    found = select(literal(1)).select_from(table).where(*where).limit(cap + 1).subquery()
+    return select(func.count()).select_from(found).scalar_subquery()
+
+
+def _reminders_of(
+    session: Session, navigator_id: str, horizon: dt.date, kind: str | None, limit: int
+) -> tuple[list[Shown], list[Shown], int, int]:
+    """``ix_reminders_navigator_open`` is (navigator_id, status, due_on): the overdue list is one
+    ordered range that stops at ``limit``, due soon two short ranges (due; planned up to the
+    horizon) and each count an index-only range scan."""
+    scope = [ReminderRow.navigator_id == navigator_id]
+    where = [*scope, OPEN_REMINDER, ReminderRow.due_on <= horizon]
+    return _listed(session, scope, where, kind, limit, cap=None)
+
+
+def _reminders_of_everyone(
+    session: Session, horizon: dt.date, kind: str | None, limit: int, cap: int
+) -> tuple[list[Shown], list[Shown], int, int]:
+    """No filter but the section: each list an ordered scan of ``ix_reminders_status_due`` that
+    stops at ``limit`` (due soon: one for due, one for planned), each count an index-only range
+    scan that stops after ``cap + 1``."""
+    return _listed(session, [], [ReminderRow.due_on <= horizon], kind, limit, cap=cap, split_soon=True)
+
+
+def _listed(
+    session: Session,
+    scope: list[Any],
+    where: list[Any],
+    kind: str | None,
+    limit: int,
+    *,
+    cap: int | None,
+    split_soon: bool = False,
+) -> tuple[list[Shown], list[Shown], int, int]:
+    """Both reminder sections and their counts in one statement: the first ``limit`` ids of each
+    section (ordered index scans, each in a subquery so that SQLite takes its ORDER BY and LIMIT),
+    then only those rows read whole, with the counts as uncorrelated subqueries (computed once;
+    stopping after ``cap + 1`` when there is a ``cap``). ``where`` selects the open reminders up to
+    the horizon in ``scope`` (the caller's patients; empty: everyone's).
+
+    Overdue is ``status = 'overdue'`` (by ``due_on``) and every open reminder with missed items
+    before it (``overdue_since`` set, whatever its own status: by ``overdue_since``, from the small
+    ``ix_reminders_*missed`` indexes); merged here by the effective date ``COALESCE(overdue_since,
+    due_on)``. Each part's first ``limit`` by its own order hold the merged first ``limit``: an item
+    listed before another in either part also comes before it by the effective date. Due soon
+    leaves out the reminders with missed items (they are overdue).
+    ``split_soon`` lists and counts due and planned separately, each from ``ix_reminders_soon``:
+    without a leading equality the index gives no order to an ``IN``, and the planner, taking due
+    dates and statuses as independent, judged that a table scan would find ``cap + 1`` planned
+    reminders due by the horizon early (a few percent of them are). A sum of counts each capped at
+    ``cap + 1`` is above ``cap`` exactly when the true sum is."""
+    of_kind = [ReminderRow.kind == kind] if kind else []
+    where = [*where, *of_kind]
+    order = (ReminderRow.due_on, ReminderRow.patient_id, ReminderRow.id)
+    missed_order = (ReminderRow.overdue_since, ReminderRow.patient_id, ReminderRow.id)
+    is_overdue = ReminderRow.status == ReminderStatus.OVERDUE
+    is_soon = ReminderRow.status.in_((ReminderStatus.DUE, ReminderStatus.PLANNED))
+    not_missed = ReminderRow.overdue_since.is_(None)
+    # Everyone's: one status at a time from ix_reminders_soon (its predicate said literally).
+    soon_parts = (
+        [
+            and_(ReminderRow.status == status, SOON_REMINDER)
+            for status in (ReminderStatus.DUE, ReminderStatus.PLANNED)
+        ]
+        if split_soon
+        else [is_soon]
+    )
+    missed_where = [*scope, MISSED_REMINDER, *of_kind]  # whatever their own due date
+
+    def first(conditions: list[Any], ordered_by: tuple[Any, ...]) -> Any:
+        ranked = select(ReminderRow.id).where(*conditions).order_by(*ordered_by).limit(limit).subquery()
+        return select(ranked.c.id)
+
+    shown = union_all(
+        first([*where, is_overdue], order),
+        first(missed_where, missed_order),
+        *(first([*where, section, not_missed], order) for section in soon_parts),
+    )
+    missed_soon = [*missed_where, is_soon]  # open, not yet past their own window, with missed items
+    n_soon = sum((_count(ReminderRow, cap, *where, part, not_missed) for part in soon_parts), literal(0))
+    rows = session.execute(
+        select(
+            _count(ReminderRow, cap, *where, is_overdue).label("n_overdue"),
+            _count(ReminderRow, cap, *missed_soon).label("n_missed_soon"),
+            n_soon.label("n_soon"),
+            *REMINDER_COLUMNS,
+            _name_of(ReminderRow.patient_id),
+        ).where(ReminderRow.id.in_(shown))
+    ).all()
+    if not rows:
+        return [], [], 0, 0
+    overdue = sorted(
+        (row for row in rows if row.status == ReminderStatus.OVERDUE or row.overdue_since is not None),
+        key=lambda row: (row.overdue_since or row.due_on, row.patient_id, row.id),
+    )[:limit]
+    soon = sorted(
+        (row for row in rows if row.status != ReminderStatus.OVERDUE and row.overdue_since is None),
+        key=lambda row: (row.due_on, row.patient_id, row.id),
+    )[:limit]
+    first_row = rows[0]
+    return overdue, soon, int(first_row.n_overdue) + int(first_row.n_missed_soon), int(first_row.n_soon)
+
+
+def _alerts_of(
+    session: Session, navigator_id: str, severity: str | None, limit: int
+) -> tuple[list[Shown], int, int]:
+    """A navigator's active alerts: counts by severity, then the first ``limit`` (critical first,
+    unacknowledged first, newest first), ranked over one range of ``ix_alerts_active_navigator``;
+    only the rows shown are read whole."""
+    mine: list[Any] = [AlertRow.navigator_id == navigator_id, ACTIVE]
+    counts: dict[str, int] = dict(
+        session.execute(
+            select(AlertRow.severity, func.count()).where(*mine).group_by(AlertRow.severity)
+        ).all()
+    )
+    if severity:
+        mine.append(AlertRow.severity == severity)
+    rank = case(
+        {level: n for n, level in enumerate(SEVERITY_ORDER)},
+        value=AlertRow.severity,
+        else_=len(SEVERITY_ORDER),
+    )
+    order = (rank, AlertRow.acknowledged_at.is_not(None), AlertRow.first_seen_at.desc(), AlertRow.id)
+    # LIMIT, not a row_number() filter: the planner then knows how few rows come out and reads
+    # them by primary key (with a window it hashed all 40,000 active alerts).
+    shown = select(AlertRow.id).where(*mine).order_by(*order).limit(limit).subquery()
+    rows = session.execute(
+        select(*ALERT_COLUMNS, _name_of(AlertRow.patient_id))
+        .where(AlertRow.id.in_(select(shown.c.id)))
+        .order_by(*order)
+    ).all()
+    total = counts.get(severity, 0) if severity else sum(counts.values())
+    return list(rows), int(total), int(counts.get("critical", 0))
+
+
+def _alerts_of_everyone(
+    session: Session, severity: str | None, limit: int, cap: int
+) -> tuple[list[Shown], int, int]:
+    """Counts in one statement of index-only range scans that stop after ``cap + 1`` (exact counts of
+    40,000 active alerts took 11 ms); the list one severity and acknowledgement state at a time
+    (each an ordered scan of a partial index), stopping once ``limit`` are found."""
+
+    def of_level(level: str) -> Any:  # the two partial indexes, each a range on severity
+        return sum(
+            (
+                _count(AlertRow, cap, ACTIVE, AlertRow.severity == level, state)
+                for state in (AlertRow.acknowledged_at.is_(None), AlertRow.acknowledged_at.is_not(None))
+            ),
+            literal(0),
+        )
+
+    total = of_level(severity) if severity else _count(AlertRow, cap, ACTIVE)
+    n_total, n_critical = session.execute(select(total, of_level("critical"))).one()
+    levels = [severity] if severity else [*SEVERITY_ORDER]
+    rows: list[Shown] = []
+    for level in levels:
+        for acknowledged in (False, True):
+            if len(rows) >= limit:
+                break
+            state = (
+                AlertRow.acknowledged_at.is_not(None) if acknowledged else AlertRow.acknowledged_at.is_(None)
+            )
+            rows += session.execute(
+                select(*ALERT_COLUMNS, _name_of(AlertRow.patient_id))
+                .where(ACTIVE, AlertRow.severity == level, state)
+                .order_by(AlertRow.first_seen_at.desc(), AlertRow.id)
+                .limit(limit - len(rows))
+            ).all()
+    return rows, int(n_total), int(n_critical)
+
+
+def _failed_notifications(session: Session, navigator_id: str | None, limit: int) -> tuple[list[Shown], int]:
+    """Newest first, with the count of all (an uncorrelated subquery: computed once) and names."""
+    where: list[Any] = [FAILED]
+    if navigator_id is not None:  # their patients, and their own digests (no patient on them)
+        where.append(
+            or_(
+                NotificationRow.patient_id.in_(_patients_of(navigator_id)),
+                and_(NotificationRow.patient_id.is_(None), NotificationRow.navigator_id == navigator_id),
+            )
+        )
+    found = session.execute(
+        select(
+            NotificationRow,
+            _count(NotificationRow, None, *where).label("total"),
+            _name_of(NotificationRow.patient_id),
+        )
+        .where(*where)
+        .order_by(NotificationRow.updated_at.desc(), NotificationRow.id.desc())
+        .limit(limit)
+    ).all()
+    return list(found), int(found[0].total) if found else 0
+
+
+def reminder_json(r: Shown, today: dt.date) -> dict[str, Any]:
+    """A reminder as the worklist lists it (from a ``ReminderRow`` or a row of ``REMINDER_COLUMNS``).
+    One with missed items before it is overdue since the first of them: ``days_overdue`` counts
+    from the end of that item's window, and ``missed_text`` says it in words."""
+    since_on = r.overdue_since or r.due_on
+    return {
+        "id": r.id,
+        "patient_id": r.patient_id,
+        "key": r.key,
+        "kind": r.kind,
+        "label": label(r.kind).summary,
+        "due_on": r.due_on.isoformat(),
+        "window_days": r.window_days,
+        "days_overdue": max(0, (today - (since_on + dt.timedelta(days=r.window_days))).days),
+        "status": r.status,
+        "rule": r.rule,
+        "rationale": r.rationale,
+        "citation": r.citation,
+        "overdue_since": r.overdue_since.isoformat() if r.overdue_since else None,
+        "missed": r.missed or 0,
+        "last_done_on": r.last_done_on.isoformat() if r.last_done_on else None,
+        "missed_text": (
+            missed_text(r.overdue_since, r.missed or 0, r.last_done_on) if r.overdue_since else None
+        ),
+    }
+
+
+def alert_json(a: Shown) -> dict[str, Any]:
+    return {
+        "id": a.id,
+        "patient_id": a.patient_id,
+        "code": a.code,
+        "severity": a.severity,
+        "message": a.message,
+        "rule": a.rule,
+        "citation": a.citation,
+        "first_seen_at": a.first_seen_at.isoformat(),
+        "acknowledged_at": a.acknowledged_at.isoformat() if a.acknowledged_at else None,
+        "acknowledged_by": a.acknowledged_by,
+        "acknowledgement_note": a.acknowledgement_note,
+    }
+
+
+def failure_json(n: NotificationRow) -> dict[str, Any]:
+    return {
+        "id": n.id,
+        "patient_id": n.patient_id,
+        "kind": n.kind,
+        "audience": n.audience,
+        "due_on": n.due_on.isoformat() if n.due_on else None,
+        "attempts": n.attempts,
+        "error": n.last_error,
+        "failed_at": n.updated_at.isoformat(),
+    }

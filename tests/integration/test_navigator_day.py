@@ -19,6 +19,7 @@ from fastapi.testclient import TestClient
 from sqlalchemy import select, update
 
 from models.rows import AlertRow, EventRow, PatientNoteRow, PatientRow, ReminderRow
+from scheduler.app.wiring import create_web_app
 from scheduler.patients.processing import process_patient
 from scheduler.patients.results import LAB_NAMES
 from scheduler.staff.access import Principal
@@ -28,7 +29,6 @@ from tests.integration.test_dashboard import assert_csp_clean, assert_landmarks,
 from tests.integration.test_dashboard import sign_in as dashboard_sign_in
 from tests.support.services import Database
 from tests.support.staff import AS_OF, create_staff
-from web.app import create_app
 
 pytestmark = pytest.mark.integration
 
@@ -37,7 +37,7 @@ NAVIGATOR_OF = {"ana": "nav-ana", "ben": "nav-ben"}
 
 @pytest.fixture
 def client(stored: Database, staff_tokens: dict[str, str], tmp_path: Path) -> Iterator[TestClient]:
-    with TestClient(create_app(settings_for(stored, tmp_path), stored.sessions)) as test_client:
+    with TestClient(create_web_app(settings_for(stored, tmp_path), stored.sessions)) as test_client:
         yield test_client
 
 
@@ -592,7 +592,7 @@ def test_the_patient_status_poll_counts_waiting_events_within_scope(
 
 def test_new_staff_can_be_assigned(stored: Database) -> None:
     """A navigator account added later is offered in the contact form at once."""
-    from scheduler.unassigned import navigator_ids
+    from scheduler.patients.unassigned import navigator_ids
 
     create_staff(stored.sessions, {"nia": ("navigator", "nav-nia")})
     with stored.sessions() as session:

@@ -76,7 +76,7 @@ def test_the_document_declares_security_and_errors(api_schema: Any) -> None:
             schema = operation["responses"][success]["content"]["application/json"]["schema"]
             assert schema.get("$ref") or schema.get("items", {}).get("$ref"), (method, path, schema)
     events = document["paths"]["/api/events"]["post"]
-    assert {"403", "409", "413", "422"} <= set(events["responses"])
+    assert {"403", "413", "422"} <= set(events["responses"])
     body = events["requestBody"]["content"]["application/json"]["schema"]
     assert len(body["anyOf"][0]["oneOf"]) == len(EVENT_TYPES)  # one typed model per event type
 

@@ -16,7 +16,8 @@ and patient-page latency p50/p95 through HTTP; target p95 < 100 ms."
    name, email; ``navigator_id`` ``nav-00`` … round-robin over ``--navigators``), with its events,
    its state (stage, risk, therapy), its active alerts (a third acknowledged) and its reminders cut
    to about ``--reminders-per-patient`` on average (every open one kept, then the most recent
-   closed ones), ``notice_on`` and the copies of ``navigator_id`` as ``process_patient`` sets them.
+   closed ones) with their missed items (``overdue_since``, ``missed``, ``last_done_on``),
+   ``notice_on`` and the copies of ``navigator_id`` as ``process_patient`` sets them.
    Outbox history: 3 ``sent`` rows per patient, a ``failed`` one for 1 % of patients and a failed
    digest for 1 navigator in 10. Rows are written in blocks of 2,000 patients, ordered by date inside
    a block, so a patient's rows lie on different pages as they do when they arrive over years. Then
@@ -30,7 +31,8 @@ and patient-page latency p50/p95 through HTTP; target p95 < 100 ms."
    other: after ``--warmup`` untimed requests, ``--requests`` timed ones (``time.perf_counter``
    around the call, body read) of each of ``GET /api/worklist`` (navigator; clinician),
    ``GET /api/patients/{id}`` and ``GET /api/patients/{id}/record`` of random patients, and the
-   dashboard's ``GET /`` (navigator; clinician) and ``GET /patients/{id}``. The server's own time
+   dashboard's ``GET /`` (navigator; clinician), ``GET /patients/{id}``, ``GET /worklist.csv``
+   (navigator) and ``GET /week`` (navigator; clinician). The server's own time
    per request is read from its access log (``web.app``'s ``… 200 12.3 ms`` lines).
 4. **Explain**: ``worklist()`` is run in-process for both users with every SQL statement timed;
    the statements taking ≥ 5 ms are run again under ``EXPLAIN (ANALYZE, BUFFERS)``
@@ -92,6 +94,7 @@ from scheduler.notifications.outbox import initial_notice_on
 from scheduler.staff.access import Principal
 from scheduler.staff.users import create_user
 from scheduler.staff.worklist import worklist
+from web.worklist_view import add_glance
 
 AS_OF = dt.date(2026, 11, 27)  # the synthetic histories end the day before (as in plan_bench.py)
 TARGET_P95_MS = 100.0
@@ -117,7 +120,7 @@ EVENT_COLUMNS = (
 REMINDER_COLUMNS = (
     "id", "patient_id", "navigator_id", "key", "kind", "due_on", "window_days", "status", "rule",
     "rationale", "citation", "completed_on", "completed_by", "cancelled_on", "revision", "notice_on",
-    "created_at", "updated_at",
+    "created_at", "updated_at", "overdue_since", "missed", "last_done_on",
 )  # fmt: skip
 ALERT_COLUMNS = (
     "id", "patient_id", "navigator_id", "code", "rule", "severity", "message", "citation", "is_active",
@@ -266,7 +269,7 @@ def build_block(
             notice_on = initial_notice_on(r.kind, r.due_on, r.window_days, r.status, DEFAULT_PROFILE)
             reminder = (ids.reminder_id, pid, nav, r.key, r.kind, r.due_on, r.window_days, r.status, r.rule,
                    r.rationale, r.citation, r.completed_on, completed_by, r.cancelled_on, revision,
-                   notice_on, created, updated)  # fmt: skip
+                   notice_on, created, updated, r.overdue_since, r.missed, r.last_done_on)  # fmt: skip
             reminders.append((r.due_on, pid, reminder))
         for code, rule, severity, message, citation in t.alerts:
             ids.alert_id += 1
@@ -475,6 +478,9 @@ def scenarios(patient_ids: Sequence[str], rng: random.Random) -> list[Scenario]:
         Scenario(
             "`GET /patients/{id}` (page)", "random patient", patient("/patients/{}"), "clinician", page=True
         ),
+        Scenario("`GET /worklist.csv`", "navigator", lambda _n: "/worklist.csv", "navigator", page=True),
+        Scenario("`GET /week` (page)", "navigator", lambda _n: "/week", "navigator", page=True),
+        Scenario("`GET /week` (page)", "clinician", lambda _n: "/week", "clinician", page=True),
     ]
 
 
@@ -584,6 +590,13 @@ def query_label(statement: str, parameters: Any) -> str:
     return f"count of {what}" if flat.startswith("SELECT count(") else what
 
 
+def glance_seconds(sessions: sessionmaker[Session], principal: Principal) -> float:
+    """The dashboard page's ``add_glance()`` (latest results, alert ages) on 50 items a section."""
+    with sessions() as session:
+        found = worklist(session, principal, AS_OF, limit=50, with_names=True)
+        return timed(lambda: add_glance(session, found, AS_OF))[0]
+
+
 def analyse_worklist(url: str, users: dict[str, Principal], report: Report) -> None:
     with opened(url) as (engine, sessions):
         for who, principal in users.items():
@@ -606,6 +619,9 @@ def analyse_worklist(url: str, users: dict[str, Principal], report: Report) -> N
                 if q_ms >= EXPLAIN_FROM_MS:
                     report.plans.append((f"{who}: {query_label(statement, parameters)} ({q_ms:.1f} ms)",
                                          explain(engine, statement, parameters)))  # fmt: skip
+            glance_s = statistics.median(glance_seconds(sessions, principal) for _ in range(5))
+            lines.append(f"- the page's `add_glance()` (latest results, alert ages) on 50 a section: "
+                         f"{glance_s * 1000:.1f} ms")  # fmt: skip
             report.queries.append("\n".join(lines))
             print("  " + "\n  ".join(lines), file=sys.stderr, flush=True)
 

@@ -4,6 +4,7 @@
                      fingerprint to tell a harmless duplicate from a conflict, when it was received
                      and when a worker folded it into the plan;
 * ``patients``     — one row per patient: contact details, and the lock a worker takes;
+* ``patient_notes`` — staff notes and calls about a patient (who, when, what): added, never edited;
 * ``patient_states`` — the latest computed risk, stage and therapy, with the profile and as-of used;
 * ``reminders``    — unique per (patient, key); never deleted: gone → cancelled; each change bumps
                      ``revision`` (the calendar SEQUENCE and the notification de-duplication key);
@@ -37,6 +38,7 @@ from models.statuses import (
     MISSED_REMINDER_SQL,
     OPEN_REMINDER_SQL,
     SENDABLE_NOTIFICATION_SQL,
+    SOON_REMINDER_SQL,
     NotificationStatus,
 )
 from models.types import EventId, PatientId, Timestamp, UtcDateTime, utcnow
@@ -55,6 +57,7 @@ class PatientRow(Base):
     navigator_id: Mapped[str | None] = mapped_column(String(128))
     name: Mapped[str | None] = mapped_column(String(200))
     email: Mapped[str | None] = mapped_column(String(320))
+    phone: Mapped[str | None] = mapped_column(String(32))
     timezone: Mapped[str] = mapped_column(String(64), default="UTC")
     is_active: Mapped[bool] = mapped_column(Boolean, default=True)
     created_at: Mapped[Timestamp] = mapped_column(default=utcnow)
@@ -119,6 +122,15 @@ class ReminderRow(Base):
             postgresql_include=["id", "kind", "patient_id", "status", "due_on"],
             sqlite_where=text(MISSED_REMINDER_SQL),
             postgresql_where=text(MISSED_REMINDER_SQL),
+        ),
+        # Everyone's due-soon items, counted from the index alone: with ix_reminders_status_due the
+        # missed ones had to be read from the table to be left out.
+        Index(
+            "ix_reminders_soon",
+            "status",
+            "due_on",
+            sqlite_where=text(SOON_REMINDER_SQL),
+            postgresql_where=text(SOON_REMINDER_SQL),
         ),
         Index(
             "ix_reminders_missed",
@@ -384,6 +396,23 @@ class FhirReviewRow(Base):
     reason: Mapped[str] = mapped_column(Text)
     received_at: Mapped[Timestamp] = mapped_column(default=utcnow)
     resolved_at: Mapped[dt.datetime | None] = mapped_column(UtcDateTime(), nullable=True)
+
+
+class PatientNoteRow(Base):
+    """A note or a call about a patient, written by staff on the dashboard. ``kind`` is ``note``,
+    ``call_reached``, ``call_no_answer`` or ``call_left_message``; ``author`` is the username at
+    the time (``user_id`` the account). Added, never edited; each one is audited (``note_add``)."""
+
+    __tablename__ = "patient_notes"
+    __table_args__ = (Index("ix_patient_notes_patient", "patient_id", "created_at"),)
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    patient_id: Mapped[str] = mapped_column(String(64), ForeignKey("patients.patient_id"))
+    kind: Mapped[str] = mapped_column(String(24))
+    text: Mapped[str] = mapped_column(Text)
+    user_id: Mapped[int | None] = mapped_column(Integer)
+    author: Mapped[str] = mapped_column(String(64))
+    created_at: Mapped[Timestamp] = mapped_column(default=utcnow)
 
 
 class FhirSyncPointRow(Base):

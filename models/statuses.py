@@ -67,5 +67,10 @@ def sql_in(column: str, statuses: Iterable[StrEnum]) -> str:
 OPEN_REMINDER_SQL: Final = sql_in("status", OPEN_REMINDER_STATUSES)
 # An open reminder with missed items before it: ix_reminders_missed's and ..._navigator_missed's.
 MISSED_REMINDER_SQL: Final = f"{OPEN_REMINDER_SQL} AND overdue_since IS NOT NULL"
+# Due now or planned, with no missed item before it: ix_reminders_soon's predicate (everyone's
+# "due soon" section of the worklist, and its count).
+SOON_REMINDER_SQL: Final = (
+    f"{sql_in('status', (ReminderStatus.DUE, ReminderStatus.PLANNED))} AND overdue_since IS NULL"
+)
 SENDABLE_NOTIFICATION_SQL: Final = sql_in("status", SENDABLE_NOTIFICATION_STATUSES)
 FAILED_NOTIFICATION_SQL: Final = f"status = '{NotificationStatus.FAILED.value}'"

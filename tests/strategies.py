@@ -75,7 +75,13 @@ def _lab_fields() -> st.SearchStrategy[dict[str, Any]]:
 _DATA_FIELDS: dict[str, st.SearchStrategy[dict[str, Any]]] = {
     "patient_registered": _fields(
         {},
-        {"name": _text, "email": st.emails(), "navigator_id": _text, "timezone": st.sampled_from(TIMEZONES)},
+        {
+            "name": _text,
+            "email": st.emails(),
+            "navigator_id": _text,
+            "timezone": st.sampled_from(TIMEZONES),
+            "phone": st.from_regex(r"\+?[0-9]{5,8}( [0-9]{2,3}){0,3}", fullmatch=True),
+        },
     ),
     "diagnosis": _fields(
         {"site": _one_of(ev.Site), "size_cm": _size_cm},

@@ -219,12 +219,24 @@ class ReviewItem(Closed):
     received_at: dt.datetime
 
 
+class RecordNote(Closed):
+    """A staff note or call about the patient (added on the dashboard; never edited)."""
+
+    id: int
+    kind: Literal["note", "call_reached", "call_no_answer", "call_left_message"]
+    text: str
+    author: str = Field(description="the username of who wrote it")
+    created_at: dt.datetime
+
+
 class PatientRecord(Closed):
-    """Contact details, the stored plan (null before the first), the event timeline and every alert."""
+    """Contact details, the stored plan (null before the first), the event timeline, every alert
+    and the staff's notes, newest first."""
 
     patient_id: str
     name: str | None
     email: str | None
+    phone: str | None = Field(description="from the latest patient_registered (an extension of the contract)")
     navigator_id: str | None
     timezone: str | None
     is_active: bool
@@ -233,6 +245,7 @@ class PatientRecord(Closed):
     events: list[TimelineEvent]
     alerts: list[RecordAlert]
     fhir_review: list[ReviewItem] = Field(description="FHIR resources that could not be mapped, to review")
+    notes: list[RecordNote] = Field(description="notes and calls, newest first")
 
 
 # ---- worklist ------------------------------------------------------------------------------------

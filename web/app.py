@@ -36,6 +36,7 @@ from web.errors import install as install_error_pages
 from web.fhir_api import router as fhir_router
 from web.metrics import CONTENT_TYPE as METRICS_CONTENT_TYPE
 from web.metrics import render_metrics
+from web.navigator import install as install_navigator
 from web.openapi import install as install_api_docs
 from web.security import security_headers
 
@@ -92,6 +93,7 @@ def create_app(settings: Settings, sessions: sessionmaker[Session], enqueue: Que
     app.include_router(fhir_router)
     install_api_docs(app)  # the document's event models, /api/docs with its assets
     install_dashboard(app)  # pages, forms, /static
+    install_navigator(app)  # week view, CSV, notes, contact, end of follow-up
     install_error_pages(app)  # HTML for the pages, JSON for the API
 
     @app.middleware("http")

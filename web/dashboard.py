@@ -39,8 +39,10 @@ from scheduler.domain.events import EventError, parse_event
 from scheduler.notifications.feeds import FeedError, create_feed, feed_url, revoke_feed
 from scheduler.patients.directory import MAX_PAGE, MAX_QUERY_CHARS, STAGES, PatientQuery, find_patients
 from scheduler.patients.intake import record_events
+from scheduler.patients.notes import NOTE_KINDS
 from scheduler.patients.records import AcknowledgeError, acknowledge_alert, read_record
-from scheduler.patients.unassigned import unassigned_patients
+from scheduler.patients.results import latest_results
+from scheduler.patients.unassigned import navigator_ids, unassigned_patients
 from scheduler.staff import audit
 from scheduler.staff.access import (
     SESSION_LIFETIME,
@@ -57,6 +59,7 @@ from scheduler.staff.users import MIN_PASSWORD_CHARS, UserError, change_password
 from scheduler.staff.worklist import MAX_ITEMS, worklist
 from web.deps import COOKIE, MAX_ID, client_of, enqueue_of, sessions_of, settings_of, web_session
 from web.forms import (
+    END_REASONS,
     FORM_ERROR,
     FORMS,
     FORMS_BY_NAME,
@@ -70,6 +73,7 @@ from web.forms import (
     error_slot,
     form_values,
 )
+from web.worklist_view import COLUMNS, add_glance, parse_sort, sort_items
 
 HERE = Path(__file__).resolve().parent
 STATIC = HERE / "static"
@@ -77,7 +81,10 @@ FLASH = "gist_flash"
 NEW_FEED = "gist_new_feed"  # "<feed id>~<token>": the new feed's URL, shown once after the redirect
 PAGE_ITEMS = 50  # per worklist section on the page; "show more" asks for MAX_ITEMS (counts are complete)
 FLASHES = {
-    "saved": "Saved; the plan updates in a few seconds.",
+    "saved": "Saved; the plan updates in a few seconds, and this page with it.",
+    "note_added": "Note saved.",
+    "registered": "Contact details and navigator saved; the record updates in a few seconds.",
+    "follow_up_ended": "Follow-up ended: open reminders are cancelled in a few seconds.",
     "acknowledged": "Alert acknowledged.",
     "signed_out": "You are signed out.",
     "password_changed": "Your password is changed.",
@@ -279,28 +286,59 @@ async def logout(request: Request) -> Response:
 # ---- worklist ----------------------------------------------------------------------------------------
 
 
+SORT_PARAMS = {"overdue": "sort_overdue", "due": "sort_due", "alerts": "sort_alerts"}
+SECTION_ANCHORS = {"overdue": "#overdue", "due": "#due-soon", "alerts": "#alerts"}
+
+
 @router.get("/")
-def worklist_page(request: Request, kind: str = "", severity: str = "", more: str = "") -> Response:
+def worklist_page(
+    request: Request,
+    kind: str = "",
+    severity: str = "",
+    more: str = "",
+    sort_overdue: str = "",
+    sort_due: str = "",
+    sort_alerts: str = "",
+) -> Response:
     ws, elsewhere = _signed_in(request)
     if ws is None:
         assert elsewhere is not None
         return elsewhere
+    sorts = {"overdue": sort_overdue, "due": sort_due, "alerts": sort_alerts}
+    context = worklist_context(request, ws, kind, severity, more, sorts, "read_worklist")
+    return _render(request, "worklist.html", context, ws=ws)
+
+
+def worklist_context(
+    request: Request,
+    ws: WebSession,
+    kind: str,
+    severity: str,
+    more: str,
+    sorts: Mapping[str, str],
+    action: str,
+) -> dict[str, Any]:
+    """The worklist page's view (also what the CSV export writes): the caller's worklist with the
+    filters the page offers (others ignored), what matters at a glance, each section in the order
+    asked; audited as ``action``."""
     kind = kind if kind in KIND_NAMES else ""
     severity = severity if severity in SEVERITIES else ""
     limit = MAX_ITEMS if more == "1" else PAGE_ITEMS
     settings, principal = settings_of(request), ws.principal
+    today = settings.today()
     with sessions_of(request).begin() as session:
         found = worklist(
             session,
             principal,
-            settings.today(),
+            today,
             kind=kind or None,
             severity=severity or None,
             limit=limit,
             with_names=True,
         )
+        add_glance(session, found, today)
         names = found["names"]
-        audit.record(session, principal.actor(client_of(request)), "read_worklist")
+        audit.record(session, principal.actor(client_of(request)), action)
     alerts = found["alerts"] if severity else [a for a in found["alerts"] if a["severity"] != "info"]
     for section in ("overdue", "due_soon"):
         for item in found[section]:
@@ -308,27 +346,37 @@ def worklist_page(request: Request, kind: str = "", severity: str = "", more: st
             item["window_ends_on"] = _window_end(item["due_on"], item["window_days"])
             if item["overdue_since"]:  # the window of the first missed item
                 item["overdue_window_ended_on"] = _window_end(item["overdue_since"], item["window_days"])
-    context = {
+    order = {section: parse_sort(section, sorts.get(section, "")) for section in SORT_PARAMS}
+    shown_more = "1" if limit == MAX_ITEMS else ""
+    filters = {k: v for k, v in (("kind", kind), ("severity", severity), ("more", shown_more)) if v}
+    sort_query = {SORT_PARAMS[section]: sort.param for section, sort in order.items() if sort.column}
+
+    def sort_link(section: str, column: str) -> str:
+        asked = {**filters, **sort_query, SORT_PARAMS[section]: order[section].next_param(column)}
+        return "/?" + urlencode(asked) + SECTION_ANCHORS[section]
+
+    return {
         "active": "worklist",
         "counts": found["counts"],
         "capped": found["capped_counts"],
-        "overdue": found["overdue"],
-        "due_soon": found["due_soon"],
-        "alerts": alerts,
+        "overdue": sort_items(found["overdue"], "overdue", order["overdue"]),
+        "due_soon": sort_items(found["due_soon"], "due", order["due"]),
+        "alerts": sort_items(alerts, "alerts", order["alerts"]),
         "hidden_info": len(found["alerts"]) - len(alerts),
         "failed": found["failed_notifications"],
         "names": names,
         "kind": kind,
         "severity": severity,
         "more": limit == MAX_ITEMS,
-        "more_query": urlencode(
-            {k: v for k, v in (("kind", kind), ("severity", severity)) if v} | {"more": "1"}
-        ),
+        "more_query": urlencode({**filters, **sort_query, "more": "1"}),
+        "csv_query": urlencode({**filters, **sort_query}),
+        "order": order,
+        "columns": COLUMNS,
+        "sort_link": sort_link,
         "kinds": KIND_NAMES,
         "severities": SEVERITIES,
         "here": _here(request),
     }
-    return _render(request, "worklist.html", context, ws=ws)
 
 
 def _window_end(due_on: str, window_days: int) -> str:
@@ -448,7 +496,10 @@ def _patient_view(record: dict[str, Any], today: dt.date) -> dict[str, Any]:
     recent = [r for r in past if r["status"] == "completed" and r["closed_on"] >= since]
     recent_keys = {r["key"] for r in recent}
     events = [{**event, "summary": describe_data(event["data"])} for event in reversed(record["events"])]
-    alerts = record["alerts"]
+    alerts = [
+        {**alert, "age_days": max(0, (today - dt.date.fromisoformat(alert["first_seen_at"][:10])).days)}
+        for alert in record["alerts"]
+    ]
     return {
         "record": record,
         "plan": plan,
@@ -462,6 +513,7 @@ def _patient_view(record: dict[str, Any], today: dt.date) -> dict[str, Any]:
         "recent_days": RECENT_DAYS,
         "events": events[:TIMELINE_SHOWN],
         "older_events": events[TIMELINE_SHOWN:],
+        "latest_results": latest_results(record["events"]),
         "open_alerts": [a for a in alerts if a["is_active"] and not a["acknowledged_at"]],
         "earlier_alerts": [a for a in alerts if a["acknowledged_at"] or not a["is_active"]],
     }
@@ -502,6 +554,15 @@ def _patient_page(
         "feeds": feeds,
         "FORM_ERROR": FORM_ERROR,
         "here": _here(request),
+        "note_kinds": NOTE_KINDS,
+        "note_errors": {},
+        "note_values": {},
+        "end_reasons": END_REASONS,
+        "end_errors": {},
+        "end_values": {},
+        "reg_errors": {},
+        "reg_values": None,
+        "navigators": _assignable(request, ws, record.get("navigator_id")),
         **extra,
     }
     response = _render(request, "patient.html", context, ws=ws, status_code=status_code)
@@ -509,6 +570,16 @@ def _patient_page(
         response.delete_cookie(NEW_FEED, path="/patients/", httponly=True, samesite="lax",
                                secure=_is_https(request))  # fmt: skip
     return response
+
+
+def _assignable(request: Request, ws: WebSession, current: str | None) -> list[str]:
+    """For an admin, the navigator ids the contact form offers (the active navigators, and the
+    patient's own); nobody else sees that form."""
+    if not ws.principal.may_register:
+        return []
+    with sessions_of(request)() as session:
+        known = navigator_ids(session)
+    return sorted({*known, current}) if current else known
 
 
 def _feeds_of(request: Request, patient_id: str) -> list[dict[str, Any]]:

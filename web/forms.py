@@ -55,6 +55,13 @@ STAGE_NAMES: dict[str, str] = {
     "ended": "Follow-up ended",
 }
 
+END_REASONS: dict[str, str] = {  # follow_up_ended's reasons, as the page offers them
+    "discharged": "Discharged from follow-up",
+    "transferred": "Transferred to another centre",
+    "declined": "The patient declined further follow-up",
+    "deceased": "The patient died",
+}
+
 DRUGS = ("imatinib", "sunitinib", "regorafenib", "ripretinib", "avapritinib", "other")
 Choices = tuple[tuple[str, str], ...]
 

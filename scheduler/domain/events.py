@@ -100,6 +100,9 @@ EARLIEST_DATE: Final = dt.date(1900, 1, 1)
 EVENT_ID_MAX_CHARS: Final = 128
 PATIENT_ID_MAX_CHARS: Final = 64
 DECISION_MAX_CHARS: Final = 500
+PHONE_MAX_CHARS: Final = 32
+# A phone number as people write it: an optional leading +, then digits, spaces and ( ) - . /
+_PHONE = re.compile(r"\+?[0-9 ().\-/]+", re.ASCII)
 
 Site = Literal[
     "stomach", "duodenum", "jejunum_ileum", "rectum", "colon", "esophagus", "mesentery", "omentum",
@@ -240,6 +243,22 @@ class PatientRegisteredData(_EventDataBase):
     email: str | None = None
     navigator_id: str | None = None
     timezone: str = "UTC"
+    phone: str | None = None  # an extension of the contract (README "Events")
+
+    @field_validator("phone")
+    @classmethod
+    def _phone_number(cls, value: str | None) -> str | None:
+        digits = sum(c.isdigit() for c in value or "")
+        if value is not None and (
+            len(value) > PHONE_MAX_CHARS or not _PHONE.fullmatch(value) or not 5 <= digits <= 20
+        ):
+            raise PydanticCustomError(
+                "phone",
+                "must be a phone number: 5 to 20 digits, an optional leading +, spaces and ( ) - . /"
+                " (at most {n} characters; got {got})",
+                {"n": PHONE_MAX_CHARS, "got": _show(value)},
+            )
+        return value
 
     @field_validator("timezone")
     @classmethod

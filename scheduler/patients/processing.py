@@ -109,6 +109,7 @@ def _update_contact(session: Session, patient: PatientRow, events: list[Event], 
         latest = max(registrations, key=lambda e: (e.occurred_on, e.event_id)).data
         assert isinstance(latest, PatientRegisteredData)
         patient.name, patient.email, patient.navigator_id = latest.name, latest.email, latest.navigator_id
+        patient.phone = latest.phone
         patient.timezone = latest.timezone or "UTC"
     patient.is_active = plan.stage != "ended"
     if patient.navigator_id != navigator_before:

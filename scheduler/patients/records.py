@@ -1,4 +1,4 @@
-"""A patient's record for staff: the stored plan, the event timeline, contact details,
+"""A patient's record for staff: the stored plan, the event timeline, contact details, notes,
 and the writes a navigator makes from it (acknowledge an alert). Each read and write is audited
 in its own transaction; callers check scope first (:func:`scheduler.staff.access.may_see`)."""
 
@@ -13,6 +13,7 @@ from sqlalchemy.orm import Session, sessionmaker
 from models.rows import AlertRow, EventRow, PatientRow
 from models.types import utcnow
 from scheduler.patients.fhir_intake import open_review_items
+from scheduler.patients.notes import notes_of
 from scheduler.patients.stored import pending_events, stored_plan
 from scheduler.staff import audit
 from scheduler.staff.access import Principal, may_see
@@ -34,6 +35,7 @@ def patient_record(session: Session, patient_id: str) -> dict[str, Any] | None:
         "patient_id": patient_id,
         "name": patient.name,
         "email": patient.email,
+        "phone": patient.phone,
         "navigator_id": patient.navigator_id,
         "timezone": patient.timezone,
         "is_active": patient.is_active,
@@ -67,6 +69,7 @@ def patient_record(session: Session, patient_id: str) -> dict[str, Any] | None:
             for a in alerts
         ],
         "fhir_review": open_review_items(session, patient_id),
+        "notes": notes_of(session, patient_id),
     }
 
 

@@ -14,7 +14,7 @@ from typing import Any
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
-from models.rows import AlertRow, EventRow, PatientRow, ReminderRow
+from models.rows import AlertRow, EventRow, PatientRow, ReminderRow, UserRow
 from models.statuses import OPEN_REMINDER_STATUSES, ReminderStatus
 
 
@@ -67,3 +67,13 @@ def unassigned_patients(session: Session, limit: int) -> dict[str, Any]:
             for row in rows
         ],
     }
+
+
+def navigator_ids(session: Session) -> list[str]:
+    """The navigator ids of the active navigator accounts: whom a patient can be assigned to."""
+    found = session.scalars(
+        select(UserRow.navigator_id)
+        .where(UserRow.role == "navigator", UserRow.is_active, UserRow.navigator_id.is_not(None))
+        .distinct()
+    )
+    return sorted(navigator_id for navigator_id in found if navigator_id)

@@ -24,6 +24,8 @@ ACTIONS = (
     "acknowledge_alert",
     "feed_create",
     "feed_revoke",
+    "note_add",
+    "export_worklist",
     "user_add",
     "user_disable",
     "user_enable",

@@ -34,7 +34,13 @@ from sqlalchemy import and_, case, func, literal, or_, select, text, union_all
 from sqlalchemy.orm import Session
 
 from models.rows import AlertRow, NotificationRow, PatientRow, ReminderRow
-from models.statuses import FAILED_NOTIFICATION_SQL, MISSED_REMINDER_SQL, OPEN_REMINDER_SQL, ReminderStatus
+from models.statuses import (
+    FAILED_NOTIFICATION_SQL,
+    MISSED_REMINDER_SQL,
+    OPEN_REMINDER_SQL,
+    SOON_REMINDER_SQL,
+    ReminderStatus,
+)
 from notifications.labels import label, missed_text
 from scheduler.staff.access import Principal
 
@@ -51,6 +57,7 @@ SEVERITY_ORDER = ("critical", "warning", "info")
 ACTIVE = text("alerts.is_active")
 OPEN_REMINDER = text(f"reminders.{OPEN_REMINDER_SQL}")
 MISSED_REMINDER = text(f"reminders.{MISSED_REMINDER_SQL.replace(' AND ', ' AND reminders.')}")
+SOON_REMINDER = text(f"reminders.{SOON_REMINDER_SQL.replace(' AND ', ' AND reminders.')}")
 FAILED = text(f"notifications.{FAILED_NOTIFICATION_SQL}")
 
 Shown = Any  # a Row of REMINDER_COLUMNS or ALERT_COLUMNS (SQLAlchemy's Row types them column by column)
@@ -181,8 +188,11 @@ def _listed(
     due_on)``. Each part's first ``limit`` by its own order hold the merged first ``limit``: an item
     listed before another in either part also comes before it by the effective date. Due soon
     leaves out the reminders with missed items (they are overdue).
-    ``split_soon`` lists due and planned separately: without a leading equality the index gives no
-    order to an ``IN``."""
+    ``split_soon`` lists and counts due and planned separately, each from ``ix_reminders_soon``:
+    without a leading equality the index gives no order to an ``IN``, and the planner, taking due
+    dates and statuses as independent, judged that a table scan would find ``cap + 1`` planned
+    reminders due by the horizon early (a few percent of them are). A sum of counts each capped at
+    ``cap + 1`` is above ``cap`` exactly when the true sum is."""
     of_kind = [ReminderRow.kind == kind] if kind else []
     where = [*where, *of_kind]
     order = (ReminderRow.due_on, ReminderRow.patient_id, ReminderRow.id)
@@ -190,8 +200,12 @@ def _listed(
     is_overdue = ReminderRow.status == ReminderStatus.OVERDUE
     is_soon = ReminderRow.status.in_((ReminderStatus.DUE, ReminderStatus.PLANNED))
     not_missed = ReminderRow.overdue_since.is_(None)
+    # Everyone's: one status at a time from ix_reminders_soon (its predicate said literally).
     soon_parts = (
-        [ReminderRow.status == ReminderStatus.DUE, ReminderRow.status == ReminderStatus.PLANNED]
+        [
+            and_(ReminderRow.status == status, SOON_REMINDER)
+            for status in (ReminderStatus.DUE, ReminderStatus.PLANNED)
+        ]
         if split_soon
         else [is_soon]
     )
@@ -207,11 +221,12 @@ def _listed(
         *(first([*where, section, not_missed], order) for section in soon_parts),
     )
     missed_soon = [*missed_where, is_soon]  # open, not yet past their own window, with missed items
+    n_soon = sum((_count(ReminderRow, cap, *where, part, not_missed) for part in soon_parts), literal(0))
     rows = session.execute(
         select(
             _count(ReminderRow, cap, *where, is_overdue).label("n_overdue"),
             _count(ReminderRow, cap, *missed_soon).label("n_missed_soon"),
-            _count(ReminderRow, cap, *where, is_soon, not_missed).label("n_soon"),
+            n_soon.label("n_soon"),
             *REMINDER_COLUMNS,
             _name_of(ReminderRow.patient_id),
         ).where(ReminderRow.id.in_(shown))

@@ -681,7 +681,7 @@ def test_the_printable_schedule_lists_open_reminders_in_date_order(
                 )
             )
         )
-    rows = re.findall(r'<tr data-key="([^"]+)">\s*<th scope="row">([\d-]+)</th>', page)
+    rows = re.findall(r'<tr data-key="([^"]+)">\s*<th scope="row"[^>]*>([\d-]+)</th>', page)
     assert {key for key, _ in rows} == open_keys
     dates = [due for _, due in rows]
     assert dates == sorted(dates)

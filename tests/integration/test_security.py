@@ -46,7 +46,17 @@ from sqlalchemy import event, inspect, select, update
 from sqlalchemy.orm import Session, sessionmaker
 
 from models.db import make_engine, make_sessionmaker
-from models.rows import AlertRow, AuditRow, Base, EventRow, FeedRow, PatientRow, UserRow, WebSessionRow
+from models.rows import (
+    AlertRow,
+    AuditRow,
+    Base,
+    EventRow,
+    FeedRow,
+    PatientNoteRow,
+    PatientRow,
+    UserRow,
+    WebSessionRow,
+)
 from models.types import utcnow
 from scheduler.app.wiring import create_web_app
 from scheduler.config.logs import EMAIL
@@ -70,6 +80,7 @@ from tests.support.staff import AS_OF, PASSWORD, STAFF
 from tests.support.stores import close_store, open_store
 from web.dashboard import router as dashboard_router
 from web.deps import COOKIE
+from web.navigator import router as navigator_router
 
 pytestmark = pytest.mark.integration
 
@@ -417,6 +428,9 @@ def test_expired_sessions_and_deactivated_users_are_refused(site: Site) -> None:
 FORM_ROUTES = {
     "/logout",
     "/patients/{patient_id}/events",
+    "/patients/{patient_id}/notes",
+    "/patients/{patient_id}/registration",
+    "/patients/{patient_id}/end",
     "/patients/{patient_id}/feeds",
     "/patients/{patient_id}/feeds/{feed_id}/revoke",
     "/alerts/{alert_id}/acknowledge",
@@ -425,8 +439,8 @@ FORM_ROUTES = {
 
 
 def test_the_form_routes_are_the_ones_the_csrf_test_covers(site: Site) -> None:
-    """Every POST route outside the bearer-token API: the dashboard's router and the app's own."""
-    routes = [*dashboard_router.routes, *site.app.routes]
+    """Every POST route outside the bearer-token API: the dashboard's routers and the app's own."""
+    routes = [*dashboard_router.routes, *navigator_router.routes, *site.app.routes]
     posts = {r.path for r in routes if isinstance(r, APIRoute) and "POST" in r.methods}
     assert posts == FORM_ROUTES | {"/login"}  # sign-in has no session yet: it checks Origin instead
 
@@ -442,6 +456,9 @@ def test_every_post_form_route_refuses_a_bad_csrf_token_with_403(
         "/patients/P05/events": {"form": "visit", "occurred_on": "2026-11-20", "kind": "clinic_visit"},
         "/patients/P05/feeds": {},
         f"/patients/P05/feeds/{feed.id}/revoke": {},
+        "/patients/P05/notes": {"kind": "note", "text": "forged"},
+        "/patients/P05/registration": {"navigator_id": "nav-ben", "timezone": "UTC"},
+        "/patients/P05/end": {"reason": "discharged", "occurred_on": "2026-11-20", "confirm": "yes"},
         f"/alerts/{alert}/acknowledge": {"note": "called the patient"},
         "/account/password": {
             "current_password": PASSWORD, "new_password": "x" * 12, "confirm_password": "x" * 12,
@@ -452,7 +469,7 @@ def test_every_post_form_route_refuses_a_bad_csrf_token_with_403(
         before = session.get(AlertRow, alert)
         assert before is not None
         acknowledged = (before.acknowledged_at, before.acknowledgement_note)
-    counts = site.db.count(EventRow), site.db.count(FeedRow)
+    counts = site.db.count(EventRow), site.db.count(FeedRow), site.db.count(PatientNoteRow)
     for path, data in posts.items():
         token = {"missing": None, "empty": "", "wrong": ana.csrf[::-1], "other-session": ben.csrf,
                  "in-query-string": None, "as-json": None}[how]  # fmt: skip
@@ -464,7 +481,7 @@ def test_every_post_form_route_refuses_a_bad_csrf_token_with_403(
         else:
             response = ana.client.post(path, data=form, follow_redirects=False)
         assert response.status_code == 403, (path, response.status_code)
-    assert (site.db.count(EventRow), site.db.count(FeedRow)) == counts
+    assert (site.db.count(EventRow), site.db.count(FeedRow), site.db.count(PatientNoteRow)) == counts
     with site.db.sessions() as session:
         after = session.get(AlertRow, alert)
         assert after is not None
@@ -506,7 +523,7 @@ def test_matrix_worklist(site: Site, browsers: dict[str | None, Browser], who: s
         assert listed & by_navigator["nav-ben"]
 
 
-ROUTES = ["page", "print", "event", "acknowledge", "feed"]
+ROUTES = ["page", "print", "event", "acknowledge", "feed", "note", "end", "status"]
 
 
 @pytest.mark.parametrize("route", ROUTES)
@@ -518,7 +535,7 @@ def test_matrix_patient_routes(
     browser, may = browsers[who], allowed(who, patient)
     client, csrf = browser.client, browser.csrf
     alert = alert_of(site.db, patient)
-    counts = site.db.count(EventRow), site.db.count(FeedRow)
+    counts = site.db.count(EventRow), site.db.count(FeedRow), site.db.count(PatientNoteRow)
     with site.db.sessions() as session:
         row = session.get(AlertRow, alert)
         assert row is not None
@@ -533,12 +550,23 @@ def test_matrix_patient_routes(
     elif route == "acknowledge":
         data = {"csrf_token": csrf, "note": note}
         response = client.post(f"/alerts/{alert}/acknowledge", data=data, follow_redirects=False)
+    elif route == "note":
+        data = {"csrf_token": csrf, "kind": "call_no_answer", "text": note}
+        response = client.post(f"/patients/{patient}/notes", data=data, follow_redirects=False)
+    elif route == "end":
+        data = {"csrf_token": csrf, "reason": "transferred", "occurred_on": "2026-11-20", "confirm": "yes"}
+        response = client.post(f"/patients/{patient}/end", data=data, follow_redirects=False)
+    elif route == "status":
+        response = client.get(f"/patients/{patient}/status", follow_redirects=False)
     else:
         response = client.post(
             f"/patients/{patient}/feeds", data={"csrf_token": csrf}, follow_redirects=False
         )
 
-    if may is None:
+    if route == "status":  # JSON for the page's script: 401 signed out, the same 404 as no patient
+        assert response.status_code == {None: 401, False: 404, True: 200}[may]
+        assert NAMES[patient] not in response.text
+    elif may is None:
         assert response.status_code == 303
         assert urlsplit(response.headers["location"]).path == "/login"
     elif may is False:  # another navigator's patient: the 404 of a patient that does not exist
@@ -546,10 +574,12 @@ def test_matrix_patient_routes(
         assert NAMES[patient] not in response.text
         assert "no such" in response.text.lower()
     else:
-        expected = {"page": 200, "print": 200, "event": 303, "acknowledge": 303, "feed": 303}[route]
+        expected = {"page": 200, "print": 200, "event": 303, "acknowledge": 303, "feed": 303, "note": 303,
+                    "end": 303}[route]  # fmt: skip
         assert response.status_code == expected, response.text[:300]
-    assert site.db.count(EventRow) == counts[0] + int(may is True and route == "event")
+    assert site.db.count(EventRow) == counts[0] + int(may is True and route in ("event", "end"))
     assert site.db.count(FeedRow) == counts[1] + int(may is True and route == "feed")
+    assert site.db.count(PatientNoteRow) == counts[2] + int(may is True and route == "note")
     with site.db.sessions() as session:
         row = session.get(AlertRow, alert)
         assert row is not None

@@ -8,7 +8,7 @@ import subprocess
 import urllib.error
 import urllib.request
 from collections.abc import Iterator
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import IO
 
@@ -63,6 +63,7 @@ class Stack:
     base: str
     sessions: sessionmaker[Session]
     logs: dict[str, Path]
+    processes: dict[str, subprocess.Popen[bytes]] = field(default_factory=dict)  # by name: worker, serve
 
     def log_tail(self) -> str:
         return "\n".join(
@@ -120,7 +121,7 @@ def stack(tmp_path: Path) -> Iterator[Stack]:
                     start_new_session=True,
                 )
             )
-        running = Stack(base, sessions, logs)
+        running = Stack(base, sessions, logs, dict(zip(commands, processes, strict=True)))
 
         def ready() -> bool:
             for process in processes:

@@ -1,5 +1,8 @@
 """Condition, TumorSize, pathology report and biopsy → diagnosis, metastasis, pathology, biopsy.
 
+A biopsy result comes from a local biopsy-result Observation or from a GIST Condition whose
+evidence is a histologic test (confirmed → gist, refuted → not_gist).
+
 Site: ICD-O-3 topography or SNOMED ``bodySite`` first, the ICD-10-CM code last (C49.A3 cannot
 tell duodenum from jejunum/ileum; C49.A0/A9 name no site); an unresolved site holds the diagnosis
 for review. Sizes are converted mm → cm explicitly; any other unit is held for review.
@@ -96,8 +99,15 @@ def map_condition(ctx: Context, source: Source) -> None:
             ctx.not_used(source, "not a cancer condition")
         return
     status = {c for _, c in codings(resource.get("verificationStatus"))}
+    histologic = has_histologic_evidence(resource)
+    if histologic:
+        _condition_biopsy(ctx, source, status)
     if status & {"refuted", "entered-in-error"}:
-        ctx.review(source, f"GIST condition with verificationStatus {', '.join(sorted(status))}")
+        if not (histologic and "refuted" in status and "entered-in-error" not in status):
+            reason = f"GIST condition with verificationStatus {', '.join(sorted(status))}"
+            if "entered-in-error" in status:
+                reason += ": an erroneous record is not a not-GIST biopsy result; check by hand"
+            ctx.review(source, reason)
         return
     day = day_of(resource.get("onsetDateTime")) or day_of(resource.get("recordedDate"))
     if day is None:
@@ -220,11 +230,59 @@ def mitoses_per_5mm2(source: Source) -> tuple[int | None, str | None]:
     return int(value), None
 
 
+def has_histologic_evidence(condition: Mapping[str, Any]) -> bool:
+    """``evidence.code`` names a histologic test (SNOMED 714797009)."""
+    return any(
+        has_code(concept, t.SNOMED, t.HISTOLOGIC_TEST.code)
+        for evidence in condition.get("evidence", [])
+        if isinstance(evidence, Mapping)
+        for concept in concepts(evidence.get("code"))
+    )
+
+
+def _condition_biopsy(ctx: Context, source: Source, status: set[str]) -> None:
+    """A biopsy result from a GIST Condition with histologic evidence (fhir-mapping.md §1.1).
+
+    ``confirmed`` → gist, ``refuted`` → not_gist; any other status gives no result. The day is
+    the earliest day of the evidence ``detail`` resources in the import, else the Condition's
+    onset or recorded day. Whether it agrees with a local biopsy-result Observation is checked
+    once everything is read (``importer``).
+    """
+    resource = source.resource
+    if status & {"entered-in-error"} or len(status & {"confirmed", "refuted"}) != 1:
+        return
+    result = "gist" if "confirmed" in status else "not_gist"
+    details = [
+        found
+        for evidence in resource.get("evidence", [])
+        if isinstance(evidence, Mapping)
+        for ref in evidence.get("detail", [])
+        if (found := ctx.resolve(ref)) is not None
+    ]
+    days = [d for s in details if (d := effective_day(s.resource)) is not None]
+    day = (
+        min(days, default=None)
+        or day_of(resource.get("onsetDateTime"))
+        or day_of(resource.get("recordedDate"))
+    )
+    if day is None:
+        ctx.review(
+            source, f"histologic {result} result without a day (evidence detail, onset or recordedDate)"
+        )
+        return
+    ctx.event(source, "biopsy", day, {"result": result}, also=details)
+
+
+def biopsy_result_of(source: Source) -> str | None:
+    """The contract result of a local biopsy-result Observation (None when it has none)."""
+    return next((t.BIOPSY_RESULTS[c] for s, c in codings(source.resource.get("valueCodeableConcept"))
+                 if s == t.LOCAL and c in t.BIOPSY_RESULTS), None)  # fmt: skip
+
+
 def map_biopsy_result(ctx: Context, source: Source) -> None:
     resource = source.resource
     day = effective_day(resource)
-    result = next((t.BIOPSY_RESULTS[c] for s, c in codings(resource.get("valueCodeableConcept"))
-                   if s == t.LOCAL and c in t.BIOPSY_RESULTS), None)  # fmt: skip
+    result = biopsy_result_of(source)
     if day is None or result is None:
         ctx.review(source, "biopsy result needs effectiveDateTime and a gist/not-gist/inadequate value")
         return

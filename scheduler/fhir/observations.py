@@ -3,7 +3,8 @@
 Labs are matched by LOINC code; value and upper limit of normal are converted into the contract's
 unit by an explicit table (``terminology.LABS``), and held for review when a unit is unknown, the
 two cannot be brought to one unit, the liver tests lack a ULN, or a value is implausible.
-Genomic variants read the gene from the HGNC code (never the display).
+Genomic variants read the gene from the HGNC code (never the display). An SDHB immunostain is
+always held for review: it is a tumour marker test, not a variant.
 """
 
 from __future__ import annotations
@@ -37,6 +38,8 @@ def map_observation(ctx: Context, source: Source) -> None:
         map_rupture(ctx, source)
     elif has_code(code, t.LOINC, t.VARIANT.code):
         map_variant(ctx, source)
+    elif is_sdhb_ihc(source):
+        map_sdhb_ihc(ctx, source)
     elif has_code(code, t.LOINC, t.DISEASE_STATUS.code):
         map_disease_status(ctx, source)
     elif any(s == t.LOINC and c in t.LABS for s, c in codings(code)):
@@ -139,6 +142,28 @@ def _short_hgvs(concept: object) -> str | None:
             return text[:100]
     label = concept.get("text")
     return str(label)[:100] if label else None
+
+
+def is_sdhb_ihc(source: Source) -> bool:
+    """An SDHB immunostain: our local code, or the SDHB gene (HGNC) as the Observation's code."""
+    code = source.resource.get("code")
+    return has_code(code, t.SDHB_IHC.system, t.SDHB_IHC.code) or any(
+        s in t.HGNC_SYSTEMS and c == t.SDHB_GENE for s, c in codings(code)
+    )
+
+
+def map_sdhb_ihc(ctx: Context, source: Source) -> None:
+    """Always a review item: SDHB loss by IHC is not a variant, and its code is not verified.
+
+    The contract's ``mutation`` with gene ``SDH`` is set from an SDHA–D variant (69548-6); a loss
+    of SDHB staining suggests an SDH-deficient GIST but does not say which gene is altered.
+    """
+    why = "" if t.SDHB_IHC.verified else f"the code {t.SDHB_IHC.code} is not verified; "
+    ctx.review(
+        source,
+        "SDHB immunohistochemistry (a tumour marker test, not a variant): "
+        f"{why}not mapped to mutation SDH; record the SDHA–D variant result, or set SDH by hand",
+    )
 
 
 def map_disease_status(ctx: Context, source: Source) -> None:

@@ -123,6 +123,14 @@ MITOSIS_AREAS: Final[Mapping[str, str]] = {  # UCUM-style unit code → the area
 }  # fmt: skip
 BIOPSY_RESULT: Final = local("biopsy-result", "Result of a diagnostic biopsy")
 BIOPSY_RESULTS: Final = {"gist": "gist", "not-gist": "not_gist", "inadequate": "inadequate"}
+HISTOLOGIC_TEST: Final = _v(SNOMED, "714797009", "Histologic test")  # Condition.evidence.code
+# SDHB loss by immunohistochemistry: no LOINC or mCODE code was found (fhir-mapping.md §1.1), so
+# the importer recognises our local code or the SDHB gene (HGNC:10681) as the Observation code and
+# holds it for review; a loss of staining is a tumour marker result, not a variant.
+SDHB_IHC: Final = Code(LOCAL, "sdhb-ihc", "SDHB immunohistochemistry", False,
+                       "local placeholder: no verified LOINC/mCODE code for SDHB IHC")  # fmt: skip
+SDHB_GENE: Final = "HGNC:10681"
+TUMOR_MARKER_PROFILE: Final = MCODE_SD + "mcode-tumor-marker-test"
 FIXATIVES: Final = {"formalin": "formalin", "bouin": "bouin", "other-fixative": "other"}
 RUPTURE: Final = local("tumour-rupture", "Tumour rupture")
 RUPTURE_CONTEXTS: Final = {"spontaneous": "spontaneous", "intraoperative": "intraoperative",
@@ -245,7 +253,7 @@ def order_codes(kind: str, display: str) -> list[dict[str, str]]:
 def _known() -> Iterator[Code]:
     yield from GIST_CONDITION
     yield from (SECONDARY_CANCER, TUMOR_SIZE, TUMOR_LONGEST, GROSS_PATHOLOGY, PATHOLOGY_REPORT)
-    yield from (MITOSES_PER_10HPF, VARIANT, DISEASE_STATUS)
+    yield from (MITOSES_PER_10HPF, VARIANT, DISEASE_STATUS, HISTOLOGIC_TEST)
     yield from DRUGS.values()
     for codes in ORDER_CODES.values():
         yield from codes

@@ -90,9 +90,10 @@ def process(task: BoundTask, patient_id: str, force: bool = False) -> None:
 
 def recompute_all(task: BoundTask) -> int:
     """Queue a forced ``patients.process`` for every active patient (what the clock does daily)."""
-    from scheduler.operations.repository import active_patient_ids
+    from scheduler.patients.repository import active_patient_ids
 
-    patients = active_patient_ids(sessions_for(task.app.gist_settings))
+    with sessions_for(task.app.gist_settings)() as session:
+        patients = active_patient_ids(session)
     for patient_id in patients:
         send_process(task.app, patient_id, force=True)
     return len(patients)

@@ -63,7 +63,7 @@ def plan_from(engine: Engine, as_of: dt.date, *, next_event_on: dt.date | None =
     reminders: list[Reminder] = []
     changes = [next_event_on]
     for series in sorted(engine.series, key=lambda s: (s.rule, s.key(s.items[0]) if s.items else "")):
-        reminders.extend(list_series(series, as_of, horizon, case.last_done.get(series.kind), case))
+        reminders.extend(list_series(series, as_of, horizon, case))
         changes.append(series_changes_on(series, as_of, horizon, profile.horizon_months))
     reminders.sort(key=lambda r: (r.due_on, r.rule, r.key))
     alerts = assess_alerts(case, profile, as_of)
@@ -115,9 +115,14 @@ def assess_alerts(case: Case, profile: Profile, as_of: dt.date) -> tuple[Alert, 
 # ---- listing ------------------------------------------------------------------------------------
 
 
-def list_series(
-    series: Series, as_of: dt.date, horizon: dt.date, last_done: dt.date | None, case: Case | None = None
-) -> list[Reminder]:
+def _listed_to_horizon(series: Series) -> bool:
+    """An open series without a fixed end is listed up to the horizon; the others to their end."""
+    if series.closed_on is not None:
+        return False
+    return isinstance(series, Fixed) or (isinstance(series, Chained) and series.end is None)
+
+
+def list_series(series: Series, as_of: dt.date, horizon: dt.date, case: Case) -> list[Reminder]:
     """A series' items as reminders with their status at ``as_of`` (§0, §9).
 
     * An item replaced by another series (suspended) is not listed.
@@ -129,12 +134,13 @@ def list_series(
     * The open item after a run of missed items carries ``overdue_since`` (the first missed item's
       due date) and ``missed`` (how many).
     * A waived item is listed, cancelled with its waiver, even before its due date; an open item
-      shows the navigator's latest booking and snooze of its key (from ``case``).
+      shows the navigator's latest booking and snooze of its key (from ``case``), and the latest
+      result of its kind (``last_done_on``).
     """
     items = series.items_until(horizon)
-    open_ended = series.closed_on is None and not (isinstance(series, Chained) and series.end is not None)
-    if isinstance(series, Fixed | Chained) and open_ended:
+    if _listed_to_horizon(series):
         items = [item for item in items if item.due <= horizon]
+    last_done = case.last_done.get(series.kind)
     judged_on = series.closed_on or as_of  # supersession is judged on this day
     out: list[Reminder] = []
     run_start: dt.date | None = None
@@ -163,9 +169,8 @@ def list_series(
             run_start, run_length = None, 0
         key = series.key(item)
         is_open = status in ("planned", "due", "overdue")
-        booking = snoozed_until = None
-        if is_open and case is not None and (case.bookings or case.snoozes):
-            booking, snoozed_until = case.bookings.get(key), case.snoozes.get(key)
+        booking = case.bookings.get(key) if is_open else None
+        snoozed_until = case.snoozes.get(key) if is_open else None
         out.append(
             Reminder(  # fields in the order of event-contract.md §2, then the extra ones
                 key,
@@ -204,7 +209,7 @@ def series_changes_on(
     for index, item in enumerate(items[:-1]):
         if item.is_open and not item.suspended:
             days.append(max(items[index + 1].due, add_days(item.due, item.window + 1)))
-    if isinstance(series, Fixed) or (isinstance(series, Chained) and series.end is None):
+    if _listed_to_horizon(series):
         beyond = series.first_due_after(horizon)
         if beyond is not None:
             days.append(first_day_reaching(beyond, horizon_months))

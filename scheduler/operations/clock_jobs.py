@@ -52,6 +52,7 @@ from scheduler.config.settings import Settings
 from scheduler.notifications import dispatch
 from scheduler.operations import repository
 from scheduler.operations.broker_status import broker_queue_length
+from scheduler.patients import repository as patients_repository
 
 LEASE_INTERVALS = 3  # a lease outlives two missed renewals
 REQUEUE_MAX_WAIT = dt.timedelta(hours=1)  # the doubling wait between re-queues of a stalled patient
@@ -211,7 +212,8 @@ def run_daily_recompute(
         state.has_started = True  # today's run is done (by us, another clock or before a restart)
         return None
     try:
-        patients = repository.active_patient_ids(sessions)
+        with sessions() as session:
+            patients = patients_repository.active_patient_ids(session)
         unsent = [patient_id for patient_id in patients if enqueue(patient_id, True) is False]
     except Exception:
         repository.unclaim_day(sessions, day)

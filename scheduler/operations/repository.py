@@ -140,14 +140,3 @@ def other_profile_patient_ids(sessions: sessionmaker[Session], digest: str, limi
                 .limit(limit)
             )
         )
-
-
-def active_patient_ids(sessions: sessionmaker[Session]) -> list[str]:
-    with sessions() as session:
-        return list(
-            session.scalars(
-                select(PatientRow.patient_id)
-                .where(PatientRow.is_active.is_(True))
-                .order_by(PatientRow.patient_id)
-            )
-        )

@@ -23,7 +23,7 @@ from typing import Any
 from sqlalchemy import select
 from sqlalchemy.orm import Session, sessionmaker
 
-from models.rows import AlertRow, FhirSyncPointRow, PatientRow, PatientStateRow
+from models.rows import AlertRow, FhirSyncPointRow, PatientStateRow
 from scheduler.fhir import FhirError, ImportResult, import_fhir
 from scheduler.fhir.export import export_plan
 from scheduler.fhir.sync import (
@@ -37,6 +37,7 @@ from scheduler.fhir.sync import (
 )
 from scheduler.patients.fhir_client import FhirClient, FhirServerError
 from scheduler.patients.fhir_intake import FhirIntakeResult, store_import
+from scheduler.patients.repository import active_patient_ids
 from scheduler.patients.stored import stored_plan
 from scheduler.staff import audit
 
@@ -71,18 +72,6 @@ class PullResult:
         }
 
 
-def enrolled_patients(sessions: sessionmaker[Session]) -> list[str]:
-    """Patients whose follow-up is running (stored, not ended)."""
-    with sessions() as session:
-        return list(
-            session.scalars(
-                select(PatientRow.patient_id)
-                .where(PatientRow.is_active.is_(True))
-                .order_by(PatientRow.patient_id)
-            )
-        )
-
-
 def pull(
     sessions: sessionmaker[Session],
     client: FhirClient,
@@ -94,8 +83,8 @@ def pull(
     overlap: dt.timedelta,
 ) -> PullResult:
     result = PullResult(client.base)
-    patients = enrolled_patients(sessions)
     with sessions() as session:
+        patients = active_patient_ids(session)
         points = {
             row.patient_id: row.read_from
             for row in session.scalars(select(FhirSyncPointRow).where(FhirSyncPointRow.server == client.base))

@@ -29,6 +29,12 @@ class NewEvent(NamedTuple):
 # ---- the event log -------------------------------------------------------------------------------
 
 
+def active_patient_ids(session: Session) -> list[str]:
+    """Patients whose follow-up is running (stored, not ended), by id."""
+    active = select(PatientRow.patient_id).where(PatientRow.is_active.is_(True))
+    return list(session.scalars(active.order_by(PatientRow.patient_id)))
+
+
 def event_fingerprints(session: Session, event_ids: Sequence[str]) -> dict[str, str]:
     """The stored fingerprint of each of ``event_ids`` that is stored."""
     stored: dict[str, str] = {}

@@ -22,7 +22,6 @@ from models.rows import EventRow, PatientRow
 from scheduler.config.settings import Settings
 from scheduler.operations.clock_jobs import REQUEUE_MAX_WAIT, ClockState, requeue_wait, tick
 from scheduler.operations.repository import (
-    active_patient_ids,
     claim_day,
     claim_lease,
     last_run_on,
@@ -30,6 +29,7 @@ from scheduler.operations.repository import (
     stalled_patient_ids,
     unclaim_day,
 )
+from scheduler.patients.repository import active_patient_ids
 from tests.support.staff import AS_OF
 
 pytestmark = pytest.mark.integration
@@ -257,7 +257,8 @@ def test_daily_recompute_runs_at_its_time_once_and_only_for_active_patients(
     processed = T0 - dt.timedelta(days=1)
     add_event(sessions, "a1", "ACTIVE", processed, processed)
     add_event(sessions, "e1", "ENDED", processed, processed, is_active=False)
-    assert active_patient_ids(sessions) == ["ACTIVE"]
+    with sessions() as session:
+        assert active_patient_ids(session) == ["ACTIVE"]
     state, calls = ClockState(holder="c"), Recorder()
     night = dt.datetime(2026, 11, 28, 1, 0, tzinfo=dt.UTC)
 

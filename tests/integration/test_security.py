@@ -1,4 +1,4 @@
-"""Security review with tests (issue 6 item 5; docs/security.md maps each control to its test).
+"""Security review with tests (docs/security.md maps each control to its test).
 
 On SQLite and PostgreSQL, one stored cohort per backend for the module:
 

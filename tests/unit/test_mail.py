@@ -399,7 +399,7 @@ def test_no_two_kinds_share_a_label() -> None:
 @pytest.mark.parametrize("stage", ["advance", "due"])
 def test_two_different_tests_never_share_a_subject(stage: str) -> None:
     """Same day, same stage: every kind a patient is told about has its own subject, and so has
-    every kind a navigator is told about (an EUS and an MRI are no longer both "Scan")."""
+    every kind a navigator is told about (an EUS and an MRI never share a subject)."""
     patient = {notice(kind, stage)["Subject"] for kind in PATIENT_KINDS}
     assert len(patient) == len(PATIENT_KINDS)
     navigator = {

@@ -161,7 +161,7 @@ def test_a_waiver_after_follow_up_ended_changes_nothing() -> None:
 def test_the_same_waiver_twice_or_in_another_order_gives_the_same_plan() -> None:
     once = adjuvant_high_risk().add("reminder_waived", "2024-06-03", reminder_key=CT1, reason="declined")
     twice = once.copy().add("reminder_waived", "2024-06-04", reminder_key=CT1, reason="declined")
-    assert plan(twice, "2024-10-01").reminders[:-1] == plan(once, "2024-10-01").reminders[:-1]
+    assert plan(twice, "2024-10-01").reminders == plan(once, "2024-10-01").reminders
     shuffled = list(reversed(once.events))
     assert plan_follow_up(shuffled, dt.date(2024, 10, 1)) == plan(once, "2024-10-01")
 

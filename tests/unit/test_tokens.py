@@ -1,4 +1,4 @@
-"""Bearer secrets and passwords (scheduler/staff/tokens.py; issue 6 item 5, docs/security.md): tokens are
+"""Bearer secrets and passwords (scheduler/staff/tokens.py; docs/security.md): tokens are
 32 bytes from :mod:`secrets` stored only as SHA-256 digests, passwords are Argon2id with RFC 9106's
 parameters, legacy scrypt hashes still verify and are marked for upgrade, and every secret is
 compared in constant time (``hmac.compare_digest``, argon2's own verify)."""

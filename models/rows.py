@@ -93,6 +93,9 @@ class PatientStateRow(Base):
     # Its content hash (scheduler/config/profiles.py): the clock recomputes a patient planned under another.
     profile_hash: Mapped[str | None] = mapped_column(String(16))
     events_seen: Mapped[int] = mapped_column(Integer)
+    # The first day after as_of on which the plan can change with no new event (Plan.changes_on);
+    # the clock recomputes the patient then. Null: recompute at the next tick.
+    recompute_on: Mapped[dt.date | None] = mapped_column(Date, index=True)
     computed_at: Mapped[Timestamp] = mapped_column(default=utcnow)
 
 

@@ -51,7 +51,11 @@ class Base(DeclarativeBase):
 class PatientRow(Base):
     __tablename__ = "patients"
     # A navigator's patients, read from the index alone (the worklist's scope in every statement).
-    __table_args__ = (Index("ix_patients_navigator", "navigator_id", "patient_id"),)
+    __table_args__ = (
+        Index("ix_patients_navigator", "navigator_id", "patient_id"),
+        # A navigator feed's ETag: count and sum of its patients' feed revisions, from the index alone.
+        Index("ix_patients_navigator_feed", "navigator_id", "feed_revision"),
+    )
 
     patient_id: Mapped[str] = mapped_column(String(64), primary_key=True)
     navigator_id: Mapped[str | None] = mapped_column(String(128))
@@ -60,6 +64,9 @@ class PatientRow(Base):
     phone: Mapped[str | None] = mapped_column(String(32))
     timezone: Mapped[str] = mapped_column(String(64), default="UTC")
     is_active: Mapped[bool] = mapped_column(Boolean, default=True)
+    # Raised whenever any of the patient's reminder rows changes (or the patient moves to another
+    # navigator), so a feed's ETag is an aggregate over patients, not over their reminders.
+    feed_revision: Mapped[int] = mapped_column(Integer, default=0, server_default=text("0"))
     created_at: Mapped[Timestamp] = mapped_column(default=utcnow)
 
 

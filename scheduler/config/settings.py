@@ -43,6 +43,10 @@ class Settings(BaseSettings):
     stalled_after_seconds: float = Field(default=300.0, gt=0)
     clinic_timezone: str = "UTC"  # the clinic's calendar: "today" for plans and statuses
     daily_recompute_at: dt.time = dt.time(2, 0)  # clinic local time
+    # Which active patients the daily run recomputes: "due", those whose plan can change that day
+    # (patient_states.recompute_on) — statuses that the date alone moves are set by one UPDATE —;
+    # "all", every active patient (the behaviour before the change-driven clock; a fallback).
+    daily_recompute: Literal["due", "all"] = "due"
     worker_concurrency: int = Field(default=2, ge=1, le=64)
     worker_name: str | None = Field(default=None, pattern=r"^[A-Za-z0-9_.-]{1,64}$")  # Celery node name
     task_max_retries: int = Field(default=5, ge=0, le=50)

@@ -11,6 +11,8 @@ The configuration (:func:`celery_config`):
   ``retry_on_worker_lost``) and gives up into a failure row after ``task_max_retries``;
 * no long ETA/countdown anywhere (retries wait at most 30 s, far inside Redis's
   ``visibility_timeout``): what is due in days or weeks lives in database rows;
+* Redis behind Sentinel: ``GIST_BROKER_URL`` lists the Sentinels (``sentinel://h1:26379;sentinel://h2:26379``)
+  and ``GIST_REDIS_SENTINEL_MASTER`` becomes the transport's ``master_name``;
 * ``GIST_BROKER_URL`` unset → the embedded broker (:mod:`tasks.embedded`), folders under
   ``<data_dir>/broker``, no server; real, separate worker processes consume it.
 
@@ -87,7 +89,10 @@ def celery_config(settings: Settings) -> dict[str, Any]:
     else:
         config["broker_url"] = settings.broker_url
         if settings.broker_url and settings.broker_url.startswith(("redis://", "rediss://", "sentinel://")):
-            config["broker_transport_options"] = {"visibility_timeout": REDIS_VISIBILITY_TIMEOUT_SECONDS}
+            config["broker_transport_options"] = {
+                "visibility_timeout": REDIS_VISIBILITY_TIMEOUT_SECONDS,
+                **settings.broker_transport_options,  # the Sentinel master's name
+            }
     return config
 
 

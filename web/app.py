@@ -190,7 +190,9 @@ def _check_broker(settings: Settings) -> str:
     from kombu.connection import Connection
 
     try:
-        with Connection(settings.broker_url, connect_timeout=2) as connection:  # type: ignore[no-untyped-call]
+        with Connection(  # type: ignore[no-untyped-call]
+            settings.broker_url, connect_timeout=2, transport_options=settings.broker_transport_options
+        ) as connection:
             connection.ensure_connection(max_retries=1, timeout=2)
     except Exception as exc:
         return f"error: {type(exc).__name__}"

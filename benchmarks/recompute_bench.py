@@ -56,6 +56,10 @@ AS_OF = dt.date(2026, 11, 27)
 NEXT_DAY = AS_OF + dt.timedelta(days=1)
 BACKENDS = ("postgresql", "sqlite")
 KINDS = ("SELECT", "INSERT", "UPDATE", "other")
+HEADER = (
+    "| pass | ms p50 | ms p95 | statements per patient: SELECT · INSERT · UPDATE · other "
+    "| reminder rows written per patient |"
+)
 
 
 @contextlib.contextmanager
@@ -129,16 +133,28 @@ def measure(url: str, args: argparse.Namespace, backend: str) -> list[str]:
         profiler = cProfile.Profile() if args.profile else None
         if profiler:
             profiler.enable()
-        lines.append(row("unchanged (forced, same day)", *run_pass(engine, patients, process(AS_OF, True)), n))
+        lines.append(
+            row("unchanged (forced, same day)", *run_pass(engine, patients, process(AS_OF, True)), n)
+        )
         if profiler:
             profiler.disable()
         intake_all(sessions, [stable_ct(pid) for pid in patients])
-        lines.append(row("slightly changed (one new CT)", *run_pass(engine, patients, process(AS_OF, False)), n))
+        lines.append(
+            row("slightly changed (one new CT)", *run_pass(engine, patients, process(AS_OF, False)), n)
+        )
         start = time.perf_counter()
         with sessions.begin() as session:
-            moved = advance_statuses(session, NEXT_DAY, dt.datetime.combine(NEXT_DAY, dt.time(2), tzinfo=dt.UTC))
+            moved = advance_statuses(
+                session, NEXT_DAY, dt.datetime.combine(NEXT_DAY, dt.time(2), tzinfo=dt.UTC)
+            )
         update_ms = (time.perf_counter() - start) * 1000
-        lines.append(row("next day (forced, after the status UPDATE)", *run_pass(engine, patients, process(NEXT_DAY, True)), n))
+        lines.append(
+            row(
+                "next day (forced, after the status UPDATE)",
+                *run_pass(engine, patients, process(NEXT_DAY, True)),
+                n,
+            )
+        )
         lines.append(f"\nStatus UPDATE for {NEXT_DAY}: {moved:,} reminders moved in {update_ms:.0f} ms.")
         if profiler:
             out = io.StringIO()
@@ -153,7 +169,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser.add_argument("--backends", default=",".join(BACKENDS))
     parser.add_argument("--seed", type=int, default=1)
     parser.add_argument("--profile", action="store_true")
-    parser.add_argument("--sort", default="cumulative", help="cProfile order with --profile (tottime, cumulative)")
+    parser.add_argument(
+        "--sort", default="cumulative", help="cProfile order with --profile (tottime, cumulative)"
+    )
     parser.add_argument("--postgres-url", default=DEFAULT_POSTGRES_URL)
     args = parser.parse_args(argv)
     print(f"# Recompute cost per patient — {cpu_model()}, {args.patients} patients\n")
@@ -162,7 +180,7 @@ def main(argv: Sequence[str] | None = None) -> int:
             args.backend, args.keep = backend, False
             url = Databases(args, Path(folder), cleanup).create("recompute")
             print(f"## {backend}\n")
-            print("| pass | ms p50 | ms p95 | statements per patient: SELECT · INSERT · UPDATE · other | reminder rows written per patient |")
+            print(HEADER)
             print("|---|---:|---:|---|---:|")
             try:
                 print("\n".join(measure(url, args, backend)) + "\n")

@@ -19,11 +19,11 @@ from web.app import create_app
 
 
 def queue_processing(settings: Settings) -> QueueProcessing:
-    """Queue ``patients.process`` on the broker ``settings`` name (a failed send is logged; the
-    clock re-queues what stays unprocessed)."""
+    """Queue ``patients.process`` on the broker ``settings`` name, unless a message for the patient
+    already waits (a failed send is logged; the clock re-queues what stays unprocessed)."""
 
     def enqueue(patient_id: str) -> None:
-        enqueue_process(patient_id, settings)
+        enqueue_process(patient_id, settings, coalesce=True)
 
     return enqueue
 

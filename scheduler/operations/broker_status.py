@@ -17,13 +17,12 @@ TIMEOUT_SECONDS = 2
 
 def broker_queue_length(settings: Settings) -> int | None:
     """Messages waiting in the Redis queue; None for the embedded broker or when unreachable."""
-    url = settings.broker_url
-    if not url or not url.startswith(("redis://", "rediss://", "sentinel://")):
+    if not is_redis_broker(settings):
         return None
     import redis
 
     try:
-        client = _client(settings, url)
+        client = broker_client(settings)
         try:
             return int(client.llen(QUEUE))
         finally:
@@ -32,12 +31,19 @@ def broker_queue_length(settings: Settings) -> int | None:
         return None
 
 
-def _client(settings: Settings, url: str) -> redis.Redis:
-    """A client of the broker's Redis: from the URL, or the master the Sentinels name now. As kombu
-    does, the first ``sentinel://`` entry's password and ``/db`` are the master's."""
+def is_redis_broker(settings: Settings) -> bool:
+    url = settings.broker_url or ""
+    return url.startswith(("redis://", "rediss://", "sentinel://"))
+
+
+def broker_client(settings: Settings) -> redis.Redis:
+    """A client of the broker's Redis (:func:`is_redis_broker`): from the URL, or the master the
+    Sentinels name now. As kombu does, the first ``sentinel://`` entry's password and ``/db`` are
+    the master's."""
     import redis
     from redis.sentinel import Sentinel
 
+    url = settings.broker_url or ""
     if not settings.broker_sentinels:
         return redis.Redis.from_url(
             url, socket_connect_timeout=TIMEOUT_SECONDS, socket_timeout=TIMEOUT_SECONDS

@@ -7,8 +7,13 @@ import argparse
 import json
 import sys
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from scheduler.app.cli_pipeline import StoreError, _not_ready, _sessions
+
+if TYPE_CHECKING:
+    from scheduler.config.settings import Settings
+    from scheduler.fhir.navigators import NavigatorTable
 
 
 def _bundle_files(target: Path) -> list[Path]:
@@ -30,13 +35,14 @@ def cmd_fhir_import(args: argparse.Namespace) -> int:
     from scheduler.patients.fhir_intake import map_bundle, store_import
 
     settings = load_settings()
+    navigators = navigator_table(settings, args.navigators)
     sessions = _sessions(settings)
     totals = {"files": 0, "accepted": 0, "duplicates": 0, "needs_review": 0, "not_used": 0, "rejected": 0}
     status = 0
     for path in _bundle_files(Path(args.target)):
         try:
             obj = load_json(path.read_bytes())
-            mapped = map_bundle(sessions, obj)
+            mapped = map_bundle(sessions, obj, navigators)
             result = store_import(sessions, mapped, settings.today(), queue_processing(settings))
         except OSError as exc:
             raise StoreError(f"FILE: cannot read {path}: {exc.strerror}") from None
@@ -61,6 +67,16 @@ def cmd_fhir_import(args: argparse.Namespace) -> int:
     return status
 
 
+def navigator_table(settings: Settings, option: str | None) -> NavigatorTable | None:
+    """The table of ``--navigators FILE`` or ``GIST_FHIR_NAVIGATORS``; a bad file is a usage error."""
+    from scheduler.app.wiring import NavigatorSettingError, fhir_navigators
+
+    try:
+        return fhir_navigators(settings, option)
+    except NavigatorSettingError as exc:
+        raise StoreError(str(exc)) from None
+
+
 def cmd_fhir_export(args: argparse.Namespace) -> int:
     from sqlalchemy.exc import OperationalError, ProgrammingError
 
@@ -80,6 +96,15 @@ def cmd_fhir_export(args: argparse.Namespace) -> int:
     return 0
 
 
+def add_navigators_option(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument(
+        "--navigators",
+        metavar="FILE",
+        help="practitioner → navigator table (.json or .csv) that sets navigator_id from CareTeams "
+        "(default: GIST_FHIR_NAVIGATORS; without either, CareTeams are left for review)",
+    )
+
+
 def add_commands(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
     fhir = sub.add_parser(
         "fhir", help="FHIR R4 / mCODE: import Bundles, export plans, pull from and push to a server"
@@ -87,6 +112,7 @@ def add_commands(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-
     fhir_sub = fhir.add_subparsers(dest="fhir_command", required=True, parser_class=type(fhir))
     imp = fhir_sub.add_parser("import", help="store the events of FHIR Bundles (a .json file or a folder)")
     imp.add_argument("target", metavar="FILE|DIR")
+    add_navigators_option(imp)
     imp.set_defaults(func=cmd_fhir_import)
     exp = fhir_sub.add_parser("export", help="the stored plan of a patient as a FHIR R4 Bundle")
     exp.add_argument("patient_id", metavar="PATIENT_ID")

@@ -7,13 +7,9 @@ import argparse
 import json
 import sys
 from pathlib import Path
-from typing import TYPE_CHECKING
 
+from scheduler.app.cli_fhir_common import add_navigators_option, navigator_table
 from scheduler.app.cli_pipeline import StoreError, _not_ready, _sessions
-
-if TYPE_CHECKING:
-    from scheduler.config.settings import Settings
-    from scheduler.fhir.navigators import NavigatorTable
 
 
 def _bundle_files(target: Path) -> list[Path]:
@@ -67,16 +63,6 @@ def cmd_fhir_import(args: argparse.Namespace) -> int:
     return status
 
 
-def navigator_table(settings: Settings, option: str | None) -> NavigatorTable | None:
-    """The table of ``--navigators FILE`` or ``GIST_FHIR_NAVIGATORS``; a bad file is a usage error."""
-    from scheduler.app.wiring import NavigatorSettingError, fhir_navigators
-
-    try:
-        return fhir_navigators(settings, option)
-    except NavigatorSettingError as exc:
-        raise StoreError(str(exc)) from None
-
-
 def cmd_fhir_export(args: argparse.Namespace) -> int:
     from sqlalchemy.exc import OperationalError, ProgrammingError
 
@@ -94,15 +80,6 @@ def cmd_fhir_export(args: argparse.Namespace) -> int:
         raise StoreError(f"PATIENT_ID: no stored plan for {args.patient_id!r}")
     print(json.dumps(export_plan(plan), ensure_ascii=False, indent=1))
     return 0
-
-
-def add_navigators_option(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument(
-        "--navigators",
-        metavar="FILE",
-        help="practitioner → navigator table (.json or .csv) that sets navigator_id from CareTeams "
-        "(default: GIST_FHIR_NAVIGATORS; without either, CareTeams are left for review)",
-    )
 
 
 def add_commands(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]

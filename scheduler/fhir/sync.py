@@ -1,13 +1,15 @@
 """What ``gistsched fhir pull`` asks a FHIR server and what ``push`` sends it (pure: URLs and JSON).
 
-Pull works per enrolled patient in two steps. First, *has anything changed*: one search per
-resource type with ``_lastUpdated=ge<since>`` and ``_count=1`` (:func:`change_searches`). Then, for
-a changed (or never-read) patient, the whole record the importer reads (:func:`record_searches`:
-Observations by code, the other types by patient, with the resources reports and surgery point
-at), read page by page through ``next`` links and imported as one collection Bundle
-(:func:`record_bundle`). Reading the whole record gives every mapper its context (a pathology
-report needs its size and mitotic count even when only the report changed); what was read before
-comes back with the same event ids, as duplicates.
+Pull works in two steps. First, *who has changed*: for up to :data:`CHANGE_BATCH` patients that
+share a sync point, one search per resource type with ``patient=a,b,c`` (FHIR's comma OR) and
+``_lastUpdated=ge<since>`` (:func:`change_searches`), each changed resource attributed to its
+patient by its subject (:func:`patient_of`); a type is asked only about the patients not yet
+known to have changed. Then, for a changed (or never-read) patient, the whole record the importer
+reads (:func:`record_searches`: Observations by code, the other types by patient, with the
+resources reports, surgery and care teams point at), read page by page through ``next`` links
+and imported as one collection Bundle (:func:`record_bundle`). Reading the whole record gives
+every mapper its context (a pathology report needs its size and mitotic count even when only the
+report changed); what was read before comes back with the same event ids, as duplicates.
 
 Push turns the export Bundle into a transaction of conditional updates
 (``PUT ServiceRequest?identifier=system|value``) without ids, so the server keeps its own ids and
@@ -44,7 +46,14 @@ RECORD_SEARCHES: Final[tuple[tuple[str, tuple[tuple[str, str], ...]], ...]] = (
     ("Encounter", ()),
     ("ClinicalImpression", ()),
     ("EpisodeOfCare", ()),
+    (
+        "CareTeam",
+        (("_include", "CareTeam:participant"), ("_include:iterate", "PractitionerRole:practitioner")),
+    ),
 )
+# The patients of one change search: short enough for any server's URL limit (64-character ids).
+CHANGE_BATCH: Final = 50
+_PATIENT_REF = re.compile(r"(?:^|/)Patient/([A-Za-z0-9._-]{1,64})(?:/_history/[^/]+)?$")
 # Change detection reads every Observation (a margin Observation has no code of ours).
 CHANGE_TYPES: Final = tuple(name for name, _ in RECORD_SEARCHES)
 _INSTANT = re.compile(
@@ -89,13 +98,31 @@ def _query(params: Iterable[tuple[str, str]]) -> str:
     return urlencode(list(params), safe=":/|,")
 
 
-def change_searches(patient_id: str, since: dt.datetime) -> list[str]:
-    """Relative search URLs, one per type, that find anything of the patient updated at or after ``since``."""
-    urls = []
-    for name in CHANGE_TYPES:
-        who = ("_id", patient_id) if name == "Patient" else ("patient", patient_id)
-        urls.append(f"{name}?{_query([who, ('_lastUpdated', 'ge' + instant(since)), ('_count', '1')])}")
-    return urls
+def change_search(kind: str, patient_ids: Sequence[str], since: dt.datetime, page_size: int) -> str:
+    """The relative search URL that finds every ``kind`` resource of these patients updated at or
+    after ``since`` (patient ids are letters, digits, ``._-``: nothing to escape in the OR-list)."""
+    who = ",".join(patient_ids)
+    param = ("_id", who) if kind == "Patient" else ("patient", who)
+    return f"{kind}?{_query([param, ('_lastUpdated', 'ge' + instant(since)), ('_count', str(page_size))])}"
+
+
+def change_searches(patient_ids: Sequence[str], since: dt.datetime, page_size: int) -> list[str]:
+    """:func:`change_search` for every type of the record (each asked about all ``patient_ids``)."""
+    return [change_search(kind, patient_ids, since, page_size) for kind in CHANGE_TYPES]
+
+
+def patient_of(resource: Mapping[str, Any]) -> str | None:
+    """The id of the Patient a resource of the record belongs to (``subject``, or ``patient`` of an
+    EpisodeOfCare; a Patient's own id), or None when its reference names no Patient id."""
+    if resource.get("resourceType") == "Patient":
+        value = resource.get("id")
+        return value if isinstance(value, str) else None
+    for name in ("subject", "patient"):
+        ref = resource.get(name)
+        if isinstance(ref, Mapping) and isinstance(ref.get("reference"), str):
+            found = _PATIENT_REF.search(ref["reference"])
+            return found.group(1) if found else None
+    return None
 
 
 def record_searches(patient_id: str, page_size: int) -> list[str]:

@@ -15,9 +15,12 @@ from scheduler.domain.plan import plan_follow_up
 from scheduler.fhir import FhirError, import_fhir, read_sources
 from scheduler.fhir.export import export_plan
 from scheduler.fhir.sync import (
+    CHANGE_BATCH,
+    CHANGE_TYPES,
     change_searches,
     observation_codes,
     parse_since,
+    patient_of,
     push_transaction,
     read_page,
     read_transaction_response,
@@ -34,11 +37,39 @@ def export(name: str, as_of: str) -> dict[str, Any]:
     return export_plan(plan_follow_up(events, dt.date.fromisoformat(as_of)).to_json())
 
 
-def test_change_searches_ask_each_type_for_what_changed_since_the_sync_point() -> None:
-    urls = change_searches("P-1", dt.datetime(2026, 3, 1, 8, 30, tzinfo=dt.UTC))
-    assert urls[0] == "Patient?_id=P-1&_lastUpdated=ge2026-03-01T08:30:00Z&_count=1"
-    assert "Condition?patient=P-1&_lastUpdated=ge2026-03-01T08:30:00Z&_count=1" in urls
-    assert "Observation?patient=P-1&_lastUpdated=ge2026-03-01T08:30:00Z&_count=1" in urls  # any code
+def test_change_searches_ask_each_type_once_for_all_patients_of_a_sync_point() -> None:
+    urls = change_searches(["P-1", "P.2", "p_3"], dt.datetime(2026, 3, 1, 8, 30, tzinfo=dt.UTC), 100)
+    assert urls[0] == "Patient?_id=P-1,P.2,p_3&_lastUpdated=ge2026-03-01T08:30:00Z&_count=100"
+    assert "Condition?patient=P-1,P.2,p_3&_lastUpdated=ge2026-03-01T08:30:00Z&_count=100" in urls
+    # Observations of any code: a margin Observation has none of ours
+    assert "Observation?patient=P-1,P.2,p_3&_lastUpdated=ge2026-03-01T08:30:00Z&_count=100" in urls
+    assert [url.split("?")[0] for url in urls] == list(CHANGE_TYPES)
+    assert "CareTeam" in CHANGE_TYPES
+    longest = change_searches(["x" * 64] * CHANGE_BATCH, dt.datetime(2026, 3, 1, tzinfo=dt.UTC), 1000)
+    assert max(len(url) for url in longest) < 4000  # well inside common URL limits (8 KiB)
+
+
+@pytest.mark.parametrize(
+    ("resource", "expected"),
+    [
+        pytest.param({"resourceType": "Patient", "id": "P-1"}, "P-1", id="patient"),
+        pytest.param({"resourceType": "Observation", "subject": {"reference": "Patient/P-1"}}, "P-1",
+                     id="relative"),
+        pytest.param({"resourceType": "Condition", "subject": {"reference": "https://ehr/fhir/Patient/P-1"}},
+                     "P-1", id="absolute"),
+        pytest.param({"resourceType": "Observation", "subject": {"reference": "Patient/P-1/_history/3"}},
+                     "P-1", id="versioned"),
+        pytest.param({"resourceType": "EpisodeOfCare", "patient": {"reference": "Patient/P-1"}}, "P-1",
+                     id="episode"),
+        pytest.param({"resourceType": "Observation", "subject": {"reference": "Group/g1"}}, None, id="group"),
+        pytest.param({"resourceType": "Observation", "subject": {"display": "Ann"}}, None, id="display-only"),
+        pytest.param({"resourceType": "Observation"}, None, id="no-subject"),
+    ],
+)  # fmt: skip
+def test_a_changed_resource_is_attributed_to_its_patient(
+    resource: dict[str, Any], expected: str | None
+) -> None:
+    assert patient_of(resource) == expected
 
 
 def test_record_searches_read_observations_by_our_codes_and_what_reports_point_at() -> None:
@@ -47,6 +78,8 @@ def test_record_searches_read_observations_by_our_codes_and_what_reports_point_a
     assert "http://loinc.org|1742-6" in observation_codes().split(",")
     assert urls["DiagnosticReport"]["_include"] == ["DiagnosticReport:result", "DiagnosticReport:specimen"]
     assert urls["Procedure"]["_revinclude"] == ["Observation:part-of"]
+    assert urls["CareTeam"]["_include"] == ["CareTeam:participant"]  # Practitioner, PractitionerRole
+    assert urls["CareTeam"]["_include:iterate"] == ["PractitionerRole:practitioner"]
     assert all(query["_count"] == ["50"] for query in urls.values())
 
 

@@ -78,7 +78,7 @@ def cmd_fhir_push(args: argparse.Namespace) -> int:
     settings, client = _client(args)
     sessions = _sessions(settings)
     try:
-        result = push(sessions, client, args.patients)
+        result = push(sessions, client, args.patients, settings.fhir_patient_system)
     except SyncError as exc:
         raise StoreError(f"fhir push: {exc}") from None
     except (OperationalError, ProgrammingError) as exc:
@@ -103,7 +103,9 @@ def add_commands(fhir_sub: argparse._SubParsersAction) -> None:  # type: ignore[
     add_navigators_option(pull)
     pull.set_defaults(func=cmd_fhir_pull)
     push = fhir_sub.add_parser(
-        "push", help="write stored plans to a FHIR server as conditional updates (token: GIST_FHIR_TOKEN)"
+        "push",
+        help="write stored plans to a FHIR server as conditional updates (token: GIST_FHIR_TOKEN; the "
+        "patients' Patients must be there: Patient/<id>, or by GIST_FHIR_PATIENT_SYSTEM identifier)",
     )
     push.add_argument(
         "--server", required=True, help="the server's base URL (https, or http on this machine)"

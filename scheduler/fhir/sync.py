@@ -220,13 +220,73 @@ def _updated(resource: Mapping[str, Any]) -> str:
 # --- push ------------------------------------------------------------------------------------
 
 
+def patient_searches(patient_ids: Sequence[str], system: str | None, page_size: int) -> list[str]:
+    """Searches that find the server's Patients for our patients, up to :data:`CHANGE_BATCH` a
+    search: by identifier ``system|id`` when the server knows our ids as an identifier, else by
+    ``_id`` (our id taken as the server's own)."""
+    urls = []
+    for first in range(0, len(patient_ids), CHANGE_BATCH):
+        batch = patient_ids[first : first + CHANGE_BATCH]
+        if system is None:
+            param = ("_id", ",".join(batch))
+        else:
+            param = ("identifier", ",".join(f"{_escape(system)}|{pid}" for pid in batch))
+        urls.append(f"Patient?{_query([param, ('_count', str(page_size))])}")
+    return urls
+
+
+def server_patients(
+    found: Iterable[Mapping[str, Any]], patient_ids: Sequence[str], system: str | None
+) -> dict[str, list[str]]:
+    """Our patient id → the ids of the server's Patients that are that patient (by ``system``
+    identifier, or by id when ``system`` is None), each list sorted."""
+    wanted = set(patient_ids)
+    matches: dict[str, set[str]] = {pid: set() for pid in patient_ids}
+    for resource in found:
+        server_id = resource.get("id")
+        if resource.get("resourceType") != "Patient" or not isinstance(server_id, str):
+            continue
+        if system is None:
+            if server_id in wanted:
+                matches[server_id].add(server_id)
+            continue
+        for ident in resource.get("identifier", []):
+            if isinstance(ident, Mapping) and ident.get("system") == system and ident.get("value") in wanted:
+                matches[str(ident["value"])].add(server_id)
+    return {pid: sorted(ids) for pid, ids in matches.items()}
+
+
+def patient_reference(patient_id: str, server_id: str, system: str | None) -> dict[str, Any]:
+    """How pushed resources name the patient: the server's Patient, with our identifier when the
+    server holds our ids as one."""
+    reference: dict[str, Any] = {"reference": f"Patient/{server_id}"}
+    if system is not None:
+        reference["identifier"] = {"system": system, "value": patient_id}
+    return reference
+
+
+def _named(obj: Any, old: str, new: Mapping[str, Any]) -> Any:
+    """``obj`` with every reference ``{"reference": old}`` replaced by ``new``."""
+    if isinstance(obj, Mapping):
+        if obj.get("reference") == old and set(obj) == {"reference"}:
+            return dict(new)
+        return {k: _named(v, old, new) for k, v in obj.items()}
+    if isinstance(obj, list):
+        return [_named(v, old, new) for v in obj]
+    return obj
+
+
 def push_transaction(
-    export: Mapping[str, Any], patient_id: str, resolved_alerts: Sequence[str] = ()
+    export: Mapping[str, Any],
+    patient_id: str,
+    resolved_alerts: Sequence[str] = (),
+    patient: Mapping[str, Any] | None = None,
 ) -> dict[str, Any]:
     """The export Bundle as a transaction of conditional PUTs by identifier, ids left to the server.
 
     ``resolved_alerts`` are alert codes no longer raised: each is written as a ``cancelled``
     DetectedIssue, so one pushed while it was active does not stay on the server as current.
+    ``patient`` (:func:`patient_reference`) replaces the export's ``Patient/<our id>`` references.
     """
     entries = []
     for entry in export["entry"]:
@@ -249,6 +309,8 @@ def push_transaction(
             "detail": "No longer raised by the follow-up rules.",
         }
         entries.append(_put(f"urn:uuid:{rid('detectedissue', patient_id, code)}", issue))
+    if patient is not None:
+        entries = _named(entries, f"Patient/{patient_id}", patient)
     return {"resourceType": "Bundle", "type": "transaction", "entry": entries}
 
 

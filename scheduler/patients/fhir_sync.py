@@ -35,11 +35,14 @@ from scheduler.fhir.sync import (
     change_search,
     instant,
     patient_of,
+    patient_reference,
+    patient_searches,
     push_transaction,
     read_page,
     read_transaction_response,
     record_bundle,
     record_searches,
+    server_patients,
 )
 from scheduler.patients.fhir_client import FhirClient, FhirServerError
 from scheduler.patients.fhir_intake import FhirIntakeResult, store_import
@@ -276,13 +279,24 @@ class PushResult:
         }
 
 
-def push(sessions: sessionmaker[Session], client: FhirClient, patient_ids: Sequence[str]) -> PushResult:
-    """Each patient's stored plan as one transaction; every patient named must have a stored plan."""
+def push(
+    sessions: sessionmaker[Session],
+    client: FhirClient,
+    patient_ids: Sequence[str],
+    patient_system: str | None = None,
+    page_size: int = 100,
+) -> PushResult:
+    """Each patient's stored plan as one transaction; every patient named must have a stored plan.
+
+    Before anything is written, every patient must be on the server: by the identifier
+    ``patient_system|<our id>`` when a system is given (exactly one Patient each), else as
+    ``Patient/<our id>`` (our ids are the server's). The pushed resources then name that Patient.
+    """
     with sessions() as session:
         chosen = list(patient_ids) or list(
             session.scalars(select(PatientStateRow.patient_id).order_by(PatientStateRow.patient_id))
         )
-        transactions = []
+        exports = []
         for patient_id in chosen:
             plan = stored_plan(session, patient_id)
             if plan is None:
@@ -290,9 +304,12 @@ def push(sessions: sessionmaker[Session], client: FhirClient, patient_ids: Seque
             resolved = session.scalars(
                 select(AlertRow.code).where(AlertRow.patient_id == patient_id, AlertRow.is_active.is_(False))
             ).all()
-            transactions.append((patient_id, push_transaction(export_plan(plan), patient_id, resolved)))
+            exports.append((patient_id, export_plan(plan), resolved))
+    on_server = _server_patients(client, chosen, patient_system, page_size)
     result = PushResult(client.base)
-    for patient_id, transaction in transactions:
+    for patient_id, exported, resolved in exports:
+        patient = patient_reference(patient_id, on_server[patient_id], patient_system)
+        transaction = push_transaction(exported, patient_id, resolved, patient)
         try:
             answer = client.post(client.base, transaction)
             created, updated = read_transaction_response(answer.body, len(transaction["entry"]))
@@ -303,3 +320,33 @@ def push(sessions: sessionmaker[Session], client: FhirClient, patient_ids: Seque
         result.created += created
         result.updated += updated
     return result
+
+
+def _server_patients(
+    client: FhirClient, patient_ids: list[str], system: str | None, page_size: int
+) -> dict[str, str]:
+    """Our patient id → the id of that patient's Patient on the server; ``SyncError`` naming the
+    patients the server does not have (or has twice) before anything is written."""
+    entries: list[tuple[Any, str | None]] = []
+    for url in patient_searches(patient_ids, system, page_size):
+        _read_all(client, url, _who(patient_ids), entries, None)
+    found = server_patients((resource for resource, _ in entries), patient_ids, system)
+    missing = [pid for pid, ids in found.items() if not ids]
+    twice = {pid: ids for pid, ids in found.items() if len(ids) > 1}
+    if missing:
+        shown = ", ".join(missing[:3]) + (f" and {len(missing) - 3} more" if len(missing) > 3 else "")
+        how = (
+            f"no Patient with the identifier {system}|<patient id> (GIST_FHIR_PATIENT_SYSTEM)"
+            if system is not None
+            else "no Patient/<patient id> (push names the server's Patient by our id; set "
+            "GIST_FHIR_PATIENT_SYSTEM to find it by an identifier instead)"
+        )
+        raise SyncError(f"{client.base}: {how} for {shown}; nothing was written")
+    if twice:
+        pid, ids = next(iter(twice.items()))
+        listed = ", ".join(f"Patient/{i}" for i in ids)
+        raise SyncError(
+            f"{client.base}: the identifier {system}|{pid} names {len(ids)} Patients ({listed}); "
+            "nothing was written"
+        )
+    return {pid: ids[0] for pid, ids in found.items()}

@@ -388,6 +388,15 @@ def test_a_second_push_updates_the_same_resources_in_place(
         process_patient(pipeline.db.sessions, patient_id, as_of)
 
     push = ("fhir", "push", "--server", server.base_url)
+    absent = pipeline.gistsched(*push, GIST_FHIR_TOKEN=TOKEN)
+    assert_cli_error(absent, "no Patient/<patient id>", "gist-high-2", "GIST_FHIR_PATIENT_SYSTEM")
+    assert server_resources(server, "CarePlan") == []  # nothing written
+    put(server, *({"resourceType": "Patient", "id": pid} for pid in ("gist-high-adjuvant", "gist-high-2")))
+    partly = pipeline.gistsched(*push, GIST_FHIR_TOKEN=TOKEN)
+    assert_cli_error(partly, "for gist-rego-alt;", "nothing was written")
+    assert server_resources(server, "CarePlan") == []
+    put(server, {"resourceType": "Patient", "id": "gist-rego-alt"})  # our ids are the server's
+
     first = pipeline.gistsched(*push, GIST_FHIR_TOKEN=TOKEN)
     assert first.returncode == 0, first.stderr
     created = json.loads(first.stdout)
@@ -446,6 +455,41 @@ def test_a_second_push_updates_the_same_resources_in_place(
 
     assert_cli_error(pipeline.gistsched(*push, "nobody", GIST_FHIR_TOKEN=TOKEN), "PATIENT", "nobody")
     assert_cli_error(pipeline.gistsched(*push, GIST_FHIR_TOKEN="wrong-token-000"), "HTTP 401")
+
+
+def test_push_finds_the_patient_by_identifier_when_the_server_has_its_own_ids(
+    pipeline: Pipeline, server: FhirServer, tmp_path: Path
+) -> None:
+    system = "https://clinic.example.org/fhir/gist-patient-id"
+    rego = json.loads((FIXTURES / "regorafenib-alt.json").read_text())
+    _imported(pipeline, tmp_path, {"rego": rego})
+    process_patient(pipeline.db.sessions, "gist-rego-alt", dt.date(2026, 3, 12))
+    push = ("fhir", "push", "--server", server.base_url)
+    env = {"GIST_FHIR_TOKEN": TOKEN, "GIST_FHIR_PATIENT_SYSTEM": system}
+
+    assert_cli_error(
+        pipeline.gistsched(*push, **env), f"no Patient with the identifier {system}|", "gist-rego-alt"
+    )
+    created = call(server, "POST", "Patient", {"resourceType": "Patient", "identifier": [
+        {"system": system, "value": "gist-rego-alt"}]})  # fmt: skip
+    assert created["id"] != "gist-rego-alt"  # the server chose its own id
+    put(server, {"resourceType": "Patient", "id": "gist-rego-alt"})  # another Patient, without our identifier
+
+    done = pipeline.gistsched(*push, **env)
+    assert done.returncode == 0, done.stderr
+    [care_plan] = server_resources(server, "CarePlan")
+    assert care_plan["subject"] == {
+        "reference": f"Patient/{created['id']}",
+        "identifier": {"system": system, "value": "gist-rego-alt"},
+    }
+    assert {t["for"]["reference"] for t in server_resources(server, "Task")} == {f"Patient/{created['id']}"}
+    assert server_resources(server, "CarePlan", f"&subject=Patient/{created['id']}") == [care_plan]
+
+    call(server, "POST", "Patient", {"resourceType": "Patient", "identifier": [
+        {"system": system, "value": "gist-rego-alt"}]})  # fmt: skip
+    twice = pipeline.gistsched(*push, **env)
+    assert_cli_error(twice, f"the identifier {system}|gist-rego-alt names 2 Patients", "nothing was written")
+    assert pipeline.gistsched(*push, GIST_FHIR_TOKEN=TOKEN, GIST_FHIR_PATIENT_SYSTEM="no uri").returncode == 2
 
 
 class _Redirect(http.server.BaseHTTPRequestHandler):

@@ -21,11 +21,14 @@ from scheduler.fhir.sync import (
     observation_codes,
     parse_since,
     patient_of,
+    patient_reference,
+    patient_searches,
     push_transaction,
     read_page,
     read_transaction_response,
     record_bundle,
     record_searches,
+    server_patients,
 )
 from scheduler.patients.fhir_client import FhirClient, FhirServerError, server_base
 
@@ -156,6 +159,43 @@ def test_push_is_a_transaction_of_conditional_updates_without_ids() -> None:
     assert issues["gist-rego-alt:hepatotoxicity"] == "final"  # still active: not cancelled
     assert issues["gist-rego-alt:kit_exon9_dose"] == "cancelled"
     assert push_transaction(exported, "gist-rego-alt") == push_transaction(exported, "gist-rego-alt")
+
+
+def test_push_names_the_servers_patient() -> None:
+    exported = export("regorafenib-alt", "2026-03-12")
+    system = "https://clinic.example.org/fhir/gist-patient-id"
+    patient = patient_reference("gist-rego-alt", "srv-7", system)
+    text = json.dumps(push_transaction(exported, "gist-rego-alt", ["kit_exon9_dose"], patient))
+    assert "Patient/gist-rego-alt" not in text
+    transaction = json.loads(text)
+    read_sources(transaction)
+    subjects = [e["resource"].get("subject") or e["resource"].get("for") or e["resource"].get("patient")
+                for e in transaction["entry"]]  # fmt: skip
+    assert subjects
+    assert all(s == patient for s in subjects)
+    assert patient == {
+        "reference": "Patient/srv-7",
+        "identifier": {"system": system, "value": "gist-rego-alt"},
+    }
+    assert patient_reference("P-1", "P-1", None) == {"reference": "Patient/P-1"}
+
+
+def test_the_servers_patients_are_found_by_id_or_by_our_identifier() -> None:
+    system = "https://clinic.example.org/fhir/gist-patient-id"
+    ids = [f"P-{n}" for n in range(CHANGE_BATCH + 1)]
+    by_id = patient_searches(ids, None, 100)
+    assert len(by_id) == 2  # batches of CHANGE_BATCH
+    assert by_id[1] == f"Patient?_id=P-{CHANGE_BATCH}&_count=100"
+    [by_identifier] = patient_searches(["P-1", "P-2"], system, 10)
+    assert by_identifier == f"Patient?identifier={system}|P-1,{system}|P-2&_count=10"
+    found = [
+        {"resourceType": "Patient", "id": "P-1"},
+        {"resourceType": "Patient", "id": "s-1", "identifier": [{"system": system, "value": "P-1"}]},
+        {"resourceType": "Patient", "id": "s-2", "identifier": [{"system": system, "value": "P-1"},
+                                                               {"system": "urn:other", "value": "P-2"}]},
+    ]  # fmt: skip
+    assert server_patients(found, ["P-1", "P-2"], None) == {"P-1": ["P-1"], "P-2": []}
+    assert server_patients(found, ["P-1", "P-2"], system) == {"P-1": ["s-1", "s-2"], "P-2": []}
 
 
 def response(*statuses: str) -> dict[str, Any]:

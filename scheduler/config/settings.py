@@ -87,6 +87,30 @@ class Settings(BaseSettings):
     )
     fhir_timeout_seconds: float = Field(default=30.0, gt=0, le=600)
     fhir_sync_overlap_seconds: float = Field(default=300.0, ge=0, le=7 * 86400)
+    # The practitioner → navigator table of FHIR imports (`fhir import`, `fhir pull`, POST
+    # /fhir/Bundle): a .json or .csv file, read and checked by scheduler/patients/fhir_navigators.py
+    # when those start. Without it an imported CareTeam sets no navigator (a review item).
+    fhir_navigators: Path | None = None
+    # The identifier system of our patient ids on the FHIR server `fhir push` writes to: the pushed
+    # resources name their Patient by the conditional reference Patient?identifier=<system>|<id>.
+    # Unset: `Patient/<id>`, our id taken as the server's own Patient id (checked before writing).
+    fhir_patient_system: str | None = Field(default=None, min_length=1, max_length=1000)
+
+    @field_validator("fhir_navigators", "fhir_patient_system", mode="before")
+    @classmethod
+    def _empty_is_unset(cls, value: object) -> object:
+        return None if isinstance(value, str) and not value.strip() else value
+
+    @field_validator("fhir_patient_system")
+    @classmethod
+    def _valid_system(cls, value: str | None) -> str | None:
+        """An identifier system is a URI: no spaces, no ``|`` (it separates system and value)."""
+        if value is not None and (not re.fullmatch(r"[A-Za-z][A-Za-z0-9+.-]*:[^\s|]+", value)):
+            raise ValueError(
+                f"GIST_FHIR_PATIENT_SYSTEM: {value!r} is not a URI without spaces or '|' "
+                "(e.g. https://clinic.example.org/fhir/gist-patient-id)"
+            )
+        return value
 
     @field_validator("clinic_phone")
     @classmethod

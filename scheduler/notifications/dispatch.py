@@ -7,6 +7,8 @@ Every tick:
    stage is due (:func:`scheduler.domain.notices.due_notice`) and who is told; an outbox row is
    written, unique by (reminder, stage, revision), and ``notice_on`` moves to the next stage's day.
    A date already told at that stage is not told again (a revision bumped only by a status change).
+   A notice to the navigator of a reminder a navigator snoozed waits until the snooze's day
+   (``notice_on`` moves there); the patient's notices go out as planned.
    The notices of a patient whose ``patient_registered`` has not arrived yet wait for it.
 2. :func:`create_digests` — once per clinic day after ``digest_at``: a digest row per navigator
    user with an email address, unique by (user, day).
@@ -84,6 +86,10 @@ def _notice(
     to = recipient(
         stage, reminder.kind, bool(patient.email), has_advance=lead_days(profile, reminder.kind) > 0
     )
+    if to.audience == "navigator" and reminder.snoozed_until is not None and reminder.snoozed_until > today:
+        # Snoozed by a navigator: their nudges wait for the snooze's day (the patient's do not).
+        reminder.notice_on = min(filter(None, (reminder.notice_on, reminder.snoozed_until)))
+        return None
     key = dedup_key(reminder.id, stage, reminder.revision)
     if to.audience is None or (key,) in told or (reminder.id, stage, reminder.due_on) in told:
         return None

@@ -11,6 +11,7 @@ Screenshots go to ``test-artifacts/screenshots/`` (not committed). Skipped witho
 
 from __future__ import annotations
 
+from collections.abc import Iterator
 from typing import Any
 
 import pytest
@@ -24,8 +25,7 @@ from tests.e2e.test_navigator_day_browser import (
     shoot,
     signed_in,
 )
-from tests.e2e.test_navigator_day_browser import browser as browser  # the fixture
-from tests.support.browser import NAVIGATOR, Stack
+from tests.support.browser import CHROMIUM, CHROMIUM_ARGS, NAVIGATOR, Stack
 from tests.support.common import wait_until
 
 pytestmark = [pytest.mark.integration, pytest.mark.slow, pytest.mark.timeout(300)]
@@ -33,6 +33,19 @@ pytestmark = [pytest.mark.integration, pytest.mark.slow, pytest.mark.timeout(300
 CT = "surveillance.high_adjuvant:ct:2026-04-20:2"  # P05's, due since 2026-10-20
 LFT = "monitoring.imatinib:lab_lft:2026-04-20:8"  # P05's, due since 2026-11-20
 P07_LFT = "monitoring.regorafenib_liver:lab_lft:2026-09-25:9"  # P07's, with missed items before it
+
+
+@pytest.fixture
+def browser() -> Iterator[Any]:
+    from playwright.sync_api import sync_playwright
+
+    with sync_playwright() as playwright:
+        chromium = playwright.chromium
+        launched = chromium.launch(executable_path=str(CHROMIUM), headless=True, args=CHROMIUM_ARGS)
+        try:
+            yield launched
+        finally:
+            launched.close()
 
 
 def stored(stack: Stack, patient_id: str, key: str) -> ReminderRow:
@@ -53,7 +66,7 @@ def processed(stack: Stack, patient_id: str, key: str, check: Any) -> None:
     )
 
 
-def test_book_and_snooze_from_the_worklist_then_waive_from_the_patient_page(stack: Stack, browser: Any) -> None:
+def test_book_and_snooze_on_the_worklist_then_waive_on_the_patient_page(stack: Stack, browser: Any) -> None:
     from playwright.sync_api import expect
 
     page = signed_in(browser, stack, NAVIGATOR)

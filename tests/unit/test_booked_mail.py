@@ -55,8 +55,9 @@ def test_two_booked_tests_never_share_a_subject() -> None:
 
 
 def test_a_booking_without_a_place_says_only_the_day() -> None:
+    day_only = Appointment(BOOKED.on)
     message = compose_patient_notice(
-        envelope(), kind="mri", due_on=DUE, stage="due", ics=None, appointment=Appointment(BOOKED.on), **PATIENT
+        envelope(), kind="mri", due_on=DUE, stage="due", ics=None, appointment=day_only, **PATIENT
     )
     text, _ = parts(message)
     assert "an MRI scan is booked for you on 9 March 2027.\n" in text

@@ -91,10 +91,10 @@ def _notice(
     to = recipient(
         stage, reminder.kind, bool(reminder.email), has_advance=lead_days(profile, reminder.kind) > 0
     )
-    if to.audience == "navigator" and reminder.snoozed_until is not None and reminder.snoozed_until > today:
+    snoozed_until = reminder.snoozed_until
+    if to.audience == "navigator" and snoozed_until is not None and snoozed_until > today:
         # Snoozed by a navigator: their nudges wait for the snooze's day (the patient's do not).
-        reminder.notice_on = min(filter(None, (reminder.notice_on, reminder.snoozed_until)))
-        return None
+        return (snoozed_until if notice_on is None else min(notice_on, snoozed_until)), None
     key = dedup_key(reminder.id, stage, reminder.revision)
     if to.audience is None or (key,) in told or (reminder.id, stage, reminder.due_on) in told:
         return notice_on, None

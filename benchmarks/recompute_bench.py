@@ -2,7 +2,7 @@
 changed plan.
 
     .venv/bin/python benchmarks/recompute_bench.py [--patients 300] [--backends postgresql,sqlite]
-                                                   [--seed 1] [--profile] [--postgres-url URL]
+                                                   [--seed 1] [--profile new|unchanged] [--postgres-url URL]
 
 For each backend, a throwaway migrated database (``notify_bench.Databases``: ``gist_bench_<random>``
 on 127.0.0.1:5432 as ``postgres``, or a temporary SQLite file) receives ``--patients`` synthetic
@@ -18,10 +18,10 @@ histories (``synthetic.py``, events up to 2026-11-27) through the real intake
    own), then a forced recompute of every patient (what ``GIST_DAILY_RECOMPUTE=all`` costs a day).
 
 Per pass: milliseconds per patient (median and p95 of the per-call wall time) and statements per
-patient by kind (SELECT, INSERT, UPDATE, other), counted with a ``before_cursor_execute`` listener
-(an executemany counts once), and the rows written. ``--profile`` adds the top functions of a
-cProfile of the unchanged pass. Markdown on stdout (progress on stderr); docs/performance.md
-quotes it.
+patient by kind (SELECT, INSERT, UPDATE, other), counted with a ``before_cursor_execute``
+listener (an executemany counts once), and the rows written. ``--profile new|unchanged`` adds the
+top functions of a cProfile of that pass (``--sort tottime|cumulative``). Markdown on stdout
+(progress on stderr); docs/performance.md quotes it.
 """
 
 from __future__ import annotations
@@ -78,6 +78,18 @@ def counted(engine: Engine) -> Iterator[Counter[str]]:
         event.remove(engine, "before_cursor_execute", count)
 
 
+@contextlib.contextmanager
+def profiled(profiler: cProfile.Profile | None, wanted: bool) -> Iterator[None]:
+    if profiler is None or not wanted:
+        yield
+        return
+    profiler.enable()
+    try:
+        yield
+    finally:
+        profiler.disable()
+
+
 def run_pass(
     engine: Engine, patients: Sequence[str], call: Callable[[str], ProcessResult]
 ) -> tuple[list[float], Counter[str], int]:
@@ -129,15 +141,13 @@ def measure(url: str, args: argparse.Namespace, backend: str) -> list[str]:
         def process(day: dt.date, force: bool) -> Callable[[str], ProcessResult]:
             return lambda pid: process_patient(sessions, pid, day, force=force)
 
-        lines.append(row("new", *run_pass(engine, patients, process(AS_OF, False)), n))
         profiler = cProfile.Profile() if args.profile else None
-        if profiler:
-            profiler.enable()
-        lines.append(
-            row("unchanged (forced, same day)", *run_pass(engine, patients, process(AS_OF, True)), n)
-        )
-        if profiler:
-            profiler.disable()
+        with profiled(profiler, args.profile == "new"):
+            lines.append(row("new", *run_pass(engine, patients, process(AS_OF, False)), n))
+        with profiled(profiler, args.profile == "unchanged"):
+            lines.append(
+                row("unchanged (forced, same day)", *run_pass(engine, patients, process(AS_OF, True)), n)
+            )
         intake_all(sessions, [stable_ct(pid) for pid in patients])
         lines.append(
             row("slightly changed (one new CT)", *run_pass(engine, patients, process(AS_OF, False)), n)
@@ -168,7 +178,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser.add_argument("--patients", type=int, default=300)
     parser.add_argument("--backends", default=",".join(BACKENDS))
     parser.add_argument("--seed", type=int, default=1)
-    parser.add_argument("--profile", action="store_true")
+    parser.add_argument("--profile", choices=("new", "unchanged"), help="cProfile that pass")
     parser.add_argument(
         "--sort", default="cumulative", help="cProfile order with --profile (tottime, cumulative)"
     )

@@ -162,6 +162,14 @@ class ReminderRow(Base):
             sqlite_where=text(SOON_REMINDER_SQL),
             postgresql_where=text(SOON_REMINDER_SQL),
         ),
+        # Rows without overdue_from (written by an older release's worker during an upgrade): the
+        # daily status UPDATE fills them in first (scheduler/patients/repository.py).
+        Index(
+            "ix_reminders_overdue_from_missing",
+            "id",
+            sqlite_where=text("overdue_from IS NULL"),
+            postgresql_where=text("overdue_from IS NULL"),
+        ),
         Index(
             "ix_reminders_missed",
             "overdue_since",

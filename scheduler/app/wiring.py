@@ -9,8 +9,8 @@ commands and the demo import it lazily, so the commands that need neither start 
 from __future__ import annotations
 
 from pathlib import Path
+from typing import TYPE_CHECKING
 
-from fastapi import FastAPI
 from sqlalchemy.orm import Session, sessionmaker
 
 from models.store import sessions_for
@@ -19,7 +19,9 @@ from scheduler.fhir.navigators import NavigatorTable
 from scheduler.patients.fhir_navigators import NavigatorFileError, load_navigators
 from scheduler.patients.intake import QueueProcessing
 from tasks.app import enqueue_process
-from web.app import create_app
+
+if TYPE_CHECKING:
+    from fastapi import FastAPI
 
 
 def queue_processing(settings: Settings) -> QueueProcessing:
@@ -58,6 +60,8 @@ def create_web_app(
     the process's engine for the settings' database), queueing through the settings' broker, with
     the FHIR navigator table of ``GIST_FHIR_NAVIGATORS`` (``NavigatorSettingError`` for a bad one:
     the service does not start)."""
+    from web.app import create_app  # only the commands that serve pay for importing the web stack
+
     settings = settings or load_settings()
     navigators = fhir_navigators(settings)
     return create_app(

@@ -39,6 +39,7 @@ from web.metrics import CONTENT_TYPE as METRICS_CONTENT_TYPE
 from web.metrics import render_metrics
 from web.navigator import install as install_navigator
 from web.openapi import install as install_api_docs
+from web.reminder_actions import install as install_reminder_actions
 from web.security import security_headers
 
 CALENDAR = "text/calendar; charset=utf-8"
@@ -103,6 +104,7 @@ def create_app(
     install_api_docs(app)  # the document's event models, /api/docs with its assets
     install_dashboard(app)  # pages, forms, /static
     install_navigator(app)  # week view, CSV, notes, contact, end of follow-up
+    install_reminder_actions(app)  # book, snooze, waive a reminder
     install_error_pages(app)  # HTML for the pages, JSON for the API
 
     @app.middleware("http")

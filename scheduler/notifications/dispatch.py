@@ -8,6 +8,8 @@ Every tick:
    written, unique by (reminder, stage, revision), and ``notice_on`` moves to the next stage's day,
    the batch's rows and days each in one executemany, in the transaction that holds the locks.
    A date already told at that stage is not told again (a revision bumped only by a status change).
+   A notice to the navigator of a reminder a navigator snoozed waits until the snooze's day
+   (``notice_on`` moves there); the patient's notices go out as planned.
    The notices of a patient whose ``patient_registered`` has not arrived yet wait for it.
 2. :func:`create_digests` — once per clinic day after ``digest_at``: a digest row per navigator
    user with an email address, unique by (user, day).
@@ -89,6 +91,10 @@ def _notice(
     to = recipient(
         stage, reminder.kind, bool(reminder.email), has_advance=lead_days(profile, reminder.kind) > 0
     )
+    snoozed_until = reminder.snoozed_until
+    if to.audience == "navigator" and snoozed_until is not None and snoozed_until > today:
+        # Snoozed by a navigator: their nudges wait for the snooze's day (the patient's do not).
+        return (snoozed_until if notice_on is None else min(notice_on, snoozed_until)), None
     key = dedup_key(reminder.id, stage, reminder.revision)
     if to.audience is None or (key,) in told or (reminder.id, stage, reminder.due_on) in told:
         return notice_on, None

@@ -37,7 +37,7 @@ from scheduler.staff.tokens import new_token, token_digest
 
 COMPLETED_DAYS = 90
 CANCELLED_DAYS = 30
-RENDER_VERSION = "2"  # bump when the rendering changes, so cached copies are refreshed
+RENDER_VERSION = "3"  # bump when the rendering changes, so cached copies are refreshed
 PATIENT_KINDS = tuple(kind for kind, facts in NOTICE_KINDS.items() if facts.patient_facing)
 
 

@@ -44,6 +44,7 @@ class DueReminder(NamedTuple):
     navigator_id: str | None
     email: str | None
     is_active: bool
+    snoozed_until: dt.date | None = None  # a navigator's snooze of the item
 
 
 def notification_values(
@@ -132,6 +133,7 @@ def lock_due_reminders(session: Session, today: dt.date, limit: int) -> list[Due
             PatientRow.navigator_id,
             PatientRow.email,
             PatientRow.is_active,
+            ReminderRow.snoozed_until,
         )
         .join(PatientRow, PatientRow.patient_id == ReminderRow.patient_id)
         .where(ReminderRow.notice_on <= today, PatientRow.navigator_id.is_not(None))

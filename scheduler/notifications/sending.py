@@ -261,7 +261,15 @@ def _navigator_notice(
         stage="overdue" if row.kind == "overdue" else "due" if row.kind == "due" else "advance",
         reason=row.reason or "",
         dashboard_url=f"{settings.base_url.rstrip('/')}/patients/{patient.patient_id}",
+        appointment=_appointment(reminder),
     )
+
+
+def _appointment(reminder: ReminderRow) -> mail.Appointment | None:
+    """The booking of an open reminder, as the emails mention it."""
+    if reminder.appointment_on is None or reminder.status not in OPEN_REMINDER_STATUSES:
+        return None
+    return mail.Appointment(reminder.appointment_on, reminder.appointment_place)
 
 
 def _patient_email(
@@ -296,6 +304,7 @@ def _patient_email(
         clinic_name=settings.clinic_name,
         clinic_phone=settings.clinic_phone,
         today=settings.today(now),
+        appointment=_appointment(reminder),
     )
 
 

@@ -31,6 +31,7 @@ from sqlalchemy.orm import Session, sessionmaker
 
 from models.rows import PatientRow, UserRow, WebSessionRow
 from models.types import utcnow
+from models.vocabulary import Role
 from scheduler.staff import audit, repository
 from scheduler.staff.tokens import hash_password, needs_rehash, new_token, token_digest, verify_password
 
@@ -40,8 +41,8 @@ FAILURE_WINDOW = dt.timedelta(hours=24)  # failures older than this are forgotte
 MAX_FAILURES = 5  # failures from one address before the backoff starts
 BACKOFF_FIRST = dt.timedelta(seconds=30)  # after the MAX_FAILURES-th failure; doubling after each next
 BACKOFF_MAX = dt.timedelta(minutes=15)
-SEES_ALL = ("clinician", "admin", "integration")
-REGISTRARS = ("admin", "integration")  # may register patients: set their navigator and contact details
+SEES_ALL = (Role.CLINICIAN, Role.ADMIN, Role.INTEGRATION)
+REGISTRARS = (Role.ADMIN, Role.INTEGRATION)  # may register patients: set their navigator and contact details
 REGISTRATION = "patient_registered"
 _DUMMY_HASH = hash_password(secrets.token_urlsafe(16))  # verify against it for unknown users: same time
 
@@ -50,7 +51,7 @@ _DUMMY_HASH = hash_password(secrets.token_urlsafe(16))  # verify against it for 
 class Principal:
     user_id: int
     username: str
-    role: str  # navigator, clinician, admin, integration
+    role: str  # a Role value: navigator, clinician, admin, integration
     navigator_id: str | None
 
     @property

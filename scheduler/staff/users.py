@@ -25,11 +25,12 @@ from sqlalchemy.orm import Session, sessionmaker
 
 from models.rows import ApiTokenRow, UserRow
 from models.types import utcnow
+from models.vocabulary import Role
 from notifications.mail import is_valid_address
 from scheduler.staff import audit, repository
 from scheduler.staff.tokens import hash_password, new_token, token_digest
 
-ROLES = ("navigator", "clinician", "admin", "integration")
+ROLES = tuple(Role)
 MAX_TOKEN_DAYS = 3650
 USERNAME = re.compile(r"^[A-Za-z0-9_.@-]{1,64}$")
 MIN_PASSWORD_CHARS = 8
@@ -63,7 +64,7 @@ def create_user(
         raise UserError("USERNAME", "1–64 letters, digits or . _ @ -")
     if role not in ROLES:
         raise UserError("--role", f"must be one of {', '.join(ROLES)} (got {role!r})")
-    if role == "navigator" and not navigator_id:
+    if role == Role.NAVIGATOR and not navigator_id:
         raise UserError("--navigator-id", "a navigator needs the navigator_id their patients are assigned to")
     if navigator_id is not None and not 1 <= len(navigator_id) <= 128:
         raise UserError("--navigator-id", "1–128 characters")

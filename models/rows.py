@@ -30,7 +30,19 @@ from __future__ import annotations
 import datetime as dt
 from typing import Any
 
-from sqlalchemy import JSON, Boolean, Date, ForeignKey, Index, Integer, String, Text, UniqueConstraint, text
+from sqlalchemy import (
+    JSON,
+    BigInteger,
+    Boolean,
+    Date,
+    ForeignKey,
+    Index,
+    Integer,
+    String,
+    Text,
+    UniqueConstraint,
+    text,
+)
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
 
 from models.statuses import (
@@ -64,9 +76,10 @@ class PatientRow(Base):
     phone: Mapped[str | None] = mapped_column(String(32))
     timezone: Mapped[str] = mapped_column(String(64), default="UTC")
     is_active: Mapped[bool] = mapped_column(Boolean, default=True)
-    # Raised whenever any of the patient's reminder rows changes (or the patient moves to another
-    # navigator), so a feed's ETag is an aggregate over patients, not over their reminders.
-    feed_revision: Mapped[int] = mapped_column(Integer, default=0, server_default=text("0"))
+    # Raised to a fresh value (scheduler/patients/repository.py) whenever one of the patient's
+    # reminder rows changes or the patient moves to another navigator, so a navigator feed's ETag
+    # is an aggregate over its patients, not over their reminders.
+    feed_revision: Mapped[int] = mapped_column(BigInteger, default=0, server_default=text("0"))
     created_at: Mapped[Timestamp] = mapped_column(default=utcnow)
 
 
@@ -103,6 +116,9 @@ class PatientStateRow(Base):
     # The first day after as_of on which the plan can change with no new event (Plan.changes_on);
     # the clock recomputes the patient then. Null: recompute at the next tick.
     recompute_on: Mapped[dt.date | None] = mapped_column(Date, index=True)
+    # The hash of the planner's code that made the plan (scheduler/config/planner_version.py): the
+    # clock recomputes a patient planned by another release's rules.
+    planner_hash: Mapped[str | None] = mapped_column(String(16))
     computed_at: Mapped[Timestamp] = mapped_column(default=utcnow)
 
 
@@ -142,6 +158,14 @@ class ReminderRow(Base):
             sqlite_where=text(SOON_REMINDER_SQL),
             postgresql_where=text(SOON_REMINDER_SQL),
         ),
+        # Rows without overdue_from (written by an older release's worker during an upgrade): the
+        # daily status UPDATE fills them in first (scheduler/patients/repository.py).
+        Index(
+            "ix_reminders_overdue_from_missing",
+            "id",
+            sqlite_where=text("overdue_from IS NULL"),
+            postgresql_where=text("overdue_from IS NULL"),
+        ),
         Index(
             "ix_reminders_missed",
             "overdue_since",
@@ -173,6 +197,9 @@ class ReminderRow(Base):
     overdue_since: Mapped[dt.date | None] = mapped_column(Date)
     missed: Mapped[int] = mapped_column(Integer, default=0, server_default=text("0"))
     last_done_on: Mapped[dt.date | None] = mapped_column(Date)
+    # due_on + window_days + 1: the first day an open item is overdue, so the daily UPDATE that moves
+    # statuses with the calendar compares dates only (scheduler/operations/statuses.py).
+    overdue_from: Mapped[dt.date | None] = mapped_column(Date)
     revision: Mapped[int] = mapped_column(Integer, default=1)
     # The day the clock next looks at this reminder for a notice (scheduler/domain/notices.py);
     # None once nothing more is to be told (closed, or every stage sent).

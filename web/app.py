@@ -28,6 +28,7 @@ from sqlalchemy import text
 from sqlalchemy.orm import Session, sessionmaker
 
 from scheduler.config.settings import Settings
+from scheduler.fhir.navigators import NavigatorTable
 from scheduler.notifications.feeds import feed_etag, find_feed, render
 from scheduler.patients.intake import QueueProcessing
 from web.api import router as api_router
@@ -75,9 +76,16 @@ def redact(path: str) -> str:
     return "/feeds/<token>.ics" if _FEED_PATH.match(path) else path
 
 
-def create_app(settings: Settings, sessions: sessionmaker[Session], enqueue: QueueProcessing) -> FastAPI:
+def create_app(
+    settings: Settings,
+    sessions: sessionmaker[Session],
+    enqueue: QueueProcessing,
+    *,
+    navigators: NavigatorTable | None = None,
+) -> FastAPI:
     """The application over ``sessions``; ``enqueue`` queues a patient's processing after events of
-    theirs were stored (the API, the dashboard's forms, a FHIR import)."""
+    theirs were stored (the API, the dashboard's forms, a FHIR import); ``navigators`` is the
+    checked practitioner → navigator table of ``POST /fhir/Bundle``."""
     app = FastAPI(
         title="gist-scheduler",
         version="0.1.0",
@@ -87,6 +95,7 @@ def create_app(settings: Settings, sessions: sessionmaker[Session], enqueue: Que
         openapi_url="/api/openapi.json",
     )
     app.state.settings, app.state.sessions, app.state.enqueue = settings, sessions, enqueue
+    app.state.fhir_navigators = navigators
     app.middleware("http")(security_headers)
     app.include_router(api_router)
     app.include_router(fhir_router)
@@ -202,7 +211,9 @@ def _check_broker(settings: Settings) -> str:
     from kombu.connection import Connection
 
     try:
-        with Connection(settings.broker_url, connect_timeout=2) as connection:  # type: ignore[no-untyped-call]
+        with Connection(  # type: ignore[no-untyped-call]
+            settings.broker_url, connect_timeout=2, transport_options=settings.broker_transport_options
+        ) as connection:
             connection.ensure_connection(max_retries=1, timeout=2)
     except Exception as exc:
         return f"error: {type(exc).__name__}"

@@ -9,9 +9,11 @@ What a feed lists at ``today``: every open reminder; completed ones due or done 
 cancelled ones for :data:`CANCELLED_DAYS` days after their cancellation with STATUS:CANCELLED, so
 subscribed calendars remove them, then nothing.
 
-The ETag is a digest of the feed, the day and an aggregate of the listed rows (count, newest
-``updated_at``, sum of revisions and ids): any insert, move, cancellation or reassignment changes it,
-and it is computed without rendering, so a calendar's ``If-None-Match`` poll costs one query.
+The ETag is a digest of the feed, the day and the feed revisions of the feed's patients (count,
+sum, maximum: ``patients.feed_revision`` gets a fresh, larger value whenever one of the patient's
+reminders changes or the patient changes navigator, so any insert, move, cancellation or
+reassignment changes it). It is computed without rendering and without reading a reminder, so a
+calendar's ``If-None-Match`` poll costs one index-only query.
 """
 
 from __future__ import annotations
@@ -129,16 +131,18 @@ def _listed(feed: FeedRow, today: dt.date) -> Select[ReminderRow]:
 
 
 def feed_etag(session: Session, feed: FeedRow, today: dt.date, profile_digest: str = "") -> str:
-    """From one aggregate query of the listed reminders, and the profile's hash (its lead times
-    are the alarms)."""
-    listed = _listed(feed, today).subquery()
-    count, newest, revisions, ids = session.execute(
-        select(
-            func.count(), func.max(listed.c.updated_at), func.sum(listed.c.revision), func.sum(listed.c.id)
-        )
-    ).one()
+    """From the feed revisions of the patients it lists (one index-only aggregate), the day and the
+    profile's hash (its lead times are the alarms)."""
+    revisions = select(
+        func.count(), func.coalesce(func.sum(PatientRow.feed_revision), 0), func.max(PatientRow.feed_revision)
+    )
+    if feed.scope == "patient":
+        revisions = revisions.where(PatientRow.patient_id == feed.subject_id)
+    else:
+        revisions = revisions.where(PatientRow.navigator_id == feed.subject_id)
+    count, total, newest = session.execute(revisions).one()
     text = "|".join(
-        map(str, (RENDER_VERSION, feed.id, today.isoformat(), count, newest, revisions, ids, profile_digest))
+        map(str, (RENDER_VERSION, feed.id, today.isoformat(), count, total, newest, profile_digest))
     )
     return '"' + hashlib.sha256(text.encode()).hexdigest()[:32] + '"'
 

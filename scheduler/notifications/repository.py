@@ -10,9 +10,9 @@ from __future__ import annotations
 
 import datetime as dt
 from collections.abc import Sequence
-from typing import Any
+from typing import Any, NamedTuple
 
-from sqlalchemy import Row, and_, func, or_, select, text, update
+from sqlalchemy import and_, func, insert, or_, select, text, update
 from sqlalchemy.orm import Session
 
 from models.db import rowcount
@@ -30,22 +30,45 @@ SENDABLE = text(f"notifications.{SENDABLE_NOTIFICATION_SQL}")
 Told = set[tuple[object, ...]]  # dedup keys as (key,), and (reminder_id, stage, due_on) of live notices
 
 
+class DueReminder(NamedTuple):
+    """A reminder whose notice day has come, with what the clock needs of its patient."""
+
+    id: int
+    kind: str
+    due_on: dt.date
+    window_days: int
+    status: str
+    revision: int
+    notice_on: dt.date | None
+    patient_id: str
+    navigator_id: str | None
+    email: str | None
+    is_active: bool
+
+
+def notification_values(
+    dedup_key: str, kind: str, audience: str, day: dt.date, now: dt.datetime, **about: Any
+) -> dict[str, Any]:
+    """The columns of a new outbox row, to be queued by the clock; ``about`` names its reminder,
+    patient, navigator, user, revision, due date and reason."""
+    return {
+        "dedup_key": dedup_key,
+        "kind": kind,
+        "audience": audience,
+        "day": day,
+        "status": NotificationStatus.PENDING,
+        "attempts": 0,
+        "created_at": now,
+        "updated_at": now,
+        **about,
+    }
+
+
 def pending_notification(
     dedup_key: str, kind: str, audience: str, day: dt.date, now: dt.datetime, **about: Any
 ) -> NotificationRow:
-    """A new outbox row, to be queued by the clock; ``about`` names its reminder, patient,
-    navigator, user, revision, due date and reason."""
-    return NotificationRow(
-        dedup_key=dedup_key,
-        kind=kind,
-        audience=audience,
-        day=day,
-        status=NotificationStatus.PENDING,
-        attempts=0,
-        created_at=now,
-        updated_at=now,
-        **about,
-    )
+    """A new outbox row (see :func:`notification_values`), for the caller to add to its session."""
+    return NotificationRow(**notification_values(dedup_key, kind, audience, day, now, **about))
 
 
 # ---- written with a patient's plan ---------------------------------------------------------------
@@ -92,20 +115,31 @@ def release_held(session: Session, patient_id: str, navigator_id: str) -> None:
 # ---- what the clock writes and claims ------------------------------------------------------------
 
 
-def lock_due_reminders(
-    session: Session, today: dt.date, limit: int
-) -> Sequence[Row[ReminderRow, PatientRow]]:
+def lock_due_reminders(session: Session, today: dt.date, limit: int) -> list[DueReminder]:
     """Up to ``limit`` reminders whose notice day has come, with their patients, locked (``FOR
     UPDATE SKIP LOCKED`` on PostgreSQL), by notice day. A patient without a navigator is left out:
     their registration (recipient, navigator) has not arrived yet, and the notice waits for it."""
-    return session.execute(
-        select(ReminderRow, PatientRow)
+    rows = session.execute(
+        select(
+            ReminderRow.id,
+            ReminderRow.kind,
+            ReminderRow.due_on,
+            ReminderRow.window_days,
+            ReminderRow.status,
+            ReminderRow.revision,
+            ReminderRow.notice_on,
+            PatientRow.patient_id,
+            PatientRow.navigator_id,
+            PatientRow.email,
+            PatientRow.is_active,
+        )
         .join(PatientRow, PatientRow.patient_id == ReminderRow.patient_id)
         .where(ReminderRow.notice_on <= today, PatientRow.navigator_id.is_not(None))
         .order_by(ReminderRow.notice_on, ReminderRow.id)
         .limit(limit)
         .with_for_update(skip_locked=True, of=ReminderRow)
-    ).all()
+    )
+    return [DueReminder(*row) for row in rows]
 
 
 def told(session: Session, reminder_ids: list[int]) -> Told:
@@ -127,6 +161,18 @@ def told(session: Session, reminder_ids: list[int]) -> Told:
         if status in LIVE_NOTIFICATION_STATUSES:
             found.add((reminder_id, kind, due_on))
     return found
+
+
+def insert_notifications(session: Session, rows: list[dict[str, Any]]) -> None:
+    """New outbox rows (:func:`notification_values`, all with the same keys), as one executemany."""
+    if rows:
+        session.execute(insert(NotificationRow), rows)
+
+
+def set_notice_days(session: Session, days: list[tuple[int, dt.date | None]]) -> None:
+    """Each (reminder id, next notice day), as one executemany UPDATE by primary key."""
+    if days:
+        session.execute(update(ReminderRow), [{"id": rid, "notice_on": day} for rid, day in days])
 
 
 def navigators_with_email(session: Session) -> Sequence[UserRow]:

@@ -15,18 +15,26 @@ One tick (:func:`tick`), every ``GIST_CLOCK_INTERVAL_SECONDS``:
    ``digest_at`` has passed (claimed per day like the recompute), then every sendable outbox row is
    claimed and one ``notifications.send`` queued per row; rows that could not be queued are given
    back.
-4. **Daily recompute.** Once per clinic day (at ``daily_recompute_at`` clinic time, or at the
-   clock's first tick if the day's run has not happened), every active patient is recomputed
-   (``force``), so statuses and rolling horizons follow the calendar. The day is claimed by a
-   conditional UPDATE of the ``daily_recompute`` mark before anything is queued, so a second clock
-   or a restart does not run it twice; if queueing fails the claim is given back.
-5. **Profile change.** Active patients whose stored plan was made under another rule profile
-   (``patient_states.profile_hash`` is not the running ``GIST_PROFILE``'s, or unknown) are queued
-   like the daily recompute (``force``), at most ``PROFILE_BATCH`` a tick, each at most once per
-   stall period while its plan is not yet recomputed. It runs from the clock's first tick, so a
-   restart with another profile recomputes every active patient through the normal pipeline;
-   once a pass finds none, the check is repeated every ``PROFILE_RECHECK`` (a worker started with
-   another profile than the clock's shows as patients queued again and again: logged).
+4. **Daily run.** Once per clinic day (at ``daily_recompute_at`` clinic time, or at the clock's
+   first tick if the day's run has not happened), the calendar moves the plans on:
+   * one UPDATE moves the open reminders that the date alone moves (planned → due → overdue,
+     :func:`scheduler.patients.repository.advance_statuses`), as a recompute would;
+   * the patients whose plan can change that day with no new event (``patient_states.recompute_on``,
+     from the planner's ``Plan.changes_on``: an item entering the horizon, an item superseded, an
+     alert's time threshold; or never computed) are recomputed (``force``). With
+     ``GIST_DAILY_RECOMPUTE=all`` every active patient is, as before the change-driven clock.
+   Patients with new events are recomputed when those arrive, not here. The day is claimed by a
+   conditional UPDATE of the ``daily_recompute`` mark before anything is done, so a second clock
+   or a restart does not run it twice; if queueing fails the claim is given back (running the
+   status UPDATE again that day moves nothing more).
+5. **Profile or planner change.** Active patients whose stored plan was made under another rule
+   profile (``patient_states.profile_hash`` is not the running ``GIST_PROFILE``'s) or by another
+   release's planner (``planner_hash``, :mod:`scheduler.config.planner_version`), or either unknown,
+   are queued like the daily recompute (``force``), at most ``PROFILE_BATCH`` a tick, each at most
+   once per stall period while its plan is not yet recomputed. It runs from the clock's first tick,
+   so a restart with another profile or release recomputes every active patient through the normal
+   pipeline; once a pass finds none, the check is repeated every ``PROFILE_RECHECK`` (a worker
+   started with another profile than the clock's shows as patients queued again and again: logged).
 
 ``enqueue(patient_id, force)`` is called only after the transaction that decided it committed; it
 may return ``False`` to say the message was not sent (the clock then tries again next tick). The
@@ -48,6 +56,7 @@ from functools import partial
 from sqlalchemy.orm import Session, sessionmaker
 
 from models.types import utcnow
+from scheduler.config.planner_version import planner_hash
 from scheduler.config.settings import Settings
 from scheduler.notifications import dispatch
 from scheduler.operations import repository
@@ -212,8 +221,13 @@ def run_daily_recompute(
         state.has_started = True  # today's run is done (by us, another clock or before a restart)
         return None
     try:
+        with sessions.begin() as session:
+            moved = patients_repository.advance_statuses(session, day, now)
         with sessions() as session:
-            patients = patients_repository.active_patient_ids(session)
+            if settings.daily_recompute == "all":
+                patients = patients_repository.active_patient_ids(session)
+            else:
+                patients = patients_repository.due_patient_ids(session, day)
         unsent = [patient_id for patient_id in patients if enqueue(patient_id, True) is False]
     except Exception:
         repository.unclaim_day(sessions, day)
@@ -223,7 +237,10 @@ def run_daily_recompute(
         log.warning("daily recompute for %s: %d patient(s) not queued; will retry", day, len(unsent))
         return None
     state.has_started = True
-    log.info("daily recompute for %s: queued %d active patient(s)", day.isoformat(), len(patients))
+    log.info(
+        "daily run for %s: %d reminder status(es) moved by date; queued %d patient(s) to recompute (%s)",
+        day.isoformat(), moved, len(patients), settings.daily_recompute,
+    )  # fmt: skip
     return tuple(patients)
 
 
@@ -242,7 +259,9 @@ def run_profile_recompute(
     active = settings.active_profile
     wait = dt.timedelta(seconds=settings.stalled_after_seconds)
     state.profile_queued = {pid: at for pid, at in state.profile_queued.items() if now - at < wait}
-    found = repository.other_profile_patient_ids(sessions, active.digest, batch + len(state.profile_queued))
+    found = repository.outdated_plan_patient_ids(
+        sessions, active.digest, planner_hash(), batch + len(state.profile_queued)
+    )
     if not found:
         state.profile_settled_at = now
         return ()

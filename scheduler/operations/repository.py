@@ -124,9 +124,12 @@ def stalled_patient_ids(sessions: sessionmaker[Session], received_before: dt.dat
         )
 
 
-def other_profile_patient_ids(sessions: sessionmaker[Session], digest: str, limit: int) -> list[str]:
-    """Active patients whose stored plan was made under a profile other than ``digest`` (or one
-    not recorded), in ``patient_id`` order, at most ``limit``."""
+def outdated_plan_patient_ids(
+    sessions: sessionmaker[Session], digest: str, planner: str, limit: int
+) -> list[str]:
+    """Active patients whose stored plan was made under a profile other than ``digest`` or by a
+    planner other than ``planner`` (or either not recorded), in ``patient_id`` order, at most
+    ``limit``."""
     with sessions() as session:
         return list(
             session.scalars(
@@ -134,7 +137,12 @@ def other_profile_patient_ids(sessions: sessionmaker[Session], digest: str, limi
                 .join(PatientRow, PatientRow.patient_id == PatientStateRow.patient_id)
                 .where(
                     PatientRow.is_active.is_(True),
-                    or_(PatientStateRow.profile_hash.is_(None), PatientStateRow.profile_hash != digest),
+                    or_(
+                        PatientStateRow.profile_hash.is_(None),
+                        PatientStateRow.profile_hash != digest,
+                        PatientStateRow.planner_hash.is_(None),
+                        PatientStateRow.planner_hash != planner,
+                    ),
                 )
                 .order_by(PatientStateRow.patient_id)
                 .limit(limit)

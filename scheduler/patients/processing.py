@@ -5,7 +5,7 @@ The patient row is locked first (``FOR NO KEY UPDATE`` on PostgreSQL; SQLite's `
 serialises writers), so two workers on one patient run one after the other and the second sees
 the first's result: no lost update. A burst of events costs one recompute: a task that finds no
 unprocessed event of its patient (an earlier task already covered them) does nothing, unless it is
-the clock's daily ``force`` recompute that moves statuses with the calendar.
+a ``force`` recompute (the clock's, on the day the plan can change: ``recompute_on``).
 
 Storing a plan (:func:`store_plan`) is four steps: the contact details from the latest
 registration (and the navigator's copy on the patient's rows when it changed), the computed state,
@@ -25,6 +25,7 @@ from sqlalchemy.orm import Session, sessionmaker
 from models.rows import AlertRow, PatientRow, ReminderRow
 from models.statuses import ReminderStatus
 from models.types import utcnow
+from scheduler.config.planner_version import planner_hash
 from scheduler.config.profiles import profile_hash
 from scheduler.domain.events import Event, PatientRegisteredData, parse_event
 from scheduler.domain.model import Plan, Reminder
@@ -33,6 +34,8 @@ from scheduler.domain.profile import DEFAULT_PROFILE, Profile
 from scheduler.domain.reconcile import StoredAlert, StoredReminder, reconcile_alerts, reconcile_reminders
 from scheduler.notifications import outbox
 from scheduler.patients import repository
+
+RESWEEP_DAYS = 90
 
 
 @dataclass(slots=True)
@@ -65,13 +68,14 @@ def process_patient(
         if not force and not repository.has_unprocessed_events(session, patient_id):
             return ProcessResult(patient_id, skipped=True)
         rows = repository.event_log(session, patient_id)
-        events = [parse_event(payload) for _, payload in rows]
+        events = [parse_event(payload) for _, _, payload in rows]
         result = ProcessResult(patient_id, events=len(events))
         relevant = [e for e in events if e.occurred_on <= today]
         if relevant:
-            plan = plan_follow_up(relevant, today, profile)
+            # Every event, the later-dated ones too: the first of those bounds Plan.changes_on.
+            plan = plan_follow_up(events, today, profile)
             store_plan(session, patient, plan, relevant, today, result, profile, digest)
-        repository.mark_processed(session, [row_id for row_id, _ in rows], utcnow())
+        repository.mark_processed(session, [row_id for row_id, done, _ in rows if not done], utcnow())
         return result
 
 
@@ -86,15 +90,33 @@ def store_plan(
     digest: str,
 ) -> None:
     """Store ``plan`` (made from ``events`` under ``profile``, whose hash is ``digest``) for the
-    locked ``patient``: state, reminders reconciled by key (with their notices), alerts; counts
-    into ``result``."""
+    locked ``patient``: state (with the day to recompute it), reminders reconciled by key (with
+    their notices), alerts; counts into ``result``. What is unchanged is not written."""
     now = utcnow()
+    navigator_before = patient.navigator_id
     _update_contact(session, patient, events, plan)
     repository.save_state(
-        session, patient.patient_id, plan, as_of=today, digest=digest, events_seen=len(events), now=now
+        session,
+        patient.patient_id,
+        plan,
+        digest=digest,
+        planner=planner_hash(),
+        recompute_on=recompute_on(plan),
+        events_seen=len(events),
+        now=now,
     )
-    _store_reminders(session, patient, plan, today, result, profile, now)
+    changed = _store_reminders(session, patient, plan, today, result, profile, now)
+    if changed or patient.navigator_id != navigator_before:
+        patient.feed_revision = repository.fresh_feed_revision(patient.feed_revision or 0, now)
     _store_alerts(session, patient, plan, result, now)
+
+
+def recompute_on(plan: Plan) -> dt.date:
+    """The day the clock recomputes the patient with no new event: the plan's change day, and at
+    the latest :data:`RESWEEP_DAYS` after ``as_of`` (a bound on how long a plan can stand
+    unexamined, whatever the change day says)."""
+    latest = plan.as_of + dt.timedelta(days=RESWEEP_DAYS)
+    return latest if plan.changes_on is None else min(plan.changes_on, latest)
 
 
 def _update_contact(session: Session, patient: PatientRow, events: list[Event], plan: Plan) -> None:
@@ -125,11 +147,12 @@ def _store_reminders(
     result: ProcessResult,
     profile: Profile,
     now: dt.datetime,
-) -> None:
+) -> bool:
     """Reconcile the stored reminders with the plan's by key: insert the new, update the moved
-    (revision + 1), cancel the gone (never delete); keep the outbox in step with each change."""
+    (revision + 1), cancel the gone (never delete); keep the outbox in step with each change.
+    True when any row changed."""
     rows = repository.reminders_by_key(session, patient.patient_id)
-    _mend_navigator(rows.values(), patient.navigator_id)
+    mended = _mend_navigator(rows.values(), patient.navigator_id)
     changes = reconcile_reminders({key: _stored(r) for key, r in rows.items()}, plan.reminders)
     repository.insert_reminders(
         session, [_new_reminder(patient, reminder, profile, now) for reminder in changes.inserts]
@@ -153,6 +176,7 @@ def _store_reminders(
         len(changes.updates),
         len(changes.cancels),
     )
+    return mended or bool(changes.inserts or changes.updates or changes.cancels)
 
 
 def _store_alerts(
@@ -194,12 +218,14 @@ def _store_alerts(
     result.alerts_raised, result.alerts_resolved = len(changes.raised), len(changes.resolved)
 
 
-def _mend_navigator(rows: Iterable[ReminderRow | AlertRow], navigator_id: str | None) -> None:
+def _mend_navigator(rows: Iterable[ReminderRow | AlertRow], navigator_id: str | None) -> bool:
     """A loaded reminder's or active alert's copy that drifted from the patient's (a hand edit, a
-    bug) is written back: every recompute, the clock's daily one at the latest, mends it."""
+    bug) is written back: every recompute mends it. True when one was."""
+    mended = False
     for row in rows:
         if row.navigator_id != navigator_id:
-            row.navigator_id = navigator_id
+            row.navigator_id, mended = navigator_id, True
+    return mended
 
 
 def _new_reminder(
@@ -259,4 +285,5 @@ def _fields(reminder: Reminder) -> dict[str, Any]:
         "overdue_since": reminder.overdue_since,
         "missed": reminder.missed,
         "last_done_on": reminder.last_done_on,
+        "overdue_from": reminder.due_on + dt.timedelta(days=reminder.window_days + 1),
     }

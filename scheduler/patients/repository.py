@@ -8,10 +8,11 @@ import datetime as dt
 from collections.abc import Iterable, Sequence
 from typing import Any, NamedTuple
 
-from sqlalchemy import insert, select, update
+from sqlalchemy import and_, case, insert, literal, or_, select, update
 from sqlalchemy.orm import Session
 
 from models.rows import AlertRow, EventRow, PatientRow, PatientStateRow, ReminderRow
+from models.statuses import ReminderStatus
 from scheduler.domain.model import Plan
 
 CHUNK = 500  # ids per IN list
@@ -33,6 +34,20 @@ def active_patient_ids(session: Session) -> list[str]:
     """Patients whose follow-up is running (stored, not ended), by id."""
     active = select(PatientRow.patient_id).where(PatientRow.is_active.is_(True))
     return list(session.scalars(active.order_by(PatientRow.patient_id)))
+
+
+def due_patient_ids(session: Session, day: dt.date) -> list[str]:
+    """Active patients whose plan can change by ``day`` with no new event: their stored
+    ``recompute_on`` has come, is unknown, or no plan is stored yet (only future-dated events)."""
+    due = (
+        select(PatientRow.patient_id)
+        .outerjoin(PatientStateRow, PatientStateRow.patient_id == PatientRow.patient_id)
+        .where(
+            PatientRow.is_active.is_(True),
+            or_(PatientStateRow.recompute_on.is_(None), PatientStateRow.recompute_on <= day),
+        )
+    )
+    return list(session.scalars(due.order_by(PatientRow.patient_id)))
 
 
 def event_fingerprints(session: Session, event_ids: Sequence[str]) -> dict[str, str]:
@@ -84,18 +99,20 @@ def has_unprocessed_events(session: Session, patient_id: str) -> bool:
     )
 
 
-def event_log(session: Session, patient_id: str) -> list[tuple[int, dict[str, Any]]]:
-    """Every stored event of the patient: (row id, payload)."""
+def event_log(session: Session, patient_id: str) -> list[tuple[int, bool, dict[str, Any]]]:
+    """Every stored event of the patient: (row id, whether processed, payload)."""
     return [
-        (row_id, payload)
-        for row_id, payload in session.execute(
-            select(EventRow.id, EventRow.payload).where(EventRow.patient_id == patient_id)
+        (row_id, processed_at is not None, payload)
+        for row_id, processed_at, payload in session.execute(
+            select(EventRow.id, EventRow.processed_at, EventRow.payload).where(
+                EventRow.patient_id == patient_id
+            )
         )
     ]
 
 
 def mark_processed(session: Session, row_ids: Sequence[int], now: dt.datetime) -> None:
-    """Stamp those of ``row_ids`` not processed yet as processed at ``now``."""
+    """Stamp those of ``row_ids`` not processed yet as processed at ``now`` (none: no statement)."""
     for start in range(0, len(row_ids), CHUNK):
         session.execute(
             update(EventRow)
@@ -120,32 +137,33 @@ def save_state(
     patient_id: str,
     plan: Plan,
     *,
-    as_of: dt.date,
     digest: str,
+    planner: str,
+    recompute_on: dt.date | None,
     events_seen: int,
     now: dt.datetime,
 ) -> None:
-    """Insert or update the patient's computed state: risk, stage, therapy and the profile used."""
+    """Insert or update the patient's computed state: the day it was computed, risk, stage,
+    therapy, the profile and planner that made it and the day to recompute it. A state equal to
+    the stored one is not written (a recompute the same day that changed nothing writes nothing)."""
     state = session.get(PatientStateRow, patient_id)
-    therapy = plan.therapy.to_json() if plan.therapy else None
+    values: dict[str, Any] = {
+        "as_of": plan.as_of,
+        "stage": plan.stage,
+        "risk": plan.risk.to_json(),
+        "therapy": plan.therapy.to_json() if plan.therapy else None,
+        "profile": plan.profile,
+        "profile_hash": digest,
+        "planner_hash": planner,
+        "recompute_on": recompute_on,
+        "events_seen": events_seen,
+    }
     if state is None:
-        session.add(
-            PatientStateRow(
-                patient_id=patient_id,
-                as_of=as_of,
-                stage=plan.stage,
-                risk=plan.risk.to_json(),
-                therapy=therapy,
-                profile=plan.profile,
-                profile_hash=digest,
-                events_seen=events_seen,
-                computed_at=now,
-            )
-        )
-    else:
-        state.as_of, state.stage, state.risk, state.therapy = as_of, plan.stage, plan.risk.to_json(), therapy
-        state.profile, state.profile_hash = plan.profile, digest
-        state.events_seen, state.computed_at = events_seen, now
+        session.add(PatientStateRow(patient_id=patient_id, computed_at=now, **values))
+    elif any(getattr(state, name) != value for name, value in values.items()):
+        for name, value in values.items():
+            setattr(state, name, value)
+        state.computed_at = now
 
 
 def reminders_by_key(session: Session, patient_id: str) -> dict[str, ReminderRow]:
@@ -155,9 +173,11 @@ def reminders_by_key(session: Session, patient_id: str) -> dict[str, ReminderRow
 
 
 def insert_reminders(session: Session, values: list[dict[str, Any]]) -> None:
-    """One executemany: a new patient brings dozens of reminders at once."""
+    """One executemany: a new patient brings dozens of reminders at once. ``render_nulls`` keeps
+    every row's column set the same (a None is sent as NULL rather than the column left out), so
+    the rows go in one batch instead of one per pattern of empty fields."""
     if values:
-        session.execute(insert(ReminderRow), values)
+        session.execute(insert(ReminderRow).execution_options(render_nulls=True), values)
 
 
 def active_alerts(session: Session, patient_id: str) -> dict[tuple[str, str], AlertRow]:
@@ -168,6 +188,71 @@ def active_alerts(session: Session, patient_id: str) -> dict[tuple[str, str], Al
             select(AlertRow).where(AlertRow.patient_id == patient_id, AlertRow.is_active.is_(True))
         )
     }
+
+
+def fresh_feed_revision(current: int, now: dt.datetime) -> int:
+    """A feed revision above ``current`` and, clocks agreeing, above every one given out before
+    ``now`` (microseconds since the epoch): a navigator feed's ETag (count, sum and maximum over its
+    patients) then changes with any change of any of them, a patient moving in or out included."""
+    return max(current + 1, _microseconds(now))
+
+
+def advance_statuses(session: Session, today: dt.date, now: dt.datetime) -> int:
+    """Move the open reminders that the date alone moves on ``today`` (planned → due → overdue), as a
+    recompute would (``scheduler.domain.plan._status``), with a new revision; raise their patients'
+    feed revisions. Three statements, whatever the cohort; returns how many reminders moved."""
+    _fill_overdue_from(session)
+    planned, due = ReminderStatus.PLANNED, ReminderStatus.DUE
+    moving = or_(
+        and_(ReminderRow.status == planned, ReminderRow.due_on <= today),
+        and_(ReminderRow.status == due, ReminderRow.overdue_from <= today),
+    )
+    stamp = _microseconds(now)
+    session.execute(
+        update(PatientRow)
+        .where(PatientRow.patient_id.in_(select(ReminderRow.patient_id).where(moving)))
+        .values(
+            feed_revision=case(
+                (PatientRow.feed_revision >= stamp, PatientRow.feed_revision + 1), else_=literal(stamp)
+            )
+        )
+        .execution_options(synchronize_session=False)
+    )
+    moved = session.execute(
+        update(ReminderRow)
+        .where(moving)
+        .values(
+            status=case(
+                (ReminderRow.overdue_from <= today, literal(ReminderStatus.OVERDUE.value)),
+                else_=literal(ReminderStatus.DUE.value),
+            ),
+            revision=ReminderRow.revision + 1,
+            updated_at=now,
+        )
+        .execution_options(synchronize_session=False)
+    )
+    return int(getattr(moved, "rowcount", 0) or 0)
+
+
+def _fill_overdue_from(session: Session) -> None:
+    """Fill in ``overdue_from`` where a row lacks it (one written by an older release's worker)."""
+    missing = session.execute(
+        select(ReminderRow.id, ReminderRow.due_on, ReminderRow.window_days).where(
+            ReminderRow.overdue_from.is_(None)
+        )
+    ).all()
+    if missing:
+        session.execute(
+            update(ReminderRow),
+            [
+                {"id": row_id, "overdue_from": due_on + dt.timedelta(days=window + 1)}
+                for row_id, due_on, window in missing
+            ],
+        )
+
+
+def _microseconds(now: dt.datetime) -> int:
+    return int(now.timestamp() * 1_000_000)
 
 
 def copy_navigator(session: Session, patient_id: str, navigator_id: str | None) -> None:

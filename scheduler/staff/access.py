@@ -25,6 +25,7 @@ import hmac
 import secrets
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
+from functools import cache
 
 from sqlalchemy import Select, select
 from sqlalchemy.orm import Session, sessionmaker
@@ -44,7 +45,13 @@ BACKOFF_MAX = dt.timedelta(minutes=15)
 SEES_ALL = (Role.CLINICIAN, Role.ADMIN, Role.INTEGRATION)
 REGISTRARS = (Role.ADMIN, Role.INTEGRATION)  # may register patients: set their navigator and contact details
 REGISTRATION = "patient_registered"
-_DUMMY_HASH = hash_password(secrets.token_urlsafe(16))  # verify against it for unknown users: same time
+
+
+@cache
+def _dummy_hash() -> str:
+    """A password hash to verify unknown users against, so they take as long as known ones (made on
+    first use: hashing is slow by design, and commands that never sign anyone in should not pay)."""
+    return hash_password(secrets.token_urlsafe(16))
 
 
 @dataclass(frozen=True, slots=True)
@@ -154,7 +161,7 @@ def _attempt(
             is_rate_limited=True,
         )
     user = repository.user_named(session, username, only_active=True)
-    stored = user.password_hash if user is not None else _DUMMY_HASH
+    stored = user.password_hash if user is not None else _dummy_hash()
     is_valid = verify_password(password, stored) and bool(password)  # verified anyway: the same time
     if user is None or not is_valid:
         audit.record(session, anonymous, "sign_in_failed")

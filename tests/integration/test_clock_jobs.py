@@ -309,3 +309,56 @@ def test_unsent_messages_are_tried_again_next_tick(sessions: sessionmaker[Sessio
     up = tick(sessions, settings, calls, state, now=T0 + dt.timedelta(seconds=60))
     assert up.requeued == ("P1",)
     assert up.recomputed == ("P1",)
+
+
+def _stored_state(
+    sessions: sessionmaker[Session], patient_id: str, recompute_on: dt.date | None, planner: str | None
+) -> None:
+    from models.rows import PatientStateRow
+    from scheduler.config.profiles import profile_hash
+    from scheduler.domain.profile import DEFAULT_PROFILE
+
+    with sessions.begin() as session:
+        session.add(
+            PatientStateRow(
+                patient_id=patient_id, as_of=DAY - dt.timedelta(days=3), stage="surveillance", risk={},
+                therapy=None, profile=DEFAULT_PROFILE.name, profile_hash=profile_hash(DEFAULT_PROFILE),
+                planner_hash=planner, recompute_on=recompute_on, events_seen=1,
+            )
+        )  # fmt: skip
+
+
+@pytest.mark.parametrize(("mode", "expected"), [("due", ("NEW", "TODAY", "UNKNOWN")), ("all", None)])
+def test_the_daily_run_recomputes_the_patients_whose_day_has_come(
+    sessions: sessionmaker[Session], tmp_path: Path, mode: str, expected: tuple[str, ...] | None
+) -> None:
+    """Due: today's or an earlier change day, an unknown one, or no plan yet; not a later one.
+    ``all`` (GIST_DAILY_RECOMPUTE): every active patient, as before the change-driven clock."""
+    from scheduler.config.planner_version import planner_hash
+
+    processed = T0 - dt.timedelta(days=1)
+    for patient_id, day in (("LATER", DAY + dt.timedelta(days=1)), ("TODAY", DAY), ("UNKNOWN", None)):
+        add_event(sessions, f"{patient_id}-1", patient_id, processed, processed)
+        _stored_state(sessions, patient_id, day, planner_hash())
+    add_event(sessions, "NEW-1", "NEW", processed, processed)
+    calls = Recorder()
+    result = tick(
+        sessions, settings_for(tmp_path, daily_recompute=mode), calls, ClockState(holder="c"), now=T0
+    )
+    assert result.recomputed == (expected or ("LATER", "NEW", "TODAY", "UNKNOWN"))
+
+
+def test_a_plan_made_by_another_planner_release_is_recomputed(
+    sessions: sessionmaker[Session], tmp_path: Path
+) -> None:
+    from scheduler.config.planner_version import planner_hash
+    from scheduler.operations.clock_jobs import run_profile_recompute
+
+    processed = T0 - dt.timedelta(days=1)
+    for patient_id, planner in (("CURRENT", planner_hash()), ("OLD", "0123456789abcdef"), ("NONE", None)):
+        add_event(sessions, f"{patient_id}-1", patient_id, processed, processed)
+        _stored_state(sessions, patient_id, DAY + dt.timedelta(days=30), planner)
+    calls = Recorder()
+    queued = run_profile_recompute(sessions, settings_for(tmp_path), calls, ClockState(holder="c"), T0)
+    assert queued == ("NONE", "OLD")
+    assert len(planner_hash()) == 16

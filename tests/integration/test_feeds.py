@@ -377,3 +377,55 @@ def test_gistsched_serve_never_logs_a_feed_token(stored: Database, tmp_path: Pat
     assert "/feeds/<token>.ics 200" in text, text[-2000:]
     assert token not in text
     assert token[::-1] not in text
+
+
+def test_navigator_etags_follow_a_swap_of_patients_and_the_calendar(
+    stored: Database, tmp_path: Path, client: TestClient
+) -> None:
+    """Two navigators swap a patient each: both feeds change although each still lists as many
+    patients; the daily status UPDATE changes them too. The ETag is one statement whatever the size."""
+    from scheduler.patients.repository import advance_statuses
+
+    paths = {
+        nav: path_of(create(stored, tmp_path, "--navigator", nav)["url"]) for nav in ("nav-ana", "nav-ben")
+    }
+    before = {nav: client.get(path) for nav, path in paths.items()}
+    statements: list[str] = []
+
+    def count(_conn: object, _cursor: object, statement: str, *_args: object) -> None:
+        statements.append(statement)
+
+    event.listen(stored.engine, "before_cursor_execute", count)
+    try:
+        assert (
+            client.get(
+                paths["nav-ana"], headers={"If-None-Match": before["nav-ana"].headers["etag"]}
+            ).status_code
+            == 304
+        )
+    finally:
+        event.remove(stored.engine, "before_cursor_execute", count)
+    assert len([s for s in statements if "patients" in s and "reminders" not in s]) == 1, statements
+
+    swap = [
+        {
+            "event_id": f"{pid}-swap", "patient_id": pid, "type": "patient_registered",
+            "occurred_on": AS_OF.isoformat(),
+            "data": {"name": name, "email": f"{pid.lower()}@example.org", "navigator_id": nav},
+        }
+        for pid, name, nav in (("P01", "Maria Santos", "nav-ben"), ("P02", "Daniel Okafor", "nav-ana"))
+    ]  # fmt: skip
+    intake(stored.sessions, swap, AS_OF)
+    for pid in ("P01", "P02"):
+        process_patient(stored.sessions, pid, AS_OF)
+    swapped = {nav: client.get(path) for nav, path in paths.items()}
+    for nav in paths:
+        assert swapped[nav].headers["etag"] != before[nav].headers["etag"], nav
+        assert swapped[nav].content != before[nav].content, nav
+
+    later = AS_OF + dt.timedelta(days=60)
+    with stored.sessions.begin() as session:
+        assert advance_statuses(session, later, dt.datetime.combine(later, dt.time(2), tzinfo=dt.UTC)) > 0
+    with TestClient(create_web_app(settings_for(stored, tmp_path, as_of=AS_OF), stored.sessions)) as same_day:
+        moved = {nav: same_day.get(path) for nav, path in paths.items()}
+    assert any(moved[nav].headers["etag"] != swapped[nav].headers["etag"] for nav in paths)

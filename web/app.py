@@ -4,7 +4,7 @@ with the API, the FHIR routes and the dashboard mounted. The caller (the composi
 processing: the web layer knows no broker.
 
 Feeds are the only unauthenticated route: the token in the URL is the credential. So the token
-never reaches a log (uvicorn's access log is off; :class:`AccessLog` writes the path with the
+never reaches a log (uvicorn's access log is off; :func:`access_log` writes the path with the
 token replaced), an unknown, revoked or malformed token gets the same 404 after the same single
 lookup, and a calendar's conditional poll (``If-None-Match``) is answered 304 from one aggregate
 query, without rendering. Rendered feeds are kept per ETag in a small in-process cache, so a
@@ -87,7 +87,6 @@ def create_app(
     """The application over ``sessions``; ``enqueue`` queues a patient's processing after events of
     theirs were stored (the API, the dashboard's forms, a FHIR import); ``navigators`` is the
     checked practitioner → navigator table of ``POST /fhir/Bundle``."""
-    cache = FeedCache()
     app = FastAPI(
         title="gist-scheduler",
         version="0.1.0",
@@ -106,19 +105,28 @@ def create_app(
     install_navigator(app)  # week view, CSV, notes, contact, end of follow-up
     install_reminder_actions(app)  # book, snooze, waive a reminder
     install_error_pages(app)  # HTML for the pages, JSON for the API
+    app.middleware("http")(access_log)
+    _install_health(app, settings, sessions)
+    _install_feeds(app, settings, sessions)
+    return app
 
-    @app.middleware("http")
-    async def access_log(request: Request, call_next: Callable[[Request], Awaitable[Response]]) -> Response:
-        started = time.perf_counter()
-        response = await call_next(request)
-        log.info(
-            "%s %s %d %.1f ms",
-            request.method,
-            redact(request.url.path),
-            response.status_code,
-            (time.perf_counter() - started) * 1000,
-        )
-        return response
+
+async def access_log(request: Request, call_next: Callable[[Request], Awaitable[Response]]) -> Response:
+    """One log line per request: method, path (a feed's token redacted), status, milliseconds."""
+    started = time.perf_counter()
+    response = await call_next(request)
+    log.info(
+        "%s %s %d %.1f ms",
+        request.method,
+        redact(request.url.path),
+        response.status_code,
+        (time.perf_counter() - started) * 1000,
+    )
+    return response
+
+
+def _install_health(app: FastAPI, settings: Settings, sessions: sessionmaker[Session]) -> None:
+    """``/healthz`` (the database and the broker) and ``/metrics`` (for the allowed clients)."""
 
     @app.get("/healthz", include_in_schema=False)
     def healthz() -> JSONResponse:
@@ -135,6 +143,12 @@ def create_app(
                 status_code=403,
             )
         return Response(render_metrics(settings, sessions), media_type=METRICS_CONTENT_TYPE)
+
+
+def _install_feeds(app: FastAPI, settings: Settings, sessions: sessionmaker[Session]) -> None:
+    """``GET /feeds/{token}.ics``, with its own cache of rendered feeds, and the same 404 for any
+    other path under ``/feeds/``."""
+    cache = FeedCache()
 
     @app.get("/feeds/{token}.ics", include_in_schema=False)
     def feed(token: str, request: Request) -> Response:
@@ -160,8 +174,6 @@ def create_app(
         with sessions() as session:
             find_feed(session, anything)
         return PlainTextResponse("Not found", status_code=404)
-
-    return app
 
 
 def metrics_allowed(settings: Settings, request: Request) -> bool:

@@ -34,6 +34,7 @@ from sqlalchemy.orm import Session
 from starlette.concurrency import run_in_threadpool
 
 from models.rows import AlertRow, FeedRow, UserRow
+from models.vocabulary import FeedScope, Role
 from notifications.labels import booking_text, label, missed_text
 from scheduler.domain.events import EventError, parse_event
 from scheduler.notifications.feeds import FeedError, create_feed, feed_url, revoke_feed
@@ -642,7 +643,7 @@ def _feeds_of(request: Request, patient_id: str) -> list[dict[str, Any]]:
     with sessions_of(request)() as session:
         rows = session.scalars(
             select(FeedRow)
-            .where(FeedRow.scope == "patient", FeedRow.subject_id == patient_id)
+            .where(FeedRow.scope == FeedScope.PATIENT, FeedRow.subject_id == patient_id)
             .order_by(FeedRow.created_at.desc(), FeedRow.id)
         ).all()
         return [
@@ -772,7 +773,7 @@ def _create_feed(request: Request, patient_id: str, form: Form) -> Response:
     if not _visible(request, ws, patient_id):
         return _not_found(request, ws)
     sessions = sessions_of(request)
-    created = create_feed(sessions, "patient", patient_id, settings_of(request).base_url)
+    created = create_feed(sessions, FeedScope.PATIENT, patient_id, settings_of(request).base_url)
     with sessions.begin() as session:
         audit.record(
             session, ws.principal.actor(client_of(request)), "feed_create", patient_id, detail=created.id
@@ -804,7 +805,7 @@ def _revoke_feed(request: Request, patient_id: str, feed_id: str, form: Form) ->
     sessions = sessions_of(request)
     with sessions() as session:
         feed = session.get(FeedRow, feed_id)
-        if feed is None or (feed.scope, feed.subject_id) != ("patient", patient_id):
+        if feed is None or (feed.scope, feed.subject_id) != (FeedScope.PATIENT, patient_id):
             return _not_found(request, ws, "calendar subscription")
     try:
         revoke_feed(sessions, feed_id)
@@ -915,7 +916,7 @@ def unassigned_page(request: Request) -> Response:
     if ws is None:
         assert elsewhere is not None
         return elsewhere
-    if ws.principal.role != "admin":
+    if ws.principal.role != Role.ADMIN:
         return _forbidden(request, ws, "The unassigned queue is for admins.")
     with sessions_of(request).begin() as session:
         found = unassigned_patients(session, MAX_ITEMS)

@@ -24,9 +24,9 @@ from models.statuses import (
     NotificationStatus,
 )
 from models.types import utcnow
+from models.vocabulary import INVITING_KINDS, Audience, NotificationKind, Role
 
 SENDABLE = text(f"notifications.{SENDABLE_NOTIFICATION_SQL}")
-INVITING_KINDS = ("advance", "due", "moved")  # patient emails that carry a REQUEST invitation
 Told = set[tuple[object, ...]]  # dedup keys as (key,), and (reminder_id, stage, due_on) of live notices
 
 
@@ -82,7 +82,7 @@ def has_sent_invitation(session: Session, reminder_id: int) -> bool:
             select(NotificationRow.id)
             .where(
                 NotificationRow.reminder_id == reminder_id,
-                NotificationRow.audience == "patient",
+                NotificationRow.audience == Audience.PATIENT,
                 NotificationRow.kind.in_(INVITING_KINDS),
                 NotificationRow.status == NotificationStatus.SENT,
             )
@@ -181,7 +181,7 @@ def navigators_with_email(session: Session) -> Sequence[UserRow]:
     """Active navigator users with a navigator id and an email address (the digest's readers)."""
     return session.scalars(
         select(UserRow).where(
-            UserRow.role == "navigator",
+            UserRow.role == Role.NAVIGATOR,
             UserRow.is_active.is_(True),
             UserRow.email.is_not(None),
             UserRow.navigator_id.is_not(None),
@@ -193,7 +193,7 @@ def digest_keys(session: Session, day: dt.date) -> set[str]:
     return set(
         session.scalars(
             select(NotificationRow.dedup_key).where(
-                NotificationRow.kind == "digest", NotificationRow.day == day
+                NotificationRow.kind == NotificationKind.DIGEST, NotificationRow.day == day
             )
         )
     )
@@ -300,7 +300,7 @@ def navigator_emails(session: Session, navigator_id: str) -> list[str]:
         select(UserRow.email)
         .where(
             UserRow.navigator_id == navigator_id,
-            UserRow.role == "navigator",
+            UserRow.role == Role.NAVIGATOR,
             UserRow.is_active.is_(True),
             UserRow.email.is_not(None),
         )

@@ -16,6 +16,7 @@ from fastapi import APIRouter, HTTPException, Query, Request
 from fastapi.responses import JSONResponse
 from sqlalchemy.orm import Session
 
+from models.vocabulary import Role
 from scheduler.fhir import FhirError, load_json
 from scheduler.fhir.export import export_plan
 from scheduler.patients.fhir_intake import map_bundle, store_import
@@ -26,7 +27,7 @@ from web.deps import ApiPrincipal, client_of, enqueue_of, navigators_of, session
 from web.openapi import COMMON_RESPONSES, NO_NUL, NOT_FOUND, problem, refused
 
 FHIR_WRITE_ROLES: Final = frozenset(REGISTRARS)  # a Bundle may register patients
-NAVIGATOR_ROLES: Final = frozenset({"integration"})  # whose imports apply the navigator table
+NAVIGATOR_ROLES: Final = frozenset({Role.INTEGRATION})  # whose imports apply the navigator table
 MAX_BODY_BYTES: Final = 20 * 1024 * 1024
 FHIR_JSON: Final = "application/fhir+json"
 
@@ -81,6 +82,7 @@ async def post_bundle(request: Request, principal: ApiPrincipal) -> JSONResponse
         mapped = map_bundle(sessions, load_json(body), navigators)
     except FhirError as exc:
         return outcome(400, "error", str(exc))
+
     def audited(session: Session, patient_ids: list[str]) -> None:
         for patient_id in patient_ids:
             audit.record(session, principal.actor(client), "submit_events", patient_id, detail="fhir")

@@ -35,6 +35,7 @@ from sqlalchemy.orm import Session, sessionmaker
 
 from models.statuses import OPEN_REMINDER_STATUSES
 from models.types import utcnow
+from models.vocabulary import Audience, NotificationKind
 from scheduler.domain.notices import due_notice, lead_days, recipient
 from scheduler.domain.profile import Profile
 from scheduler.notifications import repository
@@ -128,8 +129,8 @@ def create_digests(sessions: sessionmaker[Session], day: dt.date) -> int:
             session.add(
                 repository.pending_notification(
                     key,
-                    "digest",
-                    "navigator",
+                    NotificationKind.DIGEST,
+                    Audience.NAVIGATOR,
                     day,
                     now,
                     user_id=user.id,

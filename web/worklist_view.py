@@ -130,7 +130,7 @@ def add_glance(session: Session, found: dict[str, Any], today: dt.date) -> None:
 CSV_COLUMNS = (
     "section", "patient_id", "patient_name", "item", "kind", "status", "due_on", "overdue_since",
     "days_overdue", "missed", "last_done_on", "latest_result", "latest_result_on", "severity", "alert",
-    "raised_on", "alert_age_days", "acknowledged_by", "rule",
+    "raised_on", "alert_age_days", "acknowledged_by", "rule", "appointment_on", "appointment_place",
 )  # fmt: skip
 _FORMULA_STARTS = ("=", "+", "-", "@", "\t", "\r")
 
@@ -188,4 +188,6 @@ def _csv_row(section: str, item: Item, name: str) -> dict[str, Any]:
         "missed": item["missed"],
         "last_done_on": item["last_done_on"],
         "rule": item["rule"],
+        "appointment_on": (item.get("booking") or {}).get("appointment_on"),
+        "appointment_place": (item.get("booking") or {}).get("place"),
     }

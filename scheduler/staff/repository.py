@@ -260,6 +260,9 @@ def open_reminders_by_day(
             ReminderRow.window_days,
             ReminderRow.status,
             ReminderRow.overdue_since,
+            ReminderRow.appointment_on,
+            ReminderRow.appointment_place,
+            ReminderRow.snoozed_until,
             ranked.c.day_count,
             select(PatientRow.name)
             .where(PatientRow.patient_id == ReminderRow.patient_id)

@@ -4,7 +4,8 @@ The fortnight runs from this week's Monday to next week's Sunday (clinic days). 
 the open reminders due that day (overdue, due now or planned), by patient, at most ``per_day`` of
 them, with the day's full count. Both come from one statement over the open reminders' index
 range: ``ix_reminders_navigator_open`` (navigator, status, due_on) for a navigator,
-``ix_reminders_status_due`` for everyone.
+``ix_reminders_status_due`` for everyone. It is a planning view, so an item a navigator snoozed
+stays on its due day, marked "off the worklist until …"; a booked one says when and where.
 """
 
 from __future__ import annotations
@@ -14,7 +15,7 @@ from typing import Any
 
 from sqlalchemy.orm import Session
 
-from notifications.labels import label
+from notifications.labels import booking_text, label
 from scheduler.staff import repository
 from scheduler.staff.access import Principal
 
@@ -57,6 +58,12 @@ def week_view(
                 "status": row.status,
                 "window_ends_on": (row.due_on + dt.timedelta(days=row.window_days)).isoformat(),
                 "overdue_since": row.overdue_since.isoformat() if row.overdue_since else None,
+                "booking": booking_text(row.appointment_on, row.appointment_place, row.due_on)
+                if row.appointment_on
+                else None,
+                "snoozed_until": row.snoozed_until.isoformat()
+                if row.snoozed_until and row.snoozed_until > today
+                else None,
             }
         )
     return {

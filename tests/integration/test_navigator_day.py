@@ -267,6 +267,50 @@ def test_the_week_view_lists_what_is_due_each_day_for_the_callers_patients(
     assert set(re.findall(r'<li data-key="([^"]+)"', only_ct)) == cts
 
 
+def test_the_week_view_and_the_csv_show_bookings_and_snoozes(client: TestClient, stored: Database) -> None:
+    """The week view plans, so a snoozed item stays on its day, marked; a booked one says when and
+    where, in the week view and in the worklist's CSV."""
+    from tests.support.common import intake
+
+    first, last = fortnight(AS_OF)
+    with stored.sessions() as session:
+        rows = session.execute(
+            select(ReminderRow.patient_id, ReminderRow.key, ReminderRow.status)
+            .where(
+                ReminderRow.navigator_id == "nav-ana",
+                ReminderRow.status.in_(("overdue", "due", "planned")),
+                ReminderRow.due_on.between(first, last),
+            )
+            .order_by(ReminderRow.due_on, ReminderRow.id)
+        ).all()
+    booked, snoozed = rows[0], rows[-1]
+    assert booked.key != snoozed.key
+    events = [
+        {
+            "event_id": "wk-book", "patient_id": booked.patient_id, "type": "reminder_booked",
+            "occurred_on": AS_OF.isoformat(),
+            "data": {"reminder_key": booked.key, "appointment_on": "2026-12-03", "place": "Radiology B"},
+        },
+        {
+            "event_id": "wk-snooze", "patient_id": snoozed.patient_id, "type": "reminder_snoozed",
+            "occurred_on": AS_OF.isoformat(), "data": {"reminder_key": snoozed.key, "until": "2026-12-10"},
+        },
+    ]  # fmt: skip
+    intake(stored.sessions, events, AS_OF)
+    for patient_id in {booked.patient_id, snoozed.patient_id}:
+        process_patient(stored.sessions, patient_id, AS_OF)
+    sign_in(client, "ana")
+    page = client.get("/week").text
+    item = re.compile(r'<li data-key="{}"[^>]*>(.*?)</li>')
+    booked_item = item.pattern.format(re.escape(booked.key))
+    snoozed_item = item.pattern.format(re.escape(snoozed.key))
+    assert "Booked for 2026-12-03 at Radiology B" in re.search(booked_item, page, re.S).group(1)  # type: ignore[union-attr]
+    assert "off the worklist until 2026-12-10" in re.search(snoozed_item, page, re.S).group(1)  # type: ignore[union-attr]
+    exported = read_csv(client.get("/worklist.csv").text)
+    row = next(r for r in exported if r["patient_id"] == booked.patient_id and r["appointment_on"])
+    assert (row["appointment_on"], row["appointment_place"]) == ("2026-12-03", "Radiology B")
+
+
 # ---- notes ----------------------------------------------------------------------------------------
 
 

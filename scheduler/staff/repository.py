@@ -272,4 +272,4 @@ def open_reminders_by_day(
         .join(ranked, ranked.c.id == ReminderRow.id)
         .where(ranked.c.n <= per_day)
         .order_by(ReminderRow.due_on, ReminderRow.patient_id, ReminderRow.id)
-    ).all()
+    ).all()  # type: ignore[return-value]  # a Row of 13 typed columns is a Row[Any] to callers

@@ -6,7 +6,8 @@ commit"; the clock queues them once committed).
   only the latest stage reached, :func:`scheduler.domain.notices.due_notice`);
 * a reminder whose date moved starts again from the new date's first stage, and a patient who was
   already sent an invitation for it is sent the moved date at once (same UID, higher SEQUENCE),
-  rather than keeping the old date in their calendar until the next notice;
+  rather than keeping the old date in their calendar until the next notice; so is one whose
+  booking changed (the invitation moves to the appointment's day);
 * a reminder that closes is not looked at again; one that is cancelled after the patient was sent
   an invitation gets a CANCEL, so the calendar entry disappears;
 * a patient who gets a navigator has the notices held for want of one released to be sent.
@@ -46,8 +47,12 @@ def after_update(
     before: tuple[dt.date, int, str],
     today: dt.date,
     profile: Profile,
+    booked_before: tuple[dt.date | None, str | None] | None = None,
 ) -> None:
-    """``row`` was just changed (its revision bumped) from ``before`` = (due_on, window_days, status)."""
+    """``row`` was just changed (its revision bumped) from ``before`` = (due_on, window_days, status)
+    and ``booked_before`` = (appointment_on, appointment_place). A patient who holds the item's
+    invitation is sent the new day at once when its date moved or its booking changed (the
+    invitation sits on the appointment's day)."""
     due_on, window_days, status = before
     was_open = status in OPEN_REMINDER_STATUSES
     if row.status not in OPEN_REMINDER_STATUSES:
@@ -58,7 +63,8 @@ def after_update(
     moved = (row.due_on, row.window_days) != (due_on, window_days)
     if moved or not was_open:
         row.notice_on = first_notice_on(row.kind, row.due_on, row.window_days, profile)
-    if moved and was_open and repository.has_sent_invitation(session, row.id):
+    rebooked = booked_before is not None and (row.appointment_on, row.appointment_place) != booked_before
+    if (moved or rebooked) and was_open and repository.has_sent_invitation(session, row.id):
         _add(session, patient, row, NotificationKind.MOVED, today)
 
 

@@ -102,6 +102,65 @@ def test_moved_and_cancelled_invitations(db: Database, tmp_path: Path) -> None:
         assert b"STATUS:CANCELLED" in body
 
 
+def test_a_booking_sends_the_invited_patient_the_appointment_day_at_once(
+    db: Database, tmp_path: Path
+) -> None:
+    """A patient who holds an item's invitation gets an updated one (same UID, higher SEQUENCE) on the
+    appointment's day as soon as a navigator books it, not at the next notice."""
+    from models.rows import ReminderRow
+
+    store(db)
+    settings = settings_for(db, tmp_path)
+    dispatch.create_due_notices(db.sessions, AS_OF, DEFAULT_PROFILE)
+    send_all(db, settings, tmp_path / "first")
+    with db.sessions() as session:
+        invited = session.execute(
+            select(ReminderRow.id, ReminderRow.key, ReminderRow.patient_id, ReminderRow.revision)
+            .join(NotificationRow, NotificationRow.reminder_id == ReminderRow.id)
+            .where(
+                NotificationRow.status == "sent",
+                NotificationRow.audience == "patient",
+                NotificationRow.kind.in_(("advance", "due")),
+                ReminderRow.status.in_(("planned", "due")),
+            )
+            .order_by(ReminderRow.id)
+            .limit(1)
+        ).one()
+    booking = {
+        "event_id": "book-1", "patient_id": invited.patient_id, "type": "reminder_booked",
+        "occurred_on": AS_OF.isoformat(),
+        "data": {"reminder_key": invited.key, "appointment_on": "2026-12-15", "place": "Radiology B"},
+    }  # fmt: skip
+    intake(db.sessions, [booking], AS_OF)
+    process_patient(db.sessions, invited.patient_id, AS_OF)
+    with db.sessions() as session:
+        moved = session.scalars(
+            select(NotificationRow).where(
+                NotificationRow.reminder_id == invited.id, NotificationRow.kind == "moved"
+            )
+        ).all()
+    assert [(m.audience, m.revision) for m in moved] == [("patient", invited.revision + 1)]
+    send_all(db, settings, tmp_path / "second")
+    (message,) = [m for m in emails(tmp_path / "second") if "book" in m["Subject"].lower()]
+    (calendar,) = [p for p in message.walk() if p.get_content_type() == "text/calendar"]
+    body = calendar.get_payload(decode=True)
+    assert b"DTSTART;VALUE=DATE:20261215" in body
+    assert f"SEQUENCE:{invited.revision + 1}".encode() in body
+
+    same_again = booking | {"event_id": "book-2"}  # the same booking again: no new email
+    intake(db.sessions, [same_again], AS_OF)
+    process_patient(db.sessions, invited.patient_id, AS_OF)
+    with db.sessions() as session:
+        count = len(
+            session.scalars(
+                select(NotificationRow).where(
+                    NotificationRow.reminder_id == invited.id, NotificationRow.kind == "moved"
+                )
+            ).all()
+        )
+    assert count == 1
+
+
 def test_a_navigator_without_email_is_a_visible_failure(db: Database, tmp_path: Path) -> None:
     store(db)
     settings = settings_for(db, tmp_path)

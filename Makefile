@@ -25,7 +25,7 @@ DEMO_DIR ?= var/demo
 DASHBOARD_PORT ?= 8000
 IMPORT_BENCH_ARGS ?=
 
-.PHONY: help venv demo dashboard run test reliability lint bench bench-plan bench-pipeline bench-notify bench-web bench-import bench-scale contract clean
+.PHONY: help venv demo dashboard run test reliability lint bench bench-plan bench-pipeline bench-notify bench-notices bench-recompute bench-web bench-import bench-scale contract clean
 
 help: ## list every entry point (the default)
 	@echo "gist-scheduler: make targets"
@@ -79,7 +79,7 @@ lint: venv ## ruff on the code, tests and benchmarks; mypy --strict; the import 
 	$(BIN)/mypy --strict scheduler tasks models notifications web
 	$(BIN)/lint-imports
 
-bench: bench-plan bench-pipeline bench-notify bench-web bench-import bench-scale ## the benchmarks below: planner, pipeline, notifications, web, FHIR import, daily tick at scale
+bench: bench-plan bench-pipeline bench-notify bench-notices bench-recompute bench-web bench-import bench-scale ## the benchmarks below: planner, pipeline, notifications, writing notices, recompute cost, web, FHIR import, daily tick at scale
 
 bench-plan: venv ## time the planner on synthetic patients (BENCH_ARGS='--patients 1000' or '--profile')
 	$(BIN)/python benchmarks/plan_bench.py $(BENCH_ARGS)
@@ -89,6 +89,12 @@ bench-pipeline: venv ## 2,000 events submit→reminders, 2 workers, redis, SQLit
 
 bench-notify: venv ## navigator feed (2,000 patients) and dispatch over 1M reminders, PostgreSQL (NOTIFY_BENCH_ARGS)
 	$(BIN)/python benchmarks/notify_bench.py $(NOTIFY_BENCH_ARGS)
+
+bench-notices: venv ## create_due_notices: ms and SQL statements per due reminder, PostgreSQL+SQLite (NOTICES_BENCH_ARGS)
+	$(BIN)/python benchmarks/notices_bench.py $(NOTICES_BENCH_ARGS)
+
+bench-recompute: venv ## one patient's recompute: ms and SQL statements, new/unchanged/changed, PostgreSQL+SQLite (RECOMPUTE_BENCH_ARGS)
+	$(BIN)/python benchmarks/recompute_bench.py $(RECOMPUTE_BENCH_ARGS)
 
 bench-web: venv ## worklist and patient pages over HTTP, 100,000 patients / 3M reminders, PostgreSQL (WEB_BENCH_ARGS)
 	$(BIN)/python benchmarks/web_bench.py $(WEB_BENCH_ARGS)

@@ -460,7 +460,7 @@ def dispatch_part(url: str, args: argparse.Namespace, report: Report) -> None:
         )
         report.plans.append(
             (
-                "`create_due_notices()`: the per-reminder check",
+                "`create_due_notices()`: what was already told, per batch",
                 explain(engine, *next(s for s in seen if "FROM notifications" in s[0])),
             )
         )

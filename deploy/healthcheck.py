@@ -47,6 +47,7 @@ def check_worker() -> tuple[bool, str]:
         return False, "the embedded broker has no remote control: set GIST_BROKER_URL"
     node = f"{settings.worker_name}@{socket.gethostname()}"
     app = Celery("gistsched-healthcheck", broker=settings.broker_url)  # no tasks: a quick start
+    app.conf.broker_transport_options = settings.broker_transport_options  # a Sentinel master's name
     try:
         replies = app.control.ping(destination=[node], timeout=TIMEOUT_SECONDS, limit=1)
     except Exception as exc:  # the broker is down: kombu/redis raise their own types

@@ -8,6 +8,7 @@
 * ``patient_states`` — the latest computed risk, stage and therapy, with the profile and as-of used;
 * ``reminders``    — unique per (patient, key); never deleted: gone → cancelled; each change bumps
                      ``revision`` (the calendar SEQUENCE and the notification de-duplication key);
+                     a navigator's booking, snooze or waiver of the item is stored on it;
 * ``alerts``       — one row per raised alert episode, resolved when its condition stops holding;
 * ``processing_failures`` — a patient the worker could not process, for the navigator's worklist;
 * ``clock_leases`` / ``clock_marks`` — keep a second clock process from doing the work twice;
@@ -50,6 +51,7 @@ from models.statuses import (
     MISSED_REMINDER_SQL,
     OPEN_REMINDER_SQL,
     SENDABLE_NOTIFICATION_SQL,
+    SNOOZED_REMINDER_SQL,
     SOON_REMINDER_SQL,
     NotificationStatus,
 )
@@ -126,7 +128,8 @@ class ReminderRow(Base):
     __tablename__ = "reminders"
     __table_args__ = (
         UniqueConstraint("patient_id", "key", name="uq_reminders_patient_key"),
-        Index("ix_reminders_status_due", "status", "due_on"),
+        # ``id`` included: the worklist leaves snoozed reminders out by id, from the index alone.
+        Index("ix_reminders_status_due", "status", "due_on", postgresql_include=["id"]),
         # A navigator's open reminders up to a date: one index range, read from the index alone
         # (the worklist, docs/performance.md §4). A patient's reminders (processing, the patient
         # page) are found through uq_reminders_patient_key.
@@ -155,8 +158,17 @@ class ReminderRow(Base):
             "ix_reminders_soon",
             "status",
             "due_on",
+            postgresql_include=["id"],
             sqlite_where=text(SOON_REMINDER_SQL),
             postgresql_where=text(SOON_REMINDER_SQL),
+        ),
+        # Rows without overdue_from (written by an older release's worker during an upgrade): the
+        # daily status UPDATE fills them in first (scheduler/patients/repository.py).
+        Index(
+            "ix_reminders_overdue_from_missing",
+            "id",
+            sqlite_where=text("overdue_from IS NULL"),
+            postgresql_where=text("overdue_from IS NULL"),
         ),
         Index(
             "ix_reminders_missed",
@@ -164,6 +176,18 @@ class ReminderRow(Base):
             postgresql_include=["id", "kind", "patient_id", "status", "due_on"],
             sqlite_where=text(MISSED_REMINDER_SQL),
             postgresql_where=text(MISSED_REMINDER_SQL),
+        ),
+        # Reminders a navigator snoozed (open ones: the plan drops a closed item's snooze): the
+        # worklist leaves out those still snoozed, one short range (``snoozed_until > today``)
+        # whoever the caller. No status in its predicate: the planner would take the status
+        # indexes for a query that names one.
+        Index(
+            "ix_reminders_snoozed",
+            "snoozed_until",
+            "navigator_id",
+            postgresql_include=["id"],
+            sqlite_where=text(SNOOZED_REMINDER_SQL),
+            postgresql_where=text(SNOOZED_REMINDER_SQL),
         ),
     )
 
@@ -192,6 +216,13 @@ class ReminderRow(Base):
     # due_on + window_days + 1: the first day an open item is overdue, so the daily UPDATE that moves
     # statuses with the calendar compares dates only (scheduler/operations/statuses.py).
     overdue_from: Mapped[dt.date | None] = mapped_column(Date)
+    # The navigator's actions as the plan carries them (reminder_booked / _snoozed / _waived): the
+    # latest booking and snooze of an open item; the waiver of a waived, cancelled one as
+    # ``{reason, waived_on, done_on, note}``. Null otherwise.
+    appointment_on: Mapped[dt.date | None] = mapped_column(Date)
+    appointment_place: Mapped[str | None] = mapped_column(String(200))
+    snoozed_until: Mapped[dt.date | None] = mapped_column(Date)
+    waiver: Mapped[dict[str, Any] | None] = mapped_column(JSON)
     revision: Mapped[int] = mapped_column(Integer, default=1)
     # The day the clock next looks at this reminder for a notice (scheduler/domain/notices.py);
     # None once nothing more is to be told (closed, or every stage sent).

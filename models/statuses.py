@@ -72,5 +72,8 @@ MISSED_REMINDER_SQL: Final = f"{OPEN_REMINDER_SQL} AND overdue_since IS NOT NULL
 SOON_REMINDER_SQL: Final = (
     f"{sql_in('status', (ReminderStatus.DUE, ReminderStatus.PLANNED))} AND overdue_since IS NULL"
 )
+# A reminder a navigator snoozed (now or once): ix_reminders_snoozed's predicate; the worklist
+# leaves out those with ``snoozed_until`` after today.
+SNOOZED_REMINDER_SQL: Final = "snoozed_until IS NOT NULL"
 SENDABLE_NOTIFICATION_SQL: Final = sql_in("status", SENDABLE_NOTIFICATION_STATUSES)
 FAILED_NOTIFICATION_SQL: Final = f"status = '{NotificationStatus.FAILED.value}'"

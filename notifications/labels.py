@@ -69,3 +69,10 @@ def missed_text(overdue_since: dt.date, missed: int, last_done_on: dt.date | Non
     2026-02-09 (8 missed); last done on 2026-01-05", or "…; never done"."""
     done = f"last done on {last_done_on.isoformat()}" if last_done_on else "never done"
     return f"overdue since {overdue_since.isoformat()} ({missed} missed); {done}"
+
+
+def booking_text(appointment_on: dt.date, place: str | None, due_on: dt.date) -> str:
+    """How staff surfaces and calendars word a booked item: "Booked for 2026-12-04 at Radiology B;
+    due 2026-11-20" (without " at …" when no place was given)."""
+    where = f" at {place}" if place else ""
+    return f"Booked for {appointment_on.isoformat()}{where}; due {due_on.isoformat()}"

@@ -94,6 +94,13 @@ class DigestItem(NamedTuple):
     last_done_on: dt.date | None = None
 
 
+class Appointment(NamedTuple):
+    """A navigator booked the item: the day and, if given, where (``reminder_booked``)."""
+
+    on: dt.date
+    place: str | None = None
+
+
 class DigestFailure(NamedTuple):
     patient_code: str | None  # None: not about one patient (e.g. an event that could not be parsed)
     what: str
@@ -140,12 +147,31 @@ def compose_patient_notice(
     clinic_name: str,
     clinic_phone: str | None,
     today: dt.date | None = None,
+    appointment: Appointment | None = None,
 ) -> EmailMessage:
     """The advance notice or the due-day reminder to a patient, with the invitation (REQUEST).
     A ``due`` notice sent after its day (the clinic's ``today``: a late event, a clock that was
-    down) says the item is due now, since that date, rather than "today"."""
+    down) says the item is due now, since that date, rather than "today". A booked item's notice
+    is about its ``appointment`` instead: "Reminder: an MRI scan is booked for 5 March 2027" (the
+    place only in the body)."""
     phrase = _patient_label(kind).phrase
     when = long_date(due_on)
+    if appointment is not None:
+        if stage not in ("advance", "due", "due_since"):
+            raise ValueError(f"unknown patient notice stage {stage!r}")
+        subject = f"Reminder: {phrase} is booked for {long_date(appointment.on)}"
+        context = {
+            "phrase": phrase,
+            "when": when,
+            "stage": "booked",
+            "has_invitation": ics is not None,
+            "appointment_when": long_date(appointment.on),
+            "appointment_place": appointment.place,
+        }
+        message = _compose(env, subject, "patient_notice", context | _contact(clinic_name, clinic_phone))
+        if ics is not None:
+            _attach_calendar(message, ics, "REQUEST")
+        return message
     if stage == "advance":
         subject = f"Reminder: {phrase} is due on {when}"
     elif stage == "due" and today is not None and due_on < today:
@@ -155,7 +181,14 @@ def compose_patient_notice(
         subject = f"{_capitalise(phrase)} is due today, {when}"
     else:
         raise ValueError(f"unknown patient notice stage {stage!r}")
-    context = {"phrase": phrase, "when": when, "stage": stage, "has_invitation": ics is not None}
+    context = {
+        "phrase": phrase,
+        "when": when,
+        "stage": stage,
+        "has_invitation": ics is not None,
+        "appointment_when": None,
+        "appointment_place": None,
+    }
     context |= _contact(clinic_name, clinic_phone)
     message = _compose(env, subject, "patient_notice", context)
     if ics is not None:
@@ -193,15 +226,20 @@ def compose_navigator_notice(
     stage: Literal["advance", "due", "overdue"],
     reason: str,
     dashboard_url: str,
+    appointment: Appointment | None = None,
 ) -> EmailMessage:
-    """One reminder brought to a navigator (``reason`` says why: overdue, no patient email, …)."""
+    """One reminder brought to a navigator (``reason`` says why: overdue, no patient email, …);
+    a booked one says for when (and where) it is booked."""
     if stage not in NAVIGATOR_STAGE:
         raise ValueError(f"unknown navigator notice stage {stage!r}")
     _header_safe("patient code", patient_code)
     summary = label(kind).summary
     when = long_date(due_on)
-    subject = f"{NAVIGATOR_STAGE[stage]}: {summary} for patient {patient_code} (due {when})"
+    booked = f", booked for {long_date(appointment.on)}" if appointment is not None else ""
+    subject = f"{NAVIGATOR_STAGE[stage]}: {summary} for patient {patient_code} (due {when}{booked})"
     context = {
+        "appointment_when": long_date(appointment.on) if appointment is not None else None,
+        "appointment_place": appointment.place if appointment is not None else None,
         "stage_title": NAVIGATOR_STAGE[stage],
         "summary": summary,
         "patient_code": patient_code,

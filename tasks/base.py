@@ -11,6 +11,8 @@ The configuration (:func:`celery_config`):
   ``retry_on_worker_lost``) and gives up into a failure row after ``task_max_retries``;
 * no long ETA/countdown anywhere (retries wait at most 30 s, far inside Redis's
   ``visibility_timeout``): what is due in days or weeks lives in database rows;
+* Redis behind Sentinel: ``GIST_BROKER_URL`` lists the Sentinels (``sentinel://h1:26379;sentinel://h2:26379``)
+  and ``GIST_REDIS_SENTINEL_MASTER`` becomes the transport's ``master_name``;
 * ``GIST_BROKER_URL`` unset → the embedded broker (:mod:`tasks.embedded`), folders under
   ``<data_dir>/broker``, no server; real, separate worker processes consume it.
 
@@ -29,6 +31,7 @@ from kombu.exceptions import KombuError
 
 from scheduler.config.settings import Settings
 from tasks.embedded import transport_options
+from tasks.pending import PendingMarks
 
 PROCESS = "patients.process"
 SEND = "notifications.send"
@@ -52,6 +55,7 @@ class GistCelery(Celery):  # type: ignore[misc]  # celery is untyped
         super().__init__("gistsched")
         self.gist_settings = settings
         self.broker_down_until = 0.0  # monotonic time: skip publishing until then (see enqueue)
+        self.pending = PendingMarks(settings)  # intake's "a message waits" keys (tasks.pending)
 
 
 def celery_config(settings: Settings) -> dict[str, Any]:
@@ -87,23 +91,32 @@ def celery_config(settings: Settings) -> dict[str, Any]:
     else:
         config["broker_url"] = settings.broker_url
         if settings.broker_url and settings.broker_url.startswith(("redis://", "rediss://", "sentinel://")):
-            config["broker_transport_options"] = {"visibility_timeout": REDIS_VISIBILITY_TIMEOUT_SECONDS}
+            config["broker_transport_options"] = {
+                "visibility_timeout": REDIS_VISIBILITY_TIMEOUT_SECONDS,
+                **settings.broker_transport_options,  # the Sentinel master's name
+            }
     return config
 
 
-def send_process(app: GistCelery, patient_id: str, *, force: bool = False) -> bool:
+def send_process(app: GistCelery, patient_id: str, *, force: bool = False, coalesce: bool = False) -> bool:
     """Queue ``patients.process`` for one patient; False (logged) when the broker cannot be reached.
 
     The events are already stored, so a failed send loses nothing: the clock re-queues events left
     unprocessed. After a failure the app stops trying for a short while, so a burst of sends (a
-    submit of many patients) does not wait out a connection timeout for each.
+    submit of many patients) does not wait out a connection timeout for each. ``coalesce`` (intake,
+    after its commit): send nothing when a message for the patient already waits
+    (:mod:`tasks.pending`).
     """
     if time.monotonic() < app.broker_down_until:
         return False
+    if coalesce and not app.pending.mark(patient_id):
+        return True
     try:
         app.send_task(PROCESS, args=[patient_id], kwargs={"force": force}, ignore_result=True)
     except (KombuError, OSError) as exc:
         app.broker_down_until = time.monotonic() + BROKER_DOWN_BACKOFF_SECONDS
+        if coalesce:
+            app.pending.clear(patient_id)
         log.warning("could not queue %s for %s (%s); the clock will queue it again", PROCESS, patient_id, exc)
         return False
     return True

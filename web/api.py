@@ -18,6 +18,7 @@ from fastapi import APIRouter, HTTPException, Path, Query, Request
 from fastapi.responses import JSONResponse
 from sqlalchemy.orm import Session
 
+from models.vocabulary import FeedScope, Role
 from scheduler.domain.events import EventError, parse_event
 from scheduler.domain.model import ReminderKind, Stage
 from scheduler.notifications.feeds import create_feed
@@ -278,7 +279,7 @@ def post_feed(patient_id: PatientId, request: Request, principal: ApiPrincipal) 
     with sessions() as session:
         if not may_see(session, principal, patient_id):
             raise HTTPException(404, f"patient_id: no patient {patient_id!r}")
-    created = create_feed(sessions, "patient", patient_id, settings_of(request).base_url)
+    created = create_feed(sessions, FeedScope.PATIENT, patient_id, settings_of(request).base_url)
     with sessions.begin() as session:
         audit.record(
             session, principal.actor(client_of(request)), "feed_create", patient_id, detail=created.id
@@ -299,7 +300,7 @@ def get_unassigned(
 ) -> JSONResponse:
     """Patients whose events arrived before a registration assigned them a navigator: their plan is
     computed but no email goes out for them until an admin or integration registers them."""
-    if principal.role != "admin":
+    if principal.role != Role.ADMIN:
         raise HTTPException(403, "the unassigned queue is for admins")
     with sessions_of(request).begin() as session:
         found = unassigned_patients(session, limit)
@@ -320,7 +321,7 @@ def get_audit(
         str | None, Query(max_length=64, pattern=NO_NUL, description="only this patient's")
     ] = None,
 ) -> JSONResponse:
-    if principal.role != "admin":
+    if principal.role != Role.ADMIN:
         raise HTTPException(403, "the audit trail is for admins")
     with sessions_of(request)() as session:
         return JSONResponse(audit.trail(session, patient_id))

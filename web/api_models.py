@@ -154,6 +154,18 @@ class PlanAlert(Closed):
     citation: str
 
 
+class ReminderBooking(Closed):
+    appointment_on: dt.date
+    place: str | None
+
+
+class ReminderWaiver(Closed):
+    reason: Literal["not_applicable", "done_elsewhere", "declined"]
+    waived_on: dt.date
+    done_on: dt.date | None
+    note: str | None
+
+
 class StoredReminder(Closed):
     key: str = Field(description="stable across recomputation")
     kind: ReminderKind
@@ -171,6 +183,15 @@ class StoredReminder(Closed):
     )
     missed: int | None = Field(default=None, description="open items only: how many were missed")
     last_done_on: dt.date | None = Field(default=None, description="open items only")
+    booking: ReminderBooking | None = Field(
+        default=None, description="open items a navigator booked (reminder_booked): the latest booking"
+    )
+    snoozed_until: dt.date | None = Field(
+        default=None, description="open items a navigator snoozed: off the worklist until this day"
+    )
+    waiver: ReminderWaiver | None = Field(
+        default=None, description="a waived item (reminder_waived), cancelled on waived_on"
+    )
     revision: int = Field(description="the calendar SEQUENCE: bumped each time the item moves")
 
 
@@ -276,6 +297,8 @@ class WorklistReminder(Closed):
     missed: int
     last_done_on: dt.date | None
     missed_text: str | None
+    booking: ReminderBooking | None = Field(description="the navigator's latest booking of the item")
+    booking_text: str | None = Field(description='"Booked for 2026-12-04 at Radiology B; due 2026-11-20"')
 
 
 class WorklistAlert(Closed):

@@ -4,7 +4,7 @@ with the API, the FHIR routes and the dashboard mounted. The caller (the composi
 processing: the web layer knows no broker.
 
 Feeds are the only unauthenticated route: the token in the URL is the credential. So the token
-never reaches a log (uvicorn's access log is off; :class:`AccessLog` writes the path with the
+never reaches a log (uvicorn's access log is off; :func:`access_log` writes the path with the
 token replaced), an unknown, revoked or malformed token gets the same 404 after the same single
 lookup, and a calendar's conditional poll (``If-None-Match``) is answered 304 from one aggregate
 query, without rendering. Rendered feeds are kept per ETag in a small in-process cache, so a
@@ -28,6 +28,7 @@ from sqlalchemy import text
 from sqlalchemy.orm import Session, sessionmaker
 
 from scheduler.config.settings import Settings
+from scheduler.fhir.navigators import NavigatorTable
 from scheduler.notifications.feeds import feed_etag, find_feed, render
 from scheduler.patients.intake import QueueProcessing
 from web.api import router as api_router
@@ -38,6 +39,7 @@ from web.metrics import CONTENT_TYPE as METRICS_CONTENT_TYPE
 from web.metrics import render_metrics
 from web.navigator import install as install_navigator
 from web.openapi import install as install_api_docs
+from web.reminder_actions import install as install_reminder_actions
 from web.security import security_headers
 
 CALENDAR = "text/calendar; charset=utf-8"
@@ -75,10 +77,16 @@ def redact(path: str) -> str:
     return "/feeds/<token>.ics" if _FEED_PATH.match(path) else path
 
 
-def create_app(settings: Settings, sessions: sessionmaker[Session], enqueue: QueueProcessing) -> FastAPI:
+def create_app(
+    settings: Settings,
+    sessions: sessionmaker[Session],
+    enqueue: QueueProcessing,
+    *,
+    navigators: NavigatorTable | None = None,
+) -> FastAPI:
     """The application over ``sessions``; ``enqueue`` queues a patient's processing after events of
-    theirs were stored (the API, the dashboard's forms, a FHIR import)."""
-    cache = FeedCache()
+    theirs were stored (the API, the dashboard's forms, a FHIR import); ``navigators`` is the
+    checked practitioner → navigator table of ``POST /fhir/Bundle``."""
     app = FastAPI(
         title="gist-scheduler",
         version="0.1.0",
@@ -88,26 +96,37 @@ def create_app(settings: Settings, sessions: sessionmaker[Session], enqueue: Que
         openapi_url="/api/openapi.json",
     )
     app.state.settings, app.state.sessions, app.state.enqueue = settings, sessions, enqueue
+    app.state.fhir_navigators = navigators
     app.middleware("http")(security_headers)
     app.include_router(api_router)
     app.include_router(fhir_router)
     install_api_docs(app)  # the document's event models, /api/docs with its assets
     install_dashboard(app)  # pages, forms, /static
     install_navigator(app)  # week view, CSV, notes, contact, end of follow-up
+    install_reminder_actions(app)  # book, snooze, waive a reminder
     install_error_pages(app)  # HTML for the pages, JSON for the API
+    app.middleware("http")(access_log)
+    _install_health(app, settings, sessions)
+    _install_feeds(app, settings, sessions)
+    return app
 
-    @app.middleware("http")
-    async def access_log(request: Request, call_next: Callable[[Request], Awaitable[Response]]) -> Response:
-        started = time.perf_counter()
-        response = await call_next(request)
-        log.info(
-            "%s %s %d %.1f ms",
-            request.method,
-            redact(request.url.path),
-            response.status_code,
-            (time.perf_counter() - started) * 1000,
-        )
-        return response
+
+async def access_log(request: Request, call_next: Callable[[Request], Awaitable[Response]]) -> Response:
+    """One log line per request: method, path (a feed's token redacted), status, milliseconds."""
+    started = time.perf_counter()
+    response = await call_next(request)
+    log.info(
+        "%s %s %d %.1f ms",
+        request.method,
+        redact(request.url.path),
+        response.status_code,
+        (time.perf_counter() - started) * 1000,
+    )
+    return response
+
+
+def _install_health(app: FastAPI, settings: Settings, sessions: sessionmaker[Session]) -> None:
+    """``/healthz`` (the database and the broker) and ``/metrics`` (for the allowed clients)."""
 
     @app.get("/healthz", include_in_schema=False)
     def healthz() -> JSONResponse:
@@ -124,6 +143,12 @@ def create_app(settings: Settings, sessions: sessionmaker[Session], enqueue: Que
                 status_code=403,
             )
         return Response(render_metrics(settings, sessions), media_type=METRICS_CONTENT_TYPE)
+
+
+def _install_feeds(app: FastAPI, settings: Settings, sessions: sessionmaker[Session]) -> None:
+    """``GET /feeds/{token}.ics``, with its own cache of rendered feeds, and the same 404 for any
+    other path under ``/feeds/``."""
+    cache = FeedCache()
 
     @app.get("/feeds/{token}.ics", include_in_schema=False)
     def feed(token: str, request: Request) -> Response:
@@ -149,8 +174,6 @@ def create_app(settings: Settings, sessions: sessionmaker[Session], enqueue: Que
         with sessions() as session:
             find_feed(session, anything)
         return PlainTextResponse("Not found", status_code=404)
-
-    return app
 
 
 def metrics_allowed(settings: Settings, request: Request) -> bool:
@@ -190,7 +213,9 @@ def _check_broker(settings: Settings) -> str:
     from kombu.connection import Connection
 
     try:
-        with Connection(settings.broker_url, connect_timeout=2) as connection:  # type: ignore[no-untyped-call]
+        with Connection(  # type: ignore[no-untyped-call]
+            settings.broker_url, connect_timeout=2, transport_options=settings.broker_transport_options
+        ) as connection:
             connection.ensure_connection(max_retries=1, timeout=2)
     except Exception as exc:
         return f"error: {type(exc).__name__}"

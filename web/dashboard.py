@@ -34,7 +34,8 @@ from sqlalchemy.orm import Session
 from starlette.concurrency import run_in_threadpool
 
 from models.rows import AlertRow, FeedRow, UserRow
-from notifications.labels import label, missed_text
+from models.vocabulary import FeedScope, Role
+from notifications.labels import booking_text, label, missed_text
 from scheduler.domain.events import EventError, parse_event
 from scheduler.notifications.feeds import FeedError, create_feed, feed_url, revoke_feed
 from scheduler.patients.directory import MAX_PAGE, MAX_QUERY_CHARS, STAGES, PatientQuery, find_patients
@@ -68,6 +69,7 @@ from web.forms import (
     SEVERITIES,
     STAGE_NAMES,
     STATUS_NAMES,
+    WAIVER_REASONS,
     build_event,
     describe_data,
     error_slot,
@@ -85,6 +87,9 @@ FLASHES = {
     "note_added": "Note saved.",
     "registered": "Contact details and navigator saved; the record updates in a few seconds.",
     "follow_up_ended": "Follow-up ended: open reminders are cancelled in a few seconds.",
+    "action_book": "Booking saved; the plan shows it in a few seconds.",
+    "action_snooze": "Snoozed: the item leaves the worklist until that day in a few seconds.",
+    "action_waive": "Waiver saved; the item is cancelled in a few seconds.",
     "acknowledged": "Alert acknowledged.",
     "signed_out": "You are signed out.",
     "password_changed": "Your password is changed.",
@@ -376,6 +381,8 @@ def worklist_context(
         "kinds": KIND_NAMES,
         "severities": SEVERITIES,
         "here": _here(request),
+        "waiver_reasons": WAIVER_REASONS,
+        "tomorrow": (today + dt.timedelta(days=1)).isoformat(),
     }
 
 
@@ -479,8 +486,10 @@ def _patient_view(record: dict[str, Any], today: dt.date) -> dict[str, Any]:
                 "window_ends_on": _window_end(reminder["due_on"], reminder["window_days"]),
                 "closed_on": reminder["completed_on"] or reminder["cancelled_on"] or reminder["due_on"],
                 "missed_text": _missed_text(reminder),
+                **_actions_view(reminder, today),
             }
         )
+    _add_missed_before_waivers(reminders)
     open_reminders = sorted(
         (r for r in reminders if r["status"] in OPEN_STATUSES), key=lambda r: (r["due_on"], r["key"])
     )
@@ -493,7 +502,7 @@ def _patient_view(record: dict[str, Any], today: dt.date) -> dict[str, Any]:
     soon = [r for r in open_reminders if r["status"] != "planned" or r["due_on"] <= horizon]
     soon_keys = {r["key"] for r in soon}
     since = (today - dt.timedelta(days=RECENT_DAYS)).isoformat()
-    recent = [r for r in past if r["status"] == "completed" and r["closed_on"] >= since]
+    recent = [r for r in past if (r["status"] == "completed" or r.get("waiver")) and r["closed_on"] >= since]
     recent_keys = {r["key"] for r in recent}
     events = [{**event, "summary": describe_data(event["data"])} for event in reversed(record["events"])]
     alerts = [
@@ -507,6 +516,7 @@ def _patient_view(record: dict[str, Any], today: dt.date) -> dict[str, Any]:
         "open_reminders": open_reminders,
         "soon_reminders": soon,
         "later_reminders": [r for r in open_reminders if r["key"] not in soon_keys],
+        "later_keys": [r["key"] for r in open_reminders if r["key"] not in soon_keys],
         "horizon": horizon,
         "recent_reminders": recent,
         "earlier_reminders": [r for r in past if r["key"] not in recent_keys],
@@ -517,6 +527,45 @@ def _patient_view(record: dict[str, Any], today: dt.date) -> dict[str, Any]:
         "open_alerts": [a for a in alerts if a["is_active"] and not a["acknowledged_at"]],
         "earlier_alerts": [a for a in alerts if a["acknowledged_at"] or not a["is_active"]],
     }
+
+
+def _actions_view(reminder: dict[str, Any], today: dt.date) -> dict[str, Any]:
+    """What the navigator's actions show on an item: "Booked for … at …; due …", "snoozed until …"
+    (while it runs), and a waiver's reason in words."""
+    booking, snoozed, waiver = reminder.get("booking"), reminder.get("snoozed_until"), reminder.get("waiver")
+    return {
+        "booking_text": booking_text(
+            dt.date.fromisoformat(booking["appointment_on"]),
+            booking.get("place"),
+            dt.date.fromisoformat(reminder["due_on"]),
+        )
+        if booking
+        else None,
+        "snoozed_until": snoozed if snoozed and snoozed > today.isoformat() else None,
+        "waiver_reason": WAIVER_REASONS.get(waiver["reason"], waiver["reason"]) if waiver else None,
+        "missed_before": None,
+    }
+
+
+def _add_missed_before_waivers(reminders: list[dict[str, Any]]) -> None:
+    """A waived item's run of missed items just before it in its series (cancelled, neither done nor
+    waived), in the words of the open items': "overdue since … (n missed)"."""
+    by_key = {r["key"]: r for r in reminders}
+    for reminder in reminders:
+        if not reminder.get("waiver"):
+            continue
+        series, _, ordinal = reminder["key"].rpartition(":")
+        if not ordinal.isdigit():
+            continue
+        run: list[dict[str, Any]] = []
+        for earlier in range(int(ordinal) - 1, 0, -1):
+            item = by_key.get(f"{series}:{earlier}")
+            if item is None or item["status"] != "cancelled" or item["completed_on"] or item.get("waiver"):
+                break
+            run.append(item)
+        if run:
+            since = min(item["due_on"] for item in run)
+            reminder["missed_before"] = f"overdue since {since} ({len(run)} missed)"
 
 
 def _missed_text(reminder: dict[str, Any]) -> str | None:
@@ -563,6 +612,12 @@ def _patient_page(
         "reg_errors": {},
         "reg_values": None,
         "navigators": _assignable(request, ws, record.get("navigator_id")),
+        "waiver_reasons": WAIVER_REASONS,
+        "tomorrow": (settings_of(request).today() + dt.timedelta(days=1)).isoformat(),
+        "action_key": None,
+        "action_name": None,
+        "action_values": {},
+        "action_errors": {},
         **extra,
     }
     response = _render(request, "patient.html", context, ws=ws, status_code=status_code)
@@ -588,7 +643,7 @@ def _feeds_of(request: Request, patient_id: str) -> list[dict[str, Any]]:
     with sessions_of(request)() as session:
         rows = session.scalars(
             select(FeedRow)
-            .where(FeedRow.scope == "patient", FeedRow.subject_id == patient_id)
+            .where(FeedRow.scope == FeedScope.PATIENT, FeedRow.subject_id == patient_id)
             .order_by(FeedRow.created_at.desc(), FeedRow.id)
         ).all()
         return [
@@ -718,7 +773,7 @@ def _create_feed(request: Request, patient_id: str, form: Form) -> Response:
     if not _visible(request, ws, patient_id):
         return _not_found(request, ws)
     sessions = sessions_of(request)
-    created = create_feed(sessions, "patient", patient_id, settings_of(request).base_url)
+    created = create_feed(sessions, FeedScope.PATIENT, patient_id, settings_of(request).base_url)
     with sessions.begin() as session:
         audit.record(
             session, ws.principal.actor(client_of(request)), "feed_create", patient_id, detail=created.id
@@ -750,7 +805,7 @@ def _revoke_feed(request: Request, patient_id: str, feed_id: str, form: Form) ->
     sessions = sessions_of(request)
     with sessions() as session:
         feed = session.get(FeedRow, feed_id)
-        if feed is None or (feed.scope, feed.subject_id) != ("patient", patient_id):
+        if feed is None or (feed.scope, feed.subject_id) != (FeedScope.PATIENT, patient_id):
             return _not_found(request, ws, "calendar subscription")
     try:
         revoke_feed(sessions, feed_id)
@@ -861,7 +916,7 @@ def unassigned_page(request: Request) -> Response:
     if ws is None:
         assert elsewhere is not None
         return elsewhere
-    if ws.principal.role != "admin":
+    if ws.principal.role != Role.ADMIN:
         return _forbidden(request, ws, "The unassigned queue is for admins.")
     with sessions_of(request).begin() as session:
         found = unassigned_patients(session, MAX_ITEMS)

@@ -11,6 +11,7 @@ from fastapi.security import APIKeyCookie, HTTPAuthorizationCredentials, HTTPBea
 from sqlalchemy.orm import Session, sessionmaker
 
 from scheduler.config.settings import Settings
+from scheduler.fhir.navigators import NavigatorTable
 from scheduler.patients.intake import QueueProcessing
 from scheduler.staff.access import (
     Principal,
@@ -37,6 +38,12 @@ def sessions_of(request: Request) -> sessionmaker[Session]:
 def enqueue_of(request: Request) -> QueueProcessing:
     enqueue: QueueProcessing = request.app.state.enqueue
     return enqueue
+
+
+def navigators_of(request: Request) -> NavigatorTable | None:
+    """The checked practitioner → navigator table of FHIR imports (None: none configured)."""
+    table: NavigatorTable | None = request.app.state.fhir_navigators
+    return table
 
 
 def client_of(request: Request) -> str | None:

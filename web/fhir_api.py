@@ -1,7 +1,9 @@
 """FHIR R4 endpoints: ``POST /fhir/Bundle`` (import) and ``GET /fhir/CarePlan?patient=ID`` (export).
 
-Import is for admin accounts (an ``integration`` role is planned; until it exists only admins may
-write through FHIR). A refused Bundle answers 400 with an OperationOutcome naming the entry, and
+Import is for the accounts that may register patients (admin and ``integration``); a CareTeam
+sets the patient's navigator through the practitioner → navigator table (``GIST_FHIR_NAVIGATORS``)
+only on an ``integration`` account's import (the EHR's interface): an admin's import leaves its
+CareTeams for review. A refused Bundle answers 400 with an OperationOutcome naming the entry, and
 nothing is stored. Export follows the plan's visibility rules (another navigator's patient is 404).
 """
 
@@ -14,16 +16,18 @@ from fastapi import APIRouter, HTTPException, Query, Request
 from fastapi.responses import JSONResponse
 from sqlalchemy.orm import Session
 
+from models.vocabulary import Role
 from scheduler.fhir import FhirError, load_json
 from scheduler.fhir.export import export_plan
 from scheduler.patients.fhir_intake import map_bundle, store_import
 from scheduler.patients.records import read_plan
 from scheduler.staff import audit
-from scheduler.staff.access import write_gate
-from web.deps import ApiPrincipal, client_of, enqueue_of, sessions_of, settings_of
+from scheduler.staff.access import REGISTRARS, write_gate
+from web.deps import ApiPrincipal, client_of, enqueue_of, navigators_of, sessions_of, settings_of
 from web.openapi import COMMON_RESPONSES, NO_NUL, NOT_FOUND, problem, refused
 
-FHIR_WRITE_ROLES: Final = frozenset({"admin", "integration"})
+FHIR_WRITE_ROLES: Final = frozenset(REGISTRARS)  # a Bundle may register patients
+NAVIGATOR_ROLES: Final = frozenset({Role.INTEGRATION})  # whose imports apply the navigator table
 MAX_BODY_BYTES: Final = 20 * 1024 * 1024
 FHIR_JSON: Final = "application/fhir+json"
 
@@ -74,9 +78,11 @@ async def post_bundle(request: Request, principal: ApiPrincipal) -> JSONResponse
         raise HTTPException(413, f"body: at most {MAX_BODY_BYTES} bytes")
     settings, sessions, client = settings_of(request), sessions_of(request), client_of(request)
     try:
-        mapped = map_bundle(sessions, load_json(body))
+        navigators = navigators_of(request) if principal.role in NAVIGATOR_ROLES else None
+        mapped = map_bundle(sessions, load_json(body), navigators)
     except FhirError as exc:
         return outcome(400, "error", str(exc))
+
     def audited(session: Session, patient_ids: list[str]) -> None:
         for patient_id in patient_ids:
             audit.record(session, principal.actor(client), "submit_events", patient_id, detail="fhir")

@@ -55,6 +55,11 @@ STAGE_NAMES: dict[str, str] = {
     "ended": "Follow-up ended",
 }
 
+WAIVER_REASONS: dict[str, str] = {  # reminder_waived's reasons, as the forms offer them
+    "not_applicable": "Not applicable to this patient",
+    "done_elsewhere": "Done elsewhere",
+    "declined": "The patient declined it",
+}
 END_REASONS: dict[str, str] = {  # follow_up_ended's reasons, as the page offers them
     "discharged": "Discharged from follow-up",
     "transferred": "Transferred to another centre",

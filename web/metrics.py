@@ -25,7 +25,7 @@ class StatusCollector(Collector):
 
     def collect(self) -> Iterator[GaugeMetricFamily]:
         with self.sessions() as session:
-            status = read_status(session, broker_queue_length(self.settings))
+            status = read_status(session, broker_queue_length(self.settings), today=self.settings.today())
         yield from families(status)
 
 
@@ -64,6 +64,11 @@ def families(status: Status) -> Iterator[GaugeMetricFamily]:
         "gist_notifications_oldest_sendable_seconds",
         "Age of the oldest email waiting to be sent (NaN when none)",
         status.oldest_sendable_age_seconds,
+    )
+    yield _gauge(
+        "gist_plans_behind",
+        "Active patients whose plan's recompute day passed before today without a recompute",
+        status.plans_behind,
     )
     yield _gauge(
         "gist_broker_queue_length",

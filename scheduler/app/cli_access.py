@@ -133,13 +133,18 @@ CLI_ACTOR = "cli"  # the audit trail's name for the operator at the command line
 
 
 def cmd_feed_create(args: argparse.Namespace) -> int:
+    from models.vocabulary import FeedScope
     from scheduler.config.settings import load_settings
     from scheduler.notifications.feeds import FeedError, create_feed
     from scheduler.staff import audit
 
     settings = load_settings()
     sessions = _sessions(settings)
-    scope, subject = ("patient", args.patient) if args.patient is not None else ("navigator", args.navigator)
+    scope, subject = (
+        (FeedScope.PATIENT, args.patient)
+        if args.patient is not None
+        else (FeedScope.NAVIGATOR, args.navigator)
+    )
     try:
         feed = create_feed(sessions, scope, subject, settings.base_url)
     except FeedError as exc:

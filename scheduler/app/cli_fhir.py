@@ -8,6 +8,7 @@ import json
 import sys
 from pathlib import Path
 
+from scheduler.app.cli_fhir_common import add_navigators_option, navigator_table
 from scheduler.app.cli_pipeline import StoreError, _not_ready, _sessions
 
 
@@ -30,13 +31,14 @@ def cmd_fhir_import(args: argparse.Namespace) -> int:
     from scheduler.patients.fhir_intake import map_bundle, store_import
 
     settings = load_settings()
+    navigators = navigator_table(settings, args.navigators)
     sessions = _sessions(settings)
     totals = {"files": 0, "accepted": 0, "duplicates": 0, "needs_review": 0, "not_used": 0, "rejected": 0}
     status = 0
     for path in _bundle_files(Path(args.target)):
         try:
             obj = load_json(path.read_bytes())
-            mapped = map_bundle(sessions, obj)
+            mapped = map_bundle(sessions, obj, navigators)
             result = store_import(sessions, mapped, settings.today(), queue_processing(settings))
         except OSError as exc:
             raise StoreError(f"FILE: cannot read {path}: {exc.strerror}") from None
@@ -87,6 +89,7 @@ def add_commands(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-
     fhir_sub = fhir.add_subparsers(dest="fhir_command", required=True, parser_class=type(fhir))
     imp = fhir_sub.add_parser("import", help="store the events of FHIR Bundles (a .json file or a folder)")
     imp.add_argument("target", metavar="FILE|DIR")
+    add_navigators_option(imp)
     imp.set_defaults(func=cmd_fhir_import)
     exp = fhir_sub.add_parser("export", help="the stored plan of a patient as a FHIR R4 Bundle")
     exp.add_argument("patient_id", metavar="PATIENT_ID")

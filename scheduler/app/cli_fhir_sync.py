@@ -8,6 +8,7 @@ import json
 import sys
 from typing import TYPE_CHECKING
 
+from scheduler.app.cli_fhir_common import add_navigators_option, navigator_table
 from scheduler.app.cli_pipeline import StoreError, _not_ready, _sessions
 
 if TYPE_CHECKING:
@@ -44,6 +45,7 @@ def cmd_fhir_pull(args: argparse.Namespace) -> int:
     if not 1 <= args.page_size <= 1000:
         raise StoreError("--page-size: between 1 and 1000")
     settings, client = _client(args)
+    navigators = navigator_table(settings, args.navigators)
     sessions = _sessions(settings)
     try:
         result = pull(
@@ -54,6 +56,7 @@ def cmd_fhir_pull(args: argparse.Namespace) -> int:
             since=since,
             page_size=args.page_size,
             overlap=dt.timedelta(seconds=settings.fhir_sync_overlap_seconds),
+            navigators=navigators,
         )
     except SyncError as exc:
         raise StoreError(f"fhir pull: {exc}; nothing was stored") from None
@@ -75,7 +78,7 @@ def cmd_fhir_push(args: argparse.Namespace) -> int:
     settings, client = _client(args)
     sessions = _sessions(settings)
     try:
-        result = push(sessions, client, args.patients)
+        result = push(sessions, client, args.patients, settings.fhir_patient_system)
     except SyncError as exc:
         raise StoreError(f"fhir push: {exc}") from None
     except (OperationalError, ProgrammingError) as exc:
@@ -97,9 +100,12 @@ def add_commands(fhir_sub: argparse._SubParsersAction) -> None:  # type: ignore[
         "instead of each patient's last sync point",
     )
     pull.add_argument("--page-size", type=int, default=100, help="_count of each search page (100)")
+    add_navigators_option(pull)
     pull.set_defaults(func=cmd_fhir_pull)
     push = fhir_sub.add_parser(
-        "push", help="write stored plans to a FHIR server as conditional updates (token: GIST_FHIR_TOKEN)"
+        "push",
+        help="write stored plans to a FHIR server as conditional updates (token: GIST_FHIR_TOKEN; the "
+        "patients' Patients must be there: Patient/<id>, or by GIST_FHIR_PATIENT_SYSTEM identifier)",
     )
     push.add_argument(
         "--server", required=True, help="the server's base URL (https, or http on this machine)"

@@ -140,7 +140,7 @@ def cmd_status(args: argparse.Namespace) -> int:
     settings = load_settings()
     try:
         with _sessions(settings)() as session:
-            status = read_status(session, broker_queue_length(settings))
+            status = read_status(session, broker_queue_length(settings), today=settings.today())
     except (OperationalError, ProgrammingError) as exc:
         raise _not_ready(exc) from None
     print(json.dumps(status.to_json(), indent=2 if args.pretty else None))

@@ -65,14 +65,19 @@ def cmd_serve(args: argparse.Namespace) -> int:
     """The HTTP API and feeds under uvicorn. Its access log is off: ours redacts feed tokens."""
     import uvicorn
 
-    from scheduler.app.wiring import create_web_app
+    from scheduler.app.cli_pipeline import StoreError
+    from scheduler.app.wiring import NavigatorSettingError, create_web_app
     from scheduler.config.logs import configure
 
     settings = load_settings()
     migrate_embedded(settings)
     configure(settings.log_format, "web", args.loglevel)
+    try:
+        app = create_web_app(settings)
+    except NavigatorSettingError as exc:
+        raise StoreError(f"gistsched serve: {exc}; not started") from None
     uvicorn.run(
-        create_web_app(settings),
+        app,
         host=args.host,
         port=args.port,
         access_log=False,
@@ -86,9 +91,15 @@ def cmd_serve(args: argparse.Namespace) -> int:
 
 def cmd_run(args: argparse.Namespace) -> int:
     """Worker, clock and web server as children; Ctrl-C/SIGTERM stops them all."""
+    from scheduler.app.cli_pipeline import StoreError
     from scheduler.app.processes import Supervisor, gistsched_command, start_child
+    from scheduler.app.wiring import NavigatorSettingError, fhir_navigators
 
     settings = load_settings()
+    try:
+        fhir_navigators(settings)  # the web child would refuse it: refuse before starting any
+    except NavigatorSettingError as exc:
+        raise StoreError(f"gistsched run: {exc}; not started") from None
     migrate_embedded(settings)
     worker_args = ["worker", "--loglevel", args.loglevel]
     if args.concurrency:

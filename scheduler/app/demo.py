@@ -28,13 +28,18 @@ import time
 from collections.abc import Mapping
 from dataclasses import fields
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from sqlalchemy import func, select
 
 from scheduler.app.processes import Child, gistsched_command, start_child, stop_children
 from scheduler.config.settings import Settings
 from scheduler.domain.model import Alert, Plan, Reminder, RiskAssessment, Therapy
+
+if TYPE_CHECKING:
+    from sqlalchemy.orm import Session, sessionmaker
+
+    from scheduler.patients.intake import IntakeResult
 
 POLL_SECONDS = 0.1
 DASHBOARD_URL = "http://127.0.0.1:8000"  # where `make dashboard` (gistsched run's defaults) serves
@@ -194,29 +199,47 @@ def _fresh(folder: Path) -> None:
 
 
 def _run_pipeline(settings: Settings, path: Path, timeout: float) -> tuple[Child, str]:
-    from models.migrate import upgrade
-    from models.rows import EventRow, PatientRow, ReminderRow
+    """Migrate, start the worker, submit the cohort, wait until every event is processed; the
+    running worker and the stored plans' summary."""
     from models.store import sessions_for
-    from scheduler.app.wiring import queue_processing
-    from scheduler.patients.intake import parse_lines, record_events
-    from scheduler.patients.repository import unprocessed
-    from scheduler.patients.stored import stored_plan
-    from scheduler.patients.summary import render_summary
+
+    worker = _start_worker(settings)
+    sessions = sessions_for(settings)
+    submitted = time.monotonic()
+    result = _submit(settings, sessions, path)
+    _wait_processed(sessions, result.event_ids, worker, _worker_log(settings), submitted + timeout, timeout)
+    print(f"  processed    every event in {time.monotonic() - submitted:.1f} s\n")
+    return worker, _stored_summary(sessions, result)
+
+
+def _start_worker(settings: Settings) -> Child:
+    """The migrated database and one worker process (2 pool processes) logging to the folder."""
+    from models.migrate import upgrade
 
     upgrade(settings.resolved_database_url)
-    log_path = settings.data_dir / "worker.log"
+    log_path = _worker_log(settings)
     worker = start_child(
         "worker", gistsched_command("worker", "--concurrency", "2"), _worker_env(settings), log_path
     )
     print(f"  worker       pid {worker.process.pid}, 2 pool processes, log {log_path.name}")
+    return worker
 
-    sessions = sessions_for(settings)
+
+def _worker_log(settings: Settings) -> Path:
+    return settings.data_dir / "worker.log"
+
+
+def _submit(settings: Settings, sessions: sessionmaker[Session], path: Path) -> IntakeResult:
+    """The file's events through intake, as ``gistsched submit`` does (those after ``--as-of`` left
+    out, as ``gistsched plan --as-of`` does; intake would reject them as future events)."""
+    from scheduler.app.wiring import queue_processing
+    from scheduler.patients.intake import parse_lines, record_events
+
     items = parse_lines(path.read_text(encoding="utf-8").split("\n"))
     later = [] if settings.as_of is None else [i for i in items if _occurs_after(i[1], settings.as_of)]
-    if later:  # as `gistsched plan --as-of` does; intake would reject them as future events
+    if later:
         print(f"  left out     {len(later)} events after --as-of {settings.as_of}")
         items = [i for i in items if i not in later]
-    submitted = time.monotonic()
     result = record_events(sessions, items, settings.today(), queue_processing(settings))
     print(
         f"  submitted    {result.accepted} events accepted, {result.duplicates} duplicates, "
@@ -224,13 +247,26 @@ def _run_pipeline(settings: Settings, path: Path, timeout: float) -> tuple[Child
     )
     for rejection in result.rejected[:5]:
         print(f"               {path.name}: {rejection.error}")
+    return result
 
-    deadline = submitted + timeout
+
+def _wait_processed(
+    sessions: sessionmaker[Session],
+    event_ids: list[str],
+    worker: Child,
+    log_path: Path,
+    deadline: float,
+    timeout: float,
+) -> None:
+    """Poll until every one of ``event_ids`` is processed; :class:`DemoError` when the worker exits
+    or ``deadline`` (of ``timeout`` seconds) passes first."""
+    from scheduler.patients.repository import unprocessed
+
     while True:
         with sessions() as session:
-            left = unprocessed(session, result.event_ids)
+            left = unprocessed(session, event_ids)
         if left == 0:
-            break
+            return
         if not worker.is_running:
             raise DemoError(
                 f"the worker exited (status {worker.process.returncode}) with {left} event(s) unprocessed; "
@@ -239,7 +275,13 @@ def _run_pipeline(settings: Settings, path: Path, timeout: float) -> tuple[Child
         if time.monotonic() >= deadline:
             raise DemoError(f"{left} event(s) still unprocessed after {timeout:g} s; see {log_path}")
         time.sleep(POLL_SECONDS)
-    print(f"  processed    every event in {time.monotonic() - submitted:.1f} s\n")
+
+
+def _stored_summary(sessions: sessionmaker[Session], result: IntakeResult) -> str:
+    """Each submitted patient's stored plan in words, then the totals stored."""
+    from models.rows import EventRow, PatientRow, ReminderRow
+    from scheduler.patients.stored import stored_plan
+    from scheduler.patients.summary import render_summary
 
     out: list[str] = []
     with sessions() as session:
@@ -258,7 +300,7 @@ def _run_pipeline(settings: Settings, path: Path, timeout: float) -> tuple[Child
         f"Totals: {events} events stored for {patients} patients ({result.duplicates} duplicates, "
         f"{len(result.rejected)} rejected); {reminders} reminders stored ({statuses or 'none'})."
     )
-    return worker, "\n".join(out)
+    return "\n".join(out)
 
 
 def _occurs_after(obj: object, day: dt.date) -> bool:
@@ -292,20 +334,29 @@ def _worker_env(settings: Settings) -> dict[str, str]:
 
 def _run_notifications(settings: Settings, worker: Child, timeout: float, *, keep: bool) -> str:
     """What the clock does for notifications, once, through the running worker; then the feeds."""
-    import secrets
-    from email import message_from_bytes, policy
-
-    from models.rows import NotificationRow, PatientRow
-    from models.statuses import SENDABLE_NOTIFICATION_STATUSES, NotificationStatus
     from models.store import sessions_for
-    from scheduler.notifications import dispatch
-    from scheduler.notifications.sending import outbox_counts
-    from scheduler.staff.users import create_user
-    from tasks.app import get_app
-    from tasks.base import send_notification_task
 
     sessions = sessions_for(settings)
     today = settings.today()
+    navigators, feed_patient = _navigators_and_feed_patient(sessions)
+    _create_users(sessions, navigators)
+    notices, digests, sent = _send_due(settings, sessions, today)
+    counts = _wait_sent(sessions, worker, timeout)
+    out = [
+        f"Notifications as of {today}: {notices} reminder notices and {digests} navigator digests written "
+        f"to the outbox; {sent} sent through the worker "
+        f"({', '.join(f'{n} {status}' for status, n in sorted(counts.items())) or 'none'})."
+    ]
+    out += _emails_written(settings, keep=keep)
+    out += _failed(sessions)
+    out += _write_feeds(settings, feed_patient, navigators, keep=keep)
+    return "\n".join(out)
+
+
+def _navigators_and_feed_patient(sessions: sessionmaker[Session]) -> tuple[list[str], str | None]:
+    """The cohort's navigator ids, and the first patient with an email address (for a feed)."""
+    from models.rows import PatientRow
+
     with sessions() as session:
         navigators = sorted(
             {n for n in session.scalars(select(PatientRow.navigator_id).distinct()) if n is not None}
@@ -313,66 +364,102 @@ def _run_notifications(settings: Settings, worker: Child, timeout: float, *, kee
         feed_patient = session.scalar(
             select(PatientRow.patient_id).where(PatientRow.email.is_not(None)).order_by(PatientRow.patient_id)
         )
-    for navigator_id in navigators:  # demo users, with passwords printed for the dashboard
+    return navigators, feed_patient
+
+
+def _create_users(sessions: sessionmaker[Session], navigators: list[str]) -> None:
+    """A navigator user (with an email address) per navigator and the admin, with passwords kept in
+    :data:`SIGN_INS` for the dashboard."""
+    import secrets
+
+    from models.vocabulary import Role
+    from scheduler.staff.users import create_user
+
+    for navigator_id in navigators:
         password = secrets.token_urlsafe(9)
         create_user(
-            sessions, navigator_id, "navigator", password, navigator_id, f"{navigator_id}@clinic.example"
+            sessions, navigator_id, Role.NAVIGATOR, password, navigator_id, f"{navigator_id}@clinic.example"
         )
         SIGN_INS[navigator_id] = password
     SIGN_INS[ADMIN] = secrets.token_urlsafe(9)
-    create_user(sessions, ADMIN, "admin", SIGN_INS[ADMIN], None, None)
+    create_user(sessions, ADMIN, Role.ADMIN, SIGN_INS[ADMIN], None, None)
+
+
+def _send_due(settings: Settings, sessions: sessionmaker[Session], today: dt.date) -> tuple[int, int, int]:
+    """The clock's notification step: today's notices and digests written to the outbox, claimed and
+    published to the worker; (notices, digests, rows published)."""
+    from scheduler.notifications import dispatch
+    from tasks.app import get_app
+    from tasks.base import send_notification_task
+
     notices = dispatch.create_due_notices(sessions, today, settings.active_profile.profile)
     digests = dispatch.create_digests(sessions, today)
     app = get_app(settings)
     ids = dispatch.claim_sendable(sessions, _utcnow(), dt.timedelta(seconds=settings.notify_stale_seconds))
     for notification_id in ids:
         send_notification_task(app, notification_id)
+    return notices, digests, len(ids)
+
+
+def _wait_sent(sessions: sessionmaker[Session], worker: Child, timeout: float) -> dict[str, int]:
+    """Poll until no outbox row is left to send; the outbox's counts by status."""
+    from models.statuses import SENDABLE_NOTIFICATION_STATUSES
+    from scheduler.notifications.sending import outbox_counts
+
     deadline = time.monotonic() + timeout
     while True:
         with sessions() as session:
             counts = outbox_counts(session)
         if not any(counts.get(s, 0) for s in SENDABLE_NOTIFICATION_STATUSES):
-            break
+            return counts
         if not worker.is_running or time.monotonic() >= deadline:
             raise DemoError(f"emails still waiting after {timeout:g} s: {counts}; see the worker log")
         time.sleep(POLL_SECONDS)
 
-    out = [
-        f"Notifications as of {today}: {notices} reminder notices and {digests} navigator digests written "
-        f"to the outbox; {len(ids)} sent through the worker "
-        f"({', '.join(f'{n} {status}' for status, n in sorted(counts.items())) or 'none'})."
-    ]
+
+def _emails_written(settings: Settings, *, keep: bool) -> list[str]:
+    """Where the emails went, and the first few recipients and subjects."""
+    from email import message_from_bytes, policy
+
     folder = settings.resolved_mail_folder
     files = sorted(folder.glob("*.eml")) if folder.exists() else []
-    out.append(f"  emails       {len(files)} .eml files in {folder if keep else '(the temporary folder)'}")
+    out = [f"  emails       {len(files)} .eml files in {folder if keep else '(the temporary folder)'}"]
     for file in files[:8]:
         message = message_from_bytes(file.read_bytes(), policy=policy.default)
         out.append(f"               to {message['To']}: {message['Subject']}")
     if len(files) > 8:
         out.append(f"               … and {len(files) - 8} more")
+    return out
+
+
+def _failed(sessions: sessionmaker[Session]) -> list[str]:
+    """One line per outbox row that finally failed."""
+    from models.rows import NotificationRow
+    from models.statuses import NotificationStatus
+
     with sessions() as session:
         failed = session.execute(
             select(NotificationRow.kind, NotificationRow.patient_id, NotificationRow.last_error).where(
                 NotificationRow.status == NotificationStatus.FAILED
             )
         ).all()
-    for kind, patient_id, error in failed:
-        out.append(f"  failed       {kind} for {patient_id}: {error}")
-    out += _write_feeds(settings, feed_patient, navigators, keep=keep)
-    return "\n".join(out)
+    return [f"  failed       {kind} for {patient_id}: {error}" for kind, patient_id, error in failed]
 
 
 def _write_feeds(
     settings: Settings, patient_id: str | None, navigators: list[str], *, keep: bool
 ) -> list[str]:
     from models.store import sessions_for
+    from models.vocabulary import FeedScope
     from scheduler.notifications.feeds import create_feed, find_feed, render
 
     sessions = sessions_for(settings)
     out: list[str] = []
     feeds_dir = settings.data_dir / "feeds"
     feeds_dir.mkdir(parents=True, exist_ok=True)
-    subjects = ([("patient", patient_id)] if patient_id else []) + [("navigator", n) for n in navigators]
+    subjects = ([(FeedScope.PATIENT, patient_id)] if patient_id else []) + [
+        (FeedScope.NAVIGATOR, n) for n in navigators
+    ]
     for scope, subject in subjects:
         created = create_feed(sessions, scope, subject, settings.base_url)
         with sessions() as session:

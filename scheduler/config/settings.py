@@ -13,6 +13,7 @@ import re
 from functools import cached_property
 from pathlib import Path
 from typing import Literal
+from urllib.parse import urlsplit
 from zoneinfo import ZoneInfo
 
 from pydantic import Field, PrivateAttr, field_validator, model_validator
@@ -30,6 +31,10 @@ class Settings(BaseSettings):
     data_dir: Path = Path("var")
     database_url: str | None = None  # default: sqlite:///<data_dir>/gistsched.sqlite3
     broker_url: str | None = None  # default: an embedded filesystem broker under <data_dir>/broker
+    # A Redis broker behind Sentinel: GIST_BROKER_URL lists the Sentinels,
+    # "sentinel://host1:26379;sentinel://host2:26379" (a password and /db on the first apply to the
+    # master), and this names the master they watch (the name in their `sentinel monitor` line).
+    redis_sentinel_master: str | None = Field(default=None, pattern=r"^[A-Za-z0-9_.-]{1,64}$")
     smtp_url: str | None = None
     # Links in emails and feed URLs (no trailing slash needed); the default is where `gistsched serve`
     # and `gistsched run` listen by default.
@@ -82,6 +87,30 @@ class Settings(BaseSettings):
     )
     fhir_timeout_seconds: float = Field(default=30.0, gt=0, le=600)
     fhir_sync_overlap_seconds: float = Field(default=300.0, ge=0, le=7 * 86400)
+    # The practitioner → navigator table of FHIR imports (`fhir import`, `fhir pull`, POST
+    # /fhir/Bundle): a .json or .csv file, read and checked by scheduler/patients/fhir_navigators.py
+    # when those start. Without it an imported CareTeam sets no navigator (a review item).
+    fhir_navigators: Path | None = None
+    # The identifier system of our patient ids on the FHIR server `fhir push` writes to: the pushed
+    # resources name their Patient by the conditional reference Patient?identifier=<system>|<id>.
+    # Unset: `Patient/<id>`, our id taken as the server's own Patient id (checked before writing).
+    fhir_patient_system: str | None = Field(default=None, min_length=1, max_length=1000)
+
+    @field_validator("fhir_navigators", "fhir_patient_system", mode="before")
+    @classmethod
+    def _empty_is_unset(cls, value: object) -> object:
+        return None if isinstance(value, str) and not value.strip() else value
+
+    @field_validator("fhir_patient_system")
+    @classmethod
+    def _valid_system(cls, value: str | None) -> str | None:
+        """An identifier system is a URI: no spaces, no ``|`` (it separates system and value)."""
+        if value is not None and (not re.fullmatch(r"[A-Za-z][A-Za-z0-9+.-]*:[^\s|]+", value)):
+            raise ValueError(
+                f"GIST_FHIR_PATIENT_SYSTEM: {value!r} is not a URI without spaces or '|' "
+                "(e.g. https://clinic.example.org/fhir/gist-patient-id)"
+            )
+        return value
 
     @field_validator("clinic_phone")
     @classmethod
@@ -130,6 +159,7 @@ class Settings(BaseSettings):
         except ProfileError as exc:
             raise ValueError(f"GIST_PROFILE: {exc}") from None
         _ = self.metrics_networks  # fails early on a bad GIST_METRICS_ALLOW entry
+        _ = self.broker_sentinels  # fails early on a bad sentinel:// list or a missing master name
         return self
 
     @property
@@ -152,6 +182,34 @@ class Settings(BaseSettings):
                     f"GIST_METRICS_ALLOW: {entry!r} is not an IP address or network (e.g. 10.0.0.0/8)"
                 ) from None
         return tuple(networks)
+
+    @cached_property
+    def broker_sentinels(self) -> tuple[tuple[str, int], ...]:
+        """The (host, port) of each Sentinel a ``sentinel://`` GIST_BROKER_URL lists (port 26379
+        when none is given); empty for any other broker."""
+        url = self.broker_url or ""
+        if "sentinel://" not in url:
+            if self.redis_sentinel_master is not None:
+                raise ValueError(
+                    "GIST_REDIS_SENTINEL_MASTER is set but GIST_BROKER_URL is not a list of "
+                    "sentinel:// URLs (e.g. sentinel://host1:26379;sentinel://host2:26379)"
+                )
+            return ()
+        sentinels = tuple(_sentinel(part, n) for n, part in enumerate(url.split(";"), 1))
+        if self.redis_sentinel_master is None:
+            raise ValueError(
+                "GIST_BROKER_URL lists Redis Sentinels: set GIST_REDIS_SENTINEL_MASTER to the name of "
+                "the master they watch (the name in their `sentinel monitor` line, e.g. mymaster)"
+            )
+        return sentinels
+
+    @property
+    def broker_transport_options(self) -> dict[str, str]:
+        """What a connection to the broker needs beyond its URL: the Sentinel master's name for a
+        ``sentinel://`` list (kombu's ``master_name``); nothing for any other broker."""
+        if self.redis_sentinel_master is None:
+            return {}
+        return {"master_name": self.redis_sentinel_master}
 
     @cached_property
     def resolved_database_url(self) -> str:
@@ -181,6 +239,23 @@ class Settings(BaseSettings):
     def local_time(self, now: dt.datetime | None = None) -> dt.time:
         """The clinic's wall-clock time (for ``daily_recompute_at``)."""
         return (now or dt.datetime.now(dt.UTC)).astimezone(ZoneInfo(self.clinic_timezone)).time()
+
+
+def _sentinel(part: str, n: int) -> tuple[str, int]:
+    """Entry ``n`` of a ``sentinel://[:password@]host[:port][/db];…`` GIST_BROKER_URL, as (host,
+    port); the error names the entry without its password."""
+    parsed = urlsplit(part.strip())
+    try:
+        port = parsed.port or 26379
+    except ValueError:
+        port = 0
+    if parsed.scheme != "sentinel" or not parsed.hostname or not port:
+        shown = part.strip().replace(parsed.password, "***") if parsed.password else part.strip()
+        raise ValueError(
+            f"GIST_BROKER_URL: entry {n} ({shown!r}) is not a Sentinel address: each ';'-separated "
+            "entry must be sentinel://host[:port], with no ';' at the end"
+        )
+    return parsed.hostname, port
 
 
 def load_settings() -> Settings:

@@ -164,6 +164,15 @@ class Reminder(NamedTuple):
     def is_open(self) -> bool:
         return self.status in ("planned", "due", "overdue")
 
+    @property
+    def appointment_on(self) -> dt.date | None:
+        """The booked appointment's day, if the item is booked."""
+        return self.booking.appointment_on if self.booking is not None else None
+
+    @property
+    def appointment_place(self) -> str | None:
+        return self.booking.place if self.booking is not None else None
+
     def to_json(self) -> dict[str, Any]:
         out: dict[str, Any] = {
             "key": self.key,

@@ -14,9 +14,10 @@ import datetime as dt
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 
-from scheduler.domain.model import Alert, Reminder
+from scheduler.domain.model import Alert, Reminder, Waiver
 
-# The fields a stored reminder mirrors from the plan; a change in any is a new revision.
+# The fields a stored reminder mirrors from the plan; a change in any is a new revision (a booking,
+# a snooze and a waiver too: calendars and feed ETags follow them).
 REMINDER_FIELDS = (
     "kind",
     "due_on",
@@ -31,6 +32,10 @@ REMINDER_FIELDS = (
     "overdue_since",
     "missed",
     "last_done_on",
+    "appointment_on",
+    "appointment_place",
+    "snoozed_until",
+    "waiver",
 )
 
 
@@ -51,6 +56,10 @@ class StoredReminder:
     overdue_since: dt.date | None = None
     missed: int = 0
     last_done_on: dt.date | None = None
+    appointment_on: dt.date | None = None  # the navigator's booking, snooze and waiver as stored
+    appointment_place: str | None = None
+    snoozed_until: dt.date | None = None
+    waiver: Waiver | None = None
 
 
 @dataclass(slots=True)

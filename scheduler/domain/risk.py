@@ -1,6 +1,6 @@
 """Risk assessment (clinical-rules.md §2): modified NIH tier and AFIP group for one tumour.
 
-The tables live in ``scheduler.domain.rules.risk``; this module only evaluates them, top to bottom
+The tables live in ``scheduler.domain.risk_tables``; this module only evaluates them, top to bottom
 as published. Inputs are assumed validated by the contract layer (size > 0, mitoses ≥ 0); a NaN is
 rejected rather than silently banded.
 """
@@ -10,7 +10,7 @@ from __future__ import annotations
 from typing import Literal
 
 from scheduler.domain.model import RiskAssessment
-from scheduler.domain.rules.risk import (
+from scheduler.domain.risk_tables import (
     AFIP,
     AFIP_COLUMN_BY_SITE,
     AFIP_COLUMN_LABELS,

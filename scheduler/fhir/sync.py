@@ -1,13 +1,15 @@
 """What ``gistsched fhir pull`` asks a FHIR server and what ``push`` sends it (pure: URLs and JSON).
 
-Pull works per enrolled patient in two steps. First, *has anything changed*: one search per
-resource type with ``_lastUpdated=ge<since>`` and ``_count=1`` (:func:`change_searches`). Then, for
-a changed (or never-read) patient, the whole record the importer reads (:func:`record_searches`:
-Observations by code, the other types by patient, with the resources reports and surgery point
-at), read page by page through ``next`` links and imported as one collection Bundle
-(:func:`record_bundle`). Reading the whole record gives every mapper its context (a pathology
-report needs its size and mitotic count even when only the report changed); what was read before
-comes back with the same event ids, as duplicates.
+Pull works in two steps. First, *who has changed*: for up to :data:`CHANGE_BATCH` patients that
+share a sync point, one search per resource type with ``patient=a,b,c`` (FHIR's comma OR) and
+``_lastUpdated=ge<since>`` (:func:`change_searches`), each changed resource attributed to its
+patient by its subject (:func:`patient_of`); a type is asked only about the patients not yet
+known to have changed. Then, for a changed (or never-read) patient, the whole record the importer
+reads (:func:`record_searches`: Observations by code, the other types by patient, with the
+resources reports, surgery and care teams point at), read page by page through ``next`` links
+and imported as one collection Bundle (:func:`record_bundle`). Reading the whole record gives
+every mapper its context (a pathology report needs its size and mitotic count even when only the
+report changed); what was read before comes back with the same event ids, as duplicates.
 
 Push turns the export Bundle into a transaction of conditional updates
 (``PUT ServiceRequest?identifier=system|value``) without ids, so the server keeps its own ids and
@@ -44,7 +46,14 @@ RECORD_SEARCHES: Final[tuple[tuple[str, tuple[tuple[str, str], ...]], ...]] = (
     ("Encounter", ()),
     ("ClinicalImpression", ()),
     ("EpisodeOfCare", ()),
+    (
+        "CareTeam",
+        (("_include", "CareTeam:participant"), ("_include:iterate", "PractitionerRole:practitioner")),
+    ),
 )
+# The patients of one change search: short enough for any server's URL limit (64-character ids).
+CHANGE_BATCH: Final = 50
+_PATIENT_REF = re.compile(r"(?:^|/)Patient/([A-Za-z0-9._-]{1,64})(?:/_history/[^/]+)?$")
 # Change detection reads every Observation (a margin Observation has no code of ours).
 CHANGE_TYPES: Final = tuple(name for name, _ in RECORD_SEARCHES)
 _INSTANT = re.compile(
@@ -89,13 +98,31 @@ def _query(params: Iterable[tuple[str, str]]) -> str:
     return urlencode(list(params), safe=":/|,")
 
 
-def change_searches(patient_id: str, since: dt.datetime) -> list[str]:
-    """Relative search URLs, one per type, that find anything of the patient updated at or after ``since``."""
-    urls = []
-    for name in CHANGE_TYPES:
-        who = ("_id", patient_id) if name == "Patient" else ("patient", patient_id)
-        urls.append(f"{name}?{_query([who, ('_lastUpdated', 'ge' + instant(since)), ('_count', '1')])}")
-    return urls
+def change_search(kind: str, patient_ids: Sequence[str], since: dt.datetime, page_size: int) -> str:
+    """The relative search URL that finds every ``kind`` resource of these patients updated at or
+    after ``since`` (patient ids are letters, digits, ``._-``: nothing to escape in the OR-list)."""
+    who = ",".join(patient_ids)
+    param = ("_id", who) if kind == "Patient" else ("patient", who)
+    return f"{kind}?{_query([param, ('_lastUpdated', 'ge' + instant(since)), ('_count', str(page_size))])}"
+
+
+def change_searches(patient_ids: Sequence[str], since: dt.datetime, page_size: int) -> list[str]:
+    """:func:`change_search` for every type of the record (each asked about all ``patient_ids``)."""
+    return [change_search(kind, patient_ids, since, page_size) for kind in CHANGE_TYPES]
+
+
+def patient_of(resource: Mapping[str, Any]) -> str | None:
+    """The id of the Patient a resource of the record belongs to (``subject``, or ``patient`` of an
+    EpisodeOfCare; a Patient's own id), or None when its reference names no Patient id."""
+    if resource.get("resourceType") == "Patient":
+        value = resource.get("id")
+        return value if isinstance(value, str) else None
+    for name in ("subject", "patient"):
+        ref = resource.get(name)
+        if isinstance(ref, Mapping) and isinstance(ref.get("reference"), str):
+            found = _PATIENT_REF.search(ref["reference"])
+            return found.group(1) if found else None
+    return None
 
 
 def record_searches(patient_id: str, page_size: int) -> list[str]:
@@ -193,13 +220,73 @@ def _updated(resource: Mapping[str, Any]) -> str:
 # --- push ------------------------------------------------------------------------------------
 
 
+def patient_searches(patient_ids: Sequence[str], system: str | None, page_size: int) -> list[str]:
+    """Searches that find the server's Patients for our patients, up to :data:`CHANGE_BATCH` a
+    search: by identifier ``system|id`` when the server knows our ids as an identifier, else by
+    ``_id`` (our id taken as the server's own)."""
+    urls = []
+    for first in range(0, len(patient_ids), CHANGE_BATCH):
+        batch = patient_ids[first : first + CHANGE_BATCH]
+        if system is None:
+            param = ("_id", ",".join(batch))
+        else:
+            param = ("identifier", ",".join(f"{_escape(system)}|{pid}" for pid in batch))
+        urls.append(f"Patient?{_query([param, ('_count', str(page_size))])}")
+    return urls
+
+
+def server_patients(
+    found: Iterable[Mapping[str, Any]], patient_ids: Sequence[str], system: str | None
+) -> dict[str, list[str]]:
+    """Our patient id → the ids of the server's Patients that are that patient (by ``system``
+    identifier, or by id when ``system`` is None), each list sorted."""
+    wanted = set(patient_ids)
+    matches: dict[str, set[str]] = {pid: set() for pid in patient_ids}
+    for resource in found:
+        server_id = resource.get("id")
+        if resource.get("resourceType") != "Patient" or not isinstance(server_id, str):
+            continue
+        if system is None:
+            if server_id in wanted:
+                matches[server_id].add(server_id)
+            continue
+        for ident in resource.get("identifier", []):
+            if isinstance(ident, Mapping) and ident.get("system") == system and ident.get("value") in wanted:
+                matches[str(ident["value"])].add(server_id)
+    return {pid: sorted(ids) for pid, ids in matches.items()}
+
+
+def patient_reference(patient_id: str, server_id: str, system: str | None) -> dict[str, Any]:
+    """How pushed resources name the patient: the server's Patient, with our identifier when the
+    server holds our ids as one."""
+    reference: dict[str, Any] = {"reference": f"Patient/{server_id}"}
+    if system is not None:
+        reference["identifier"] = {"system": system, "value": patient_id}
+    return reference
+
+
+def _named(obj: Any, old: str, new: Mapping[str, Any]) -> Any:
+    """``obj`` with every reference ``{"reference": old}`` replaced by ``new``."""
+    if isinstance(obj, Mapping):
+        if obj.get("reference") == old and set(obj) == {"reference"}:
+            return dict(new)
+        return {k: _named(v, old, new) for k, v in obj.items()}
+    if isinstance(obj, list):
+        return [_named(v, old, new) for v in obj]
+    return obj
+
+
 def push_transaction(
-    export: Mapping[str, Any], patient_id: str, resolved_alerts: Sequence[str] = ()
+    export: Mapping[str, Any],
+    patient_id: str,
+    resolved_alerts: Sequence[str] = (),
+    patient: Mapping[str, Any] | None = None,
 ) -> dict[str, Any]:
     """The export Bundle as a transaction of conditional PUTs by identifier, ids left to the server.
 
     ``resolved_alerts`` are alert codes no longer raised: each is written as a ``cancelled``
     DetectedIssue, so one pushed while it was active does not stay on the server as current.
+    ``patient`` (:func:`patient_reference`) replaces the export's ``Patient/<our id>`` references.
     """
     entries = []
     for entry in export["entry"]:
@@ -222,6 +309,8 @@ def push_transaction(
             "detail": "No longer raised by the follow-up rules.",
         }
         entries.append(_put(f"urn:uuid:{rid('detectedissue', patient_id, code)}", issue))
+    if patient is not None:
+        entries = _named(entries, f"Patient/{patient_id}", patient)
     return {"resourceType": "Bundle", "type": "transaction", "entry": entries}
 
 

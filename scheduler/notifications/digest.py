@@ -14,6 +14,7 @@ from typing import Any
 from sqlalchemy.orm import Session
 
 from models.rows import UserRow
+from models.vocabulary import Role
 from notifications import mail
 from scheduler.staff.access import Principal
 from scheduler.staff.worklist import DEFAULT_DAYS, worklist
@@ -26,7 +27,7 @@ def compose_digest(
     session: Session, user: UserRow, day: dt.date, now: dt.datetime, envelope: mail.Envelope, base_url: str
 ) -> EmailMessage | None:
     """The digest of ``user`` (a navigator) for ``day``, or None when there is nothing to report."""
-    principal = Principal(user.id, user.username, "navigator", user.navigator_id)
+    principal = Principal(user.id, user.username, Role.NAVIGATOR, user.navigator_id)
     found = worklist(session, principal, day, days=DEFAULT_DAYS, limit=DIGEST_ITEMS)
     counts = found["counts"]
     digest_counts = mail.DigestCounts(

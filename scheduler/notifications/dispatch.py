@@ -5,8 +5,11 @@ Every tick:
 1. :func:`create_due_notices` — reminders whose ``notice_on`` has come are locked (``FOR UPDATE
    SKIP LOCKED`` on PostgreSQL; SQLite serialises writers) in batches; for each, the core says which
    stage is due (:func:`scheduler.domain.notices.due_notice`) and who is told; an outbox row is
-   written, unique by (reminder, stage, revision), and ``notice_on`` moves to the next stage's day.
+   written, unique by (reminder, stage, revision), and ``notice_on`` moves to the next stage's day,
+   the batch's rows and days each in one executemany, in the transaction that holds the locks.
    A date already told at that stage is not told again (a revision bumped only by a status change).
+   A notice to the navigator of a reminder a navigator snoozed waits until the snooze's day
+   (``notice_on`` moves there); the patient's notices go out as planned.
    The notices of a patient whose ``patient_registered`` has not arrived yet wait for it.
 2. :func:`create_digests` — once per clinic day after ``digest_at``: a digest row per navigator
    user with an email address, unique by (user, day).
@@ -26,12 +29,13 @@ from __future__ import annotations
 
 import datetime as dt
 import logging
+from typing import Any
 
 from sqlalchemy.orm import Session, sessionmaker
 
-from models.rows import NotificationRow, PatientRow, ReminderRow
 from models.statuses import OPEN_REMINDER_STATUSES
 from models.types import utcnow
+from models.vocabulary import Audience, NotificationKind
 from scheduler.domain.notices import due_notice, lead_days, recipient
 from scheduler.domain.profile import Profile
 from scheduler.notifications import repository
@@ -47,56 +51,64 @@ def create_due_notices(
 ) -> int:
     """Outbox rows for every reminder whose notice day has come; returns how many were written.
 
-    Per batch: one locking SELECT, one SELECT of what was already told about those reminders, then
-    the inserts and ``notice_on`` updates in one flush (no per-reminder round trips)."""
+    Per batch, one transaction of four statements whatever its size: the locking SELECT, one SELECT
+    of what was already told about those reminders, one executemany INSERT of the new outbox rows
+    and one executemany UPDATE of the reminders' next notice days."""
     created = 0
     while True:
-        with sessions.begin() as session, session.no_autoflush:
-            rows = repository.lock_due_reminders(session, today, batch)
-            told = repository.told(session, [reminder.id for reminder, _ in rows])
+        with sessions.begin() as session:
+            due = repository.lock_due_reminders(session, today, batch)
+            told = repository.told(session, [reminder.id for reminder in due])
             now = utcnow()
-            for reminder, patient in rows:
-                notice = _notice(reminder, patient, today, profile, told, now)
+            notices: list[dict[str, Any]] = []
+            next_days: list[tuple[int, dt.date | None]] = []
+            for reminder in due:
+                notice_on, notice = _notice(reminder, today, profile, told, now)
+                if notice_on != reminder.notice_on:
+                    next_days.append((reminder.id, notice_on))
                 if notice is not None:
-                    session.add(notice)
-                    created += 1
-        if len(rows) < batch:
+                    notices.append(notice)
+            repository.insert_notifications(session, notices)
+            repository.set_notice_days(session, next_days)
+            created += len(notices)
+        if len(due) < batch:
             return created
 
 
 def _notice(
-    reminder: ReminderRow,
-    patient: PatientRow,
+    reminder: repository.DueReminder,
     today: dt.date,
     profile: Profile,
     told: repository.Told,
     now: dt.datetime,
-) -> NotificationRow | None:
-    """The notice due for ``reminder`` today, if any and not told yet; moves its ``notice_on`` on."""
-    if reminder.status not in OPEN_REMINDER_STATUSES or not patient.is_active:
-        reminder.notice_on = None
-        return None
-    stage, reminder.notice_on = due_notice(
-        reminder.kind, reminder.due_on, reminder.window_days, today, profile
-    )
+) -> tuple[dt.date | None, dict[str, Any] | None]:
+    """The reminder's next notice day, and the outbox row of the notice due today if any and not
+    told yet (``told`` then holds its key too)."""
+    if reminder.status not in OPEN_REMINDER_STATUSES or not reminder.is_active:
+        return None, None
+    stage, notice_on = due_notice(reminder.kind, reminder.due_on, reminder.window_days, today, profile)
     if stage is None:  # notice_on was early (a profile change): nothing due yet
-        return None
+        return notice_on, None
     to = recipient(
-        stage, reminder.kind, bool(patient.email), has_advance=lead_days(profile, reminder.kind) > 0
+        stage, reminder.kind, bool(reminder.email), has_advance=lead_days(profile, reminder.kind) > 0
     )
+    snoozed_until = reminder.snoozed_until
+    if to.audience == "navigator" and snoozed_until is not None and snoozed_until > today:
+        # Snoozed by a navigator: their nudges wait for the snooze's day (the patient's do not).
+        return (snoozed_until if notice_on is None else min(notice_on, snoozed_until)), None
     key = dedup_key(reminder.id, stage, reminder.revision)
     if to.audience is None or (key,) in told or (reminder.id, stage, reminder.due_on) in told:
-        return None
+        return notice_on, None
     told.add((key,))
-    return repository.pending_notification(
+    return notice_on, repository.notification_values(
         key,
         stage,
         to.audience,
         today,
         now,
         reminder_id=reminder.id,
-        patient_id=patient.patient_id,
-        navigator_id=patient.navigator_id,
+        patient_id=reminder.patient_id,
+        navigator_id=reminder.navigator_id,
         revision=reminder.revision,
         due_on=reminder.due_on,
         reason=to.reason,
@@ -117,8 +129,8 @@ def create_digests(sessions: sessionmaker[Session], day: dt.date) -> int:
             session.add(
                 repository.pending_notification(
                     key,
-                    "digest",
-                    "navigator",
+                    NotificationKind.DIGEST,
+                    Audience.NAVIGATOR,
                     day,
                     now,
                     user_id=user.id,

@@ -29,6 +29,7 @@ from sqlalchemy.orm import Session, sessionmaker
 from models.rows import FeedRow, PatientRow, ReminderRow, UserRow
 from models.statuses import OPEN_REMINDER_STATUSES, ReminderStatus
 from models.types import utcnow
+from models.vocabulary import FeedScope
 from notifications.ical import CalendarItem, render_feed
 from scheduler.domain.notices import NOTICE_KINDS
 from scheduler.domain.profile import DEFAULT_PROFILE, Profile
@@ -37,7 +38,7 @@ from scheduler.staff.tokens import new_token, token_digest
 
 COMPLETED_DAYS = 90
 CANCELLED_DAYS = 30
-RENDER_VERSION = "2"  # bump when the rendering changes, so cached copies are refreshed
+RENDER_VERSION = "3"  # bump when the rendering changes, so cached copies are refreshed
 PATIENT_KINDS = tuple(kind for kind, facts in NOTICE_KINDS.items() if facts.patient_facing)
 
 
@@ -62,12 +63,12 @@ def feed_url(base_url: str, token: str) -> str:
 def create_feed(sessions: sessionmaker[Session], scope: str, subject_id: str, base_url: str) -> CreatedFeed:
     """A new subscription for a known patient or navigator; the only time its token is visible."""
     with sessions.begin() as session:
-        if scope == "patient":
+        if scope == FeedScope.PATIENT:
             if session.get(PatientRow, subject_id) is None:
                 raise FeedError(
                     "--patient", f"no patient {subject_id!r} is stored (submit their events first)"
                 )
-        elif scope == "navigator":
+        elif scope == FeedScope.NAVIGATOR:
             known = session.scalar(
                 select(UserRow.id).where(UserRow.navigator_id == subject_id).limit(1)
             ) or session.scalar(
@@ -99,7 +100,7 @@ def revoke_feed(sessions: sessionmaker[Session], feed_id: str) -> str | None:
             raise FeedError("ID", f"no feed {feed_id!r}")
         if feed.revoked_at is None:
             feed.revoked_at = utcnow()
-        return feed.subject_id if feed.scope == "patient" else None
+        return feed.subject_id if feed.scope == FeedScope.PATIENT else None
 
 
 def find_feed(session: Session, token: str) -> FeedRow | None:
@@ -124,7 +125,7 @@ def _listed(feed: FeedRow, today: dt.date) -> Select[ReminderRow]:
         ),
     )
     query = select(ReminderRow).where(visible)
-    if feed.scope == "patient":
+    if feed.scope == FeedScope.PATIENT:
         return query.where(ReminderRow.patient_id == feed.subject_id, ReminderRow.kind.in_(PATIENT_KINDS))
     patients = select(PatientRow.patient_id).where(PatientRow.navigator_id == feed.subject_id)
     return query.where(ReminderRow.patient_id.in_(patients))
@@ -136,7 +137,7 @@ def feed_etag(session: Session, feed: FeedRow, today: dt.date, profile_digest: s
     revisions = select(
         func.count(), func.coalesce(func.sum(PatientRow.feed_revision), 0), func.max(PatientRow.feed_revision)
     )
-    if feed.scope == "patient":
+    if feed.scope == FeedScope.PATIENT:
         revisions = revisions.where(PatientRow.patient_id == feed.subject_id)
     else:
         revisions = revisions.where(PatientRow.navigator_id == feed.subject_id)
@@ -148,7 +149,11 @@ def feed_etag(session: Session, feed: FeedRow, today: dt.date, profile_digest: s
 
 
 def feed_name(feed: FeedRow) -> str:
-    return "Follow-up reminders" if feed.scope == "patient" else f"Follow-up: navigator {feed.subject_id}"
+    return (
+        "Follow-up reminders"
+        if feed.scope == FeedScope.PATIENT
+        else f"Follow-up: navigator {feed.subject_id}"
+    )
 
 
 def feed_items(
@@ -157,7 +162,7 @@ def feed_items(
     rows = session.scalars(
         _listed(feed, today).order_by(ReminderRow.due_on, ReminderRow.patient_id, ReminderRow.id)
     )
-    if feed.scope == "patient":
+    if feed.scope == FeedScope.PATIENT:
         return [calendar_item(r.patient_id, r, profile) for r in rows]
     return [calendar_item(r.patient_id, r, profile, summary=_navigator_summary(r)) for r in rows]
 

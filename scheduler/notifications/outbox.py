@@ -23,6 +23,7 @@ from sqlalchemy.orm import Session
 from models.rows import PatientRow, ReminderRow
 from models.statuses import OPEN_REMINDER_STATUSES, ReminderStatus
 from models.types import utcnow
+from models.vocabulary import Audience, NotificationKind
 from scheduler.domain.notices import first_notice_on
 from scheduler.domain.profile import Profile
 from scheduler.notifications import repository
@@ -58,13 +59,13 @@ def after_update(
     if moved or not was_open:
         row.notice_on = first_notice_on(row.kind, row.due_on, row.window_days, profile)
     if moved and was_open and repository.has_sent_invitation(session, row.id):
-        _add(session, patient, row, "moved", today)
+        _add(session, patient, row, NotificationKind.MOVED, today)
 
 
 def after_cancel(session: Session, patient: PatientRow, row: ReminderRow, today: dt.date) -> None:
     row.notice_on = None
     if repository.has_sent_invitation(session, row.id):
-        _add(session, patient, row, "cancel", today)
+        _add(session, patient, row, NotificationKind.CANCEL, today)
 
 
 def release_held(session: Session, patient: PatientRow) -> None:
@@ -81,7 +82,7 @@ def _add(session: Session, patient: PatientRow, row: ReminderRow, kind: str, tod
         repository.pending_notification(
             key,
             kind,
-            "patient",
+            Audience.PATIENT,
             today,
             utcnow(),
             reminder_id=row.id,

@@ -10,9 +10,9 @@ from __future__ import annotations
 
 import datetime as dt
 from collections.abc import Sequence
-from typing import Any
+from typing import Any, NamedTuple
 
-from sqlalchemy import Row, and_, func, or_, select, text, update
+from sqlalchemy import and_, func, insert, or_, select, text, update
 from sqlalchemy.orm import Session
 
 from models.db import rowcount
@@ -24,28 +24,52 @@ from models.statuses import (
     NotificationStatus,
 )
 from models.types import utcnow
+from models.vocabulary import INVITING_KINDS, Audience, NotificationKind, Role
 
 SENDABLE = text(f"notifications.{SENDABLE_NOTIFICATION_SQL}")
-INVITING_KINDS = ("advance", "due", "moved")  # patient emails that carry a REQUEST invitation
 Told = set[tuple[object, ...]]  # dedup keys as (key,), and (reminder_id, stage, due_on) of live notices
+
+
+class DueReminder(NamedTuple):
+    """A reminder whose notice day has come, with what the clock needs of its patient."""
+
+    id: int
+    kind: str
+    due_on: dt.date
+    window_days: int
+    status: str
+    revision: int
+    notice_on: dt.date | None
+    patient_id: str
+    navigator_id: str | None
+    email: str | None
+    is_active: bool
+    snoozed_until: dt.date | None = None  # a navigator's snooze of the item
+
+
+def notification_values(
+    dedup_key: str, kind: str, audience: str, day: dt.date, now: dt.datetime, **about: Any
+) -> dict[str, Any]:
+    """The columns of a new outbox row, to be queued by the clock; ``about`` names its reminder,
+    patient, navigator, user, revision, due date and reason."""
+    return {
+        "dedup_key": dedup_key,
+        "kind": kind,
+        "audience": audience,
+        "day": day,
+        "status": NotificationStatus.PENDING,
+        "attempts": 0,
+        "created_at": now,
+        "updated_at": now,
+        **about,
+    }
 
 
 def pending_notification(
     dedup_key: str, kind: str, audience: str, day: dt.date, now: dt.datetime, **about: Any
 ) -> NotificationRow:
-    """A new outbox row, to be queued by the clock; ``about`` names its reminder, patient,
-    navigator, user, revision, due date and reason."""
-    return NotificationRow(
-        dedup_key=dedup_key,
-        kind=kind,
-        audience=audience,
-        day=day,
-        status=NotificationStatus.PENDING,
-        attempts=0,
-        created_at=now,
-        updated_at=now,
-        **about,
-    )
+    """A new outbox row (see :func:`notification_values`), for the caller to add to its session."""
+    return NotificationRow(**notification_values(dedup_key, kind, audience, day, now, **about))
 
 
 # ---- written with a patient's plan ---------------------------------------------------------------
@@ -58,7 +82,7 @@ def has_sent_invitation(session: Session, reminder_id: int) -> bool:
             select(NotificationRow.id)
             .where(
                 NotificationRow.reminder_id == reminder_id,
-                NotificationRow.audience == "patient",
+                NotificationRow.audience == Audience.PATIENT,
                 NotificationRow.kind.in_(INVITING_KINDS),
                 NotificationRow.status == NotificationStatus.SENT,
             )
@@ -92,20 +116,32 @@ def release_held(session: Session, patient_id: str, navigator_id: str) -> None:
 # ---- what the clock writes and claims ------------------------------------------------------------
 
 
-def lock_due_reminders(
-    session: Session, today: dt.date, limit: int
-) -> Sequence[Row[ReminderRow, PatientRow]]:
+def lock_due_reminders(session: Session, today: dt.date, limit: int) -> list[DueReminder]:
     """Up to ``limit`` reminders whose notice day has come, with their patients, locked (``FOR
     UPDATE SKIP LOCKED`` on PostgreSQL), by notice day. A patient without a navigator is left out:
     their registration (recipient, navigator) has not arrived yet, and the notice waits for it."""
-    return session.execute(
-        select(ReminderRow, PatientRow)
+    rows = session.execute(
+        select(
+            ReminderRow.id,
+            ReminderRow.kind,
+            ReminderRow.due_on,
+            ReminderRow.window_days,
+            ReminderRow.status,
+            ReminderRow.revision,
+            ReminderRow.notice_on,
+            PatientRow.patient_id,
+            PatientRow.navigator_id,
+            PatientRow.email,
+            PatientRow.is_active,
+            ReminderRow.snoozed_until,
+        )
         .join(PatientRow, PatientRow.patient_id == ReminderRow.patient_id)
         .where(ReminderRow.notice_on <= today, PatientRow.navigator_id.is_not(None))
         .order_by(ReminderRow.notice_on, ReminderRow.id)
         .limit(limit)
         .with_for_update(skip_locked=True, of=ReminderRow)
-    ).all()
+    )
+    return [DueReminder(*row) for row in rows]
 
 
 def told(session: Session, reminder_ids: list[int]) -> Told:
@@ -129,11 +165,23 @@ def told(session: Session, reminder_ids: list[int]) -> Told:
     return found
 
 
+def insert_notifications(session: Session, rows: list[dict[str, Any]]) -> None:
+    """New outbox rows (:func:`notification_values`, all with the same keys), as one executemany."""
+    if rows:
+        session.execute(insert(NotificationRow), rows)
+
+
+def set_notice_days(session: Session, days: list[tuple[int, dt.date | None]]) -> None:
+    """Each (reminder id, next notice day), as one executemany UPDATE by primary key."""
+    if days:
+        session.execute(update(ReminderRow), [{"id": rid, "notice_on": day} for rid, day in days])
+
+
 def navigators_with_email(session: Session) -> Sequence[UserRow]:
     """Active navigator users with a navigator id and an email address (the digest's readers)."""
     return session.scalars(
         select(UserRow).where(
-            UserRow.role == "navigator",
+            UserRow.role == Role.NAVIGATOR,
             UserRow.is_active.is_(True),
             UserRow.email.is_not(None),
             UserRow.navigator_id.is_not(None),
@@ -145,7 +193,7 @@ def digest_keys(session: Session, day: dt.date) -> set[str]:
     return set(
         session.scalars(
             select(NotificationRow.dedup_key).where(
-                NotificationRow.kind == "digest", NotificationRow.day == day
+                NotificationRow.kind == NotificationKind.DIGEST, NotificationRow.day == day
             )
         )
     )
@@ -252,7 +300,7 @@ def navigator_emails(session: Session, navigator_id: str) -> list[str]:
         select(UserRow.email)
         .where(
             UserRow.navigator_id == navigator_id,
-            UserRow.role == "navigator",
+            UserRow.role == Role.NAVIGATOR,
             UserRow.is_active.is_(True),
             UserRow.email.is_not(None),
         )

@@ -44,6 +44,7 @@ from models.db import is_transient
 from models.rows import NotificationRow, PatientRow, ReminderRow, UserRow
 from models.statuses import OPEN_REMINDER_STATUSES, NotificationStatus
 from models.types import utcnow
+from models.vocabulary import Audience, NotificationKind
 from notifications import mail
 from notifications.ical import render_invitation
 from notifications.smtp import PermanentSendError, Sender, TransientSendError
@@ -206,7 +207,7 @@ def compose(
     session: Session, row: NotificationRow, settings: Settings, now: dt.datetime, profile: Profile
 ) -> Compose:
     """The email of ``row`` as things stand now, or the status it ends in without one."""
-    if row.kind == "digest":
+    if row.kind == NotificationKind.DIGEST:
         return _compose_digest(session, row, settings, now)
     reminder = session.get(ReminderRow, row.reminder_id) if row.reminder_id is not None else None
     patient = session.get(PatientRow, row.patient_id) if row.patient_id is not None else None
@@ -225,7 +226,7 @@ def compose(
     envelope = mail.Envelope(
         sender=settings.mail_from, to=envelope_to, message_id=message_id(row, settings), date=now
     )
-    if row.audience == "navigator":
+    if row.audience == Audience.NAVIGATOR:
         return Compose(_navigator_notice(envelope, row, patient, reminder, settings))
     return Compose(_patient_email(envelope, row, patient, reminder, settings, now, profile))
 
@@ -234,7 +235,7 @@ def _superseded(row: NotificationRow, reminder: ReminderRow) -> Compose | None:
     """A notice the reminder no longer calls for: it closed (or, for a CANCEL, opened again) or
     its date moved since the row was written (the move wrote its own notice)."""
     is_open = reminder.status in OPEN_REMINDER_STATUSES
-    if row.kind == "cancel":
+    if row.kind == NotificationKind.CANCEL:
         if is_open:
             return Compose(status=NotificationStatus.SUPERSEDED, detail="the reminder is open again")
     elif not is_open:
@@ -261,7 +262,15 @@ def _navigator_notice(
         stage="overdue" if row.kind == "overdue" else "due" if row.kind == "due" else "advance",
         reason=row.reason or "",
         dashboard_url=f"{settings.base_url.rstrip('/')}/patients/{patient.patient_id}",
+        appointment=_appointment(reminder),
     )
+
+
+def _appointment(reminder: ReminderRow) -> mail.Appointment | None:
+    """The booking of an open reminder, as the emails mention it."""
+    if reminder.appointment_on is None or reminder.status not in OPEN_REMINDER_STATUSES:
+        return None
+    return mail.Appointment(reminder.appointment_on, reminder.appointment_place)
 
 
 def _patient_email(
@@ -276,7 +285,7 @@ def _patient_email(
     """A notice with a REQUEST invitation, or a cancellation with a CANCEL."""
     item = calendar_item(patient.patient_id, reminder, profile)
     organizer = parseaddr(settings.mail_from)[1]
-    if row.kind == "cancel":
+    if row.kind == NotificationKind.CANCEL:
         ics = render_invitation(item, "CANCEL", organizer=organizer, attendee=envelope.to[0])
         return mail.compose_patient_cancellation(
             envelope,
@@ -296,6 +305,7 @@ def _patient_email(
         clinic_name=settings.clinic_name,
         clinic_phone=settings.clinic_phone,
         today=settings.today(now),
+        appointment=_appointment(reminder),
     )
 
 
@@ -307,7 +317,7 @@ def message_id(row: NotificationRow, settings: Settings) -> str:
 
 
 def _recipients(session: Session, row: NotificationRow, patient: PatientRow) -> tuple[str, ...] | Compose:
-    if row.audience == "patient":
+    if row.audience == Audience.PATIENT:
         if not patient.email or not mail.is_valid_address(patient.email):
             return Compose(
                 status=NotificationStatus.FAILED,

@@ -6,7 +6,9 @@ figures agree across web, worker and clock processes and survive restarts.
 * events: stored, processed, unprocessed; open processing failures;
 * reminders by status (``due`` and ``overdue`` are the navigators' work);
 * notifications (the outbox) by status; the age of the oldest sendable row;
-* the broker's queue length, when the broker is Redis.
+* the broker's queue length, when the broker is Redis;
+* plans behind the calendar: active patients whose recompute day (``recompute_on``) has passed
+  before ``today`` without a recompute — 0 once each daily run's queue has drained.
 """
 
 from __future__ import annotations
@@ -18,7 +20,15 @@ from typing import Any
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
-from models.rows import AlertRow, EventRow, NotificationRow, PatientRow, ProcessingFailureRow, ReminderRow
+from models.rows import (
+    AlertRow,
+    EventRow,
+    NotificationRow,
+    PatientRow,
+    PatientStateRow,
+    ProcessingFailureRow,
+    ReminderRow,
+)
 from models.statuses import SENDABLE_NOTIFICATION_STATUSES
 from models.types import utcnow
 
@@ -37,6 +47,7 @@ class Status:
     notifications: dict[str, int] = field(default_factory=dict)
     oldest_sendable_age_seconds: float | None = None
     broker_queue_length: int | None = None
+    plans_behind: int | None = None  # None: not read (no clinic day given)
 
     def to_json(self) -> dict[str, Any]:
         return {
@@ -52,6 +63,7 @@ class Status:
             "notifications": self.notifications,
             "oldest_sendable_age_seconds": self.oldest_sendable_age_seconds,
             "broker_queue_length": self.broker_queue_length,
+            "plans_behind": self.plans_behind,
         }
 
 
@@ -64,8 +76,12 @@ def _age(now: dt.datetime, oldest: dt.datetime | None) -> float | None:
 
 
 def read_status(
-    session: Session, broker_queue_length: int | None = None, now: dt.datetime | None = None
+    session: Session,
+    broker_queue_length: int | None = None,
+    now: dt.datetime | None = None,
+    today: dt.date | None = None,
 ) -> Status:
+    """``today``: the clinic's day, for ``plans_behind`` (not read without it)."""
     now = now or utcnow()
 
     def grouped(column: Any, *where: Any) -> dict[str, int]:
@@ -103,4 +119,17 @@ def read_status(
         notifications=grouped(NotificationRow.status),
         oldest_sendable_age_seconds=_age(now, oldest_sendable),
         broker_queue_length=broker_queue_length,
+        plans_behind=None if today is None else _plans_behind(session, today),
+    )
+
+
+def _plans_behind(session: Session, today: dt.date) -> int:
+    return (
+        session.scalar(
+            select(func.count())
+            .select_from(PatientStateRow)
+            .join(PatientRow, PatientRow.patient_id == PatientStateRow.patient_id)
+            .where(PatientRow.is_active.is_(True), PatientStateRow.recompute_on < today)
+        )
+        or 0
     )

@@ -16,12 +16,12 @@ import math
 from dataclasses import dataclass
 from typing import Any, get_args
 
-from sqlalchemy import ColumnElement, and_, exists, func, or_, select
+from sqlalchemy import ColumnElement
 from sqlalchemy.orm import Session
 
-from models.rows import AlertRow, PatientRow, PatientStateRow, ReminderRow
-from models.statuses import OPEN_REMINDER_STATUSES, ReminderStatus
+from models.rows import PatientRow, PatientStateRow
 from scheduler.domain.model import Stage
+from scheduler.patients import queries
 from scheduler.staff.access import Principal
 
 PAGE_SIZE = 50
@@ -43,22 +43,6 @@ class PatientQuery:
     page: int = 1
 
 
-def _has_overdue() -> ColumnElement[bool]:
-    return exists().where(
-        ReminderRow.patient_id == PatientRow.patient_id,
-        ReminderRow.status.in_(OPEN_REMINDER_STATUSES),
-        or_(ReminderRow.status == ReminderStatus.OVERDUE, ReminderRow.overdue_since.is_not(None)),
-    )
-
-
-def _has_critical() -> ColumnElement[bool]:
-    return exists().where(
-        AlertRow.patient_id == PatientRow.patient_id,
-        AlertRow.is_active.is_(True),
-        AlertRow.severity == "critical",
-    )
-
-
 def _like(text: str) -> str:
     escaped = text.lower().replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
     return f"%{escaped}%"
@@ -70,18 +54,12 @@ def _conditions(principal: Principal, query: PatientQuery) -> list[ColumnElement
         where.append(PatientRow.navigator_id == (principal.navigator_id or ""))
     q = query.q.strip()
     if q:
-        pattern = _like(q)
-        where.append(
-            or_(
-                func.lower(PatientRow.patient_id).like(pattern, escape="\\"),
-                func.lower(func.coalesce(PatientRow.name, "")).like(pattern, escape="\\"),
-            )
-        )
+        where.append(queries.name_or_id_like(_like(q)))
     if query.navigator:
         where.append(PatientRow.navigator_id == query.navigator)
     if query.stage:
         where.append(PatientStateRow.stage == query.stage)
-    for flag, condition in ((query.overdue, _has_overdue()), (query.critical, _has_critical())):
+    for flag, condition in ((query.overdue, queries.has_overdue()), (query.critical, queries.has_critical())):
         if flag is not None:
             where.append(condition if flag else ~condition)
     return where
@@ -90,47 +68,9 @@ def _conditions(principal: Principal, query: PatientQuery) -> list[ColumnElement
 def find_patients(session: Session, principal: Principal, query: PatientQuery) -> dict[str, Any]:
     """One page of the matching patients, by patient id, as JSON-ready data, with the total."""
     where = _conditions(principal, query)
-    joined = select(PatientRow.patient_id).outerjoin(
-        PatientStateRow, PatientStateRow.patient_id == PatientRow.patient_id
-    )
-    total = session.scalar(select(func.count()).select_from(joined.where(*where).subquery())) or 0
+    total = queries.count_patients(session, where)
     page = max(1, min(query.page, MAX_PAGE))
-    overdue = (
-        select(func.count())
-        .where(
-            ReminderRow.patient_id == PatientRow.patient_id,
-            ReminderRow.status.in_(OPEN_REMINDER_STATUSES),
-            or_(ReminderRow.status == ReminderStatus.OVERDUE, ReminderRow.overdue_since.is_not(None)),
-        )
-        .scalar_subquery()
-    )
-    critical = (
-        select(func.count())
-        .where(
-            and_(
-                AlertRow.patient_id == PatientRow.patient_id,
-                AlertRow.is_active.is_(True),
-                AlertRow.severity == "critical",
-            )
-        )
-        .scalar_subquery()
-    )
-    rows = session.execute(
-        select(
-            PatientRow.patient_id,
-            PatientRow.name,
-            PatientRow.navigator_id,
-            PatientRow.is_active,
-            PatientStateRow.stage,
-            overdue.label("overdue"),
-            critical.label("critical"),
-        )
-        .outerjoin(PatientStateRow, PatientStateRow.patient_id == PatientRow.patient_id)
-        .where(*where)
-        .order_by(PatientRow.patient_id)
-        .offset((page - 1) * PAGE_SIZE)
-        .limit(PAGE_SIZE)
-    ).all()
+    rows = queries.patient_page(session, where, (page - 1) * PAGE_SIZE, PAGE_SIZE)
     return {
         "total": total,
         "page": page,

@@ -8,12 +8,11 @@ successful run resolves it.
 
 from __future__ import annotations
 
-from sqlalchemy import select, update
 from sqlalchemy.orm import Session, sessionmaker
 
-from models.db import rowcount
 from models.rows import ProcessingFailureRow
 from models.types import utcnow
+from scheduler.patients import queries
 
 MAX_ERROR_CHARS = 2000
 
@@ -29,21 +28,13 @@ def record_failure(
 ) -> None:
     """Open (or add to) the patient's failure for ``task``, in a transaction of its own."""
     with sessions.begin() as session:
-        row = session.scalars(
-            select(ProcessingFailureRow)
-            .where(
-                ProcessingFailureRow.patient_id == patient_id,
-                ProcessingFailureRow.task == task,
-                ProcessingFailureRow.resolved_at.is_(None),
-            )
-            .order_by(ProcessingFailureRow.id)
-            .limit(1)
-        ).first()
+        row = queries.open_failure(session, patient_id, task)
         if row is None:
-            session.add(
+            queries.add_failure(
+                session,
                 ProcessingFailureRow(
                     patient_id=patient_id, task=task, error=error, attempts=attempts, occurred_at=utcnow()
-                )
+                ),
             )
         else:
             row.error, row.attempts = error, row.attempts + attempts
@@ -52,9 +43,4 @@ def record_failure(
 def resolve_failures(sessions: sessionmaker[Session], patient_id: str) -> int:
     """Close the patient's open failures after a successful run (an indexed no-op when none)."""
     with sessions.begin() as session:
-        return rowcount(
-            session,
-            update(ProcessingFailureRow)
-            .where(ProcessingFailureRow.patient_id == patient_id, ProcessingFailureRow.resolved_at.is_(None))
-            .values(resolved_at=utcnow()),
-        )
+        return queries.resolve_failures(session, patient_id, utcnow())

@@ -19,6 +19,7 @@ from sqlalchemy.orm import Session, sessionmaker
 
 from models.rows import FhirReviewRow, PatientRow
 from scheduler.fhir import ImportResult, ReviewItem, import_fhir
+from scheduler.fhir.navigators import NavigatorTable
 from scheduler.patients.intake import Audit, Gate, Rejection, record_events
 
 
@@ -42,15 +43,18 @@ class FhirIntakeResult:
         }
 
 
-def map_bundle(sessions: sessionmaker[Session], obj: object) -> ImportResult:
-    """Map with the stored patients counted as enrolled (their later Bundles need no Condition)."""
-    first = import_fhir(obj)
+def map_bundle(
+    sessions: sessionmaker[Session], obj: object, navigators: NavigatorTable | None = None
+) -> ImportResult:
+    """Map with the stored patients counted as enrolled (their later Bundles need no Condition),
+    and ``navigators`` (the practitioner → navigator table) setting ``navigator_id`` from CareTeams."""
+    first = import_fhir(obj, navigators=navigators)
     mentioned = sorted({i.patient_id for i in first.review if i.patient_id} | set(first.patient_ids))
     with sessions() as session:
         enrolled = set(
             session.scalars(select(PatientRow.patient_id).where(PatientRow.patient_id.in_(mentioned)))
         )
-    return import_fhir(obj, enrolled) if enrolled - set(first.patient_ids) else first
+    return import_fhir(obj, enrolled, navigators) if enrolled - set(first.patient_ids) else first
 
 
 def store_import(

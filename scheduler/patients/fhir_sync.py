@@ -16,6 +16,7 @@ before it stay written: each transaction is complete on its own).
 from __future__ import annotations
 
 import datetime as dt
+import hashlib
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from typing import Any
@@ -23,17 +24,25 @@ from typing import Any
 from sqlalchemy import select
 from sqlalchemy.orm import Session, sessionmaker
 
-from models.rows import AlertRow, FhirSyncPointRow, PatientStateRow
+from models.rows import AlertRow, EventRow, FhirSyncPointRow, PatientStateRow
+from scheduler.domain.events import Event, PatientRegisteredData, parse_event
 from scheduler.fhir import FhirError, ImportResult, import_fhir
 from scheduler.fhir.export import export_plan
+from scheduler.fhir.navigators import NavigatorTable
 from scheduler.fhir.sync import (
-    change_searches,
+    CHANGE_BATCH,
+    CHANGE_TYPES,
+    change_search,
     instant,
+    patient_of,
+    patient_reference,
+    patient_searches,
     push_transaction,
     read_page,
     read_transaction_response,
     record_bundle,
     record_searches,
+    server_patients,
 )
 from scheduler.patients.fhir_client import FhirClient, FhirServerError
 from scheduler.patients.fhir_intake import FhirIntakeResult, store_import
@@ -81,6 +90,7 @@ def pull(
     since: dt.datetime | None,
     page_size: int,
     overlap: dt.timedelta,
+    navigators: NavigatorTable | None = None,
 ) -> PullResult:
     result = PullResult(client.base)
     with sessions() as session:
@@ -90,35 +100,40 @@ def pull(
             for row in session.scalars(select(FhirSyncPointRow).where(FhirSyncPointRow.server == client.base))
         }
     started: dt.datetime | None = None
-    records: dict[str, list[tuple[Any, str | None]]] = {}
+    by_point: dict[dt.datetime, list[str]] = {}
+    to_read: set[str] = set()
     for patient_id in patients:
         start = since or points.get(patient_id)
-        if start is not None:
-            changed = False
-            for url in change_searches(patient_id, start):
-                page, when = _page(client, url, patient_id)
-                started = started or when
-                if page.entries or (page.total or 0) > 0:
-                    changed = True
-                    break
-            if not changed:
-                continue
+        if start is None:
+            to_read.add(patient_id)
+        else:
+            by_point.setdefault(start, []).append(patient_id)
+    for start, group in by_point.items():
+        for first in range(0, len(group), CHANGE_BATCH):
+            changed, started = _changed(
+                client, group[first : first + CHANGE_BATCH], start, page_size, started
+            )
+            to_read |= changed
+    records: dict[str, list[tuple[Any, str | None]]] = {}
+    for patient_id in (p for p in patients if p in to_read):
         entries: list[tuple[Any, str | None]] = []
         for url in record_searches(patient_id, page_size):
-            started = _read_all(client, url, patient_id, entries, started)
+            started = _read_all(client, url, _who([patient_id]), entries, started)
         records[patient_id] = entries
     mapped = ImportResult()
-    for patient_id, entries in records.items():
-        bundle = record_bundle(client.base, entries)
-        try:
-            found = import_fhir(bundle, enrolled={patient_id})
-        except FhirError as exc:
-            where = exc.where.split(" ", 1)[1] if exc.where.startswith("entry[") else exc.where
-            raise SyncError(f"{client.base}: patient {patient_id}: {where}: {exc.problem}") from None
-        mapped.events += [e for e in found.events if e.type != "patient_registered"]  # enrolled already
-        mapped.review += found.review
-        mapped.not_used += found.not_used
-        result.resources += len(bundle["entry"])
+    with sessions() as session:
+        for patient_id, entries in records.items():
+            bundle = record_bundle(client.base, entries)
+            try:
+                found = import_fhir(bundle, enrolled={patient_id}, navigators=navigators)
+            except FhirError as exc:
+                where = exc.where.split(" ", 1)[1] if exc.where.startswith("entry[") else exc.where
+                raise SyncError(f"{client.base}: patient {patient_id}: {where}: {exc.problem}") from None
+            mapped.events += [e for e in found.events if e.type != "patient_registered"]
+            mapped.events += _navigator_changes(session, found.events, received_on)
+            mapped.review += found.review
+            mapped.not_used += found.not_used
+            result.resources += len(bundle["entry"])
     mapped.patient_ids = sorted({e.patient_id for e in mapped.events})
     result.patients, result.read, result.requests = len(patients), len(records), client.requests
 
@@ -144,36 +159,108 @@ def pull(
     return result
 
 
-def _page(client: FhirClient, url: str, patient_id: str) -> tuple[Any, dt.datetime]:
+def _changed(
+    client: FhirClient,
+    patient_ids: list[str],
+    start: dt.datetime,
+    page_size: int,
+    started: dt.datetime | None,
+) -> tuple[set[str], dt.datetime | None]:
+    """Which of ``patient_ids`` have a resource updated at or after ``start``: one search per type
+    for all of them, each type asked only about those not yet known to have changed. A changed
+    resource whose patient cannot be told marks every patient it was asked about as changed."""
+    changed: set[str] = set()
+    for kind in CHANGE_TYPES:
+        asked = [p for p in patient_ids if p not in changed]
+        if not asked:
+            break
+        entries: list[tuple[Any, str | None]] = []
+        url = change_search(kind, asked, start, page_size)
+        started = _read_all(client, url, _who(asked), entries, started)
+        for resource, _ in entries:
+            owner = patient_of(resource)
+            changed |= {owner} if owner in asked else set(asked)
+    return changed, started
+
+
+def _navigator_changes(session: Session, events: list[Event], received_on: dt.date) -> list[Event]:
+    """The navigator a pulled record's CareTeam names, as a registration of the enrolled patient.
+
+    Pull changes no contact details: the event repeats the patient's latest registration (as
+    processing orders them: by day, then id) with only ``navigator_id`` replaced, dated
+    ``received_on``. Its id is the one the importer gave the registration (a new version of the
+    Patient or CareTeam is a new id), or, when that would not sort after a registration of the
+    same day, ``~fhir-nav:<hash of it>`` with enough ``~`` to. Nothing when the record names no
+    navigator, the current one, or this id was applied before (a later reassignment in the
+    dashboard stands until the EHR's care team changes).
+    """
+    found: list[Event] = []
+    for event in events:
+        if not isinstance(event.data, PatientRegisteredData) or event.data.navigator_id is None:
+            continue
+        stored = session.scalars(
+            select(EventRow).where(
+                EventRow.patient_id == event.patient_id, EventRow.type == "patient_registered"
+            )
+        ).all()
+        mark = f"fhir-nav:{hashlib.sha256(event.event_id.encode()).hexdigest()[:16]}"
+        if any(row.event_id == event.event_id or row.event_id.endswith(mark) for row in stored):
+            continue
+        latest = max(stored, key=lambda row: (row.occurred_on, row.event_id), default=None)
+        data = dict(latest.payload["data"]) if latest is not None else event.data.to_json()
+        if data.get("navigator_id") == event.data.navigator_id:
+            continue
+        data["navigator_id"] = event.data.navigator_id
+        day = max(received_on, latest.occurred_on) if latest is not None else received_on
+        top = max((row.event_id for row in stored if row.occurred_on >= day), default="")
+        event_id = event.event_id
+        if event_id <= top:
+            event_id = "~" * (len(top) - len(top.lstrip("~")) + 1) + mark
+        found.append(
+            parse_event({"event_id": event_id, "patient_id": event.patient_id,
+                         "type": "patient_registered", "occurred_on": day.isoformat(), "data": data})
+        )  # fmt: skip
+    return found
+
+
+def _page(client: FhirClient, url: str, who: str) -> tuple[Any, dt.datetime]:
     try:
         answer = client.get(url)
         page = read_page(answer.body, f"GET {url}")
     except FhirServerError as exc:
-        raise SyncError(f"{client.base}: patient {patient_id}: {exc}") from None
+        raise SyncError(f"{client.base}: {who}: {exc}") from None
     except FhirError as exc:
-        raise SyncError(f"{client.base}: patient {patient_id}: {exc}") from None
+        raise SyncError(f"{client.base}: {who}: {exc}") from None
     return page, answer.server_time or dt.datetime.now(dt.UTC)
 
 
 def _read_all(
     client: FhirClient,
     url: str,
-    patient_id: str,
+    who: str,
     entries: list[tuple[Any, str | None]],
     started: dt.datetime | None,
 ) -> dt.datetime | None:
-    """Every page of one search, following ``next`` links (each at most once)."""
+    """Every page of one search, following ``next`` links (each at most once). ``who`` names the
+    patient(s) in an error."""
     seen: set[str] = set()
     next_url: str | None = url
     while next_url is not None:
         if next_url in seen or len(seen) >= MAX_PAGES:
-            raise SyncError(f"{client.base}: patient {patient_id}: GET {url}: the next links do not end")
+            raise SyncError(f"{client.base}: {who}: GET {url}: the next links do not end")
         seen.add(next_url)
-        page, when = _page(client, next_url, patient_id)
+        page, when = _page(client, next_url, who)
         started = started or when
         entries += page.entries
         next_url = page.next_url
     return started
+
+
+def _who(patient_ids: Sequence[str]) -> str:
+    if len(patient_ids) == 1:
+        return f"patient {patient_ids[0]}"
+    more = f" and {len(patient_ids) - 3} more" if len(patient_ids) > 3 else ""
+    return f"patients {', '.join(patient_ids[:3])}{more}"
 
 
 @dataclass(slots=True)
@@ -192,13 +279,24 @@ class PushResult:
         }
 
 
-def push(sessions: sessionmaker[Session], client: FhirClient, patient_ids: Sequence[str]) -> PushResult:
-    """Each patient's stored plan as one transaction; every patient named must have a stored plan."""
+def push(
+    sessions: sessionmaker[Session],
+    client: FhirClient,
+    patient_ids: Sequence[str],
+    patient_system: str | None = None,
+    page_size: int = 100,
+) -> PushResult:
+    """Each patient's stored plan as one transaction; every patient named must have a stored plan.
+
+    Before anything is written, every patient must be on the server: by the identifier
+    ``patient_system|<our id>`` when a system is given (exactly one Patient each), else as
+    ``Patient/<our id>`` (our ids are the server's). The pushed resources then name that Patient.
+    """
     with sessions() as session:
         chosen = list(patient_ids) or list(
             session.scalars(select(PatientStateRow.patient_id).order_by(PatientStateRow.patient_id))
         )
-        transactions = []
+        exports = []
         for patient_id in chosen:
             plan = stored_plan(session, patient_id)
             if plan is None:
@@ -206,9 +304,12 @@ def push(sessions: sessionmaker[Session], client: FhirClient, patient_ids: Seque
             resolved = session.scalars(
                 select(AlertRow.code).where(AlertRow.patient_id == patient_id, AlertRow.is_active.is_(False))
             ).all()
-            transactions.append((patient_id, push_transaction(export_plan(plan), patient_id, resolved)))
+            exports.append((patient_id, export_plan(plan), resolved))
+    on_server = _server_patients(client, chosen, patient_system, page_size)
     result = PushResult(client.base)
-    for patient_id, transaction in transactions:
+    for patient_id, exported, resolved in exports:
+        patient = patient_reference(patient_id, on_server[patient_id], patient_system)
+        transaction = push_transaction(exported, patient_id, resolved, patient)
         try:
             answer = client.post(client.base, transaction)
             created, updated = read_transaction_response(answer.body, len(transaction["entry"]))
@@ -219,3 +320,33 @@ def push(sessions: sessionmaker[Session], client: FhirClient, patient_ids: Seque
         result.created += created
         result.updated += updated
     return result
+
+
+def _server_patients(
+    client: FhirClient, patient_ids: list[str], system: str | None, page_size: int
+) -> dict[str, str]:
+    """Our patient id → the id of that patient's Patient on the server; ``SyncError`` naming the
+    patients the server does not have (or has twice) before anything is written."""
+    entries: list[tuple[Any, str | None]] = []
+    for url in patient_searches(patient_ids, system, page_size):
+        _read_all(client, url, _who(patient_ids), entries, None)
+    found = server_patients((resource for resource, _ in entries), patient_ids, system)
+    missing = [pid for pid, ids in found.items() if not ids]
+    twice = {pid: ids for pid, ids in found.items() if len(ids) > 1}
+    if missing:
+        shown = ", ".join(missing[:3]) + (f" and {len(missing) - 3} more" if len(missing) > 3 else "")
+        how = (
+            f"no Patient with the identifier {system}|<patient id> (GIST_FHIR_PATIENT_SYSTEM)"
+            if system is not None
+            else "no Patient/<patient id> (push names the server's Patient by our id; set "
+            "GIST_FHIR_PATIENT_SYSTEM to find it by an identifier instead)"
+        )
+        raise SyncError(f"{client.base}: {how} for {shown}; nothing was written")
+    if twice:
+        pid, ids = next(iter(twice.items()))
+        listed = ", ".join(f"Patient/{i}" for i in ids)
+        raise SyncError(
+            f"{client.base}: the identifier {system}|{pid} names {len(ids)} Patients ({listed}); "
+            "nothing was written"
+        )
+    return {pid: ids[0] for pid, ids in found.items()}

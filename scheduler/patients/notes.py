@@ -10,11 +10,11 @@ from __future__ import annotations
 import datetime as dt
 from typing import Any
 
-from sqlalchemy import select
 from sqlalchemy.orm import Session, sessionmaker
 
 from models.rows import PatientNoteRow
 from models.types import utcnow
+from scheduler.patients import queries
 from scheduler.staff import audit
 from scheduler.staff.access import Principal, may_see
 
@@ -64,28 +64,24 @@ def add_note(
     with sessions.begin() as session:
         if not may_see(session, principal, patient_id):
             return None
-        row = PatientNoteRow(
-            patient_id=patient_id,
-            kind=kind,
-            text=text,
-            user_id=principal.user_id,
-            author=principal.username,
-            created_at=now or utcnow(),
+        row = queries.add_note(
+            session,
+            PatientNoteRow(
+                patient_id=patient_id,
+                kind=kind,
+                text=text,
+                user_id=principal.user_id,
+                author=principal.username,
+                created_at=now or utcnow(),
+            ),
         )
-        session.add(row)
-        session.flush()
         audit.record(session, principal.actor(client), "note_add", patient_id, detail=f"note {row.id}")
         return note_json(row)
 
 
 def notes_of(session: Session, patient_id: str) -> list[dict[str, Any]]:
     """The patient's notes, newest first (callers check scope)."""
-    rows = session.scalars(
-        select(PatientNoteRow)
-        .where(PatientNoteRow.patient_id == patient_id)
-        .order_by(PatientNoteRow.created_at.desc(), PatientNoteRow.id.desc())
-    )
-    return [note_json(row) for row in rows]
+    return [note_json(row) for row in queries.notes_of(session, patient_id)]
 
 
 def note_json(row: PatientNoteRow) -> dict[str, Any]:

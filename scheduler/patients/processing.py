@@ -28,7 +28,7 @@ from models.types import utcnow
 from scheduler.config.planner_version import planner_hash
 from scheduler.config.profiles import profile_hash
 from scheduler.domain.events import Event, PatientRegisteredData, parse_event
-from scheduler.domain.model import Plan, Reminder
+from scheduler.domain.model import Plan, Reminder, Waiver
 from scheduler.domain.plan import plan_follow_up
 from scheduler.domain.profile import DEFAULT_PROFILE, Profile
 from scheduler.domain.reconcile import StoredAlert, StoredReminder, reconcile_alerts, reconcile_reminders
@@ -159,12 +159,14 @@ def _store_reminders(
     )
     for current, reminder in changes.updates:
         row = rows[current.key]
-        before = (row.due_on, row.window_days, row.status)
+        before, snoozed = (row.due_on, row.window_days, row.status), row.snoozed_until
         for name, value in _fields(reminder).items():
             setattr(row, name, value)
         row.revision += 1
         row.updated_at = now
         outbox.after_update(session, patient, row, before, today, profile)
+        if row.snoozed_until != snoozed and row.notice_on is not None:
+            row.notice_on = min(row.notice_on, today)  # a notice held for the snooze: look again
     for current in changes.cancels:
         row = rows[current.key]
         row.status, row.cancelled_on = ReminderStatus.CANCELLED, today
@@ -266,6 +268,23 @@ def _stored(row: ReminderRow) -> StoredReminder:
         row.overdue_since,
         row.missed,
         row.last_done_on,
+        row.appointment_on,
+        row.appointment_place,
+        row.snoozed_until,
+        _waiver(row.waiver),
+    )
+
+
+def _waiver(stored: dict[str, Any] | None) -> Waiver | None:
+    """A stored waiver (``Waiver.to_json``'s shape) as the plan's value, to compare them."""
+    if stored is None:
+        return None
+    done_on = stored.get("done_on")
+    return Waiver(
+        dt.date.fromisoformat(stored["waived_on"]),
+        stored["reason"],
+        dt.date.fromisoformat(done_on) if done_on else None,
+        stored.get("note"),
     )
 
 
@@ -286,4 +305,8 @@ def _fields(reminder: Reminder) -> dict[str, Any]:
         "missed": reminder.missed,
         "last_done_on": reminder.last_done_on,
         "overdue_from": reminder.due_on + dt.timedelta(days=reminder.window_days + 1),
+        "appointment_on": reminder.appointment_on,
+        "appointment_place": reminder.appointment_place,
+        "snoozed_until": reminder.snoozed_until,
+        "waiver": reminder.waiver.to_json() if reminder.waiver is not None else None,
     }

@@ -173,9 +173,11 @@ def reminders_by_key(session: Session, patient_id: str) -> dict[str, ReminderRow
 
 
 def insert_reminders(session: Session, values: list[dict[str, Any]]) -> None:
-    """One executemany: a new patient brings dozens of reminders at once."""
+    """One executemany: a new patient brings dozens of reminders at once. ``render_nulls`` keeps
+    every row's column set the same (a None is sent as NULL rather than the column left out), so
+    the rows go in one batch instead of one per pattern of empty fields."""
     if values:
-        session.execute(insert(ReminderRow), values)
+        session.execute(insert(ReminderRow).execution_options(render_nulls=True), values)
 
 
 def active_alerts(session: Session, patient_id: str) -> dict[tuple[str, str], AlertRow]:
@@ -198,7 +200,8 @@ def fresh_feed_revision(current: int, now: dt.datetime) -> int:
 def advance_statuses(session: Session, today: dt.date, now: dt.datetime) -> int:
     """Move the open reminders that the date alone moves on ``today`` (planned → due → overdue), as a
     recompute would (``scheduler.domain.plan._status``), with a new revision; raise their patients'
-    feed revisions. Two statements, whatever the cohort; returns how many reminders moved."""
+    feed revisions. Three statements, whatever the cohort; returns how many reminders moved."""
+    _fill_overdue_from(session)
     planned, due = ReminderStatus.PLANNED, ReminderStatus.DUE
     moving = or_(
         and_(ReminderRow.status == planned, ReminderRow.due_on <= today),
@@ -229,6 +232,23 @@ def advance_statuses(session: Session, today: dt.date, now: dt.datetime) -> int:
         .execution_options(synchronize_session=False)
     )
     return int(getattr(moved, "rowcount", 0) or 0)
+
+
+def _fill_overdue_from(session: Session) -> None:
+    """Fill in ``overdue_from`` where a row lacks it (one written by an older release's worker)."""
+    missing = session.execute(
+        select(ReminderRow.id, ReminderRow.due_on, ReminderRow.window_days).where(
+            ReminderRow.overdue_from.is_(None)
+        )
+    ).all()
+    if missing:
+        session.execute(
+            update(ReminderRow),
+            [
+                {"id": row_id, "overdue_from": due_on + dt.timedelta(days=window + 1)}
+                for row_id, due_on, window in missing
+            ],
+        )
 
 
 def _microseconds(now: dt.datetime) -> int:

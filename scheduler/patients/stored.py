@@ -59,7 +59,8 @@ def stored_plan(session: Session, patient_id: str) -> dict[str, Any] | None:
 
 def stored_reminder_json(r: ReminderRow) -> dict[str, Any]:
     """A stored reminder in the contract's shape (``overdue_since``, ``missed`` and
-    ``last_done_on`` on open items only), with its ``revision``."""
+    ``last_done_on`` on open items only; ``booking`` and ``snoozed_until`` on open items and
+    ``waiver`` on waived ones when set, as the plan gives them), with its ``revision``."""
     out: dict[str, Any] = {
         "key": r.key,
         "kind": r.kind,
@@ -77,6 +78,12 @@ def stored_reminder_json(r: ReminderRow) -> dict[str, Any]:
         out["overdue_since"] = r.overdue_since.isoformat() if r.overdue_since else None
         out["missed"] = r.missed or 0
         out["last_done_on"] = r.last_done_on.isoformat() if r.last_done_on else None
+        if r.appointment_on is not None:
+            out["booking"] = {"appointment_on": r.appointment_on.isoformat(), "place": r.appointment_place}
+        if r.snoozed_until is not None:
+            out["snoozed_until"] = r.snoozed_until.isoformat()
+    if r.waiver is not None:
+        out["waiver"] = r.waiver
     out["revision"] = r.revision
     return out
 

@@ -11,50 +11,21 @@ from __future__ import annotations
 
 from typing import Any
 
-from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
-from models.rows import AlertRow, EventRow, PatientRow, ReminderRow, UserRow
-from models.statuses import OPEN_REMINDER_STATUSES, ReminderStatus
+from scheduler.patients import queries
 
 
 def unassigned_patients(session: Session, limit: int) -> dict[str, Any]:
     """``{"count": n, "patients": [...]}``: the oldest first, each with its number of events, when
     the first arrived, its open reminders (overdue among them) and active alerts."""
-    count = session.scalar(
-        select(func.count()).select_from(PatientRow).where(PatientRow.navigator_id.is_(None))
-    )
-    events = (
-        select(
-            EventRow.patient_id,
-            func.count().label("events"),
-            func.min(EventRow.received_at).label("first_received_at"),
-        )
-        .join(PatientRow, PatientRow.patient_id == EventRow.patient_id)
-        .where(PatientRow.navigator_id.is_(None))
-        .group_by(EventRow.patient_id)
-        .order_by(func.min(EventRow.received_at), EventRow.patient_id)
-        .limit(limit)
-    )
-    rows = session.execute(events).all()
+    count = queries.count_unassigned(session)
+    rows = queries.unassigned_events(session, limit)
     ids = [row.patient_id for row in rows]
-    reminders: dict[str, tuple[int, int]] = {}
-    for patient_id, status, n in session.execute(
-        select(ReminderRow.patient_id, ReminderRow.status, func.count())
-        .where(ReminderRow.patient_id.in_(ids), ReminderRow.status.in_(OPEN_REMINDER_STATUSES))
-        .group_by(ReminderRow.patient_id, ReminderRow.status)
-    ):
-        open_, overdue = reminders.get(patient_id, (0, 0))
-        reminders[patient_id] = (open_ + n, overdue + (n if status == ReminderStatus.OVERDUE else 0))
-    alerts = dict(
-        session.execute(
-            select(AlertRow.patient_id, func.count())
-            .where(AlertRow.patient_id.in_(ids), AlertRow.is_active.is_(True))
-            .group_by(AlertRow.patient_id)
-        ).all()
-    )
+    reminders = queries.open_reminder_counts(session, ids)
+    alerts = queries.active_alert_counts(session, ids)
     return {
-        "count": int(count or 0),
+        "count": count,
         "patients": [
             {
                 "patient_id": row.patient_id,
@@ -71,9 +42,4 @@ def unassigned_patients(session: Session, limit: int) -> dict[str, Any]:
 
 def navigator_ids(session: Session) -> list[str]:
     """The navigator ids of the active navigator accounts: whom a patient can be assigned to."""
-    found = session.scalars(
-        select(UserRow.navigator_id)
-        .where(UserRow.role == "navigator", UserRow.is_active, UserRow.navigator_id.is_not(None))
-        .distinct()
-    )
-    return sorted(navigator_id for navigator_id in found if navigator_id)
+    return sorted(navigator_id for navigator_id in queries.navigator_ids(session) if navigator_id)

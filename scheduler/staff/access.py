@@ -25,13 +25,15 @@ import hmac
 import secrets
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
+from functools import cache
 
-from sqlalchemy import ColumnElement, Select, func, or_, select, update
+from sqlalchemy import Select, select
 from sqlalchemy.orm import Session, sessionmaker
 
-from models.rows import ApiTokenRow, AuditRow, PatientRow, UserRow, WebSessionRow
+from models.rows import PatientRow, UserRow, WebSessionRow
 from models.types import utcnow
-from scheduler.staff import audit
+from models.vocabulary import Role
+from scheduler.staff import audit, repository
 from scheduler.staff.tokens import hash_password, needs_rehash, new_token, token_digest, verify_password
 
 SESSION_LIFETIME = dt.timedelta(hours=12)
@@ -40,17 +42,23 @@ FAILURE_WINDOW = dt.timedelta(hours=24)  # failures older than this are forgotte
 MAX_FAILURES = 5  # failures from one address before the backoff starts
 BACKOFF_FIRST = dt.timedelta(seconds=30)  # after the MAX_FAILURES-th failure; doubling after each next
 BACKOFF_MAX = dt.timedelta(minutes=15)
-SEES_ALL = ("clinician", "admin", "integration")
-REGISTRARS = ("admin", "integration")  # may register patients: set their navigator and contact details
+SEES_ALL = (Role.CLINICIAN, Role.ADMIN, Role.INTEGRATION)
+REGISTRARS = (Role.ADMIN, Role.INTEGRATION)  # may register patients: set their navigator and contact details
 REGISTRATION = "patient_registered"
-_DUMMY_HASH = hash_password(secrets.token_urlsafe(16))  # verify against it for unknown users: same time
+
+
+@cache
+def _dummy_hash() -> str:
+    """A password hash to verify unknown users against, so they take as long as known ones (made on
+    first use: hashing is slow by design, and commands that never sign anyone in should not pay)."""
+    return hash_password(secrets.token_urlsafe(16))
 
 
 @dataclass(frozen=True, slots=True)
 class Principal:
     user_id: int
     username: str
-    role: str  # navigator, clinician, admin, integration
+    role: str  # a Role value: navigator, clinician, admin, integration
     navigator_id: str | None
 
     @property
@@ -70,17 +78,7 @@ def _principal(user: UserRow) -> Principal:
 
 
 def principal_for_token(session: Session, token: str, now: dt.datetime | None = None) -> Principal | None:
-    now = now or utcnow()
-    user = session.scalar(
-        select(UserRow)
-        .join(ApiTokenRow, ApiTokenRow.user_id == UserRow.id)
-        .where(
-            ApiTokenRow.token_hash == token_digest(token),
-            ApiTokenRow.revoked_at.is_(None),
-            or_(ApiTokenRow.expires_at.is_(None), ApiTokenRow.expires_at > now),
-            UserRow.is_active,
-        )
-    )
+    user = repository.user_for_token(session, token_digest(token), now or utcnow())
     return _principal(user) if user is not None else None
 
 
@@ -101,21 +99,10 @@ def principal_for_session(
 ) -> WebSession | None:
     """The live session of ``cookie``: not revoked, before its absolute expiry, and used within
     ``idle``. One indexed lookup whatever is wrong with the cookie."""
-    now = now or utcnow()
-    row = session.execute(
-        select(WebSessionRow, UserRow)
-        .join(UserRow, UserRow.id == WebSessionRow.user_id)
-        .where(
-            WebSessionRow.token_hash == token_digest(cookie),
-            WebSessionRow.revoked_at.is_(None),
-            WebSessionRow.expires_at > now,
-            func.coalesce(WebSessionRow.last_seen_at, WebSessionRow.created_at) > now - idle,
-            UserRow.is_active,
-        )
-    ).first()
-    if row is None:
+    found = repository.live_session(session, token_digest(cookie), now or utcnow(), idle)
+    if found is None:
         return None
-    web_session, user = row
+    web_session, user = found
     return WebSession(
         _principal(user),
         web_session.csrf_token,
@@ -129,9 +116,7 @@ def touch_session(session: Session, found: WebSession, now: dt.datetime | None =
     """Note a request on the session (for the idle timeout), at most once a minute."""
     now = now or utcnow()
     if found.last_seen_at is None or now - found.last_seen_at >= SESSION_TOUCH_EVERY:
-        session.execute(
-            update(WebSessionRow).where(WebSessionRow.id == found.session_id).values(last_seen_at=now)
-        )
+        repository.mark_seen(session, found.session_id, now)
 
 
 class SignInError(Exception):
@@ -175,8 +160,8 @@ def _attempt(
             "your account.",
             is_rate_limited=True,
         )
-    user = session.scalar(select(UserRow).where(UserRow.username == username, UserRow.is_active))
-    stored = user.password_hash if user is not None else _DUMMY_HASH
+    user = repository.user_named(session, username, only_active=True)
+    stored = user.password_hash if user is not None else _dummy_hash()
     is_valid = verify_password(password, stored) and bool(password)  # verified anyway: the same time
     if user is None or not is_valid:
         audit.record(session, anonymous, "sign_in_failed")
@@ -184,7 +169,8 @@ def _attempt(
     if needs_rehash(user.password_hash):
         user.password_hash = hash_password(password)
     cookie, csrf = new_token(), secrets.token_urlsafe(32)
-    session.add(
+    repository.add_web_session(
+        session,
         WebSessionRow(
             token_hash=token_digest(cookie),
             user_id=user.id,
@@ -192,7 +178,7 @@ def _attempt(
             created_at=now,
             expires_at=now + SESSION_LIFETIME,
             last_seen_at=now,
-        )
+        ),
     )
     principal = _principal(user)
     audit.record(session, principal.actor(client), "sign_in")
@@ -214,36 +200,14 @@ def throttled_for(
     failed attempts of that pair in :data:`FAILURE_WINDOW` since its last sign-in and since the
     account's last unlock or password reset; the same statements whether or not the user exists."""
     since = now - FAILURE_WINDOW
-    reset = session.scalar(
-        select(func.max(AuditRow.at)).where(
-            AuditRow.at >= since,
-            or_(
-                (AuditRow.action == "sign_in") & (AuditRow.username == username) & _same_client(client),
-                AuditRow.action.in_(audit.UNLOCKING) & (AuditRow.subject == username),
-            ),
-        )
-    )
-    failures = list(
-        session.scalars(
-            select(AuditRow.at)
-            .where(
-                AuditRow.action == "sign_in_failed",
-                AuditRow.username == username,
-                _same_client(client),
-                AuditRow.at >= max(since, reset) if reset is not None else AuditRow.at >= since,
-                AuditRow.detail.is_(None),  # a throttled attempt checked no password: not counted
-            )
-            .order_by(AuditRow.at.desc())
-        )
+    reset = repository.last_reset(session, username, client, since, audit.UNLOCKING)
+    failures = repository.failed_sign_ins(
+        session, username, client, max(since, reset) if reset is not None else since
     )
     if not failures:
         return None
     left = failures[0] + backoff(len(failures)) - now
     return left if left > dt.timedelta(0) else None
-
-
-def _same_client(client: str | None) -> ColumnElement[bool]:
-    return AuditRow.client.is_(None) if not client else AuditRow.client == client[:64]
 
 
 def _in_words(wait: dt.timedelta) -> str:
@@ -256,11 +220,7 @@ def _in_words(wait: dt.timedelta) -> str:
 def sign_out(sessions: sessionmaker[Session], cookie: str, client: str | None) -> None:
     with sessions.begin() as session:
         found = principal_for_session(session, cookie)
-        session.execute(
-            update(WebSessionRow)
-            .where(WebSessionRow.token_hash == token_digest(cookie), WebSessionRow.revoked_at.is_(None))
-            .values(revoked_at=utcnow())
-        )
+        repository.revoke_session(session, token_digest(cookie), utcnow())
         if found is not None:
             audit.record(session, found.principal.actor(client), "sign_out")
 
@@ -281,7 +241,7 @@ def visible_patients(principal: Principal) -> Select[str]:
 
 
 def may_see(session: Session, principal: Principal, patient_id: str) -> bool:
-    patient = session.get(PatientRow, patient_id)
+    patient = repository.patient(session, patient_id)
     if patient is None:
         return False
     return principal.sees_all or (
@@ -311,7 +271,7 @@ def write_gate(principal: Principal) -> Callable[[Session, str], str | None]:
     def gate(session: Session, patient_id: str) -> str | None:
         if principal.sees_all:
             return None
-        patient = session.get(PatientRow, patient_id)
+        patient = repository.patient(session, patient_id)
         if (
             patient is not None
             and principal.navigator_id is not None

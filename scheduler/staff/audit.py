@@ -8,11 +8,11 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
-from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from models.rows import AuditRow
 from models.types import utcnow
+from scheduler.staff import repository
 
 ACTIONS = (
     "sign_in",
@@ -57,7 +57,8 @@ def record(
     subject: str | None = None,
 ) -> None:
     assert action in ACTIONS, action
-    session.add(
+    repository.add_audit_line(
+        session,
         AuditRow(
             at=utcnow(),
             user_id=actor.user_id,
@@ -67,14 +68,11 @@ def record(
             detail=(detail or None) and detail[:500],
             client=(actor.client or None) and actor.client[:64],
             subject=subject,
-        )
+        ),
     )
 
 
 def trail(session: Session, patient_id: str | None = None, limit: int = 1000) -> list[dict[str, Any]]:
-    query = select(AuditRow).order_by(AuditRow.at, AuditRow.id).limit(limit)
-    if patient_id is not None:
-        query = query.where(AuditRow.patient_id == patient_id)
     return [
         {
             "at": row.at.isoformat(),
@@ -85,5 +83,5 @@ def trail(session: Session, patient_id: str | None = None, limit: int = 1000) ->
             "client": row.client,
             "subject": row.subject,
         }
-        for row in session.scalars(query)
+        for row in repository.audit_lines(session, patient_id, limit)
     ]

@@ -21,16 +21,16 @@ import secrets
 from dataclasses import dataclass
 from typing import Any
 
-from sqlalchemy import select, update
 from sqlalchemy.orm import Session, sessionmaker
 
-from models.rows import ApiTokenRow, UserRow, WebSessionRow
+from models.rows import ApiTokenRow, UserRow
 from models.types import utcnow
+from models.vocabulary import Role
 from notifications.mail import is_valid_address
-from scheduler.staff import audit
+from scheduler.staff import audit, repository
 from scheduler.staff.tokens import hash_password, new_token, token_digest
 
-ROLES = ("navigator", "clinician", "admin", "integration")
+ROLES = tuple(Role)
 MAX_TOKEN_DAYS = 3650
 USERNAME = re.compile(r"^[A-Za-z0-9_.@-]{1,64}$")
 MIN_PASSWORD_CHARS = 8
@@ -64,7 +64,7 @@ def create_user(
         raise UserError("USERNAME", "1–64 letters, digits or . _ @ -")
     if role not in ROLES:
         raise UserError("--role", f"must be one of {', '.join(ROLES)} (got {role!r})")
-    if role == "navigator" and not navigator_id:
+    if role == Role.NAVIGATOR and not navigator_id:
         raise UserError("--navigator-id", "a navigator needs the navigator_id their patients are assigned to")
     if navigator_id is not None and not 1 <= len(navigator_id) <= 128:
         raise UserError("--navigator-id", "1–128 characters")
@@ -75,7 +75,7 @@ def create_user(
     _check_days(token_days)
     token = new_token()
     with sessions.begin() as session:
-        if session.scalar(select(UserRow.id).where(UserRow.username == username)) is not None:
+        if repository.has_user(session, username):
             raise UserError("USERNAME", f"{username!r} already exists")
         user = UserRow(
             username=username,
@@ -88,8 +88,7 @@ def create_user(
             is_active=True,
             created_at=utcnow(),
         )
-        session.add(user)
-        session.flush()
+        repository.add_user(session, user)
         row = _add_token(session, user.id, token, token_days)
         audit.record(session, actor or CLI, "user_add", detail=f"role {role}", subject=username)
         return CreatedUser(username, token, row.id)
@@ -112,30 +111,15 @@ def _check_days(days: int | None) -> None:
 
 def _add_token(session: Session, user_id: int, token: str, days: int | None) -> ApiTokenRow:
     now = utcnow()
-    row = ApiTokenRow(
-        user_id=user_id,
-        token_hash=token_digest(token),
-        created_at=now,
-        expires_at=now + dt.timedelta(days=days) if days is not None else None,
-    )
-    session.add(row)
-    session.flush()
-    return row
+    expires_at = now + dt.timedelta(days=days) if days is not None else None
+    return repository.add_token(session, user_id, token_digest(token), now, expires_at)
 
 
 def _user(session: Session, username: str) -> UserRow:
-    user = session.scalar(select(UserRow).where(UserRow.username == username))
+    user = repository.user_named(session, username)
     if user is None:
         raise UserError("USERNAME", f"no user {username!r}")
     return user
-
-
-def _end_sessions(session: Session, user_id: int) -> None:
-    session.execute(
-        update(WebSessionRow)
-        .where(WebSessionRow.user_id == user_id, WebSessionRow.revoked_at.is_(None))
-        .values(revoked_at=utcnow())
-    )
 
 
 # ---- accounts -----------------------------------------------------------------------------------
@@ -144,14 +128,8 @@ def _end_sessions(session: Session, user_id: int) -> None:
 def list_users(sessions: sessionmaker[Session]) -> list[dict[str, Any]]:
     """Every user with role, navigator, whether active or waiting for a password change, and
     how many live API tokens they hold (no secrets)."""
-    now = utcnow()
     with sessions() as session:
-        live: dict[int, int] = {}
-        for user_id, expires_at in session.execute(
-            select(ApiTokenRow.user_id, ApiTokenRow.expires_at).where(ApiTokenRow.revoked_at.is_(None))
-        ):
-            if expires_at is None or expires_at > now:
-                live[user_id] = live.get(user_id, 0) + 1
+        live = repository.live_token_counts(session, utcnow())
         return [
             {
                 "username": user.username,
@@ -163,7 +141,7 @@ def list_users(sessions: sessionmaker[Session]) -> list[dict[str, Any]]:
                 "live_tokens": live.get(user.id, 0),
                 "created_at": user.created_at.isoformat(),
             }
-            for user in session.scalars(select(UserRow).order_by(UserRow.username))
+            for user in repository.users_by_name(session)
         ]
 
 
@@ -175,7 +153,7 @@ def set_active(
         user = _user(session, username)
         user.is_active = is_active
         if not is_active:
-            _end_sessions(session, user.id)
+            repository.end_sessions(session, user.id, utcnow())
         audit.record(session, actor, "user_enable" if is_active else "user_disable", subject=username)
 
 
@@ -194,7 +172,7 @@ def reset_password(sessions: sessionmaker[Session], username: str, actor: audit.
         user = _user(session, username)
         user.password_hash = hash_password(password)
         user.must_change_password = True
-        _end_sessions(session, user.id)
+        repository.end_sessions(session, user.id, utcnow())
         audit.record(session, actor, "password_reset", subject=username)
     return password
 
@@ -205,7 +183,7 @@ def change_password(
     """The user's own new password (after a reset, or by choice); clears the forced change."""
     check_password(new_password, "new_password")
     with sessions.begin() as session:
-        user = session.get_one(UserRow, user_id)
+        user = repository.user_by_id(session, user_id)
         user.password_hash = hash_password(new_password)
         user.must_change_password = False
         audit.record(session, actor, "password_change", subject=user.username)
@@ -230,13 +208,6 @@ def create_token(
 def list_tokens(sessions: sessionmaker[Session], username: str | None = None) -> list[dict[str, Any]]:
     now = utcnow()
     with sessions() as session:
-        query = (
-            select(ApiTokenRow, UserRow.username)
-            .join(UserRow, UserRow.id == ApiTokenRow.user_id)
-            .order_by(ApiTokenRow.id)
-        )
-        if username is not None:
-            query = query.where(UserRow.username == username)
         return [
             {
                 "id": row.id,
@@ -246,7 +217,7 @@ def list_tokens(sessions: sessionmaker[Session], username: str | None = None) ->
                 "revoked_at": row.revoked_at.isoformat() if row.revoked_at else None,
                 "status": _token_status(row, now),
             }
-            for row, name in session.execute(query)
+            for row, name in repository.tokens_with_owner(session, username)
         ]
 
 
@@ -259,14 +230,10 @@ def _token_status(row: ApiTokenRow, now: dt.datetime) -> str:
 
 
 def _token(session: Session, token_id: int) -> tuple[ApiTokenRow, str]:
-    found = session.execute(
-        select(ApiTokenRow, UserRow.username)
-        .join(UserRow, UserRow.id == ApiTokenRow.user_id)
-        .where(ApiTokenRow.id == token_id)
-    ).first()
+    found = repository.token_with_owner(session, token_id)
     if found is None:
         raise UserError("ID", f"no token {token_id}")
-    return found[0], found[1]
+    return found
 
 
 def revoke_token(sessions: sessionmaker[Session], token_id: int, actor: audit.Actor = CLI) -> None:

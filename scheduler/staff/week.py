@@ -12,17 +12,14 @@ from __future__ import annotations
 import datetime as dt
 from typing import Any
 
-from sqlalchemy import func, select, text
 from sqlalchemy.orm import Session
 
-from models.rows import PatientRow, ReminderRow
-from models.statuses import OPEN_REMINDER_SQL
 from notifications.labels import label
+from scheduler.staff import repository
 from scheduler.staff.access import Principal
 
 PER_DAY = 50
 WEEKS = 2
-OPEN_REMINDER = text(f"reminders.{OPEN_REMINDER_SQL}")  # the partial index's predicate, verbatim
 
 
 def fortnight(today: dt.date) -> tuple[dt.date, dt.date]:
@@ -37,42 +34,14 @@ def week_view(
     """``{"from", "to", "days": [{"date", "count", "items": [...]}, ...]}``, one entry per day of
     the fortnight (empty days included); items carry the patient's name."""
     first, last = fortnight(today)
-    where: list[Any] = [OPEN_REMINDER, ReminderRow.due_on >= first, ReminderRow.due_on <= last]
-    if not principal.sees_all:
-        where.append(ReminderRow.navigator_id == (principal.navigator_id or ""))
-    if kind:
-        where.append(ReminderRow.kind == kind)
-    ranked = (
-        select(
-            ReminderRow.id,
-            func.row_number()
-            .over(partition_by=ReminderRow.due_on, order_by=(ReminderRow.patient_id, ReminderRow.id))
-            .label("n"),
-            func.count().over(partition_by=ReminderRow.due_on).label("day_count"),
-        )
-        .where(*where)
-        .subquery()
+    rows = repository.open_reminders_by_day(
+        session,
+        first,
+        last,
+        navigator_id=None if principal.sees_all else (principal.navigator_id or ""),
+        kind=kind,
+        per_day=per_day,
     )
-    rows = session.execute(
-        select(
-            ReminderRow.id,
-            ReminderRow.patient_id,
-            ReminderRow.key,
-            ReminderRow.kind,
-            ReminderRow.due_on,
-            ReminderRow.window_days,
-            ReminderRow.status,
-            ReminderRow.overdue_since,
-            ranked.c.day_count,
-            select(PatientRow.name)
-            .where(PatientRow.patient_id == ReminderRow.patient_id)
-            .scalar_subquery()
-            .label("patient_name"),
-        )
-        .join(ranked, ranked.c.id == ReminderRow.id)
-        .where(ranked.c.n <= per_day)
-        .order_by(ReminderRow.due_on, ReminderRow.patient_id, ReminderRow.id)
-    ).all()
     days = {first + dt.timedelta(days=n): {"items": [], "count": 0} for n in range(7 * WEEKS)}
     for row in rows:
         day: dict[str, Any] = days[row.due_on]

@@ -8,6 +8,9 @@ for the patients the caller may see. Shared by the JSON API and the dashboard.
 * ``failed_notifications`` — emails that finally failed (a bad address, no navigator email, a
   5xx), newest first: someone has to tell the patient another way.
 
+A reminder a navigator snoozed until after ``today`` is in no section and no count (it comes
+back on the snooze's day); a booked one carries its ``booking``.
+
 Each section lists at most ``limit`` items (100 unless asked, at most 500); ``counts`` are exact,
 except that for a caller who sees everyone each count stops at ``COUNT_CAP`` (10,000) and
 ``capped_counts`` names those that did.
@@ -22,7 +25,8 @@ by window functions over the index alone in one statement that reads whole only 
 their alerts likewise over ``ix_alerts_active_navigator``. For a caller who sees everyone there
 is no filter at all: counts are index-only range scans (``ix_reminders_status_due``, the alert
 partial indexes) that stop at the cap, and the lists are ordered index scans that stop at the
-limit.
+limit. The snoozed are left out by id, from one short range of ``ix_reminders_snoozed`` (ids are
+in every open-reminder index, so the scans stay index-only).
 """
 
 from __future__ import annotations
@@ -38,10 +42,11 @@ from models.statuses import (
     FAILED_NOTIFICATION_SQL,
     MISSED_REMINDER_SQL,
     OPEN_REMINDER_SQL,
+    SNOOZED_REMINDER_SQL,
     SOON_REMINDER_SQL,
     ReminderStatus,
 )
-from notifications.labels import label, missed_text
+from notifications.labels import booking_text, label, missed_text
 from scheduler.staff.access import Principal
 
 DEFAULT_DAYS = 7
@@ -58,6 +63,7 @@ ACTIVE = text("alerts.is_active")
 OPEN_REMINDER = text(f"reminders.{OPEN_REMINDER_SQL}")
 MISSED_REMINDER = text(f"reminders.{MISSED_REMINDER_SQL.replace(' AND ', ' AND reminders.')}")
 SOON_REMINDER = text(f"reminders.{SOON_REMINDER_SQL.replace(' AND ', ' AND reminders.')}")
+SNOOZED_REMINDER = text(f"reminders.{SNOOZED_REMINDER_SQL}")
 FAILED = text(f"notifications.{FAILED_NOTIFICATION_SQL}")
 
 Shown = Any  # a Row of REMINDER_COLUMNS or ALERT_COLUMNS (SQLAlchemy's Row types them column by column)
@@ -66,6 +72,7 @@ REMINDER_COLUMNS = (
     ReminderRow.id, ReminderRow.patient_id, ReminderRow.key, ReminderRow.kind, ReminderRow.due_on,
     ReminderRow.window_days, ReminderRow.status, ReminderRow.rule, ReminderRow.rationale,
     ReminderRow.citation, ReminderRow.overdue_since, ReminderRow.missed, ReminderRow.last_done_on,
+    ReminderRow.appointment_on, ReminderRow.appointment_place,
 )  # fmt: skip
 ALERT_COLUMNS = (
     AlertRow.id, AlertRow.patient_id, AlertRow.code, AlertRow.severity, AlertRow.message, AlertRow.rule,
@@ -93,10 +100,10 @@ def worklist(
     scope = None if principal.sees_all else principal.navigator_id or ""
     cap = COUNT_CAP if count_cap is None else count_cap
     if scope is None:
-        overdue, soon, n_overdue, n_soon = _reminders_of_everyone(session, horizon, kind, limit, cap)
+        overdue, soon, n_overdue, n_soon = _reminders_of_everyone(session, today, horizon, kind, limit, cap)
         alerts, n_alerts, n_critical = _alerts_of_everyone(session, severity, limit, cap)
     else:
-        overdue, soon, n_overdue, n_soon = _reminders_of(session, scope, horizon, kind, limit)
+        overdue, soon, n_overdue, n_soon = _reminders_of(session, scope, today, horizon, kind, limit)
         alerts, n_alerts, n_critical = _alerts_of(session, scope, severity, limit)
     failed, n_failed = _failed_notifications(session, scope, limit)
     counts = {
@@ -147,23 +154,36 @@ def _count(table: Any, cap: int | None, *where: Any) -> Any:
 
 
 def _reminders_of(
-    session: Session, navigator_id: str, horizon: dt.date, kind: str | None, limit: int
+    session: Session, navigator_id: str, today: dt.date, horizon: dt.date, kind: str | None, limit: int
 ) -> tuple[list[Shown], list[Shown], int, int]:
     """``ix_reminders_navigator_open`` is (navigator_id, status, due_on): the overdue list is one
     ordered range that stops at ``limit``, due soon two short ranges (due; planned up to the
     horizon) and each count an index-only range scan."""
-    scope = [ReminderRow.navigator_id == navigator_id]
+    scope = [ReminderRow.navigator_id == navigator_id, _awake(today, navigator_id)]
     where = [*scope, OPEN_REMINDER, ReminderRow.due_on <= horizon]
     return _listed(session, scope, where, kind, limit, cap=None)
 
 
 def _reminders_of_everyone(
-    session: Session, horizon: dt.date, kind: str | None, limit: int, cap: int
+    session: Session, today: dt.date, horizon: dt.date, kind: str | None, limit: int, cap: int
 ) -> tuple[list[Shown], list[Shown], int, int]:
     """No filter but the section: each list an ordered scan of ``ix_reminders_status_due`` that
     stops at ``limit`` (due soon: one for due, one for planned), each count an index-only range
     scan that stops after ``cap + 1``."""
-    return _listed(session, [], [ReminderRow.due_on <= horizon], kind, limit, cap=cap, split_soon=True)
+    awake = _awake(today, None)
+    where = [ReminderRow.due_on <= horizon, awake]
+    return _listed(session, [awake], where, kind, limit, cap=cap, split_soon=True)
+
+
+def _awake(today: dt.date, navigator_id: str | None) -> Any:
+    """Not snoozed past ``today``: the id is not among the reminders a navigator snoozed until after
+    today (of ``navigator_id``'s patients, or everyone's), one short range of
+    ``ix_reminders_snoozed``; the ids are in every open-reminder index, so the sections stay the
+    index scans they were."""
+    snoozed = select(ReminderRow.id).where(SNOOZED_REMINDER, ReminderRow.snoozed_until > today)
+    if navigator_id is not None:
+        snoozed = snoozed.where(ReminderRow.navigator_id == navigator_id)
+    return ReminderRow.id.not_in(snoozed.correlate(None))
 
 
 def _listed(
@@ -359,6 +379,14 @@ def reminder_json(r: Shown, today: dt.date) -> dict[str, Any]:
         "last_done_on": r.last_done_on.isoformat() if r.last_done_on else None,
         "missed_text": (
             missed_text(r.overdue_since, r.missed or 0, r.last_done_on) if r.overdue_since else None
+        ),
+        "booking": (
+            {"appointment_on": r.appointment_on.isoformat(), "place": r.appointment_place}
+            if r.appointment_on
+            else None
+        ),
+        "booking_text": (
+            booking_text(r.appointment_on, r.appointment_place, r.due_on) if r.appointment_on else None
         ),
     }
 

@@ -201,3 +201,26 @@ def test_recompute_day_is_the_change_day_bounded_by_the_resweep() -> None:
 def test_fresh_feed_revisions_only_grow(current: int, now_us: int, expected: int) -> None:
     now = dt.datetime.fromtimestamp(now_us / 1_000_000, tz=dt.UTC)
     assert fresh_feed_revision(current, now) == expected
+
+
+def test_rows_without_overdue_from_are_filled_in_before_statuses_move(db: Database) -> None:
+    """A row an older release's worker wrote during the upgrade lacks ``overdue_from``: the daily
+    run computes it first, so the row moves like any other."""
+    objs = [o for o in synthetic_events(6, seed=7) if occurred(o) <= START]
+    queued: list[str] = []
+    intake(db.sessions, objs, START, queued.append)
+    for patient_id in sorted(set(queued)):
+        process_patient(db.sessions, patient_id, START)
+    with db.sessions.begin() as session:
+        session.execute(update(ReminderRow).values(overdue_from=None))
+    later = START + dt.timedelta(days=200)
+    with db.sessions.begin() as session:
+        assert advance_statuses(session, later, clock_time(later)) > 0
+    with db.sessions() as session:
+        for row in session.scalars(select(ReminderRow)):
+            assert row.overdue_from == row.due_on + dt.timedelta(days=row.window_days + 1)
+            if row.status in {"planned", "due", "overdue"}:
+                expected = (
+                    "planned" if later < row.due_on else "due" if later < row.overdue_from else "overdue"
+                )
+                assert row.status == expected, row.key

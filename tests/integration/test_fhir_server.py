@@ -18,9 +18,10 @@ from typing import Any, ClassVar
 
 import pytest
 
-from models.rows import EventRow, FhirReviewRow, FhirSyncPointRow
+from models.rows import EventRow, FhirReviewRow, FhirSyncPointRow, PatientRow
 from scheduler.domain.events import parse_event, read_jsonl
 from scheduler.domain.plan import plan_follow_up
+from scheduler.fhir.sync import CHANGE_BATCH, CHANGE_TYPES
 from scheduler.patients.processing import process_patient
 from scheduler.patients.stored import stored_plan
 from tests.fhir_server import FhirServer, running
@@ -140,7 +141,8 @@ def test_pull_is_incremental_from_each_patients_sync_point_or_since(
     time.sleep(1.1)
     quiet = pull(pipeline, server, **no_overlap)
     assert (quiet["read"], quiet["accepted"], quiet["duplicates"]) == (0, 0, 0)
-    assert quiet["requests"] == 2 * 12  # one _lastUpdated search per resource type and patient
+    # one _lastUpdated search per resource type for both patients (patient=a,b), not one per patient
+    assert quiet["requests"] == len(CHANGE_TYPES)
 
     alt = call(server, "GET", "Observation/gra-alt-1")
     alt["valueQuantity"]["value"] = 95  # a corrected result: a new version of the same resource
@@ -155,6 +157,122 @@ def test_pull_is_incremental_from_each_patients_sync_point_or_since(
 
     assert pull(pipeline, server, "--since", "2020-01-01")["read"] == 2
     assert pull(pipeline, server, "--since", "2999-01-01")["read"] == 0
+
+
+def test_an_unchanged_patient_costs_a_fraction_of_a_request(
+    pipeline: Pipeline, server: FhirServer, tmp_path: Path
+) -> None:
+    """Change detection asks each resource type once for up to CHANGE_BATCH patients that share a
+    sync point; a pull before this cost one search per type and patient (12 per patient)."""
+    for name in TWINS:
+        seed(server, name)
+    quiet_ones = [f"gist-quiet-{n:02d}" for n in range(58)]  # enrolled, nothing on the server
+    enroll(pipeline, tmp_path, *TWINS.values(), *quiet_ones)
+    patients = len(TWINS) + len(quiet_ones)  # 60: two batches of change searches
+    no_overlap = {"GIST_FHIR_SYNC_OVERLAP_SECONDS": "0"}
+    time.sleep(1.1)
+    first = pull(pipeline, server, **no_overlap)
+    assert (first["patients"], first["read"]) == (patients, patients)  # never read: read whole
+    time.sleep(1.1)
+    quiet = pull(pipeline, server, **no_overlap)
+    assert (quiet["read"], quiet["accepted"]) == (0, 0)
+    batches = -(-patients // CHANGE_BATCH)
+    assert quiet["requests"] == batches * len(CHANGE_TYPES)  # 26 requests for 60 patients
+    assert quiet["requests"] / patients < 0.5  # per unchanged patient (was 12)
+
+    alt = call(server, "GET", "Observation/gra-alt-1")
+    alt["valueQuantity"]["value"] = 96
+    call(server, "PUT", "Observation/gra-alt-1", alt)
+    changed = pull(pipeline, server, **no_overlap)
+    assert (changed["read"], changed["accepted"]) == (1, 1)
+    record = len(CHANGE_TYPES)  # the changed record: one search per type (each one page)
+    assert changed["requests"] == batches * len(CHANGE_TYPES) + record
+
+
+def put(server: FhirServer, *resources: dict[str, Any]) -> None:
+    for resource in resources:
+        call(server, "PUT", f"{resource['resourceType']}/{resource['id']}", resource)
+
+
+def care_team(patient_id: str, member: str) -> dict[str, Any]:
+    return {"resourceType": "CareTeam", "id": f"ct-{patient_id}", "status": "active",
+            "subject": {"reference": f"Patient/{patient_id}"},
+            "participant": [{"member": {"reference": member}}]}  # fmt: skip
+
+
+def practitioner(rid: str, system: str, value: str) -> dict[str, Any]:
+    return {"resourceType": "Practitioner", "id": rid, "identifier": [{"system": system, "value": value}]}
+
+
+def navigator_and_email(pipeline: Pipeline, patient_id: str) -> tuple[str | None, str | None]:
+    process_patient(pipeline.db.sessions, patient_id, dt.datetime.now(dt.UTC).date())
+    with pipeline.db.sessions() as session:
+        row = session.get(PatientRow, patient_id)
+        assert row is not None
+        return row.navigator_id, row.email
+
+
+def test_pull_sets_the_navigator_a_care_team_names_through_the_table(
+    pipeline: Pipeline, server: FhirServer, tmp_path: Path
+) -> None:
+    npi = "http://hl7.org/fhir/sid/us-npi"
+    for name in TWINS:
+        seed(server, name)
+    put(
+        server,
+        practitioner("pr-ana", npi, "1111111111"),
+        {
+            "resourceType": "PractitionerRole",
+            "id": "role-ana",
+            "practitioner": {"reference": "Practitioner/pr-ana"},
+        },
+        care_team("gist-high-adjuvant", "PractitionerRole/role-ana"),  # Practitioner read via its role
+        practitioner("pr-other", npi, "5555555555"),
+        care_team("gist-rego-alt", "Practitioner/pr-other"),  # not in the table
+    )
+    enroll(pipeline, tmp_path, *TWINS.values())
+    table = {"GIST_FHIR_NAVIGATORS": str(FIXTURES / "navigators.json"), "GIST_FHIR_SYNC_OVERLAP_SECONDS": "0"}
+
+    without = pipeline.gistsched("fhir", "pull", "--server", server.base_url, "--since", "2020-01-01",
+                                 GIST_FHIR_TOKEN=TOKEN)  # fmt: skip
+    assert without.returncode == 0, without.stderr
+    assert "no practitioner-to-navigator table" in without.stderr
+    assert navigator_and_email(pipeline, "gist-high-adjuvant") == (None, "gist-high-adjuvant@example.org")
+
+    time.sleep(1.1)
+    first = pull(pipeline, server, "--since", "2020-01-01", **table)
+    assert first["accepted"] == 1  # the one registration: the rest was read before
+    with pipeline.db.sessions() as session:
+        reviewed = [
+            r.reason for r in session.query(FhirReviewRow) if r.source.startswith("CareTeam/ct-gist-rego")
+        ]
+    assert any("not in the navigator table" in reason for reason in reviewed)
+    # the navigator changes; the contact details stay those of the patient's registration
+    assert navigator_and_email(pipeline, "gist-high-adjuvant") == (
+        "nav-ana",
+        "gist-high-adjuvant@example.org",
+    )
+    assert navigator_and_email(pipeline, "gist-rego-alt") == (None, "gist-rego-alt@example.org")
+
+    again = pull(pipeline, server, "--since", "2020-01-01", **table)
+    assert (again["accepted"], again["rejected"]) == (0, 0)  # the same care team is applied once
+
+    put(
+        server,
+        practitioner("pr-ben", "urn:ehr:staff", "42"),
+        care_team("gist-high-adjuvant", "Practitioner/pr-ben"),
+    )
+    time.sleep(1.1)
+    moved = pull(pipeline, server, **table)
+    assert (moved["read"], moved["accepted"]) == (1, 1)
+    assert navigator_and_email(pipeline, "gist-high-adjuvant") == (
+        "nav-ben",
+        "gist-high-adjuvant@example.org",
+    )
+
+    refused = pipeline.gistsched("fhir", "pull", "--server", server.base_url, "--navigators", str(tmp_path),
+                                 GIST_FHIR_TOKEN=TOKEN)  # fmt: skip
+    assert_cli_error(refused, "--navigators", "a navigator table is a .json or .csv file")
 
 
 def test_a_bad_answer_stores_nothing_and_keeps_the_sync_points(
@@ -270,6 +388,15 @@ def test_a_second_push_updates_the_same_resources_in_place(
         process_patient(pipeline.db.sessions, patient_id, as_of)
 
     push = ("fhir", "push", "--server", server.base_url)
+    absent = pipeline.gistsched(*push, GIST_FHIR_TOKEN=TOKEN)
+    assert_cli_error(absent, "no Patient/<patient id>", "gist-high-2", "GIST_FHIR_PATIENT_SYSTEM")
+    assert server_resources(server, "CarePlan") == []  # nothing written
+    put(server, *({"resourceType": "Patient", "id": pid} for pid in ("gist-high-adjuvant", "gist-high-2")))
+    partly = pipeline.gistsched(*push, GIST_FHIR_TOKEN=TOKEN)
+    assert_cli_error(partly, "for gist-rego-alt;", "nothing was written")
+    assert server_resources(server, "CarePlan") == []
+    put(server, {"resourceType": "Patient", "id": "gist-rego-alt"})  # our ids are the server's
+
     first = pipeline.gistsched(*push, GIST_FHIR_TOKEN=TOKEN)
     assert first.returncode == 0, first.stderr
     created = json.loads(first.stdout)
@@ -328,6 +455,41 @@ def test_a_second_push_updates_the_same_resources_in_place(
 
     assert_cli_error(pipeline.gistsched(*push, "nobody", GIST_FHIR_TOKEN=TOKEN), "PATIENT", "nobody")
     assert_cli_error(pipeline.gistsched(*push, GIST_FHIR_TOKEN="wrong-token-000"), "HTTP 401")
+
+
+def test_push_finds_the_patient_by_identifier_when_the_server_has_its_own_ids(
+    pipeline: Pipeline, server: FhirServer, tmp_path: Path
+) -> None:
+    system = "https://clinic.example.org/fhir/gist-patient-id"
+    rego = json.loads((FIXTURES / "regorafenib-alt.json").read_text())
+    _imported(pipeline, tmp_path, {"rego": rego})
+    process_patient(pipeline.db.sessions, "gist-rego-alt", dt.date(2026, 3, 12))
+    push = ("fhir", "push", "--server", server.base_url)
+    env = {"GIST_FHIR_TOKEN": TOKEN, "GIST_FHIR_PATIENT_SYSTEM": system}
+
+    assert_cli_error(
+        pipeline.gistsched(*push, **env), f"no Patient with the identifier {system}|", "gist-rego-alt"
+    )
+    created = call(server, "POST", "Patient", {"resourceType": "Patient", "identifier": [
+        {"system": system, "value": "gist-rego-alt"}]})  # fmt: skip
+    assert created["id"] != "gist-rego-alt"  # the server chose its own id
+    put(server, {"resourceType": "Patient", "id": "gist-rego-alt"})  # another Patient, without our identifier
+
+    done = pipeline.gistsched(*push, **env)
+    assert done.returncode == 0, done.stderr
+    [care_plan] = server_resources(server, "CarePlan")
+    assert care_plan["subject"] == {
+        "reference": f"Patient/{created['id']}",
+        "identifier": {"system": system, "value": "gist-rego-alt"},
+    }
+    assert {t["for"]["reference"] for t in server_resources(server, "Task")} == {f"Patient/{created['id']}"}
+    assert server_resources(server, "CarePlan", f"&subject=Patient/{created['id']}") == [care_plan]
+
+    call(server, "POST", "Patient", {"resourceType": "Patient", "identifier": [
+        {"system": system, "value": "gist-rego-alt"}]})  # fmt: skip
+    twice = pipeline.gistsched(*push, **env)
+    assert_cli_error(twice, f"the identifier {system}|gist-rego-alt names 2 Patients", "nothing was written")
+    assert pipeline.gistsched(*push, GIST_FHIR_TOKEN=TOKEN, GIST_FHIR_PATIENT_SYSTEM="no uri").returncode == 2
 
 
 class _Redirect(http.server.BaseHTTPRequestHandler):

@@ -48,3 +48,20 @@ def test_status_and_metrics_agree(db: Database, tmp_path: Path) -> None:
     assert samples[("gist_reminders", (("status", "overdue"),))] == status["reminders"]["overdue"]
     assert samples[("gist_queue_lag_seconds", ())] >= 0
     assert "P0" not in response.text  # counts only: no patient ids
+    assert samples[("gist_plans_behind", ())] == 0  # every plan was just computed as of AS_OF
+
+
+def test_plans_behind_counts_active_patients_whose_recompute_day_passed(db: Database) -> None:
+    import datetime as dt
+
+    from scheduler.operations.status import read_status
+
+    events = read_cohort()
+    intake(db.sessions, events, AS_OF)
+    for patient_id in by_patient(events):
+        process_patient(db.sessions, patient_id, AS_OF)
+    with db.sessions() as session:
+        assert read_status(session).plans_behind is None  # no clinic day given: not read
+        assert read_status(session, today=AS_OF).plans_behind == 0
+        active = read_status(session).active_patients
+        assert read_status(session, today=AS_OF + dt.timedelta(days=91)).plans_behind == active

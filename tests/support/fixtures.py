@@ -7,6 +7,8 @@ whole test tree by ``tests/conftest.py``; a fixture only starts its service when
 * ``redis_server`` / ``redis`` — a private ``redis-server`` on a free port for the whole session
   (nothing on disk), emptied before each test, which ``restart_empty()`` can stop and start again
   empty;
+* ``redis_sentinel`` — a private ``redis-server`` and a Redis Sentinel (``redis-server --sentinel``)
+  watching it as ``gistmaster``, both on free ports, for one test;
 * ``workers`` — starts real ``gistsched worker`` processes in their own process groups and kills
   every one of them at teardown (SIGTERM, then SIGKILL);
 * ``pipeline`` — the environment (``GIST_*``) a command or worker of one test runs with, on the
@@ -20,6 +22,7 @@ A missing ``redis-server`` or PostgreSQL skips the tests that need it, with the 
 
 from __future__ import annotations
 
+import contextlib
 import os
 import shutil
 from collections.abc import Iterator
@@ -35,7 +38,7 @@ from tasks.app import make_celery
 from tasks.base import GistCelery
 from tests.support.common import free_port
 from tests.support.guard import unavailable
-from tests.support.services import Database, Pipeline, PostgresServer, RedisServer, Workers
+from tests.support.services import Database, Pipeline, PostgresServer, RedisSentinel, RedisServer, Workers
 
 DEFAULT_POSTGRES_URL = "postgresql://postgres@127.0.0.1:5432/postgres"
 
@@ -98,6 +101,28 @@ def redis(redis_server: RedisServer) -> RedisServer:
         redis_server.start()
     redis_server.flush()
     return redis_server
+
+
+@pytest.fixture
+def redis_sentinel(tmp_path: Path) -> Iterator[RedisSentinel]:
+    """A private redis-server and a Redis Sentinel watching it, on free ports, for one test."""
+    binary = shutil.which("redis-server")
+    if binary is None:
+        unavailable("redis-server is not installed (Debian: apt-get install redis-server)")
+    with contextlib.ExitStack() as stack:
+        master = RedisServer(binary, tmp_path)
+        sentinel = RedisSentinel(binary, tmp_path, master)
+        for server in (master, sentinel):
+            for attempt in range(3):  # a free port can be taken between the probe and the bind
+                server.port = free_port()
+                try:
+                    server.start()
+                    stack.callback(server.stop)
+                    break
+                except (RuntimeError, AssertionError):
+                    if attempt == 2:
+                        raise
+        yield sentinel
 
 
 # ---- processes ------------------------------------------------------------------------------------

@@ -76,6 +76,8 @@ class PostgresServer:
 
 # ---- redis ----------------------------------------------------------------------------------------
 
+SENTINEL_MASTER = "gistmaster"  # the master's name in the private Sentinel's configuration
+
 
 class RedisServer:
     """A private ``redis-server`` that keeps nothing on disk (so a restart comes back empty)."""
@@ -148,6 +150,77 @@ class RedisServer:
     def flush(self) -> None:
         with self.client() as client:
             client.flushall()
+
+
+class RedisSentinel:
+    """A private Redis Sentinel (``redis-server sentinel.conf --sentinel``) watching ``master`` as
+    :data:`SENTINEL_MASTER`; its configuration file lives in ``workdir`` (Sentinel rewrites it)."""
+
+    def __init__(self, binary: str, workdir: Path, master: RedisServer) -> None:
+        self.binary = binary
+        self.workdir = workdir
+        self.master = master
+        self.port = 0
+        self.process: subprocess.Popen[bytes] | None = None
+        self._log: IO[bytes] | None = None
+
+    def broker_url(self, *unreachable_first: int) -> str:
+        """GIST_BROKER_URL listing this Sentinel, after Sentinels on ``unreachable_first`` ports."""
+        ports = [*unreachable_first, self.port]
+        return ";".join(f"sentinel://127.0.0.1:{port}/0" for port in ports)
+
+    def master_address(self) -> tuple[str, int] | None:
+        try:
+            with redis_client.Redis(host="127.0.0.1", port=self.port, socket_timeout=5) as client:
+                answer = client.sentinel_get_master_addr_by_name(SENTINEL_MASTER)
+        except redis_client.RedisError:
+            return None
+        if not answer:
+            return None
+        host = answer[0].decode() if isinstance(answer[0], bytes) else str(answer[0])
+        return host, int(answer[1])
+
+    def start(self) -> None:
+        assert self.process is None, "already running"
+        config = self.workdir / "sentinel.conf"
+        config.write_text(
+            f"port {self.port}\nbind 127.0.0.1\ndir {self.workdir}\n"
+            f"sentinel monitor {SENTINEL_MASTER} 127.0.0.1 {self.master.port} 1\n"
+            f"sentinel down-after-milliseconds {SENTINEL_MASTER} 60000\n"
+        )
+        self._log = (self.workdir / "sentinel.log").open("ab")
+        self.process = subprocess.Popen(
+            [self.binary, str(config), "--sentinel"],
+            stdout=self._log, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL, start_new_session=True,
+        )  # fmt: skip
+        expected = ("127.0.0.1", self.master.port)
+        try:
+            wait_until(
+                lambda: (
+                    self.master_address() == expected
+                    or self.process is None
+                    or self.process.poll() is not None
+                ),
+                timeout=15,
+                message="redis sentinel to name its master",
+            )
+        except AssertionError:
+            self.stop()
+            raise
+        if self.process.poll() is not None:
+            code = self.process.returncode
+            self.stop()
+            raise RuntimeError(
+                f"redis sentinel exited with status {code}: see {self.workdir / 'sentinel.log'}"
+            )
+
+    def stop(self) -> None:
+        process, self.process = self.process, None
+        if process is not None:
+            stop_process_group(process, timeout=5)
+        if self._log is not None:
+            self._log.close()
+            self._log = None
 
 
 # ---- processes ------------------------------------------------------------------------------------

@@ -15,14 +15,20 @@ from scheduler.domain.plan import plan_follow_up
 from scheduler.fhir import FhirError, import_fhir, read_sources
 from scheduler.fhir.export import export_plan
 from scheduler.fhir.sync import (
+    CHANGE_BATCH,
+    CHANGE_TYPES,
     change_searches,
     observation_codes,
     parse_since,
+    patient_of,
+    patient_reference,
+    patient_searches,
     push_transaction,
     read_page,
     read_transaction_response,
     record_bundle,
     record_searches,
+    server_patients,
 )
 from scheduler.patients.fhir_client import FhirClient, FhirServerError, server_base
 
@@ -34,11 +40,39 @@ def export(name: str, as_of: str) -> dict[str, Any]:
     return export_plan(plan_follow_up(events, dt.date.fromisoformat(as_of)).to_json())
 
 
-def test_change_searches_ask_each_type_for_what_changed_since_the_sync_point() -> None:
-    urls = change_searches("P-1", dt.datetime(2026, 3, 1, 8, 30, tzinfo=dt.UTC))
-    assert urls[0] == "Patient?_id=P-1&_lastUpdated=ge2026-03-01T08:30:00Z&_count=1"
-    assert "Condition?patient=P-1&_lastUpdated=ge2026-03-01T08:30:00Z&_count=1" in urls
-    assert "Observation?patient=P-1&_lastUpdated=ge2026-03-01T08:30:00Z&_count=1" in urls  # any code
+def test_change_searches_ask_each_type_once_for_all_patients_of_a_sync_point() -> None:
+    urls = change_searches(["P-1", "P.2", "p_3"], dt.datetime(2026, 3, 1, 8, 30, tzinfo=dt.UTC), 100)
+    assert urls[0] == "Patient?_id=P-1,P.2,p_3&_lastUpdated=ge2026-03-01T08:30:00Z&_count=100"
+    assert "Condition?patient=P-1,P.2,p_3&_lastUpdated=ge2026-03-01T08:30:00Z&_count=100" in urls
+    # Observations of any code: a margin Observation has none of ours
+    assert "Observation?patient=P-1,P.2,p_3&_lastUpdated=ge2026-03-01T08:30:00Z&_count=100" in urls
+    assert [url.split("?")[0] for url in urls] == list(CHANGE_TYPES)
+    assert "CareTeam" in CHANGE_TYPES
+    longest = change_searches(["x" * 64] * CHANGE_BATCH, dt.datetime(2026, 3, 1, tzinfo=dt.UTC), 1000)
+    assert max(len(url) for url in longest) < 4000  # well inside common URL limits (8 KiB)
+
+
+@pytest.mark.parametrize(
+    ("resource", "expected"),
+    [
+        pytest.param({"resourceType": "Patient", "id": "P-1"}, "P-1", id="patient"),
+        pytest.param({"resourceType": "Observation", "subject": {"reference": "Patient/P-1"}}, "P-1",
+                     id="relative"),
+        pytest.param({"resourceType": "Condition", "subject": {"reference": "https://ehr/fhir/Patient/P-1"}},
+                     "P-1", id="absolute"),
+        pytest.param({"resourceType": "Observation", "subject": {"reference": "Patient/P-1/_history/3"}},
+                     "P-1", id="versioned"),
+        pytest.param({"resourceType": "EpisodeOfCare", "patient": {"reference": "Patient/P-1"}}, "P-1",
+                     id="episode"),
+        pytest.param({"resourceType": "Observation", "subject": {"reference": "Group/g1"}}, None, id="group"),
+        pytest.param({"resourceType": "Observation", "subject": {"display": "Ann"}}, None, id="display-only"),
+        pytest.param({"resourceType": "Observation"}, None, id="no-subject"),
+    ],
+)  # fmt: skip
+def test_a_changed_resource_is_attributed_to_its_patient(
+    resource: dict[str, Any], expected: str | None
+) -> None:
+    assert patient_of(resource) == expected
 
 
 def test_record_searches_read_observations_by_our_codes_and_what_reports_point_at() -> None:
@@ -47,6 +81,8 @@ def test_record_searches_read_observations_by_our_codes_and_what_reports_point_a
     assert "http://loinc.org|1742-6" in observation_codes().split(",")
     assert urls["DiagnosticReport"]["_include"] == ["DiagnosticReport:result", "DiagnosticReport:specimen"]
     assert urls["Procedure"]["_revinclude"] == ["Observation:part-of"]
+    assert urls["CareTeam"]["_include"] == ["CareTeam:participant"]  # Practitioner, PractitionerRole
+    assert urls["CareTeam"]["_include:iterate"] == ["PractitionerRole:practitioner"]
     assert all(query["_count"] == ["50"] for query in urls.values())
 
 
@@ -123,6 +159,43 @@ def test_push_is_a_transaction_of_conditional_updates_without_ids() -> None:
     assert issues["gist-rego-alt:hepatotoxicity"] == "final"  # still active: not cancelled
     assert issues["gist-rego-alt:kit_exon9_dose"] == "cancelled"
     assert push_transaction(exported, "gist-rego-alt") == push_transaction(exported, "gist-rego-alt")
+
+
+def test_push_names_the_servers_patient() -> None:
+    exported = export("regorafenib-alt", "2026-03-12")
+    system = "https://clinic.example.org/fhir/gist-patient-id"
+    patient = patient_reference("gist-rego-alt", "srv-7", system)
+    text = json.dumps(push_transaction(exported, "gist-rego-alt", ["kit_exon9_dose"], patient))
+    assert "Patient/gist-rego-alt" not in text
+    transaction = json.loads(text)
+    read_sources(transaction)
+    subjects = [e["resource"].get("subject") or e["resource"].get("for") or e["resource"].get("patient")
+                for e in transaction["entry"]]  # fmt: skip
+    assert subjects
+    assert all(s == patient for s in subjects)
+    assert patient == {
+        "reference": "Patient/srv-7",
+        "identifier": {"system": system, "value": "gist-rego-alt"},
+    }
+    assert patient_reference("P-1", "P-1", None) == {"reference": "Patient/P-1"}
+
+
+def test_the_servers_patients_are_found_by_id_or_by_our_identifier() -> None:
+    system = "https://clinic.example.org/fhir/gist-patient-id"
+    ids = [f"P-{n}" for n in range(CHANGE_BATCH + 1)]
+    by_id = patient_searches(ids, None, 100)
+    assert len(by_id) == 2  # batches of CHANGE_BATCH
+    assert by_id[1] == f"Patient?_id=P-{CHANGE_BATCH}&_count=100"
+    [by_identifier] = patient_searches(["P-1", "P-2"], system, 10)
+    assert by_identifier == f"Patient?identifier={system}|P-1,{system}|P-2&_count=10"
+    found = [
+        {"resourceType": "Patient", "id": "P-1"},
+        {"resourceType": "Patient", "id": "s-1", "identifier": [{"system": system, "value": "P-1"}]},
+        {"resourceType": "Patient", "id": "s-2", "identifier": [{"system": system, "value": "P-1"},
+                                                               {"system": "urn:other", "value": "P-2"}]},
+    ]  # fmt: skip
+    assert server_patients(found, ["P-1", "P-2"], None) == {"P-1": ["P-1"], "P-2": []}
+    assert server_patients(found, ["P-1", "P-2"], system) == {"P-1": ["s-1", "s-2"], "P-2": []}
 
 
 def response(*statuses: str) -> dict[str, Any]:

@@ -13,7 +13,7 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from scheduler.domain.risk import assess_risk, explain, size_band
-from scheduler.domain.rules.risk import (
+from scheduler.domain.risk_tables import (
     AFIP,
     AFIP_COLUMN_BY_SITE,
     AFIP_TABLE,

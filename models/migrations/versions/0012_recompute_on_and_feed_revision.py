@@ -17,7 +17,9 @@ recomputes every active patient, as after a profile change.
 What the date alone moves (an open reminder planned → due → overdue) is then set by one UPDATE a
 day instead of a recompute per patient. ``reminders.overdue_from`` (due_on + window_days + 1, the
 first day the item is overdue) lets that UPDATE compare dates on SQLite and PostgreSQL alike; it
-is filled in here for the stored rows.
+is filled in here for the stored rows; a row written without it (by a worker of an older release
+during an upgrade) is found through the small partial index ``ix_reminders_overdue_from_missing``
+and filled in by the daily run before it moves statuses.
 
 ``patients.feed_revision`` is raised to a fresh value whenever one of the patient's reminder rows
 changes or the patient changes navigator; a navigator feed's ETag is the count, sum and maximum of
@@ -41,6 +43,9 @@ OVERDUE_FROM = {
 }
 
 
+MISSING = "overdue_from IS NULL"
+
+
 def upgrade() -> None:
     with op.batch_alter_table("patient_states", schema=None) as batch_op:
         batch_op.add_column(sa.Column("recompute_on", sa.Date(), nullable=True))
@@ -49,6 +54,13 @@ def upgrade() -> None:
     with op.batch_alter_table("reminders", schema=None) as batch_op:
         batch_op.add_column(sa.Column("overdue_from", sa.Date(), nullable=True))
     op.execute(OVERDUE_FROM[op.get_bind().dialect.name])
+    op.create_index(
+        "ix_reminders_overdue_from_missing",
+        "reminders",
+        ["id"],
+        sqlite_where=sa.text(MISSING),
+        postgresql_where=sa.text(MISSING),
+    )
     with op.batch_alter_table("patients", schema=None) as batch_op:
         batch_op.add_column(sa.Column("feed_revision", sa.BigInteger(), nullable=False, server_default="0"))
     op.create_index("ix_patients_navigator_feed", "patients", ["navigator_id", "feed_revision"])
@@ -58,6 +70,7 @@ def downgrade() -> None:
     # Not batch operations: on SQLite those would copy tables that other tables reference.
     op.drop_index("ix_patients_navigator_feed", table_name="patients")
     op.execute("ALTER TABLE patients DROP COLUMN feed_revision")  # SQLite ≥ 3.35 and PostgreSQL
+    op.drop_index("ix_reminders_overdue_from_missing", table_name="reminders")
     op.execute("ALTER TABLE reminders DROP COLUMN overdue_from")
     op.drop_index("ix_patient_states_recompute_on", table_name="patient_states")
     with op.batch_alter_table("patient_states", schema=None) as batch_op:

@@ -1,0 +1,70 @@
+"""Coalescing: at most one ``patients.process`` queued by intake waits per patient.
+
+A burst of separate submissions for one patient (a lab system posting each result on its own, a
+FHIR import in pieces) would otherwise queue one message per submission; each one after the first
+would only lock the patient and find nothing left to do. Before intake queues a patient it sets
+``gistsched:pending:<patient_id>`` in the broker's Redis (``SET NX`` with a time-to-live); when
+the key is already there, a message for the patient is waiting and nothing more is sent. The task
+deletes the key *before* it reads the patient's events.
+
+Why nothing is missed: intake commits its events before it tries the key. If the key was there,
+the waiting message's task has not deleted it yet, so it reads the events after that commit. If
+not, intake sends a message of its own. A key whose message was lost expires after the stall
+period, and the clock's sweep of unprocessed events, which sends without looking at keys, queues
+the patient again anyway. Without a Redis broker (the embedded one) or when Redis errs, every
+submission sends, as without coalescing.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+from typing import TYPE_CHECKING
+
+from scheduler.config.settings import Settings
+from scheduler.operations.broker_status import broker_client, is_redis_broker
+
+if TYPE_CHECKING:
+    import redis
+
+PREFIX = "gistsched:pending:"
+log = logging.getLogger(__name__)
+
+
+class PendingMarks:
+    """The per-patient "a message waits" keys of one process (a client per pid: safe after fork)."""
+
+    def __init__(self, settings: Settings) -> None:
+        self._settings = settings
+        self._enabled = is_redis_broker(settings)
+        self._client: redis.Redis | None = None
+        self._pid = 0
+
+    def mark(self, patient_id: str) -> bool:
+        """True when no message was marked waiting for the patient (so one is to be sent now)."""
+        if not self._enabled:
+            return True
+        import redis
+
+        ttl = max(1, int(self._settings.stalled_after_seconds))
+        try:
+            return bool(self._redis().set(PREFIX + patient_id, b"1", nx=True, ex=ttl))
+        except redis.RedisError as exc:
+            log.debug("pending mark for %s: %s; sending anyway", patient_id, exc)
+            return True
+
+    def clear(self, patient_id: str) -> None:
+        """The patient's waiting message is being handled: later submissions send again."""
+        if not self._enabled:
+            return
+        import redis
+
+        try:
+            self._redis().delete(PREFIX + patient_id)
+        except redis.RedisError as exc:  # the key expires; a later submission then sends again
+            log.debug("pending clear for %s: %s", patient_id, exc)
+
+    def _redis(self) -> redis.Redis:
+        if self._client is None or self._pid != os.getpid():
+            self._client, self._pid = broker_client(self._settings), os.getpid()
+        return self._client

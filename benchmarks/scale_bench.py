@@ -137,7 +137,9 @@ D0 = AS_OF  # the seeded plans' day; the synthetic histories end the day before
 TARGET_TICK_S = 60.0
 TARGET_SHARE = 0.05
 STATE_COLUMNS = (*WEB_STATE_COLUMNS, "profile_hash", "planner_hash", "recompute_on")
-REMINDER_COLUMNS = (*WEB_REMINDER_COLUMNS, "overdue_from")
+REMINDER_COLUMNS = (
+    *WEB_REMINDER_COLUMNS, "overdue_from", "appointment_on", "appointment_place", "snoozed_until", "waiver",
+)  # fmt: skip
 SHOWN_TABLES = ("reminders", "patient_states", "patients", "alerts", "events", "notifications")
 WARM_UP_ID = "scale-bench-warm-up"  # no such patient: the task locks nothing, writes nothing
 PROCESSED = re.compile(
@@ -212,10 +214,12 @@ def build_block(
             completed_by = r.completed_by.replace(t.pid, pid, 1) if r.completed_by else None
             notice_on = initial_notice_on(r.kind, r.due_on, r.window_days, r.status, DEFAULT_PROFILE)
             overdue_from = r.due_on + dt.timedelta(days=r.window_days + 1)
+            waiver = json.dumps(r.waiver.to_json()) if r.waiver is not None else None
             reminder = (ids.reminder_id, pid, nav, r.key, r.kind, r.due_on, r.window_days, r.status,
                         r.rule, r.rationale, r.citation, r.completed_on, completed_by, r.cancelled_on, 1,
                         notice_on, created, created, r.overdue_since, r.missed, r.last_done_on,
-                        overdue_from)  # fmt: skip
+                        overdue_from, r.appointment_on, r.appointment_place, r.snoozed_until,
+                        waiver)  # fmt: skip
             reminders.append((r.due_on, pid, reminder))
         for code, rule, severity, message, citation in t.alerts:
             ids.alert_id += 1

@@ -25,7 +25,7 @@ DEMO_DIR ?= var/demo
 DASHBOARD_PORT ?= 8000
 IMPORT_BENCH_ARGS ?=
 
-.PHONY: help venv demo dashboard run test reliability lint bench bench-plan bench-pipeline bench-notify bench-notices bench-recompute bench-web bench-import contract clean
+.PHONY: help venv demo dashboard run test reliability lint bench bench-plan bench-pipeline bench-notify bench-notices bench-recompute bench-web bench-import bench-scale contract clean
 
 help: ## list every entry point (the default)
 	@echo "gist-scheduler: make targets"
@@ -79,7 +79,7 @@ lint: venv ## ruff on the code, tests and benchmarks; mypy --strict; the import 
 	$(BIN)/mypy --strict scheduler tasks models notifications web
 	$(BIN)/lint-imports
 
-bench: bench-plan bench-pipeline bench-notify bench-notices bench-recompute bench-web bench-import ## the benchmarks below: planner, pipeline, notifications, writing notices, recompute cost, web, FHIR import
+bench: bench-plan bench-pipeline bench-notify bench-notices bench-recompute bench-web bench-import bench-scale ## the benchmarks below: planner, pipeline, notifications, writing notices, recompute cost, web, FHIR import, daily tick at scale
 
 bench-plan: venv ## time the planner on synthetic patients (BENCH_ARGS='--patients 1000' or '--profile')
 	$(BIN)/python benchmarks/plan_bench.py $(BENCH_ARGS)
@@ -101,6 +101,9 @@ bench-web: venv ## worklist and patient pages over HTTP, 100,000 patients / 3M r
 
 bench-import: venv ## 300 synthetic FHIR bundles → stored plans beside JSON Lines submit, SQLite+PostgreSQL (IMPORT_BENCH_ARGS)
 	$(BIN)/python benchmarks/import_bench.py $(IMPORT_BENCH_ARGS)
+
+bench-scale: venv ## a month of daily ticks, 100,000 patients, 2 workers, redis, PostgreSQL; baseline everyone (SCALE_BENCH_ARGS)
+	$(BIN)/python benchmarks/scale_bench.py $(SCALE_BENCH_ARGS)
 
 contract: venv ## check the command line against ../shared/event-contract.md (if the checker exists)
 	@if [ -f $(CONTRACT_CHECK) ]; then \

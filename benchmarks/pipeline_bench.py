@@ -306,6 +306,39 @@ def stop_workers(workers: Sequence[Worker]) -> None:
         worker.stop()
 
 
+def start_workers(
+    workers: list[Worker], count: int, folder: Path, label: str, env_of: Callable[[str], dict[str, str]]
+) -> None:
+    """``count`` real ``gistsched worker --concurrency 1`` processes named ``<label>-w<n>``, each
+    with the environment ``env_of(name)`` and its log in ``folder``, appended to ``workers`` as they
+    start (so the caller stops them whatever happens), then waited for until ready."""
+    for i in range(1, count + 1):
+        name = f"{label}-w{i}"
+        log_path = folder / f"worker-{name}.log"
+        process, log = spawn(
+            [str(GISTSCHED), "worker", "--concurrency", "1", "--loglevel", "INFO"], env_of(name), log_path
+        )
+        workers.append(Worker(name, process, log_path, log))
+    for worker in workers:
+        worker.wait_ready()
+
+
+def run_gistsched(*args: str, env: dict[str, str], timeout: float) -> subprocess.CompletedProcess[str]:
+    """A one-shot command in its own process group, killed with its group on timeout or Ctrl-C."""
+    process = subprocess.Popen(
+        [str(GISTSCHED), *args], env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+        stdin=subprocess.DEVNULL, start_new_session=True,
+    )  # fmt: skip
+    try:
+        out, err = process.communicate(timeout=timeout)
+    except subprocess.TimeoutExpired:
+        raise BenchError(f"gistsched {' '.join(args)} took more than {timeout:g} s") from None
+    finally:
+        if process.poll() is None:
+            stop_group(process, timeout=2)
+    return subprocess.CompletedProcess(process.args, process.returncode, out, err)
+
+
 @contextlib.contextmanager
 def signals_held() -> Iterator[None]:
     """Ignore Ctrl-C and SIGTERM while cleaning up, so a second Ctrl-C cannot leave a worker or a
@@ -416,21 +449,6 @@ class Bench:
         env.update(extra)
         return env
 
-    def gistsched(self, *args: str, env: dict[str, str], timeout: float) -> subprocess.CompletedProcess[str]:
-        """A one-shot command in its own process group, killed with its group on timeout or Ctrl-C."""
-        process = subprocess.Popen(
-            [str(GISTSCHED), *args], env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
-            stdin=subprocess.DEVNULL, start_new_session=True,
-        )  # fmt: skip
-        try:
-            out, err = process.communicate(timeout=timeout)
-        except subprocess.TimeoutExpired:
-            raise BenchError(f"gistsched {' '.join(args)} took more than {timeout:g} s") from None
-        finally:
-            if process.poll() is None:
-                stop_group(process, timeout=2)
-        return subprocess.CompletedProcess(process.args, process.returncode, out, err)
-
     def run(self, backend: str) -> Result:
         stack = contextlib.ExitStack()
         try:
@@ -450,7 +468,7 @@ class Bench:
             stack.callback(self.postgres.drop_database, url)
         env = self.env(url, data_dir)
 
-        done = self.gistsched("db", "upgrade", env=env, timeout=120)
+        done = run_gistsched("db", "upgrade", env=env, timeout=120)
         if done.returncode != 0:
             raise BenchError(
                 f"{backend}: gistsched db upgrade exited {done.returncode}: {done.stderr.strip()}"
@@ -459,16 +477,10 @@ class Bench:
 
         workers: list[Worker] = []
         stack.callback(stop_workers, workers)
-        for i in range(1, self.args.workers + 1):
-            name = f"{backend}-w{i}"
-            log_path = folder / f"worker-{name}.log"
-            process, log = spawn(
-                [str(GISTSCHED), "worker", "--concurrency", "1", "--loglevel", "INFO"],
-                self.env(url, data_dir, GIST_WORKER_NAME=name), log_path,
-            )  # fmt: skip
-            workers.append(Worker(name, process, log_path, log))
-        for worker in workers:
-            worker.wait_ready()
+        start_workers(
+            workers, self.args.workers, folder, backend,
+            lambda name: self.env(url, data_dir, GIST_WORKER_NAME=name),
+        )  # fmt: skip
 
         result = Result(backend, events=len(self.events))
         try:
@@ -534,7 +546,7 @@ class Bench:
             if self.args.shape == "burst":
                 self._submit_one_by_one(url, Path(env["GIST_DATA_DIR"]))
             else:
-                done = self.gistsched("submit", str(path), env=env, timeout=self.args.timeout)
+                done = run_gistsched("submit", str(path), env=env, timeout=self.args.timeout)
                 if done.returncode != 0:
                     raise BenchError(
                         f"gistsched submit exited {done.returncode}: {done.stderr.strip()[:2000]}"

@@ -91,6 +91,7 @@ from scheduler.domain.model import Plan, Reminder
 from scheduler.domain.plan import plan_follow_up
 from scheduler.domain.profile import DEFAULT_PROFILE
 from scheduler.notifications.outbox import initial_notice_on
+from scheduler.patients.processing import recompute_on
 from scheduler.staff.access import Principal
 from scheduler.staff.users import create_user
 from scheduler.staff.worklist import worklist
@@ -149,6 +150,7 @@ class Template:
     events: list[tuple[str, str, dt.date, str]]  # event_id, type, occurred_on, payload (placeholders)
     reminders: list[Reminder]
     alerts: list[tuple[str, str, str, str, str]]  # code, rule, severity, message, citation
+    recompute_on: dt.date | None = None  # the day the clock recomputes it (processing.recompute_on)
 
 
 def closed_on(r: Reminder) -> dt.date:
@@ -157,33 +159,35 @@ def closed_on(r: Reminder) -> dt.date:
 
 def make_templates(count: int, seed: int) -> tuple[list[Template], list[int]]:
     """``count`` planned synthetic patients, and each one's full number of reminders."""
-    templates, full = [], []
-    for history in synthetic_histories(count, seed):
-        pid = history[0]["patient_id"]
-        plan: Plan = plan_follow_up([parse_event(obj) for obj in history], AS_OF, DEFAULT_PROFILE)
-        timezone = "UTC"
-        events = []
-        for obj in history:
-            payload = {**obj, "event_id": obj["event_id"].replace(pid, PID, 1), "patient_id": PID}
-            if obj["type"] == "patient_registered":
-                timezone = obj["data"].get("timezone") or "UTC"
-                payload["data"] = {**obj["data"], "name": NAME, "email": EMAIL, "navigator_id": NAV}
-            day = dt.date.fromisoformat(obj["occurred_on"])
-            events.append((payload["event_id"], obj["type"], day, json.dumps(payload)))
-        full.append(len(plan.reminders))
-        templates.append(
-            Template(
-                pid=pid,
-                timezone=timezone,
-                stage=plan.stage,
-                risk=json.dumps(plan.risk.to_json()),
-                therapy=json.dumps(plan.therapy.to_json()) if plan.therapy else None,
-                events=events,
-                reminders=list(plan.reminders),
-                alerts=[(a.code, a.rule, a.severity, a.message, a.citation) for a in plan.alerts],
-            )
-        )
-    return templates, full
+    templates = [plan_template(history, AS_OF) for history in synthetic_histories(count, seed)]
+    return templates, [len(t.reminders) for t in templates]
+
+
+def plan_template(history: Sequence[dict[str, Any]], as_of: dt.date) -> Template:
+    """One synthetic history planned as of ``as_of`` (with every reminder of the plan), its patient
+    id, name, email and navigator replaced by placeholders in the events' payload text."""
+    pid = history[0]["patient_id"]
+    plan: Plan = plan_follow_up([parse_event(obj) for obj in history], as_of, DEFAULT_PROFILE)
+    timezone = "UTC"
+    events = []
+    for obj in history:
+        payload = {**obj, "event_id": obj["event_id"].replace(pid, PID, 1), "patient_id": PID}
+        if obj["type"] == "patient_registered":
+            timezone = obj["data"].get("timezone") or "UTC"
+            payload["data"] = {**obj["data"], "name": NAME, "email": EMAIL, "navigator_id": NAV}
+        day = dt.date.fromisoformat(obj["occurred_on"])
+        events.append((payload["event_id"], obj["type"], day, json.dumps(payload)))
+    return Template(
+        pid=pid,
+        timezone=timezone,
+        stage=plan.stage,
+        risk=json.dumps(plan.risk.to_json()),
+        therapy=json.dumps(plan.therapy.to_json()) if plan.therapy else None,
+        events=events,
+        reminders=list(plan.reminders),
+        alerts=[(a.code, a.rule, a.severity, a.message, a.citation) for a in plan.alerts],
+        recompute_on=recompute_on(plan),
+    )
 
 
 def kept_reminders(reminders: Sequence[Reminder], cap: int) -> list[Reminder]:
@@ -250,13 +254,7 @@ def build_block(
         block.patients.append((pid, nav, name, email, t.timezone, t.stage != "ended", at(first_day)))
         block.states.append((pid, AS_OF, t.stage, t.risk, t.therapy, DEFAULT_PROFILE.name, len(t.events),
                              computed))  # fmt: skip
-        for n, (event_id, type_, day, payload) in enumerate(t.events):
-            stored = payload.replace(PID, pid).replace(NAME, name).replace(EMAIL, email).replace(NAV, nav)
-            received = at(day, 8 + n % 10, rng.randrange(60))
-            digest = hashlib.sha256(stored.encode()).hexdigest()
-            processed = received + dt.timedelta(seconds=2)
-            row = (event_id.replace(PID, pid), pid, type_, day, stored, digest, received, processed)
-            events.append((day, pid, n, row))
+        events.extend(stored_events(t, pid, name, email, nav, rng))
         mine: list[tuple[int, Reminder]] = []
         for r in t.reminders:
             ids.reminder_id += 1
@@ -282,11 +280,33 @@ def build_block(
         block.notifications.extend(
             notifications_of(pid, nav, email, mine, rng, failed=rng.random() < FAILED_SHARE)
         )
-    ordered = sorted(events, key=lambda e: e[:3])
-    block.events = [(ids.event_id + k, *row) for k, (*_, row) in enumerate(ordered, start=1)]
-    ids.event_id += len(ordered)
+    block.events = numbered_events(events, ids)
     block.reminders = [row for *_, row in sorted(reminders, key=lambda r: r[:2])]
     return block
+
+
+def stored_events(
+    t: Template, pid: str, name: str, email: str, nav: str, rng: random.Random
+) -> Iterator[tuple[dt.date, str, int, tuple[Any, ...]]]:
+    """The template's events as one patient's stored, processed rows (``EVENT_COLUMNS`` but the id),
+    each keyed by (day, patient, position) for :func:`numbered_events`."""
+    for n, (event_id, type_, day, payload) in enumerate(t.events):
+        stored = payload.replace(PID, pid).replace(NAME, name).replace(EMAIL, email).replace(NAV, nav)
+        received = at(day, 8 + n % 10, rng.randrange(60))
+        digest = hashlib.sha256(stored.encode()).hexdigest()
+        processed = received + dt.timedelta(seconds=2)
+        row = (event_id.replace(PID, pid), pid, type_, day, stored, digest, received, processed)
+        yield day, pid, n, row
+
+
+def numbered_events(
+    events: list[tuple[dt.date, str, int, tuple[Any, ...]]], ids: Counters
+) -> list[tuple[Any, ...]]:
+    """A block's event rows ordered by date, with their ids."""
+    ordered = sorted(events, key=lambda e: e[:3])
+    rows = [(ids.event_id + k, *row) for k, (*_, row) in enumerate(ordered, start=1)]
+    ids.event_id += len(ordered)
+    return rows
 
 
 def notifications_of(
@@ -338,14 +358,19 @@ def seed(engine: Engine, args: argparse.Namespace, report: Report) -> None:
             elapsed = time.perf_counter() - start
             print(f"  seed: {done:,} patients, {elapsed:.0f} s", file=sys.stderr, flush=True)
     bulk_load(engine, "notifications", NOTIFICATION_COLUMNS, failed_digests(args.navigators))
-    with engine.begin() as conn:
-        for table in SEQUENCES:  # the ids were given explicitly: move the sequences past them
-            conn.execute(
-                text(f"SELECT setval(pg_get_serial_sequence('{table}', 'id'), (SELECT max(id) FROM {table}))")
-            )
+    move_sequences(engine)
     load_s = time.perf_counter() - start
     vacuum_s, _ = timed(lambda: vacuum_analyze(engine))
     report.add("seed", "generate + COPY / VACUUM (ANALYZE)", f"{load_s:.0f} s / {vacuum_s:.0f} s")
+
+
+def move_sequences(engine: Engine) -> None:
+    """The ids were given explicitly: move the sequences past them (an empty table's stays)."""
+    with engine.begin() as conn:
+        for table in SEQUENCES:
+            conn.execute(
+                text(f"SELECT setval(pg_get_serial_sequence('{table}', 'id'), (SELECT max(id) FROM {table}))")
+            )
 
 
 def vacuum_analyze(engine: Engine) -> None:

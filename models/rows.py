@@ -47,6 +47,7 @@ from sqlalchemy import (
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
 
 from models.statuses import (
+    DUE_REMINDER_SQL,
     FAILED_NOTIFICATION_SQL,
     MISSED_REMINDER_SQL,
     OPEN_REMINDER_SQL,
@@ -161,6 +162,14 @@ class ReminderRow(Base):
             postgresql_include=["id"],
             sqlite_where=text(SOON_REMINDER_SQL),
             postgresql_where=text(SOON_REMINDER_SQL),
+        ),
+        # Due reminders by the day they become overdue: the daily status UPDATE reads only those
+        # whose window has closed (scheduler/patients/repository.py advance_statuses).
+        Index(
+            "ix_reminders_due_overdue_from",
+            "overdue_from",
+            sqlite_where=text(DUE_REMINDER_SQL),
+            postgresql_where=text(DUE_REMINDER_SQL),
         ),
         # Rows without overdue_from (written by an older release's worker during an upgrade): the
         # daily status UPDATE fills them in first (scheduler/patients/repository.py).

@@ -75,5 +75,7 @@ SOON_REMINDER_SQL: Final = (
 # A reminder a navigator snoozed (now or once): ix_reminders_snoozed's predicate; the worklist
 # leaves out those with ``snoozed_until`` after today.
 SNOOZED_REMINDER_SQL: Final = "snoozed_until IS NOT NULL"
+# Due now: ix_reminders_due_overdue_from's predicate (the daily status UPDATE's due → overdue range).
+DUE_REMINDER_SQL: Final = f"status = '{ReminderStatus.DUE.value}'"
 SENDABLE_NOTIFICATION_SQL: Final = sql_in("status", SENDABLE_NOTIFICATION_STATUSES)
 FAILED_NOTIFICATION_SQL: Final = f"status = '{NotificationStatus.FAILED.value}'"

@@ -200,38 +200,47 @@ def fresh_feed_revision(current: int, now: dt.datetime) -> int:
 def advance_statuses(session: Session, today: dt.date, now: dt.datetime) -> int:
     """Move the open reminders that the date alone moves on ``today`` (planned → due → overdue), as a
     recompute would (``scheduler.domain.plan._status``), with a new revision; raise their patients'
-    feed revisions. Three statements, whatever the cohort; returns how many reminders moved."""
+    feed revisions. The moving rows are found by two index ranges (``ix_reminders_status_due`` for
+    planned ones due by today, ``ix_reminders_due_overdue_from`` for due ones past their window),
+    so the work grows with what moves, not with the cohort. Returns how many reminders moved."""
     _fill_overdue_from(session)
     planned, due = ReminderStatus.PLANNED, ReminderStatus.DUE
     moving = or_(
         and_(ReminderRow.status == planned, ReminderRow.due_on <= today),
         and_(ReminderRow.status == due, ReminderRow.overdue_from <= today),
     )
-    stamp = _microseconds(now)
-    session.execute(
-        update(PatientRow)
-        .where(PatientRow.patient_id.in_(select(ReminderRow.patient_id).where(moving)))
-        .values(
-            feed_revision=case(
-                (PatientRow.feed_revision >= stamp, PatientRow.feed_revision + 1), else_=literal(stamp)
+    moved = (
+        session.execute(
+            update(ReminderRow)
+            .where(moving)
+            .values(
+                status=case(
+                    (ReminderRow.overdue_from <= today, literal(ReminderStatus.OVERDUE.value)),
+                    else_=literal(ReminderStatus.DUE.value),
+                ),
+                revision=ReminderRow.revision + 1,
+                updated_at=now,
             )
+            .returning(ReminderRow.patient_id)
+            .execution_options(synchronize_session=False)
         )
-        .execution_options(synchronize_session=False)
+        .scalars()
+        .all()
     )
-    moved = session.execute(
-        update(ReminderRow)
-        .where(moving)
-        .values(
-            status=case(
-                (ReminderRow.overdue_from <= today, literal(ReminderStatus.OVERDUE.value)),
-                else_=literal(ReminderStatus.DUE.value),
-            ),
-            revision=ReminderRow.revision + 1,
-            updated_at=now,
+    stamp = _microseconds(now)
+    patients = sorted(set(moved))
+    for start in range(0, len(patients), CHUNK):
+        session.execute(
+            update(PatientRow)
+            .where(PatientRow.patient_id.in_(patients[start : start + CHUNK]))
+            .values(
+                feed_revision=case(
+                    (PatientRow.feed_revision >= stamp, PatientRow.feed_revision + 1), else_=literal(stamp)
+                )
+            )
+            .execution_options(synchronize_session=False)
         )
-        .execution_options(synchronize_session=False)
-    )
-    return int(getattr(moved, "rowcount", 0) or 0)
+    return len(moved)
 
 
 def _fill_overdue_from(session: Session) -> None:

@@ -9,6 +9,7 @@ from typing import get_args
 import pytest
 
 from models.statuses import (
+    DUE_REMINDER_SQL,
     FAILED_NOTIFICATION_SQL,
     MISSED_REMINDER_SQL,
     OPEN_REMINDER_SQL,
@@ -37,8 +38,9 @@ def test_open_statuses_are_the_cores_open_ones(status: ReminderStatus) -> None:
         (MISSED_REMINDER_SQL, "status IN ('overdue', 'due', 'planned') AND overdue_since IS NOT NULL"),
         (SENDABLE_NOTIFICATION_SQL, "status IN ('pending', 'queued', 'sending')"),
         (FAILED_NOTIFICATION_SQL, "status = 'failed'"),
+        (DUE_REMINDER_SQL, "status = 'due'"),
     ],
-    ids=["open", "missed", "sendable", "failed"],
+    ids=["open", "missed", "sendable", "failed", "due"],
 )
 def test_index_predicates_are_the_migrations_literal_sql(built: str, literal: str) -> None:
     """The migrations froze these strings; SQLite uses a partial index only for the same text."""

@@ -16,7 +16,9 @@ recomputes every active patient, as after a profile change.
 
 What the date alone moves (an open reminder planned → due → overdue) is then set by one UPDATE a
 day instead of a recompute per patient. ``reminders.overdue_from`` (due_on + window_days + 1, the
-first day the item is overdue) lets that UPDATE compare dates on SQLite and PostgreSQL alike; it
+first day the item is overdue) lets that UPDATE compare dates on SQLite and PostgreSQL alike, and
+``ix_reminders_due_overdue_from`` finds the due ones whose window has closed without reading every
+due reminder; it
 is filled in here for the stored rows; a row written without it (by a worker of an older release
 during an upgrade) is found through the small partial index ``ix_reminders_overdue_from_missing``
 and filled in by the daily run before it moves statuses.
@@ -44,6 +46,7 @@ OVERDUE_FROM = {
 
 
 MISSING = "overdue_from IS NULL"
+DUE = "status = 'due'"
 
 
 def upgrade() -> None:
@@ -54,6 +57,13 @@ def upgrade() -> None:
     with op.batch_alter_table("reminders", schema=None) as batch_op:
         batch_op.add_column(sa.Column("overdue_from", sa.Date(), nullable=True))
     op.execute(OVERDUE_FROM[op.get_bind().dialect.name])
+    op.create_index(
+        "ix_reminders_due_overdue_from",
+        "reminders",
+        ["overdue_from"],
+        sqlite_where=sa.text(DUE),
+        postgresql_where=sa.text(DUE),
+    )
     op.create_index(
         "ix_reminders_overdue_from_missing",
         "reminders",
@@ -71,6 +81,7 @@ def downgrade() -> None:
     op.drop_index("ix_patients_navigator_feed", table_name="patients")
     op.execute("ALTER TABLE patients DROP COLUMN feed_revision")  # SQLite ≥ 3.35 and PostgreSQL
     op.drop_index("ix_reminders_overdue_from_missing", table_name="reminders")
+    op.drop_index("ix_reminders_due_overdue_from", table_name="reminders")
     op.execute("ALTER TABLE reminders DROP COLUMN overdue_from")
     op.drop_index("ix_patient_states_recompute_on", table_name="patient_states")
     with op.batch_alter_table("patient_states", schema=None) as batch_op:

@@ -14,12 +14,12 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
-from sqlalchemy import select
 from sqlalchemy.orm import Session, sessionmaker
 
-from models.rows import FhirReviewRow, PatientRow
+from models.rows import FhirReviewRow
 from scheduler.fhir import ImportResult, ReviewItem, import_fhir
 from scheduler.fhir.navigators import NavigatorTable
+from scheduler.patients import fhir_repository
 from scheduler.patients.intake import Audit, Gate, Rejection, record_events
 
 
@@ -51,9 +51,7 @@ def map_bundle(
     first = import_fhir(obj, navigators=navigators)
     mentioned = sorted({i.patient_id for i in first.review if i.patient_id} | set(first.patient_ids))
     with sessions() as session:
-        enrolled = set(
-            session.scalars(select(PatientRow.patient_id).where(PatientRow.patient_id.in_(mentioned)))
-        )
+        enrolled = fhir_repository.stored_patient_ids(session, mentioned)
     return import_fhir(obj, enrolled, navigators) if enrolled - set(first.patient_ids) else first
 
 
@@ -93,19 +91,18 @@ def _store_review(session: Session, items: list[ReviewItem]) -> None:
     if not items:
         return
     keys = {item.key: item for item in items}
-    stored = set(session.scalars(select(FhirReviewRow.key).where(FhirReviewRow.key.in_(sorted(keys)))))
-    session.add_all(
-        FhirReviewRow(key=key, patient_id=item.patient_id, source=item.source[:300], reason=item.reason)
-        for key, item in keys.items()
-        if key not in stored
+    stored = fhir_repository.stored_review_keys(session, sorted(keys))
+    fhir_repository.add_review_items(
+        session,
+        (
+            FhirReviewRow(key=key, patient_id=item.patient_id, source=item.source[:300], reason=item.reason)
+            for key, item in keys.items()
+            if key not in stored
+        ),
     )
 
 
 def open_review_items(session: Session, patient_id: str) -> list[dict[str, Any]]:
     """A patient's unresolved FHIR review items, oldest first (the patient page shows them)."""
-    rows = session.scalars(
-        select(FhirReviewRow)
-        .where(FhirReviewRow.patient_id == patient_id, FhirReviewRow.resolved_at.is_(None))
-        .order_by(FhirReviewRow.id)
-    )
+    rows = fhir_repository.open_review_rows(session, patient_id)
     return [{"source": r.source, "reason": r.reason, "received_at": r.received_at.isoformat()} for r in rows]

@@ -21,10 +21,8 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
-from sqlalchemy import select
 from sqlalchemy.orm import Session, sessionmaker
 
-from models.rows import AlertRow, EventRow, FhirSyncPointRow, PatientStateRow
 from scheduler.domain.events import Event, PatientRegisteredData, parse_event
 from scheduler.fhir import FhirError, ImportResult, import_fhir
 from scheduler.fhir.export import export_plan
@@ -44,6 +42,7 @@ from scheduler.fhir.sync import (
     record_searches,
     server_patients,
 )
+from scheduler.patients import fhir_repository
 from scheduler.patients.fhir_client import FhirClient, FhirServerError
 from scheduler.patients.fhir_intake import FhirIntakeResult, store_import
 from scheduler.patients.repository import active_patient_ids
@@ -95,10 +94,7 @@ def pull(
     result = PullResult(client.base)
     with sessions() as session:
         patients = active_patient_ids(session)
-        points = {
-            row.patient_id: row.read_from
-            for row in session.scalars(select(FhirSyncPointRow).where(FhirSyncPointRow.server == client.base))
-        }
+        points = fhir_repository.sync_points(session, client.base)
     started: dt.datetime | None = None
     by_point: dict[dt.datetime, list[str]] = {}
     to_read: set[str] = set()
@@ -153,9 +149,7 @@ def pull(
     read_from = (started or dt.datetime.now(dt.UTC)) - overlap
     result.read_from = instant(read_from)
     with sessions.begin() as session:
-        for patient_id in patients:
-            session.merge(FhirSyncPointRow(server=client.base, patient_id=patient_id, read_from=read_from,
-                                           pulled_at=dt.datetime.now(dt.UTC)))  # fmt: skip
+        fhir_repository.save_sync_points(session, client.base, patients, read_from, dt.datetime.now(dt.UTC))
     return result
 
 
@@ -198,11 +192,7 @@ def _navigator_changes(session: Session, events: list[Event], received_on: dt.da
     for event in events:
         if not isinstance(event.data, PatientRegisteredData) or event.data.navigator_id is None:
             continue
-        stored = session.scalars(
-            select(EventRow).where(
-                EventRow.patient_id == event.patient_id, EventRow.type == "patient_registered"
-            )
-        ).all()
+        stored = fhir_repository.registrations(session, event.patient_id)
         mark = f"fhir-nav:{hashlib.sha256(event.event_id.encode()).hexdigest()[:16]}"
         if any(row.event_id == event.event_id or row.event_id.endswith(mark) for row in stored):
             continue
@@ -293,17 +283,13 @@ def push(
     ``Patient/<our id>`` (our ids are the server's). The pushed resources then name that Patient.
     """
     with sessions() as session:
-        chosen = list(patient_ids) or list(
-            session.scalars(select(PatientStateRow.patient_id).order_by(PatientStateRow.patient_id))
-        )
+        chosen = list(patient_ids) or fhir_repository.planned_patient_ids(session)
         exports = []
         for patient_id in chosen:
             plan = stored_plan(session, patient_id)
             if plan is None:
                 raise SyncError(f"PATIENT: no stored plan for {patient_id!r}")
-            resolved = session.scalars(
-                select(AlertRow.code).where(AlertRow.patient_id == patient_id, AlertRow.is_active.is_(False))
-            ).all()
+            resolved = fhir_repository.resolved_alert_codes(session, patient_id)
             exports.append((patient_id, export_plan(plan), resolved))
     on_server = _server_patients(client, chosen, patient_system, page_size)
     result = PushResult(client.base)

@@ -1,5 +1,6 @@
 """The navigator's worklist (event-contract.md ``GET /api/worklist``): what needs doing,
-for the patients the caller may see. Shared by the JSON API and the dashboard.
+for the patients the caller may see. Shared by the JSON API, the dashboard, the CSV export and
+the digest. It is a read model: its queries, tuned to the indexes below, are the module.
 
 * ``overdue`` — open reminders past their window, oldest first;
 * ``due_soon`` — reminders due now (window open) and planned ones due by ``today + days``;
@@ -14,7 +15,7 @@ back on the snooze's day); a booked one carries its ``booking``.
 Each section lists at most ``limit`` items (100 unless asked, at most 500); ``counts`` are exact,
 except that for a caller who sees everyone each count stops at ``COUNT_CAP`` (10,000) and
 ``capped_counts`` names those that did.
-Statuses are as the workers last stored them (the clock recomputes every patient daily), so a
+Statuses are as stored (the clock's daily run moves them with the calendar), so a
 ``due`` reminder has ``due_on <= today`` and a ``planned`` one ``due_on > today``: due soon is
 ``status IN ('due', 'planned') AND due_on <= today + days``, an index range.
 

@@ -8,14 +8,15 @@ import datetime as dt
 from collections.abc import Iterable, Sequence
 from typing import Any, NamedTuple
 
-from sqlalchemy import and_, case, insert, literal, or_, select, update
+from sqlalchemy import and_, case, insert, literal, or_, select, text, update
 from sqlalchemy.orm import Session
 
 from models.rows import AlertRow, EventRow, PatientRow, PatientStateRow, ReminderRow
-from models.statuses import ReminderStatus
+from models.statuses import DUE_REMINDER_SQL, ReminderStatus
 from scheduler.domain.model import Plan
 
 CHUNK = 500  # ids per IN list
+DUE_REMINDER = text(f"reminders.{DUE_REMINDER_SQL}")
 
 
 class NewEvent(NamedTuple):
@@ -204,10 +205,10 @@ def advance_statuses(session: Session, today: dt.date, now: dt.datetime) -> int:
     planned ones due by today, ``ix_reminders_due_overdue_from`` for due ones past their window),
     so the work grows with what moves, not with the cohort. Returns how many reminders moved."""
     _fill_overdue_from(session)
-    planned, due = ReminderStatus.PLANNED, ReminderStatus.DUE
     moving = or_(
-        and_(ReminderRow.status == planned, ReminderRow.due_on <= today),
-        and_(ReminderRow.status == due, ReminderRow.overdue_from <= today),
+        and_(ReminderRow.status == ReminderStatus.PLANNED, ReminderRow.due_on <= today),
+        # The partial index's predicate verbatim, so both databases can match it to the index.
+        and_(DUE_REMINDER, ReminderRow.overdue_from <= today),
     )
     moved = (
         session.execute(

@@ -90,7 +90,8 @@ def process(task: BoundTask, patient_id: str, force: bool = False) -> None:
 
 
 def recompute_all(task: BoundTask) -> int:
-    """Queue a forced ``patients.process`` for every active patient (what the clock does daily)."""
+    """Queue a forced ``patients.process`` for every active patient (what the clock's daily run does
+    with ``GIST_DAILY_RECOMPUTE=all``)."""
     from scheduler.patients.repository import active_patient_ids
 
     with sessions_for(task.app.gist_settings)() as session:

@@ -129,8 +129,8 @@ def tick(
         if notify is not None:
             notices, digests, queued = run_notifications(sessions, settings, notify, now)
         recomputed = run_daily_recompute(sessions, settings, enqueue, state, now)
-        if recomputed is not None:  # every active patient was just queued: none again for the profile
-            state.profile_settled_at = now
+        if recomputed is not None and settings.daily_recompute == "all":
+            state.profile_settled_at = now  # every active patient was just queued: none again for the profile
         profile_recomputed = run_profile_recompute(sessions, settings, enqueue, state, now)
     finally:
         if one_shot:

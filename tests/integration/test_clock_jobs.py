@@ -362,3 +362,16 @@ def test_a_plan_made_by_another_planner_release_is_recomputed(
     queued = run_profile_recompute(sessions, settings_for(tmp_path), calls, ClockState(holder="c"), T0)
     assert queued == ("NONE", "OLD")
     assert len(planner_hash()) == 16
+
+
+def test_a_change_driven_daily_run_does_not_delay_the_planner_check(
+    sessions: sessionmaker[Session], tmp_path: Path
+) -> None:
+    """The daily run queues only the due patients, so the same tick still queues those planned by
+    another release (with ``all`` it queued everyone, and the check rests)."""
+    processed = T0 - dt.timedelta(days=1)
+    add_event(sessions, "OLD-1", "OLD", processed, processed)
+    _stored_state(sessions, "OLD", DAY + dt.timedelta(days=30), "0123456789abcdef")
+    result = tick(sessions, settings_for(tmp_path), Recorder(), ClockState(holder="c"), now=T0)
+    assert result.recomputed == ()
+    assert result.profile_recomputed == ("OLD",)

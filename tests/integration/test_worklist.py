@@ -236,7 +236,7 @@ def test_a_new_registration_moves_the_patient_to_the_new_navigators_worklist(db:
 
 def test_a_copy_that_drifted_is_mended_by_the_next_recompute(db: Database) -> None:
     """A hand edit of the copies (or a bug) hides reminders from the navigator until the next
-    recompute (the clock recomputes every patient daily), which writes them back."""
+    recompute of the patient, which writes them back."""
     store_cohort(db)
     ana = Principal(5, "ana", "navigator", "nav-ana")
     with db.sessions() as session:

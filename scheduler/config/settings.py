@@ -45,7 +45,7 @@ class Settings(BaseSettings):
     daily_recompute_at: dt.time = dt.time(2, 0)  # clinic local time
     # Which active patients the daily run recomputes: "due", those whose plan can change that day
     # (patient_states.recompute_on) — statuses that the date alone moves are set by one UPDATE —;
-    # "all", every active patient (the behaviour before the change-driven clock; a fallback).
+    # "all", every active patient every day (a fallback, and the baseline bench-scale compares with).
     daily_recompute: Literal["due", "all"] = "due"
     worker_concurrency: int = Field(default=2, ge=1, le=64)
     worker_name: str | None = Field(default=None, pattern=r"^[A-Za-z0-9_.-]{1,64}$")  # Celery node name

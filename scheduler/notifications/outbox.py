@@ -18,6 +18,7 @@ The queries are in :mod:`scheduler.notifications.repository`.
 from __future__ import annotations
 
 import datetime as dt
+from typing import NamedTuple
 
 from sqlalchemy.orm import Session
 
@@ -40,30 +41,51 @@ def dedup_key(reminder_id: int, kind: str, revision: int) -> str:
     return f"reminder:{reminder_id}:{kind}:{revision}"
 
 
+class Before(NamedTuple):
+    """What of a reminder row the outbox compares after a change."""
+
+    due_on: dt.date
+    window_days: int
+    status: str
+    appointment_on: dt.date | None
+    appointment_place: str | None
+    snoozed_until: dt.date | None
+
+    @classmethod
+    def of(cls, row: ReminderRow) -> Before:
+        return cls(
+            row.due_on, row.window_days, row.status, row.appointment_on, row.appointment_place,
+            row.snoozed_until,
+        )  # fmt: skip
+
+
 def after_update(
     session: Session,
     patient: PatientRow,
     row: ReminderRow,
-    before: tuple[dt.date, int, str],
+    before: Before,
     today: dt.date,
     profile: Profile,
-    booked_before: tuple[dt.date | None, str | None] | None = None,
 ) -> None:
-    """``row`` was just changed (its revision bumped) from ``before`` = (due_on, window_days, status)
-    and ``booked_before`` = (appointment_on, appointment_place). A patient who holds the item's
+    """``row`` was just changed (its revision bumped) from ``before``. A patient who holds the item's
     invitation is sent the new day at once when its date moved or its booking changed (the
-    invitation sits on the appointment's day)."""
-    due_on, window_days, status = before
-    was_open = status in OPEN_REMINDER_STATUSES
+    invitation sits on the appointment's day); a notice held for a snooze that changed is looked
+    at again today."""
+    was_open = before.status in OPEN_REMINDER_STATUSES
     if row.status not in OPEN_REMINDER_STATUSES:
         row.notice_on = None
         if row.status == ReminderStatus.CANCELLED and was_open:
             after_cancel(session, patient, row, today)
         return
-    moved = (row.due_on, row.window_days) != (due_on, window_days)
+    moved = (row.due_on, row.window_days) != (before.due_on, before.window_days)
+    rebooked = (row.appointment_on, row.appointment_place) != (
+        before.appointment_on,
+        before.appointment_place,
+    )
     if moved or not was_open:
         row.notice_on = first_notice_on(row.kind, row.due_on, row.window_days, profile)
-    rebooked = booked_before is not None and (row.appointment_on, row.appointment_place) != booked_before
+    if row.snoozed_until != before.snoozed_until and row.notice_on is not None:
+        row.notice_on = min(row.notice_on, today)
     if (moved or rebooked) and was_open and repository.has_sent_invitation(session, row.id):
         _add(session, patient, row, NotificationKind.MOVED, today)
 

@@ -22,7 +22,7 @@ One tick (:func:`tick`), every ``GIST_CLOCK_INTERVAL_SECONDS``:
    * the patients whose plan can change that day with no new event (``patient_states.recompute_on``,
      from the planner's ``Plan.changes_on``: an item entering the horizon, an item superseded, an
      alert's time threshold; or never computed) are recomputed (``force``). With
-     ``GIST_DAILY_RECOMPUTE=all`` every active patient is, as before the change-driven clock.
+     ``GIST_DAILY_RECOMPUTE=all`` every active patient is.
    Patients with new events are recomputed when those arrive, not here. The day is claimed by a
    conditional UPDATE of the ``daily_recompute`` mark before anything is done, so a second clock
    or a restart does not run it twice; if queueing fails the claim is given back (running the

@@ -159,15 +159,12 @@ def _store_reminders(
     )
     for current, reminder in changes.updates:
         row = rows[current.key]
-        before, snoozed = (row.due_on, row.window_days, row.status), row.snoozed_until
-        booked = (row.appointment_on, row.appointment_place)
+        before = outbox.Before.of(row)
         for name, value in _fields(reminder).items():
             setattr(row, name, value)
         row.revision += 1
         row.updated_at = now
-        outbox.after_update(session, patient, row, before, today, profile, booked)
-        if row.snoozed_until != snoozed and row.notice_on is not None:
-            row.notice_on = min(row.notice_on, today)  # a notice held for the snooze: look again
+        outbox.after_update(session, patient, row, before, today, profile)
     for current in changes.cancels:
         row = rows[current.key]
         row.status, row.cancelled_on = ReminderStatus.CANCELLED, today

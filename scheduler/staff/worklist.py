@@ -42,13 +42,13 @@ from models.rows import AlertRow, NotificationRow, PatientRow, ReminderRow
 from models.statuses import (
     FAILED_NOTIFICATION_SQL,
     MISSED_REMINDER_SQL,
-    OPEN_REMINDER_SQL,
     SNOOZED_REMINDER_SQL,
     SOON_REMINDER_SQL,
     ReminderStatus,
 )
 from notifications.labels import booking_text, label, missed_text
 from scheduler.staff.access import Principal
+from scheduler.staff.repository import OPEN_REMINDER
 
 DEFAULT_DAYS = 7
 DEFAULT_ITEMS = 100  # per section
@@ -61,7 +61,6 @@ SEVERITY_ORDER = ("critical", "warning", "info")
 # Literally the partial indexes' predicates (SQLite uses a partial index only when the query says
 # the same with the same constants).
 ACTIVE = text("alerts.is_active")
-OPEN_REMINDER = text(f"reminders.{OPEN_REMINDER_SQL}")
 MISSED_REMINDER = text(f"reminders.{MISSED_REMINDER_SQL.replace(' AND ', ' AND reminders.')}")
 SOON_REMINDER = text(f"reminders.{SOON_REMINDER_SQL.replace(' AND ', ' AND reminders.')}")
 SNOOZED_REMINDER = text(f"reminders.{SNOOZED_REMINDER_SQL}")

@@ -42,6 +42,14 @@ def occurred(obj: dict[str, Any]) -> dt.date:
     return dt.date.fromisoformat(obj["occurred_on"])
 
 
+def receive(db: Database, objs: list[dict[str, Any]], day: dt.date) -> None:
+    """Intake of ``objs`` on ``day``, then the recompute of each patient it queued."""
+    queued: list[str] = []
+    intake(db.sessions, objs, day, queued.append)
+    for patient_id in sorted(set(queued)):
+        process_patient(db.sessions, patient_id, day)
+
+
 def daily_run(db: Database, day: dt.date) -> list[str]:
     """What the clock does once a day; returns the patients it recomputed."""
     with db.sessions.begin() as session:
@@ -83,11 +91,8 @@ def test_a_season_of_days_converges_with_few_recomputes(db: Database) -> None:
 
     def deliver(day: dt.date) -> None:
         arriving = [o for objs in histories.values() for o in objs if received(o) == day]
-        queued: list[str] = []
         if arriving:
-            intake(db.sessions, arriving, day, queued.append)
-        for patient_id in sorted(set(queued)):
-            process_patient(db.sessions, patient_id, day)
+            receive(db, arriving, day)
 
     for obj in (o for objs in histories.values() for o in objs):  # received on a simulated day
         assert received(obj) <= START + dt.timedelta(days=DAYS) or received(obj) > START
@@ -110,10 +115,7 @@ def test_a_season_of_days_converges_with_few_recomputes(db: Database) -> None:
 
 def test_due_patients_are_those_whose_day_has_come_or_is_unknown(db: Database) -> None:
     objs = [o for o in synthetic_events(6, seed=3) if occurred(o) <= START]
-    queued: list[str] = []
-    intake(db.sessions, objs, START, queued.append)
-    for patient_id in sorted(set(queued)):
-        process_patient(db.sessions, patient_id, START)
+    receive(db, objs, START)
     with db.sessions() as session:
         days = dict(session.execute(select(PatientStateRow.patient_id, PatientStateRow.recompute_on)).all())
         stored = set(days)
@@ -136,10 +138,7 @@ def test_due_patients_are_those_whose_day_has_come_or_is_unknown(db: Database) -
 
 def test_the_status_update_moves_exactly_what_the_date_moves(db: Database) -> None:
     objs = [o for o in synthetic_events(20, seed=5) if occurred(o) <= START]
-    queued: list[str] = []
-    intake(db.sessions, objs, START, queued.append)
-    for patient_id in sorted(set(queued)):
-        process_patient(db.sessions, patient_id, START)
+    receive(db, objs, START)
     with db.sessions() as session:
         before = {(r.patient_id, r.key): (r.status, r.revision) for r in session.scalars(select(ReminderRow))}
         revisions = dict(session.execute(select(PatientRow.patient_id, PatientRow.feed_revision)).all())
@@ -207,10 +206,7 @@ def test_rows_without_overdue_from_are_filled_in_before_statuses_move(db: Databa
     """A row an older release's worker wrote during the upgrade lacks ``overdue_from``: the daily
     run computes it first, so the row moves like any other."""
     objs = [o for o in synthetic_events(6, seed=7) if occurred(o) <= START]
-    queued: list[str] = []
-    intake(db.sessions, objs, START, queued.append)
-    for patient_id in sorted(set(queued)):
-        process_patient(db.sessions, patient_id, START)
+    receive(db, objs, START)
     with db.sessions.begin() as session:
         session.execute(update(ReminderRow).values(overdue_from=None))
     later = START + dt.timedelta(days=200)

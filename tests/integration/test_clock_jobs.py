@@ -333,7 +333,7 @@ def test_the_daily_run_recomputes_the_patients_whose_day_has_come(
     sessions: sessionmaker[Session], tmp_path: Path, mode: str, expected: tuple[str, ...] | None
 ) -> None:
     """Due: today's or an earlier change day, an unknown one, or no plan yet; not a later one.
-    ``all`` (GIST_DAILY_RECOMPUTE): every active patient, as before the change-driven clock."""
+    ``all`` (GIST_DAILY_RECOMPUTE): every active patient."""
     from scheduler.config.planner_version import planner_hash
 
     processed = T0 - dt.timedelta(days=1)

@@ -9,8 +9,10 @@ a ``force`` recompute (the clock's, on the day the plan can change: ``recompute_
 
 Storing a plan (:func:`store_plan`) is four steps: the contact details from the latest
 registration (and the navigator's copy on the patient's rows when it changed), the computed state,
-the reminders reconciled by key with their notices, the alerts reconciled by rule and code. The
-queries are in :mod:`scheduler.patients.repository`.
+the reminders reconciled by key with their notices, the alerts reconciled by rule and code. A
+patient never planned (no stored state) has no reminder, alert or notice to read, copy or release:
+their first plan is only inserted. The patient row is written once, contact details and feed
+revision together. The queries are in :mod:`scheduler.patients.repository`.
 """
 
 from __future__ import annotations
@@ -93,22 +95,24 @@ def store_plan(
     locked ``patient``: state (with the day to recompute it), reminders reconciled by key (with
     their notices), alerts; counts into ``result``. What is unchanged is not written."""
     now = utcnow()
+    state = repository.stored_state(session, patient.patient_id)
+    has_plan = state is not None
     navigator_before = patient.navigator_id
-    _update_contact(session, patient, events, plan)
+    _update_contact(session, patient, events, plan, has_plan=has_plan)
     repository.save_state(
         session,
         patient.patient_id,
         plan,
+        state,
         digest=digest,
         planner=planner_hash(),
         recompute_on=recompute_on(plan),
         events_seen=len(events),
         now=now,
     )
-    changed = _store_reminders(session, patient, plan, today, result, profile, now)
-    if changed or patient.navigator_id != navigator_before:
-        patient.feed_revision = repository.fresh_feed_revision(patient.feed_revision or 0, now)
-    _store_alerts(session, patient, plan, result, now)
+    navigator_moved = patient.navigator_id != navigator_before
+    _store_reminders(session, patient, plan, today, result, profile, now, has_plan, navigator_moved)
+    _store_alerts(session, patient, plan, result, now, has_plan=has_plan)
 
 
 def recompute_on(plan: Plan) -> dt.date:
@@ -119,12 +123,15 @@ def recompute_on(plan: Plan) -> dt.date:
     return latest if plan.changes_on is None else min(plan.changes_on, latest)
 
 
-def _update_contact(session: Session, patient: PatientRow, events: list[Event], plan: Plan) -> None:
+def _update_contact(
+    session: Session, patient: PatientRow, events: list[Event], plan: Plan, *, has_plan: bool
+) -> None:
     """Contact details come from the latest registration event (the log is the truth). A patient
     who moved to another navigator (or got a first one) has the copies of ``navigator_id`` on
     their reminders and alerts rewritten (the worklist's index leads with it), in the same
     transaction, so no worklist ever shows a patient to the wrong navigator or to none; the
-    notices held while they had no navigator are released to be sent."""
+    notices held while they had no navigator are released to be sent. A patient without a stored
+    plan (``has_plan`` false) has neither copies nor notices."""
     navigator_before = patient.navigator_id
     registrations = [e for e in events if isinstance(e.data, PatientRegisteredData)]
     if registrations:
@@ -134,7 +141,7 @@ def _update_contact(session: Session, patient: PatientRow, events: list[Event], 
         patient.phone = latest.phone
         patient.timezone = latest.timezone or "UTC"
     patient.is_active = plan.stage != "ended"
-    if patient.navigator_id != navigator_before:
+    if has_plan and patient.navigator_id != navigator_before:
         repository.copy_navigator(session, patient.patient_id, patient.navigator_id)
         outbox.release_held(session, patient)
 
@@ -147,13 +154,19 @@ def _store_reminders(
     result: ProcessResult,
     profile: Profile,
     now: dt.datetime,
-) -> bool:
-    """Reconcile the stored reminders with the plan's by key: insert the new, update the moved
-    (revision + 1), cancel the gone (never delete); keep the outbox in step with each change.
-    True when any row changed."""
-    rows = repository.reminders_by_key(session, patient.patient_id)
+    has_plan: bool,
+    navigator_moved: bool,
+) -> None:
+    """Reconcile the stored reminders (none without a stored plan: not read) with the plan's by
+    key: insert the new, update the moved (revision + 1), cancel the gone (never delete); keep the
+    outbox in step with each change. When any row changes or the patient moved to another
+    navigator, the patient's feed revision is raised first, so the patient row goes out in one
+    UPDATE with the contact details at the next flush."""
+    rows = repository.reminders_by_key(session, patient.patient_id) if has_plan else {}
     mended = _mend_navigator(rows.values(), patient.navigator_id)
     changes = reconcile_reminders({key: _stored(r) for key, r in rows.items()}, plan.reminders)
+    if mended or navigator_moved or changes.inserts or changes.updates or changes.cancels:
+        patient.feed_revision = repository.fresh_feed_revision(patient.feed_revision or 0, now)
     repository.insert_reminders(
         session, [_new_reminder(patient, reminder, profile, now) for reminder in changes.inserts]
     )
@@ -176,15 +189,20 @@ def _store_reminders(
         len(changes.updates),
         len(changes.cancels),
     )
-    return mended or bool(changes.inserts or changes.updates or changes.cancels)
 
 
 def _store_alerts(
-    session: Session, patient: PatientRow, plan: Plan, result: ProcessResult, now: dt.datetime
+    session: Session,
+    patient: PatientRow,
+    plan: Plan,
+    result: ProcessResult,
+    now: dt.datetime,
+    *,
+    has_plan: bool,
 ) -> None:
-    """Reconcile the active alerts with the plan's by (rule, code): raise the new, update the
-    changed, resolve the gone."""
-    active = repository.active_alerts(session, patient.patient_id)
+    """Reconcile the active alerts (none without a stored plan: not read) with the plan's by
+    (rule, code): raise the new, update the changed, resolve the gone."""
+    active = repository.active_alerts(session, patient.patient_id) if has_plan else {}
     _mend_navigator(active.values(), patient.navigator_id)
     changes = reconcile_alerts(
         (StoredAlert(a.rule, a.code, a.severity, a.message) for a in active.values()), plan.alerts

@@ -133,10 +133,18 @@ def lock_patient(session: Session, patient_id: str) -> PatientRow | None:
     ).scalar_one_or_none()
 
 
+def stored_state(session: Session, patient_id: str) -> PatientStateRow | None:
+    """The patient's computed state; None for a patient never planned. Only a stored plan writes
+    reminders and alerts, always with its state, and no state is ever deleted: a patient without one
+    has no reminder, alert or notice yet."""
+    return session.get(PatientStateRow, patient_id)
+
+
 def save_state(
     session: Session,
     patient_id: str,
     plan: Plan,
+    state: PatientStateRow | None,
     *,
     digest: str,
     planner: str,
@@ -144,10 +152,10 @@ def save_state(
     events_seen: int,
     now: dt.datetime,
 ) -> None:
-    """Insert or update the patient's computed state: the day it was computed, risk, stage,
-    therapy, the profile and planner that made it and the day to recompute it. A state equal to
-    the stored one is not written (a recompute the same day that changed nothing writes nothing)."""
-    state = session.get(PatientStateRow, patient_id)
+    """Insert or update the patient's computed state (``state``, the stored one, from
+    :func:`stored_state`): the day it was computed, risk, stage, therapy, the profile and planner
+    that made it and the day to recompute it. A state equal to the stored one is not written (a
+    recompute the same day that changed nothing writes nothing)."""
     values: dict[str, Any] = {
         "as_of": plan.as_of,
         "stage": plan.stage,

@@ -13,7 +13,8 @@ Failure policy, so nothing loops and nothing is silent:
   being re-queued forever by ``reject_on_worker_lost``;
 * when retries run out, or on any other error, the task records a failure row for the worklist
   (its own transaction) and returns: the message is acknowledged. The events stay unprocessed, so
-  the clock's stalled-event sweep tries the patient again later, at its slow pace.
+  the clock's stalled-event sweep tries the patient again later, at its slow pace. The run that
+  next succeeds closes the failure in the transaction that stores its plan (``process_patient``).
 """
 
 from __future__ import annotations
@@ -26,7 +27,7 @@ from celery.signals import task_failure
 
 from models.db import is_transient
 from models.store import sessions_for
-from scheduler.patients.failures import describe, record_failure, resolve_failures
+from scheduler.patients.failures import describe, record_failure
 from scheduler.patients.processing import process_patient
 from tasks.base import PROCESS, RECOMPUTE_ALL, GistCelery, send_process
 
@@ -78,10 +79,6 @@ def process(task: BoundTask, patient_id: str, force: bool = False) -> None:
         _record(task.app, patient_id, describe(exc), retries + 1)
         return
     if not result.skipped:
-        try:
-            resolve_failures(sessions, patient_id)
-        except Exception:  # the plan is stored; an open failure row only lingers until the next run
-            log.exception("%s %s: could not resolve earlier failures", PROCESS, patient_id)
         log.info(
             "%s %s: %d event(s); reminders +%d ~%d -%d; alerts +%d -%d",
             PROCESS, patient_id, result.events, result.inserted, result.updated, result.cancelled,

@@ -3,7 +3,8 @@ an error is described there (style.md "failures are visible").
 
 A patient has at most one open failure per task: a repeat (the clock re-queues the patient's
 stalled events, it fails again) adds to its ``attempts`` instead of flooding the worklist; the next
-successful run resolves it.
+successful run resolves it, in the transaction that stores its plan
+(:func:`scheduler.patients.processing.process_patient`).
 """
 
 from __future__ import annotations
@@ -41,6 +42,6 @@ def record_failure(
 
 
 def resolve_failures(sessions: sessionmaker[Session], patient_id: str) -> int:
-    """Close the patient's open failures after a successful run (an indexed no-op when none)."""
+    """Close the patient's open failures, in a transaction of its own (an indexed no-op when none)."""
     with sessions.begin() as session:
         return queries.resolve_failures(session, patient_id, utcnow())

@@ -5,7 +5,9 @@ The patient row is locked first (``FOR NO KEY UPDATE`` on PostgreSQL; SQLite's `
 serialises writers), so two workers on one patient run one after the other and the second sees
 the first's result: no lost update. A burst of events costs one recompute: a task that finds no
 unprocessed event of its patient (an earlier task already covered them) does nothing, unless it is
-a ``force`` recompute (the clock's, on the day the plan can change: ``recompute_on``).
+a ``force`` recompute (the clock's, on the day the plan can change: ``recompute_on``). A run that
+is not skipped closes the patient's open processing failures in the same transaction, so the
+worklist never shows a failure for a plan that is stored, nor hides one for a plan that is not.
 
 Storing a plan (:func:`store_plan`) is four steps: the contact details from the latest
 registration (and the navigator's copy on the patient's rows when it changed), the computed state,
@@ -35,7 +37,7 @@ from scheduler.domain.plan import plan_follow_up
 from scheduler.domain.profile import DEFAULT_PROFILE, Profile
 from scheduler.domain.reconcile import StoredAlert, StoredReminder, reconcile_alerts, reconcile_reminders
 from scheduler.notifications import outbox
-from scheduler.patients import repository
+from scheduler.patients import queries, repository
 
 RESWEEP_DAYS = 90
 
@@ -77,7 +79,9 @@ def process_patient(
             # Every event, the later-dated ones too: the first of those bounds Plan.changes_on.
             plan = plan_follow_up(events, today, profile)
             store_plan(session, patient, plan, relevant, today, result, profile, digest)
-        repository.mark_processed(session, [row_id for row_id, done, _ in rows if not done], utcnow())
+        now = utcnow()
+        repository.mark_processed(session, [row_id for row_id, done, _ in rows if not done], now)
+        queries.resolve_failures(session, patient_id, now)
         return result
 
 

@@ -1,6 +1,7 @@
 """What processing a patient writes (SQLite and PostgreSQL): a first plan is only inserted, with the
 patient row written once; a later recompute that moves the patient to another navigator still
-rewrites every copy."""
+rewrites every copy; a run closes the patient's open failures in its own transaction, a skipped one
+leaves them open."""
 
 from __future__ import annotations
 
@@ -11,9 +12,11 @@ from typing import Any
 import pytest
 from sqlalchemy import event, select
 
-from models.rows import AlertRow, PatientRow, ReminderRow
+from models.rows import AlertRow, PatientRow, ProcessingFailureRow, ReminderRow
+from scheduler.patients.failures import record_failure
 from scheduler.patients.processing import process_patient
 from scheduler.patients.stored import stored_plan
+from tasks.base import PROCESS
 from tests.support.common import assert_matches_pure, by_patient, intake, pure_plan, read_cohort
 from tests.support.services import Database
 from tests.support.staff import AS_OF
@@ -55,7 +58,7 @@ def test_a_first_plan_is_inserted_and_the_patient_row_written_once(db: Database)
     assert result.inserted > 0
     assert result.alerts_raised > 0
     updated = [s.split()[1] for s in seen if s.startswith("UPDATE")]
-    assert updated == ["patients", "events"], seen
+    assert updated == ["patients", "events", "processing_failures"], seen
     reads = [s for s in seen if s.startswith("SELECT")]
     assert not [s for s in reads if any(f"FROM {t} " in s + " " for t in ("reminders", "alerts"))], reads
     with db.sessions() as session:
@@ -92,3 +95,20 @@ def test_a_move_to_another_navigator_after_the_first_plan_rewrites_every_copy(db
         assert after.navigator_id == "nav-ana"
         assert (after.feed_revision or 0) > revision
         assert_matches_pure(stored_plan(session, PATIENT), pure_plan([*history, moved], AS_OF))
+
+
+def open_failures(db: Database) -> int:
+    return db.count(ProcessingFailureRow, ProcessingFailureRow.resolved_at.is_(None))
+
+
+def test_a_run_closes_the_open_failures_and_a_skipped_one_does_not(db: Database) -> None:
+    history = by_patient(read_cohort())[PATIENT]
+    intake(db.sessions, history, AS_OF)
+    record_failure(db.sessions, PATIENT, PROCESS, "OperationalError: gone", 3)
+    process_patient(db.sessions, PATIENT, AS_OF)
+    assert open_failures(db) == 0
+    record_failure(db.sessions, PATIENT, PROCESS, "OperationalError: gone again", 1)
+    assert process_patient(db.sessions, PATIENT, AS_OF).skipped  # nothing new: no run
+    assert open_failures(db) == 1
+    process_patient(db.sessions, PATIENT, AS_OF, force=True)
+    assert open_failures(db) == 0

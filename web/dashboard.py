@@ -381,8 +381,6 @@ def worklist_context(
         "kinds": KIND_NAMES,
         "severities": SEVERITIES,
         "here": _here(request),
-        "waiver_reasons": WAIVER_REASONS,
-        "tomorrow": (today + dt.timedelta(days=1)).isoformat(),
     }
 
 

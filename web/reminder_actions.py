@@ -7,17 +7,22 @@ today, judged by the core's parser and stored through the normal intake (``recor
 navigator write gate, audited as ``submit_events``), so it is in the log like any other and the plan
 shows its effect once processed. The same rules as every dashboard POST (:mod:`web.dashboard`):
 the session's CSRF token first, a patient the user may not see is "not found", and a bad value is
-the patient page again (422) with the item's form open and the error next to its field.
+the page the form was on again (422) with the item's form open and the error next to its field.
+
+The patient page carries the forms on each open item, behind a disclosure; the worklist, which
+lists up to 500 items a section, carries one link per item to the item's own page of forms
+(``GET /patients/{id}/reminders/act?key=…&next=…``), which sends the navigator back to ``next``
+once saved. Three forms on every row made the worklist page three times as heavy.
 """
 
 from __future__ import annotations
 
 import datetime as dt
 import uuid
-from typing import Any
+from typing import Annotated, Any
 from urllib.parse import quote
 
-from fastapi import APIRouter, FastAPI, Request
+from fastapi import APIRouter, FastAPI, Query, Request
 from fastapi.responses import Response
 from sqlalchemy import select
 from starlette.concurrency import run_in_threadpool
@@ -25,9 +30,23 @@ from starlette.concurrency import run_in_threadpool
 from models.rows import ReminderRow
 from models.statuses import OPEN_REMINDER_STATUSES
 from scheduler.domain.events import EventError, parse_event
-from web.dashboard import _form, _guard, _not_found, _patient_page, _redirect, _visible, safe_next
-from web.deps import sessions_of, settings_of
-from web.forms import FORM_ERROR
+from scheduler.staff import audit
+from scheduler.staff.access import WebSession
+from scheduler.staff.worklist import worklist_item
+from web.dashboard import (
+    _form,
+    _guard,
+    _not_found,
+    _patient_page,
+    _redirect,
+    _render,
+    _signed_in,
+    _visible,
+    _window_end,
+    safe_next,
+)
+from web.deps import client_of, sessions_of, settings_of
+from web.forms import FORM_ERROR, KIND_NAMES, STATUS_NAMES, WAIVER_REASONS
 from web.navigator import _submit
 
 router = APIRouter(include_in_schema=False)
@@ -46,6 +65,72 @@ FIELDS: dict[str, tuple[str, ...]] = {  # the form's inputs of each action, in t
 
 def install(app: FastAPI) -> None:
     app.include_router(router)
+
+
+@router.get("/patients/{patient_id}/reminders/act")
+def item_page(
+    request: Request,
+    patient_id: str,
+    key: Annotated[str, Query(max_length=200)] = "",
+    target: Annotated[str, Query(alias="next", max_length=2000)] = "",
+) -> Response:
+    """The three forms for one open item, on a page of their own (the worklist's way to them)."""
+    ws, elsewhere = _signed_in(request)
+    if ws is None:
+        assert elsewhere is not None
+        return elsewhere
+    return _item_page(request, ws, patient_id, key, safe_next(target))
+
+
+def _item_page(
+    request: Request,
+    ws: WebSession,
+    patient_id: str,
+    key: str,
+    back: str,
+    *,
+    status_code: int = 200,
+    action_name: str | None = None,
+    action_values: dict[str, str] | None = None,
+    action_errors: dict[str, str] | None = None,
+) -> Response:
+    """The item's page: what it is and why, and its forms (``action_name``'s with the values and
+    errors given); "not found" for an item the user may not see, 409 for one no longer open."""
+    today = settings_of(request).today()
+    with sessions_of(request).begin() as session:
+        item = worklist_item(session, ws.principal, patient_id, key, today)
+        if item is not None:
+            audit.record(session, ws.principal.actor(client_of(request)), "read_patient", patient_id)
+    if item is None:
+        return _not_found(request, ws, "item")
+    if item["status"] not in OPEN_REMINDER_STATUSES:
+        message = (
+            f"{item['label']} due {item['due_on']} is {item['status']} now: there is nothing left to "
+            "book, snooze or waive. Go back and reload the list."
+        )
+        return _render(
+            request, "error.html", {"title": "No longer open", "message": message}, ws=ws, status_code=409
+        )
+    snoozed = item["snoozed_until"]
+    view = item | {
+        "kind_name": KIND_NAMES.get(item["kind"], item["kind"]),
+        "status_name": STATUS_NAMES.get(item["status"], item["status"]),
+        "window_ends_on": _window_end(item["due_on"], item["window_days"]),
+        "snoozed_until": snoozed if snoozed and snoozed > today.isoformat() else None,
+    }
+    context = {
+        "item": view,
+        "name": item["patient_name"],
+        "back": back,
+        "next": back,
+        "tomorrow": (today + dt.timedelta(days=1)).isoformat(),
+        "waiver_reasons": WAIVER_REASONS,
+        "action_name": action_name,
+        "action_values": action_values or {},
+        "action_errors": action_errors or {},
+        "FORM_ERROR": FORM_ERROR,
+    }
+    return _render(request, "reminder_act.html", context, ws=ws, status_code=status_code)
 
 
 @router.post("/patients/{patient_id}/reminders/act")
@@ -69,7 +154,15 @@ def _act(request: Request, patient_id: str, form: dict[str, str]) -> Response:
     today = settings_of(request).today()
 
     def refused_with(slot: str, problem: str, *, on_item: bool = True) -> Response:
-        """The patient page with the error next to the item's field, or above the reminders."""
+        """The page the form was on (the item's own, or the patient page) with the error next to
+        the item's field, or above the forms."""
+        if form.get("page") == "item":
+            back = safe_next(form.get("next"), page)
+            return _item_page(
+                request, ws, patient_id, key, back, status_code=422,
+                action_name=action if on_item else None, action_values=values,
+                action_errors={slot: problem},
+            )  # fmt: skip
         return _patient_page(
             request, ws, patient_id, status_code=422,
             action_key=key if on_item else None, action_name=action if on_item else None,

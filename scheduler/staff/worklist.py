@@ -47,7 +47,7 @@ from models.statuses import (
     ReminderStatus,
 )
 from notifications.labels import booking_text, label, missed_text
-from scheduler.staff.access import Principal
+from scheduler.staff.access import Principal, may_see
 from scheduler.staff.repository import OPEN_REMINDER
 
 DEFAULT_DAYS = 7
@@ -127,6 +127,27 @@ def worklist(
         names |= {row[0].patient_id: row.patient_name for row in failed if row[0].patient_id}
         found["names"] = names
     return found
+
+
+def worklist_item(
+    session: Session, principal: Principal, patient_id: str, key: str, today: dt.date
+) -> dict[str, Any] | None:
+    """One reminder of a patient the caller may see, as the worklist lists it, with its stored
+    ``status``, ``snoozed_until`` and the patient's ``name``; None when there is no such reminder
+    or the caller may not see the patient (the two look alike from outside)."""
+    if not may_see(session, principal, patient_id):
+        return None
+    row = session.execute(
+        select(*REMINDER_COLUMNS, ReminderRow.snoozed_until, _name_of(ReminderRow.patient_id)).where(
+            ReminderRow.patient_id == patient_id, ReminderRow.key == key
+        )
+    ).first()
+    if row is None:
+        return None
+    return reminder_json(row, today) | {
+        "snoozed_until": row.snoozed_until.isoformat() if row.snoozed_until else None,
+        "patient_name": row.patient_name,
+    }
 
 
 def _name_of(patient_id: Any) -> Any:

@@ -1,9 +1,9 @@
 """Book, snooze and waive a reminder from the dashboard (the worklist and the patient page), through
 the FastAPI app on SQLite and PostgreSQL: each is an event stored through the intake (audited, the
 navigator write gate), processed as any other, and then shown — a booking and a snooze on the open
-item, a waiver on the cancelled one with the missed run before it —; a bad value is the patient
-page again (422) with the error next to its field and nothing stored; scope and CSRF as for every
-other form."""
+item, a waiver on the cancelled one with the missed run before it —; a bad value is the page the
+form was on again (422: the patient page, or the item's own page that the worklist links to) with
+the error next to its field and nothing stored; scope and CSRF as for every other form."""
 
 from __future__ import annotations
 
@@ -19,7 +19,7 @@ from sqlalchemy import select
 from models.rows import EventRow, ReminderRow
 from scheduler.app.wiring import create_web_app
 from scheduler.patients.processing import process_patient
-from tests.integration.test_dashboard import audit_rows, settings_for, sign_in
+from tests.integration.test_dashboard import audit_rows, csrf_of, settings_for, sign_in
 from tests.support.cohort import store_cohort
 from tests.support.services import Database
 from tests.support.staff import AS_OF, STAFF, create_staff
@@ -68,16 +68,106 @@ def listed_keys(page: str, section: str) -> list[str]:
     return re.findall(r'<tr data-key="([^"]+)"', page[start : page.index("</section>", start)])
 
 
-def test_every_open_item_offers_the_three_actions(client: TestClient) -> None:
+def item_link(page: str, key: str) -> str:
+    """The href of the worklist row's link to the item's own page of actions."""
+    found = re.search(r'<a class="action-link" href="([^"]+)"', row_html(page, key))
+    assert found, f"{key} has no link to its actions"
+    return found.group(1).replace("&amp;", "&")
+
+
+def assert_three_forms(html: str) -> None:
+    for action in ("book", "snooze", "waive"):
+        assert f'name="action" value="{action}"' in html
+    for field in ("csrf_token", "appointment_on", "until", "reason", "done_on", "note"):
+        assert f'name="{field}"' in html
+
+
+def test_the_patient_page_carries_the_three_forms_on_every_open_item(client: TestClient) -> None:
     sign_in(client, "ana")
-    for page, key in ((client.get("/").text, CT), (client.get("/patients/P05").text, CT)):
-        row = row_html(page, key)
-        for action in ("book", "snooze", "waive"):
-            assert f'name="action" value="{action}"' in row
-        assert 'name="csrf_token"' in row
-        assert 'name="appointment_on"' in row
-        assert 'name="until"' in row
-        assert 'name="done_on"' in row
+    assert_three_forms(row_html(client.get("/patients/P05").text, CT))
+
+
+def test_the_worklist_links_each_open_item_to_a_page_of_its_three_forms(
+    client: TestClient, stored: Database
+) -> None:
+    sign_in(client, "ana")
+    worklist = client.get("/").text
+    row = row_html(worklist, CT)
+    assert 'name="action"' not in row, "one link per row, not three forms"
+    link = item_link(worklist, CT)
+    assert link.startswith("/patients/P05/reminders/act?")
+    page = client.get(link)
+    assert page.status_code == 200
+    assert f'data-key="{CT}"' in page.text
+    assert "CT scan" in page.text
+    assert "2026-10-20" in page.text
+    assert_three_forms(page.text)
+    assert page.text.count('name="page" value="item"') == 3
+    assert page.text.count('name="next" value="/#due-soon"') == 3, "back to the worklist's section"
+    assert audit_rows(stored, "read_patient")[-1][:2] == ("ana", "P05")
+
+
+def test_the_item_page_sends_the_navigator_back_to_the_worklist_once_saved(
+    client: TestClient, stored: Database
+) -> None:
+    sign_in(client, "ana")
+    page = client.get(item_link(client.get("/").text, CT)).text
+    response = act(
+        client, csrf_of(page), "P05", "book", CT, appointment_on="2026-12-04", next="/#due-soon", page="item"
+    )
+    assert response.status_code == 303
+    assert response.headers["location"] == "/#due-soon"
+    booked = {"reminder_key": CT, "appointment_on": "2026-12-04"}
+    assert [e.payload["data"] for e in actions(stored)] == [booked]
+
+
+def test_a_bad_value_on_the_item_page_comes_back_on_it(client: TestClient, stored: Database) -> None:
+    csrf = sign_in(client, "ana")
+    response = act(client, csrf, "P05", "snooze", CT, until="2026-11-01", next="/#due-soon", page="item")
+    assert response.status_code == 422
+    assert f'data-key="{CT}"' in response.text
+    error = re.search(r'id="act-item-until-error">([^<]*)<', response.text)
+    assert error
+    assert "choose a day after today" in error.group(1)
+    assert 'aria-invalid="true"' in response.text
+    assert 'name="next" value="/#due-soon"' in response.text, "still goes back where it came from"
+    response = act(client, csrf, "P05", "delete", CT, page="item")
+    assert response.status_code == 422
+    assert 'class="form-error" role="alert">choose Book, Snooze or Waive' in response.text
+    assert actions(stored) == []
+
+
+def test_the_item_page_is_not_found_for_an_unknown_item_or_another_navigators_patient(
+    client: TestClient,
+) -> None:
+    query = f"key={CT}&next=/"
+    assert client.get(f"/patients/P05/reminders/act?{query}", follow_redirects=False).status_code == 303
+    sign_in(client, "ben")  # P02, P04, P06, P08
+    assert client.get(f"/patients/P05/reminders/act?{query}").status_code == 404
+    sign_in(client, "ana")
+    assert client.get("/patients/P05/reminders/act?key=nope:1").status_code == 404
+    assert client.get("/patients/P99/reminders/act?key=" + CT).status_code == 404
+
+
+def test_the_item_page_of_an_item_no_longer_open_says_so(client: TestClient, stored: Database) -> None:
+    with stored.sessions() as session:
+        closed = session.scalar(
+            select(ReminderRow.key).where(ReminderRow.patient_id == "P05", ReminderRow.status == "completed")
+        )
+    assert closed is not None
+    sign_in(client, "ana")
+    page = client.get("/patients/P05/reminders/act", params={"key": closed})
+    assert page.status_code == 409
+    assert "nothing left to book, snooze or waive" in page.text
+    assert 'name="action"' not in page.text
+
+
+def test_the_item_page_goes_back_only_within_the_site(client: TestClient) -> None:
+    sign_in(client, "ana")
+    for target in ("//evil.example/", "https://evil.example/", "/login"):
+        page = client.get("/patients/P05/reminders/act", params={"key": CT, "next": target}).text
+        assert 'name="next" value="/"' in page
+        assert "evil" not in page
 
 
 def test_booking_from_the_patient_page_is_an_audited_event_shown_once_processed(

@@ -278,6 +278,7 @@ class WorklistCounts(Closed):
     alerts: int
     critical: int
     failed_notifications: int
+    snoozed: int
 
 
 class WorklistReminder(Closed):
@@ -299,6 +300,10 @@ class WorklistReminder(Closed):
     missed_text: str | None
     booking: ReminderBooking | None = Field(description="the navigator's latest booking of the item")
     booking_text: str | None = Field(description='"Booked for 2026-12-04 at Radiology B; due 2026-11-20"')
+
+
+class WorklistSnoozed(WorklistReminder):
+    snoozed_until: dt.date = Field(description="off the other sections and counts until this day")
 
 
 class WorklistAlert(Closed):
@@ -334,6 +339,9 @@ class Worklist(Closed):
     due_soon: list[WorklistReminder]
     alerts: list[WorklistAlert] = Field(description="critical first, then warning, then info")
     failed_notifications: list[FailedNotification]
+    snoozed: list[WorklistSnoozed] = Field(
+        description="snoozed items the sections would otherwise list, soonest back first"
+    )
 
 
 # ---- the rest ------------------------------------------------------------------------------------

@@ -345,7 +345,7 @@ def worklist_context(
         names = found["names"]
         audit.record(session, principal.actor(client_of(request)), action)
     alerts = found["alerts"] if severity else [a for a in found["alerts"] if a["severity"] != "info"]
-    for section in ("overdue", "due_soon"):
+    for section in ("overdue", "due_soon", "snoozed"):
         for item in found[section]:
             item["kind_name"] = KIND_NAMES.get(item["kind"], item["kind"])
             item["window_ends_on"] = _window_end(item["due_on"], item["window_days"])
@@ -369,6 +369,7 @@ def worklist_context(
         "alerts": sort_items(alerts, "alerts", order["alerts"]),
         "hidden_info": len(found["alerts"]) - len(alerts),
         "failed": found["failed_notifications"],
+        "snoozed": found["snoozed"],
         "names": names,
         "kind": kind,
         "severity": severity,

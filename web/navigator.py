@@ -112,6 +112,7 @@ def worklist_export(
             "due_soon": view["due_soon"],
             "alerts": view["alerts"],
             "failed_notifications": view["failed"],
+            "snoozed": view["snoozed"],
         },
         view["names"],
     )

@@ -131,6 +131,7 @@ CSV_COLUMNS = (
     "section", "patient_id", "patient_name", "item", "kind", "status", "due_on", "overdue_since",
     "days_overdue", "missed", "last_done_on", "latest_result", "latest_result_on", "severity", "alert",
     "raised_on", "alert_age_days", "acknowledged_by", "rule", "appointment_on", "appointment_place",
+    "snoozed_until",
 )  # fmt: skip
 _FORMULA_STARTS = ("=", "+", "-", "@", "\t", "\r")
 
@@ -142,8 +143,8 @@ def _cell(value: object) -> str:
 
 
 def worklist_csv(sections: Mapping[str, Iterable[Item]], names: Mapping[str, str | None]) -> str:
-    """The sections (``overdue``, ``due_soon``, ``alerts``, ``failed_notifications``) as CSV, one row
-    per item in the order given, with a header row."""
+    """The sections (``overdue``, ``due_soon``, ``alerts``, ``failed_notifications``, ``snoozed``) as
+    CSV, one row per item in the order given, with a header row."""
     out = io.StringIO()
     writer = csv.writer(out, lineterminator="\r\n")
     writer.writerow(CSV_COLUMNS)
@@ -184,10 +185,11 @@ def _csv_row(section: str, item: Item, name: str) -> dict[str, Any]:
         "status": "overdue" if section == "overdue" else item["status"],
         "due_on": item["due_on"],
         "overdue_since": item.get("since_on") if section == "overdue" else item["overdue_since"],
-        "days_overdue": item["days_overdue"] if section == "overdue" else "",
+        "days_overdue": item["days_overdue"] if section in ("overdue", "snoozed") else "",
         "missed": item["missed"],
         "last_done_on": item["last_done_on"],
         "rule": item["rule"],
         "appointment_on": (item.get("booking") or {}).get("appointment_on"),
         "appointment_place": (item.get("booking") or {}).get("place"),
+        "snoozed_until": item.get("snoozed_until") if section == "snoozed" else None,
     }

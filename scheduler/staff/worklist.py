@@ -9,8 +9,11 @@ the digest. It is a read model: its queries, tuned to the indexes below, are the
 * ``failed_notifications`` — emails that finally failed (a bad address, no navigator email, a
   5xx), newest first: someone has to tell the patient another way.
 
-A reminder a navigator snoozed until after ``today`` is in no section and no count (it comes
-back on the snooze's day); a booked one carries its ``booking``.
+* ``snoozed`` — what a navigator snoozed until after ``today`` and would otherwise be listed
+  above (open, up to the horizon or with missed items), soonest back first, with ``snoozed_until``:
+  in no other section and no other count until the snooze's day, yet never out of sight.
+
+A booked reminder carries its ``booking``.
 
 Each section lists at most ``limit`` items (100 unless asked, at most 500); ``counts`` are exact,
 except that for a caller who sees everyone each count stops at ``COUNT_CAP`` (10,000) and
@@ -106,12 +109,14 @@ def worklist(
         overdue, soon, n_overdue, n_soon = _reminders_of(session, scope, today, horizon, kind, limit)
         alerts, n_alerts, n_critical = _alerts_of(session, scope, severity, limit)
     failed, n_failed = _failed_notifications(session, scope, limit)
+    snoozed, n_snoozed = _snoozed(session, scope, today, horizon, kind, limit, cap if scope is None else None)
     counts = {
         "overdue": n_overdue,
         "due_soon": n_soon,
         "alerts": n_alerts,
         "critical": n_critical,
         "failed_notifications": n_failed,
+        "snoozed": n_snoozed,
     }
     found: dict[str, Any] = {
         "as_of": today.isoformat(),
@@ -121,9 +126,12 @@ def worklist(
         "due_soon": [reminder_json(r, today) for r in soon],
         "alerts": [alert_json(a) for a in alerts],
         "failed_notifications": [failure_json(row[0]) for row in failed],
+        "snoozed": [
+            reminder_json(r, today) | {"snoozed_until": r.snoozed_until.isoformat()} for r in snoozed
+        ],
     }
     if with_names:
-        names = {row.patient_id: row.patient_name for row in (*overdue, *soon, *alerts)}
+        names = {row.patient_id: row.patient_name for row in (*overdue, *soon, *alerts, *snoozed)}
         names |= {row[0].patient_id: row.patient_name for row in failed if row[0].patient_id}
         found["names"] = names
     return found
@@ -352,6 +360,42 @@ def _alerts_of_everyone(
                 .limit(limit - len(rows))
             ).all()
     return rows, int(n_total), int(n_critical)
+
+
+def _snoozed(
+    session: Session,
+    navigator_id: str | None,
+    today: dt.date,
+    horizon: dt.date,
+    kind: str | None,
+    limit: int,
+    cap: int | None,
+) -> tuple[list[Shown], int]:
+    """The open reminders snoozed past ``today`` that the sections would otherwise list (up to the
+    horizon, or with missed items), soonest back first, with the count of all: a short range of
+    the small ``ix_reminders_snoozed`` (only snoozed rows are in it)."""
+    where: list[Any] = [
+        SNOOZED_REMINDER,
+        ReminderRow.snoozed_until > today,
+        OPEN_REMINDER,
+        or_(ReminderRow.due_on <= horizon, ReminderRow.overdue_since.is_not(None)),
+    ]
+    if navigator_id is not None:
+        where.append(ReminderRow.navigator_id == navigator_id)
+    if kind:
+        where.append(ReminderRow.kind == kind)
+    rows = session.execute(
+        select(
+            _count(ReminderRow, cap, *where).label("total"),
+            *REMINDER_COLUMNS,
+            ReminderRow.snoozed_until,
+            _name_of(ReminderRow.patient_id),
+        )
+        .where(*where)
+        .order_by(ReminderRow.snoozed_until, ReminderRow.due_on, ReminderRow.patient_id, ReminderRow.id)
+        .limit(limit)
+    ).all()
+    return list(rows), int(rows[0].total) if rows else 0
 
 
 def _failed_notifications(session: Session, navigator_id: str | None, limit: int) -> tuple[list[Shown], int]:

@@ -209,6 +209,12 @@ def test_snoozing_from_the_worklist_takes_the_item_off_it_and_out_of_its_counts(
     count = re.search(r'data-count="due_soon">(\d+)<', after)
     assert count
     assert int(count.group(1)) == len(listed_keys(after, "due-soon"))
+    assert listed_keys(after, "snoozed") == [CT], "out of the sections, never out of sight"
+    assert 'data-snoozed-until="2026-12-02"' in row_html(after[after.index('<section id="snoozed"') :], CT)
+    assert re.search(r'data-count="snoozed">1<', after)
+    csv_rows = [line for line in client.get("/worklist.csv").text.splitlines() if line.startswith("snoozed,")]
+    assert len(csv_rows) == 1
+    assert csv_rows[0].endswith(",2026-12-02")
     assert "off the worklist until 2026-12-02" in row_html(client.get("/patients/P05").text, CT)
 
 

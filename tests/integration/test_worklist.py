@@ -34,11 +34,22 @@ SEVERITY_RANK = {"critical": 0, "warning": 1, "info": 2}
 
 @pytest.fixture
 def everyone_with_one_navigator(db: Database) -> Database:
-    """The example cohort, every patient assigned to ``nav-all``, some alerts acknowledged and a
-    failed email, so the navigator's worklist must equal the clinician's."""
+    """The example cohort, every patient assigned to ``nav-all``, some alerts acknowledged, a
+    failed email and some open reminders snoozed (until after today, and until today: that snooze
+    is over), so the navigator's worklist must equal the clinician's."""
     store_cohort(db)
     with db.sessions.begin() as session:
         assign(session, "nav-all")
+        open_ids = session.scalars(
+            select(ReminderRow.id)
+            .where(ReminderRow.status.in_(("overdue", "due", "planned")))
+            .order_by(ReminderRow.id)
+        ).all()
+        for n, reminder_id in enumerate(open_ids[::5]):
+            until = AS_OF + dt.timedelta(days=(n % 4) * 10)  # today (over), +10, +20, +30 days
+            session.execute(
+                update(ReminderRow).where(ReminderRow.id == reminder_id).values(snoozed_until=until)
+            )
         alert_ids = session.scalars(select(AlertRow.id).where(AlertRow.is_active).order_by(AlertRow.id)).all()
         for n, alert_id in enumerate(alert_ids[::2]):
             session.execute(
@@ -75,6 +86,18 @@ def oracle(db: Database, *, kind: str | None, severity: str | None, days: int, l
         alerts = session.scalars(select(AlertRow)).all()
         failed = session.scalars(select(NotificationRow).where(NotificationRow.status == "failed")).all()
     mine = [r for r in reminders if not kind or r.kind == kind]
+    # snoozed past today: in no section and no count but its own, when it would otherwise be listed
+    asleep = [
+        r
+        for r in mine
+        if r.snoozed_until is not None
+        and r.snoozed_until > AS_OF
+        and r.status in ("overdue", "due", "planned")
+        and (r.due_on <= horizon or r.overdue_since is not None)
+    ]
+    asleep.sort(key=lambda r: (r.snoozed_until, r.due_on, r.patient_id, r.id))
+    asleep_ids = {r.id for r in asleep}
+    mine = [r for r in mine if r.id not in asleep_ids]
     # overdue: past its window, or open after missed items (clinical-rules v4 §9), by the date it
     # has been overdue since; due soon: the other open ones up to the horizon
     overdue = sorted(
@@ -101,16 +124,18 @@ def oracle(db: Database, *, kind: str | None, severity: str | None, days: int, l
             "alerts": len(shown),
             "critical": sum(1 for a in active if a.severity == "critical"),
             "failed_notifications": len(failed),
+            "snoozed": len(asleep),
         },
         "overdue": [i for _, _, i in overdue[:limit]],
         "due_soon": [i for _, _, i in soon[:limit]],
         "alerts": [a.id for a in shown[:limit]],
         "failed_notifications": sorted((n.id for n in failed), reverse=True)[:limit],
+        "snoozed": [r.id for r in asleep[:limit]],
     }
 
 
 def ids_of(found: dict[str, Any]) -> dict[str, Any]:
-    sections = ("overdue", "due_soon", "alerts", "failed_notifications")
+    sections = ("overdue", "due_soon", "alerts", "failed_notifications", "snoozed")
     return {"counts": found["counts"]} | {s: [item["id"] for item in found[s]] for s in sections}
 
 
@@ -250,3 +275,18 @@ def test_a_copy_that_drifted_is_mended_by_the_next_recompute(db: Database) -> No
     process_patient(db.sessions, "P01", AS_OF, force=True)
     with db.sessions() as session:
         assert worklist(session, ana, AS_OF) == expected
+
+
+def test_a_snoozed_item_is_listed_only_as_snoozed_until_its_day(
+    everyone_with_one_navigator: Database,
+) -> None:
+    db = everyone_with_one_navigator
+    expected = oracle(db, kind=None, severity=None, days=7, limit=DEFAULT_ITEMS)
+    assert expected["counts"]["snoozed"] > 1, "the fixture snoozes items the sections would list"
+    with db.sessions() as session:
+        found = worklist(session, NAVIGATOR, AS_OF)
+        later = worklist(session, NAVIGATOR, AS_OF + dt.timedelta(days=40))
+    listed = {item["id"] for section in ("overdue", "due_soon") for item in found[section]}
+    assert not listed & {item["id"] for item in found["snoozed"]}
+    assert all(item["snoozed_until"] > AS_OF.isoformat() for item in found["snoozed"])
+    assert later["counts"]["snoozed"] == 0, "every snooze is over 40 days on: back in the sections"

@@ -65,7 +65,7 @@ from models.rows import EventRow, PatientStateRow, ProcessingFailureRow, Reminde
 from scheduler.app.wiring import queue_processing
 from scheduler.config.settings import Settings
 from scheduler.patients.intake import record_events
-from tasks.app import enqueue_noop, get_app
+from tasks.app import enqueue_noop, get_app, sender_app
 from tasks.base import NOOP, PROCESS, QUEUE
 
 AS_OF = dt.date(2026, 11, 27)  # the synthetic histories end the day before (as in plan_bench.py)
@@ -532,7 +532,7 @@ class Bench:
                     raise BenchError(f"event {line} not accepted: {stored.rejected}")
         finally:
             engine.dispose()
-            get_app(settings).close()
+            sender_app(settings).close()
 
     def _pipeline(
         self, result: Result, url: str, env: dict[str, str], folder: Path, workers: list[Worker]

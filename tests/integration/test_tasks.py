@@ -5,9 +5,12 @@ embedded transport's claim (several processes draining one queue get every messa
 from __future__ import annotations
 
 import datetime as dt
+import json
 import multiprocessing
 import random
 import sqlite3
+import subprocess
+import sys
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -58,6 +61,45 @@ def test_app_is_json_only_acks_late_and_names_its_tasks(tmp_path: Path) -> None:
     # Acknowledged on start: a late-acknowledged send is terminated when the worker loses the
     # broker, after the SMTP server may have taken the message (docs/reliability.md, finding 3).
     assert app.tasks[SEND].acks_late is False
+
+
+def test_a_sender_queues_the_same_message_without_importing_the_task_modules(tmp_path: Path) -> None:
+    """``gistsched submit`` and the web service only queue by name: their app has the worker's
+    configuration but not the task modules (the notification and processing stack), and a message
+    it queues is the one a worker's app would queue."""
+    script = f"""
+import json, sys
+from pathlib import Path
+from kombu import Connection
+from scheduler.config.settings import Settings
+from tasks.app import enqueue_process, make_celery
+from tasks.base import QUEUE
+settings = Settings(env="test", data_dir=Path({str(tmp_path)!r}), database_url=None, broker_url=None)
+enqueue_process("P01", settings, force=True)
+loaded = sorted(m for m in ("tasks.notifications", "tasks.patients", "scheduler.notifications.sending")
+                if m in sys.modules)
+options = make_celery(settings, with_tasks=False).conf.broker_transport_options
+with Connection(transport="tasks.embedded:Transport", transport_options=options) as conn:
+    message = conn.SimpleQueue(QUEUE).get(timeout=5)
+    print(json.dumps({{"loaded": loaded, "task": message.headers["task"], "body": message.decode()}}))
+"""
+    done = subprocess.run(
+        [sys.executable, "-c", script], capture_output=True, text=True, timeout=60, check=False
+    )
+    assert done.returncode == 0, done.stderr
+    found = json.loads(done.stdout.strip().splitlines()[-1])
+    assert found["loaded"] == []
+    assert found["task"] == PROCESS
+    assert found["body"][0] == ["P01"]
+    assert found["body"][1] == {"force": True}
+    sender, worker = (
+        make_celery(settings_for(tmp_path), with_tasks=False),
+        make_celery(settings_for(tmp_path)),
+    )
+    assert PROCESS not in sender.tasks
+    assert PROCESS in worker.tasks
+    keys = ("broker_url", "broker_transport", "task_default_queue", "task_serializer", "accept_content")
+    assert {k: sender.conf[k] for k in keys} == {k: worker.conf[k] for k in keys}
 
 
 def test_embedded_broker_uses_folders_under_the_data_dir(tmp_path: Path) -> None:

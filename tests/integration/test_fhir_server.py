@@ -24,6 +24,7 @@ from scheduler.domain.plan import plan_follow_up
 from scheduler.fhir.sync import CHANGE_BATCH, CHANGE_TYPES
 from scheduler.patients.processing import process_patient
 from scheduler.patients.stored import stored_plan
+from tasks.pending import PREFIX as PENDING_PREFIX
 from tests.fhir_server import FhirServer, running
 from tests.support.common import assert_cli_error
 from tests.support.services import Pipeline
@@ -114,6 +115,11 @@ def test_pull_reads_enrolled_records_page_by_page_into_the_event_files_plans(
         seed(server, name)
     enroll(pipeline, tmp_path, *TWINS.values())  # gist-d842v is on the server but not enrolled here
 
+    # A worker has taken the enrolment messages: its tasks clear the patients' "a message waits"
+    # marks before they read, so the pull's events need messages of their own. (While a mark
+    # lives, intake queues nothing more: tests/integration/test_coalescing.py.)
+    with pipeline.redis.client() as client:
+        client.delete(*(PENDING_PREFIX + patient_id for patient_id in TWINS.values()))
     queued = pipeline.queued()
     first = pull(pipeline, server, "--page-size", "2")
     assert pipeline.queued() == queued + 2  # one patients.process task per patient, as submit queues

@@ -180,7 +180,8 @@ def _hand_over(settings: Settings, folder: Path) -> str:
     target.write_text(sign_in, encoding="utf-8")
     target.chmod(0o600)
     command = "make dashboard" if _same(folder, DEFAULT_FOLDER) else f"make dashboard DEMO_DIR={folder}"
-    return f"Open the dashboard on this demo's data (Ctrl-C stops it):  {command}\n{sign_in.rstrip()}"
+    own = "The long-running service on your own settings (GIST_* environment, not this demo):  make run"
+    return f"Open the dashboard on this demo's data (Ctrl-C stops it):  {command}\n{sign_in.rstrip()}\n{own}"
 
 
 def _same(one: Path, other: Path) -> bool:

@@ -46,6 +46,7 @@ def test_make_demo_ends_with_the_command_that_opens_its_data(tmp_path: Path) -> 
     command = next(line for line in lines if line.startswith("Open the dashboard on this demo's data"))
     assert command.endswith(":  make dashboard"), command
     assert lines.index(command) >= len(lines) - 6, "the command comes at the end"
+    assert lines[-1].endswith(":  make run"), "and how to start the long-running service"
     sign_ins = dict(re.findall(r"^  (\S+) +password (\S+)$", demo.stdout, re.MULTILINE))
     assert {"admin", "nav-ana", "nav-ben"} <= set(sign_ins), demo.stdout
     urls = re.findall(r"https?://[^\s/]+", demo.stdout)

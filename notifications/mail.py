@@ -83,6 +83,7 @@ class DigestCounts(NamedTuple):
     due_soon: int
     alerts: int  # every active alert, critical ones included
     failed: int
+    snoozed: int = 0  # off the other lists until a day the navigator chose; listed, never hidden
 
 
 class DigestItem(NamedTuple):
@@ -92,6 +93,11 @@ class DigestItem(NamedTuple):
     overdue_since: dt.date | None = None  # an open item with missed ones before it (labels.missed_text)
     missed: int = 0
     last_done_on: dt.date | None = None
+
+
+class DigestSnoozed(NamedTuple):
+    item: DigestItem
+    until: dt.date  # back on the worklist that day
 
 
 class Appointment(NamedTuple):
@@ -261,10 +267,12 @@ def compose_digest(
     due_this_week: Sequence[DigestItem],
     failed: Sequence[DigestFailure],
     dashboard_url: str,
+    snoozed: Sequence[DigestSnoozed] = (),
 ) -> EmailMessage:
     """A navigator's daily digest, critical alerts first: the worklist's ``counts`` and the first
     items of each of its lists (each in the caller's order; "and N more" when a list is shorter
-    than its count). Patients by code, items by label, alerts by severity and date only."""
+    than its count), the snoozed ones last with the day each comes back. Patients by code, items
+    by label, alerts by severity and date only."""
     critical = [alert for alert in alerts if alert.severity == "critical"]
     others = [alert for alert in alerts if alert.severity != "critical"]
     parts = [_plural(counts.critical, "critical alert")] if counts.critical else []
@@ -273,6 +281,8 @@ def compose_digest(
         parts.append(_plural(counts.alerts - counts.critical, "other alert"))
     if counts.failed:
         parts.append(_plural(counts.failed, "failed notification"))
+    if counts.snoozed:
+        parts.append(f"{counts.snoozed} snoozed")
     subject = f"Daily follow-up digest for {long_date(day)}: {', '.join(parts)}"
     context = {
         "navigator_name": navigator_name,
@@ -284,6 +294,7 @@ def compose_digest(
             _section("Other alerts", counts.alerts - counts.critical, [_alert_row(a) for a in others]),
         ],
         "failed": _section("Failed notifications", counts.failed, [_failure_row(f) for f in failed]),
+        "snoozed": _section("Snoozed", counts.snoozed, [_snoozed_row(s, day) for s in snoozed]),
         "dashboard_url": _web_url(dashboard_url),
     }
     return _compose(env, subject, "digest", context)
@@ -366,6 +377,11 @@ def _digest_row(item: DigestItem, day: dt.date) -> dict[str, str]:
     else:
         what = f"{summary}, {'due since' if item.due_on < day else 'due'} {long_date(item.due_on)}"
     return {"patient_code": item.patient_code, "what": what}
+
+
+def _snoozed_row(snoozed: DigestSnoozed, day: dt.date) -> dict[str, str]:
+    row = _digest_row(snoozed.item, day)
+    return row | {"what": f"{row['what']}; snoozed until {long_date(snoozed.until)}"}
 
 
 def _failure_row(failure: DigestFailure) -> dict[str, str]:

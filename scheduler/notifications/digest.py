@@ -36,6 +36,7 @@ def compose_digest(
         due_soon=counts["due_soon"],
         alerts=counts["alerts"],
         failed=counts["failed_notifications"],
+        snoozed=counts["snoozed"],
     )
     if not any(digest_counts):
         return None
@@ -52,6 +53,9 @@ def compose_digest(
             for f in found["failed_notifications"]
         ],
         dashboard_url=base_url.rstrip("/") + "/",
+        snoozed=[
+            mail.DigestSnoozed(_item(r), dt.date.fromisoformat(r["snoozed_until"])) for r in found["snoozed"]
+        ],
     )
 
 

@@ -40,8 +40,3 @@ def record_failure(
         else:
             row.error, row.attempts = error, row.attempts + attempts
 
-
-def resolve_failures(sessions: sessionmaker[Session], patient_id: str) -> int:
-    """Close the patient's open failures, in a transaction of its own (an indexed no-op when none)."""
-    with sessions.begin() as session:
-        return queries.resolve_failures(session, patient_id, utcnow())

@@ -126,9 +126,7 @@ def worklist(
         "due_soon": [reminder_json(r, today) for r in soon],
         "alerts": [alert_json(a) for a in alerts],
         "failed_notifications": [failure_json(row[0]) for row in failed],
-        "snoozed": [
-            reminder_json(r, today) | {"snoozed_until": r.snoozed_until.isoformat()} for r in snoozed
-        ],
+        "snoozed": [snoozed_json(r, today) for r in snoozed],
     }
     if with_names:
         names = {row.patient_id: row.patient_name for row in (*overdue, *soon, *alerts, *snoozed)}
@@ -150,12 +148,7 @@ def worklist_item(
             ReminderRow.patient_id == patient_id, ReminderRow.key == key
         )
     ).first()
-    if row is None:
-        return None
-    return reminder_json(row, today) | {
-        "snoozed_until": row.snoozed_until.isoformat() if row.snoozed_until else None,
-        "patient_name": row.patient_name,
-    }
+    return None if row is None else snoozed_json(row, today) | {"patient_name": row.patient_name}
 
 
 def _name_of(patient_id: Any) -> Any:
@@ -454,6 +447,12 @@ def reminder_json(r: Shown, today: dt.date) -> dict[str, Any]:
             booking_text(r.appointment_on, r.appointment_place, r.due_on) if r.appointment_on else None
         ),
     }
+
+
+def snoozed_json(r: Shown, today: dt.date) -> dict[str, Any]:
+    """:func:`reminder_json` with the row's ``snoozed_until`` (None when it was never snoozed)."""
+    until = r.snoozed_until
+    return reminder_json(r, today) | {"snoozed_until": until.isoformat() if until else None}
 
 
 def alert_json(a: Shown) -> dict[str, Any]:

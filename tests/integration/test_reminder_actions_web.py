@@ -7,6 +7,7 @@ the error next to its field and nothing stored; scope and CSRF as for every othe
 
 from __future__ import annotations
 
+import datetime as dt
 import re
 from collections.abc import Iterator
 from pathlib import Path
@@ -16,8 +17,10 @@ import pytest
 from fastapi.testclient import TestClient
 from sqlalchemy import select
 
-from models.rows import EventRow, ReminderRow
+from models.rows import EventRow, ReminderRow, UserRow
+from notifications.mail import Envelope
 from scheduler.app.wiring import create_web_app
+from scheduler.notifications.digest import compose_digest
 from scheduler.patients.processing import process_patient
 from tests.integration.test_dashboard import audit_rows, csrf_of, settings_for, sign_in
 from tests.support.cohort import store_cohort
@@ -215,6 +218,13 @@ def test_snoozing_from_the_worklist_takes_the_item_off_it_and_out_of_its_counts(
     csv_rows = [line for line in client.get("/worklist.csv").text.splitlines() if line.startswith("snoozed,")]
     assert len(csv_rows) == 1
     assert csv_rows[0].endswith(",2026-12-02")
+    with stored.sessions() as session:  # the navigator's digest, read with the worklist's query
+        ana = session.scalars(select(UserRow).where(UserRow.username == "ana")).one()
+        at = dt.datetime(2026, 11, 27, 7, tzinfo=dt.UTC)
+        envelope = Envelope("Team <noreply@clinic.example>", ("ana@clinic.example",), "<d-1@g>", at)
+        message = compose_digest(session, ana, AS_OF, at, envelope, "https://gist.clinic.example/")
+    assert message is not None
+    assert "snoozed until 2 December 2026" in str(message.get_body(("plain",)).get_content())
     assert "off the worklist until 2026-12-02" in row_html(client.get("/patients/P05").text, CT)
 
 

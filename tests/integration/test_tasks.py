@@ -24,8 +24,10 @@ from sqlalchemy.orm import Session, sessionmaker
 from models.db import is_transient, make_engine, make_sessionmaker
 from models.migrate import upgrade
 from models.rows import PatientRow, ProcessingFailureRow
+from models.types import utcnow
 from scheduler.config.settings import Settings
-from scheduler.patients.failures import record_failure, resolve_failures
+from scheduler.patients import queries
+from scheduler.patients.failures import record_failure
 from tasks.app import make_celery, worker_argv
 from tasks.base import NOOP, PROCESS, RECOMPUTE_ALL, SEND
 from tasks.embedded import Transport, transport_options
@@ -184,8 +186,9 @@ def test_repeated_failures_add_up_in_one_open_row_until_resolved(sessions: sessi
     with sessions() as session:
         rows = session.scalars(select(ProcessingFailureRow)).all()
     assert [(r.attempts, r.error, r.resolved_at) for r in rows] == [(7, "ValueError: boom again", None)]
-    assert resolve_failures(sessions, "P1") == 1
-    assert resolve_failures(sessions, "P1") == 0
+    for closed in (1, 0):  # as the next successful run does, in its plan's transaction
+        with sessions.begin() as session:
+            assert queries.resolve_failures(session, "P1", utcnow()) == closed
     record_failure(sessions, "P1", PROCESS, "ValueError: later", 1)  # a new episode: a new row
     with sessions() as session:
         assert len(session.scalars(select(ProcessingFailureRow)).all()) == 2

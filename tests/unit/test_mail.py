@@ -26,6 +26,7 @@ from notifications.mail import (
     DigestCounts,
     DigestFailure,
     DigestItem,
+    DigestSnoozed,
     Envelope,
     compose_digest,
     compose_navigator_notice,
@@ -384,6 +385,23 @@ def test_digest_says_how_many_more_are_on_the_dashboard() -> None:
     assert text.count("CT scan, due") == 25
     assert "… and 5 more on the dashboard." in text
     assert "… and 5 more on the dashboard." in html
+
+
+def test_digest_lists_the_snoozed_items_last_with_the_day_each_comes_back() -> None:
+    liver = DigestItem("P07", "lab_lft", dt.date(2027, 3, 1), dt.date(2027, 2, 1), 1)
+    message = compose_digest(
+        envelope(to=("navigator@clinic.example",)), navigator_name="Sam", day=DUE,
+        counts=DigestCounts(0, 1, 0, 0, 0, snoozed=1), alerts=[],
+        overdue=[DigestItem("P01", "ct", DUE)], due_this_week=[], failed=[], dashboard_url=DASHBOARD,
+        snoozed=[DigestSnoozed(liver, dt.date(2027, 3, 20))],
+    )  # fmt: skip
+    assert str(message["Subject"]).endswith(": 1 overdue, 0 due this week, 1 snoozed")
+    text, html = parts(message)
+    assert text.index("Overdue (1)") < text.index("Snoozed (1)")
+    assert "  - P07: Liver blood test, overdue since 2027-02-01 (1 missed)" in text
+    assert "; snoozed until 20 March 2027" in text
+    assert "snoozed until 20 March 2027" in html
+    assert "Snoozed" not in parts(digest(counts(overdue=1)))[0], "no section without a snoozed item"
 
 
 # ---- telling tests apart, one contact sentence -----------------------------------------------------

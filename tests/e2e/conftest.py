@@ -1,5 +1,5 @@
-"""The browser tests' shared fixture: the running stack (tests/support/browser.py)."""
+"""The browser tests' shared fixtures: the running stack and the browser (tests/support/browser.py)."""
 
-from tests.support.browser import stack
+from tests.support.browser import browser, stack
 
-__all__ = ["stack"]
+__all__ = ["browser", "stack"]

@@ -6,14 +6,11 @@ Screenshots go to ``test-artifacts/screenshots/``."""
 
 from __future__ import annotations
 
-from pathlib import Path
-from typing import Any
-
 import pytest
 
 from scheduler.patients.processing import process_patient
 from scheduler.staff.users import create_user, reset_password
-from tests.support.browser import AS_OF, CHROMIUM, CHROMIUM_ARGS, NAVIGATOR, SCREENSHOTS, Stack
+from tests.support.browser import AS_OF, CHROMIUM, CHROMIUM_ARGS, NAVIGATOR, Stack, shoot
 from tests.support.common import intake
 
 pytestmark = [pytest.mark.integration, pytest.mark.timeout(300)]
@@ -33,13 +30,6 @@ def test_a_reset_password_must_be_changed_and_admins_see_unassigned_patients(sta
     create_user(stack.sessions, ADMIN, "admin", ADMIN_PASSWORD)
     intake(stack.sessions, UNREGISTERED, AS_OF)
     process_patient(stack.sessions, "P50", AS_OF)
-    SCREENSHOTS.mkdir(parents=True, exist_ok=True)
-
-    def shoot(page: Any, name: str) -> Path:
-        path = SCREENSHOTS / f"{name}.png"
-        page.screenshot(path=str(path), full_page=True)
-        return path
-
     with sync_playwright() as playwright:
         browser = playwright.chromium.launch(executable_path=str(CHROMIUM), headless=True, args=CHROMIUM_ARGS)
         try:

@@ -14,7 +14,6 @@ import csv
 import io
 import os
 import signal
-from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -23,46 +22,22 @@ from sqlalchemy import select
 
 from models.rows import EventRow, PatientNoteRow, PatientRow, ReminderRow
 from scheduler.staff.users import create_user
-from tests.support.browser import AS_OF, CHROMIUM, CHROMIUM_ARGS, NAVIGATOR, SCREENSHOTS, Stack
+from tests.support.browser import (
+    AS_OF,
+    NAVIGATOR,
+    PHONE,
+    Stack,
+    assert_inside,
+    assert_nothing_off_screen,
+    shoot,
+    signed_in,
+)
 from tests.support.common import wait_until
 from tests.support.staff import PASSWORD
 
 pytestmark = [pytest.mark.integration, pytest.mark.slow, pytest.mark.timeout(300)]
 
-PHONE = {"width": 390, "height": 844}
 ADMIN = "ada"
-
-
-@pytest.fixture
-def browser() -> Iterator[Any]:
-    from playwright.sync_api import sync_playwright
-
-    with sync_playwright() as playwright:
-        launched = playwright.chromium.launch(
-            executable_path=str(CHROMIUM), headless=True, args=CHROMIUM_ARGS
-        )
-        try:
-            yield launched
-        finally:
-            launched.close()
-
-
-def shoot(page: Any, name: str) -> Path:
-    SCREENSHOTS.mkdir(parents=True, exist_ok=True)
-    path = SCREENSHOTS / f"{name}.png"
-    page.screenshot(path=str(path), full_page=True)
-    return path
-
-
-def signed_in(browser: Any, stack: Stack, username: str, **context: Any) -> Any:
-    page = browser.new_context(**({"viewport": {"width": 1280, "height": 900}} | context)).new_page()
-    page.set_default_timeout(20_000)
-    page.goto(stack.base + "/login")
-    page.get_by_label("Username").fill(username)
-    page.get_by_label("Password").fill(PASSWORD)
-    page.get_by_role("button", name="Sign in").click()
-    page.wait_for_url(stack.base + "/")
-    return page
 
 
 def open_lab_reminder(stack: Stack, patient_id: str) -> ReminderRow:
@@ -229,12 +204,12 @@ def test_every_screen_fits_a_phone(stack: Stack, browser: Any) -> None:
     acknowledge = page.locator("#alerts tbody tr summary", has_text="Acknowledge").first
     acknowledge.scroll_into_view_if_needed()
     expect(acknowledge).to_be_visible()
-    _assert_inside(acknowledge.bounding_box(), "the Acknowledge button")
+    assert_inside(acknowledge.bounding_box(), "the Acknowledge button")
     days = page.locator("#overdue .days-overdue").first
     days.scroll_into_view_if_needed()
     expect(days).to_be_visible()
     expect(days).to_contain_text("days overdue")
-    _assert_inside(days.bounding_box(), "the days overdue")
+    assert_inside(days.bounding_box(), "the days overdue")
     sort = page.locator("#overdue").get_by_label("Sort by")
     expect(sort).to_be_visible()  # the headings fold into the cards: sorting is a form here
     sort.select_option("-days")
@@ -246,50 +221,19 @@ def test_every_screen_fits_a_phone(stack: Stack, browser: Any) -> None:
     acknowledge.scroll_into_view_if_needed()
     acknowledge.click()
     expect(page.locator("#alerts tbody tr textarea").first).to_be_visible()
-    _assert_inside(
+    assert_inside(
         page.locator("#alerts tbody tr button", has_text="Acknowledge alert").first.bounding_box(), "submit"
     )
     for path in SCREENS:
         page.goto(stack.base + path)
-        _assert_nothing_off_screen(page, path)
+        assert_nothing_off_screen(page, path)
         shoot(page, "20-phone" + path.replace("/", "-").rstrip("-"))
     admin = signed_in(browser, stack, ADMIN, **phone)
     for path in ("/unassigned", "/patients/P01"):
         admin.goto(stack.base + path)
-        _assert_nothing_off_screen(admin, path)
+        assert_nothing_off_screen(admin, path)
     shoot(admin, "21-phone-admin-patient")
     signed_out = browser.new_context(viewport=PHONE, is_mobile=True).new_page()
     signed_out.goto(stack.base + "/login")
-    _assert_nothing_off_screen(signed_out, "/login")
+    assert_nothing_off_screen(signed_out, "/login")
     shoot(signed_out, "22-phone-login")
-
-
-def _assert_inside(box: dict[str, float] | None, what: str) -> None:
-    assert box is not None, f"{what} is not rendered"
-    assert box["x"] >= 0, f"{what} starts left of the screen: {box}"
-    assert box["x"] + box["width"] <= PHONE["width"] + 0.5, f"{what} ends past the right edge: {box}"
-
-
-OFF_SCREEN = """() => {
-  const width = document.documentElement.clientWidth;
-  const out = [];
-  for (const element of document.querySelectorAll("body *")) {
-    const style = getComputedStyle(element);
-    if (style.visibility === "hidden" || style.display === "none") continue;
-    if (element.closest(".visually-hidden, thead, .skip-link")) continue;
-    const box = element.getBoundingClientRect();
-    if (box.width === 0 || box.height === 0) continue;
-    if (box.right > width + 0.5 || box.left < -0.5) {
-      out.push(`${element.tagName.toLowerCase()}${element.id ? "#" + element.id : ""}.${element.className} ` +
-               `${Math.round(box.left)}..${Math.round(box.right)}`);
-    }
-  }
-  return {width, scroll: document.documentElement.scrollWidth, out: out.slice(0, 10)};
-}"""
-
-
-def _assert_nothing_off_screen(page: Any, path: str) -> None:
-    found = page.evaluate(OFF_SCREEN)
-    assert found["width"] == PHONE["width"], found
-    assert found["scroll"] <= PHONE["width"], f"{path} scrolls sideways: {found}"
-    assert found["out"] == [], f"{path}: elements past the screen's edge: {found['out']}"

@@ -12,21 +12,21 @@ Screenshots go to ``test-artifacts/screenshots/`` (not committed). Skipped witho
 
 from __future__ import annotations
 
-from collections.abc import Iterator
 from typing import Any
 
 import pytest
 from sqlalchemy import select
 
 from models.rows import ReminderRow
-from tests.e2e.test_navigator_day_browser import (
+from tests.support.browser import (
+    NAVIGATOR,
     PHONE,
-    _assert_inside,
-    _assert_nothing_off_screen,
+    Stack,
+    assert_inside,
+    assert_nothing_off_screen,
     shoot,
     signed_in,
 )
-from tests.support.browser import CHROMIUM, CHROMIUM_ARGS, NAVIGATOR, Stack
 from tests.support.common import wait_until
 
 pytestmark = [pytest.mark.integration, pytest.mark.slow, pytest.mark.timeout(300)]
@@ -34,19 +34,6 @@ pytestmark = [pytest.mark.integration, pytest.mark.slow, pytest.mark.timeout(300
 CT = "surveillance.high_adjuvant:ct:2026-04-20:2"  # P05's, due since 2026-10-20
 LFT = "monitoring.imatinib:lab_lft:2026-04-20:8"  # P05's, due since 2026-11-20
 P07_LFT = "monitoring.regorafenib_liver:lab_lft:2026-09-25:9"  # P07's, with missed items before it
-
-
-@pytest.fixture
-def browser() -> Iterator[Any]:
-    from playwright.sync_api import sync_playwright
-
-    with sync_playwright() as playwright:
-        chromium = playwright.chromium
-        launched = chromium.launch(executable_path=str(CHROMIUM), headless=True, args=CHROMIUM_ARGS)
-        try:
-            yield launched
-        finally:
-            launched.close()
 
 
 def stored(stack: Stack, patient_id: str, key: str) -> ReminderRow:
@@ -138,7 +125,7 @@ def test_the_actions_fit_a_phone(stack: Stack, browser: Any) -> None:
     link = page.locator(f'#due-soon tr[data-key="{CT}"]').get_by_role("link", name="Book, snooze or waive")
     link.scroll_into_view_if_needed()
     expect(link).to_be_visible()
-    _assert_inside(link.bounding_box(), "/: the link to the actions")
+    assert_inside(link.bounding_box(), "/: the link to the actions")
     link.click()
     expect(page.locator(f'.item-facts[data-key="{CT}"]')).to_be_visible()
     for path, scope, opener in (
@@ -150,12 +137,12 @@ def test_the_actions_fit_a_phone(stack: Stack, browser: Any) -> None:
             summary = page.locator(scope).locator(opener, has_text="Book, snooze or waive")
             summary.scroll_into_view_if_needed()
             expect(summary).to_be_visible()
-            _assert_inside(summary.bounding_box(), f"{path}: the actions")
+            assert_inside(summary.bounding_box(), f"{path}: the actions")
             summary.click()
         for button in ("Save booking", "Snooze", "Waive"):
             found = page.locator(scope).get_by_role("button", name=button, exact=True)
             found.scroll_into_view_if_needed()
             expect(found).to_be_visible()
-            _assert_inside(found.bounding_box(), f"{path}: {button}")
-        _assert_nothing_off_screen(page, path + " (actions open)")
+            assert_inside(found.bounding_box(), f"{path}: {button}")
+        assert_nothing_off_screen(page, path + " (actions open)")
         shoot(page, "36-phone-actions-" + path.replace("/", "-").replace(" ", "-").strip("-"))

@@ -18,10 +18,9 @@ from sqlalchemy import select
 
 from models.rows import AlertRow, EventRow, FeedRow, PatientRow, PatientStateRow, ReminderRow
 from scheduler.app.wiring import create_web_app
-from tests.integration.test_dashboard import assert_csp_clean, assert_landmarks, audit_rows, settings_for
-from tests.integration.test_dashboard import sign_in as dashboard_sign_in
 from tests.support.services import Database
 from tests.support.staff import create_staff
+from tests.support.web import assert_csp_clean, assert_landmarks, audit_rows, settings_for, sign_in
 
 pytestmark = pytest.mark.integration
 
@@ -62,7 +61,7 @@ def test_an_unknown_page_is_an_html_404_and_the_api_keeps_json(client: TestClien
     assert signed_out.headers["content-type"].startswith("text/html")
     assert "Page not found" in signed_out.text
     assert 'href="/login"' in signed_out.text
-    dashboard_sign_in(client, "ana")
+    sign_in(client, "ana")
     page = client.get("/no/such/page")
     assert page.status_code == 404
     assert page.headers["content-type"].startswith("text/html")
@@ -77,7 +76,7 @@ def test_an_unknown_page_is_an_html_404_and_the_api_keeps_json(client: TestClien
 
 
 def test_a_get_of_a_form_address_is_an_html_405(client: TestClient) -> None:
-    dashboard_sign_in(client, "ana")
+    sign_in(client, "ana")
     page = client.get("/patients/P01/feeds")
     assert page.status_code == 405
     assert page.headers["content-type"].startswith("text/html")
@@ -89,7 +88,7 @@ def test_a_get_of_a_form_address_is_an_html_405(client: TestClient) -> None:
 
 
 def test_an_invalid_address_value_is_an_html_page(client: TestClient) -> None:
-    csrf = dashboard_sign_in(client, "ana")
+    csrf = sign_in(client, "ana")
     page = client.post(f"/alerts/{2**64}/acknowledge", data={"csrf_token": csrf, "note": "x"})
     assert page.status_code == 422
     assert page.headers["content-type"].startswith("text/html")
@@ -121,7 +120,7 @@ def test_a_server_error_is_an_html_500_page(app: FastAPI) -> None:
 def test_creating_a_feed_redirects_and_a_reload_creates_no_second_feed(
     client: TestClient, stored: Database
 ) -> None:
-    csrf = dashboard_sign_in(client, "ana")
+    csrf = sign_in(client, "ana")
     created = client.post("/patients/P05/feeds", data={"csrf_token": csrf}, follow_redirects=False)
     assert created.status_code == 303
     assert created.headers["location"] == "/patients/P05#feeds"
@@ -142,12 +141,7 @@ def test_creating_a_feed_redirects_and_a_reload_creates_no_second_feed(
 
 def test_every_dashboard_post_that_succeeds_redirects(client: TestClient, stored: Database) -> None:
     """Post/Redirect/Get: a successful form never answers a page a reload would post again."""
-    signed = client.post("/login", data={"username": "ana", "password": "correct horse battery"},
-                         follow_redirects=False)  # fmt: skip
-    assert signed.status_code == 303
-    csrf = re.search(r'name="csrf_token" value="([^"]+)"', client.get("/").text)
-    assert csrf
-    token = csrf.group(1)
+    token = sign_in(client, "ana")
     with stored.sessions() as session:
         alert = session.scalar(
             select(AlertRow.id).where(AlertRow.navigator_id == "nav-ana", AlertRow.is_active)
@@ -170,7 +164,7 @@ def test_every_dashboard_post_that_succeeds_redirects(client: TestClient, stored
 
 
 def test_a_feed_is_revoked_from_the_patient_page_and_audited(client: TestClient, stored: Database) -> None:
-    csrf = dashboard_sign_in(client, "ana")
+    csrf = sign_in(client, "ana")
     client.post("/patients/P05/feeds", data={"csrf_token": csrf})
     page = client.get("/patients/P05")
     with stored.sessions() as session:
@@ -200,7 +194,7 @@ def test_a_feed_cannot_be_revoked_through_another_patient_or_without_csrf(
     client: TestClient, stored: Database
 ) -> None:
     create_staff(stored.sessions, {"cleo2": ("clinician", None)})
-    csrf = dashboard_sign_in(client, "ana")
+    csrf = sign_in(client, "ana")
     client.post("/patients/P05/feeds", data={"csrf_token": csrf})
     with stored.sessions() as session:
         feed_id = session.scalars(select(FeedRow.id)).one()
@@ -210,7 +204,7 @@ def test_a_feed_cannot_be_revoked_through_another_patient_or_without_csrf(
     )
     assert client.post(f"/patients/P05/feeds/{feed_id}/revoke", data={}).status_code == 403
     client.post("/logout", data={"csrf_token": csrf})
-    ben = dashboard_sign_in(client, "ben")  # P05 is not ben's: the same 404 as no such patient
+    ben = sign_in(client, "ben")  # P05 is not ben's: the same 404 as no such patient
     assert client.post(f"/patients/P05/feeds/{feed_id}/revoke", data={"csrf_token": ben}).status_code == 404
     with stored.sessions() as session:
         assert session.get_one(FeedRow, feed_id).revoked_at is None
@@ -334,7 +328,7 @@ def test_a_navigator_cannot_see_or_search_another_navigators_patients(
     for params in ({"q": "okafor"}, {"q": "P02"}, {"navigator": "nav-ben"}):
         found = client.get("/api/patients", params=params, headers=headers).json()
         assert (found["total"], found["patients"]) == (0, []), params
-    dashboard_sign_in(client, "ana")
+    sign_in(client, "ana")
     page = client.get("/patients")
     assert listed(page.text) == ["P01", "P03", "P05", "P07"]
     assert "Daniel Okafor" not in page.text
@@ -349,7 +343,7 @@ def test_the_patient_list_page_searches_filters_and_is_linked(client: TestClient
     signed_out = client.get("/patients?q=santos", follow_redirects=False)
     assert signed_out.status_code == 303
     assert signed_out.headers["location"] == "/login?next=%2Fpatients%3Fq%3Dsantos"
-    dashboard_sign_in(client, "cleo")
+    sign_in(client, "cleo")
     worklist_page = client.get("/").text
     assert '<a href="/patients">Patients</a>' in worklist_page
     page = client.get("/patients")
@@ -393,7 +387,7 @@ def test_the_patient_list_has_pages(client: TestClient, stored: Database, tokens
         [f"Q{n:03}" for n in range(51, 56)],
     )
     assert quiet["patients"][0]["stage"] is None  # never planned
-    dashboard_sign_in(client, "ana")
+    sign_in(client, "ana")
     page = client.get("/patients", params={"q": "quiet"}).text
     assert "page 1 of 2" in page
     assert 'href="/patients?q=quiet&amp;page=2"' in page

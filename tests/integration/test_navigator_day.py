@@ -25,10 +25,9 @@ from scheduler.patients.results import LAB_NAMES
 from scheduler.staff.access import Principal
 from scheduler.staff.week import fortnight
 from scheduler.staff.worklist import worklist
-from tests.integration.test_dashboard import assert_csp_clean, assert_landmarks, audit_rows, settings_for
-from tests.integration.test_dashboard import sign_in as dashboard_sign_in
 from tests.support.services import Database
 from tests.support.staff import AS_OF, create_staff
+from tests.support.web import assert_csp_clean, assert_landmarks, audit_rows, settings_for, sign_in
 
 pytestmark = pytest.mark.integration
 
@@ -39,10 +38,6 @@ NAVIGATOR_OF = {"ana": "nav-ana", "ben": "nav-ben"}
 def client(stored: Database, staff_tokens: dict[str, str], tmp_path: Path) -> Iterator[TestClient]:
     with TestClient(create_web_app(settings_for(stored, tmp_path), stored.sessions)) as test_client:
         yield test_client
-
-
-def sign_in(client: TestClient, username: str) -> str:
-    return dashboard_sign_in(client, username)
 
 
 def rows_of(html: str, section: str) -> list[str]:

@@ -22,10 +22,10 @@ from notifications.mail import Envelope
 from scheduler.app.wiring import create_web_app
 from scheduler.notifications.digest import compose_digest
 from scheduler.patients.processing import process_patient
-from tests.integration.test_dashboard import audit_rows, csrf_of, settings_for, sign_in
 from tests.support.cohort import store_cohort
 from tests.support.services import Database
 from tests.support.staff import AS_OF, STAFF, create_staff
+from tests.support.web import audit_rows, csrf_of, settings_for, sign_in
 
 pytestmark = pytest.mark.integration
 

@@ -1,6 +1,7 @@
 """The browser tests' running stack: the cohort stored and planned in a migrated SQLite file, a
 navigator, and ``gistsched worker`` and ``serve`` processes, for Playwright driving Debian's
-chromium."""
+chromium; the browser itself, a signed-in page, screenshots, and the checks that a page fits a
+phone's width."""
 
 from __future__ import annotations
 
@@ -10,7 +11,7 @@ import urllib.request
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import IO
+from typing import IO, Any
 
 import pytest
 from sqlalchemy.orm import Session, sessionmaker
@@ -33,7 +34,10 @@ from tests.support.guard import unavailable
 from tests.support.services import stop_process_group
 from tests.support.staff import AS_OF, PASSWORD
 
-__all__ = ["AS_OF", "CHROMIUM", "CHROMIUM_ARGS", "NAVIGATOR", "NAVIGATOR_ID", "SCREENSHOTS", "Stack", "stack"]
+__all__ = [
+    "AS_OF", "CHROMIUM", "CHROMIUM_ARGS", "NAVIGATOR", "NAVIGATOR_ID", "PHONE", "SCREENSHOTS", "Stack",
+    "assert_inside", "assert_nothing_off_screen", "browser", "shoot", "signed_in", "stack",
+]  # fmt: skip
 
 CHROMIUM = Path("/usr/bin/chromium")
 CHROMIUM_ARGS = [
@@ -47,6 +51,7 @@ CHROMIUM_ARGS = [
 ]
 SCREENSHOTS = ROOT / "test-artifacts" / "screenshots"
 NAVIGATOR, NAVIGATOR_ID = "nina", "nav-ana"
+PHONE = {"width": 390, "height": 844}
 
 
 def require_chromium() -> None:
@@ -137,3 +142,75 @@ def stack(tmp_path: Path) -> Iterator[Stack]:
         for log in files:
             log.close()
         engine.dispose()
+
+
+# ---- the browser ------------------------------------------------------------------------------------
+
+
+@pytest.fixture
+def browser() -> Iterator[Any]:
+    """Debian's chromium, headless, launched by Playwright for one test."""
+    from playwright.sync_api import sync_playwright
+
+    with sync_playwright() as playwright:
+        launched = playwright.chromium.launch(
+            executable_path=str(CHROMIUM), headless=True, args=CHROMIUM_ARGS
+        )
+        try:
+            yield launched
+        finally:
+            launched.close()
+
+
+def shoot(page: Any, name: str) -> Path:
+    """A full-page screenshot ``name``.png in :data:`SCREENSHOTS`."""
+    SCREENSHOTS.mkdir(parents=True, exist_ok=True)
+    path = SCREENSHOTS / f"{name}.png"
+    page.screenshot(path=str(path), full_page=True)
+    return path
+
+
+def signed_in(browser: Any, stack: Stack, username: str, **context: Any) -> Any:
+    """A new page of ``browser`` (1280 × 900 unless ``context`` says otherwise) with ``username``
+    signed in, on the worklist."""
+    page = browser.new_context(**({"viewport": {"width": 1280, "height": 900}} | context)).new_page()
+    page.set_default_timeout(20_000)
+    page.goto(stack.base + "/login")
+    page.get_by_label("Username").fill(username)
+    page.get_by_label("Password").fill(PASSWORD)
+    page.get_by_role("button", name="Sign in").click()
+    page.wait_for_url(stack.base + "/")
+    return page
+
+
+def assert_inside(box: dict[str, float] | None, what: str) -> None:
+    """``box`` (a bounding box) is rendered within a phone's width."""
+    assert box is not None, f"{what} is not rendered"
+    assert box["x"] >= 0, f"{what} starts left of the screen: {box}"
+    assert box["x"] + box["width"] <= PHONE["width"] + 0.5, f"{what} ends past the right edge: {box}"
+
+
+OFF_SCREEN = """() => {
+  const width = document.documentElement.clientWidth;
+  const out = [];
+  for (const element of document.querySelectorAll("body *")) {
+    const style = getComputedStyle(element);
+    if (style.visibility === "hidden" || style.display === "none") continue;
+    if (element.closest(".visually-hidden, thead, .skip-link")) continue;
+    const box = element.getBoundingClientRect();
+    if (box.width === 0 || box.height === 0) continue;
+    if (box.right > width + 0.5 || box.left < -0.5) {
+      out.push(`${element.tagName.toLowerCase()}${element.id ? "#" + element.id : ""}.${element.className} ` +
+               `${Math.round(box.left)}..${Math.round(box.right)}`);
+    }
+  }
+  return {width, scroll: document.documentElement.scrollWidth, out: out.slice(0, 10)};
+}"""
+
+
+def assert_nothing_off_screen(page: Any, path: str) -> None:
+    """``page`` (at ``path``) is a phone's width and nothing on it reaches past the screen's edges."""
+    found = page.evaluate(OFF_SCREEN)
+    assert found["width"] == PHONE["width"], found
+    assert found["scroll"] <= PHONE["width"], f"{path} scrolls sideways: {found}"
+    assert found["out"] == [], f"{path}: elements past the screen's edge: {found['out']}"

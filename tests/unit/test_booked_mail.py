@@ -11,7 +11,7 @@ import pytest
 
 from notifications.labels import booking_text, label
 from notifications.mail import Appointment, compose_navigator_notice, compose_patient_notice
-from tests.unit.test_mail import (
+from tests.support.mail import (
     ALL_KINDS,
     DASHBOARD,
     DUE,

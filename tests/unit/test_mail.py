@@ -3,10 +3,10 @@ calendar attachment, digest counts, header injection and the address check.
 
 Table-driven over every kind in ``labels.LABELS`` (plus an unknown kind, which gets the neutral
 fallback): nothing a patient reads and no subject line may name a diagnosis, a drug, a dose, a
-mutation, a result or the reason for a test (``CLINICAL_WORDS``, matched case-insensitively on word
-boundaries). They name the test itself in plain words ("MRI scan", "liver blood test": the
-``TEST_WORDS`` the labels may use), so that two different tests never share a subject; the staff
-digest names no alert code (they name mutations and drugs).
+mutation, a result or the reason for a test (``CLINICAL_WORDS`` of :mod:`tests.support.mail`,
+matched case-insensitively on word boundaries). They name the test itself in plain words ("MRI
+scan", "liver blood test": the ``TEST_WORDS`` the labels may use), so that two different tests
+never share a subject; the staff digest names no alert code (they name mutations and drugs).
 """
 
 from __future__ import annotations
@@ -35,51 +35,21 @@ from notifications.mail import (
     is_valid_address,
     long_date,
 )
-
-CLINICAL_WORDS = [
-    "GIST", "gastrointestinal", "stromal", "tumour", "tumor", "cancer", "oncology", "sarcoma",
-    "imatinib", "sunitinib", "regorafenib", "ripretinib", "avapritinib", "Glivec", "Gleevec",
-    "LFT", "ALT", "AST", "bilirubin", "CBC", "TSH", "echo", "echocardiogram",
-    "EUS", "endoscopy", "mutation", "KIT", "PDGFRA", "exon", "D842V",
-    "metasta", "progress", "recurren", "relapse", "biopsy", "MDT", "result", "diagnos",
-    "toxicity", "drug", "therapy", "treatment", "dose", "resistan", "hepato",
-]  # fmt: skip
-# What the labels may say of a test, so that a patient knows which one to book: the kind of scan and
-# the organ a blood test looks at, never why.
-TEST_WORDS = ["CT", "MRI", "ultrasound", "liver", "thyroid", "heart", "skin"]
-CLINICAL = re.compile(r"\b(?:" + "|".join(map(re.escape, CLINICAL_WORDS)) + r")", re.IGNORECASE)
-
-ALL_KINDS = [*LABELS, "some_future_kind"]
-PATIENT_KINDS = [kind for kind in ALL_KINDS if label(kind).patient_facing]
-STAFF_ONLY_KINDS = [kind for kind in LABELS if not LABELS[kind].patient_facing]
-DUE = dt.date(2027, 3, 12)
-SENT = dt.datetime(2027, 3, 5, 8, 30, tzinfo=dt.UTC)
-DASHBOARD = "https://gist.clinic.example/patients/P01"
-REQUEST_ICS = (
-    b"BEGIN:VCALENDAR\r\nVERSION:2.0\r\nMETHOD:REQUEST\r\nBEGIN:VEVENT\r\nEND:VEVENT\r\nEND:VCALENDAR\r\n"
+from tests.support.mail import (
+    ALL_KINDS,
+    CANCEL_ICS,
+    DASHBOARD,
+    DUE,
+    PATIENT,
+    PATIENT_KINDS,
+    REQUEST_ICS,
+    STAFF_ONLY_KINDS,
+    TEST_WORDS,
+    clinical_words,
+    envelope,
+    parts,
+    untagged,
 )
-CANCEL_ICS = REQUEST_ICS.replace(b"METHOD:REQUEST", b"METHOD:CANCEL")
-PATIENT = {"clinic_name": "Riverside Hospital follow-up team", "clinic_phone": "+44 1234 567890"}
-
-
-def envelope(**changes: object) -> Envelope:
-    fields: dict[str, object] = {
-        "sender": "Follow-up team <noreply@clinic.example>",
-        "to": ("patient@example.org",),
-        "message_id": "<n-42.abc@gist-scheduler>",
-        "date": SENT,
-    }
-    fields.update(changes)
-    return Envelope(**fields)  # type: ignore[arg-type]
-
-
-def parts(message: EmailMessage) -> tuple[str, str]:
-    """The text and HTML bodies, as a client decodes them."""
-    text = message.get_body(("plain",))
-    html = message.get_body(("html",))
-    assert text is not None
-    assert html is not None
-    return str(text.get_content()), str(html.get_content())
 
 
 def notice(
@@ -98,15 +68,6 @@ def patient_messages(kind: str) -> dict[str, EmailMessage]:
         "due": notice(kind, "due"),
         "cancel": cancellation(kind, CANCEL_ICS),
     }
-
-
-def untagged(html: str) -> str:
-    """The HTML's text, as a reader sees it (tags dropped)."""
-    return re.sub(r"<[^>]+>", "", html)
-
-
-def clinical_words(text: str) -> list[str]:
-    return CLINICAL.findall(text)
 
 
 # ---- minimum necessary ----------------------------------------------------------------------------
@@ -577,7 +538,7 @@ def test_navigator_reason_line(reason: str, line: str | None) -> None:
 def test_a_due_notice_sent_after_its_day_says_due_now_not_today() -> None:
     import datetime as _dt
 
-    from notifications.mail import Envelope, compose_patient_notice
+    from notifications.mail import compose_patient_notice
 
     envelope = Envelope(
         sender="Team <noreply@clinic.example>",

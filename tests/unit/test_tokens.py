@@ -32,7 +32,7 @@ URLSAFE = re.compile(r"[A-Za-z0-9_-]+")
 
 
 @pytest.fixture(scope="module")
-def stored() -> str:
+def hashed() -> str:
     """One Argon2id hash of PASSWORD for the module (each costs 64 MiB and a few hundred ms)."""
     return hash_password(PASSWORD)
 
@@ -87,31 +87,31 @@ def test_any_string_hashes_the_same_way(token: str) -> None:
 # ---- passwords ----------------------------------------------------------------------------------------
 
 
-def test_passwords_are_argon2id_with_rfc_9106_parameters(stored: str) -> None:
-    assert stored.startswith("$argon2id$v=19$")
-    params = extract_parameters(stored)
+def test_passwords_are_argon2id_with_rfc_9106_parameters(hashed: str) -> None:
+    assert hashed.startswith("$argon2id$v=19$")
+    params = extract_parameters(hashed)
     assert params.type is Type.ID
     assert params == argon2.profiles.RFC_9106_LOW_MEMORY  # t=3, m=64 MiB, p=4, 16-byte salt, 32-byte hash
     assert params.memory_cost >= 64 * 1024
     assert params.time_cost >= 3
     assert params.salt_len >= 16
     assert params.hash_len >= 32
-    assert PASSWORD not in stored
-    assert PASSWORD.encode().hex() not in stored
+    assert PASSWORD not in hashed
+    assert PASSWORD.encode().hex() not in hashed
 
 
-def test_hashes_are_salted(stored: str) -> None:
+def test_hashes_are_salted(hashed: str) -> None:
     again = hash_password(PASSWORD)
-    assert again != stored
+    assert again != hashed
     assert verify_password(PASSWORD, again)
-    assert verify_password(PASSWORD, stored)
+    assert verify_password(PASSWORD, hashed)
 
 
 @pytest.mark.parametrize(
     "attempt", ["", "correct horse batter", "Correct horse battery", "correct horse battery ", "\x00"]
 )
-def test_only_the_password_verifies(stored: str, attempt: str) -> None:
-    assert not verify_password(attempt, stored)
+def test_only_the_password_verifies(hashed: str, attempt: str) -> None:
+    assert not verify_password(attempt, hashed)
 
 
 @pytest.mark.parametrize(
@@ -123,8 +123,8 @@ def test_a_damaged_or_foreign_hash_verifies_nothing(damaged: str) -> None:
     assert not verify_password(PASSWORD, damaged)
 
 
-def test_a_fresh_hash_needs_no_rehash_and_weaker_ones_do(stored: str) -> None:
-    assert not needs_rehash(stored)
+def test_a_fresh_hash_needs_no_rehash_and_weaker_ones_do(hashed: str) -> None:
+    assert not needs_rehash(hashed)
     weaker = PasswordHasher(time_cost=1, memory_cost=8 * 1024, parallelism=1).hash(PASSWORD)
     assert verify_password(PASSWORD, weaker)
     assert needs_rehash(weaker)
@@ -147,10 +147,10 @@ def test_a_legacy_hash_asking_for_too_much_memory_is_refused_not_run() -> None:
     assert not verify_password(PASSWORD, f"scrypt${2**20}$8$1${salt}${digest}")
 
 
-def test_the_dummy_hash_for_unknown_users_costs_what_a_real_one_does(stored: str) -> None:
+def test_the_dummy_hash_for_unknown_users_costs_what_a_real_one_does(hashed: str) -> None:
     """Sign-in verifies against a dummy Argon2id hash when the username is unknown, so the answer
     takes as long as for a known user with a wrong password."""
-    assert extract_parameters(access._dummy_hash()) == extract_parameters(stored)
+    assert extract_parameters(access._dummy_hash()) == extract_parameters(hashed)
 
 
 # ---- constant-time comparison --------------------------------------------------------------------------
@@ -186,7 +186,7 @@ def test_scrypt_digests_are_compared_with_compare_digest(monkeypatch: pytest.Mon
     assert spy.calls == 2
 
 
-def test_argon2_hashes_are_checked_by_argon2s_verify(stored: str, monkeypatch: pytest.MonkeyPatch) -> None:
+def test_argon2_hashes_are_checked_by_argon2s_verify(hashed: str, monkeypatch: pytest.MonkeyPatch) -> None:
     """libargon2's verify compares in constant time; the code never compares hashes itself."""
     spy = Spy(PasswordHasher.verify)
 
@@ -194,6 +194,6 @@ def test_argon2_hashes_are_checked_by_argon2s_verify(stored: str, monkeypatch: p
         return spy(self, *args)
 
     monkeypatch.setattr(PasswordHasher, "verify", verify)
-    assert verify_password(PASSWORD, stored)
-    assert not verify_password("wrong password", stored)
+    assert verify_password(PASSWORD, hashed)
+    assert not verify_password("wrong password", hashed)
     assert spy.calls == 2

@@ -17,7 +17,7 @@ from web.api_models import Me
 
 
 @pytest.mark.parametrize(
-    ("vocabulary", "stored"),
+    ("vocabulary", "values"),
     [
         (Role, ["navigator", "clinician", "admin", "integration"]),
         (Audience, ["patient", "navigator"]),
@@ -26,9 +26,9 @@ from web.api_models import Me
     ],
     ids=lambda value: value.__name__ if isinstance(value, type) else "",
 )
-def test_values_are_the_stored_strings(vocabulary: type[StrEnum], stored: list[str]) -> None:
-    assert [member.value for member in vocabulary] == stored
-    pairs = zip(vocabulary, stored, strict=True)
+def test_values_are_the_stored_strings(vocabulary: type[StrEnum], values: list[str]) -> None:
+    assert [member.value for member in vocabulary] == values
+    pairs = zip(vocabulary, values, strict=True)
     assert all(member == value and str(member) == value and f"{member}" == value for member, value in pairs)
 
 

@@ -10,6 +10,8 @@ import pytest
 from scheduler.config.settings import Settings
 from scheduler.patients.fhir_navigators import NavigatorFileError, load_navigators
 
+pytestmark = pytest.mark.integration
+
 NPI = "http://hl7.org/fhir/sid/us-npi"
 EXPECTED = {(NPI, "1111111111"): "nav-ana", ("urn:ehr:staff", "42"): "nav-ben"}
 

@@ -18,7 +18,7 @@ live in ``web/static`` (the CSP forbids inline script and style).
 from __future__ import annotations
 
 import datetime as dt
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from pathlib import Path
 from typing import Annotated, Any
 from urllib.parse import quote, urlencode, urlsplit
@@ -75,7 +75,7 @@ from web.forms import (
     error_slot,
     form_values,
 )
-from web.worklist_view import COLUMNS, add_glance, parse_sort, sort_items
+from web.worklist_view import COLUMNS, Sort, add_glance, parse_sort, sort_items
 
 HERE = Path(__file__).resolve().parent
 STATIC = HERE / "static"
@@ -329,6 +329,43 @@ def worklist_context(
     kind = kind if kind in KIND_NAMES else ""
     severity = severity if severity in SEVERITIES else ""
     limit = MAX_ITEMS if more == "1" else PAGE_ITEMS
+    found = _read_worklist(request, ws, kind, severity, limit, action)
+    alerts = found["alerts"] if severity else [a for a in found["alerts"] if a["severity"] != "info"]
+    _add_windows(found)
+    order = {section: parse_sort(section, sorts.get(section, "")) for section in SORT_PARAMS}
+    shown_more = "1" if limit == MAX_ITEMS else ""
+    filters = {k: v for k, v in (("kind", kind), ("severity", severity), ("more", shown_more)) if v}
+    sort_query = {SORT_PARAMS[section]: sort.param for section, sort in order.items() if sort.column}
+    return {
+        "active": "worklist",
+        "counts": found["counts"],
+        "capped": found["capped_counts"],
+        "overdue": sort_items(found["overdue"], "overdue", order["overdue"]),
+        "due_soon": sort_items(found["due_soon"], "due", order["due"]),
+        "alerts": sort_items(alerts, "alerts", order["alerts"]),
+        "hidden_info": len(found["alerts"]) - len(alerts),
+        "failed": found["failed_notifications"],
+        "snoozed": found["snoozed"],
+        "names": found["names"],
+        "kind": kind,
+        "severity": severity,
+        "more": limit == MAX_ITEMS,
+        "more_query": urlencode({**filters, **sort_query, "more": "1"}),
+        "csv_query": urlencode({**filters, **sort_query}),
+        "order": order,
+        "columns": COLUMNS,
+        "sort_link": _sort_links(filters, sort_query, order),
+        "kinds": KIND_NAMES,
+        "severities": SEVERITIES,
+        "here": _here(request),
+    }
+
+
+def _read_worklist(
+    request: Request, ws: WebSession, kind: str, severity: str, limit: int, action: str
+) -> dict[str, Any]:
+    """The caller's worklist with the patients' names and the glance columns, audited as
+    ``action`` in the same transaction."""
     settings, principal = settings_of(request), ws.principal
     today = settings.today()
     with sessions_of(request).begin() as session:
@@ -342,47 +379,32 @@ def worklist_context(
             with_names=True,
         )
         add_glance(session, found, today)
-        names = found["names"]
         audit.record(session, principal.actor(client_of(request)), action)
-    alerts = found["alerts"] if severity else [a for a in found["alerts"] if a["severity"] != "info"]
+    return found
+
+
+def _add_windows(found: dict[str, Any]) -> None:
+    """Each listed reminder's kind in words and the last day of its window (and, when it has missed
+    items, of the first missed item's window)."""
     for section in ("overdue", "due_soon", "snoozed"):
         for item in found[section]:
             item["kind_name"] = KIND_NAMES.get(item["kind"], item["kind"])
             item["window_ends_on"] = _window_end(item["due_on"], item["window_days"])
             if item["overdue_since"]:  # the window of the first missed item
                 item["overdue_window_ended_on"] = _window_end(item["overdue_since"], item["window_days"])
-    order = {section: parse_sort(section, sorts.get(section, "")) for section in SORT_PARAMS}
-    shown_more = "1" if limit == MAX_ITEMS else ""
-    filters = {k: v for k, v in (("kind", kind), ("severity", severity), ("more", shown_more)) if v}
-    sort_query = {SORT_PARAMS[section]: sort.param for section, sort in order.items() if sort.column}
+
+
+def _sort_links(
+    filters: Mapping[str, str], sort_query: Mapping[str, str], order: Mapping[str, Sort]
+) -> Callable[[str, str], str]:
+    """``sort_link(section, column)``: the worklist sorted next by ``column`` in ``section`` (the
+    filters and the other sections' orders kept), at that section."""
 
     def sort_link(section: str, column: str) -> str:
         asked = {**filters, **sort_query, SORT_PARAMS[section]: order[section].next_param(column)}
         return "/?" + urlencode(asked) + SECTION_ANCHORS[section]
 
-    return {
-        "active": "worklist",
-        "counts": found["counts"],
-        "capped": found["capped_counts"],
-        "overdue": sort_items(found["overdue"], "overdue", order["overdue"]),
-        "due_soon": sort_items(found["due_soon"], "due", order["due"]),
-        "alerts": sort_items(alerts, "alerts", order["alerts"]),
-        "hidden_info": len(found["alerts"]) - len(alerts),
-        "failed": found["failed_notifications"],
-        "snoozed": found["snoozed"],
-        "names": names,
-        "kind": kind,
-        "severity": severity,
-        "more": limit == MAX_ITEMS,
-        "more_query": urlencode({**filters, **sort_query, "more": "1"}),
-        "csv_query": urlencode({**filters, **sort_query}),
-        "order": order,
-        "columns": COLUMNS,
-        "sort_link": sort_link,
-        "kinds": KIND_NAMES,
-        "severities": SEVERITIES,
-        "here": _here(request),
-    }
+    return sort_link
 
 
 def _window_end(due_on: str, window_days: int) -> str:
@@ -411,55 +433,54 @@ def patients_page(
     if ws is None:
         assert elsewhere is not None
         return elsewhere
-    q, navigator = q.strip()[:MAX_QUERY_CHARS], navigator.strip()[:128]
-    stage = stage if stage in STAGES else ""
-    overdue = overdue if overdue in FLAGS else ""
-    critical = critical if critical in FLAGS else ""
-    is_number = page.isascii() and page.isdigit() and len(page) <= len(str(MAX_PAGE))
-    number = int(page) if is_number and 1 <= int(page) <= MAX_PAGE else 1
+    shown = _patient_filters(q, navigator, stage, overdue, critical)
     query = PatientQuery(
-        q=q,
-        navigator=navigator or None,
-        stage=stage or None,
-        overdue=FLAGS.get(overdue),
-        critical=FLAGS.get(critical),
-        page=number,
+        q=shown["q"],
+        navigator=shown["navigator"] or None,
+        stage=shown["stage"] or None,
+        overdue=FLAGS.get(shown["overdue"]),
+        critical=FLAGS.get(shown["critical"]),
+        page=_page_number(page),
     )
     with sessions_of(request).begin() as session:
         found = find_patients(session, ws.principal, query)
         audit.record(session, ws.principal.actor(client_of(request)), "read_worklist", detail="patients")
-    filters = {
-        k: v
-        for k, v in (
-            ("q", q),
-            ("navigator", navigator),
-            ("stage", stage),
-            ("overdue", overdue),
-            ("critical", critical),
-        )
-        if v
-    }
-
-    def page_link(n: int) -> str:
-        return "/patients?" + urlencode({**filters, "page": str(n)})
-
+    filters = {name: value for name, value in shown.items() if value}
     for patient in found["patients"]:
         patient["stage_name"] = STAGE_NAMES.get(patient["stage"] or "", patient["stage"] or "no plan yet")
     context = {
         "active": "patients",
         "found": found,
-        "q": q,
-        "navigator": navigator,
-        "stage": stage,
-        "overdue": overdue,
-        "critical": critical,
+        **shown,
         "stages": {name: STAGE_NAMES.get(name, name) for name in STAGES},
         "filtered": bool(filters),
-        "previous_link": page_link(found["page"] - 1) if found["page"] > 1 else None,
-        "next_link": page_link(found["page"] + 1) if found["page"] < found["pages"] else None,
+        "previous_link": _page_link(filters, found["page"] - 1) if found["page"] > 1 else None,
+        "next_link": _page_link(filters, found["page"] + 1) if found["page"] < found["pages"] else None,
         "sees_all": ws.principal.sees_all,
     }
     return _render(request, "patients.html", context, ws=ws)
+
+
+def _patient_filters(q: str, navigator: str, stage: str, overdue: str, critical: str) -> dict[str, str]:
+    """The patient list's filters as the page shows them, in the order its links name them; a value
+    the form does not offer becomes "" (no filter)."""
+    return {
+        "q": q.strip()[:MAX_QUERY_CHARS],
+        "navigator": navigator.strip()[:128],
+        "stage": stage if stage in STAGES else "",
+        "overdue": overdue if overdue in FLAGS else "",
+        "critical": critical if critical in FLAGS else "",
+    }
+
+
+def _page_number(page: str) -> int:
+    """The page asked for, or 1 for anything but a number from 1 to ``MAX_PAGE``."""
+    is_number = page.isascii() and page.isdigit() and len(page) <= len(str(MAX_PAGE))
+    return int(page) if is_number and 1 <= int(page) <= MAX_PAGE else 1
+
+
+def _page_link(filters: Mapping[str, str], number: int) -> str:
+    return "/patients?" + urlencode({**filters, "page": str(number)})
 
 
 # ---- patient ------------------------------------------------------------------------------------------

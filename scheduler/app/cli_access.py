@@ -190,6 +190,16 @@ def cmd_audit(args: argparse.Namespace) -> int:
 
 
 def add_commands(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
+    _add_user_commands(sub)
+    _add_token_commands(sub)
+    _add_feed_commands(sub)
+    trail = sub.add_parser("audit", help="the audit trail (who read or wrote what, when) as JSON Lines")
+    trail.add_argument("--patient", metavar="PATIENT_ID", help="only this patient's record")
+    trail.add_argument("--limit", type=int, default=100_000, help="at most this many lines (100000)")
+    trail.set_defaults(func=cmd_audit)
+
+
+def _add_user_commands(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
     user = sub.add_parser("user", help="dashboard and API users")
     user_sub = user.add_subparsers(dest="user_command", required=True, parser_class=type(user))
     add = user_sub.add_parser("add", help="create a user; the password is read from standard input")
@@ -211,7 +221,19 @@ def add_commands(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-
         command = user_sub.add_parser(name, help=text)
         command.add_argument("username", metavar="NAME")
         command.set_defaults(func=func)
+    user_token = user_sub.add_parser("token", help="API tokens of a user")
+    user_token_sub = user_token.add_subparsers(
+        dest="user_token_command", required=True, parser_class=type(user)
+    )
+    token_create = user_token_sub.add_parser("create", help="a new API token for NAME; printed once")
+    token_create.add_argument("username", metavar="NAME")
+    token_create.add_argument(
+        "--expires-days", type=int, metavar="N", help="expires after N days (default: never)"
+    )
+    token_create.set_defaults(func=cmd_token_create)
 
+
+def _add_token_commands(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
     token = sub.add_parser("token", help="API tokens: list, revoke, rotate (`user token create` makes one)")
     token_sub = token.add_subparsers(dest="token_command", required=True, parser_class=type(token))
     listing = token_sub.add_parser("list", help="every token's id, user, expiry and status (no secrets)")
@@ -224,17 +246,9 @@ def add_commands(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-
         command = token_sub.add_parser(name, help=text)
         command.add_argument("id", metavar="ID", type=int)
         command.set_defaults(func=func)
-    user_token = user_sub.add_parser("token", help="API tokens of a user")
-    user_token_sub = user_token.add_subparsers(
-        dest="user_token_command", required=True, parser_class=type(user)
-    )
-    token_create = user_token_sub.add_parser("create", help="a new API token for NAME; printed once")
-    token_create.add_argument("username", metavar="NAME")
-    token_create.add_argument(
-        "--expires-days", type=int, metavar="N", help="expires after N days (default: never)"
-    )
-    token_create.set_defaults(func=cmd_token_create)
 
+
+def _add_feed_commands(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
     feed = sub.add_parser("feed", help="calendar subscriptions")
     feed_sub = feed.add_subparsers(dest="feed_command", required=True, parser_class=type(feed))
     create = feed_sub.add_parser("create", help="a new .ics subscription; prints its URL once")
@@ -245,8 +259,3 @@ def add_commands(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-
     revoke = feed_sub.add_parser("revoke", help="revoke a subscription: its URL answers 404 from then on")
     revoke.add_argument("id", metavar="ID")
     revoke.set_defaults(func=cmd_feed_revoke)
-
-    trail = sub.add_parser("audit", help="the audit trail (who read or wrote what, when) as JSON Lines")
-    trail.add_argument("--patient", metavar="PATIENT_ID", help="only this patient's record")
-    trail.add_argument("--limit", type=int, default=100_000, help="at most this many lines (100000)")
-    trail.set_defaults(func=cmd_audit)

@@ -17,7 +17,7 @@ from __future__ import annotations
 
 import datetime as dt
 import hashlib
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -91,10 +91,37 @@ def pull(
     overlap: dt.timedelta,
     navigators: NavigatorTable | None = None,
 ) -> PullResult:
+    """Read the records of the enrolled patients that changed since their sync points (or
+    ``since``), map them and store them through the intake; then move the sync points, only when
+    everything was stored (see the module's docstring)."""
     result = PullResult(client.base)
     with sessions() as session:
         patients = active_patient_ids(session)
         points = fhir_repository.sync_points(session, client.base)
+    to_read, started = _to_read(client, patients, points, since, page_size)
+    records, started = _read_records(client, [p for p in patients if p in to_read], page_size, started)
+    mapped, result.resources = _map_records(sessions, client.base, records, received_on, navigators)
+    result.patients, result.read, result.requests = len(patients), len(records), client.requests
+    result.intake = store_import(sessions, mapped, received_on, enqueue, audit=_audit_pull(client.base))
+    if result.intake.rejected or not patients:
+        return result
+    read_from = (started or dt.datetime.now(dt.UTC)) - overlap
+    result.read_from = instant(read_from)
+    with sessions.begin() as session:
+        fhir_repository.save_sync_points(session, client.base, patients, read_from, dt.datetime.now(dt.UTC))
+    return result
+
+
+def _to_read(
+    client: FhirClient,
+    patients: list[str],
+    points: Mapping[str, dt.datetime],
+    since: dt.datetime | None,
+    page_size: int,
+) -> tuple[set[str], dt.datetime | None]:
+    """The patients whose records to read whole: those never read from this server (no sync point
+    and no ``since``), and those with a change since their start, asked in batches of
+    ``CHANGE_BATCH`` patients that share a start; with the server's clock at the first request."""
     started: dt.datetime | None = None
     by_point: dict[dt.datetime, list[str]] = {}
     to_read: set[str] = set()
@@ -110,28 +137,54 @@ def pull(
                 client, group[first : first + CHANGE_BATCH], start, page_size, started
             )
             to_read |= changed
+    return to_read, started
+
+
+def _read_records(
+    client: FhirClient, patient_ids: list[str], page_size: int, started: dt.datetime | None
+) -> tuple[dict[str, list[tuple[Any, str | None]]], dt.datetime | None]:
+    """Every page of every record search of each patient: patient id → (resource, full URL)
+    entries; with the server's clock at the first request (``started`` if it was known)."""
     records: dict[str, list[tuple[Any, str | None]]] = {}
-    for patient_id in (p for p in patients if p in to_read):
+    for patient_id in patient_ids:
         entries: list[tuple[Any, str | None]] = []
         for url in record_searches(patient_id, page_size):
             started = _read_all(client, url, _who([patient_id]), entries, started)
         records[patient_id] = entries
+    return records, started
+
+
+def _map_records(
+    sessions: sessionmaker[Session],
+    server: str,
+    records: Mapping[str, list[tuple[Any, str | None]]],
+    received_on: dt.date,
+    navigators: NavigatorTable | None,
+) -> tuple[ImportResult, int]:
+    """Each patient's record validated and mapped as a bundle of its own (``SyncError`` on the first
+    invalid one), its registration replaced by the navigator changes it brings; with the number of
+    resources read."""
     mapped = ImportResult()
+    resources = 0
     with sessions() as session:
         for patient_id, entries in records.items():
-            bundle = record_bundle(client.base, entries)
+            bundle = record_bundle(server, entries)
             try:
                 found = import_fhir(bundle, enrolled={patient_id}, navigators=navigators)
             except FhirError as exc:
                 where = exc.where.split(" ", 1)[1] if exc.where.startswith("entry[") else exc.where
-                raise SyncError(f"{client.base}: patient {patient_id}: {where}: {exc.problem}") from None
+                raise SyncError(f"{server}: patient {patient_id}: {where}: {exc.problem}") from None
             mapped.events += [e for e in found.events if e.type != "patient_registered"]
             mapped.events += _navigator_changes(session, found.events, received_on)
             mapped.review += found.review
             mapped.not_used += found.not_used
-            result.resources += len(bundle["entry"])
+            resources += len(bundle["entry"])
     mapped.patient_ids = sorted({e.patient_id for e in mapped.events})
-    result.patients, result.read, result.requests = len(patients), len(records), client.requests
+    return mapped, resources
+
+
+def _audit_pull(server: str) -> Callable[[Session, list[str]], None]:
+    """The audit line of each patient a pull from ``server`` wrote events for (operator ``cli``)."""
 
     def audited(session: Session, patient_ids: list[str]) -> None:
         for patient_id in patient_ids:
@@ -140,17 +193,10 @@ def pull(
                 audit.Actor(None, "cli"),
                 "submit_events",
                 patient_id,
-                detail=f"fhir pull {client.base}",
+                detail=f"fhir pull {server}",
             )
 
-    result.intake = store_import(sessions, mapped, received_on, enqueue, audit=audited)
-    if result.intake.rejected or not patients:
-        return result
-    read_from = (started or dt.datetime.now(dt.UTC)) - overlap
-    result.read_from = instant(read_from)
-    with sessions.begin() as session:
-        fhir_repository.save_sync_points(session, client.base, patients, read_from, dt.datetime.now(dt.UTC))
-    return result
+    return audited
 
 
 def _changed(

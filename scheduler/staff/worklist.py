@@ -36,6 +36,7 @@ in every open-reminder index, so the scans stay index-only).
 from __future__ import annotations
 
 import datetime as dt
+from collections.abc import Sequence
 from typing import Any
 
 from sqlalchemy import and_, case, func, literal, or_, select, text, union_all
@@ -82,6 +83,12 @@ ALERT_COLUMNS = (
     AlertRow.citation, AlertRow.first_seen_at, AlertRow.acknowledged_at, AlertRow.acknowledged_by,
     AlertRow.acknowledgement_note,
 )  # fmt: skip
+# The reminder sections' orders and conditions (see _listed).
+ORDER = (ReminderRow.due_on, ReminderRow.patient_id, ReminderRow.id)
+MISSED_ORDER = (ReminderRow.overdue_since, ReminderRow.patient_id, ReminderRow.id)
+IS_OVERDUE = ReminderRow.status == ReminderStatus.OVERDUE
+IS_SOON = ReminderRow.status.in_((ReminderStatus.DUE, ReminderStatus.PLANNED))
+NOT_MISSED = ReminderRow.overdue_since.is_(None)
 
 
 def worklist(
@@ -219,62 +226,81 @@ def _listed(
     split_soon: bool = False,
 ) -> tuple[list[Shown], list[Shown], int, int]:
     """Both reminder sections and their counts in one statement: the first ``limit`` ids of each
-    section (ordered index scans, each in a subquery so that SQLite takes its ORDER BY and LIMIT),
-    then only those rows read whole, with the counts as uncorrelated subqueries (computed once;
-    stopping after ``cap + 1`` when there is a ``cap``). ``where`` selects the open reminders up to
-    the horizon in ``scope`` (the caller's patients; empty: everyone's).
-
-    Overdue is ``status = 'overdue'`` (by ``due_on``) and every open reminder with missed items
-    before it (``overdue_since`` set, whatever its own status: by ``overdue_since``, from the small
-    ``ix_reminders_*missed`` indexes); merged here by the effective date ``COALESCE(overdue_since,
-    due_on)``. Each part's first ``limit`` by its own order hold the merged first ``limit``: an item
-    listed before another in either part also comes before it by the effective date. Due soon
-    leaves out the reminders with missed items (they are overdue).
-    ``split_soon`` lists and counts due and planned separately, each from ``ix_reminders_soon``:
-    without a leading equality the index gives no order to an ``IN``, and the planner, taking due
-    dates and statuses as independent, judged that a table scan would find ``cap + 1`` planned
-    reminders due by the horizon early (a few percent of them are). A sum of counts each capped at
-    ``cap + 1`` is above ``cap`` exactly when the true sum is."""
+    section (:func:`_first_ids`), then only those rows read whole, with the counts as uncorrelated
+    subqueries (:func:`_section_counts`: computed once; stopping after ``cap + 1`` when there is a
+    ``cap``), split into the sections by :func:`_sections`. ``where`` selects the open reminders
+    up to the horizon in ``scope`` (the caller's patients; empty: everyone's); ``split_soon``: see
+    :func:`_soon_parts`."""
     of_kind = [ReminderRow.kind == kind] if kind else []
     where = [*where, *of_kind]
-    order = (ReminderRow.due_on, ReminderRow.patient_id, ReminderRow.id)
-    missed_order = (ReminderRow.overdue_since, ReminderRow.patient_id, ReminderRow.id)
-    is_overdue = ReminderRow.status == ReminderStatus.OVERDUE
-    is_soon = ReminderRow.status.in_((ReminderStatus.DUE, ReminderStatus.PLANNED))
-    not_missed = ReminderRow.overdue_since.is_(None)
-    # Everyone's: one status at a time from ix_reminders_soon (its predicate said literally).
-    soon_parts = (
-        [
-            and_(ReminderRow.status == status, SOON_REMINDER)
-            for status in (ReminderStatus.DUE, ReminderStatus.PLANNED)
-        ]
-        if split_soon
-        else [is_soon]
-    )
     missed_where = [*scope, MISSED_REMINDER, *of_kind]  # whatever their own due date
+    soon_parts = _soon_parts(split_soon)
+    rows = session.execute(
+        select(
+            *_section_counts(where, missed_where, soon_parts, cap),
+            *REMINDER_COLUMNS,
+            _name_of(ReminderRow.patient_id),
+        ).where(ReminderRow.id.in_(_first_ids(where, missed_where, soon_parts, limit)))
+    ).all()
+    if not rows:
+        return [], [], 0, 0
+    overdue, soon = _sections(rows, limit)
+    first_row = rows[0]
+    return overdue, soon, int(first_row.n_overdue) + int(first_row.n_missed_soon), int(first_row.n_soon)
+
+
+def _soon_parts(split_soon: bool) -> list[Any]:
+    """Due soon as one condition (due or planned), or, with ``split_soon``, as one per status, each
+    said as ``ix_reminders_soon``'s predicate: without a leading equality the index gives no order
+    to an ``IN``, and the planner, taking due dates and statuses as independent, judged that a
+    table scan would find ``cap + 1`` planned reminders due by the horizon early (a few percent of
+    them are). A sum of counts each capped at ``cap + 1`` is above ``cap`` exactly when the true
+    sum is."""
+    if not split_soon:
+        return [IS_SOON]
+    return [
+        and_(ReminderRow.status == status, SOON_REMINDER)
+        for status in (ReminderStatus.DUE, ReminderStatus.PLANNED)
+    ]
+
+
+def _first_ids(where: list[Any], missed_where: list[Any], soon_parts: list[Any], limit: int) -> Any:
+    """The ids of the first ``limit`` of each part of the sections, each an ordered index scan in a
+    subquery (so that SQLite takes its ORDER BY and LIMIT): ``status = 'overdue'`` by ``due_on``;
+    every open reminder with missed items before it (``overdue_since`` set, whatever its own
+    status) by ``overdue_since``, from the small ``ix_reminders_*missed`` indexes; and due soon
+    without the reminders with missed items (they are overdue)."""
 
     def first(conditions: list[Any], ordered_by: tuple[Any, ...]) -> Any:
         ranked = select(ReminderRow.id).where(*conditions).order_by(*ordered_by).limit(limit).subquery()
         return select(ranked.c.id)
 
-    shown = union_all(
-        first([*where, is_overdue], order),
-        first(missed_where, missed_order),
-        *(first([*where, section, not_missed], order) for section in soon_parts),
+    return union_all(
+        first([*where, IS_OVERDUE], ORDER),
+        first(missed_where, MISSED_ORDER),
+        *(first([*where, section, NOT_MISSED], ORDER) for section in soon_parts),
     )
-    missed_soon = [*missed_where, is_soon]  # open, not yet past their own window, with missed items
-    n_soon = sum((_count(ReminderRow, cap, *where, part, not_missed) for part in soon_parts), literal(0))
-    rows = session.execute(
-        select(
-            _count(ReminderRow, cap, *where, is_overdue).label("n_overdue"),
-            _count(ReminderRow, cap, *missed_soon).label("n_missed_soon"),
-            n_soon.label("n_soon"),
-            *REMINDER_COLUMNS,
-            _name_of(ReminderRow.patient_id),
-        ).where(ReminderRow.id.in_(shown))
-    ).all()
-    if not rows:
-        return [], [], 0, 0
+
+
+def _section_counts(
+    where: list[Any], missed_where: list[Any], soon_parts: list[Any], cap: int | None
+) -> tuple[Any, Any, Any]:
+    """``n_overdue`` and ``n_missed_soon`` (open, not yet past their own window, with missed items),
+    which together count the overdue section, and ``n_soon``."""
+    missed_soon = [*missed_where, IS_SOON]
+    n_soon = sum((_count(ReminderRow, cap, *where, part, NOT_MISSED) for part in soon_parts), literal(0))
+    return (
+        _count(ReminderRow, cap, *where, IS_OVERDUE).label("n_overdue"),
+        _count(ReminderRow, cap, *missed_soon).label("n_missed_soon"),
+        n_soon.label("n_soon"),
+    )
+
+
+def _sections(rows: Sequence[Shown], limit: int) -> tuple[list[Shown], list[Shown]]:
+    """The rows read split into overdue and due soon, each its first ``limit``. Overdue merges its
+    two parts by the effective date ``COALESCE(overdue_since, due_on)``: each part's first
+    ``limit`` by its own order hold the merged first ``limit``, since an item listed before another
+    in either part also comes before it by the effective date."""
     overdue = sorted(
         (row for row in rows if row.status == ReminderStatus.OVERDUE or row.overdue_since is not None),
         key=lambda row: (row.overdue_since or row.due_on, row.patient_id, row.id),
@@ -283,8 +309,7 @@ def _listed(
         (row for row in rows if row.status != ReminderStatus.OVERDUE and row.overdue_since is None),
         key=lambda row: (row.due_on, row.patient_id, row.id),
     )[:limit]
-    first_row = rows[0]
-    return overdue, soon, int(first_row.n_overdue) + int(first_row.n_missed_soon), int(first_row.n_soon)
+    return overdue, soon
 
 
 def _alerts_of(

@@ -5,8 +5,8 @@
                                              [--warmup 10] [--seed 1] [--keep] [--reuse URL]
                                              [--postgres-url URL]
 
-Issue 5: "Seed 100,000 patients with about 3,000,000 reminders in PostgreSQL, then measure worklist
-and patient-page latency p50/p95 through HTTP; target p95 < 100 ms."
+The target: with 100,000 patients and about 3,000,000 reminders in PostgreSQL, the worklist and
+patient pages answer through HTTP with p95 < 100 ms (p50 and p95 are reported).
 
 1. **Seed** a throwaway database (``notify_bench.Databases``: ``gist_bench_<random>``, migrated with
    ``models.migrate.upgrade``, dropped at the end unless ``--keep``) with COPY

@@ -8,13 +8,15 @@ from __future__ import annotations
 
 import base64
 import hashlib
-import os
 import shutil
 import subprocess
 import tarfile
 from pathlib import Path
+from typing import NoReturn
 
 import pytest
+
+from tests.support.guard import unavailable
 
 PACKAGE = "hl7.fhir.us.mcode@4.0.0"
 TARBALL = "hl7.fhir.us.mcode-4.0.0.tgz"
@@ -22,10 +24,8 @@ INTEGRITY = "sha512-HJogFi9rQetIUE8gqKFq2tt4I8ukdH3PUCQO5jBiKxYUgh+vrlXvkWkt/XuY
 CACHE = Path(__file__).resolve().parent.parent / ".cache" / "mcode"
 
 
-def _unavailable(why: str) -> None:
-    if os.environ.get("CI") == "true":
-        pytest.fail(f"mCODE package: {why}")
-    pytest.skip(f"mCODE package: {why}")
+def _unavailable(why: str) -> NoReturn:
+    unavailable(f"mCODE package: {why}", what="the mCODE tests")
 
 
 def mcode_examples() -> Path:

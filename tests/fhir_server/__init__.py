@@ -9,7 +9,6 @@ npm, or the registry, the tests that need the server skip, except under ``CI=tru
 from __future__ import annotations
 
 import json
-import os
 import shutil
 import subprocess
 import tempfile
@@ -17,18 +16,17 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
+from typing import NoReturn
 
-import pytest
+from tests.support.guard import unavailable
 
 HERE = Path(__file__).resolve().parent
 CACHE = HERE.parent.parent / ".cache" / "fhir-server"
 FILES = ("package.json", "package-lock.json", "server.mjs")
 
 
-def _unavailable(why: str) -> None:
-    if os.environ.get("CI") == "true":
-        pytest.fail(f"test FHIR server: {why}")
-    pytest.skip(f"test FHIR server: {why}")
+def _unavailable(why: str) -> NoReturn:
+    unavailable(f"test FHIR server: {why}", what="the FHIR server tests")
 
 
 def install() -> Path:
@@ -36,7 +34,6 @@ def install() -> Path:
     npm = shutil.which("npm")
     if shutil.which("node") is None or npm is None:
         _unavailable("node and npm are needed (Debian: apt-get install nodejs npm)")
-        raise AssertionError("unreachable")
     CACHE.mkdir(parents=True, exist_ok=True)
     stale = any(
         not (CACHE / name).exists() or (CACHE / name).read_bytes() != (HERE / name).read_bytes()

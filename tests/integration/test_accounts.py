@@ -31,11 +31,10 @@ from scheduler.staff.access import MAX_FAILURES, backoff
 from scheduler.staff.users import create_token, create_user, list_tokens, reset_password, set_active, unlock
 from tests.support.common import cli_env, gistsched, write_jsonl
 from tests.support.services import Database
+from tests.support.staff import AS_OF, PASSWORD
 
 pytestmark = pytest.mark.integration
 
-AS_OF = dt.date(2026, 11, 27)
-PASSWORD = "correct horse battery"
 HOME, ATTACKER = ("10.0.0.7", 40000), ("203.0.113.9", 40000)
 
 

@@ -1,4 +1,4 @@
-"""The JSON API against SQLite and PostgreSQL (issue 5): bearer tokens, the authorization matrix
+"""The JSON API against SQLite and PostgreSQL: bearer tokens, the authorization matrix
 (role × route × own/other patient), all-or-nothing event submission, acknowledgement, the audit
 trail and ``gistsched audit``."""
 

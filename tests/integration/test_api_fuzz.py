@@ -7,6 +7,7 @@ Without valid credentials every request is refused."""
 
 from __future__ import annotations
 
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -20,15 +21,12 @@ from schemathesis.specs.openapi.checks import (
     positive_data_acceptance,
 )
 
-from models.db import make_engine, make_sessionmaker
-from models.migrate import upgrade
 from scheduler.app.wiring import create_web_app
 from scheduler.config.settings import Settings
 from scheduler.domain.events import EVENT_TYPES
-from scheduler.patients.processing import process_patient
 from scheduler.staff.access import sign_in
-from tests.support.common import by_patient, intake, read_cohort
-from tests.support.staff import AS_OF, PASSWORD, STAFF, create_staff
+from tests.support.staff import AS_OF, PASSWORD, STAFF
+from tests.support.stores import close_store, open_store
 from web.deps import COOKIE
 
 pytestmark = pytest.mark.integration
@@ -43,22 +41,17 @@ JUDGED_BODIES = {"POST /api/events", "POST /fhir/Bundle"}
 
 
 @pytest.fixture(scope="module")
-def api_schema(tmp_path_factory: pytest.TempPathFactory) -> Any:
+def api_schema(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Any]:
+    """The API's document on a SQLite store of the module's own, and the callers' credentials."""
     folder = tmp_path_factory.mktemp("fuzz")
-    url = f"sqlite:///{folder / 'gist.sqlite3'}"
-    upgrade(url)
-    sessions = make_sessionmaker(make_engine(url))
-    events = read_cohort()
-    intake(sessions, events, AS_OF)
-    for patient_id in by_patient(events):
-        process_patient(sessions, patient_id, AS_OF)
-    tokens = create_staff(sessions, {name: STAFF[name] for name in set(WHO.values())})
+    db, url, tokens = open_store("sqlite", folder, None, {name: STAFF[name] for name in set(WHO.values())})
     for who, name in WHO.items():
         CREDENTIALS[who] = {"headers": {"Authorization": f"Bearer {tokens[name]}"}}
-    signed_in = sign_in(sessions, "ana", PASSWORD, client="testclient")
+    signed_in = sign_in(db.sessions, "ana", PASSWORD, client="testclient")
     CREDENTIALS["navigator-session"] = {"cookies": {COOKIE: signed_in.cookie}}
     settings = Settings(env="test", database_url=url, data_dir=Path(folder), as_of=AS_OF)
-    return schemathesis.openapi.from_asgi("/api/openapi.json", create_web_app(settings, sessions))
+    yield schemathesis.openapi.from_asgi("/api/openapi.json", create_web_app(settings, db.sessions))
+    close_store(db, url, None)
 
 
 def test_the_document_declares_security_and_errors(api_schema: Any) -> None:

@@ -1,4 +1,4 @@
-"""Bad input through every door (issue 6 item 4): Hypothesis-generated junk events through
+"""Bad input through every door: Hypothesis-generated junk events through
 ``gistsched plan``, ``gistsched submit`` and ``POST /api/events``, the dashboard's event form and its
 sign-in form, on SQLite and PostgreSQL.
 
@@ -11,9 +11,9 @@ request size limit holds (413 over 5 MB).
 The sweeps draw junk of every kind — wrong types, huge and unicode strings (NUL, RTL marks, emoji),
 nested junk, extreme and impossible dates, numbers as strings, NaN/Infinity literals, duplicate keys,
 unknown keys — one mutation per line of an otherwise valid event, so the field each error must name
-is known. The bugs this suite found (docs/security.md §9) are fixed; each has its own regression
-test below (section "regression tests"), pinned to the answer the contract gives, and the sweeps
-draw from every character class again (lone surrogates, raw line separators, control characters
+is known. Each bad-input bug this suite found (docs/security.md §9) has a regression test below
+(section "regression tests") pinned to the answer the contract gives (422, or exit 2), and the
+sweeps draw from every character class (lone surrogates, raw line separators, control characters
 in keys).
 
 One cohort is stored per backend for the whole module; tests compare counts, so they may run in any

@@ -10,8 +10,7 @@ import os
 import signal
 import subprocess
 import sys
-import time
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
@@ -19,6 +18,7 @@ from sqlalchemy import select
 
 from models.db import make_engine, make_sessionmaker
 from models.rows import ClockLeaseRow
+from tests.support.common import wait_until
 
 pytestmark = pytest.mark.integration
 
@@ -32,14 +32,6 @@ def env_for(data_dir: Path) -> dict[str, str]:
         GIST_ENV="test", GIST_DATA_DIR=str(data_dir), GIST_CLOCK_INTERVAL_SECONDS="1", PYTHONUNBUFFERED="1"
     )
     return env
-
-
-def wait_for(predicate: Callable[[], bool], timeout: float, what: str) -> None:
-    deadline = time.monotonic() + timeout
-    while not predicate():
-        if time.monotonic() > deadline:
-            raise AssertionError(f"timed out waiting for {what}")
-        time.sleep(0.1)
 
 
 def descendants(pid: int) -> set[int]:
@@ -79,10 +71,11 @@ def service(tmp_path: Path) -> Iterator[tuple[subprocess.Popen[bytes], Path, set
         )  # fmt: skip
     started: set[int] = set()
     try:
-        wait_for(
+        wait_until(
             lambda: "ready." in log_path.read_text() and "holding the clock lease" in log_path.read_text(),
             timeout=60,
-            what="the worker and the clock",
+            interval=0.1,
+            message="the worker and the clock",
         )
         started = descendants(process.pid)
         yield process, log_path, started

@@ -1,4 +1,4 @@
-"""Events of one patient processed by two workers at once: no lost update (issue 3, tests).
+"""Events of one patient processed by two workers at once: no lost update.
 
 First with the interleaving forced (a processing transaction held open at the worst moment, just
 after it read the events, while new events arrive and a second worker starts on the patient), then

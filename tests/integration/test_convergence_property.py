@@ -1,6 +1,6 @@
 """Property (service level, no broker): whatever the interleaving and repetition of intake and
 processing, the stored plan converges to the pure plan of all the events; processing again then
-changes nothing (style.md "recompute, then reconcile"; issue 3, tests)."""
+changes nothing (style.md "recompute, then reconcile")."""
 
 from __future__ import annotations
 

@@ -1,4 +1,4 @@
-"""The navigator dashboard (issue 5; event-contract.md §4 ``GET/POST /login``, ``GET /``) through the
+"""The navigator dashboard (event-contract.md §4 ``GET/POST /login``, ``GET /``) through the
 FastAPI app on SQLite and PostgreSQL: sign-in and its cookie, scope, CSRF, the event forms, alert
 acknowledgement, calendar subscriptions, the printable schedule, and the pages' markup (CSP: no
 inline script or style; every input labelled)."""

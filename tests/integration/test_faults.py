@@ -1,6 +1,6 @@
 """Real faults: a worker SIGKILLed mid-batch, and Redis restarted empty with messages queued. The
 clock's stalled-event sweep (``GIST_STALLED_AFTER_SECONDS``) brings every patient back; the stored
-plans still equal the pure ones and no reminder is stored twice (issue 3, tests)."""
+plans still equal the pure ones and no reminder is stored twice."""
 
 from __future__ import annotations
 

@@ -1,6 +1,6 @@
 """Calendar feeds and access commands against a real database (SQLite and PostgreSQL): ``gistsched
 user add`` and ``feed create/revoke`` as processes, ``GET /feeds/{token}.ics`` through the FastAPI
-app, the feed parsed by icalendar and by recurring-ical-events (issue 4)."""
+app, the feed parsed by icalendar and by recurring-ical-events."""
 
 from __future__ import annotations
 

@@ -19,12 +19,12 @@ from scheduler.patients.processing import process_patient
 from scheduler.patients.records import patient_record
 from scheduler.staff.users import create_user
 from tests.support.services import Database, Pipeline
+from tests.support.staff import PASSWORD
 
 pytestmark = [pytest.mark.integration, pytest.mark.timeout(120)]
 
 FIXTURES = Path(__file__).resolve().parent.parent / "fixtures" / "fhir"
 AS_OF = dt.date(2026, 3, 12)
-PASSWORD = "correct horse battery"
 
 
 def twin(name: str) -> dict[str, Any]:

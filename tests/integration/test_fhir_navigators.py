@@ -21,6 +21,7 @@ from scheduler.patients.processing import process_patient
 from scheduler.staff.users import create_user
 from tests.support.common import assert_cli_error
 from tests.support.services import Database, Pipeline
+from tests.support.staff import PASSWORD
 
 pytestmark = [pytest.mark.integration, pytest.mark.timeout(120)]
 
@@ -28,7 +29,6 @@ FIXTURES = Path(__file__).resolve().parent.parent / "fixtures" / "fhir"
 NAVIGATORS = FIXTURES / "navigators.json"
 NPI = "http://hl7.org/fhir/sid/us-npi"
 AS_OF = dt.date(2026, 3, 12)
-PASSWORD = "correct horse battery"
 BASE = "http://clinic.example.org/fhir"
 
 

@@ -38,12 +38,12 @@ from scheduler.staff.users import create_user
 from scheduler.staff.worklist import worklist
 from tests.support.cohort import AS_OF, store_cohort
 from tests.support.services import Database
+from tests.support.staff import PASSWORD
 
 pytestmark = pytest.mark.integration
 
 CLINICIAN = Principal(2, "cleo", "clinician", None)
 ANA = Principal(1, "ana", "navigator", "nav-ana")  # P01, P03, P05, P07
-PASSWORD = "correct horse battery"
 SINCE, LAST_DONE = dt.date(2026, 9, 25), dt.date(2026, 9, 11)
 
 

@@ -1,5 +1,5 @@
 """Notifications end to end: the outbox, real ``gistsched worker`` processes on a private
-redis-server, a real SMTP server (aiosmtpd), SQLite and PostgreSQL (issue 4).
+redis-server, a real SMTP server (aiosmtpd), SQLite and PostgreSQL.
 
 Each test plans the example cohort as of 2026-11-27 (processing in the test process), registers a
 navigator user per navigator, and lets the clock's notification pass queue ``notifications.send``

@@ -1,5 +1,5 @@
 """The outbox use cases without a broker (SQLite and PostgreSQL): digests, moved and cancelled
-invitations, failures that must be visible (issue 4). Emails go to a folder (the .eml sender)."""
+invitations, failures that must be visible. Emails go to a folder (the .eml sender)."""
 
 from __future__ import annotations
 

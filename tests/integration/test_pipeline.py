@@ -1,5 +1,5 @@
 """The whole pipeline: ``gistsched submit --wait`` → Redis → two ``gistsched worker`` processes →
-stored plans, each equal to the pure plan of its events at today's date (issue 3, tests)."""
+stored plans, each equal to the pure plan of its events at today's date."""
 
 from __future__ import annotations
 

@@ -23,10 +23,9 @@ from scheduler.patients.stored import stored_plan
 from tasks.base import GistCelery, send_process
 from tests.support.common import assert_matches_pure, by_patient, read_cohort, wait_until, write_jsonl
 from tests.support.services import Pipeline, Workers
+from tests.support.staff import AS_OF
 
 pytestmark = [pytest.mark.integration, pytest.mark.timeout(240)]
-
-AS_OF = dt.date(2026, 11, 27)
 
 
 def states(pipeline: Pipeline) -> dict[str, tuple[str, str | None]]:

@@ -10,7 +10,6 @@ for it until a navigator is assigned (a notice written earlier is held, then sen
 
 from __future__ import annotations
 
-import datetime as dt
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -30,11 +29,10 @@ from scheduler.patients.processing import process_patient
 from scheduler.staff.users import create_user
 from tests.support.cohort import store_cohort
 from tests.support.services import Database
+from tests.support.staff import AS_OF, PASSWORD
 
 pytestmark = pytest.mark.integration
 
-AS_OF = dt.date(2026, 11, 27)
-PASSWORD = "correct horse battery"
 USERS = {
     "ana": ("navigator", "nav-ana"),  # P01, P03, P05, P07
     "ben": ("navigator", "nav-ben"),

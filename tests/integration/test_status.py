@@ -1,4 +1,4 @@
-"""``gistsched status`` and ``GET /metrics`` read the same figures from the database (issue 6)."""
+"""``gistsched status`` and ``GET /metrics`` read the same figures from the database."""
 
 from __future__ import annotations
 

@@ -1,4 +1,4 @@
-"""Fixtures of the fault-injection suite (issue 6): the real components of
+"""Fixtures of the fault-injection suite: the real components of
 :mod:`tests.support.fixtures` on PostgreSQL only (this ``db`` replaces the integration suite's),
 plus an SMTP server, real clock processes and, for the database restarts, a private PostgreSQL
 cluster of the test's own.

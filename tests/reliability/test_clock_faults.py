@@ -1,5 +1,5 @@
-"""The clock SIGKILLed and started again; two clocks at once, the lease holder killed again and again
-(issue 6, item 3). Real ``gistsched clock`` processes, a tick a second.
+"""The clock SIGKILLed and started again; two clocks at once, the lease holder killed again and again.
+Real ``gistsched clock`` processes, a tick a second.
 
 The clock is what finds events nobody queued and what sends emails, so here every third batch is
 stored without queueing anything (as if the broker had lost the messages): those events are

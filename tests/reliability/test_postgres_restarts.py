@@ -1,4 +1,4 @@
-"""PostgreSQL stopped and started again, several times, while events arrive (issue 6, item 3).
+"""PostgreSQL stopped and started again, several times, while events arrive.
 
 On a private cluster of the test's own (``cluster.py``; the machine's shared server is never
 touched), alternately a fast shutdown (clients disconnected) and an immediate one (every server

@@ -1,4 +1,4 @@
-"""Redis killed and restarted empty again and again while events arrive (issue 6, item 3).
+"""Redis killed and restarted empty again and again while events arrive.
 
 Every restart loses every message: the ``patients.process`` tasks queued by the intake, those the
 workers held unacknowledged, and the ``notifications.send`` tasks the clock queued. Nothing of it

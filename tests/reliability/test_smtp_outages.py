@@ -1,5 +1,5 @@
 """The SMTP server down for a while, then back, several times while events arrive and the emails they
-bring are being sent (issue 6, item 3).
+bring are being sent.
 
 Three kinds of outage in turn: the server stopped (connection refused), and the server up but
 answering every message with a temporary failure, at the end of DATA (``451``) or at RCPT (``421``).

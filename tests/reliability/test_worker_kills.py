@@ -1,4 +1,4 @@
-"""Workers SIGKILLed again and again while 5,000 events arrive (issue 6, item 3).
+"""Workers SIGKILLed again and again while 5,000 events arrive.
 
 Two workers on the private redis-server; every 1–2 s one of them is SIGKILLed while it works. When
 both are up, a whole worker dies (main process and pool, as a crashed machine or the OOM killer

@@ -7,6 +7,10 @@ them need lives here.
   as pytest fixtures, loaded for the whole tree by ``tests/conftest.py``;
 * :mod:`tests.support.stores` — a database of its own with the example cohort planned;
 * :mod:`tests.support.passwords` — password hashes as older versions wrote them;
+* :mod:`tests.support.web` — the dashboard from a test client: settings, signing in, the CSRF
+  token, audit lines, the markup checks;
+* :mod:`tests.support.mail` — the email tests' words, kinds, envelope and bodies;
+* :mod:`tests.support.browser` — the browser tests' running stack, browser and phone-width checks;
 * :mod:`tests.support.common`, :mod:`tests.support.services`, :mod:`tests.support.cohort`,
   :mod:`tests.support.smtp_server` — commands, processes, the stored cohort, a real SMTP server.
 """

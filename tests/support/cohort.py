@@ -1,5 +1,5 @@
 """The example cohort, stored and processed as of 2026-11-27, fast: built once per test session and
-backend, then restored from a snapshot for every test that needs it (issue 5's suites would
+backend, then restored from a snapshot for every test that needs it (the web suites would
 otherwise replay the cohort through intake and processing hundreds of times).
 
 * SQLite: the first build is copied with SQLite's online backup API; later tests get that copy

@@ -27,7 +27,6 @@ client waiting); ``auth_require_tls`` counts only STARTTLS, not implicit TLS, so
 from __future__ import annotations
 
 import shutil
-import socket
 import ssl
 import subprocess
 import threading
@@ -44,6 +43,8 @@ from urllib.parse import quote, urlencode
 
 from aiosmtpd.controller import Controller
 from aiosmtpd.smtp import SMTP, AuthResult, Envelope, LoginPassword, Session
+
+from tests.support.common import free_port
 
 HOST = "127.0.0.1"
 
@@ -71,13 +72,6 @@ class Received:
         parsed = message_from_bytes(self.data, policy=default)
         assert isinstance(parsed, EmailMessage)
         return parsed
-
-
-def free_port() -> int:
-    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as s:
-        s.bind((HOST, 0))
-        port: int = s.getsockname()[1]
-        return port
 
 
 def make_certificate(directory: Path) -> TlsFiles:

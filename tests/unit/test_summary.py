@@ -10,8 +10,8 @@ import pytest
 from scheduler.domain.model import Alert, Plan, Reminder, RiskAssessment, Status, Therapy
 from scheduler.domain.risk import assess_risk, explain
 from scheduler.patients.summary import MAX_REMINDERS, render_summary
+from tests.support.staff import AS_OF
 
-AS_OF = dt.date(2026, 11, 27)
 CITE = "Stivarga (regorafenib) US prescribing information §5.1"
 
 

@@ -26,8 +26,8 @@ from scheduler.staff.tokens import (
     verify_password,
 )
 from tests.support.passwords import legacy_scrypt_hash
+from tests.support.staff import PASSWORD
 
-PASSWORD = "correct horse battery"
 URLSAFE = re.compile(r"[A-Za-z0-9_-]+")
 
 

@@ -26,13 +26,14 @@ from dataclasses import dataclass
 from sqlalchemy import Select, and_, func, or_, select
 from sqlalchemy.orm import Session, sessionmaker
 
-from models.rows import FeedRow, PatientRow, ReminderRow, UserRow
+from models.rows import FeedRow, PatientRow, ReminderRow
 from models.statuses import OPEN_REMINDER_STATUSES, ReminderStatus
 from models.types import utcnow
 from models.vocabulary import FeedScope
 from notifications.ical import CalendarItem, render_feed
 from scheduler.domain.notices import NOTICE_KINDS
 from scheduler.domain.profile import DEFAULT_PROFILE, Profile
+from scheduler.notifications import repository
 from scheduler.notifications.calendar import calendar_item
 from scheduler.staff.tokens import new_token, token_digest
 
@@ -69,12 +70,7 @@ def create_feed(sessions: sessionmaker[Session], scope: str, subject_id: str, ba
                     "--patient", f"no patient {subject_id!r} is stored (submit their events first)"
                 )
         elif scope == FeedScope.NAVIGATOR:
-            known = session.scalar(
-                select(UserRow.id).where(UserRow.navigator_id == subject_id).limit(1)
-            ) or session.scalar(
-                select(PatientRow.patient_id).where(PatientRow.navigator_id == subject_id).limit(1)
-            )
-            if known is None:
+            if not repository.is_known_navigator(session, subject_id):
                 raise FeedError("--navigator", f"no user or patient has navigator_id {subject_id!r}")
         else:
             raise FeedError("scope", f"must be patient or navigator (got {scope!r})")

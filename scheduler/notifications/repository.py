@@ -1,5 +1,6 @@
-"""The queries of the notification use cases: outbox rows, the reminders they tell about and the
-users they go to. Every function works in the caller's session (the caller owns the transaction).
+"""The queries of the notification use cases: outbox rows, the reminders they tell about, the
+users they go to, and whether a feed's navigator is known. Every function works in the caller's
+session (the caller owns the transaction).
 
 The clock's claim repeats ix_notifications_sendable's predicate literally (:data:`SENDABLE`):
 SQLite uses a partial index only when the query's WHERE contains the index's condition with the
@@ -314,3 +315,11 @@ def outbox_counts(session: Session) -> dict[str, int]:
     return dict(
         session.execute(select(NotificationRow.status, func.count()).group_by(NotificationRow.status)).all()
     )
+
+
+def is_known_navigator(session: Session, navigator_id: str) -> bool:
+    """Whether a user or a patient has ``navigator_id`` (a navigator's feed must name one)."""
+    known = session.scalar(
+        select(UserRow.id).where(UserRow.navigator_id == navigator_id).limit(1)
+    ) or session.scalar(select(PatientRow.patient_id).where(PatientRow.navigator_id == navigator_id).limit(1))
+    return known is not None

@@ -19,6 +19,7 @@ from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
 from models.rows import EventRow, ReminderRow
+from models.statuses import OPEN_REMINDER_STATUSES
 from scheduler.domain.case import kinds_done_by
 from scheduler.domain.events import EventError, parse_event
 
@@ -29,7 +30,6 @@ LAB_NAMES = {
     "platelets": "Platelets", "hemoglobin": "Haemoglobin", "tsh": "TSH", "lvef": "LVEF",
 }  # fmt: skip
 MODALITY_NAMES = {"ct": "CT", "mri": "MRI", "eus": "EUS", "pet": "PET"}
-OPEN_STATUSES = ("overdue", "due", "planned")
 Wanted = tuple[str, str, dt.date]  # (patient_id, reminder kind, day of its latest result)
 
 
@@ -148,7 +148,7 @@ def result_days(session: Session, pairs: Iterable[tuple[str, str]]) -> dict[tupl
             ReminderRow.patient_id.in_(sorted({pid for pid, _ in pairs})),
             ReminderRow.kind.in_(sorted({kind for _, kind in pairs})),
             ReminderRow.last_done_on.is_not(None),
-            ReminderRow.status.in_(OPEN_STATUSES),
+            ReminderRow.status.in_(OPEN_REMINDER_STATUSES),
         )
         .group_by(ReminderRow.patient_id, ReminderRow.kind)
     ).all()

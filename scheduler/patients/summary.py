@@ -12,6 +12,7 @@ import textwrap
 from collections.abc import Iterable
 
 from scheduler.domain.model import SEVERITY_RANK, Alert, Plan, Reminder, RiskAssessment, Therapy
+from scheduler.domain.risk import explain
 
 MAX_REMINDERS = 8
 WIDTH = 100
@@ -22,9 +23,6 @@ _STATUS_ORDER = {"overdue": 0, "due": 0, "planned": 1}
 
 def render_summary(plan: Plan) -> str:
     """The plan as aligned plain text, ending with a newline."""
-    # Imported here so this module loads even while the risk module is being rewritten.
-    from scheduler.domain.risk import explain
-
     title = f"Patient {plan.patient_id} — plan as of {plan.as_of.isoformat()} (profile {plan.profile})"
     lines = [title, "=" * len(title)]
     lines.append(_field("Stage", plan.stage.replace("_", " ")))

@@ -1,5 +1,6 @@
-"""The stored vocabularies (models/vocabulary.py): their values are the strings stored and sent
-before they were enums, and they agree with the core's and the API document's own copies."""
+"""The stored vocabularies (models/vocabulary.py): their values are the strings the database
+holds and the API and tasks send, and they agree with the core's and the API document's own
+copies."""
 
 from __future__ import annotations
 

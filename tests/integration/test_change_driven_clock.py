@@ -20,6 +20,7 @@ import pytest
 from sqlalchemy import select, update
 
 from models.rows import PatientRow, PatientStateRow, ReminderRow
+from scheduler.patients import repository
 from scheduler.patients.processing import RESWEEP_DAYS, process_patient, recompute_on
 from scheduler.patients.repository import advance_statuses, due_patient_ids, fresh_feed_revision
 from scheduler.patients.stored import stored_plan
@@ -136,7 +137,11 @@ def test_due_patients_are_those_whose_day_has_come_or_is_unknown(db: Database) -
         assert set(due_patient_ids(session, START)) == active
 
 
-def test_the_status_update_moves_exactly_what_the_date_moves(db: Database) -> None:
+@pytest.mark.parametrize("batch", [repository.STATUS_BATCH, 3], ids=["one-batch", "batches-of-3"])
+def test_the_status_update_moves_exactly_what_the_date_moves(
+    db: Database, batch: int, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(repository, "STATUS_BATCH", batch)
     objs = [o for o in synthetic_events(20, seed=5) if occurred(o) <= START]
     receive(db, objs, START)
     with db.sessions() as session:
@@ -167,6 +172,8 @@ def test_the_status_update_moves_exactly_what_the_date_moves(db: Database) -> No
         for patient_id, revision in session.execute(select(PatientRow.patient_id, PatientRow.feed_revision)):
             assert (revision > revisions[patient_id]) == (patient_id in changed_patients)
     assert moved == count > 0
+    if batch == 3:
+        assert count > 3 * batch  # several statements
     for patient_id in by_pid:  # what the date moved is what a recompute would show (content unchanged)
         with db.sessions() as session:
             stored = stored_plan(session, patient_id)

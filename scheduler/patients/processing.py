@@ -6,8 +6,9 @@ serialises writers), so two workers on one patient run one after the other and t
 the first's result: no lost update. A burst of events costs one recompute: a task that finds no
 unprocessed event of its patient (an earlier task already covered them) does nothing, unless it is
 a ``force`` recompute (the clock's, on the day the plan can change: ``recompute_on``). A run that
-is not skipped closes the patient's open processing failures in the same transaction, so the
-worklist never shows a failure for a plan that is stored, nor hides one for a plan that is not.
+is not skipped closes the patient's open processing failures (known from the locking read) in the
+same transaction, so the worklist never shows a failure for a plan that is stored, nor hides one
+for a plan that is not; an unchanged plan writes nothing.
 
 Storing a plan (:func:`store_plan`) is four steps: the contact details from the latest
 registration (and the navigator's copy on the patient's rows when it changed), the computed state,
@@ -66,9 +67,10 @@ def process_patient(
     """``digest`` is ``profile``'s content hash, recorded with the plan (computed when not given)."""
     digest = digest or profile_hash(profile)
     with sessions.begin() as session:
-        patient = repository.lock_patient(session, patient_id)
-        if patient is None:
+        locked = repository.lock_patient(session, patient_id)
+        if locked is None:
             return ProcessResult(patient_id, skipped=True)
+        patient = locked.row
         if not force and not repository.has_unprocessed_events(session, patient_id):
             return ProcessResult(patient_id, skipped=True)
         rows = repository.event_log(session, patient_id)
@@ -81,7 +83,8 @@ def process_patient(
             store_plan(session, patient, plan, relevant, today, result, profile, digest)
         now = utcnow()
         repository.mark_processed(session, [row_id for row_id, done, _ in rows if not done], now)
-        queries.resolve_failures(session, patient_id, now)
+        if locked.failing:
+            queries.resolve_failures(session, patient_id, now)
         return result
 
 

@@ -11,7 +11,7 @@ from typing import Any, NamedTuple
 from sqlalchemy import and_, case, insert, literal, or_, select, text, update
 from sqlalchemy.orm import Session
 
-from models.rows import AlertRow, EventRow, PatientRow, PatientStateRow, ReminderRow
+from models.rows import AlertRow, EventRow, PatientRow, PatientStateRow, ProcessingFailureRow, ReminderRow
 from models.statuses import DUE_REMINDER_SQL, ReminderStatus
 from scheduler.domain.model import Plan
 
@@ -125,12 +125,27 @@ def mark_processed(session: Session, row_ids: Sequence[int], now: dt.datetime) -
 # ---- the patient and the stored plan -------------------------------------------------------------
 
 
-def lock_patient(session: Session, patient_id: str) -> PatientRow | None:
+class LockedPatient(NamedTuple):
+    row: PatientRow
+    failing: bool  # the patient has processing failures not yet resolved
+
+
+def lock_patient(session: Session, patient_id: str) -> LockedPatient | None:
     """The patient row, locked for this transaction (``FOR NO KEY UPDATE`` on PostgreSQL: keeps two
-    workers apart without blocking intake's foreign-key checks)."""
-    return session.execute(
-        select(PatientRow).where(PatientRow.patient_id == patient_id).with_for_update(key_share=True)
-    ).scalar_one_or_none()
+    workers apart without blocking intake's foreign-key checks), and whether the patient has open
+    processing failures, read in the same statement, so that a run which stores a plan closes them
+    and a run with none to close writes nothing for them."""
+    failing = (
+        select(ProcessingFailureRow.id)
+        .where(ProcessingFailureRow.patient_id == patient_id, ProcessingFailureRow.resolved_at.is_(None))
+        .exists()
+    )
+    found = session.execute(
+        select(PatientRow, failing)
+        .where(PatientRow.patient_id == patient_id)
+        .with_for_update(key_share=True, of=PatientRow)
+    ).one_or_none()
+    return None if found is None else LockedPatient(found[0], bool(found[1]))
 
 
 def stored_state(session: Session, patient_id: str) -> PatientStateRow | None:

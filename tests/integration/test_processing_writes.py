@@ -1,7 +1,7 @@
 """What processing a patient writes (SQLite and PostgreSQL): a first plan is only inserted, with the
 patient row written once; a later recompute that moves the patient to another navigator still
-rewrites every copy; a run closes the patient's open failures in its own transaction, a skipped one
-leaves them open."""
+rewrites every copy; an unchanged plan sends no write; a run closes the patient's open failures in
+its own transaction, a skipped one leaves them open."""
 
 from __future__ import annotations
 
@@ -58,7 +58,7 @@ def test_a_first_plan_is_inserted_and_the_patient_row_written_once(db: Database)
     assert result.inserted > 0
     assert result.alerts_raised > 0
     updated = [s.split()[1] for s in seen if s.startswith("UPDATE")]
-    assert updated == ["patients", "events", "processing_failures"], seen
+    assert updated == ["patients", "events"], seen
     reads = [s for s in seen if s.startswith("SELECT")]
     assert not [s for s in reads if any(f"FROM {t} " in s + " " for t in ("reminders", "alerts"))], reads
     with db.sessions() as session:
@@ -97,6 +97,20 @@ def test_a_move_to_another_navigator_after_the_first_plan_rewrites_every_copy(db
         assert_matches_pure(stored_plan(session, PATIENT), pure_plan([*history, moved], AS_OF))
 
 
+def writes(seen: list[str]) -> list[str]:
+    return [s for s in seen if s.split(None, 1)[0].upper() in {"INSERT", "UPDATE", "DELETE"}]
+
+
+def test_an_unchanged_plan_sends_no_write(db: Database) -> None:
+    history = by_patient(read_cohort())[PATIENT]
+    intake(db.sessions, history, AS_OF)
+    process_patient(db.sessions, PATIENT, AS_OF)
+    with statements(db) as seen:
+        result = process_patient(db.sessions, PATIENT, AS_OF, force=True)
+    assert not result.skipped
+    assert writes(seen) == [], seen
+
+
 def open_failures(db: Database) -> int:
     return db.count(ProcessingFailureRow, ProcessingFailureRow.resolved_at.is_(None))
 
@@ -110,5 +124,7 @@ def test_a_run_closes_the_open_failures_and_a_skipped_one_does_not(db: Database)
     record_failure(db.sessions, PATIENT, PROCESS, "OperationalError: gone again", 1)
     assert process_patient(db.sessions, PATIENT, AS_OF).skipped  # nothing new: no run
     assert open_failures(db) == 1
-    process_patient(db.sessions, PATIENT, AS_OF, force=True)
+    with statements(db) as seen:
+        process_patient(db.sessions, PATIENT, AS_OF, force=True)  # the plan itself is unchanged
     assert open_failures(db) == 0
+    assert [s.split()[1] for s in writes(seen)] == ["processing_failures"], seen

@@ -31,8 +31,8 @@ from scheduler.fhir.sync import (
     CHANGE_BATCH,
     CHANGE_TYPES,
     change_search,
+    changed_patients,
     instant,
-    patient_of,
     patient_reference,
     patient_searches,
     push_transaction,
@@ -47,6 +47,7 @@ from scheduler.patients.fhir_client import FhirClient, FhirServerError
 from scheduler.patients.fhir_intake import FhirIntakeResult, store_import
 from scheduler.patients.repository import active_patient_ids
 from scheduler.patients.stored import stored_plan
+from scheduler.patients.unassigned import navigator_ids
 from scheduler.staff import audit
 
 MAX_PAGES = 10_000  # of one search: a server whose next links never end is refused
@@ -95,6 +96,7 @@ def pull(
     with sessions() as session:
         patients = active_patient_ids(session)
         points = fhir_repository.sync_points(session, client.base)
+        accounts = navigator_ids(session) if navigators else []
     started: dt.datetime | None = None
     by_point: dict[dt.datetime, list[str]] = {}
     to_read: set[str] = set()
@@ -121,7 +123,7 @@ def pull(
         for patient_id, entries in records.items():
             bundle = record_bundle(client.base, entries)
             try:
-                found = import_fhir(bundle, enrolled={patient_id}, navigators=navigators)
+                found = import_fhir(bundle, {patient_id}, navigators, accounts)
             except FhirError as exc:
                 where = exc.where.split(" ", 1)[1] if exc.where.startswith("entry[") else exc.where
                 raise SyncError(f"{client.base}: patient {patient_id}: {where}: {exc.problem}") from None
@@ -160,9 +162,9 @@ def _changed(
     page_size: int,
     started: dt.datetime | None,
 ) -> tuple[set[str], dt.datetime | None]:
-    """Which of ``patient_ids`` have a resource updated at or after ``start``: one search per type
-    for all of them, each type asked only about those not yet known to have changed. A changed
-    resource whose patient cannot be told marks every patient it was asked about as changed."""
+    """Which of ``patient_ids`` have a resource updated at or after ``start`` (for CareTeams: the
+    team or a practitioner it names): one search per type for all of them, each type asked only
+    about those not yet known to have changed (``changed_patients`` tells who a resource is for)."""
     changed: set[str] = set()
     for kind in CHANGE_TYPES:
         asked = [p for p in patient_ids if p not in changed]
@@ -171,9 +173,7 @@ def _changed(
         entries: list[tuple[Any, str | None]] = []
         url = change_search(kind, asked, start, page_size)
         started = _read_all(client, url, _who(asked), entries, started)
-        for resource, _ in entries:
-            owner = patient_of(resource)
-            changed |= {owner} if owner in asked else set(asked)
+        changed |= changed_patients(kind, (resource for resource, _ in entries), asked, start)
     return changed, started
 
 

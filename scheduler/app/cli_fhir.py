@@ -1,5 +1,5 @@
-"""``gistsched fhir import FILE|DIR`` and ``gistsched fhir export PATIENT_ID`` (``pull`` and ``push``:
-``cli_fhir_sync``)."""
+"""``gistsched fhir import FILE|DIR``, ``gistsched fhir export PATIENT_ID`` and ``gistsched fhir
+knowledge`` (``pull`` and ``push``: ``cli_fhir_sync``)."""
 
 from __future__ import annotations
 
@@ -31,8 +31,8 @@ def cmd_fhir_import(args: argparse.Namespace) -> int:
     from scheduler.patients.fhir_intake import map_bundle, store_import
 
     settings = load_settings()
-    navigators = navigator_table(settings, args.navigators)
     sessions = _sessions(settings)
+    navigators = navigator_table(settings, args.navigators, sessions)
     totals = {"files": 0, "accepted": 0, "duplicates": 0, "needs_review": 0, "not_used": 0, "rejected": 0}
     status = 0
     for path in _bundle_files(Path(args.target)):
@@ -82,6 +82,25 @@ def cmd_fhir_export(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_fhir_knowledge(args: argparse.Namespace) -> int:
+    """The rules as a FHIR collection Bundle: the PlanDefinition that exported CarePlans name in
+    ``instantiatesCanonical`` (``url|version``, the version being the profile's name) and one
+    ActivityDefinition per rule (what each ServiceRequest's ``instantiatesCanonical`` names)."""
+    from scheduler.config.profiles import ProfileError, load_profile
+    from scheduler.config.settings import load_settings
+    from scheduler.fhir.knowledge import knowledge_bundle
+
+    if args.profile is None:
+        name = load_settings().active_profile.name
+    else:
+        try:
+            name = load_profile(args.profile).name
+        except ProfileError as exc:
+            raise StoreError(f"--profile: {exc}") from None
+    print(json.dumps(knowledge_bundle(name), ensure_ascii=False, indent=1))
+    return 0
+
+
 def add_commands(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
     fhir = sub.add_parser(
         "fhir", help="FHIR R4 / mCODE: import Bundles, export plans, pull from and push to a server"
@@ -94,6 +113,15 @@ def add_commands(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-
     exp = fhir_sub.add_parser("export", help="the stored plan of a patient as a FHIR R4 Bundle")
     exp.add_argument("patient_id", metavar="PATIENT_ID")
     exp.set_defaults(func=cmd_fhir_export)
+    knowledge = fhir_sub.add_parser(
+        "knowledge",
+        help="the rules as a FHIR Bundle: the PlanDefinition exported CarePlans name, and an "
+        "ActivityDefinition per rule",
+    )
+    knowledge.add_argument(
+        "--profile", help="a built-in profile name or a JSON file of overrides (default: GIST_PROFILE)"
+    )
+    knowledge.set_defaults(func=cmd_fhir_knowledge)
     from scheduler.app import cli_fhir_sync
 
     cli_fhir_sync.add_commands(fhir_sub)

@@ -45,8 +45,8 @@ def cmd_fhir_pull(args: argparse.Namespace) -> int:
     if not 1 <= args.page_size <= 1000:
         raise StoreError("--page-size: between 1 and 1000")
     settings, client = _client(args)
-    navigators = navigator_table(settings, args.navigators)
     sessions = _sessions(settings)
+    navigators = navigator_table(settings, args.navigators, sessions)
     try:
         result = pull(
             sessions,

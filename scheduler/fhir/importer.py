@@ -9,8 +9,9 @@ Scope: events are kept only for patients with a GIST Condition in this input or 
 so a breast-cancer Bundle never starts a GIST plan.
 
 ``navigators`` is the caller's checked table from EHR practitioner identifiers to navigator ids
-(``navigators.navigator_table``): a patient's CareTeam sets ``navigator_id`` on the registration
-only through it. A biopsy result read from a GIST Condition that disagrees with a local
+(``navigators.navigator_table``) and ``accounts`` the ids of the active navigator accounts: a
+patient's CareTeam sets ``navigator_id`` on the registration only through the table, and only to
+an id in ``accounts``. A biopsy result read from a GIST Condition that disagrees with a local
 biopsy-result Observation of the same patient holds both for review.
 """
 
@@ -75,7 +76,10 @@ MAPPERS: Final[Mapping[str, Callable[[Context, Source], None]]] = {
 
 
 def import_fhir(
-    obj: object, enrolled: Collection[str] = (), navigators: NavigatorTable | None = None
+    obj: object,
+    enrolled: Collection[str] = (),
+    navigators: NavigatorTable | None = None,
+    accounts: Collection[str] = (),
 ) -> ImportResult:
     """Map a Bundle or resource to events; raises ``FhirError`` (naming the entry) on invalid input."""
     ctx = Context(read_sources(obj))
@@ -92,7 +96,7 @@ def import_fhir(
     _unread(ctx)
     _biopsy_agreement(ctx)
     for patient in patients:
-        _registration(ctx, patient, navigators)
+        _registration(ctx, patient, navigators, accounts)
     _orphan_care_teams(ctx, {p.id for p in patients})
     _scope(ctx, enrolled)
     return ctx.result
@@ -154,7 +158,9 @@ def _orphan_care_teams(ctx: Context, patient_ids: set[str | None]) -> None:
             )
 
 
-def _registration(ctx: Context, patient: Source, navigators: NavigatorTable | None) -> None:
+def _registration(
+    ctx: Context, patient: Source, navigators: NavigatorTable | None, accounts: Collection[str]
+) -> None:
     """patient_registered on the follow-up EpisodeOfCare start, else the patient's first event.
 
     ``navigator_id`` comes from the patient's CareTeams through the navigator table only.
@@ -171,7 +177,7 @@ def _registration(ctx: Context, patient: Source, navigators: NavigatorTable | No
                 team, "CareTeam of a patient with no follow-up input in this import: navigator not set"
             )
         return
-    navigator, teams = care_team_navigator(ctx, patient.id or "", navigators)
+    navigator, read = care_team_navigator(ctx, patient.id or "", navigators, accounts)
     data: dict[str, Any] = {}
     names = patient.resource.get("name", [])
     if names:
@@ -186,7 +192,7 @@ def _registration(ctx: Context, patient: Source, navigators: NavigatorTable | No
         data["email"] = email
     if navigator is not None:
         data["navigator_id"] = navigator
-    ctx.event(patient, "patient_registered", first, data, also=[*episodes, *teams])
+    ctx.event(patient, "patient_registered", first, data, also=[*episodes, *read])
 
 
 def _scope(ctx: Context, enrolled: Collection[str]) -> None:

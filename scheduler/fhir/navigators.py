@@ -2,16 +2,17 @@
 
 An EHR names its practitioners by its own identifiers; our navigators have our ids. The caller
 (a shell reading a setting or a file) passes a table from practitioner identifier (system, value)
-to navigator id, checked by :func:`navigator_table`. A CareTeam of the patient names the navigator
-when exactly one navigator id is found among the participants of the patient's active CareTeams;
-without a table, with no known participant, or with two different navigators, every CareTeam of
-that patient is a review item. A navigator id is never guessed or defaulted.
+to navigator id, checked by :func:`navigator_table`, and the ids of the active navigator
+accounts. A CareTeam of the patient names the navigator when exactly one navigator id is found
+among the participants of the patient's active CareTeams and an account has it; without a table,
+with no known participant, with two different navigators, or with a navigator id no account has,
+every CareTeam of that patient is a review item. A navigator id is never guessed or defaulted.
 """
 
 from __future__ import annotations
 
 import re
-from collections.abc import Mapping
+from collections.abc import Collection, Mapping
 from typing import Final
 
 from scheduler.fhir.bundle import FhirError, Source
@@ -57,10 +58,9 @@ def navigator_table(obj: object, where: str = "navigators") -> dict[tuple[str, s
     return table
 
 
-def _identifiers(ctx: Context, member: object) -> list[tuple[str, str]]:
-    """The identifiers of a participant's member: on the reference, or of the resource it names.
-
-    A PractitionerRole stands for its ``practitioner``.
+def _identifiers(ctx: Context, member: object, read: list[Source]) -> list[tuple[str, str]]:
+    """The identifiers of a participant's member: on the reference, or of the resource it names
+    (added to ``read``). A PractitionerRole stands for its ``practitioner``.
     """
     if not isinstance(member, Mapping):
         return []
@@ -69,8 +69,10 @@ def _identifiers(ctx: Context, member: object) -> list[tuple[str, str]]:
     if isinstance(given, Mapping) and "system" in given and "value" in given:
         found.append((str(given["system"]), str(given["value"])))
     target = ctx.resolve(member)
+    if target is not None and target.type in ("Practitioner", "PractitionerRole"):
+        read.append(target)
     if target is not None and target.type == "PractitionerRole":
-        found.extend(_identifiers(ctx, target.resource.get("practitioner")))
+        found.extend(_identifiers(ctx, target.resource.get("practitioner"), read))
     elif target is not None and target.type == "Practitioner":
         found.extend(
             (str(i["system"]), str(i["value"]))
@@ -81,11 +83,13 @@ def _identifiers(ctx: Context, member: object) -> list[tuple[str, str]]:
 
 
 def care_team_navigator(
-    ctx: Context, patient_id: str, table: NavigatorTable | None
+    ctx: Context, patient_id: str, table: NavigatorTable | None, accounts: Collection[str]
 ) -> tuple[str | None, list[Source]]:
-    """The navigator id named by the patient's active CareTeams, and the CareTeams read for it.
+    """The navigator id named by the patient's active CareTeams, and the CareTeams and
+    practitioners read for it (a new version of any of them is a new registration).
 
-    Reviews every CareTeam of the patient (and returns no id) when the id cannot be told safely.
+    Reviews every CareTeam of the patient (and returns no id) when the id cannot be told safely,
+    or when it is not among ``accounts`` (the active navigator accounts' ids).
     """
     teams = [
         s for s in ctx.of_patient(patient_id, "CareTeam") if s.resource.get("status", "active") == "active"
@@ -100,17 +104,25 @@ def care_team_navigator(
             ctx.review(team, "CareTeam: no practitioner-to-navigator table was given, navigator not set")
         return None, []
     named: dict[str, list[str]] = {}
+    read: list[Source] = []
     for team in teams:
         for participant in team.resource.get("participant", []):
             if not isinstance(participant, Mapping):
                 continue
-            for system, value in _identifiers(ctx, participant.get("member")):
+            for system, value in _identifiers(ctx, participant.get("member"), read):
                 navigator = table.get((system, value))
                 if navigator is not None:
                     named.setdefault(navigator, []).append(f"{system}|{value}")
     if len(named) == 1:
-        return next(iter(named)), teams
-    if named:
+        navigator, ids = next(iter(named.items()))
+        if navigator in accounts:
+            return navigator, [*teams, *read]
+        why = (
+            f"CareTeam: the navigator table gives {', '.join(sorted(set(ids)))} the navigator id "
+            f"{navigator!r}, which no active navigator account has: navigator not set (add the "
+            "account or correct the table)"
+        )
+    elif named:
         shown = "; ".join(f"{n} ({', '.join(sorted(set(ids)))})" for n, ids in sorted(named.items()))
         why = f"CareTeam names more than one navigator: {shown}"
     else:

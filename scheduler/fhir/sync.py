@@ -4,12 +4,15 @@ Pull works in two steps. First, *who has changed*: for up to :data:`CHANGE_BATCH
 share a sync point, one search per resource type with ``patient=a,b,c`` (FHIR's comma OR) and
 ``_lastUpdated=ge<since>`` (:func:`change_searches`), each changed resource attributed to its
 patient by its subject (:func:`patient_of`); a type is asked only about the patients not yet
-known to have changed. Then, for a changed (or never-read) patient, the whole record the importer
-reads (:func:`record_searches`: Observations by code, the other types by patient, with the
-resources reports, surgery and care teams point at), read page by page through ``next`` links
-and imported as one collection Bundle (:func:`record_bundle`). Reading the whole record gives
-every mapper its context (a pathology report needs its size and mitotic count even when only the
-report changed); what was read before comes back with the same event ids, as duplicates.
+known to have changed. The navigator comes from Practitioners and PractitionerRoles that belong to
+no patient, so CareTeams are read whole with the practitioners they name, and a patient has
+changed when a CareTeam of theirs or a practitioner it names was updated
+(:func:`changed_patients`). Then, for a changed (or never-read) patient, the whole record the
+importer reads (:func:`record_searches`: Observations by code, the other types by patient, with
+the resources reports, surgery and care teams point at), read page by page through ``next``
+links and imported as one collection Bundle (:func:`record_bundle`). Reading the whole record
+gives every mapper its context (a pathology report needs its size and mitotic count even when
+only the report changed); what was read before comes back with the same event ids, as duplicates.
 
 Push turns the export Bundle into a transaction of conditional updates
 (``PUT ServiceRequest?identifier=system|value``) without ids, so the server keeps its own ids and
@@ -54,6 +57,10 @@ RECORD_SEARCHES: Final[tuple[tuple[str, tuple[tuple[str, str], ...]], ...]] = (
 # The patients of one change search: short enough for any server's URL limit (64-character ids).
 CHANGE_BATCH: Final = 50
 _PATIENT_REF = re.compile(r"(?:^|/)Patient/([A-Za-z0-9._-]{1,64})(?:/_history/[^/]+)?$")
+# Who a CareTeam names as its navigator (scheduler/fhir/navigators.py reads their identifiers).
+_PRACTITIONER_REF = re.compile(
+    r"(?:^|/)((?:Practitioner|PractitionerRole)/[A-Za-z0-9._-]{1,64})(?:/_history/[^/]+)?$"
+)
 # Change detection reads every Observation (a margin Observation has no code of ours).
 CHANGE_TYPES: Final = tuple(name for name, _ in RECORD_SEARCHES)
 _INSTANT = re.compile(
@@ -100,9 +107,17 @@ def _query(params: Iterable[tuple[str, str]]) -> str:
 
 def change_search(kind: str, patient_ids: Sequence[str], since: dt.datetime, page_size: int) -> str:
     """The relative search URL that finds every ``kind`` resource of these patients updated at or
-    after ``since`` (patient ids are letters, digits, ``._-``: nothing to escape in the OR-list)."""
+    after ``since`` (patient ids are letters, digits, ``._-``: nothing to escape in the OR-list).
+
+    CareTeams are the exception: every CareTeam of these patients with the Practitioners and
+    PractitionerRoles it names (as the record search reads them), because a practitioner updated
+    alone (a new identifier, a role moved to another practitioner) can change the navigator while
+    the CareTeam stays as it was; :func:`changed_patients` compares their ``lastUpdated``.
+    """
     who = ",".join(patient_ids)
     param = ("_id", who) if kind == "Patient" else ("patient", who)
+    if kind == "CareTeam":
+        return f"{kind}?{_query([param, *dict(RECORD_SEARCHES)[kind], ('_count', str(page_size))])}"
     return f"{kind}?{_query([param, ('_lastUpdated', 'ge' + instant(since)), ('_count', str(page_size))])}"
 
 
@@ -123,6 +138,74 @@ def patient_of(resource: Mapping[str, Any]) -> str | None:
             found = _PATIENT_REF.search(ref["reference"])
             return found.group(1) if found else None
     return None
+
+
+def changed_patients(
+    kind: str, found: Iterable[Mapping[str, Any]], asked: Sequence[str], since: dt.datetime
+) -> set[str]:
+    """Which of ``asked`` have changed, from the resources :func:`change_search` found for ``kind``.
+
+    Each resource found counts for the patient it belongs to (:func:`patient_of`), or for every
+    patient asked when that cannot be told. For CareTeams (found whole, with the practitioners
+    they name) a CareTeam counts when it, a Practitioner or PractitionerRole among its
+    participants, or the Practitioner of such a role was updated at or after ``since`` (to the
+    second, as ``_lastUpdated=ge`` compares); a ``lastUpdated`` missing or unreadable counts as
+    updated. A participant the server did not return is not looked at: the import cannot read a
+    navigator from it either.
+    """
+    resources = list(found)
+    changed: set[str] = set()
+    if kind != "CareTeam":
+        for resource in resources:
+            changed |= _owners(resource, asked)
+        return changed
+    since = since.astimezone(dt.UTC).replace(microsecond=0)
+    people = {
+        f"{r['resourceType']}/{r.get('id')}": r
+        for r in resources if r.get("resourceType") in ("Practitioner", "PractitionerRole")
+    }  # fmt: skip
+
+    def updated(resource: Mapping[str, Any]) -> bool:
+        moment = _last_updated(resource)
+        return moment is None or moment >= since
+
+    def touched(member: object) -> bool:
+        named = _named_practitioner(people, member)
+        if named is None:
+            return False
+        role_of = _named_practitioner(people, named.get("practitioner"))
+        return updated(named) or (role_of is not None and updated(role_of))
+
+    for team in resources:
+        if team.get("resourceType") != "CareTeam":
+            continue
+        members = [p.get("member") for p in team.get("participant", []) if isinstance(p, Mapping)]
+        if updated(team) or any(touched(member) for member in members):
+            changed |= _owners(team, asked)
+    return changed
+
+
+def _owners(resource: Mapping[str, Any], asked: Sequence[str]) -> set[str]:
+    owner = patient_of(resource)
+    return {owner} if owner is not None and owner in asked else set(asked)
+
+
+def _named_practitioner(
+    people: Mapping[str, Mapping[str, Any]], reference: object
+) -> Mapping[str, Any] | None:
+    """The Practitioner or PractitionerRole a reference names, among those the server returned."""
+    if not isinstance(reference, Mapping) or not isinstance(reference.get("reference"), str):
+        return None
+    found = _PRACTITIONER_REF.search(reference["reference"])
+    return people.get(found.group(1)) if found else None
+
+
+def _last_updated(resource: Mapping[str, Any]) -> dt.datetime | None:
+    try:
+        moment = dt.datetime.fromisoformat(_updated(resource).replace("Z", "+00:00"))
+    except ValueError:
+        return None
+    return moment if moment.tzinfo is not None else None
 
 
 def record_searches(patient_id: str, page_size: int) -> list[str]:

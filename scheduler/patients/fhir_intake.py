@@ -21,6 +21,7 @@ from scheduler.fhir import ImportResult, ReviewItem, import_fhir
 from scheduler.fhir.navigators import NavigatorTable
 from scheduler.patients import fhir_repository
 from scheduler.patients.intake import Audit, Gate, Rejection, record_events
+from scheduler.patients.unassigned import navigator_ids
 
 
 @dataclass(slots=True)
@@ -47,12 +48,17 @@ def map_bundle(
     sessions: sessionmaker[Session], obj: object, navigators: NavigatorTable | None = None
 ) -> ImportResult:
     """Map with the stored patients counted as enrolled (their later Bundles need no Condition),
-    and ``navigators`` (the practitioner → navigator table) setting ``navigator_id`` from CareTeams."""
-    first = import_fhir(obj, navigators=navigators)
+    and ``navigators`` (the practitioner → navigator table) setting ``navigator_id`` from CareTeams
+    to the ids of active navigator accounts only."""
+    accounts: list[str] = []
+    if navigators:
+        with sessions() as session:
+            accounts = navigator_ids(session)
+    first = import_fhir(obj, navigators=navigators, accounts=accounts)
     mentioned = sorted({i.patient_id for i in first.review if i.patient_id} | set(first.patient_ids))
     with sessions() as session:
         enrolled = fhir_repository.stored_patient_ids(session, mentioned)
-    return import_fhir(obj, enrolled, navigators) if enrolled - set(first.patient_ids) else first
+    return import_fhir(obj, enrolled, navigators, accounts) if enrolled - set(first.patient_ids) else first
 
 
 def store_import(

@@ -31,8 +31,8 @@ from scheduler.fhir.sync import (
     CHANGE_BATCH,
     CHANGE_TYPES,
     change_search,
+    changed_patients,
     instant,
-    patient_of,
     patient_reference,
     patient_searches,
     push_transaction,
@@ -47,6 +47,7 @@ from scheduler.patients.fhir_client import FhirClient, FhirServerError
 from scheduler.patients.fhir_intake import FhirIntakeResult, store_import
 from scheduler.patients.repository import active_patient_ids
 from scheduler.patients.stored import stored_plan
+from scheduler.patients.unassigned import navigator_ids
 from scheduler.staff import audit
 
 MAX_PAGES = 10_000  # of one search: a server whose next links never end is refused
@@ -98,9 +99,10 @@ def pull(
     with sessions() as session:
         patients = active_patient_ids(session)
         points = fhir_repository.sync_points(session, client.base)
+        accounts = navigator_ids(session) if navigators else []
     to_read, started = _to_read(client, patients, points, since, page_size)
     records, started = _read_records(client, [p for p in patients if p in to_read], page_size, started)
-    mapped, result.resources = _map_records(sessions, client.base, records, received_on, navigators)
+    mapped, result.resources = _map_records(sessions, client.base, records, received_on, navigators, accounts)
     result.patients, result.read, result.requests = len(patients), len(records), client.requests
     result.intake = store_import(sessions, mapped, received_on, enqueue, audit=_audit_pull(client.base))
     if result.intake.rejected or not patients:
@@ -160,17 +162,18 @@ def _map_records(
     records: Mapping[str, list[tuple[Any, str | None]]],
     received_on: dt.date,
     navigators: NavigatorTable | None,
+    accounts: Sequence[str],
 ) -> tuple[ImportResult, int]:
     """Each patient's record validated and mapped as a bundle of its own (``SyncError`` on the first
-    invalid one), its registration replaced by the navigator changes it brings; with the number of
-    resources read."""
+    invalid one; ``navigators`` and the navigator ids of the ``accounts`` as for an import), its
+    registration replaced by the navigator changes it brings; with the number of resources read."""
     mapped = ImportResult()
     resources = 0
     with sessions() as session:
         for patient_id, entries in records.items():
             bundle = record_bundle(server, entries)
             try:
-                found = import_fhir(bundle, enrolled={patient_id}, navigators=navigators)
+                found = import_fhir(bundle, {patient_id}, navigators, accounts)
             except FhirError as exc:
                 where = exc.where.split(" ", 1)[1] if exc.where.startswith("entry[") else exc.where
                 raise SyncError(f"{server}: patient {patient_id}: {where}: {exc.problem}") from None
@@ -206,9 +209,9 @@ def _changed(
     page_size: int,
     started: dt.datetime | None,
 ) -> tuple[set[str], dt.datetime | None]:
-    """Which of ``patient_ids`` have a resource updated at or after ``start``: one search per type
-    for all of them, each type asked only about those not yet known to have changed. A changed
-    resource whose patient cannot be told marks every patient it was asked about as changed."""
+    """Which of ``patient_ids`` have a resource updated at or after ``start`` (for CareTeams: the
+    team or a practitioner it names): one search per type for all of them, each type asked only
+    about those not yet known to have changed (``changed_patients`` tells who a resource is for)."""
     changed: set[str] = set()
     for kind in CHANGE_TYPES:
         asked = [p for p in patient_ids if p not in changed]
@@ -217,9 +220,7 @@ def _changed(
         entries: list[tuple[Any, str | None]] = []
         url = change_search(kind, asked, start, page_size)
         started = _read_all(client, url, _who(asked), entries, started)
-        for resource, _ in entries:
-            owner = patient_of(resource)
-            changed |= {owner} if owner in asked else set(asked)
+        changed |= changed_patients(kind, (resource for resource, _ in entries), asked, start)
     return changed, started
 
 

@@ -15,6 +15,7 @@ from fastapi.testclient import TestClient
 from models.rows import EventRow, FhirReviewRow
 from scheduler.app.wiring import create_web_app
 from scheduler.config.settings import Settings
+from scheduler.fhir import read_sources
 from scheduler.patients.processing import process_patient
 from scheduler.patients.records import patient_record
 from scheduler.staff.users import create_user
@@ -92,6 +93,13 @@ def test_post_bundle_stores_events_once_and_review_items_with_the_record(
     hidden = client.get("/fhir/CarePlan?patient=gist-rego-alt", headers=auth(tokens["ana"]))
     assert hidden.status_code == 404  # not ana's patient
 
+    # the patient's page lists it for the staff
+    signed_in = client.post("/login", data={"username": "ada", "password": PASSWORD}, follow_redirects=False)
+    assert signed_in.status_code == 303, signed_in.text
+    page = client.get("/patients/gist-rego-alt").text
+    assert "Imported from FHIR: needs review (1)" in page
+    assert "Observation/gra-alt-2/_history/1" in page
+
 
 @pytest.mark.parametrize(
     ("body", "needle"),
@@ -159,3 +167,32 @@ def test_cli_imports_a_folder_and_refuses_a_bad_file(pipeline: Pipeline, tmp_pat
     missing = pipeline.gistsched("fhir", "export", "nobody")
     assert missing.returncode == 2
     assert "no stored plan" in missing.stderr
+
+
+def test_cli_knowledge_prints_the_plan_definition_the_exported_plan_names(
+    pipeline: Pipeline, tmp_path: Path
+) -> None:
+    path = tmp_path / "d842v.json"
+    path.write_text(json.dumps(twin("pdgfra-d842v")))
+    assert pipeline.gistsched("fhir", "import", str(path)).returncode == 0
+    process_patient(pipeline.db.sessions, "gist-d842v", dt.date(2024, 2, 5))
+    exported = [
+        e["resource"] for e in json.loads(pipeline.gistsched("fhir", "export", "gist-d842v").stdout)["entry"]
+    ]
+
+    done = pipeline.gistsched("fhir", "knowledge")
+    assert done.returncode == 0, done.stderr
+    knowledge = json.loads(done.stdout)
+    read_sources(knowledge)  # valid R4 (R4B models)
+    resources = [e["resource"] for e in knowledge["entry"]]
+    [definition] = [r for r in resources if r["resourceType"] == "PlanDefinition"]
+    [care_plan] = [r for r in exported if r["resourceType"] == "CarePlan"]
+    assert care_plan["instantiatesCanonical"] == [f"{definition['url']}|{definition['version']}"]
+    activities = {r["url"] for r in resources if r["resourceType"] == "ActivityDefinition"}
+    named = {r["instantiatesCanonical"][0] for r in exported if r["resourceType"] == "ServiceRequest"}
+    assert named
+    assert named <= activities
+
+    other = pipeline.gistsched("fhir", "knowledge", "--profile", str(FIXTURES / "none.json"))
+    assert other.returncode == 2
+    assert "--profile" in other.stderr

@@ -24,7 +24,7 @@ def write(tmp_path: Path, name: str, text: str | bytes) -> Path:
 
 def test_a_json_table_is_read() -> None:
     path = Path(__file__).parent.parent / "fixtures" / "fhir" / "navigators.json"
-    assert load_navigators(path) == EXPECTED
+    assert load_navigators(path).table == EXPECTED
 
 
 def test_a_csv_table_is_read_with_comments_and_blank_lines(tmp_path: Path) -> None:
@@ -32,7 +32,29 @@ def test_a_csv_table_is_read_with_comments_and_blank_lines(tmp_path: Path) -> No
         "\ufeffsystem,value,navigator_id\n# the EHR's NPIs\n\n"
         f"{NPI},1111111111,nav-ana\n urn:ehr:staff , 42 , nav-ben \n"
     )
-    assert load_navigators(write(tmp_path, "nav.csv", text)) == EXPECTED
+    assert load_navigators(write(tmp_path, "nav.csv", text)).table == EXPECTED
+
+
+@pytest.mark.parametrize(
+    ("name", "text", "where"),
+    [
+        pytest.param("nav.json", '[{"system": "s", "value": "1", "navigator_id": "nav-ana"},\n'
+                     ' {"system": "s", "value": "2", "navigator_id": "nav-zed"},\n'
+                     ' {"system": "s", "value": "3", "navigator_id": "nav-zed"}]',
+                     "[1].navigator_id", id="json"),
+        pytest.param("nav.csv", "system,value,navigator_id\ns,1,nav-ana\n# gone\ns,2,nav-zed\ns,3,nav-zed\n",
+                     "line 4 navigator_id", id="csv"),
+    ],
+)  # fmt: skip
+def test_a_navigator_without_an_account_is_named_with_its_file_and_first_row(
+    tmp_path: Path, name: str, text: str, where: str
+) -> None:
+    path = write(tmp_path, name, text)
+    assert load_navigators(path).without_account(["nav-ana", "nav-ben"]) == [
+        f"{path}: {where}: 'nav-zed' is not an active navigator account; CareTeams naming it are left "
+        "for review"
+    ]
+    assert load_navigators(path).without_account(["nav-ana", "nav-zed"]) == []
 
 
 @pytest.mark.parametrize(

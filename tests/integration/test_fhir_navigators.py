@@ -1,13 +1,15 @@
 """The practitioner → navigator table in the FHIR shells (SQLite and PostgreSQL): ``gistsched fhir
 import`` (``GIST_FHIR_NAVIGATORS`` or ``--navigators``) and ``POST /fhir/Bundle`` (integration
 accounts only) set the navigator from a CareTeam of a mapped practitioner; an unmapped one stays
-for review; a bad file stops the command and the service with one line naming it. (``fhir pull``:
-``test_fhir_server.py``.)"""
+for review, and so does one mapped to a navigator id no active navigator account has (a warning
+naming the file and row when the command or service starts); a bad file stops the command and
+the service with one line naming it. (``fhir pull``: ``test_fhir_server.py``.)"""
 
 from __future__ import annotations
 
 import datetime as dt
 import json
+import logging
 from pathlib import Path
 from typing import Any
 
@@ -59,6 +61,11 @@ def care_team_reviews(db: Database) -> list[str]:
         return [r.reason for r in session.query(FhirReviewRow) if r.source.startswith("CareTeam/")]
 
 
+def navigator_accounts(db: Database, *navigator_ids: str) -> None:
+    for navigator_id in navigator_ids:
+        create_user(db.sessions, navigator_id.replace("nav-", ""), "navigator", PASSWORD, navigator_id)
+
+
 def test_cli_import_sets_the_navigator_of_a_mapped_practitioner_only(
     pipeline: Pipeline, tmp_path: Path
 ) -> None:
@@ -66,8 +73,10 @@ def test_cli_import_sets_the_navigator_of_a_mapped_practitioner_only(
     mapped.write_text(json.dumps(with_care_team("high-risk-adjuvant", "1111111111")))
     unmapped.write_text(json.dumps(with_care_team("regorafenib-alt", "5555555555")))
     setting = {"GIST_FHIR_NAVIGATORS": str(NAVIGATORS)}
+    navigator_accounts(pipeline.db, "nav-ana", "nav-ben")
     done = pipeline.gistsched("fhir", "import", str(mapped), **setting)
     assert done.returncode == 0, done.stderr
+    assert "not an active navigator account" not in done.stderr
     assert navigator(pipeline.db, "gist-high-adjuvant") == "nav-ana"
 
     other = pipeline.gistsched("fhir", "import", str(unmapped), **setting)
@@ -94,11 +103,56 @@ def test_cli_navigators_option_overrides_the_setting_and_a_bad_file_stops_it(
     assert_cli_error(refused, "--navigators", "none.json", "cannot read it")
     assert pipeline.db.count(EventRow) == 0
 
+    navigator_accounts(pipeline.db, "nav-cid")
     done = pipeline.gistsched(
         "fhir", "import", str(bundle), "--navigators", str(table), GIST_FHIR_NAVIGATORS=str(bad)
     )
     assert done.returncode == 0, done.stderr
     assert navigator(pipeline.db, "gist-high-adjuvant") == "nav-cid"
+
+
+def test_a_navigator_id_without_an_account_is_a_warning_and_its_care_teams_are_reviewed(
+    pipeline: Pipeline, tmp_path: Path
+) -> None:
+    """Accounts change while the table stays: a navigator id no active navigator account has is
+    named (file, row) when the command starts, and a CareTeam naming it is reviewed, never set."""
+    bundle = tmp_path / "bundle.json"
+    bundle.write_text(json.dumps(with_care_team("high-risk-adjuvant", "7777777777")))
+    table = tmp_path / "nav.csv"
+    table.write_text(f"system,value,navigator_id\n{NPI},1111111111,nav-ana\n{NPI},7777777777,nav-zed\n")
+    navigator_accounts(pipeline.db, "nav-ana")
+
+    done = pipeline.gistsched("fhir", "import", str(bundle), GIST_FHIR_NAVIGATORS=str(table))
+    assert done.returncode == 0, done.stderr
+    assert (
+        f"warning: GIST_FHIR_NAVIGATORS: {table}: line 3 navigator_id: 'nav-zed' is not an active "
+        "navigator account; CareTeams naming it are left for review"
+    ) in done.stderr
+    assert "nav-ana" not in done.stderr
+    assert "CareTeam/ct-gist-high-adjuvant" in done.stderr
+    assert json.loads(done.stdout)["accepted"] > 0  # the record is stored; only the navigator waits
+    assert navigator(pipeline.db, "gist-high-adjuvant") is None
+    [reason] = care_team_reviews(pipeline.db)
+    assert f"{NPI}|7777777777 the navigator id 'nav-zed', which no active navigator account has" in reason
+
+    navigator_accounts(pipeline.db, "nav-zed")
+    again = pipeline.gistsched("fhir", "import", str(bundle), "--navigators", str(table))
+    assert again.returncode == 0, again.stderr
+    assert "not an active navigator account" not in again.stderr
+    assert navigator(pipeline.db, "gist-high-adjuvant") == "nav-zed"
+
+
+def test_the_service_warns_of_a_navigator_id_without_an_account(
+    db: Database, tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    navigator_accounts(db, "nav-ana")
+    settings = Settings(env="test", database_url=db.url, data_dir=tmp_path, fhir_navigators=NAVIGATORS)
+    with caplog.at_level(logging.WARNING, logger="scheduler.app.wiring"):
+        create_web_app(settings, db.sessions)
+    assert [r.getMessage() for r in caplog.records if r.name == "scheduler.app.wiring"] == [
+        f"GIST_FHIR_NAVIGATORS: {NAVIGATORS}: [1].navigator_id: 'nav-ben' is not an active navigator "
+        "account; CareTeams naming it are left for review"
+    ]
 
 
 @pytest.fixture

@@ -24,6 +24,7 @@ from scheduler.domain.plan import plan_follow_up
 from scheduler.fhir.sync import CHANGE_BATCH, CHANGE_TYPES
 from scheduler.patients.processing import process_patient
 from scheduler.patients.stored import stored_plan
+from scheduler.staff.users import create_user
 from tasks.pending import PREFIX as PENDING_PREFIX
 from tests.fhir_server import FhirServer, running
 from tests.support.common import assert_cli_error
@@ -34,6 +35,7 @@ pytestmark = [pytest.mark.integration, pytest.mark.timeout(240)]
 FIXTURES = Path(__file__).resolve().parent.parent / "fixtures" / "fhir"
 TOKEN = "test-token-0123456789"
 TWINS = {"high-risk-adjuvant": "gist-high-adjuvant", "regorafenib-alt": "gist-rego-alt"}
+NPI = "http://hl7.org/fhir/sid/us-npi"
 
 
 @pytest.fixture
@@ -210,6 +212,13 @@ def practitioner(rid: str, system: str, value: str) -> dict[str, Any]:
     return {"resourceType": "Practitioner", "id": rid, "identifier": [{"system": system, "value": value}]}
 
 
+def navigator_accounts(pipeline: Pipeline) -> None:
+    """The navigator accounts of tests/fixtures/fhir/navigators.json (a table's navigator id is
+    set only when an active navigator account has it)."""
+    for name in ("ana", "ben"):
+        create_user(pipeline.db.sessions, name, "navigator", "correct horse battery", f"nav-{name}")
+
+
 def navigator_and_email(pipeline: Pipeline, patient_id: str) -> tuple[str | None, str | None]:
     process_patient(pipeline.db.sessions, patient_id, dt.datetime.now(dt.UTC).date())
     with pipeline.db.sessions() as session:
@@ -221,7 +230,7 @@ def navigator_and_email(pipeline: Pipeline, patient_id: str) -> tuple[str | None
 def test_pull_sets_the_navigator_a_care_team_names_through_the_table(
     pipeline: Pipeline, server: FhirServer, tmp_path: Path
 ) -> None:
-    npi = "http://hl7.org/fhir/sid/us-npi"
+    npi = NPI
     for name in TWINS:
         seed(server, name)
     put(
@@ -237,6 +246,7 @@ def test_pull_sets_the_navigator_a_care_team_names_through_the_table(
         care_team("gist-rego-alt", "Practitioner/pr-other"),  # not in the table
     )
     enroll(pipeline, tmp_path, *TWINS.values())
+    navigator_accounts(pipeline)
     table = {"GIST_FHIR_NAVIGATORS": str(FIXTURES / "navigators.json"), "GIST_FHIR_SYNC_OVERLAP_SECONDS": "0"}
 
     without = pipeline.gistsched("fhir", "pull", "--server", server.base_url, "--since", "2020-01-01",
@@ -279,6 +289,57 @@ def test_pull_sets_the_navigator_a_care_team_names_through_the_table(
     refused = pipeline.gistsched("fhir", "pull", "--server", server.base_url, "--navigators", str(tmp_path),
                                  GIST_FHIR_TOKEN=TOKEN)  # fmt: skip
     assert_cli_error(refused, "--navigators", "a navigator table is a .json or .csv file")
+
+
+def test_a_practitioner_changed_alone_is_seen_by_the_incremental_pull(
+    pipeline: Pipeline, server: FhirServer, tmp_path: Path
+) -> None:
+    """The CareTeams stay as they were while the Practitioner or PractitionerRole they name
+    changes: the CareTeam change search reads the teams with their practitioners, so the patient
+    is read again and the navigator follows, at no extra request when nothing changed."""
+    for name in TWINS:
+        seed(server, name)
+    ana = {"reference": "Practitioner/pr-ana"}
+    role = {"resourceType": "PractitionerRole", "id": "role-1", "practitioner": ana}
+    put(
+        server,
+        practitioner("pr-ana", NPI, "1111111111"),
+        role,
+        care_team("gist-high-adjuvant", "PractitionerRole/role-1"),
+        practitioner("pr-other", NPI, "5555555555"),  # not in the table
+        care_team("gist-rego-alt", "Practitioner/pr-other"),
+    )
+    enroll(pipeline, tmp_path, *TWINS.values())
+    navigator_accounts(pipeline)
+    table = {"GIST_FHIR_NAVIGATORS": str(FIXTURES / "navigators.json"), "GIST_FHIR_SYNC_OVERLAP_SECONDS": "0"}
+    high, rego = TWINS.values()
+
+    def pulled_after_a_second() -> tuple[int, int, int]:
+        time.sleep(1.1)  # the sync point is the server's Date header, to the second
+        done = pull(pipeline, server, **table)
+        return done["read"], done["accepted"], done["requests"]
+
+    assert pulled_after_a_second()[0] == 2
+    assert navigator_and_email(pipeline, high)[0] == "nav-ana"
+    assert navigator_and_email(pipeline, rego)[0] is None
+    assert pulled_after_a_second() == (0, 0, len(CHANGE_TYPES))  # the teams come whole in one search
+
+    # the EHR adds Ben's staff number to the practitioner the rego patient's team names
+    staff = [{"system": NPI, "value": "5555555555"}, {"system": "urn:ehr:staff", "value": "42"}]
+    put(server, {**practitioner("pr-other", NPI, "5555555555"), "identifier": staff})
+    assert pulled_after_a_second()[:2] == (1, 1)  # only that patient is read, and moved
+    assert navigator_and_email(pipeline, rego) == ("nav-ben", f"{rego}@example.org")
+
+    put(server, practitioner("pr-ben", "urn:ehr:staff", "42"))  # named by no team: nobody changed
+    assert pulled_after_a_second()[:2] == (0, 0)
+    put(server, {**role, "practitioner": {"reference": "Practitioner/pr-ben"}})  # the role moves to Ben
+    assert pulled_after_a_second()[:2] == (1, 1)
+    assert navigator_and_email(pipeline, high) == ("nav-ben", f"{high}@example.org")
+
+    put(server, practitioner("pr-ben", NPI, "1111111111"))  # the role's practitioner, read via the role
+    assert pulled_after_a_second()[:2] == (1, 1)
+    assert navigator_and_email(pipeline, high)[0] == "nav-ana"
+    assert navigator_and_email(pipeline, rego)[0] == "nav-ben"
 
 
 def test_a_bad_answer_stores_nothing_and_keeps_the_sync_points(

@@ -56,6 +56,39 @@ def test_overdue_is_carried_in_business_status() -> None:
     assert task["priority"] == "urgent"
 
 
+@pytest.mark.parametrize(
+    ("status", "task_status", "business_status", "request_status"),
+    [
+        ("planned", "requested", "planned", "active"),
+        ("due", "requested", "due", "active"),
+        ("overdue", "requested", "overdue", "active"),
+        ("completed", "completed", None, "completed"),
+        ("cancelled", "cancelled", None, "revoked"),
+    ],
+)
+def test_each_reminder_status_maps_to_task_and_request_with_ids_from_the_key(
+    status: str, task_status: str, business_status: str | None, request_status: str
+) -> None:
+    plan = plan_json("high-risk-adjuvant")
+    first = plan["reminders"][0]
+    value = f"gist-high-adjuvant:{first['key']}"
+
+    def of_reminder(bundle: dict[str, Any]) -> dict[str, dict[str, Any]]:
+        return {
+            e["resource"]["resourceType"]: e["resource"] for e in bundle["entry"]
+            if e["resource"]["resourceType"] in ("Task", "ServiceRequest")
+            and e["resource"]["identifier"][0]["value"] == value
+        }  # fmt: skip
+
+    before = of_reminder(export_plan(plan))
+    plan["reminders"] = [*plan["reminders"][1:], {**first, "status": status}]  # moved and changed
+    after = of_reminder(export_plan(plan))
+    task, request = after["Task"], after["ServiceRequest"]
+    assert (task["status"], request["status"]) == (task_status, request_status)
+    assert task.get("businessStatus", {}).get("coding", [{}])[0].get("code") == business_status
+    assert (task["id"], request["id"]) == (before["Task"]["id"], before["ServiceRequest"]["id"])
+
+
 def test_an_unverified_exported_code_fails_without_a_waiver() -> None:
     bundle = export_plan(plan_json("high-risk-adjuvant"))
     request = next(

@@ -13,7 +13,7 @@ import pytest
 from scheduler.domain.events import Event, read_jsonl
 from scheduler.domain.plan import plan_follow_up
 from scheduler.fhir import MAX_ENTRIES, FhirError, import_fhir, load_json
-from scheduler.fhir.terminology import RXNORM
+from scheduler.fhir.terminology import ICD10CM, ICDO3, RXNORM, SNOMED
 from tests.mcode import mcode_examples
 
 FIXTURES = Path(__file__).resolve().parent.parent / "fixtures" / "fhir"
@@ -110,6 +110,98 @@ def test_mitoses_per_10_hpf_and_alt_without_uln_and_unknown_drug_need_review() -
     unknown = {"system": RXNORM, "code": "9999", "display": "imatinib"}
     other_drug = _edit("high-risk-adjuvant", "gha-imatinib", medicationCodeableConcept={"coding": [unknown]})
     assert any("drug not recognised by code" in r for r in reasons(other_drug))
+
+
+def _diagnosis(edited: dict[str, Any]) -> dict[str, Any]:
+    [diagnosis] = [e.data.to_json() for e in import_fhir(edited).events if e.type == "diagnosis"]
+    return diagnosis
+
+
+@pytest.mark.parametrize(
+    ("icd10", "body_site", "site"),
+    [
+        pytest.param("C49.A2", [(ICDO3, "C17.0")], "duodenum", id="icd-o-3-body-site-over-icd-10"),
+        pytest.param("C49.A2", [(SNOMED, "38848004")], "duodenum", id="snomed-body-site-over-icd-10"),
+        pytest.param("C49.A3", [(SNOMED, "21306003")], "jejunum_ileum", id="body-site-resolves-c49-a3"),
+        pytest.param("C49.A2", [], "stomach", id="icd-10-when-no-body-site"),
+        pytest.param("C49.A2", [(SNOMED, "999999")], "stomach", id="unknown-body-site-then-icd-10"),
+    ],
+)  # fmt: skip
+def test_the_body_site_comes_before_the_icd_10_code(
+    icd10: str, body_site: list[tuple[str, str]], site: str
+) -> None:
+    edited = _edit("high-risk-adjuvant", "gha-gist", code={"coding": [
+        {"system": SNOMED, "code": "420120006"}, {"system": ICD10CM, "code": icd10}]},
+        bodySite=[{"coding": [{"system": s, "code": c}]} for s, c in body_site])  # fmt: skip
+    if not body_site:
+        edited["entry"][1]["resource"].pop("bodySite")
+    assert _diagnosis(edited)["site"] == site
+
+
+@pytest.mark.parametrize(
+    ("value", "unit", "size_cm"),
+    [pytest.param(70, "mm", 7.0, id="mm"), pytest.param(7.2, "cm", 7.2, id="cm"),
+     pytest.param(72.5, "mm", 7.25, id="mm-fraction")],
+)  # fmt: skip
+def test_tumour_size_is_converted_to_cm(value: float, unit: str, size_cm: float) -> None:
+    edited = copy.deepcopy(bundle("high-risk-adjuvant"))
+    quantity = edited["entry"][2]["resource"]["component"][0]["valueQuantity"]
+    quantity.update(value=value, unit=unit, code=unit)
+    assert _diagnosis(edited)["size_cm"] == size_cm
+    quantity.update(unit="[in_i]", code="[in_i]")
+    assert any("tumour size: unit '[in_i]' is not cm or mm" in r for r in reasons(edited))
+
+
+def _lab(loinc: str, value: tuple[float, str], high: tuple[float, str] | None) -> dict[str, Any]:
+    """The twin with its ALT result replaced by this LOINC result, value and upper limit."""
+
+    def quantity(amount: float, unit: str) -> dict[str, Any]:
+        return {"value": amount, "unit": unit, "system": "http://unitsofmeasure.org", "code": unit}
+
+    code = {"coding": [{"system": "http://loinc.org", "code": loinc}]}
+    ranges = [{"high": quantity(*high)}] if high else []
+    return _edit(
+        "high-risk-adjuvant", "gha-alt-1", code=code, valueQuantity=quantity(*value), referenceRange=ranges
+    )
+
+
+@pytest.mark.parametrize(
+    ("loinc", "value", "high", "expected"),
+    [
+        pytest.param("1975-2", (34.2, "umol/L"), (20.52, "umol/L"),
+                     {"test": "bilirubin", "value": 2.0, "uln": 1.2}, id="bilirubin-umol-to-mg-dl"),
+        pytest.param("1975-2", (34.2, "umol/L"), (1.2, "mg/dL"),
+                     {"test": "bilirubin", "value": 2.0, "uln": 1.2}, id="uln-in-the-other-unit"),
+        pytest.param("718-7", (125, "g/L"), None, {"test": "hemoglobin", "value": 12.5}, id="hemoglobin"),
+        pytest.param("751-8", (1500, "/uL"), None, {"test": "neutrophils", "value": 1.5}, id="neutrophils"),
+        pytest.param("26499-4", (1.5, "10*3/uL"), None, {"test": "neutrophils", "value": 1.5},
+                     id="neutrophils-other-loinc"),
+        pytest.param("1742-6", (120, "[IU]/L"), (40, "U/L"), {"test": "alt", "value": 120, "uln": 40},
+                     id="alt-iu"),
+    ],
+)  # fmt: skip
+def test_lab_values_and_their_uln_are_converted_to_one_unit(
+    loinc: str, value: tuple[float, str], high: tuple[float, str] | None, expected: dict[str, Any]
+) -> None:
+    [lab] = [e.data.to_json() for e in import_fhir(_lab(loinc, value, high)).events if e.type == "lab_result"]
+    assert lab == expected
+
+
+@pytest.mark.parametrize(
+    ("loinc", "value", "high", "needle"),
+    [
+        pytest.param("1975-2", (2, "mmol/L"), None, "bilirubin result: unit 'mmol/L'", id="unknown-unit"),
+        pytest.param("1975-2", (2, "mg/dL"), (1.2, "g/L"), "bilirubin upper limit of normal: unit 'g/L'",
+                     id="uln-unit-unknown"),
+        pytest.param("751-8", (3000, "10*3/uL"), None, "implausible", id="implausible-value"),
+    ],
+)  # fmt: skip
+def test_a_lab_unit_that_cannot_be_converted_is_reviewed(
+    loinc: str, value: tuple[float, str], high: tuple[float, str] | None, needle: str
+) -> None:
+    edited = _lab(loinc, value, high)
+    assert "lab_result" not in {e.type for e in import_fhir(edited).events}
+    assert any(needle in r for r in reasons(edited))
 
 
 def test_dose_is_converted_to_mg_per_day() -> None:

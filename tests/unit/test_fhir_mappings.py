@@ -23,6 +23,7 @@ TABLE = navigator_table([
     {"system": EHR, "value": "1111111111", "navigator_id": "nav-ana"},
     {"system": EHR, "value": "2222222222", "navigator_id": "nav-ben"},
 ])  # fmt: skip
+ACCOUNTS = ("nav-ana", "nav-ben")  # the active navigator accounts' ids
 
 
 def twin() -> dict[str, Any]:
@@ -253,9 +254,39 @@ def registration(result: ImportResult) -> dict[str, Any]:
     ],
 )  # fmt: skip
 def test_a_care_team_member_in_the_table_sets_the_navigator(extra: list[dict[str, Any]]) -> None:
-    result = import_fhir(add(twin(), *extra), navigators=TABLE)
+    result = import_fhir(add(twin(), *extra), navigators=TABLE, accounts=ACCOUNTS)
     assert registration(result)["navigator_id"] == "nav-ana"
     assert reasons(result, "CareTeam/ct") == []
+
+
+def test_a_navigator_without_an_account_is_reviewed_never_set() -> None:
+    members = [practitioner("p1", "1111111111"), care_team("ct", {"reference": "Practitioner/p1"})]
+    result = import_fhir(add(twin(), *members), navigators=TABLE, accounts=["nav-ben"])
+    assert "navigator_id" not in registration(result)
+    assert reasons(result, "CareTeam/ct") == [
+        f"CareTeam: the navigator table gives {EHR}|1111111111 the navigator id 'nav-ana', which no "
+        "active navigator account has: navigator not set (add the account or correct the table)"
+    ]
+    without_accounts = import_fhir(add(twin(), *members), navigators=TABLE)
+    assert "navigator_id" not in registration(without_accounts)
+
+
+def test_a_new_version_of_the_practitioner_read_is_a_new_registration() -> None:
+    """The registration's id names the practitioners read for the navigator, so a pull that sees
+    only a Practitioner changed still applies the navigator it now gives."""
+    role = {"resourceType": "PractitionerRole", "id": "r1", "practitioner": {"reference": "Practitioner/p1"}}
+
+    def registration_id(practitioner_version: str, role_version: str) -> str:
+        person = {**practitioner("p1", "1111111111"), "meta": {"versionId": practitioner_version}}
+        team = care_team("ct", {"reference": "PractitionerRole/r1"})
+        found = import_fhir(add(twin(), person, {**role, "meta": {"versionId": role_version}}, team),
+                            navigators=TABLE, accounts=ACCOUNTS)  # fmt: skip
+        (event_id,) = [e.event_id for e in found.events if e.type == "patient_registered"]
+        return event_id
+
+    first = registration_id("1", "1")
+    assert registration_id("1", "1") == first
+    assert len({first, registration_id("2", "1"), registration_id("1", "2")}) == 3
 
 
 def test_without_a_table_the_care_team_is_reviewed_and_no_navigator_is_set() -> None:
@@ -285,21 +316,21 @@ def test_an_unsafe_care_team_is_reviewed_never_defaulted(members: list[dict[str,
         practitioner("p2", "2222222222"),
         practitioner("p9", "9999999999"),
     ]
-    result = import_fhir(add(twin(), *people, care_team("ct", *members)), navigators=TABLE)
+    result = import_fhir(add(twin(), *people, care_team("ct", *members)), navigators=TABLE, accounts=ACCOUNTS)
     assert "navigator_id" not in registration(result)
     assert any(needle in r for r in reasons(result, "CareTeam/ct"))
 
 
 def test_an_inactive_care_team_is_not_used() -> None:
     team = care_team("ct", {"identifier": {"system": EHR, "value": "1111111111"}}, status="inactive")
-    result = import_fhir(add(twin(), team), navigators=TABLE)
+    result = import_fhir(add(twin(), team), navigators=TABLE, accounts=ACCOUNTS)
     assert "navigator_id" not in registration(result)
     assert any(source.startswith("CareTeam/ct") for source, _ in result.not_used)
 
 
 def test_a_care_team_without_its_patient_in_the_import_is_reviewed() -> None:
     team = care_team("ct", {"identifier": {"system": EHR, "value": "1111111111"}}, patient="someone-else")
-    result = import_fhir(add(twin(), team), navigators=TABLE)
+    result = import_fhir(add(twin(), team), navigators=TABLE, accounts=ACCOUNTS)
     assert any("no Patient resource" in r for r in reasons(result, "CareTeam/ct"))
 
 

@@ -18,6 +18,7 @@ from scheduler.fhir.sync import (
     CHANGE_BATCH,
     CHANGE_TYPES,
     change_searches,
+    changed_patients,
     observation_codes,
     parse_since,
     patient_of,
@@ -50,6 +51,77 @@ def test_change_searches_ask_each_type_once_for_all_patients_of_a_sync_point() -
     assert "CareTeam" in CHANGE_TYPES
     longest = change_searches(["x" * 64] * CHANGE_BATCH, dt.datetime(2026, 3, 1, tzinfo=dt.UTC), 1000)
     assert max(len(url) for url in longest) < 4000  # well inside common URL limits (8 KiB)
+
+
+def test_care_teams_are_searched_whole_with_the_practitioners_they_name() -> None:
+    """A Practitioner updated alone changes no CareTeam: the team's change search reads every team of
+    the patients with its practitioners, and their lastUpdated say who changed."""
+    [url] = [u for u in change_searches(["P-1", "P-2"], dt.datetime(2026, 3, 1, tzinfo=dt.UTC), 100)
+             if u.startswith("CareTeam?")]  # fmt: skip
+    query = parse_qs(urlsplit(url).query)
+    assert "_lastUpdated" not in query
+    assert query["patient"] == ["P-1,P-2"]
+    assert query["_include"] == ["CareTeam:participant"]
+    assert query["_include:iterate"] == ["PractitionerRole:practitioner"]
+
+
+SINCE = dt.datetime(2026, 3, 1, 8, 0, 0, 500_000, tzinfo=dt.UTC)  # compared to the second: 08:00:00Z
+OLD, NEW = "2026-02-27T10:00:00.000Z", "2026-03-01T08:00:00.000Z"
+
+
+def team(patient: str, *members: str, updated: str = OLD) -> dict[str, Any]:
+    return {"resourceType": "CareTeam", "id": f"ct-{patient}", "meta": {"lastUpdated": updated},
+            "subject": {"reference": f"Patient/{patient}"},
+            "participant": [{"member": {"reference": m}} for m in members]}  # fmt: skip
+
+
+def person(kind: str, rid: str, updated: str | None = OLD, **extra: Any) -> dict[str, Any]:
+    meta = {"lastUpdated": updated} if updated is not None else {}
+    return {"resourceType": kind, "id": rid, "meta": meta, **extra}
+
+
+@pytest.mark.parametrize(
+    ("found", "expected"),
+    [
+        pytest.param([team("P-1", "Practitioner/a"), person("Practitioner", "a")], set(), id="nothing-new"),
+        pytest.param([team("P-1", updated=NEW)], {"P-1"}, id="team-updated"),
+        pytest.param([team("P-1", "Practitioner/a"),
+                      person("Practitioner", "a", "2026-03-01T09:00:00+01:00")], {"P-1"},
+                     id="updated-in-the-second-of-the-sync-point-with-an-offset"),
+        pytest.param([team("P-1", "Practitioner/a"), team("P-2", "Practitioner/b"),
+                      person("Practitioner", "a"), person("Practitioner", "b", NEW)], {"P-2"},
+                     id="practitioner-updated"),
+        pytest.param([team("P-1", "https://ehr/fhir/Practitioner/a/_history/3"),
+                      person("Practitioner", "a", "2026-03-01T08:59:59+01:00")], set(),
+                     id="absolute-versioned-reference-offset-time-before"),
+        pytest.param([team("P-1", "PractitionerRole/r"), person("PractitionerRole", "r", NEW,
+                      practitioner={"reference": "Practitioner/a"}), person("Practitioner", "a")], {"P-1"},
+                     id="role-updated"),
+        pytest.param([team("P-1", "PractitionerRole/r"), person("PractitionerRole", "r",
+                      practitioner={"reference": "Practitioner/a"}), person("Practitioner", "a", NEW)],
+                     {"P-1"}, id="practitioner-of-a-role-updated"),
+        pytest.param([team("P-1", "Practitioner/a"), person("Practitioner", "a", None)], {"P-1"},
+                     id="no-lastUpdated-counts-as-updated"),
+        pytest.param([team("P-1", "Practitioner/gone", "Patient/P-1", "Organization/o"),
+                      person("Organization", "o", NEW)], set(), id="not-returned-or-not-a-practitioner"),
+        pytest.param([{**team("P-1"), "subject": {"reference": "Group/g"}, "meta": {"lastUpdated": NEW}}],
+                     {"P-1", "P-2"}, id="patient-cannot-be-told"),
+    ],
+)  # fmt: skip
+def test_a_care_team_changed_when_it_or_a_practitioner_it_names_was_updated(
+    found: list[dict[str, Any]], expected: set[str]
+) -> None:
+    assert changed_patients("CareTeam", found, ["P-1", "P-2"], SINCE) == expected
+
+
+def test_other_types_change_their_patient_or_every_patient_asked() -> None:
+    found = [{"resourceType": "Observation", "subject": {"reference": "Patient/P-2"}}]
+    assert changed_patients("Observation", found, ["P-1", "P-2"], SINCE) == {"P-2"}
+    assert changed_patients("Observation", [{"resourceType": "Observation"}], ["P-1", "P-2"], SINCE) == {
+        "P-1",
+        "P-2",
+    }
+    assert changed_patients("Condition", [], ["P-1"], SINCE) == set()
 
 
 @pytest.mark.parametrize(

@@ -12,7 +12,7 @@ from fhirpathpy import evaluate
 
 from scheduler.domain.plan import plan_follow_up
 from scheduler.fhir import import_fhir, read_sources
-from scheduler.fhir.export import export_plan
+from scheduler.fhir.export import RISK_SYSTEM, export_plan
 from scheduler.fhir.knowledge import knowledge_bundle, plan_definition
 from scheduler.fhir.terminology import LOINC, unwaived_codes
 
@@ -106,3 +106,41 @@ def test_every_rule_a_plan_names_resolves_to_an_action() -> None:
     definition = plan_definition("esmo2022-seed")
     assert all(a["documentation"][0]["citation"] for a in definition["action"])
     read_sources(knowledge_bundle("esmo2022-seed"))
+
+
+def risk_observations(bundle: dict[str, Any]) -> list[dict[str, Any]]:
+    return [
+        e["resource"]
+        for e in bundle["entry"]
+        if e["resource"]["resourceType"] == "Observation"
+        and any(i["system"] == RISK_SYSTEM for i in e["resource"].get("identifier", []))
+    ]
+
+
+@pytest.mark.parametrize(
+    ("tier", "system", "code"),
+    [
+        ("very_low", "http://snomed.info/sct", "260362008"),
+        ("low", "http://snomed.info/sct", "723505004"),
+        ("intermediate", "http://ncicb.nci.nih.gov/xml/owl/EVS/Thesaurus.owl", "C102402"),
+        ("high", "http://snomed.info/sct", "723509005"),
+    ],
+)
+def test_the_risk_tier_is_one_observation_valued_from_mcode(tier: str, system: str, code: str) -> None:
+    """fhir-mapping.md §2.1: the risk is an Observation valued from mCODE's RiskAssessmentValueVS."""
+    plan = plan_json("high-risk-adjuvant")
+    plan["risk"] = {**plan["risk"], "nih_modified": tier}
+    bundle = export_plan(plan)
+    read_sources(bundle)
+    risks = risk_observations(bundle)
+    assert len(risks) == 1
+    [coding] = risks[0]["valueCodeableConcept"]["coding"]
+    assert (coding["system"], coding["code"]) == (system, code)
+    assert risks[0]["subject"]["reference"].endswith(plan["patient_id"])
+    assert risks[0]["effectiveDateTime"] == plan["as_of"]
+
+
+def test_a_plan_without_a_risk_tier_exports_no_risk_observation() -> None:
+    plan = plan_json("high-risk-adjuvant")
+    plan["risk"] = {**plan["risk"], "nih_modified": None}
+    assert risk_observations(export_plan(plan)) == []

@@ -74,8 +74,9 @@ test: venv ## lint, then run the whole test suite; the fault-injection suite (ab
 reliability: venv ## the fault-injection suite (tests/reliability; about 9 minutes; docs/reliability.md)
 	$(BIN)/pytest tests/reliability -m reliability -s
 
-lint: venv ## ruff on the code, tests and benchmarks; mypy --strict; the import contracts (lint-imports)
+lint: venv ## ruff (lint and format check) on the code, tests and benchmarks; mypy --strict; the import contracts (lint-imports)
 	$(BIN)/ruff check scheduler tasks models notifications web deploy tests benchmarks
+	$(BIN)/ruff format --check scheduler tasks models notifications web deploy tests benchmarks
 	$(BIN)/mypy --strict scheduler tasks models notifications web
 	$(BIN)/lint-imports
 

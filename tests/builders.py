@@ -33,8 +33,13 @@ def d(day: str | dt.date) -> dt.date:
 def ev(event_id: str, type_: str, day: str | dt.date, **data: Any) -> Event:
     """One contract event of patient P1, validated like a JSON line."""
     return parse_event(
-        {"event_id": event_id, "patient_id": PATIENT_ID, "type": type_, "occurred_on": d(day).isoformat(),
-         "data": data}
+        {
+            "event_id": event_id,
+            "patient_id": PATIENT_ID,
+            "type": type_,
+            "occurred_on": d(day).isoformat(),
+            "data": data,
+        }
     )
 
 
@@ -59,12 +64,19 @@ def plan(events: Iterable[Event], as_of: str | dt.date) -> Plan:
     return plan_follow_up(list(events), d(as_of))
 
 
-def reminders(p: Plan, *, rule: str | None = None, kind: str | None = None,
-              status: str | tuple[str, ...] | None = None, key: str | None = None) -> list[Reminder]:
+def reminders(
+    p: Plan,
+    *,
+    rule: str | None = None,
+    kind: str | None = None,
+    status: str | tuple[str, ...] | None = None,
+    key: str | None = None,
+) -> list[Reminder]:
     """The plan's reminders matching every filter given, in plan order."""
     statuses = (status,) if isinstance(status, str) else status
     return [
-        r for r in p.reminders
+        r
+        for r in p.reminders
         if (rule is None or r.rule == rule)
         and (kind is None or r.kind == kind)
         and (statuses is None or r.status in statuses)

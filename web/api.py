@@ -99,6 +99,7 @@ async def post_events(request: Request, principal: ApiPrincipal) -> JSONResponse
     if refusal is not None and all(_is_valid(obj, settings_of(request).today()) for obj in objs):
         raise HTTPException(403, refusal)  # an invalid body is a 422 naming its fields, below
     settings, sessions, client = settings_of(request), sessions_of(request), client_of(request)
+
     def audited(session: Session, patient_ids: list[str]) -> None:
         for patient_id in patient_ids:
             audit.record(session, principal.actor(client), "submit_events", patient_id)

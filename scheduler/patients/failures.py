@@ -39,4 +39,3 @@ def record_failure(
             )
         else:
             row.error, row.attempts = error, row.attempts + attempts
-

@@ -461,7 +461,9 @@ def test_every_post_form_route_refuses_a_bad_csrf_token_with_403(
         "/patients/P05/end": {"reason": "discharged", "occurred_on": "2026-11-20", "confirm": "yes"},
         f"/alerts/{alert}/acknowledge": {"note": "called the patient"},
         "/account/password": {
-            "current_password": PASSWORD, "new_password": "x" * 12, "confirm_password": "x" * 12,
+            "current_password": PASSWORD,
+            "new_password": "x" * 12,
+            "confirm_password": "x" * 12,
         },  # a bad token changes no password: ana signs in below as before
         "/logout": {},
     }

@@ -286,7 +286,10 @@ class TestLowRiskResected:
         assert (missing.severity, missing.rule) == ("warning", "workup.mutation")
         test = reminder(before, "workup.mutation:mutation_test:2024-03-01:1")
         assert (test.kind, test.due_on, test.window_days, test.status) == (
-            "mutation_test", d("2024-03-15"), 14, "planned"
+            "mutation_test",
+            d("2024-03-15"),
+            14,
+            "planned",
         )
         after = plan(low_risk(), "2024-04-15")
         assert after.alerts == ()
@@ -334,8 +337,9 @@ def high_risk(exon: int = 11) -> History:
     h = History()
     h.add("diagnosis", "2024-01-10", site="jejunum_ileum", size_cm=7.0, method="imaging")
     h.add("resection", "2024-02-01", margin="R0", approach="open", intent="curative")
-    h.add("pathology", "2024-02-10", size_cm=7.0, mitoses_per_5mm2=8, site="jejunum_ileum",
-          fixative="formalin")
+    h.add(
+        "pathology", "2024-02-10", size_cm=7.0, mitoses_per_5mm2=8, site="jejunum_ileum", fixative="formalin"
+    )
     h.add("mutation", "2024-02-20", gene="KIT", exon=exon)
     h.add("lab_result", "2024-03-01", test="alt", value=30, uln=40)  # baseline on the start day
     h.add("therapy_started", "2024-03-01", drug="imatinib", dose_mg=400, setting="adjuvant")
@@ -393,7 +397,10 @@ class TestHighRiskAdjuvant:
         p = plan(high_risk(), "2024-03-05")
         review = reminder(p, "adjuvant.duration:therapy_review:2024-03-01:1")
         assert (review.kind, review.due_on, review.window_days, review.status) == (
-            "therapy_review", d("2027-03-01"), 14, "planned"
+            "therapy_review",
+            d("2027-03-01"),
+            14,
+            "planned",
         )
 
     def test_imatinib_blood_counts(self) -> None:
@@ -421,7 +428,10 @@ class TestHighRiskAdjuvant:
         # a day-0 item takes the window of its first (monthly) interval: 7 days; the ALT taken on the
         # start day fulfils it (§0: items opened that day included)
         assert (day0.due_on, day0.window_days, day0.status, day0.completed_on) == (
-            d("2024-03-01"), 7, "completed", d("2024-03-01")
+            d("2024-03-01"),
+            7,
+            "completed",
+            d("2024-03-01"),
         )
         assert dues(lft[1:4]) == [("2024-04-01", 7), ("2024-05-01", 7), ("2024-06-01", 7)]
         assert dues(lft[-1:]) == [("2025-03-01", 7)]
@@ -596,7 +606,10 @@ class TestRuptured:
         assert (p.risk.nih_modified, p.risk.afip_group) == ("high", None)
         review = reminder(p, "workup.rupture_unresected:mdt_review:2024-01-20:1")
         assert (review.kind, review.due_on, review.window_days, review.status) == (
-            "mdt_review", d("2024-01-27"), 14, "planned"
+            "mdt_review",
+            d("2024-01-27"),
+            14,
+            "planned",
         )
         # adjuvant rules apply only once resected
         assert alert(p, "rupture_adjuvant_mandatory") is None
@@ -678,20 +691,25 @@ class TestMetastaticLines:
     @pytest.mark.parametrize(
         ("as_of", "rule", "needles", "absent"),
         [
-            pytest.param("2024-01-20", "advanced.first_line", ["imatinib 400"], [],
-                         id="untreated-first-line"),
+            pytest.param(
+                "2024-01-20", "advanced.first_line", ["imatinib 400"], [], id="untreated-first-line"
+            ),
             pytest.param("2024-06-01", None, [], [], id="on-first-line"),
-            pytest.param("2025-02-05", "advanced.next_line", ["800", "sunitinib"], [],
-                         id="progression-on-400"),
+            pytest.param(
+                "2025-02-05", "advanced.next_line", ["800", "sunitinib"], [], id="progression-on-400"
+            ),
             pytest.param("2025-02-10", None, [], [], id="answered-by-dose-change"),
-            pytest.param("2025-08-05", "advanced.next_line", ["sunitinib"], ["escalat"],
-                         id="progression-on-800"),
+            pytest.param(
+                "2025-08-05", "advanced.next_line", ["sunitinib"], ["escalat"], id="progression-on-800"
+            ),
             pytest.param("2025-08-10", None, [], [], id="answered-by-sunitinib"),
-            pytest.param("2026-02-05", "advanced.next_line", ["regorafenib"], [],
-                         id="progression-on-sunitinib"),
+            pytest.param(
+                "2026-02-05", "advanced.next_line", ["regorafenib"], [], id="progression-on-sunitinib"
+            ),
             pytest.param("2026-02-10", None, [], [], id="answered-by-regorafenib"),
-            pytest.param("2026-08-05", "advanced.next_line", ["ripretinib"], [],
-                         id="progression-on-regorafenib"),
+            pytest.param(
+                "2026-08-05", "advanced.next_line", ["ripretinib"], [], id="progression-on-regorafenib"
+            ),
         ],
     )
     def test_next_line_due(self, as_of: str, rule: str | None, needles: list[str], absent: list[str]) -> None:
@@ -731,7 +749,10 @@ class TestMetastaticLines:
         p = plan(metastatic(), "2025-08-05")
         review = reminder(p, "advanced.next_line:mdt_review:2025-08-01:1")
         assert (review.kind, review.due_on, review.window_days, review.status) == (
-            "mdt_review", d("2025-08-15"), 14, "planned"
+            "mdt_review",
+            d("2025-08-15"),
+            14,
+            "planned",
         )
 
     def test_multifocal_progression_opens_no_mdt_review(self) -> None:
@@ -802,10 +823,18 @@ class TestRegorafenibHepatotoxicity:
             pytest.param([("alt", 204, 40)], "critical", "interrupt", id="alt-5.1x-interrupt"),
             pytest.param([("ast", 800, 40)], "critical", "interrupt", id="ast-20x-not-above"),
             pytest.param([("alt", 804, 40)], "critical", "discontinu", id="alt-20.1x-discontinue"),
-            pytest.param([("alt", 130, 40), ("bilirubin", 2.1, 1.0)], "critical", "discontinu",
-                         id="alt-3.25x-with-bilirubin-2.1x"),
-            pytest.param([("alt", 130, 40), ("bilirubin", 2.0, 1.0)], "warning", None,
-                         id="alt-3.25x-with-bilirubin-2.0x"),
+            pytest.param(
+                [("alt", 130, 40), ("bilirubin", 2.1, 1.0)],
+                "critical",
+                "discontinu",
+                id="alt-3.25x-with-bilirubin-2.1x",
+            ),
+            pytest.param(
+                [("alt", 130, 40), ("bilirubin", 2.0, 1.0)],
+                "warning",
+                None,
+                id="alt-3.25x-with-bilirubin-2.0x",
+            ),
             pytest.param([("alt", 100, 40), ("bilirubin", 2.5, 1.0)], None, None, id="bilirubin-alone"),
         ],
     )
@@ -926,10 +955,12 @@ class TestPdgfraAndFirstLine:
     @pytest.mark.parametrize(
         ("mutation", "needle"),
         [
-            pytest.param({"gene": "PDGFRA", "exon": 18, "variant": "D842V"}, "avapritinib",
-                         id="pdgfra-d842v"),
-            pytest.param({"gene": "PDGFRA", "exon": 18, "variant": "D846Y"}, "avapritinib",
-                         id="pdgfra-exon18"),
+            pytest.param(
+                {"gene": "PDGFRA", "exon": 18, "variant": "D842V"}, "avapritinib", id="pdgfra-d842v"
+            ),
+            pytest.param(
+                {"gene": "PDGFRA", "exon": 18, "variant": "D846Y"}, "avapritinib", id="pdgfra-exon18"
+            ),
             pytest.param({"gene": "KIT", "exon": 9}, "800", id="kit-exon9"),
             pytest.param({"gene": "KIT", "exon": 11}, "imatinib 400", id="kit-exon11"),
         ],
@@ -1114,7 +1145,10 @@ class TestOtherRiskTiers:
         # every 3–6 months until 5 years (20 items), then every 12 months until 10 years (5 items)
         assert len(ct) == 25
         assert dues([ct[0], ct[19], ct[20], ct[24]]) == [
-            ("2024-05-15", 92), ("2029-02-15", 89), ("2030-02-15", 14), ("2034-02-15", 14)
+            ("2024-05-15", 92),
+            ("2029-02-15", 89),
+            ("2030-02-15", 14),
+            ("2034-02-15", 14),
         ]
 
 
@@ -1286,10 +1320,14 @@ class TestAdvancedEdges:
         sun = "monitoring.sunitinib"
         for kind in ("lab_lft", "lab_cbc"):  # start of each 6-week cycle (50 mg 4/2)
             assert dues(reminders(p, rule=sun, kind=kind)[:3]) == [
-                ("2025-08-10", 7), ("2025-09-21", 7), ("2025-11-02", 7)
+                ("2025-08-10", 7),
+                ("2025-09-21", 7),
+                ("2025-11-02", 7),
             ]
         assert dues(reminders(p, rule=sun, kind="lab_tsh")[:3]) == [
-            ("2025-08-10", 7), ("2025-11-10", 7), ("2026-02-10", 7)
+            ("2025-08-10", 7),
+            ("2025-11-10", 7),
+            ("2026-02-10", 7),
         ]
         assert dues(reminders(p, rule=sun, kind="echo")) == [("2025-08-10", 7)]
 

@@ -98,6 +98,8 @@ TUMOUR_FACTS = on("diagnosis", "biopsy", "metastasis", "resection", "pathology")
 RESECTION_FACTS = on("resection", "pathology", "rupture")
 # courses starting and stopping (a dose change changes no reminder rule's condition)
 STARTS_AND_STOPS = on("therapy_started", "therapy_stopped")
+
+
 def starts_and_stops_of(drug: str) -> tuple[Trigger, ...]:
     """A course of ``drug`` starting or stopping."""
     return (on_field("therapy_started", "drug", drug), on_field("therapy_stopped", "drug", drug))

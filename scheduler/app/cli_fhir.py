@@ -9,7 +9,7 @@ import sys
 from pathlib import Path
 
 from scheduler.app.cli_fhir_common import add_navigators_option, navigator_table
-from scheduler.app.cli_pipeline import StoreError, _not_ready, _sessions
+from scheduler.app.cli_pipeline import StoreError, _sessions, not_ready
 
 
 def _bundle_files(target: Path) -> list[Path]:
@@ -48,7 +48,7 @@ def cmd_fhir_import(args: argparse.Namespace) -> int:
             status = 2
             continue
         except (OperationalError, ProgrammingError) as exc:
-            raise _not_ready(exc) from None
+            raise not_ready(exc) from None
         totals["files"] += 1
         for key in ("accepted", "duplicates", "needs_review", "not_used"):
             totals[key] += getattr(result, key)
@@ -75,7 +75,7 @@ def cmd_fhir_export(args: argparse.Namespace) -> int:
         with _sessions(settings)() as session:
             plan = stored_plan(session, args.patient_id)
     except (OperationalError, ProgrammingError) as exc:
-        raise _not_ready(exc) from None
+        raise not_ready(exc) from None
     if plan is None:
         raise StoreError(f"PATIENT_ID: no stored plan for {args.patient_id!r}")
     print(json.dumps(export_plan(plan), ensure_ascii=False, indent=1))

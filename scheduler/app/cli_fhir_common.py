@@ -6,7 +6,7 @@ import argparse
 import sys
 from typing import TYPE_CHECKING
 
-from scheduler.app.cli_pipeline import StoreError, _not_ready
+from scheduler.app.cli_pipeline import StoreError, not_ready
 
 if TYPE_CHECKING:
     from sqlalchemy.orm import Session, sessionmaker
@@ -37,7 +37,7 @@ def navigator_table(
         for line in navigators_without_account(navigators, sessions, option):
             print(f"warning: {line}", file=sys.stderr)
     except (OperationalError, ProgrammingError) as exc:
-        raise _not_ready(exc) from None
+        raise not_ready(exc) from None
     return navigators.table
 
 

@@ -9,7 +9,7 @@ import sys
 from typing import TYPE_CHECKING
 
 from scheduler.app.cli_fhir_common import add_navigators_option, navigator_table
-from scheduler.app.cli_pipeline import StoreError, _not_ready, _sessions
+from scheduler.app.cli_pipeline import StoreError, _sessions, not_ready
 
 if TYPE_CHECKING:
     from scheduler.config.settings import Settings
@@ -61,7 +61,7 @@ def cmd_fhir_pull(args: argparse.Namespace) -> int:
     except SyncError as exc:
         raise StoreError(f"fhir pull: {exc}; nothing was stored") from None
     except (OperationalError, ProgrammingError) as exc:
-        raise _not_ready(exc) from None
+        raise not_ready(exc) from None
     for item in result.intake.review:
         print(f"needs review: {item.source}: {item.reason}", file=sys.stderr)
     for rejection in result.intake.rejected:
@@ -82,7 +82,7 @@ def cmd_fhir_push(args: argparse.Namespace) -> int:
     except SyncError as exc:
         raise StoreError(f"fhir push: {exc}") from None
     except (OperationalError, ProgrammingError) as exc:
-        raise _not_ready(exc) from None
+        raise not_ready(exc) from None
     print(json.dumps(result.to_json()))
     return 0
 

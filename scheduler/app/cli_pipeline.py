@@ -86,7 +86,7 @@ def cmd_submit(args: argparse.Namespace) -> int:
             audit=audited,
         )
     except (OperationalError, ProgrammingError) as exc:
-        raise _not_ready(exc) from None
+        raise not_ready(exc) from None
     print(json.dumps(result.to_json()))
     for rejection in result.rejected:
         print(f"{args.file}: {rejection.error}", file=sys.stderr)
@@ -124,7 +124,7 @@ def cmd_patient(args: argparse.Namespace) -> int:
                     f"({waiting} event(s) waiting for a worker)"
                 )
     except (OperationalError, ProgrammingError) as exc:
-        raise _not_ready(exc) from None
+        raise not_ready(exc) from None
     print(json.dumps(plan, ensure_ascii=False))
     return 0
 
@@ -142,12 +142,12 @@ def cmd_status(args: argparse.Namespace) -> int:
         with _sessions(settings)() as session:
             status = read_status(session, broker_queue_length(settings), today=settings.today())
     except (OperationalError, ProgrammingError) as exc:
-        raise _not_ready(exc) from None
+        raise not_ready(exc) from None
     print(json.dumps(status.to_json(), indent=2 if args.pretty else None))
     return 0
 
 
-def _not_ready(exc: OperationalError | ProgrammingError) -> StoreError:
+def not_ready(exc: OperationalError | ProgrammingError) -> StoreError:
     return StoreError(
         f"GIST_DATABASE_URL: the database is not ready ({type(exc.orig).__name__}); "
         "run `gistsched db upgrade` first"

@@ -66,7 +66,7 @@ from scheduler.app.wiring import queue_processing
 from scheduler.config.settings import Settings
 from scheduler.patients.intake import record_events
 from tasks.app import enqueue_noop, get_app, sender_app
-from tasks.base import NOOP, PROCESS, QUEUE
+from tasks.base import NOOP, PROCESS, PROCESS_BATCH, QUEUE
 
 AS_OF = dt.date(2026, 11, 27)  # the synthetic histories end the day before (as in plan_bench.py)
 BACKENDS = ("sqlite", "postgresql")
@@ -489,7 +489,7 @@ class Bench:
         except BenchError as exc:
             logs = "\n".join(f"  {w.name} (last lines):\n{tail(w.log_path)}" for w in workers)
             raise BenchError(f"{backend}: {exc}\n{logs}") from None
-        result.process_tasks = [w.succeeded(PROCESS) for w in workers]
+        result.process_tasks = [w.succeeded(PROCESS) + w.succeeded(PROCESS_BATCH) for w in workers]
         result.noop_tasks = [w.succeeded(NOOP) for w in workers]
         result.retries = sum(w.retries() for w in workers)
         if sum(result.noop_tasks) != len(self.events):

@@ -231,7 +231,7 @@ class ReminderRow(Base):
     appointment_on: Mapped[dt.date | None] = mapped_column(Date)
     appointment_place: Mapped[str | None] = mapped_column(String(200))
     snoozed_until: Mapped[dt.date | None] = mapped_column(Date)
-    waiver: Mapped[dict[str, Any] | None] = mapped_column(JSON)
+    waiver: Mapped[dict[str, Any] | None] = mapped_column(JSON(none_as_null=True))  # None: SQL NULL
     revision: Mapped[int] = mapped_column(Integer, default=1)
     # The day the clock next looks at this reminder for a notice (scheduler/domain/notices.py);
     # None once nothing more is to be told (closed, or every stage sent).

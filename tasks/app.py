@@ -11,10 +11,11 @@ from __future__ import annotations
 import logging
 import os
 import threading
+from collections.abc import Sequence
 from typing import Any
 
 from scheduler.config.settings import Settings, load_settings
-from tasks.base import NOOP, QUEUE, GistCelery, celery_config, send_process
+from tasks.base import NOOP, QUEUE, GistCelery, celery_config, send_process, send_processing
 
 
 def make_celery(settings: Settings, *, with_tasks: bool = True) -> GistCelery:
@@ -91,6 +92,12 @@ def enqueue_process(
     """Queue ``patients.process(patient_id, force)`` by name, with JSON arguments; ``coalesce``:
     not when one already waits for the patient (:mod:`tasks.pending`)."""
     send_process(sender_app(settings), patient_id, force=force, coalesce=coalesce)
+
+
+def enqueue_processing(patient_ids: Sequence[str], settings: Settings | None = None) -> int:
+    """Queue the processing of patients whose events intake has just committed, coalesced and in
+    batches (:func:`tasks.base.send_processing`); returns how many patients were queued."""
+    return send_processing(sender_app(settings), patient_ids)
 
 
 def enqueue_noop(settings: Settings | None = None) -> None:

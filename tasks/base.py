@@ -24,6 +24,7 @@ from __future__ import annotations
 
 import logging
 import time
+from collections.abc import Sequence
 from typing import Any
 
 from celery import Celery
@@ -34,6 +35,7 @@ from tasks.embedded import transport_options
 from tasks.pending import PendingMarks
 
 PROCESS = "patients.process"
+PROCESS_BATCH = "patients.process_batch"
 SEND = "notifications.send"
 RECOMPUTE_ALL = "patients.recompute_all"
 NOOP = "ops.noop"
@@ -44,6 +46,10 @@ REDIS_VISIBILITY_TIMEOUT_SECONDS = 900  # > longest task + retry countdown; a lo
 TASK_SOFT_TIME_LIMIT_SECONDS = 120
 TASK_TIME_LIMIT_SECONDS = 150
 BROKER_DOWN_BACKOFF_SECONDS = 30.0
+# Patients per ``patients.process_batch`` message: large enough that a submit of hundreds of
+# patients costs a few dozen messages and transactions, small enough that a batch's transaction
+# stays short (tens of milliseconds) and every worker gets a share of a large submit.
+PROCESS_BATCH_SIZE = 10
 
 log = logging.getLogger(__name__)
 
@@ -120,6 +126,41 @@ def send_process(app: GistCelery, patient_id: str, *, force: bool = False, coale
         log.warning("could not queue %s for %s (%s); the clock will queue it again", PROCESS, patient_id, exc)
         return False
     return True
+
+
+def send_processing(app: GistCelery, patient_ids: Sequence[str]) -> int:
+    """Queue the processing of ``patient_ids`` after intake's commit, coalesced: the patients with
+    a message already waiting are left out (their marks set in one round trip, :mod:`tasks.pending`),
+    one patient goes as ``patients.process``, several as ``patients.process_batch`` messages of up
+    to :data:`PROCESS_BATCH_SIZE` patients each. Returns how many patients were queued; a failed
+    send is logged and its marks cleared (the clock re-queues what stays unprocessed)."""
+    if time.monotonic() < app.broker_down_until or not patient_ids:
+        return 0
+    todo = app.pending.mark_many(list(patient_ids))
+    if len(todo) == 1:
+        return 1 if send_process(app, todo[0]) else _unmark(app, todo)
+    queued = 0
+    for start in range(0, len(todo), PROCESS_BATCH_SIZE):
+        batch = todo[start : start + PROCESS_BATCH_SIZE]
+        if time.monotonic() < app.broker_down_until:
+            return queued + _unmark(app, todo[start:])
+        try:
+            app.send_task(PROCESS_BATCH, args=[batch], ignore_result=True)
+        except (KombuError, OSError) as exc:
+            app.broker_down_until = time.monotonic() + BROKER_DOWN_BACKOFF_SECONDS
+            log.warning(
+                "could not queue %s for %d patient(s) (%s); the clock will queue them again",
+                PROCESS_BATCH, len(todo) - start, exc,
+            )  # fmt: skip
+            return queued + _unmark(app, todo[start:])
+        queued += len(batch)
+    return queued
+
+
+def _unmark(app: GistCelery, patient_ids: Sequence[str]) -> int:
+    """Nothing was sent for ``patient_ids``: clear their marks so a later submission sends."""
+    app.pending.clear_many(patient_ids)
+    return 0
 
 
 def send_notification_task(app: GistCelery, notification_id: int) -> bool:

@@ -1,4 +1,5 @@
-"""``patients.process`` and ``patients.recompute_all``: thin tasks over the use cases.
+"""``patients.process``, ``patients.process_batch`` and ``patients.recompute_all``: thin tasks over
+the use cases.
 
 ``patients.process(patient_id, force=False)`` calls :func:`scheduler.patients.processing.process_patient`
 (one transaction, idempotent, a no-op when nothing is left to process unless ``force``).
@@ -15,6 +16,12 @@ Failure policy, so nothing loops and nothing is silent:
   (its own transaction) and returns: the message is acknowledged. The events stay unprocessed, so
   the clock's stalled-event sweep tries the patient again later, at its slow pace. The run that
   next succeeds closes the failure in the transaction that stores its plan (``process_patient``).
+
+``patients.process_batch(patient_ids)`` (what intake queues for a submit of several patients)
+processes them in one transaction (``process_patients``). It has no failure policy of its own:
+when the batch fails, or a worker died running it, it queues a ``patients.process`` per patient,
+so each patient meets the policy above on its own and one patient's failure never holds back the
+others' plans.
 """
 
 from __future__ import annotations
@@ -28,8 +35,8 @@ from celery.signals import task_failure
 from models.db import is_transient
 from models.store import sessions_for
 from scheduler.patients.failures import describe, record_failure
-from scheduler.patients.processing import process_patient
-from tasks.base import PROCESS, RECOMPUTE_ALL, GistCelery, send_process
+from scheduler.patients.processing import process_patient, process_patients
+from tasks.base import PROCESS, PROCESS_BATCH, RECOMPUTE_ALL, GistCelery, send_process
 
 MAX_BACKOFF_SECONDS = 30.0
 LOST_WORKER_RETRY_DELAY_SECONDS = 2
@@ -86,6 +93,37 @@ def process(task: BoundTask, patient_id: str, force: bool = False) -> None:
         )  # fmt: skip
 
 
+def process_batch(task: BoundTask, patient_ids: list[str]) -> None:
+    settings = task.app.gist_settings
+    task.app.pending.clear_many(patient_ids)  # before the events are read: see tasks.pending
+    if task.request.retries:  # a worker died running this batch: isolate whoever killed it
+        _split(task, patient_ids, "a worker was lost running the batch")
+        return
+    try:
+        active = settings.active_profile
+        results = process_patients(
+            sessions_for(settings), patient_ids, settings.today(), active.profile, digest=active.digest
+        )
+    except Exception as exc:
+        _split(task, patient_ids, describe(exc))
+        return
+    done = [r for r in results if not r.skipped]
+    log.info(
+        "%s: %d patient(s), %d processed; %d event(s); reminders +%d ~%d -%d; alerts +%d -%d",
+        PROCESS_BATCH, len(patient_ids), len(done), sum(r.events for r in done),
+        sum(r.inserted for r in done), sum(r.updated for r in done), sum(r.cancelled for r in done),
+        sum(r.alerts_raised for r in done), sum(r.alerts_resolved for r in done),
+    )  # fmt: skip
+
+
+def _split(task: BoundTask, patient_ids: list[str], why: str) -> None:
+    """Queue ``patients.process`` for each patient of a batch that could not be processed as one.
+    A send that fails leaves that patient's events unprocessed: the clock's sweep queues it again."""
+    log.warning("%s of %d patient(s): %s; queueing each on its own", PROCESS_BATCH, len(patient_ids), why)
+    for patient_id in patient_ids:
+        send_process(task.app, patient_id)
+
+
 def recompute_all(task: BoundTask) -> int:
     """Queue a forced ``patients.process`` for every active patient (what the clock's daily run does
     with ``GIST_DAILY_RECOMPUTE=all``)."""
@@ -129,5 +167,15 @@ def register(app: GistCelery) -> None:
         max_retries=app.gist_settings.task_max_retries,
         default_retry_delay=LOST_WORKER_RETRY_DELAY_SECONDS,
     )(process)
+    app.task(
+        shared=False,
+        name=PROCESS_BATCH,
+        bind=True,
+        acks_late=True,
+        reject_on_worker_lost=True,
+        retry_on_worker_lost=True,  # delivered again with retries = 1: the batch is then split
+        max_retries=1,
+        default_retry_delay=LOST_WORKER_RETRY_DELAY_SECONDS,
+    )(process_batch)
     app.task(shared=False, name=RECOMPUTE_ALL, bind=True, acks_late=True)(recompute_all)
     task_failure.connect(_on_task_failure, weak=False, dispatch_uid="gistsched.patients.task_failure")

@@ -19,6 +19,7 @@ from __future__ import annotations
 
 import logging
 import os
+from collections.abc import Sequence
 from typing import TYPE_CHECKING
 
 from scheduler.config.settings import Settings
@@ -53,6 +54,24 @@ class PendingMarks:
             log.debug("pending mark for %s: %s; sending anyway", patient_id, exc)
             return True
 
+    def mark_many(self, patient_ids: Sequence[str]) -> list[str]:
+        """:meth:`mark` for each of ``patient_ids`` in one round trip (a pipeline of ``SET NX``):
+        those for which a message is to be sent now, in the given order."""
+        if not self._enabled or not patient_ids:
+            return list(patient_ids)
+        import redis
+
+        ttl = max(1, int(self._settings.stalled_after_seconds))
+        try:
+            with self._redis().pipeline(transaction=False) as pipe:
+                for patient_id in patient_ids:
+                    pipe.set(PREFIX + patient_id, b"1", nx=True, ex=ttl)
+                marked = pipe.execute()
+        except redis.RedisError as exc:
+            log.debug("pending marks for %d patient(s): %s; sending anyway", len(patient_ids), exc)
+            return list(patient_ids)
+        return [patient_id for patient_id, new in zip(patient_ids, marked, strict=True) if new]
+
     def clear(self, patient_id: str) -> None:
         """The patient's waiting message is being handled: later submissions send again."""
         if not self._enabled:
@@ -63,6 +82,17 @@ class PendingMarks:
             self._redis().delete(PREFIX + patient_id)
         except redis.RedisError as exc:  # the key expires; a later submission then sends again
             log.debug("pending clear for %s: %s", patient_id, exc)
+
+    def clear_many(self, patient_ids: Sequence[str]) -> None:
+        """:meth:`clear` for each of ``patient_ids`` in one ``DEL``."""
+        if not self._enabled or not patient_ids:
+            return
+        import redis
+
+        try:
+            self._redis().delete(*(PREFIX + patient_id for patient_id in patient_ids))
+        except redis.RedisError as exc:  # the keys expire; later submissions then send again
+            log.debug("pending clear for %d patient(s): %s", len(patient_ids), exc)
 
     def _redis(self) -> redis.Redis:
         if self._client is None or self._pid != os.getpid():

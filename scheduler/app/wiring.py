@@ -9,6 +9,7 @@ commands and the demo import it lazily, so the commands that need neither start 
 from __future__ import annotations
 
 import logging
+from collections.abc import Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -20,7 +21,7 @@ from scheduler.config.settings import Settings, load_settings
 from scheduler.patients.fhir_navigators import NavigatorFile, NavigatorFileError, load_navigators
 from scheduler.patients.intake import QueueProcessing
 from scheduler.patients.unassigned import navigator_ids
-from tasks.app import enqueue_process
+from tasks.app import enqueue_processing
 
 if TYPE_CHECKING:
     from fastapi import FastAPI
@@ -30,11 +31,12 @@ log = logging.getLogger(__name__)
 
 
 def queue_processing(settings: Settings) -> QueueProcessing:
-    """Queue ``patients.process`` on the broker ``settings`` name, unless a message for the patient
-    already waits (a failed send is logged; the clock re-queues what stays unprocessed)."""
+    """Queue the patients' processing on the broker ``settings`` name, in batches, leaving out the
+    patients with a message already waiting (a failed send is logged; the clock re-queues what
+    stays unprocessed)."""
 
-    def enqueue(patient_id: str) -> None:
-        enqueue_process(patient_id, settings, coalesce=True)
+    def enqueue(patient_ids: Sequence[str]) -> int:
+        return enqueue_processing(patient_ids, settings)
 
     return enqueue
 

@@ -10,7 +10,7 @@ re-import stores nothing twice.
 from __future__ import annotations
 
 import datetime as dt
-from collections.abc import Callable, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -20,7 +20,7 @@ from models.rows import FhirReviewRow
 from scheduler.fhir import ImportResult, ReviewItem, import_fhir
 from scheduler.fhir.navigators import NavigatorTable
 from scheduler.patients import fhir_repository
-from scheduler.patients.intake import Audit, Gate, Rejection, record_events
+from scheduler.patients.intake import Audit, Gate, QueueProcessing, Rejection, record_events
 from scheduler.patients.unassigned import navigator_ids
 
 
@@ -65,7 +65,7 @@ def store_import(
     sessions: sessionmaker[Session],
     mapped: ImportResult,
     received_on: dt.date,
-    enqueue: Callable[[str], None],
+    enqueue: QueueProcessing,
     *,
     gate: Gate | None = None,
     audit: Audit | None = None,

@@ -45,6 +45,7 @@ from scheduler.fhir.sync import (
 from scheduler.patients import fhir_repository
 from scheduler.patients.fhir_client import FhirClient, FhirServerError
 from scheduler.patients.fhir_intake import FhirIntakeResult, store_import
+from scheduler.patients.intake import QueueProcessing
 from scheduler.patients.repository import active_patient_ids
 from scheduler.patients.stored import stored_plan
 from scheduler.patients.unassigned import navigator_ids
@@ -86,7 +87,7 @@ def pull(
     client: FhirClient,
     *,
     received_on: dt.date,
-    enqueue: Callable[[str], None],
+    enqueue: QueueProcessing,
     since: dt.datetime | None,
     page_size: int,
     overlap: dt.timedelta,

@@ -76,7 +76,7 @@ class _JsonError:
     message: str
 
 
-QueueProcessing = Callable[[str], None]  # queue ``patients.process`` for a patient, after the commit
+QueueProcessing = Callable[[Sequence[str]], object]  # queue these patients' processing, after the commit
 Gate = Callable[[Session, str], str | None]  # (session, patient_id) → why it may not be written, or None
 Audit = Callable[[Session, list[str]], None]  # (session, patient ids written) inside the transaction
 
@@ -135,8 +135,8 @@ def record_events(
     result.rejected.sort(key=lambda r: r.line)
     result.event_ids = list(dict.fromkeys([v.event_id for v in new] + [v.event_id for v in duplicates]))
     result.patient_ids = sorted({v.patient_id for v in new} | {v.patient_id for v in duplicates})
-    for patient_id in sorted({v.patient_id for v in new}):
-        enqueue(patient_id)  # after the commit; a lost message is re-queued by the clock
+    if new:
+        enqueue(sorted({v.patient_id for v in new}))  # after the commit; the clock re-queues a lost one
     return result
 
 

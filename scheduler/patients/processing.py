@@ -21,7 +21,7 @@ revision together. The queries are in :mod:`scheduler.patients.repository`.
 from __future__ import annotations
 
 import datetime as dt
-from collections.abc import Iterable
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -67,25 +67,56 @@ def process_patient(
     """``digest`` is ``profile``'s content hash, recorded with the plan (computed when not given)."""
     digest = digest or profile_hash(profile)
     with sessions.begin() as session:
-        locked = repository.lock_patient(session, patient_id)
-        if locked is None:
-            return ProcessResult(patient_id, skipped=True)
-        patient = locked.row
-        if not force and not repository.has_unprocessed_events(session, patient_id):
-            return ProcessResult(patient_id, skipped=True)
-        rows = repository.event_log(session, patient_id)
-        events = [parse_event(payload) for _, _, payload in rows]
-        result = ProcessResult(patient_id, events=len(events))
-        relevant = [e for e in events if e.occurred_on <= today]
-        if relevant:
-            # Every event, the later-dated ones too: the first of those bounds Plan.changes_on.
-            plan = plan_follow_up(events, today, profile)
-            store_plan(session, patient, plan, relevant, today, result, profile, digest)
-        now = utcnow()
-        repository.mark_processed(session, [row_id for row_id, done, _ in rows if not done], now)
-        if locked.failing:
-            queries.resolve_failures(session, patient_id, now)
-        return result
+        return _process_locked(session, patient_id, today, profile, force=force, digest=digest)
+
+
+def process_patients(
+    sessions: sessionmaker[Session],
+    patient_ids: Sequence[str],
+    today: dt.date,
+    profile: Profile = DEFAULT_PROFILE,
+    *,
+    digest: str | None = None,
+) -> list[ProcessResult]:
+    """Process several patients in one transaction, each exactly as :func:`process_patient` would.
+
+    A submit of many patients costs one transaction (one commit, one connection checkout) instead
+    of one per patient. The patients are locked in sorted order, so two batches that share
+    patients wait for each other instead of deadlocking. All or nothing: any error rolls the whole
+    batch back and propagates; the caller then processes the patients one by one, so one patient's
+    failure never holds back the others' plans (``tasks.patients.process_batch``).
+    """
+    digest = digest or profile_hash(profile)
+    with sessions.begin() as session:
+        return [
+            _process_locked(session, patient_id, today, profile, force=False, digest=digest)
+            for patient_id in sorted(set(patient_ids))
+        ]
+
+
+def _process_locked(
+    session: Session, patient_id: str, today: dt.date, profile: Profile, *, force: bool, digest: str
+) -> ProcessResult:
+    """One patient, inside the caller's transaction: lock, read the log, plan, store, stamp."""
+    locked = repository.lock_patient(session, patient_id)
+    if locked is None:
+        return ProcessResult(patient_id, skipped=True)
+    patient = locked.row
+    if not force and not repository.has_unprocessed_events(session, patient_id):
+        return ProcessResult(patient_id, skipped=True)
+    rows = repository.event_log(session, patient_id)
+    events = [parse_event(payload) for _, _, payload in rows]
+    result = ProcessResult(patient_id, events=len(events))
+    relevant = [e for e in events if e.occurred_on <= today]
+    if relevant:
+        # Every event, the later-dated ones too: the first of those bounds Plan.changes_on.
+        plan = plan_follow_up(events, today, profile)
+        store_plan(session, patient, plan, relevant, today, result, profile, digest)
+    now = utcnow()
+    repository.mark_processed(session, [row_id for row_id, done, _ in rows if not done], now)
+    if locked.failing:
+        queries.resolve_failures(session, patient_id, now)
+    return result
 
 
 def store_plan(

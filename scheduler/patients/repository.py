@@ -8,9 +8,10 @@ import datetime as dt
 from collections.abc import Iterable, Sequence
 from typing import Any, NamedTuple
 
-from sqlalchemy import ColumnElement, and_, case, insert, literal, or_, select, text, update
+from sqlalchemy import ColumnElement, and_, case, literal, or_, select, text, update
 from sqlalchemy.orm import Session
 
+from models.db import insert_rows
 from models.rows import AlertRow, EventRow, PatientRow, PatientStateRow, ProcessingFailureRow, ReminderRow
 from models.statuses import DUE_REMINDER_SQL, ReminderStatus
 from scheduler.domain.model import Plan
@@ -74,7 +75,8 @@ def enrol(session: Session, patient_ids: Sequence[str]) -> None:
 
 
 def add_events(session: Session, events: Iterable[NewEvent], received_at: dt.datetime) -> None:
-    session.add_all(EventRow(**event._asdict(), received_at=received_at) for event in events)
+    """One stream of rows (:func:`insert_rows`): a submit or import brings thousands at once."""
+    insert_rows(session, EventRow, [event._asdict() | {"received_at": received_at} for event in events])
 
 
 def unprocessed(session: Session, event_ids: Sequence[str]) -> int:
@@ -198,11 +200,9 @@ def reminders_by_key(session: Session, patient_id: str) -> dict[str, ReminderRow
 
 
 def insert_reminders(session: Session, values: list[dict[str, Any]]) -> None:
-    """One executemany: a new patient brings dozens of reminders at once. ``render_nulls`` keeps
-    every row's column set the same (a None is sent as NULL rather than the column left out), so
-    the rows go in one batch instead of one per pattern of empty fields."""
-    if values:
-        session.execute(insert(ReminderRow).execution_options(render_nulls=True), values)
+    """New reminder rows, every one with the same keys (a None sent as NULL): a new patient, or a
+    batch of them, brings dozens to hundreds at once, so they go in one stream (:func:`insert_rows`)."""
+    insert_rows(session, ReminderRow, values)
 
 
 def active_alerts(session: Session, patient_id: str) -> dict[tuple[str, str], AlertRow]:

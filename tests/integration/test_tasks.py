@@ -29,7 +29,7 @@ from scheduler.config.settings import Settings
 from scheduler.patients import queries
 from scheduler.patients.failures import record_failure
 from tasks.app import make_celery, worker_argv
-from tasks.base import NOOP, PROCESS, RECOMPUTE_ALL, SEND
+from tasks.base import NOOP, PROCESS, PROCESS_BATCH, RECOMPUTE_ALL, SEND
 from tasks.embedded import Transport, transport_options
 from tasks.patients import MAX_BACKOFF_SECONDS, backoff_seconds
 
@@ -60,6 +60,12 @@ def test_app_is_json_only_acks_late_and_names_its_tasks(tmp_path: Path) -> None:
     process = app.tasks[PROCESS]
     assert (process.max_retries, process.retry_on_worker_lost, process.acks_late) == (3, True, True)
     assert process.default_retry_delay <= 5  # never a long countdown (style.md)
+    # A batch whose worker died comes back once (retries = 1), and is then split into one
+    # patients.process per patient: the poison, if any, meets the policy above on its own.
+    batch = app.tasks[PROCESS_BATCH]
+    assert (batch.max_retries, batch.retry_on_worker_lost, batch.acks_late, batch.reject_on_worker_lost) == (
+        1, True, True, True,
+    )  # fmt: skip
     # Acknowledged on start: a late-acknowledged send is terminated when the worker loses the
     # broker, after the SMTP server may have taken the message (docs/reliability.md, finding 3).
     assert app.tasks[SEND].acks_late is False

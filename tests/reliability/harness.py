@@ -30,7 +30,7 @@ from models.rows import EventRow, NotificationRow, ProcessingFailureRow, Reminde
 from scheduler.patients.processing import process_patient
 from scheduler.patients.stored import stored_plan
 from scheduler.staff.users import create_user
-from tasks.base import GistCelery, send_process
+from tasks.base import GistCelery, send_processing
 from tests.support.common import (
     GISTSCHED,
     assert_matches_pure,
@@ -145,9 +145,9 @@ class Feeder(threading.Thread):
             self.error = exc
 
     def _submit(self, batch: list[Obj], skip_queue: bool) -> None:
-        def enqueue(patient_id: str) -> None:
+        def enqueue(patient_ids: Sequence[str]) -> None:
             if not skip_queue:
-                send_process(self.app, patient_id)
+                send_processing(self.app, patient_ids)
 
         while True:
             try:

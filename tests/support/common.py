@@ -19,7 +19,7 @@ from sqlalchemy.orm import Session, sessionmaker
 from models.rows import EventRow
 from scheduler.domain.events import parse_event
 from scheduler.domain.plan import plan_follow_up
-from scheduler.patients.intake import IntakeResult, record_events
+from scheduler.patients.intake import IntakeResult, QueueProcessing, record_events
 from scheduler.patients.stored import stored_plan
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -116,7 +116,7 @@ def intake(
     sessions: sessionmaker[Session],
     objs: Sequence[Obj],
     received_on: dt.date,
-    enqueue: Callable[[str], None] = lambda _pid: None,
+    enqueue: QueueProcessing = lambda _ids: None,
 ) -> IntakeResult:
     """The service-level intake of ``objs`` (as lines 1…n of a file)."""
     return record_events(sessions, list(enumerate(objs, start=1)), received_on, enqueue)

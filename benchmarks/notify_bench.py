@@ -262,7 +262,7 @@ def store_cohort(sessions: sessionmaker[Session], args: argparse.Namespace, repo
     """The cohort through the real intake and ``process_patient``; the patients' ids."""
     items = navigator_items(args.patients, args.seed, AS_OF)
     queued: list[str] = []
-    seconds, intake = timed(lambda: record_events(sessions, items, AS_OF, queued.append))
+    seconds, intake = timed(lambda: record_events(sessions, items, AS_OF, queued.extend))
     if intake.accepted != len(items) or intake.rejected:
         raise BenchError(f"intake accepted {intake.accepted:,} of {len(items):,}: {intake.rejected[:3]}")
     report.add("feed", "patients / events stored", f"{len(queued):,} / {len(items):,}")

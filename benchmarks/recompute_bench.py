@@ -114,7 +114,7 @@ def stable_ct(patient_id: str) -> dict[str, Any]:
 
 def intake_all(sessions: sessionmaker[Session], objs: Sequence[dict[str, Any]]) -> list[str]:
     queued: list[str] = []
-    result = record_events(sessions, list(enumerate(objs, start=1)), AS_OF, queued.append)
+    result = record_events(sessions, list(enumerate(objs, start=1)), AS_OF, queued.extend)
     if result.rejected:
         raise BenchError(f"intake rejected {len(result.rejected)}: {result.rejected[:2]}")
     return sorted(set(queued))

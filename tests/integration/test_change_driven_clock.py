@@ -46,7 +46,7 @@ def occurred(obj: dict[str, Any]) -> dt.date:
 def receive(db: Database, objs: list[dict[str, Any]], day: dt.date) -> None:
     """Intake of ``objs`` on ``day``, then the recompute of each patient it queued."""
     queued: list[str] = []
-    intake(db.sessions, objs, day, queued.append)
+    intake(db.sessions, objs, day, queued.extend)
     for patient_id in sorted(set(queued)):
         process_patient(db.sessions, patient_id, day)
 

@@ -41,7 +41,7 @@ def line(event_id: str, size: float, day: str = "2026-01-10") -> str:
 
 def submit(sessions: sessionmaker[Session], *lines: str) -> tuple[dict[str, object], list[str]]:
     queued: list[str] = []
-    result = record_events(sessions, parse_lines(lines), TODAY, queued.append)
+    result = record_events(sessions, parse_lines(lines), TODAY, queued.extend)
     return result.to_json(), queued
 
 

@@ -27,7 +27,7 @@ from typing import Any
 
 from sqlalchemy.orm import Session, sessionmaker
 
-from models.rows import AlertRow, PatientRow, ReminderRow
+from models.rows import AlertRow, PatientRow, PatientStateRow, ReminderRow
 from models.statuses import ReminderStatus
 from models.types import utcnow
 from scheduler.config.planner_version import planner_hash
@@ -41,6 +41,13 @@ from scheduler.notifications import outbox
 from scheduler.patients import queries, repository
 
 RESWEEP_DAYS = 90
+
+
+class Unread:
+    """The stored state was not read by the caller (:func:`store_plan` reads it)."""
+
+
+UNREAD = Unread()
 
 
 @dataclass(slots=True)
@@ -67,7 +74,8 @@ def process_patient(
     """``digest`` is ``profile``'s content hash, recorded with the plan (computed when not given)."""
     digest = digest or profile_hash(profile)
     with sessions.begin() as session:
-        return _process_locked(session, patient_id, today, profile, force=force, digest=digest)
+        (result,) = _process(session, [patient_id], today, profile, force=force, digest=digest)
+        return result
 
 
 def process_patients(
@@ -78,45 +86,64 @@ def process_patients(
     *,
     digest: str | None = None,
 ) -> list[ProcessResult]:
-    """Process several patients in one transaction, each exactly as :func:`process_patient` would.
+    """Process several patients in one transaction, each exactly as :func:`process_patient` would;
+    the results in patient id order.
 
-    A submit of many patients costs one transaction (one commit, one connection checkout) instead
-    of one per patient. The patients are locked in sorted order, so two batches that share
+    A submit of many patients costs one transaction and a handful of statements for the whole
+    batch (the locks, the logs, the stored states, the new reminders, the processed stamps) instead
+    of a dozen per patient. The patients are locked in sorted order, so two batches that share
     patients wait for each other instead of deadlocking. All or nothing: any error rolls the whole
     batch back and propagates; the caller then processes the patients one by one, so one patient's
     failure never holds back the others' plans (``tasks.patients.process_batch``).
     """
     digest = digest or profile_hash(profile)
     with sessions.begin() as session:
-        return [
-            _process_locked(session, patient_id, today, profile, force=False, digest=digest)
-            for patient_id in sorted(set(patient_ids))
-        ]
+        return _process(session, patient_ids, today, profile, force=False, digest=digest)
 
 
-def _process_locked(
-    session: Session, patient_id: str, today: dt.date, profile: Profile, *, force: bool, digest: str
-) -> ProcessResult:
-    """One patient, inside the caller's transaction: lock, read the log, plan, store, stamp."""
-    locked = repository.lock_patient(session, patient_id)
-    if locked is None:
-        return ProcessResult(patient_id, skipped=True)
-    patient = locked.row
-    if not force and not repository.has_unprocessed_events(session, patient_id):
-        return ProcessResult(patient_id, skipped=True)
-    rows = repository.event_log(session, patient_id)
-    events = [parse_event(payload) for _, _, payload in rows]
-    result = ProcessResult(patient_id, events=len(events))
-    relevant = [e for e in events if e.occurred_on <= today]
-    if relevant:
-        # Every event, the later-dated ones too: the first of those bounds Plan.changes_on.
-        plan = plan_follow_up(events, today, profile)
-        store_plan(session, patient, plan, relevant, today, result, profile, digest)
+def _process(
+    session: Session,
+    patient_ids: Sequence[str],
+    today: dt.date,
+    profile: Profile,
+    *,
+    force: bool,
+    digest: str,
+) -> list[ProcessResult]:
+    """Inside the caller's transaction: lock the patients, keep those with something to process
+    (all of them when ``force``), read their logs and stored states, plan and store each, then
+    insert the new reminders and stamp the events read as processed, each in one statement."""
+    ids = sorted(set(patient_ids))
+    locked = repository.lock_patients(session, ids)
+    todo = [pid for pid in ids if pid in locked]
+    if not force:
+        waiting = repository.patients_with_unprocessed_events(session, todo)
+        todo = [pid for pid in todo if pid in waiting]
+    logs = repository.event_logs(session, todo)
+    states = repository.stored_states(session, todo)
+    results = {pid: ProcessResult(pid, skipped=True) for pid in ids}
+    new_reminders: list[dict[str, Any]] = []
+    read: list[int] = []
+    for pid in todo:
+        rows = logs.get(pid, [])
+        events = [parse_event(payload) for _, _, payload in rows]
+        result = results[pid] = ProcessResult(pid, events=len(events))
+        relevant = [e for e in events if e.occurred_on <= today]
+        if relevant:
+            # Every event, the later-dated ones too: the first of those bounds Plan.changes_on.
+            plan = plan_follow_up(events, today, profile)
+            store_plan(
+                session, locked[pid].row, plan, relevant, today, result, profile, digest,
+                state=states.get(pid), new_reminders=new_reminders,
+            )  # fmt: skip
+        read += [row_id for row_id, done, _ in rows if not done]
+    repository.insert_reminders(session, new_reminders)
     now = utcnow()
-    repository.mark_processed(session, [row_id for row_id, done, _ in rows if not done], now)
-    if locked.failing:
-        queries.resolve_failures(session, patient_id, now)
-    return result
+    repository.mark_processed(session, read, now)
+    for pid in todo:
+        if locked[pid].failing:
+            queries.resolve_failures(session, pid, now)
+    return [results[pid] for pid in ids]
 
 
 def store_plan(
@@ -128,12 +155,20 @@ def store_plan(
     result: ProcessResult,
     profile: Profile,
     digest: str,
+    *,
+    state: PatientStateRow | Unread | None = UNREAD,
+    new_reminders: list[dict[str, Any]] | None = None,
 ) -> None:
     """Store ``plan`` (made from ``events`` under ``profile``, whose hash is ``digest``) for the
     locked ``patient``: state (with the day to recompute it), reminders reconciled by key (with
-    their notices), alerts; counts into ``result``. What is unchanged is not written."""
+    their notices), alerts; counts into ``result``. What is unchanged is not written.
+
+    ``state``: the stored state when the caller has read it (None: the patient has none), else it
+    is read here. ``new_reminders``: new reminder rows are appended there for the caller to insert
+    with others (a batch's in one statement), else inserted here."""
     now = utcnow()
-    state = repository.stored_state(session, patient.patient_id)
+    if isinstance(state, Unread):
+        state = repository.stored_state(session, patient.patient_id)
     has_plan = state is not None
     navigator_before = patient.navigator_id
     _update_contact(session, patient, events, plan, has_plan=has_plan)
@@ -149,7 +184,11 @@ def store_plan(
         now=now,
     )
     navigator_moved = patient.navigator_id != navigator_before
-    _store_reminders(session, patient, plan, today, result, profile, now, has_plan, navigator_moved)
+    inserts = _store_reminders(session, patient, plan, today, result, profile, now, has_plan, navigator_moved)
+    if new_reminders is None:
+        repository.insert_reminders(session, inserts)
+    else:
+        new_reminders += inserts
     _store_alerts(session, patient, plan, result, now, has_plan=has_plan)
 
 
@@ -194,20 +233,17 @@ def _store_reminders(
     now: dt.datetime,
     has_plan: bool,
     navigator_moved: bool,
-) -> None:
+) -> list[dict[str, Any]]:
     """Reconcile the stored reminders (none without a stored plan: not read) with the plan's by
     key: insert the new, update the moved (revision + 1), cancel the gone (never delete); keep the
     outbox in step with each change. When any row changes or the patient moved to another
     navigator, the patient's feed revision is raised first, so the patient row goes out in one
-    UPDATE with the contact details at the next flush."""
+    UPDATE with the contact details at the next flush. Returns the new rows' values, to insert."""
     rows = repository.reminders_by_key(session, patient.patient_id) if has_plan else {}
     mended = _mend_navigator(rows.values(), patient.navigator_id)
     changes = reconcile_reminders({key: _stored(r) for key, r in rows.items()}, plan.reminders)
     if mended or navigator_moved or changes.inserts or changes.updates or changes.cancels:
         patient.feed_revision = repository.fresh_feed_revision(patient.feed_revision or 0, now)
-    repository.insert_reminders(
-        session, [_new_reminder(patient, reminder, profile, now) for reminder in changes.inserts]
-    )
     for current, reminder in changes.updates:
         row = rows[current.key]
         before = outbox.Before.of(row)
@@ -227,6 +263,7 @@ def _store_reminders(
         len(changes.updates),
         len(changes.cancels),
     )
+    return [_new_reminder(patient, reminder, profile, now) for reminder in changes.inserts]
 
 
 def _store_alerts(

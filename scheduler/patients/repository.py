@@ -92,27 +92,32 @@ def unprocessed(session: Session, event_ids: Sequence[str]) -> int:
     return total
 
 
-def has_unprocessed_events(session: Session, patient_id: str) -> bool:
-    return (
-        session.scalars(
-            select(EventRow.id)
-            .where(EventRow.patient_id == patient_id, EventRow.processed_at.is_(None))
-            .limit(1)
-        ).first()
-        is not None
-    )
-
-
-def event_log(session: Session, patient_id: str) -> list[tuple[int, bool, dict[str, Any]]]:
-    """Every stored event of the patient: (row id, whether processed, payload)."""
-    return [
-        (row_id, processed_at is not None, payload)
-        for row_id, processed_at, payload in session.execute(
-            select(EventRow.id, EventRow.processed_at, EventRow.payload).where(
-                EventRow.patient_id == patient_id
-            )
+def patients_with_unprocessed_events(session: Session, patient_ids: Sequence[str]) -> set[str]:
+    """Those of ``patient_ids`` with a stored event not yet folded into a plan."""
+    found: set[str] = set()
+    for start in range(0, len(patient_ids), CHUNK):
+        query = select(EventRow.patient_id).where(
+            EventRow.patient_id.in_(patient_ids[start : start + CHUNK]), EventRow.processed_at.is_(None)
         )
-    ]
+        found.update(session.scalars(query.distinct()))
+    return found
+
+
+EventLog = list[tuple[int, bool, dict[str, Any]]]  # (row id, whether processed, payload), in id order
+
+
+def event_logs(session: Session, patient_ids: Sequence[str]) -> dict[str, EventLog]:
+    """Every stored event of each of ``patient_ids`` (a patient without one is left out)."""
+    logs: dict[str, EventLog] = {}
+    for start in range(0, len(patient_ids), CHUNK):
+        query = (
+            select(EventRow.patient_id, EventRow.id, EventRow.processed_at, EventRow.payload)
+            .where(EventRow.patient_id.in_(patient_ids[start : start + CHUNK]))
+            .order_by(EventRow.id)
+        )
+        for patient_id, row_id, processed_at, payload in session.execute(query):
+            logs.setdefault(patient_id, []).append((row_id, processed_at is not None, payload))
+    return logs
 
 
 def mark_processed(session: Session, row_ids: Sequence[int], now: dt.datetime) -> None:
@@ -133,22 +138,32 @@ class LockedPatient(NamedTuple):
     failing: bool  # the patient has processing failures not yet resolved
 
 
-def lock_patient(session: Session, patient_id: str) -> LockedPatient | None:
-    """The patient row, locked for this transaction (``FOR NO KEY UPDATE`` on PostgreSQL: keeps two
-    workers apart without blocking intake's foreign-key checks), and whether the patient has open
-    processing failures, read in the same statement, so that a run which stores a plan closes them
-    and a run with none to close writes nothing for them."""
+def lock_patients(session: Session, patient_ids: Sequence[str]) -> dict[str, LockedPatient]:
+    """The stored ones of ``patient_ids``, their rows locked for this transaction in patient id
+    order (``FOR NO KEY UPDATE`` on PostgreSQL: keeps two workers apart without blocking intake's
+    foreign-key checks; sorted, so two transactions that share patients never deadlock), each with
+    whether the patient has open processing failures, read in the same statement, so that a run
+    which stores a plan closes them and a run with none to close writes nothing for them."""
     failing = (
         select(ProcessingFailureRow.id)
-        .where(ProcessingFailureRow.patient_id == patient_id, ProcessingFailureRow.resolved_at.is_(None))
+        .where(
+            ProcessingFailureRow.patient_id == PatientRow.patient_id,
+            ProcessingFailureRow.resolved_at.is_(None),
+        )
         .exists()
     )
-    found = session.execute(
-        select(PatientRow, failing)
-        .where(PatientRow.patient_id == patient_id)
-        .with_for_update(key_share=True, of=PatientRow)
-    ).one_or_none()
-    return None if found is None else LockedPatient(found[0], bool(found[1]))
+    ordered = sorted(set(patient_ids))
+    locked: dict[str, LockedPatient] = {}
+    for start in range(0, len(ordered), CHUNK):
+        query = (
+            select(PatientRow, failing)
+            .where(PatientRow.patient_id.in_(ordered[start : start + CHUNK]))
+            .order_by(PatientRow.patient_id)
+            .with_for_update(key_share=True, of=PatientRow)
+        )
+        for row, is_failing in session.execute(query):
+            locked[row.patient_id] = LockedPatient(row, bool(is_failing))
+    return locked
 
 
 def stored_state(session: Session, patient_id: str) -> PatientStateRow | None:
@@ -156,6 +171,17 @@ def stored_state(session: Session, patient_id: str) -> PatientStateRow | None:
     reminders and alerts, always with its state, and no state is ever deleted: a patient without one
     has no reminder, alert or notice yet."""
     return session.get(PatientStateRow, patient_id)
+
+
+def stored_states(session: Session, patient_ids: Sequence[str]) -> dict[str, PatientStateRow]:
+    """:func:`stored_state` of each of ``patient_ids`` that has one."""
+    states: dict[str, PatientStateRow] = {}
+    for start in range(0, len(patient_ids), CHUNK):
+        query = select(PatientStateRow).where(
+            PatientStateRow.patient_id.in_(patient_ids[start : start + CHUNK])
+        )
+        states.update((state.patient_id, state) for state in session.scalars(query))
+    return states
 
 
 def save_state(

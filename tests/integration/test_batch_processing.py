@@ -5,7 +5,9 @@ writes under it (``insert_rows``: COPY on PostgreSQL), on both backends and with
 
 from __future__ import annotations
 
+import base64
 import datetime as dt
+import json
 import math
 from typing import Any
 
@@ -20,7 +22,7 @@ from scheduler.app.wiring import queue_processing
 from scheduler.domain.events import EventError
 from scheduler.patients.processing import process_patient, process_patients
 from scheduler.patients.stored import stored_plan
-from tasks.base import PROCESS_BATCH, PROCESS_BATCH_SIZE
+from tasks.base import PROCESS_BATCH, PROCESS_BATCH_SIZE, QUEUE
 from tests.support.common import (
     assert_matches_pure,
     by_patient,
@@ -112,14 +114,34 @@ def test_insert_rows_stores_none_as_null_and_raises_integrity_errors(db: Databas
             insert_rows(session, EventRow, [{k: v for k, v in row.items() if k != "received_at"}])
 
 
-def test_intake_queues_batches_and_coalesces_them(pipeline: Pipeline) -> None:
-    patients = cohort(25, seed=34)
+def queued_batches(pipeline: Pipeline) -> list[list[str]]:
+    """The patients of each message waiting in the queue (one for ``patients.process``)."""
+    with pipeline.redis.client() as client:
+        raw = client.lrange(QUEUE, 0, -1)
+    batches = []
+    for message in map(json.loads, raw):
+        args, _kwargs, _embed = json.loads(base64.b64decode(message["body"]))
+        batches.append(args[0] if message["headers"]["task"] == PROCESS_BATCH else [args[0]])
+    return batches
+
+
+def test_intake_queues_even_batches_and_coalesces_them(pipeline: Pipeline) -> None:
+    patients = cohort(PROCESS_BATCH_SIZE + 5, seed=34)
     enqueue = queue_processing(pipeline.settings())
     intake(pipeline.db.sessions, [o for objs in patients.values() for o in objs], utc_today(), enqueue)
-    assert pipeline.queued() == math.ceil(len(patients) / PROCESS_BATCH_SIZE)
+    batches = queued_batches(pipeline)
+    assert len(batches) == math.ceil(len(patients) / PROCESS_BATCH_SIZE) == 2
+    assert sorted(map(len, batches)) == [len(patients) // 2, len(patients) - len(patients) // 2]
+    assert sorted(pid for batch in batches for pid in batch) == sorted(patients)
     later = [o | {"event_id": o["event_id"] + "-again"} for o in next(iter(patients.values()))[:1]]
     intake(pipeline.db.sessions, later, utc_today(), enqueue)
-    assert pipeline.queued() == math.ceil(len(patients) / PROCESS_BATCH_SIZE)  # its batch still waits
+    assert len(queued_batches(pipeline)) == 2  # its batch still waits: nothing more queued
+    alone = [
+        o | {"patient_id": "ALONE", "event_id": "alone-" + o["event_id"]}
+        for o in cohort(1, seed=36)["S000000"]
+    ]
+    intake(pipeline.db.sessions, alone, utc_today(), enqueue)
+    assert ["ALONE"] in queued_batches(pipeline)  # one patient: a patients.process of its own
 
 
 def test_a_poisoned_patient_does_not_hold_back_its_batch(pipeline: Pipeline, workers: Workers) -> None:

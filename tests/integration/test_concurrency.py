@@ -8,7 +8,7 @@ with two real worker processes racing on one patient's events arriving one by on
 from __future__ import annotations
 
 import threading
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from typing import Any
 
 import pytest
@@ -115,7 +115,7 @@ def test_events_arriving_while_a_patient_is_processed_are_not_lost(db: Database)
         assert paused.wait(10), "worker A never read the events"
 
         # New events arrive now; their intake queues worker B, which must wait for A's lock.
-        def queue_worker_b(_pid: str) -> None:
+        def queue_worker_b(_patient_ids: Sequence[str]) -> None:
             threads.start("worker-b", worker("b"))
 
         threads.start("intake", lambda: intake(db.sessions, late, TODAY, queue_worker_b))
@@ -163,8 +163,9 @@ def test_two_workers_racing_on_one_patient_lose_no_update(
     first_day = utc_today()
     w1, w2 = workers.start(count=2)
 
-    def queue(patient_id: str) -> None:
-        assert send_process(celery_app, patient_id)
+    def queue(patient_ids: Sequence[str]) -> None:
+        for patient_id in patient_ids:
+            assert send_process(celery_app, patient_id)
 
     for obj in history:  # one event at a time, each queueing the patient: tasks overlap on both workers
         intake(pipeline.db.sessions, [obj], first_day, queue)

@@ -7,6 +7,7 @@ from __future__ import annotations
 import contextlib
 import datetime as dt
 import json
+import math
 import os
 import signal
 from collections.abc import Iterator
@@ -17,12 +18,14 @@ import pytest
 from sqlalchemy import func, select, text
 
 from models.rows import EventRow, ProcessingFailureRow, ReminderRow
+from scheduler.app.wiring import queue_processing
 from scheduler.operations.clock_jobs import ClockState, TickResult, tick
 from scheduler.operations.repository import claim_day, stalled_patient_ids
-from tasks.base import GistCelery, send_process
+from tasks.base import PROCESS_BATCH_SIZE, GistCelery, send_process
 from tests.support.common import (
     assert_all_converged,
     by_patient,
+    intake,
     pure_plan,
     read_cohort,
     stored_as_of,
@@ -101,6 +104,9 @@ def assert_converged_without_duplicates(
     assert rows == expected
 
 
+SPLIT = "a worker was lost running the batch; queueing each on its own"
+
+
 def stuck(db: Database, *workers: WorkerProcess) -> bool:
     """Each worker is inside a task that cannot finish while :func:`processing_blocked` holds:
     its log shows a task received and not finished, and — on PostgreSQL, where it is visible — as
@@ -126,23 +132,30 @@ def in_flight(log: str) -> bool:
 def test_workers_killed_mid_batch_still_converge(
     pipeline: Pipeline, workers: Workers, celery_app: GistCelery, tmp_path: Path
 ) -> None:
-    """Two deaths in the middle of a batch, each while a task is surely running (the test holds the
-    database's write lock for a moment, so both workers are stuck inside a task): worker A loses
-    its pool process (SIGKILL; A's main process sees it and retries the task), worker B is
-    SIGKILLed whole, main process and all, taking its unacknowledged message with it. A new worker
-    starts; the clock's sweep re-queues what B held."""
+    """Two deaths in the middle of a cohort, each while a task is surely running: half the cohort
+    is submitted and processed; the other half is stored, then queued while the test holds what
+    every task needs first (the database's write lock, or the patients table against row locks),
+    so both workers are stuck inside a ``patients.process_batch``. Worker A loses its pool
+    process (SIGKILL; A's main process sees it and delivers the batch again, which then queues
+    each patient on its own), worker B is SIGKILLed whole, main process and all, taking its
+    unacknowledged message with it. A new worker starts; the clock's sweep re-queues what B held."""
     pipeline.stalled_after_seconds = 1
     first_day = utc_today()
     worker_a, worker_b = workers.start(count=2)
-    events = synthetic_events(80, seed=11)
-    result = pipeline.gistsched("submit", str(write_jsonl(tmp_path / "batch.jsonl", events)))
+    events = synthetic_events(4 * PROCESS_BATCH_SIZE, seed=11)
+    patients = sorted(by_patient(events))
+    first = set(patients[: len(patients) // 2])
+    early = [o for o in events if o["patient_id"] in first]
+    late = [o for o in events if o["patient_id"] not in first]
+    result = pipeline.gistsched("submit", str(write_jsonl(tmp_path / "first.jsonl", early)))
     assert result.returncode == 0, result.stderr
-    assert json.loads(result.stdout)["accepted"] == len(events)
+    assert json.loads(result.stdout)["accepted"] == len(early)
+    wait_until(lambda: unprocessed(pipeline) == 0, timeout=60, message="the first half processed")
+    assert intake(pipeline.db.sessions, late, first_day).accepted == len(late)  # stored, not queued
 
-    wait_until(
-        lambda: unprocessed(pipeline) < len(events) * 9 // 10, timeout=60, message="the batch to start"
-    )
     with processing_blocked(pipeline.db):
+        queued = queue_processing(pipeline.settings())(sorted({o["patient_id"] for o in late}))
+        assert queued == len(patients) - len(first)  # in two batches: one for each worker
         wait_until(
             lambda: stuck(pipeline.db, worker_a, worker_b), timeout=30, message="both workers stuck in a task"
         )
@@ -152,12 +165,17 @@ def test_workers_killed_mid_batch_still_converge(
     assert unprocessed(pipeline) > 0
     (worker_c,) = workers.start(count=1)
 
-    wait_until(lambda: pipeline.queued() == 0, timeout=90, message="the queue to drain")
-    wait_until(lambda: idle(worker_a, worker_c), timeout=60, message="the surviving workers to be idle")
-    lost = unprocessed_patients(pipeline)
-    if pipeline.db.backend == "postgresql":  # B was stuck before its commit, on the patient's row lock
-        assert lost, "B's message should have died with B"
-    # (On SQLite B may have been stuck after its commit, in the task's second write: nothing lost.)
+    def settled() -> bool:  # A's batch came back, was split and processed; B's is gone with B
+        split = any(SPLIT in w.log() for w in (worker_a, worker_c))
+        return split and pipeline.queued() == 0 and idle(worker_a, worker_c)
+
+    wait_until(settled, timeout=90, message="A's batch split and processed")
+    wait_until(  # the last of the split messages may still be on their way
+        lambda: len(unprocessed_patients(pipeline)) == PROCESS_BATCH_SIZE and idle(worker_a, worker_c),
+        timeout=30,
+        message="exactly B's batch left unprocessed",
+    )
+    lost = unprocessed_patients(pipeline)  # B was stuck before its one transaction
     clock = Clock(pipeline, celery_app)
     clock.run_until_processed(timeout=90)
     assert lost <= clock.requeued  # what the dead worker held came back through the sweep
@@ -169,11 +187,14 @@ def test_workers_killed_mid_batch_still_converge(
 
 @contextlib.contextmanager
 def processing_blocked(db: Database) -> Iterator[None]:
-    """Hold what every ``process_patient`` needs first: all patient rows locked (PostgreSQL), or
-    the write lock (SQLite, ``BEGIN IMMEDIATE``). Workers that take a task meanwhile wait inside it."""
+    """Hold what every ``process_patient`` needs first: the patients table against row locks
+    (PostgreSQL: ``EXCLUSIVE`` mode, which waits for the tasks in flight and then queues every
+    ``FOR NO KEY UPDATE`` behind it; locking the rows one by one could wait behind batch after
+    batch), or the write lock (SQLite, ``BEGIN IMMEDIATE``). Workers that take a task meanwhile
+    wait inside it."""
     with db.engine.connect() as conn, conn.begin():
         if db.backend == "postgresql":
-            conn.execute(text("SELECT patient_id FROM patients FOR UPDATE"))
+            conn.execute(text("LOCK TABLE patients IN EXCLUSIVE MODE"))
         yield
 
 
@@ -197,7 +218,7 @@ def test_redis_restarted_empty_while_messages_are_queued(
     patients = set(by_patient(events))
     result = pipeline.gistsched("submit", str(write_jsonl(tmp_path / "cohort.jsonl", events)))
     assert result.returncode == 0, result.stderr
-    assert pipeline.queued() == len(patients)
+    assert pipeline.queued() == math.ceil(len(patients) / PROCESS_BATCH_SIZE)  # in batches
 
     pipeline.redis.restart_empty()  # every queued message is gone; the events are safe in the database
     assert pipeline.queued() == 0

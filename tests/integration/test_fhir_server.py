@@ -124,7 +124,7 @@ def test_pull_reads_enrolled_records_page_by_page_into_the_event_files_plans(
         client.delete(*(PENDING_PREFIX + patient_id for patient_id in TWINS.values()))
     queued = pipeline.queued()
     first = pull(pipeline, server, "--page-size", "2")
-    assert pipeline.queued() == queued + 2  # one patients.process task per patient, as submit queues
+    assert pipeline.queued() == queued + 1  # both patients in one patients.process_batch, as submit queues
     assert (first["patients"], first["read"], first["rejected"], first["needs_review"]) == (2, 2, 0, 0)
     assert first["resources"] == 18  # both records, each resource once
     assert first["requests"] > 2 * 12  # searches of more than two results went on through next links

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import datetime as dt
 import json
+import math
 import subprocess
 from pathlib import Path
 from typing import Any
@@ -13,6 +14,7 @@ import pytest
 from sqlalchemy import select
 
 from models.rows import EventRow
+from tasks.base import PROCESS_BATCH_SIZE
 from tests.support.common import by_patient, read_cohort, utc_today, write_jsonl
 from tests.support.services import Pipeline
 
@@ -38,6 +40,12 @@ def stored_ids(pipeline: Pipeline) -> set[str]:
         return set(session.scalars(select(EventRow.event_id)))
 
 
+def batches(events: list[dict[str, Any]]) -> int:
+    """The messages a submit of ``events`` queues: its patients in batches of at most
+    ``PROCESS_BATCH_SIZE`` (one patient: a ``patients.process`` of its own)."""
+    return math.ceil(len(by_patient(events)) / PROCESS_BATCH_SIZE)
+
+
 def test_resubmission_is_all_duplicates_and_queues_nothing_new(pipeline: Pipeline, tmp_path: Path) -> None:
     cohort = read_cohort()
     path = write_jsonl(tmp_path / "cohort.jsonl", cohort)
@@ -46,13 +54,13 @@ def test_resubmission_is_all_duplicates_and_queues_nothing_new(pipeline: Pipelin
     assert first.returncode == 0, first.stderr
     assert output == {"accepted": len(cohort), "duplicates": 0, "rejected": []}
     assert stored_ids(pipeline) == {e["event_id"] for e in cohort}
-    assert pipeline.queued() == len(by_patient(cohort))  # one task per patient, not one per event
+    assert pipeline.queued() == batches(cohort)  # each patient once, in batches; not one per event
 
     again, output = submit(pipeline, path)
     assert again.returncode == 0, again.stderr
     assert output == {"accepted": 0, "duplicates": len(cohort), "rejected": []}
     assert pipeline.db.count(EventRow) == len(cohort)
-    assert pipeline.queued() == len(by_patient(cohort))  # duplicates change nothing: nothing to queue
+    assert pipeline.queued() == batches(cohort)  # duplicates change nothing: nothing to queue
 
 
 def test_a_conflicting_event_id_is_rejected_with_its_line(pipeline: Pipeline, tmp_path: Path) -> None:

@@ -69,10 +69,11 @@ def insert_rows(session: Session, entity: type[Any], rows: Sequence[dict[str, An
     """Insert ``rows`` (each with the same keys) of the mapped class ``entity`` in the session's
     transaction, the cheapest way the backend offers: PostgreSQL's ``COPY … FROM STDIN`` (a new
     patient's dozens of reminders in one stream: about a third of the client time of an
-    executemany, which sends an INSERT per row), an ORM bulk executemany elsewhere. A None is
-    stored as SQL NULL (a JSON column's too, not JSON ``null``); every other value passes through
-    its column type's bind processing (UTC datetimes, JSON) as in any INSERT. A column left out
-    takes the database's default, so one with a client-side default must be given."""
+    executemany, which sends an INSERT per row), an ORM bulk executemany elsewhere. Every value
+    passes through its column type's bind processing (UTC datetimes, JSON) as in any INSERT, but
+    COPY sends a None as SQL NULL: a JSON column that may hold None is declared ``none_as_null``,
+    so that both paths store NULL. A column left out takes the database's default, so one with a
+    client-side default must be given."""
     if not rows:
         return
     names = list(rows[0])

@@ -3,6 +3,7 @@ changed plan.
 
     .venv/bin/python benchmarks/recompute_bench.py [--patients 300] [--backends postgresql,sqlite]
                                                    [--seed 1] [--profile new|unchanged] [--postgres-url URL]
+                                                   [--batch N]
 
 For each backend, a throwaway migrated database (``notify_bench.Databases``: ``gist_bench_<random>``
 on 127.0.0.1:5432 as ``postgres``, or a temporary SQLite file) receives ``--patients`` synthetic
@@ -19,8 +20,11 @@ histories (``synthetic.py``, events up to 2026-11-27) through the real intake
 
 Per pass: milliseconds per patient (median and p95 of the per-call wall time) and statements per
 patient by kind (SELECT, INSERT, UPDATE, other), counted with a ``before_cursor_execute``
-listener (an executemany counts once), and the rows written. ``--profile new|unchanged`` adds the
-top functions of a cProfile of that pass (``--sort tottime|cumulative``). Markdown on stdout
+listener (an executemany counts once), and the rows written. ``--batch N`` runs the new and
+the slightly changed passes through ``process_patients`` (what ``patients.process_batch`` runs
+for a submit of several patients) in batches of N, each patient's time its batch's share.
+``--profile new|unchanged`` adds the top functions of a cProfile of that pass (``--sort
+tottime|cumulative``). Markdown on stdout
 (progress on stderr); docs/performance.md quotes it.
 """
 
@@ -49,7 +53,7 @@ from sqlalchemy.orm import Session, sessionmaker
 from synthetic import synthetic_histories
 
 from scheduler.patients.intake import record_events
-from scheduler.patients.processing import ProcessResult, process_patient
+from scheduler.patients.processing import ProcessResult, process_patient, process_patients
 from scheduler.patients.repository import advance_statuses
 
 AS_OF = dt.date(2026, 11, 27)
@@ -105,6 +109,23 @@ def run_pass(
     return seconds, counts, written
 
 
+def run_batched(
+    engine: Engine, patients: Sequence[str], size: int, call: Callable[[list[str]], list[ProcessResult]]
+) -> tuple[list[float], Counter[str], int]:
+    """:func:`run_pass` for ``process_patients`` in batches of ``size``: each patient's seconds are
+    its batch's divided by the batch's size."""
+    seconds: list[float] = []
+    written = 0
+    with counted(engine) as counts:
+        for start_at in range(0, len(patients), size):
+            batch = list(patients[start_at : start_at + size])
+            start = time.perf_counter()
+            results = call(batch)
+            seconds += [(time.perf_counter() - start) / len(batch)] * len(batch)
+            written += sum(r.inserted + r.updated + r.cancelled for r in results)
+    return seconds, counts, written
+
+
 def stable_ct(patient_id: str) -> dict[str, Any]:
     return {
         "event_id": f"{patient_id}-bench-ct", "patient_id": patient_id, "type": "imaging",
@@ -141,17 +162,28 @@ def measure(url: str, args: argparse.Namespace, backend: str) -> list[str]:
         def process(day: dt.date, force: bool) -> Callable[[str], ProcessResult]:
             return lambda pid: process_patient(sessions, pid, day, force=force)
 
+        def batches(pids: list[str]) -> list[ProcessResult]:
+            return process_patients(sessions, pids, AS_OF)
+
         profiler = cProfile.Profile() if args.profile else None
         with profiled(profiler, args.profile == "new"):
-            lines.append(row("new", *run_pass(engine, patients, process(AS_OF, False)), n))
+            if args.batch:
+                label = f"new, in batches of {args.batch} (`process_patients`)"
+                lines.append(row(label, *run_batched(engine, patients, args.batch, batches), n))
+            else:
+                lines.append(row("new", *run_pass(engine, patients, process(AS_OF, False)), n))
         with profiled(profiler, args.profile == "unchanged"):
             lines.append(
                 row("unchanged (forced, same day)", *run_pass(engine, patients, process(AS_OF, True)), n)
             )
         intake_all(sessions, [stable_ct(pid) for pid in patients])
-        lines.append(
-            row("slightly changed (one new CT)", *run_pass(engine, patients, process(AS_OF, False)), n)
-        )
+        if args.batch:
+            label = f"slightly changed (one new CT), in batches of {args.batch}"
+            lines.append(row(label, *run_batched(engine, patients, args.batch, batches), n))
+        else:
+            lines.append(
+                row("slightly changed (one new CT)", *run_pass(engine, patients, process(AS_OF, False)), n)
+            )
         start = time.perf_counter()
         with sessions.begin() as session:
             moved = advance_statuses(
@@ -178,6 +210,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser.add_argument("--patients", type=int, default=300)
     parser.add_argument("--backends", default=",".join(BACKENDS))
     parser.add_argument("--seed", type=int, default=1)
+    parser.add_argument(
+        "--batch", type=int, default=0, help="new and changed passes through process_patients in batches of N"
+    )
     parser.add_argument("--profile", choices=("new", "unchanged"), help="cProfile that pass")
     parser.add_argument(
         "--sort", default="cumulative", help="cProfile order with --profile (tottime, cumulative)"

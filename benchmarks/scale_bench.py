@@ -131,7 +131,7 @@ from scheduler.operations.clock_jobs import ClockState, run_daily_recompute
 from scheduler.patients.processing import process_patient
 from scheduler.patients.repository import active_patient_ids, advance_statuses
 from tasks.app import get_app
-from tasks.base import send_process
+from tasks.base import send_batches, send_process
 
 D0 = AS_OF  # the seeded plans' day; the synthetic histories end the day before
 TARGET_TICK_S = 60.0
@@ -590,7 +590,7 @@ class Simulation:
                 start = time.perf_counter()
                 if sample is None:
                     queued = run_daily_recompute(
-                        self.sessions, settings, lambda pid, force: send_process(app, pid, force=force),
+                        self.sessions, settings, lambda pids, force: send_batches(app, pids, force=force),
                         ClockState(), utcnow(),
                     )  # fmt: skip
                     if queued is None:
@@ -602,8 +602,7 @@ class Simulation:
                     everyone = self.active()
                     picked = self.rng.sample(everyone, min(sample, len(everyone)))
                     prepared = time.perf_counter()
-                    for pid in picked:
-                        send_process(app, pid, force=True)
+                    send_batches(app, picked, force=True)  # as GIST_DAILY_RECOMPUTE=all does
                     result.queued = len(picked)
                 result.clock_s = time.perf_counter() - start
                 self.drain(workers, f"the daily run of {day} to be processed")

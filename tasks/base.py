@@ -139,25 +139,33 @@ def send_processing(app: GistCelery, patient_ids: Sequence[str]) -> int:
     if time.monotonic() < app.broker_down_until or not patient_ids:
         return 0
     todo = app.pending.mark_many(list(patient_ids))
-    if not todo:  # a message waits for each of them
-        return 0
-    if len(todo) == 1:
-        return 1 if send_process(app, todo[0]) else _unmark(app, todo)
-    queued = 0
-    for start, batch in _batches(todo):
+    unsent = send_batches(app, todo)
+    app.pending.clear_many(unsent)  # nothing was sent for them: a later submission sends
+    return len(todo) - len(unsent)
+
+
+def send_batches(app: GistCelery, patient_ids: Sequence[str], *, force: bool = False) -> list[str]:
+    """Queue the processing of ``patient_ids`` (no coalescing: the clock's queueing): one patient as
+    ``patients.process``, several as ``patients.process_batch`` messages of up to
+    :data:`PROCESS_BATCH_SIZE` patients each, of even sizes. Returns the patients not queued (the
+    broker could not be reached; logged), for the caller to try again."""
+    if not patient_ids:
+        return []
+    if len(patient_ids) == 1:
+        return [] if send_process(app, patient_ids[0], force=force) else list(patient_ids)
+    for start, batch in _batches(patient_ids):
         if time.monotonic() < app.broker_down_until:
-            return queued + _unmark(app, todo[start:])
+            return list(patient_ids[start:])
         try:
-            app.send_task(PROCESS_BATCH, args=[batch], ignore_result=True)
+            app.send_task(PROCESS_BATCH, args=[batch], kwargs={"force": force}, ignore_result=True)
         except (KombuError, OSError) as exc:
             app.broker_down_until = time.monotonic() + BROKER_DOWN_BACKOFF_SECONDS
             log.warning(
                 "could not queue %s for %d patient(s) (%s); the clock will queue them again",
-                PROCESS_BATCH, len(todo) - start, exc,
+                PROCESS_BATCH, len(patient_ids) - start, exc,
             )  # fmt: skip
-            return queued + _unmark(app, todo[start:])
-        queued += len(batch)
-    return queued
+            return list(patient_ids[start:])
+    return []
 
 
 def _batches(patient_ids: Sequence[str]) -> list[tuple[int, list[str]]]:
@@ -171,12 +179,6 @@ def _batches(patient_ids: Sequence[str]) -> list[tuple[int, list[str]]]:
         batches.append((start, list(patient_ids[start:end])))
         start = end
     return batches
-
-
-def _unmark(app: GistCelery, patient_ids: Sequence[str]) -> int:
-    """Nothing was sent for ``patient_ids``: clear their marks so a later submission sends."""
-    app.pending.clear_many(patient_ids)
-    return 0
 
 
 def send_notification_task(app: GistCelery, notification_id: int) -> bool:

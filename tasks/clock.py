@@ -13,6 +13,7 @@ from __future__ import annotations
 import datetime as dt
 import logging
 import signal
+from collections.abc import Sequence
 from types import FrameType
 
 from apscheduler.schedulers.blocking import BlockingScheduler
@@ -23,7 +24,7 @@ from scheduler.config.settings import Settings
 from scheduler.operations.clock_jobs import ClockState, TickResult, tick
 from scheduler.operations.repository import release_lease
 from tasks.app import get_app
-from tasks.base import send_notification_task, send_process
+from tasks.base import send_batches, send_notification_task, send_process
 
 log = logging.getLogger(__name__)
 
@@ -38,6 +39,7 @@ def tick_once(settings: Settings) -> TickResult:
         settings,
         lambda patient_id, force: send_process(app, patient_id, force=force),
         notify=lambda notification_id: send_notification_task(app, notification_id),
+        enqueue_many=lambda patient_ids, force: send_batches(app, patient_ids, force=force),
     )
 
 
@@ -58,6 +60,9 @@ def run_clock(settings: Settings) -> int:
     def enqueue(patient_id: str, force: bool) -> bool:
         return send_process(app, patient_id, force=force)
 
+    def enqueue_many(patient_ids: Sequence[str], force: bool) -> list[str]:
+        return send_batches(app, patient_ids, force=force)
+
     def notify(notification_id: int) -> bool:
         return send_notification_task(app, notification_id)
 
@@ -65,7 +70,7 @@ def run_clock(settings: Settings) -> int:
 
     def run_tick() -> None:
         try:
-            result = tick(sessions, settings, enqueue, state, notify=notify)
+            result = tick(sessions, settings, enqueue, state, notify=notify, enqueue_many=enqueue_many)
         except Exception:  # a database or broker outage must not kill the clock: next tick retries
             log.exception("clock tick failed")
             return

@@ -36,7 +36,7 @@ from models.db import is_transient
 from models.store import sessions_for
 from scheduler.patients.failures import describe, record_failure
 from scheduler.patients.processing import process_patient, process_patients
-from tasks.base import PROCESS, PROCESS_BATCH, RECOMPUTE_ALL, GistCelery, send_process
+from tasks.base import PROCESS, PROCESS_BATCH, RECOMPUTE_ALL, GistCelery, send_batches, send_process
 
 MAX_BACKOFF_SECONDS = 30.0
 LOST_WORKER_RETRY_DELAY_SECONDS = 2
@@ -93,19 +93,24 @@ def process(task: BoundTask, patient_id: str, force: bool = False) -> None:
         )  # fmt: skip
 
 
-def process_batch(task: BoundTask, patient_ids: list[str]) -> None:
+def process_batch(task: BoundTask, patient_ids: list[str], force: bool = False) -> None:
     settings = task.app.gist_settings
     task.app.pending.clear_many(patient_ids)  # before the events are read: see tasks.pending
     if task.request.retries:  # a worker died running this batch: isolate whoever killed it
-        _split(task, patient_ids, "a worker was lost running the batch")
+        _split(task, patient_ids, "a worker was lost running the batch", force)
         return
     try:
         active = settings.active_profile
         results = process_patients(
-            sessions_for(settings), patient_ids, settings.today(), active.profile, digest=active.digest
+            sessions_for(settings),
+            patient_ids,
+            settings.today(),
+            active.profile,
+            force=force,
+            digest=active.digest,
         )
     except Exception as exc:
-        _split(task, patient_ids, describe(exc))
+        _split(task, patient_ids, describe(exc), force)
         return
     done = [r for r in results if not r.skipped]
     log.info(
@@ -116,12 +121,12 @@ def process_batch(task: BoundTask, patient_ids: list[str]) -> None:
     )  # fmt: skip
 
 
-def _split(task: BoundTask, patient_ids: list[str], why: str) -> None:
+def _split(task: BoundTask, patient_ids: list[str], why: str, force: bool) -> None:
     """Queue ``patients.process`` for each patient of a batch that could not be processed as one.
     A send that fails leaves that patient's events unprocessed: the clock's sweep queues it again."""
     log.warning("%s of %d patient(s): %s; queueing each on its own", PROCESS_BATCH, len(patient_ids), why)
     for patient_id in patient_ids:
-        send_process(task.app, patient_id)
+        send_process(task.app, patient_id, force=force)
 
 
 def recompute_all(task: BoundTask) -> int:
@@ -131,8 +136,7 @@ def recompute_all(task: BoundTask) -> int:
 
     with sessions_for(task.app.gist_settings)() as session:
         patients = active_patient_ids(session)
-    for patient_id in patients:
-        send_process(task.app, patient_id, force=True)
+    send_batches(task.app, patients, force=True)
     return len(patients)
 
 

@@ -37,7 +37,9 @@ One tick (:func:`tick`), every ``GIST_CLOCK_INTERVAL_SECONDS``:
    started with another profile than the clock's shows as patients queued again and again: logged).
 
 ``enqueue(patient_id, force)`` is called only after the transaction that decided it committed; it
-may return ``False`` to say the message was not sent (the clock then tries again next tick). The
+may return ``False`` to say the message was not sent (the clock then tries again next tick). With
+``enqueue_many(patient_ids, force)`` (the Celery clock: ``patients.process_batch`` messages) a
+step's patients are queued at once and it returns those not sent. The
 lease, the daily marks and the queries of what to queue are in
 :mod:`scheduler.operations.repository`.
 """
@@ -49,7 +51,7 @@ import logging
 import os
 import socket
 import uuid
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from functools import partial
 
@@ -70,6 +72,8 @@ PROFILE_RECHECK = dt.timedelta(hours=1)  # once no plan of another profile is le
 
 QueueLength = Callable[[], int | None]  # messages waiting in the broker's queue; None: unknown
 Enqueue = Callable[[str, bool], object]  # (patient_id, force); False: not sent, anything else: sent
+# (patient_ids, force) → those not sent: queues many patients at once (in batches), when given
+EnqueueMany = Callable[[Sequence[str], bool], Sequence[str]]
 Notify = Callable[[int], object]  # (notification_id); False: not sent
 log = logging.getLogger(__name__)
 
@@ -111,9 +115,12 @@ def tick(
     now: dt.datetime | None = None,
     notify: Notify | None = None,
     queue_length: QueueLength | None = None,
+    enqueue_many: EnqueueMany | None = None,
 ) -> TickResult:
     """One pass of the clock. Without ``state`` it is a one-shot (a fresh clock's first tick that
-    releases the lease at the end), handy for tests and cron-style use."""
+    releases the lease at the end), handy for tests and cron-style use. ``enqueue_many`` queues the
+    patients of a step at once (in batches) instead of calling ``enqueue`` for each."""
+    send = _sender(enqueue, enqueue_many)
     one_shot = state is None
     state = state or ClockState()
     now = now or utcnow()
@@ -125,17 +132,28 @@ def tick(
     try:
         if queue_length is None:
             queue_length = partial(broker_queue_length, settings)
-        requeued = requeue_stalled(sessions, settings, enqueue, state, now, queue_length)
+        requeued = requeue_stalled(sessions, settings, send, state, now, queue_length)
         if notify is not None:
             notices, digests, queued = run_notifications(sessions, settings, notify, now)
-        recomputed = run_daily_recompute(sessions, settings, enqueue, state, now)
+        recomputed = run_daily_recompute(sessions, settings, send, state, now)
         if recomputed is not None and settings.daily_recompute == "all":
             state.profile_settled_at = now  # every active patient was just queued: none again for the profile
-        profile_recomputed = run_profile_recompute(sessions, settings, enqueue, state, now)
+        profile_recomputed = run_profile_recompute(sessions, settings, send, state, now)
     finally:
         if one_shot:
             repository.release_lease(sessions, state.holder)
     return TickResult(True, requeued, recomputed, notices, digests, queued, profile_recomputed)
+
+
+def _sender(enqueue: Enqueue, enqueue_many: EnqueueMany | None) -> EnqueueMany:
+    """Queue many patients: ``enqueue_many`` when given, else ``enqueue`` for each."""
+    if enqueue_many is not None:
+        return enqueue_many
+
+    def each(patient_ids: Sequence[str], force: bool) -> list[str]:
+        return [patient_id for patient_id in patient_ids if enqueue(patient_id, force) is False]
+
+    return each
 
 
 def run_notifications(
@@ -163,7 +181,7 @@ def run_notifications(
 def requeue_stalled(
     sessions: sessionmaker[Session],
     settings: Settings,
-    enqueue: Enqueue,
+    send: EnqueueMany,
     state: ClockState,
     now: dt.datetime,
     queue_length: QueueLength = lambda: None,
@@ -194,9 +212,10 @@ def requeue_stalled(
                 if not is_queue_empty:
                     continue
         due.append(patient_id)
+    unsent = set(send(due, False))  # not sent: try again next tick
     sent = 0
     for patient_id in due:
-        if enqueue(patient_id, False) is not False:  # False: not sent; try again next tick
+        if patient_id not in unsent:
             times = state.requeued.get(patient_id, (now, 0))[1]
             state.requeued[patient_id] = (now, times + 1)
             sent += 1
@@ -212,7 +231,11 @@ def requeue_wait(stall: dt.timedelta, times_requeued: int) -> dt.timedelta:
 
 
 def run_daily_recompute(
-    sessions: sessionmaker[Session], settings: Settings, enqueue: Enqueue, state: ClockState, now: dt.datetime
+    sessions: sessionmaker[Session],
+    settings: Settings,
+    send: EnqueueMany,
+    state: ClockState,
+    now: dt.datetime,
 ) -> tuple[str, ...] | None:
     if state.has_started and settings.local_time(now) < settings.daily_recompute_at:
         return None
@@ -228,7 +251,7 @@ def run_daily_recompute(
                 patients = patients_repository.active_patient_ids(session)
             else:
                 patients = patients_repository.due_patient_ids(session, day)
-        unsent = [patient_id for patient_id in patients if enqueue(patient_id, True) is False]
+        unsent = send(patients, True)
     except Exception:
         repository.unclaim_day(sessions, day)
         raise
@@ -247,7 +270,7 @@ def run_daily_recompute(
 def run_profile_recompute(
     sessions: sessionmaker[Session],
     settings: Settings,
-    enqueue: Enqueue,
+    send: EnqueueMany,
     state: ClockState,
     now: dt.datetime,
     batch: int = PROFILE_BATCH,
@@ -267,7 +290,8 @@ def run_profile_recompute(
         return ()
     state.profile_settled_at = None
     due = [patient_id for patient_id in found if patient_id not in state.profile_queued][:batch]
-    sent = [patient_id for patient_id in due if enqueue(patient_id, True) is not False]
+    unsent = set(send(due, True))
+    sent = [patient_id for patient_id in due if patient_id not in unsent]
     state.profile_queued.update(dict.fromkeys(sent, now))
     if due:
         log.info(

@@ -84,10 +84,12 @@ def process_patients(
     today: dt.date,
     profile: Profile = DEFAULT_PROFILE,
     *,
+    force: bool = False,
     digest: str | None = None,
 ) -> list[ProcessResult]:
-    """Process several patients in one transaction, each exactly as :func:`process_patient` would;
-    the results in patient id order.
+    """Process several patients in one transaction, each exactly as :func:`process_patient` would
+    (``force``: recompute each even with nothing unprocessed, as the clock's daily run asks); the
+    results in patient id order.
 
     A submit of many patients costs one transaction and a handful of statements for the whole
     batch (the locks, the logs, the stored states, the new reminders, the processed stamps) instead
@@ -98,7 +100,7 @@ def process_patients(
     """
     digest = digest or profile_hash(profile)
     with sessions.begin() as session:
-        return _process(session, patient_ids, today, profile, force=False, digest=digest)
+        return _process(session, patient_ids, today, profile, force=force, digest=digest)
 
 
 def _process(

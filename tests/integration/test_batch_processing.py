@@ -22,7 +22,7 @@ from scheduler.app.wiring import queue_processing
 from scheduler.domain.events import EventError
 from scheduler.patients.processing import process_patient, process_patients
 from scheduler.patients.stored import stored_plan
-from tasks.base import PROCESS_BATCH, PROCESS_BATCH_SIZE, QUEUE
+from tasks.base import PROCESS, PROCESS_BATCH, PROCESS_BATCH_SIZE, QUEUE
 from tests.support.common import (
     assert_matches_pure,
     by_patient,
@@ -115,13 +115,15 @@ def test_insert_rows_stores_none_as_null_and_raises_integrity_errors(db: Databas
 
 
 def queued_batches(pipeline: Pipeline) -> list[list[str]]:
-    """The patients of each message waiting in the queue (one for ``patients.process``)."""
+    """The patients of each processing message waiting in the queue (one for ``patients.process``)."""
     with pipeline.redis.client() as client:
         raw = client.lrange(QUEUE, 0, -1)
     batches = []
     for message in map(json.loads, raw):
         args, _kwargs, _embed = json.loads(base64.b64decode(message["body"]))
-        batches.append(args[0] if message["headers"]["task"] == PROCESS_BATCH else [args[0]])
+        task = message["headers"]["task"]
+        if task in (PROCESS, PROCESS_BATCH):
+            batches.append(args[0] if task == PROCESS_BATCH else [args[0]])
     return batches
 
 
@@ -175,3 +177,23 @@ def test_a_poisoned_patient_does_not_hold_back_its_batch(pipeline: Pipeline, wor
 def stored_plan_missing(pipeline: Pipeline, patient_id: str) -> bool:
     with pipeline.db.sessions() as session:
         return session.get(PatientStateRow, patient_id) is None
+
+
+def test_the_clock_queues_its_daily_run_in_forced_batches(pipeline: Pipeline, workers: Workers) -> None:
+    """``tasks.clock`` queues the day's recomputes as ``patients.process_batch`` messages with
+    ``force``: patients with nothing unprocessed are recomputed all the same."""
+    from tasks.clock import tick_once
+
+    patients = cohort(5, seed=37)
+    intake(pipeline.db.sessions, [o for objs in patients.values() for o in objs], utc_today())
+    process_patients(pipeline.db.sessions, list(patients), utc_today())
+    settings = pipeline.settings().model_copy(update={"daily_recompute": "all"})
+    result = tick_once(settings)
+    assert result.recomputed == tuple(sorted(patients))
+    assert queued_batches(pipeline) == [sorted(patients)]
+
+    (worker,) = workers.start(count=1)
+    wait_until(
+        lambda: pipeline.queued() == 0 and "5 processed" in worker.log(), timeout=60, message="the run"
+    )
+    assert f"{PROCESS_BATCH}: 5 patient(s), 5 processed" in worker.log()

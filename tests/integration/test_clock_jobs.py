@@ -9,7 +9,7 @@ after ``daily_recompute_at``, once.
 from __future__ import annotations
 
 import datetime as dt
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from pathlib import Path
 
 import pytest
@@ -160,9 +160,16 @@ def test_stalled_sweep_lists_each_patient_with_an_old_unprocessed_event_once(
 class Recorder:
     def __init__(self) -> None:
         self.calls: list[tuple[str, bool]] = []
+        self.batches: list[tuple[list[str], bool]] = []
 
     def __call__(self, patient_id: str, force: bool) -> None:
         self.calls.append((patient_id, force))
+
+    def many(self, patient_ids: Sequence[str], force: bool) -> list[str]:
+        """``enqueue_many``: every one sent; each call's patients kept together in ``batches``."""
+        self.batches.append((list(patient_ids), force))
+        self.calls += [(patient_id, force) for patient_id in patient_ids]
+        return []
 
 
 def test_second_clock_does_nothing_while_the_first_holds_the_lease(
@@ -311,6 +318,28 @@ def test_unsent_messages_are_tried_again_next_tick(sessions: sessionmaker[Sessio
     assert up.recomputed == ("P1",)
 
 
+def test_with_enqueue_many_each_step_queues_its_patients_at_once(
+    sessions: sessionmaker[Session], tmp_path: Path
+) -> None:
+    """The Celery clock queues a step's patients together (``patients.process_batch`` messages);
+    the patients it could not send are tried again next tick, as one by one."""
+    settings = settings_for(tmp_path)
+    for patient_id in ("P1", "P2", "P3"):
+        add_event(sessions, f"{patient_id}-1", patient_id, T0 - dt.timedelta(minutes=10))
+    state, calls = ClockState(holder="c"), Recorder()
+    result = tick(sessions, settings, calls, state, now=T0, enqueue_many=calls.many)
+    assert calls.batches == [(["P1", "P2", "P3"], False), (["P1", "P2", "P3"], True)]  # stalled, daily
+    assert result.requeued == result.recomputed == ("P1", "P2", "P3")
+
+    later = T0 + dt.timedelta(seconds=settings.stalled_after_seconds + 1)
+    refused = tick(sessions, settings, calls, state, now=later, enqueue_many=lambda ids, _force: ids[1:])
+    assert refused.requeued == ("P1", "P2", "P3")
+    again = tick(
+        sessions, settings, calls, state, now=later + dt.timedelta(seconds=1), enqueue_many=calls.many
+    )
+    assert again.requeued == ("P2", "P3")  # P1 was sent a second ago; P2 and P3 were not
+
+
 def _stored_state(
     sessions: sessionmaker[Session], patient_id: str, recompute_on: dt.date | None, planner: str | None
 ) -> None:
@@ -359,7 +388,7 @@ def test_a_plan_made_by_another_planner_release_is_recomputed(
         add_event(sessions, f"{patient_id}-1", patient_id, processed, processed)
         _stored_state(sessions, patient_id, DAY + dt.timedelta(days=30), planner)
     calls = Recorder()
-    queued = run_profile_recompute(sessions, settings_for(tmp_path), calls, ClockState(holder="c"), T0)
+    queued = run_profile_recompute(sessions, settings_for(tmp_path), calls.many, ClockState(holder="c"), T0)
     assert queued == ("NONE", "OLD")
     assert len(planner_hash()) == 16
 

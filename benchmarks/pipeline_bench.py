@@ -724,7 +724,7 @@ def run(args: argparse.Namespace, backends: list[str], cleanup: contextlib.ExitS
     print()
     for line in (
         "Measured: wall s = from the start of the `gistsched submit FILE` subprocess (process start-up,",
-        "validation, one commit, one patients.process per patient queued after it) to the last",
+        "validation, one commit, its patients queued in batches after it) to the last",
         "events.processed_at, written in the transaction that stores that patient's reminders;",
         "events/s = events / wall s; submit s = the submit subprocess alone. no-op/s = as many",
         f"{NOOP} tasks sent from this process to the same redis and workers, from the first send until",

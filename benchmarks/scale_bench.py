@@ -30,7 +30,7 @@
 
    * *the clock's daily run* at 02:00: ``clock_jobs.run_daily_recompute`` called in-process (the
      function ``gistsched clock`` runs once a day; ``GIST_DAILY_RECOMPUTE=due``), its
-     ``patients.process`` messages sent through ``tasks.app`` to the workers as the clock sends them.
+     ``patients.process_batch`` messages (``force``) sent to the workers as the clock sends them.
      Timed from the call until the queue is empty and nothing is unacknowledged (``acks_late``: every
      queued patient processed); the call's own SQL is timed per statement (the status UPDATE, the
      due-patient query);
@@ -38,7 +38,7 @@
      event dated that day — a lab result repeating their latest test (value ± 15 %), an imaging
      result in their latest modality (no evidence of disease, stable or response as before; stable
      otherwise) or a clinic visit — submitted by a ``gistsched submit FILE`` subprocess (the real
-     intake, one ``patients.process`` per patient); timed until every event is processed.
+     intake, its patients queued in batches); timed until every event is processed.
 
    The workers read ``GIST_AS_OF`` (``Settings.today()``) once, at start, so they are started
    afresh, pinned to the simulated day, for each phase (start-up and a warm-up task untimed). That
@@ -145,8 +145,25 @@ WARM_UP_ID = "scale-bench-warm-up"  # no such patient: the task locks nothing, w
 PROCESSED = re.compile(
     r"patients\.process (\S+): (\d+) event\(s\); reminders \+(\d+) ~(\d+) -(\d+); alerts \+(\d+) -(\d+)"
 )
+BATCH_PROCESSED = re.compile(
+    r"patients\.process_batch: \d+ patient\(s\), (\d+) processed; \d+ event\(s\); "
+    r"reminders \+(\d+) ~(\d+) -(\d+); alerts \+(\d+) -(\d+)"
+)
 KEPT_RESULTS = frozenset({"no_evidence_of_disease", "stable", "response"})
 EVENT_KINDS = (("lab_result", 0.45), ("imaging", 0.30), ("visit", 0.25))
+
+
+def recomputes_logged(log: str) -> tuple[int, list[int]]:
+    """Patients recomputed in a worker's log, and their reminders + ~ − and alerts + −: one per
+    ``patients.process`` line, the processed count of each ``patients.process_batch`` line."""
+    recomputed, changes = 0, [0, 0, 0, 0, 0]
+    for found in PROCESSED.finditer(log):
+        recomputed += 1
+        changes = [total + int(found[3 + k]) for k, total in enumerate(changes)]
+    for found in BATCH_PROCESSED.finditer(log):
+        recomputed += int(found[1])
+        changes = [total + int(found[2 + k]) for k, total in enumerate(changes)]
+    return recomputed, changes
 
 
 # ---- seeding ----------------------------------------------------------------------------------------
@@ -566,10 +583,9 @@ class Simulation:
             logs = [w.log() for w in workers]
             result.retries = sum(w.retries() for w in workers)
         for log in logs:
-            for found in PROCESSED.finditer(log):
-                result.recomputed += 1
-                for k in range(5):
-                    result.changes[k] += int(found[3 + k])
+            recomputed, changes = recomputes_logged(log)
+            result.recomputed += recomputed
+            result.changes = [a + b for a, b in zip(result.changes, changes, strict=True)]
         after = self.table_writes()
         result.writes = {t: n - before.get(t, 0) for t, n in after.items() if n != before.get(t, 0)}
         if self.failures() != failed:

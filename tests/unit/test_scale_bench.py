@@ -78,3 +78,12 @@ def test_block_rows_match_their_columns_and_the_plan(bench: ModuleType) -> None:
         values = dict(zip(bench.REMINDER_COLUMNS, row, strict=True))
         assert values["overdue_from"] == values["due_on"] + dt.timedelta(days=values["window_days"] + 1)
     assert len({row[0] for row in block.reminders}) == len(block.reminders)  # ids are unique
+
+
+def test_recomputes_are_counted_from_single_and_batch_log_lines(bench: ModuleType) -> None:
+    log = (
+        "[…] patients.process P1: 7 event(s); reminders +2 ~1 -0; alerts +1 -0\n"
+        "[…] patients.process_batch: 20 patient(s), 18 processed; 400 event(s); "
+        "reminders +5 ~3 -2; alerts +0 -1\n"
+    )
+    assert bench.recomputes_logged(log) == (19, [7, 4, 2, 1, 1])

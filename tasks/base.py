@@ -47,9 +47,9 @@ TASK_SOFT_TIME_LIMIT_SECONDS = 120
 TASK_TIME_LIMIT_SECONDS = 150
 BROKER_DOWN_BACKOFF_SECONDS = 30.0
 # At most this many patients per ``patients.process_batch`` message: a batch is processed with a
-# handful of statements in all, so larger batches are cheaper per patient (300 new patients on
-# PostgreSQL: 4.9 ms each in batches of 5, 3.8 in 10s, 3.2 in 25s), while a batch's transaction
-# (its patients' rows locked) stays well under a second even for long histories.
+# handful of statements in all, so larger batches are cheaper per patient (docs/performance.md §2),
+# while a batch's transaction (its patients' rows locked) stays well under a second even for long
+# histories, and a submit of a few dozen patients still gives every worker a share.
 PROCESS_BATCH_SIZE = 20
 
 log = logging.getLogger(__name__)

@@ -20,7 +20,6 @@ from pydantic import ValidationError
 from scheduler.app.cli_pipeline import StoreError
 from scheduler.config.profiles import ProfileError, load_profile
 from scheduler.domain.events import EventError, Site, read_jsonl
-from scheduler.domain.plan import plan_patients
 from scheduler.domain.profile import DEFAULT_PROFILE, Profile
 from scheduler.domain.risk import assess_risk
 
@@ -122,6 +121,8 @@ def cmd_plan(args: argparse.Namespace) -> int:
         for error in result.errors:
             print(f"{args.file}: {error.message}", file=sys.stderr)
         return 2
+    from scheduler.domain.plan import plan_patients  # not for the commands that do not plan
+
     try:
         plans = plan_patients(result.events, as_of, profile)
     except EventError as exc:
@@ -152,6 +153,7 @@ def cmd_demo(args: argparse.Namespace) -> int:
             raise UsageError(f"--timeout: must be greater than 0 (got {args.timeout:g})")
         return run_demo(path, as_of, Path(args.data_dir) if args.data_dir else None, args.timeout)
 
+    from scheduler.domain.plan import plan_patients
     from scheduler.patients.summary import render_summary
 
     as_of = as_of or dt.date.today()  # noqa: DTZ011 — the shell reads the clinic's local date

@@ -18,13 +18,14 @@ from sqlalchemy.orm import Session, sessionmaker
 
 from models.store import sessions_for
 from scheduler.config.settings import Settings, load_settings
-from scheduler.patients.fhir_navigators import NavigatorFile, NavigatorFileError, load_navigators
 from scheduler.patients.intake import QueueProcessing
 from scheduler.patients.unassigned import navigator_ids
 from tasks.app import enqueue_processing
 
 if TYPE_CHECKING:
     from fastapi import FastAPI
+
+    from scheduler.patients.fhir_navigators import NavigatorFile
 
 
 log = logging.getLogger(__name__)
@@ -48,6 +49,8 @@ class NavigatorSettingError(Exception):
 def fhir_navigators(settings: Settings, override: str | None = None) -> NavigatorFile | None:
     """The practitioner → navigator table of ``--navigators`` (``override``) or, without it,
     ``GIST_FHIR_NAVIGATORS``; None when neither names a file. ``NavigatorSettingError`` for a bad one."""
+    from scheduler.patients.fhir_navigators import NavigatorFileError, load_navigators  # FHIR only
+
     if override is not None:
         where, path = "--navigators", Path(override)
     elif settings.fhir_navigators is not None:

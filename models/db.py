@@ -94,9 +94,7 @@ def insert_rows(session: Session, entity: type[Any], rows: Sequence[dict[str, An
         with cursor.copy(statement) as copy:
             for row in rows:
                 values = zip(processors, (row[name] for name in names), strict=True)
-                copy.write_row(
-                    [None if v is None else v if process is None else process(v) for process, v in values]
-                )
+                copy.write_row([v if v is None or process is None else process(v) for process, v in values])
     except dbapi_error as exc:  # the same exception classes as any statement's (IntegrityError …)
         raise DBAPIError.instance(statement, None, exc, dbapi_error) from exc
 

@@ -86,12 +86,9 @@ def __getattr__(name: str) -> Any:
     raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
 
 
-def enqueue_process(
-    patient_id: str, settings: Settings | None = None, force: bool = False, *, coalesce: bool = False
-) -> None:
-    """Queue ``patients.process(patient_id, force)`` by name, with JSON arguments; ``coalesce``:
-    not when one already waits for the patient (:mod:`tasks.pending`)."""
-    send_process(sender_app(settings), patient_id, force=force, coalesce=coalesce)
+def enqueue_process(patient_id: str, settings: Settings | None = None, force: bool = False) -> None:
+    """Queue ``patients.process(patient_id, force)`` by name, with JSON arguments."""
+    send_process(sender_app(settings), patient_id, force=force)
 
 
 def enqueue_processing(patient_ids: Sequence[str], settings: Settings | None = None) -> int:

@@ -105,25 +105,19 @@ def celery_config(settings: Settings) -> dict[str, Any]:
     return config
 
 
-def send_process(app: GistCelery, patient_id: str, *, force: bool = False, coalesce: bool = False) -> bool:
+def send_process(app: GistCelery, patient_id: str, *, force: bool = False) -> bool:
     """Queue ``patients.process`` for one patient; False (logged) when the broker cannot be reached.
 
     The events are already stored, so a failed send loses nothing: the clock re-queues events left
     unprocessed. After a failure the app stops trying for a short while, so a burst of sends (a
-    submit of many patients) does not wait out a connection timeout for each. ``coalesce`` (intake,
-    after its commit): send nothing when a message for the patient already waits
-    (:mod:`tasks.pending`).
+    submit of many patients) does not wait out a connection timeout for each.
     """
     if time.monotonic() < app.broker_down_until:
         return False
-    if coalesce and not app.pending.mark(patient_id):
-        return True
     try:
         app.send_task(PROCESS, args=[patient_id], kwargs={"force": force}, ignore_result=True)
     except (KombuError, OSError) as exc:
         app.broker_down_until = time.monotonic() + BROKER_DOWN_BACKOFF_SECONDS
-        if coalesce:
-            app.pending.clear(patient_id)
         log.warning("could not queue %s for %s (%s); the clock will queue it again", PROCESS, patient_id, exc)
         return False
     return True

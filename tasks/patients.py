@@ -69,7 +69,7 @@ def process(task: BoundTask, patient_id: str, force: bool = False) -> None:
     settings = task.app.gist_settings
     sessions = sessions_for(settings)
     retries = task.request.retries
-    task.app.pending.clear(patient_id)  # before the events are read: see tasks.pending
+    task.app.pending.clear_many([patient_id])  # before the events are read: see tasks.pending
     try:
         active = settings.active_profile
         result = process_patient(

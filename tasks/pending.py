@@ -41,22 +41,10 @@ class PendingMarks:
         self._client: redis.Redis | None = None
         self._pid = 0
 
-    def mark(self, patient_id: str) -> bool:
-        """True when no message was marked waiting for the patient (so one is to be sent now)."""
-        if not self._enabled:
-            return True
-        import redis
-
-        ttl = max(1, int(self._settings.stalled_after_seconds))
-        try:
-            return bool(self._redis().set(PREFIX + patient_id, b"1", nx=True, ex=ttl))
-        except redis.RedisError as exc:
-            log.debug("pending mark for %s: %s; sending anyway", patient_id, exc)
-            return True
-
     def mark_many(self, patient_ids: Sequence[str]) -> list[str]:
-        """:meth:`mark` for each of ``patient_ids`` in one round trip (a pipeline of ``SET NX``):
-        those for which a message is to be sent now, in the given order."""
+        """Mark each of ``patient_ids`` as having a message waiting, in one round trip (a pipeline
+        of ``SET NX`` with the stall period as time-to-live): those not marked already, for which a
+        message is to be sent now, in the given order (all of them without Redis, or when it errs)."""
         if not self._enabled or not patient_ids:
             return list(patient_ids)
         import redis
@@ -72,19 +60,9 @@ class PendingMarks:
             return list(patient_ids)
         return [patient_id for patient_id, new in zip(patient_ids, marked, strict=True) if new]
 
-    def clear(self, patient_id: str) -> None:
-        """The patient's waiting message is being handled: later submissions send again."""
-        if not self._enabled:
-            return
-        import redis
-
-        try:
-            self._redis().delete(PREFIX + patient_id)
-        except redis.RedisError as exc:  # the key expires; a later submission then sends again
-            log.debug("pending clear for %s: %s", patient_id, exc)
-
     def clear_many(self, patient_ids: Sequence[str]) -> None:
-        """:meth:`clear` for each of ``patient_ids`` in one ``DEL``."""
+        """The patients' waiting messages are being handled (or were never sent): later submissions
+        send again. One ``DEL``."""
         if not self._enabled or not patient_ids:
             return
         import redis

@@ -43,13 +43,6 @@ from scheduler.patients import queries, repository
 RESWEEP_DAYS = 90
 
 
-class Unread:
-    """The stored state was not read by the caller (:func:`store_plan` reads it)."""
-
-
-UNREAD = Unread()
-
-
 @dataclass(slots=True)
 class ProcessResult:
     patient_id: str
@@ -91,12 +84,13 @@ def process_patients(
     (``force``: recompute each even with nothing unprocessed, as the clock's daily run asks); the
     results in patient id order.
 
-    A submit of many patients costs one transaction and a handful of statements for the whole
-    batch (the locks, the logs, the stored states, the new reminders, the processed stamps) instead
-    of a dozen per patient. The patients are locked in sorted order, so two batches that share
-    patients wait for each other instead of deadlocking. All or nothing: any error rolls the whole
-    batch back and propagates; the caller then processes the patients one by one, so one patient's
-    failure never holds back the others' plans (``tasks.patients.process_batch``).
+    The whole batch costs one transaction and a handful of statements (the locks, the logs, the
+    stored states, the new reminders, the processed stamps); only a patient with a stored plan adds
+    reads and writes of its own (its reminders and alerts, what changed). The patients are locked
+    in sorted order, so two batches that share patients wait for each other instead of
+    deadlocking. All or nothing: any error rolls the whole batch back and propagates; the caller
+    then processes the patients one by one, so one patient's failure never holds back the others'
+    plans (``tasks.patients.process_batch``).
     """
     digest = digest or profile_hash(profile)
     with sessions.begin() as session:
@@ -134,10 +128,9 @@ def _process(
         if relevant:
             # Every event, the later-dated ones too: the first of those bounds Plan.changes_on.
             plan = plan_follow_up(events, today, profile)
-            store_plan(
-                session, locked[pid].row, plan, relevant, today, result, profile, digest,
-                state=states.get(pid), new_reminders=new_reminders,
-            )  # fmt: skip
+            new_reminders += store_plan(
+                session, locked[pid].row, states.get(pid), plan, relevant, today, result, profile, digest
+            )
         read += [row_id for row_id, done, _ in rows if not done]
     repository.insert_reminders(session, new_reminders)
     now = utcnow()
@@ -151,26 +144,20 @@ def _process(
 def store_plan(
     session: Session,
     patient: PatientRow,
+    state: PatientStateRow | None,
     plan: Plan,
     events: list[Event],
     today: dt.date,
     result: ProcessResult,
     profile: Profile,
     digest: str,
-    *,
-    state: PatientStateRow | Unread | None = UNREAD,
-    new_reminders: list[dict[str, Any]] | None = None,
-) -> None:
+) -> list[dict[str, Any]]:
     """Store ``plan`` (made from ``events`` under ``profile``, whose hash is ``digest``) for the
-    locked ``patient``: state (with the day to recompute it), reminders reconciled by key (with
-    their notices), alerts; counts into ``result``. What is unchanged is not written.
-
-    ``state``: the stored state when the caller has read it (None: the patient has none), else it
-    is read here. ``new_reminders``: new reminder rows are appended there for the caller to insert
-    with others (a batch's in one statement), else inserted here."""
+    locked ``patient`` whose stored state is ``state`` (None: never planned): state (with the day to
+    recompute it), reminders reconciled by key (with their notices), alerts; counts into
+    ``result``. What is unchanged is not written. Returns the new reminder rows' values, for the
+    caller to insert (a batch's in one statement: :func:`repository.insert_reminders`)."""
     now = utcnow()
-    if isinstance(state, Unread):
-        state = repository.stored_state(session, patient.patient_id)
     has_plan = state is not None
     navigator_before = patient.navigator_id
     _update_contact(session, patient, events, plan, has_plan=has_plan)
@@ -187,11 +174,8 @@ def store_plan(
     )
     navigator_moved = patient.navigator_id != navigator_before
     inserts = _store_reminders(session, patient, plan, today, result, profile, now, has_plan, navigator_moved)
-    if new_reminders is None:
-        repository.insert_reminders(session, inserts)
-    else:
-        new_reminders += inserts
     _store_alerts(session, patient, plan, result, now, has_plan=has_plan)
+    return inserts
 
 
 def recompute_on(plan: Plan) -> dt.date:

@@ -6,10 +6,8 @@ writes under it (``insert_rows``: COPY on PostgreSQL), on both backends and with
 from __future__ import annotations
 
 import base64
-import datetime as dt
 import json
 import math
-from typing import Any
 
 import pytest
 from sqlalchemy import select, update
@@ -25,10 +23,9 @@ from scheduler.patients.stored import stored_plan
 from tasks.base import PROCESS, PROCESS_BATCH, PROCESS_BATCH_SIZE, QUEUE
 from tests.support.common import (
     assert_matches_pure,
-    by_patient,
+    histories_until_today,
     intake,
     pure_plan,
-    synthetic_events,
     unprocessed_count,
     utc_today,
     wait_until,
@@ -36,15 +33,6 @@ from tests.support.common import (
 from tests.support.services import Database, Pipeline, Workers
 
 pytestmark = [pytest.mark.integration, pytest.mark.timeout(180)]
-
-
-def cohort(n: int, seed: int) -> dict[str, list[dict[str, Any]]]:
-    """``n`` synthetic histories, each up to today."""
-    today = utc_today()
-    return {
-        pid: [o for o in objs if dt.date.fromisoformat(o["occurred_on"]) <= today]
-        for pid, objs in by_patient(synthetic_events(n, seed)).items()
-    }
 
 
 def poison(db: Database, patient_id: str) -> None:
@@ -55,7 +43,7 @@ def poison(db: Database, patient_id: str) -> None:
 
 
 def test_a_batch_stores_what_each_patient_alone_would(db: Database) -> None:
-    patients = cohort(6, seed=31)
+    patients = histories_until_today(6, seed=31)
     intake(db.sessions, [o for objs in patients.values() for o in objs], utc_today())
 
     results = process_patients(db.sessions, list(reversed(patients)), utc_today())
@@ -71,7 +59,7 @@ def test_a_batch_stores_what_each_patient_alone_would(db: Database) -> None:
 
 
 def test_a_failing_patient_rolls_the_whole_batch_back(db: Database) -> None:
-    patients = cohort(3, seed=32)
+    patients = histories_until_today(3, seed=32)
     intake(db.sessions, [o for objs in patients.values() for o in objs], utc_today())
     bad = sorted(patients)[-1]  # the last one locked: the others were already stored in the batch
     poison(db, bad)
@@ -87,7 +75,7 @@ def test_a_failing_patient_rolls_the_whole_batch_back(db: Database) -> None:
 
 
 def test_insert_rows_stores_none_as_null_and_raises_integrity_errors(db: Database) -> None:
-    patients = cohort(1, seed=33)
+    patients = histories_until_today(1, seed=33)
     intake(db.sessions, next(iter(patients.values())), utc_today())
     pid = next(iter(patients))
     process_patient(db.sessions, pid, utc_today())
@@ -128,7 +116,7 @@ def queued_batches(pipeline: Pipeline) -> list[list[str]]:
 
 
 def test_intake_queues_even_batches_and_coalesces_them(pipeline: Pipeline) -> None:
-    patients = cohort(PROCESS_BATCH_SIZE + 5, seed=34)
+    patients = histories_until_today(PROCESS_BATCH_SIZE + 5, seed=34)
     enqueue = queue_processing(pipeline.settings())
     intake(pipeline.db.sessions, [o for objs in patients.values() for o in objs], utc_today(), enqueue)
     batches = queued_batches(pipeline)
@@ -138,18 +126,15 @@ def test_intake_queues_even_batches_and_coalesces_them(pipeline: Pipeline) -> No
     later = [o | {"event_id": o["event_id"] + "-again"} for o in next(iter(patients.values()))[:1]]
     intake(pipeline.db.sessions, later, utc_today(), enqueue)
     assert len(queued_batches(pipeline)) == 2  # its batch still waits: nothing more queued
-    alone = [
-        o | {"patient_id": "ALONE", "event_id": "alone-" + o["event_id"]}
-        for o in cohort(1, seed=36)["S000000"]
-    ]
-    intake(pipeline.db.sessions, alone, utc_today(), enqueue)
-    assert ["ALONE"] in queued_batches(pipeline)  # one patient: a patients.process of its own
+    (alone,) = histories_until_today(1, seed=36, prefix="ALONE-").items()
+    intake(pipeline.db.sessions, alone[1], utc_today(), enqueue)
+    assert [alone[0]] in queued_batches(pipeline)  # one patient: a patients.process of its own
 
 
 def test_a_poisoned_patient_does_not_hold_back_its_batch(pipeline: Pipeline, workers: Workers) -> None:
     """The batch fails, the task queues each patient on its own: the others are processed, the
     poisoned one ends as a failure row for the worklist (the task's failure policy)."""
-    patients = cohort(PROCESS_BATCH_SIZE, seed=35)
+    patients = histories_until_today(PROCESS_BATCH_SIZE, seed=35)
     intake(pipeline.db.sessions, [o for objs in patients.values() for o in objs], utc_today())
     bad = sorted(patients)[len(patients) // 2]
     poison(pipeline.db, bad)
@@ -184,7 +169,7 @@ def test_the_clock_queues_its_daily_run_in_forced_batches(pipeline: Pipeline, wo
     ``force``: patients with nothing unprocessed are recomputed all the same."""
     from tasks.clock import tick_once
 
-    patients = cohort(5, seed=37)
+    patients = histories_until_today(5, seed=37)
     intake(pipeline.db.sessions, [o for objs in patients.values() for o in objs], utc_today())
     process_patients(pipeline.db.sessions, list(patients), utc_today())
     settings = pipeline.settings().model_copy(update={"daily_recompute": "all"})

@@ -16,10 +16,9 @@ from scheduler.config.settings import Settings
 from tasks.pending import PendingMarks
 from tests.support.common import (
     assert_matches_pure,
-    by_patient,
+    histories_until_today,
     intake,
     pure_plan,
-    synthetic_events,
     unprocessed_count,
     utc_today,
     wait_until,
@@ -27,19 +26,6 @@ from tests.support.common import (
 from tests.support.services import Pipeline, Workers
 
 pytestmark = [pytest.mark.integration, pytest.mark.timeout(180)]
-
-
-def histories(n: int, seed: int, prefix: str) -> dict[str, list[dict[str, Any]]]:
-    """``n`` synthetic histories up to today, their patient and event ids prefixed."""
-    today = utc_today()
-    return {
-        prefix + pid: [
-            o | {"patient_id": prefix + pid, "event_id": prefix + o["event_id"]}
-            for o in objs
-            if dt.date.fromisoformat(o["occurred_on"]) <= today
-        ]
-        for pid, objs in by_patient(synthetic_events(n, seed)).items()
-    }
 
 
 def assert_converged(pipeline: Pipeline, patients: dict[str, list[dict[str, Any]]]) -> None:
@@ -53,7 +39,7 @@ def assert_converged(pipeline: Pipeline, patients: dict[str, list[dict[str, Any]
 
 
 def test_a_burst_of_submissions_queues_one_message_per_patient(pipeline: Pipeline, workers: Workers) -> None:
-    patients = histories(3, seed=21, prefix="A")
+    patients = histories_until_today(3, seed=21, prefix="A")
     enqueue = queue_processing(pipeline.settings())
     for objs in patients.values():  # one submission per event, every patient's events in a row
         for obj in objs:
@@ -64,7 +50,7 @@ def test_a_burst_of_submissions_queues_one_message_per_patient(pipeline: Pipelin
     wait_until(lambda: unprocessed_count(pipeline.db.sessions) == 0, timeout=60, message="burst processed")
     assert_converged(pipeline, patients)
 
-    late = histories(3, seed=22, prefix="B")
+    late = histories_until_today(3, seed=22, prefix="B")
     for objs in late.values():  # the marks were cleared: a later submission is queued again
         intake(pipeline.db.sessions, objs, utc_today(), enqueue)
     wait_until(lambda: unprocessed_count(pipeline.db.sessions) == 0, timeout=60, message="second burst")
@@ -75,7 +61,7 @@ def test_submissions_racing_the_workers_leave_no_event_behind(pipeline: Pipeline
     """Two submitters post one patient's events one by one while two workers process it: whatever
     the interleaving of marks, clears and reads, every event ends processed without the clock."""
     workers.start(count=2)
-    patients = histories(4, seed=23, prefix="C")
+    patients = histories_until_today(4, seed=23, prefix="C")
     enqueue = queue_processing(pipeline.settings())
     streams = [[o for i, objs in enumerate(patients.values()) if i % 2 == k for o in objs] for k in (0, 1)]
 
@@ -94,13 +80,13 @@ def test_submissions_racing_the_workers_leave_no_event_behind(pipeline: Pipeline
 
 def test_without_a_redis_broker_every_submission_sends(tmp_path: Any) -> None:
     marks = PendingMarks(Settings(env="test", data_dir=tmp_path, broker_url=None))
-    assert marks.mark("P1")
-    assert marks.mark("P1")
-    marks.clear("P1")
+    assert marks.mark_many(["P1"]) == ["P1"]
+    assert marks.mark_many(["P1"]) == ["P1"]
+    marks.clear_many(["P1"])
 
 
 def test_an_unreachable_redis_sends_rather_than_holds(tmp_path: Any) -> None:
     marks = PendingMarks(Settings(env="test", data_dir=tmp_path, broker_url="redis://127.0.0.1:9/0"))
-    assert marks.mark("P1")
-    assert marks.mark("P1")
-    marks.clear("P1")
+    assert marks.mark_many(["P1"]) == ["P1"]
+    assert marks.mark_many(["P1"]) == ["P1"]
+    marks.clear_many(["P1"])

@@ -32,6 +32,7 @@ from scheduler.domain.profile import DEFAULT_PROFILE
 from scheduler.notifications.feeds import create_feed, find_feed, render
 from scheduler.notifications.sending import compose
 from scheduler.patients.processing import ProcessResult, process_patient, store_plan
+from scheduler.patients.repository import insert_reminders, stored_state
 from scheduler.patients.stored import stored_plan
 from scheduler.staff.access import Principal
 from scheduler.staff.users import create_user
@@ -71,10 +72,12 @@ def store_with_missed(
             else r
             for r in plan.reminders
         )
-        store_plan(
-            session, patient, dataclasses.replace(plan, reminders=reminders), events, AS_OF,
+        state, changed = stored_state(session, patient_id), dataclasses.replace(plan, reminders=reminders)
+        new_rows = store_plan(
+            session, patient, state, changed, events, AS_OF,
             ProcessResult(patient_id), DEFAULT_PROFILE, profile_hash(DEFAULT_PROFILE),
         )  # fmt: skip
+        insert_reminders(session, new_rows)
     return chosen
 
 

@@ -112,6 +112,20 @@ def by_patient(events: Iterable[Obj]) -> dict[str, list[Obj]]:
     return out
 
 
+def histories_until_today(n: int, seed: int, prefix: str = "") -> dict[str, list[Obj]]:
+    """``n`` synthetic histories by patient, each cut at today, their patient and event ids
+    prefixed with ``prefix``."""
+    today = utc_today()
+    return {
+        prefix + pid: [
+            o | {"patient_id": prefix + pid, "event_id": prefix + o["event_id"]}
+            for o in objs
+            if dt.date.fromisoformat(o["occurred_on"]) <= today
+        ]
+        for pid, objs in by_patient(synthetic_events(n, seed)).items()
+    }
+
+
 def intake(
     sessions: sessionmaker[Session],
     objs: Sequence[Obj],
